@@ -1,1 +1,31 @@
-export {};
+export {
+  initBackend,
+  getWebGPUAdapterInfo,
+  type BackendName,
+  type ConcreteBackend,
+  type AdapterInfo,
+  type BackendInfo,
+  type InitBackendOptions,
+} from './backend.js';
+export {
+  view,
+  shapeSize,
+  toView,
+  toViewSync,
+  fromView,
+  packUint8,
+  unpackUint8,
+  unpackUint8Sync,
+  type TypedView,
+  type ViewData,
+} from './view.js';
+export {
+  defineKernel,
+  type KernelIO,
+  type KernelDefinition,
+  type WebGPUProgramSpec,
+  type WebGPUUniform,
+} from './kernel.js';
+export { blockAbsmax, blockAbsmaxReference } from './absmax.js';
+export { createRng, type Rng } from './random.js';
+export { createGpuKernel, availableGpuKernelModes, type GpuKernel, type GpuKernelMode, type GpuKernelOptions } from './gpujs.js';
