@@ -1,0 +1,5 @@
+import type { Suite } from '../suite.js';
+import { backendsSuite } from './backends.js';
+
+/** Every suite, in the order `npm run bench` runs them. */
+export const suites: Suite[] = [backendsSuite];
