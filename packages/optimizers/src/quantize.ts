@@ -1,0 +1,92 @@
+import { signedDynamicMap } from './dynamicMap.js';
+
+/** Options of `quantizeBlockwise` / `dequantizeBlockwise`. */
+export interface BlockwiseOptions {
+  /** Elements per block, a positive multiple of 32 (default 256). */
+  blockSize?: number;
+  /** Sorted 256-entry quantization map (default: the signed dynamic map). */
+  map?: Float32Array;
+}
+
+/** Codes and per-block scales of a block-wise quantized array. */
+export interface QuantizedBlocks {
+  /** One map index per element. */
+  codes: Uint8Array;
+  /** max |x| of each block (the last block may be short). */
+  absmax: Float32Array;
+}
+
+/** Throws unless `blockSize` is a positive multiple of 32. */
+export function checkBlockSize(blockSize: unknown, label = 'blockSize'): number {
+  if (typeof blockSize !== 'number' || !Number.isInteger(blockSize) || blockSize <= 0 || blockSize % 32 !== 0) {
+    throw new Error(`${label} must be a positive multiple of 32, got ${String(blockSize)}`);
+  }
+  return blockSize;
+}
+
+function checkMap(map: unknown): Float32Array {
+  if (!(map instanceof Float32Array) || map.length !== 256) {
+    throw new Error(`map must be a Float32Array of 256 sorted values, got ${map instanceof Float32Array ? `length ${map.length}` : typeof map}`);
+  }
+  return map;
+}
+
+/**
+ * Index of the map entry nearest to `x` (map sorted ascending, 256 entries): an 8-step binary
+ * search for the last entry <= x, then the closer of it and its successor (ties go down).
+ */
+export function nearestCode(map: Float32Array, x: number): number {
+  let lo = 0;
+  // Invariant: map[lo] <= x or lo === 0; each step halves the window of 256.
+  for (let half = 128; half >= 1; half >>= 1) {
+    if (map[lo + half]! <= x) lo += half;
+  }
+  if (lo < 255) {
+    const below = x - map[lo]!;
+    const above = map[lo + 1]! - x;
+    if (above < below) return lo + 1;
+  }
+  return lo;
+}
+
+/**
+ * Block-wise quantization (arXiv 2110.02861): each block of `blockSize` elements is divided by
+ * its max |x| and every value is rounded to the nearest map entry. Non-finite inputs throw.
+ */
+export function quantizeBlockwise(x: Float32Array, opts: BlockwiseOptions = {}): QuantizedBlocks {
+  const blockSize = checkBlockSize(opts.blockSize ?? 256);
+  const map = checkMap(opts.map ?? signedDynamicMap());
+  if (!(x instanceof Float32Array)) throw new Error(`x must be a Float32Array, got ${typeof x}`);
+  const n = x.length;
+  const nb = Math.ceil(n / blockSize);
+  const codes = new Uint8Array(n);
+  const absmax = new Float32Array(nb);
+  for (let b = 0; b < nb; b++) {
+    const start = b * blockSize;
+    const end = Math.min(n, start + blockSize);
+    let amax = 0;
+    for (let i = start; i < end; i++) {
+      const v = x[i]!;
+      if (!Number.isFinite(v)) throw new Error(`x must be finite, got ${v} at index ${i}`);
+      const a = Math.abs(v);
+      if (a > amax) amax = a;
+    }
+    absmax[b] = amax;
+    for (let i = start; i < end; i++) codes[i] = nearestCode(map, amax > 0 ? Math.fround(x[i]! / amax) : 0);
+  }
+  return { codes, absmax };
+}
+
+/** Inverse of `quantizeBlockwise`: `map[code] * absmax[block]` for every element. */
+export function dequantizeBlockwise(q: QuantizedBlocks, opts: BlockwiseOptions = {}): Float32Array {
+  const blockSize = checkBlockSize(opts.blockSize ?? 256);
+  const map = checkMap(opts.map ?? signedDynamicMap());
+  const { codes, absmax } = q;
+  const nb = Math.ceil(codes.length / blockSize);
+  if (absmax.length !== nb) {
+    throw new Error(`absmax must hold one value per block (${nb} for ${codes.length} codes, block ${blockSize}), got ${absmax.length}`);
+  }
+  const out = new Float32Array(codes.length);
+  for (let i = 0; i < codes.length; i++) out[i] = map[codes[i]!]! * absmax[(i / blockSize) | 0]!;
+  return out;
+}
