@@ -1,0 +1,164 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { checkTimeGrid } from './timegrid.js';
+import { integrateDopri5, type AdaptiveOptions } from './dopri5.js';
+
+/** A velocity field: takes the state x (any shape) and a time t, returns dx/dt of x's shape. */
+export type VelocityFn = (x: tf.Tensor, t: number) => tf.Tensor;
+
+/** Fixed-step methods and the adaptive Dormand-Prince method. */
+export type OdeMethod = 'euler' | 'midpoint' | 'heun' | 'rk4' | 'dopri5';
+
+/** Options of `solveOde`. */
+export interface SolveOdeOptions extends AdaptiveOptions {
+  /** Integration method (default 'euler'). */
+  method?: OdeMethod;
+  /** Times to integrate through, strictly monotone (default [0, 1]); decreasing integrates backward. */
+  timeGrid?: ArrayLike<number>;
+  /**
+   * Fixed-step methods: the largest step. Each grid interval is cut into ceil(length / stepSize) equal
+   * steps so that every grid time is hit exactly. Without it, one step per grid interval.
+   */
+  stepSize?: number;
+  /** Return the state at every grid time (default false: only the final state). */
+  returnIntermediates?: boolean;
+  /** Check every velocity for NaN/Inf and stop with the step and time (default true; costs one sync per call). */
+  checkFinite?: boolean;
+}
+
+/** Result of `solveOde`. */
+export interface OdeResult {
+  /** State at the last grid time. */
+  x: tf.Tensor;
+  /** States at every grid time (first is a clone of x0), when `returnIntermediates` was set. */
+  intermediates?: tf.Tensor[];
+  /** Number of velocity evaluations. */
+  nfe: number;
+  /** Accepted steps. */
+  steps: number;
+  /** Rejected steps (dopri5 only, else 0). */
+  rejected: number;
+}
+
+/** Velocity evaluation with counting, shape and finiteness checks. */
+export interface CountedVelocity {
+  (x: tf.Tensor, t: number, step: number): tf.Tensor;
+  nfe: number;
+}
+
+/** Wraps `velocity` so every call is counted and checked (shape, and NaN/Inf when `checkFinite`). */
+export function countedVelocity(velocity: VelocityFn, checkFinite = true): CountedVelocity {
+  const f = ((x: tf.Tensor, t: number, step: number): tf.Tensor => {
+    f.nfe++;
+    const v = velocity(x, t);
+    if (!(v instanceof tf.Tensor)) throw new Error(`velocity must return a tf.Tensor, got ${typeof v} at step ${step} (t = ${t})`);
+    if (v.shape.join() !== x.shape.join()) {
+      const shape = v.shape.join(', ');
+      v.dispose();
+      throw new Error(`velocity must return the state's shape [${x.shape.join(', ')}], got [${shape}] at step ${step} (t = ${t})`);
+    }
+    if (checkFinite) {
+      const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(v))));
+      const isBad = bad.dataSync()[0] === 1;
+      bad.dispose();
+      if (isBad) {
+        v.dispose();
+        throw new Error(`velocity returned NaN or Inf at step ${step} (t = ${t}); the model diverged or got bad input`);
+      }
+    }
+    return v;
+  }) as CountedVelocity;
+  f.nfe = 0;
+  return f;
+}
+
+/** One fixed step of size h from (x, t): returns x at t + h. */
+function fixedStep(method: Exclude<OdeMethod, 'dopri5'>, f: CountedVelocity, x: tf.Tensor, t: number, h: number, step: number): tf.Tensor {
+  const keep: tf.Tensor[] = [];
+  const call = (y: tf.Tensor, ty: number): tf.Tensor => {
+    const v = f(y, ty, step);
+    keep.push(v);
+    return v;
+  };
+  try {
+    return tf.tidy(() => {
+      const k1 = call(x, t);
+      switch (method) {
+        case 'euler':
+          return tf.add(x, tf.mul(k1, h));
+        case 'midpoint': {
+          const k2 = call(tf.add(x, tf.mul(k1, h / 2)), t + h / 2);
+          return tf.add(x, tf.mul(k2, h));
+        }
+        case 'heun': {
+          // Explicit trapezoidal rule (Heun's 2nd-order method).
+          const k2 = call(tf.add(x, tf.mul(k1, h)), t + h);
+          return tf.add(x, tf.mul(tf.add(k1, k2), h / 2));
+        }
+        case 'rk4': {
+          // Classic 4th-order Runge-Kutta (1/6, 1/3, 1/3, 1/6).
+          const k2 = call(tf.add(x, tf.mul(k1, h / 2)), t + h / 2);
+          const k3 = call(tf.add(x, tf.mul(k2, h / 2)), t + h / 2);
+          const k4 = call(tf.add(x, tf.mul(k3, h)), t + h);
+          const s = tf.addN([k1, tf.mul(k2, 2), tf.mul(k3, 2), k4]);
+          return tf.add(x, tf.mul(s, h / 6));
+        }
+      }
+    });
+  } finally {
+    for (const v of keep) if (!v.isDisposed) v.dispose();
+  }
+}
+
+/** Number of velocity evaluations per step of each fixed-step method. */
+export const STAGES: Record<Exclude<OdeMethod, 'dopri5'>, number> = { euler: 1, midpoint: 2, heun: 2, rk4: 4 };
+
+/**
+ * Integrates dx/dt = velocity(x, t) from x0 through the times of `timeGrid` (flow_matching's
+ * `ODESolver.sample`, torchdiffeq's `odeint`). x0 is not disposed; the result's tensors belong to
+ * the caller.
+ */
+export function solveOde(velocity: VelocityFn, x0: tf.Tensor, opts: SolveOdeOptions = {}): OdeResult {
+  if (typeof velocity !== 'function') throw new Error(`velocity must be a function (x, t) => tf.Tensor, got ${typeof velocity}`);
+  if (!(x0 instanceof tf.Tensor)) throw new Error(`x0 must be a tf.Tensor, got ${typeof x0}`);
+  const method = opts.method ?? 'euler';
+  if (!['euler', 'midpoint', 'heun', 'rk4', 'dopri5'].includes(method)) {
+    throw new Error(`method must be one of euler, midpoint, heun, rk4, dopri5, got ${String(method)}`);
+  }
+  const grid = checkTimeGrid(opts.timeGrid ?? [0, 1]);
+  const { stepSize } = opts;
+  if (stepSize !== undefined && (!Number.isFinite(stepSize) || stepSize <= 0)) {
+    throw new Error(`stepSize must be a positive number, got ${stepSize}`);
+  }
+  const f = countedVelocity(velocity, opts.checkFinite ?? true);
+  const inter: tf.Tensor[] | undefined = opts.returnIntermediates ? [x0.clone()] : undefined;
+
+  if (method === 'dopri5') {
+    const r = integrateDopri5(f, x0, grid, opts, inter);
+    return { x: r.x, intermediates: inter, nfe: f.nfe, steps: r.steps, rejected: r.rejected };
+  }
+
+  let x = x0;
+  let steps = 0;
+  try {
+    for (let i = 0; i + 1 < grid.length; i++) {
+      const a = grid[i] as number;
+      const b = grid[i + 1] as number;
+      const n = stepSize === undefined ? 1 : Math.max(1, Math.ceil(Math.abs(b - a) / stepSize - 1e-9));
+      for (let j = 0; j < n; j++) {
+        const t = j === 0 ? a : a + ((b - a) * j) / n;
+        const tNext = j === n - 1 ? b : a + ((b - a) * (j + 1)) / n;
+        const next = fixedStep(method, f, x, t, tNext - t, steps);
+        if (x !== x0 && !inter?.includes(x)) x.dispose();
+        x = next;
+        steps++;
+      }
+      if (inter) inter.push(x);
+    }
+  } catch (e) {
+    if (x !== x0 && !inter?.includes(x)) x.dispose();
+    if (inter) for (const s of inter) s.dispose();
+    throw e;
+  }
+  const out = inter ? x.clone() : x;
+  return { x: out, intermediates: inter, nfe: f.nfe, steps, rejected: 0 };
+}
