@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { layerHessian, reconstructionError } from './calibration.js';
+import { icbsObjective, icbsPrune, type BlockSelection } from './icbs.js';
+import { magnitudeMask } from './magnitude.js';
+import { applyMask, maskDensity } from './matrix.js';
+import { wandaMask } from './wanda.js';
+import { inputNorms } from './calibration.js';
+import { randomLayerProblem } from './testdata.js';
+
+const { w, stats } = randomLayerProblem(24, 6, 120, 11);
+const H = layerHessian(stats);
+const start = wandaMask(w, inputNorms(stats), { density: 0.25 });
+
+function keptPerColumn(mask: Uint8Array): number[] {
+  return Array.from({ length: 6 }, (_, j) => Array.from({ length: 24 }, (_, i) => mask[i * 6 + j]!).reduce((s, v) => s + v, 0));
+}
+
+describe('icbsObjective', () => {
+  it('equals the reconstruction error of the masked weights', () => {
+    const e = reconstructionError(w.data, applyMask(w, start), 24, 6, H);
+    expect(icbsObjective(w, start, H)).toBeCloseTo(e, 8);
+  });
+});
+
+describe('icbsPrune', () => {
+  for (const selection of ['random', 'score', 'greedy'] as BlockSelection[]) {
+    for (const scope of ['row', 'layer'] as const) {
+      it(`${selection}/${scope}: density exact, objective never increases, result consistent`, () => {
+        const r = icbsPrune(w, { initialMask: start, hessian: H, steps: 60, blockSize: 8, selection, scope, seed: 1 });
+        expect(maskDensity(r.mask)).toBe(maskDensity(start));
+        if (scope === 'row') expect(keptPerColumn(r.mask)).toEqual(keptPerColumn(start));
+        let prev = r.initialObjective;
+        for (const v of r.trace) {
+          expect(v).toBeLessThanOrEqual(prev);
+          prev = v;
+        }
+        expect(r.objective).toBeCloseTo(icbsObjective(w, r.mask, H), 6);
+        expect(r.objective).toBeLessThan(r.initialObjective); // Wanda's mask is not optimal here
+      });
+    }
+  }
+
+  it('improves with more steps, and both solvers work', () => {
+    const few = icbsPrune(w, { initialMask: start, hessian: H, steps: 5, blockSize: 8, seed: 2 });
+    const many = icbsPrune(w, { initialMask: start, hessian: H, steps: 200, blockSize: 8, seed: 2 });
+    expect(many.objective).toBeLessThanOrEqual(few.objective);
+    const ex = icbsPrune(w, { initialMask: start, hessian: H, steps: 30, blockSize: 12, solver: 'exhaustive' });
+    expect(ex.objective).toBeLessThan(ex.initialObjective);
+    expect(maskDensity(ex.mask)).toBe(maskDensity(start));
+  });
+
+  it('gradient term: objective includes -g^T p and still never increases', () => {
+    const g = Float32Array.from(w.data, (v, i) => (i % 3 === 0 ? v : -0.5 * v));
+    const m0 = magnitudeMask(w, { density: 0.5 });
+    const r = icbsPrune(w, { initialMask: m0, hessian: H, gradient: g, steps: 40, seed: 3 });
+    expect(r.initialObjective).toBeCloseTo(icbsObjective(w, m0, H, g), 8);
+    expect(r.objective).toBeLessThanOrEqual(r.initialObjective);
+    expect(r.objective).toBeCloseTo(icbsObjective(w, r.mask, H, g), 6);
+  });
+
+  it('time budget stops it; bad input rejected', () => {
+    const r = icbsPrune(w, { initialMask: start, hessian: H, timeBudgetMs: 0 });
+    expect(r.steps).toBe(0);
+    expect(() => icbsPrune(w, { initialMask: start, hessian: new Float64Array(3) })).toThrow(/hessian must be a Float64Array of inDim\^2 = 576/);
+    expect(() => icbsPrune(w, { initialMask: new Uint8Array(3), hessian: H })).toThrow(/mask.length must equal the number of weights 144, got 3/);
+    expect(() => icbsPrune(w, { initialMask: start, hessian: H, blockSize: 20, solver: 'exhaustive' })).toThrow(/at most 16 weights/);
+    expect(() => icbsPrune(w, { initialMask: start, hessian: H, selection: 'best' as BlockSelection })).toThrow(/selection must be/);
+  });
+});

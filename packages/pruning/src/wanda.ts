@@ -1,0 +1,65 @@
+import { checkImpliedDensity } from './magnitude.js';
+import {
+  checkMatrix,
+  checkNM,
+  describe,
+  maskNM,
+  maskPerColumn,
+  prunedCount,
+  resolveDensity,
+  type DensityOption,
+  type Mask,
+  type NMPattern,
+  type WeightMatrix,
+} from './matrix.js';
+
+/** Options of {@link wandaMask}. */
+export interface WandaMaskOptions extends DensityOption {
+  /** N:M pattern instead of per-output-unit unstructured pruning. */
+  nm?: NMPattern;
+}
+
+/**
+ * Wanda scores (arXiv 2306.11695): S_ij = |W_ij| * ||X_i||, where `inputNorms[i]` is the l2 norm of
+ * input feature i over the calibration samples. Same layout as the weights.
+ */
+export function wandaScores(w: WeightMatrix, inputNorms: ArrayLike<number>): Float64Array {
+  checkMatrix(w, 'wandaScores');
+  checkNorms(inputNorms, w.shape[0], 'wandaScores');
+  const [inDim, outDim] = w.shape;
+  const s = new Float64Array(w.data.length);
+  for (let i = 0; i < inDim; i++) {
+    const n = inputNorms[i]!;
+    for (let j = 0; j < outDim; j++) s[i * outDim + j] = Math.abs(w.data[i * outDim + j]!) * n;
+  }
+  return s;
+}
+
+/**
+ * Wanda mask: scores compared within each output unit (a column of the tfjs kernel); every output
+ * unit gets exactly floor(inDim * (1 - density)) zeros. With `nm`, N:M groups along the input dim.
+ */
+export function wandaMask(w: WeightMatrix, inputNorms: ArrayLike<number>, opts: WandaMaskOptions): Mask {
+  const scores = wandaScores(w, inputNorms);
+  const [inDim, outDim] = w.shape;
+  const mask = new Uint8Array(w.data.length);
+  if (opts.nm) {
+    checkNM(opts.nm, inDim, 'wandaMask');
+    checkImpliedDensity(opts, opts.nm, 'wandaMask');
+    return maskNM(scores, inDim, outDim, opts.nm, mask);
+  }
+  const density = resolveDensity(opts, 'wandaMask');
+  return maskPerColumn(scores, inDim, outDim, prunedCount(inDim, density), mask);
+}
+
+/** @internal */
+export function checkNorms(norms: ArrayLike<number>, inDim: number, fn: string): void {
+  if (norms === null || typeof norms !== 'object' || typeof norms.length !== 'number') {
+    throw new Error(`${fn}: inputNorms must be an array of ${inDim} numbers, got ${describe(norms)}`);
+  }
+  if (norms.length !== inDim) throw new Error(`${fn}: inputNorms.length must equal the input dimension ${inDim}, got ${norms.length}`);
+  for (let i = 0; i < inDim; i++) {
+    const v = norms[i]!;
+    if (!Number.isFinite(v) || v < 0) throw new Error(`${fn}: inputNorms must be finite and >= 0, got ${v} at index ${i}`);
+  }
+}
