@@ -37,7 +37,7 @@ describe('symmetricEigen', () => {
     const n = 7;
     const g = Array.from({ length: n * n }, () => rng.normal());
     const a = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j] += (g[i * n + k] as number) * (g[j * n + k] as number);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j] = (a[i * n + j] as number) + (g[i * n + k] as number) * (g[j * n + k] as number);
     const { values, vectors } = symmetricEigen(a, n);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {

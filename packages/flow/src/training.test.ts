@@ -1,0 +1,109 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { describe, expect, it } from 'vitest';
+import { createRng } from '@blockwise/tensor';
+import { useBackend } from '@blockwise/tensor/testing';
+import { affinePath } from './path.js';
+import { condOTScheduler } from './schedulers.js';
+import { solveOde } from './ode.js';
+import { drawFlowBatch, flowMatchingLoss, otCoupling, trainFlowMatching } from './training.js';
+import { asVelocityFn, createVelocityMlp, velocityFromLayersModel } from './velocity.js';
+import { createMlp, denseFlops } from './mlp.js';
+import { squaredDistances } from './assignment.js';
+
+useBackend('cpu');
+
+function gaussianData(n: number, mean: number[], std: number, seed: number): Float32Array {
+  const rng = createRng(seed);
+  const out = new Float32Array(n * mean.length);
+  for (let i = 0; i < out.length; i++) out[i] = (mean[i % mean.length] as number) + rng.normal(0, std);
+  return out;
+}
+
+describe('flow-matching training', () => {
+  it('learns a shifted Gaussian: sample mean and std match the data', () => {
+    const data = gaussianData(2000, [2, -1], 0.5, 1);
+    const model = createVelocityMlp({ dim: 2, hidden: [32, 32], frequencies: 2, seed: 1 });
+    const path = affinePath(condOTScheduler());
+    const losses = trainFlowMatching(model, { data, dim: 2, path, steps: 300, batchSize: 128, learningRate: 3e-3, seed: 2, logEvery: 100 });
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0] as number);
+    const x0 = createRng(5).normalTensor([500, 2]);
+    const r = solveOde(asVelocityFn(model), x0, { method: 'midpoint', stepSize: 0.1 });
+    const v = r.x.dataSync();
+    const m = [0, 0];
+    const s = [0, 0];
+    for (let i = 0; i < 500; i++) for (let k = 0; k < 2; k++) m[k] += (v[2 * i + k] as number) / 500;
+    for (let i = 0; i < 500; i++) for (let k = 0; k < 2; k++) s[k] += ((v[2 * i + k] as number) - (m[k] as number)) ** 2 / 499;
+    expect(m[0]).toBeCloseTo(2, 0);
+    expect(m[1]).toBeCloseTo(-1, 0);
+    for (const k of [0, 1]) expect(Math.abs(Math.sqrt(s[k] as number) - 0.5)).toBeLessThan(0.15);
+    tf.dispose([x0, r.x]);
+    model.dispose();
+  });
+
+  it('the loss of the exact conditional velocity is zero for a single data point', () => {
+    // With x1 fixed, the CondOT target x1 - x0 is exactly the model "v = (x1 - x_t) / (1 - t)".
+    const x1 = tf.tensor2d([[1, 2], [1, 2]]);
+    const x0 = tf.tensor2d([[0, 0], [-1, 3]]);
+    const exact = {
+      predict: (x: tf.Tensor2D, t: tf.Tensor1D | number) =>
+        tf.tidy(() => tf.div(tf.sub(x1, x), tf.reshape(tf.sub(1, t as tf.Tensor1D), [-1, 1]))) as tf.Tensor2D,
+      trainableVariables: [],
+      flopsPerCall: 0,
+      dispose() {},
+    };
+    const loss = flowMatchingLoss(exact, affinePath(condOTScheduler()), x0, x1, [0.3, 0.8]);
+    expect(loss.dataSync()[0]).toBeCloseTo(0, 6);
+  });
+
+  it('OT coupling minimizes the total squared distance of the batch', () => {
+    const rng = createRng(4);
+    const b = drawFlowBatch(gaussianData(100, [3, 3], 1, 2), 2, 64, rng);
+    const cost = (x0: Float32Array): number => {
+      const c = squaredDistances(x0, b.x1, 2);
+      let s = 0;
+      for (let i = 0; i < 64; i++) s += c[i * 64 + i] as number;
+      return s;
+    };
+    const paired = otCoupling(b.x0, b.x1, 2);
+    expect(cost(paired)).toBeLessThan(cost(b.x0));
+    // Same rows, reordered.
+    expect(Array.from(paired).sort()).toEqual(Array.from(b.x0).sort());
+    // No swap of two rows can lower an optimal pairing's cost.
+    for (let i = 0; i < 10; i++) {
+      const j = (i * 7 + 3) % 64;
+      const sw = Float32Array.from(paired);
+      sw.set(paired.subarray(2 * j, 2 * j + 2), 2 * i);
+      sw.set(paired.subarray(2 * i, 2 * i + 2), 2 * j);
+      expect(cost(sw)).toBeGreaterThanOrEqual(cost(paired) - 1e-4);
+    }
+  });
+
+  it('counts FLOPs analytically and adapts tfjs-layers models', () => {
+    expect(denseFlops([3, 4, 2])).toBe(2 * (12 + 8));
+    const m = createMlp({ inputDim: 3, hidden: [4], outputDim: 2 });
+    expect(m.flops).toBe(40);
+    m.dispose();
+    const v = createVelocityMlp({ dim: 2, hidden: [8], frequencies: 1 });
+    // Input 2 + 1 + 2 = 5: 2 * (5 * 8 + 8 * 2).
+    expect(v.flopsPerCall).toBe(2 * (40 + 16));
+    v.dispose();
+    const layers = tfl.sequential({
+      layers: [tfl.layers.dense({ inputShape: [5], units: 8, activation: 'relu' }), tfl.layers.dense({ units: 2 })],
+    });
+    const lv = velocityFromLayersModel(layers, { frequencies: 1 });
+    expect(lv.flopsPerCall).toBe(2 * (40 + 16));
+    const data = gaussianData(200, [1, 1], 0.3, 3);
+    const losses = trainFlowMatching(lv, { data, dim: 2, path: affinePath(condOTScheduler()), steps: 30, batchSize: 32, logEvery: 29, learningRate: 1e-2 });
+    expect(losses[1]).toBeLessThan(losses[0] as number);
+    layers.dispose();
+  });
+
+  it('rejects bad arguments', () => {
+    const v = createVelocityMlp({ dim: 2, hidden: [4] });
+    expect(() => trainFlowMatching(v, { data: new Float32Array(4), dim: 2, path: affinePath(condOTScheduler()), steps: 0 })).toThrow(/steps must be a positive integer, got 0/);
+    expect(() => createMlp({ inputDim: 2, hidden: [0], outputDim: 1 })).toThrow(/hidden\[0\] must be a positive integer, got 0/);
+    expect(() => otCoupling(new Float32Array(4), new Float32Array(6), 2)).toThrow(/same length, got 4 and 6/);
+    v.dispose();
+  });
+});

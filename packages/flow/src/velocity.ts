@@ -1,0 +1,95 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createMlp, timeFeatures, type Activation } from './mlp.js';
+import type { VelocityFn } from './ode.js';
+
+/** A trainable velocity model v(x_t, t, [condition]) on batches of rows. */
+export interface VelocityModel {
+  /** Velocity [n, dim] for states x [n, dim], per-row times t [n] (or one time), optional condition [n, c]. */
+  predict(x: tf.Tensor2D, t: tf.Tensor1D | number, cond?: tf.Tensor2D): tf.Tensor2D;
+  /** Variables that training updates. */
+  readonly trainableVariables: tf.Variable[];
+  /** FLOPs per sample of one call (dense multiply-adds counted as 2 each). */
+  readonly flopsPerCall: number;
+  dispose(): void;
+}
+
+/** Configuration of `createVelocityMlp`. */
+export interface VelocityMlpConfig {
+  /** State dimension. */
+  dim: number;
+  /** Hidden widths. */
+  hidden: number[];
+  /** Condition width (0 = unconditional; default 0). */
+  condDim?: number;
+  /** Sinusoidal time frequencies (default 6). */
+  frequencies?: number;
+  activation?: Activation;
+  seed?: number;
+}
+
+/** An MLP velocity model on [x, time features, condition]. */
+export function createVelocityMlp(config: VelocityMlpConfig): VelocityModel {
+  const condDim = config.condDim ?? 0;
+  const F = config.frequencies ?? 6;
+  if (!Number.isInteger(condDim) || condDim < 0) throw new Error(`condDim must be a non-negative integer, got ${condDim}`);
+  const mlp = createMlp({
+    inputDim: config.dim + 1 + 2 * F + condDim,
+    hidden: config.hidden,
+    outputDim: config.dim,
+    activation: config.activation,
+    seed: config.seed,
+  });
+  return {
+    trainableVariables: mlp.variables,
+    flopsPerCall: mlp.flops,
+    predict(x, t, cond) {
+      if ((cond?.shape[1] ?? 0) !== condDim) {
+        throw new Error(`cond must have ${condDim} columns, got ${cond ? cond.shape[1] : 'none'}`);
+      }
+      return tf.tidy(() => {
+        const n = x.shape[0];
+        const parts: tf.Tensor[] = [x, timeFeatures(t, n, F)];
+        if (cond) parts.push(cond);
+        return mlp.apply(tf.concat(parts, 1) as tf.Tensor2D);
+      });
+    },
+    dispose: () => mlp.dispose(),
+  };
+}
+
+/** Minimal structural view of a tfjs-layers model (so this package needs no tfjs-layers import). */
+export interface LayersModelLike {
+  apply(inputs: tf.Tensor, kwargs?: { training?: boolean }): unknown;
+  readonly trainableWeights: { read(): tf.Tensor; shape: number[]; name: string }[];
+}
+
+/**
+ * Adapts a tfjs-layers model that maps [x, time features (1 + 2 F columns), condition] to a
+ * velocity [n, dim]. FLOPs are counted from its rank-2 'kernel' weights (dense layers).
+ */
+export function velocityFromLayersModel(model: LayersModelLike, opts: { frequencies?: number } = {}): VelocityModel {
+  const F = opts.frequencies ?? 6;
+  let flops = 0;
+  for (const w of model.trainableWeights) if (w.shape.length === 2 && /kernel/.test(w.name)) flops += 2 * (w.shape[0] as number) * (w.shape[1] as number);
+  return {
+    trainableVariables: model.trainableWeights.map((w) => w.read() as tf.Variable),
+    flopsPerCall: flops,
+    predict(x, t, cond) {
+      return tf.tidy(() => {
+        const parts: tf.Tensor[] = [x, timeFeatures(t, x.shape[0], F)];
+        if (cond) parts.push(cond);
+        const out = model.apply(tf.concat(parts, 1), { training: true });
+        if (!(out instanceof tf.Tensor)) throw new Error('the layers model must return a single tensor');
+        return out as tf.Tensor2D;
+      });
+    },
+    dispose() {
+      /* the caller owns the layers model */
+    },
+  };
+}
+
+/** The sampling view of a velocity model: (x, t) => v for `solveOde`. */
+export function asVelocityFn(model: VelocityModel, cond?: tf.Tensor2D): VelocityFn {
+  return (x, t) => model.predict(x as tf.Tensor2D, t, cond);
+}
