@@ -1,1 +1,16 @@
-export {};
+export type { Schedule, ScheduleSpec, StepRule } from './schedule.js';
+export { defineSchedule, specOf, checkStep, sampleSchedule } from './schedule.js';
+export * from './shapes.js';
+export * from './compose.js';
+export * from './warmup.js';
+export * from './cyclic.js';
+export * from './wsd.js';
+export * from './rex.js';
+export * from './power.js';
+export * from './batchSize.js';
+export * from './refined.js';
+export type { Kwargs } from './kwargs.js';
+export { fromTorch, torchSchedulerNames } from './torch.js';
+export { fromOptax, optaxScheduleNames } from './optax.js';
+export { fromTransformers, transformersSchedulerNames } from './transformers.js';
+export { fromTimm, timmSchedulerNames } from './timm.js';

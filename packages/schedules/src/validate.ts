@@ -1,0 +1,90 @@
+/** Argument checks shared by every schedule builder: each throws naming the argument, the value and what was expected. */
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
+  return String(v);
+}
+
+/** Throws unless `v` is a finite number. */
+export function finite(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number, got ${show(v)}`);
+  return v;
+}
+
+/** Throws unless `v` is a finite number >= 0. */
+export function nonNegative(name: string, v: unknown): number {
+  finite(name, v);
+  if ((v as number) < 0) throw new RangeError(`${name} must be >= 0, got ${show(v)}`);
+  return v as number;
+}
+
+/** Throws unless `v` is a finite number > 0. */
+export function positive(name: string, v: unknown): number {
+  finite(name, v);
+  if ((v as number) <= 0) throw new RangeError(`${name} must be > 0, got ${show(v)}`);
+  return v as number;
+}
+
+/** Throws unless `v` is an integer >= 0. */
+export function nonNegativeInt(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new RangeError(`${name} must be an integer >= 0, got ${show(v)}`);
+  return v;
+}
+
+/** Throws unless `v` is an integer > 0. */
+export function positiveInt(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be an integer > 0, got ${show(v)}`);
+  return v;
+}
+
+/** Throws unless `v` is in [lo, hi]. */
+export function inRange(name: string, v: unknown, lo: number, hi: number): number {
+  finite(name, v);
+  if ((v as number) < lo || (v as number) > hi) throw new RangeError(`${name} must be in [${lo}, ${hi}], got ${show(v)}`);
+  return v as number;
+}
+
+/** Throws unless `v` is one of `allowed`. */
+export function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    throw new RangeError(`${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${show(v)}`);
+  }
+  return v as T;
+}
+
+/** Throws unless `v` is a boolean. */
+export function bool(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${show(v)}`);
+  return v;
+}
+
+/** Throws unless `v` is an array of finite numbers (optionally sorted ascending). */
+export function numberArray(name: string, v: unknown, opts: { sorted?: boolean; nonNegative?: boolean } = {}): number[] {
+  if (!Array.isArray(v)) throw new TypeError(`${name} must be an array of numbers, got ${show(v)}`);
+  v.forEach((x, i) => {
+    if (opts.nonNegative) nonNegative(`${name}[${i}]`, x);
+    else finite(`${name}[${i}]`, x);
+  });
+  if (opts.sorted) {
+    for (let i = 1; i < v.length; i++) {
+      if ((v[i] as number) < (v[i - 1] as number)) throw new RangeError(`${name} must be sorted ascending, got ${show(v)}`);
+    }
+  }
+  return v as number[];
+}
+
+/** Throws when `options` has keys outside `allowed` (catches typos such as `warmup_step`). */
+export function knownKeys(what: string, options: object, allowed: readonly string[]): void {
+  for (const k of Object.keys(options)) {
+    if (!allowed.includes(k)) {
+      throw new TypeError(`${what}: unknown option ${JSON.stringify(k)}; valid options are ${allowed.join(', ')}`);
+    }
+  }
+}
+
+/** Throws unless `options` is a plain object. */
+export function objectArg(name: string, v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError(`${name} must be an options object, got ${show(v)}`);
+  return v as Record<string, unknown>;
+}
