@@ -1,2 +1,5 @@
 export { createBlockMask, checkBlockMask, type BlockMask, type BlockMaskOptions, type MaskMod } from './blockMask.js';
 export { causal, fullMask, slidingWindow, prefixLM, documents, blockCausal, contextCausal, blockRank, and, or, not, blockDiffusion } from './masks.js';
+export { denseAttention, type DenseAttentionOptions, type AttentionWithLse } from './dense.js';
+export { blockSparseAttention, type BlockSparseAttentionOptions } from './blockSparseAttention.js';
+export { blockSparseForwardReference, blockSparseBackwardReference, type SparseDims, type MaskArrays } from './sparseKernel.js';

@@ -1,0 +1,179 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { defineKernel, type KernelIO } from '@blockwise/tensor';
+import { checkBlockMask, type BlockMask } from './blockMask.js';
+import type { AttentionWithLse } from './dense.js';
+import { blockSparseBackwardReference, blockSparseForwardReference, type MaskArrays, type SparseDims } from './sparseKernel.js';
+import { checkQkv, resolveScale } from './validate.js';
+import { blockSparseBackwardWebGPU, blockSparseForwardWebGPU } from './webgpuKernels.js';
+
+/** Options of `blockSparseAttention`. */
+export interface BlockSparseAttentionOptions {
+  /** Which blocks (and, inside partial blocks, which pairs) attend; built for `[*, *, qLen, kvLen]`. */
+  blockMask: BlockMask;
+  /** Softmax scale (default 1/sqrt(dim)). */
+  scale?: number;
+}
+
+/** Attributes of the kernels (plain numbers): scale, mask layout and offsets into the packed mask. */
+export interface SparseAttrs {
+  scale: number;
+  maskBatch: number;
+  maskHeads: number;
+  qBlock: number;
+  kvBlock: number;
+  offKvNum: number;
+  offKvIdx: number;
+  offFullNum: number;
+  offFullIdx: number;
+  offPOff: number;
+  offQNum: number;
+  offQIdx: number;
+  offFullQNum: number;
+  offFullQIdx: number;
+  /** Start (in int32 words) of the partial blocks' element masks, 4 bytes per word, little-endian. */
+  offBits: number;
+  [key: string]: number;
+}
+
+/** Sizes from the q and k shapes plus the attributes. */
+export function dimsOf(qShape: number[], kShape: number[], a: SparseAttrs): SparseDims {
+  const [batch, hq, lq, d] = qShape as [number, number, number, number];
+  const [, hkv, lk] = kShape as [number, number, number];
+  return {
+    batch, hq, hkv, lq, lk, d,
+    scale: a.scale,
+    maskBatch: a.maskBatch,
+    maskHeads: a.maskHeads,
+    qBlock: a.qBlock,
+    kvBlock: a.kvBlock,
+    nq: Math.ceil(lq / a.qBlock),
+    nk: Math.ceil(lk / a.kvBlock),
+  };
+}
+
+/** Views of the packed mask (no copies). */
+function maskArrays(pack: Int32Array, a: SparseAttrs): MaskArrays {
+  const sub = (from: number, to: number): Int32Array => pack.subarray(from, to);
+  return {
+    kvNum: sub(a.offKvNum, a.offKvIdx),
+    kvIdx: sub(a.offKvIdx, a.offFullNum),
+    fullNum: sub(a.offFullNum, a.offFullIdx),
+    fullIdx: sub(a.offFullIdx, a.offPOff),
+    pOff: sub(a.offPOff, a.offQNum),
+    pBits: new Uint8Array(pack.buffer, pack.byteOffset + a.offBits * 4, (pack.length - a.offBits) * 4),
+  };
+}
+
+interface Packed {
+  data: Int32Array;
+  offsets: Record<'offKvNum' | 'offKvIdx' | 'offFullNum' | 'offFullIdx' | 'offPOff' | 'offQNum' | 'offQIdx' | 'offFullQNum' | 'offFullQIdx' | 'offBits', number>;
+}
+const packCache = new WeakMap<BlockMask, Packed>();
+
+/**
+ * All of a block mask's int32 lists in one array (one storage buffer on WebGPU, where the number
+ * of buffers per shader is limited): kv lists, partial offsets, transposed q lists, then the
+ * partial blocks' bytes packed 4 per word.
+ */
+export function packBlockMask(mask: BlockMask): Packed {
+  const cached = packCache.get(mask);
+  if (cached) return cached;
+  const parts = [mask.kvNumBlocks, mask.kvIndices, mask.fullKvNumBlocks, mask.fullKvIndices, mask.partialOffset, mask.qNumBlocks, mask.qIndices, mask.fullQNumBlocks, mask.fullQIndices];
+  const starts: number[] = [];
+  let n = 0;
+  for (const p of parts) {
+    starts.push(n);
+    n += p.length;
+  }
+  const words = Math.max(1, Math.ceil(mask.partialBits.length / 4));
+  const data = new Int32Array(n + words);
+  parts.forEach((p, i) => data.set(p, starts[i]!));
+  new Uint8Array(data.buffer, (n) * 4, mask.partialBits.length).set(mask.partialBits);
+  const [offKvNum, offKvIdx, offFullNum, offFullIdx, offPOff, offQNum, offQIdx, offFullQNum, offFullQIdx] = starts as [number, number, number, number, number, number, number, number, number];
+  const packed: Packed = { data, offsets: { offKvNum, offKvIdx, offFullNum, offFullIdx, offPOff, offQNum, offQIdx, offFullQNum, offFullQIdx, offBits: n } };
+  packCache.set(mask, packed);
+  return packed;
+}
+
+const f32 = (x: KernelIO): Float32Array => (x.data instanceof Float32Array ? x.data : Float32Array.from(x.data));
+
+let gradOp: ((inputs: Record<string, tf.Tensor>, attrs?: SparseAttrs) => tf.Tensor | tf.Tensor[]) | undefined;
+
+const forwardOp = defineKernel<SparseAttrs>({
+  name: 'BlockwiseBlockSparseAttention',
+  inputNames: ['q', 'k', 'v', 'mask'],
+  compute: (ins, attrs) => {
+    const [q, k, v, mask] = ins as [KernelIO, KernelIO, KernelIO, KernelIO];
+    const dims = dimsOf(q.shape, k.shape, attrs);
+    const out = new Float32Array(q.data.length);
+    const lse = new Float32Array(dims.batch * dims.hq * dims.lq);
+    blockSparseForwardReference(f32(q), f32(k), f32(v), dims, maskArrays(mask.data as Int32Array, attrs), out, lse);
+    return [
+      { data: out, shape: q.shape, dtype: 'float32' },
+      { data: lse, shape: q.shape.slice(0, 3), dtype: 'float32' },
+    ];
+  },
+  webgpu: (ins, attrs) => blockSparseForwardWebGPU(ins, attrs),
+  saveInputs: true,
+  saveOutputs: true,
+  gradient: (dy, saved, attrs) => {
+    const [dO0, dLse] = Array.isArray(dy) ? dy : [dy, null];
+    const [q, k, v, mask, o, lse] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const dO = dO0 ?? tf.zerosLike(o);
+    // delta = rowsum(dO * O) - dLse: the softmax-backward correction, cheap in tfjs ops.
+    let delta = tf.sum(tf.mul(dO, o), -1);
+    if (dLse) delta = tf.sub(delta, dLse);
+    // One backward kernel call yields all three gradients; the thunks hand them out.
+    const grads = gradOp!({ q, k, v, lse, delta, dO, mask }, attrs) as tf.Tensor[];
+    return { q: () => grads[0]!, k: () => grads[1]!, v: () => grads[2]! };
+  },
+});
+
+gradOp = defineKernel<SparseAttrs>({
+  name: 'BlockwiseBlockSparseAttentionGrad',
+  inputNames: ['q', 'k', 'v', 'lse', 'delta', 'dO', 'mask'],
+  compute: (ins, attrs) => {
+    const [q, k, v, lse, delta, dO, mask] = ins as [KernelIO, KernelIO, KernelIO, KernelIO, KernelIO, KernelIO, KernelIO];
+    const dims = dimsOf(q.shape, k.shape, attrs);
+    const dq = new Float32Array(q.data.length);
+    const dk = new Float32Array(k.data.length);
+    const dv = new Float32Array(v.data.length);
+    blockSparseBackwardReference(
+      f32(q), f32(k), f32(v), f32(lse), f32(delta), f32(dO),
+      dims, maskArrays(mask.data as Int32Array, attrs), dq, dk, dv,
+    );
+    return [
+      { data: dq, shape: q.shape, dtype: 'float32' },
+      { data: dk, shape: k.shape, dtype: 'float32' },
+      { data: dv, shape: v.shape, dtype: 'float32' },
+    ];
+  },
+  webgpu: (ins, attrs) => blockSparseBackwardWebGPU(ins, attrs),
+});
+
+/**
+ * Block-sparse attention on `[batch, heads, seq, dim]` tensors (grouped-query when query heads are a
+ * multiple of key/value heads): FlashAttention-style online softmax over the blocks `blockMask`
+ * lists, skipping empty blocks and reading the element mask only in partial blocks. Registered
+ * kernels on cpu, wasm (typed arrays) and webgpu (WGSL) with a registered gradient for q, k and v.
+ * Rows with no allowed key give 0 (and -Infinity log-sum-exp).
+ */
+export function blockSparseAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: BlockSparseAttentionOptions & { returnLse: true }): AttentionWithLse;
+export function blockSparseAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: BlockSparseAttentionOptions & { returnLse?: false }): tf.Tensor4D;
+export function blockSparseAttention(
+  q: tf.Tensor, k: tf.Tensor, v: tf.Tensor,
+  opts: BlockSparseAttentionOptions & { returnLse?: boolean },
+): tf.Tensor4D | AttentionWithLse {
+  const where = 'blockSparseAttention';
+  const s = checkQkv(q, k, v, where);
+  if (!opts || typeof opts !== 'object') throw new Error(`${where}: options { blockMask } are required`);
+  const scale = resolveScale(opts.scale, s.d, where);
+  const mask = opts.blockMask;
+  checkBlockMask(mask, s.batch, s.hq, s.lq, s.lk, where);
+  const packed = packBlockMask(mask);
+  const attrs: SparseAttrs = { scale, maskBatch: mask.batch, maskHeads: mask.heads, qBlock: mask.qBlock, kvBlock: mask.kvBlock, ...packed.offsets };
+  const [output, lse] = tf.tidy(() => forwardOp({ q, k, v, mask: tf.tensor1d(packed.data, 'int32') }, attrs) as tf.Tensor[]) as [tf.Tensor4D, tf.Tensor3D];
+  if (opts.returnLse) return { output, lse };
+  lse.dispose();
+  return output;
+}
