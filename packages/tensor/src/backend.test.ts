@@ -19,6 +19,12 @@ describe('initBackend', () => {
     const y = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5, 6], [7, 8]]));
     expect(Array.from(await y.data())).toEqual([19, 22, 43, 50]);
   });
+  it('registers the gradients tfjs-core lacks, so training works', async () => {
+    await initBackend('cpu');
+    // d/dx (x / 4)^2 = x / 8: at x = 2 that is 0.25 (needs RealDiv's and Square's gradients)
+    const g = tf.grad((x: tf.Tensor) => tf.square(tf.div(x, 4)))(tf.scalar(2));
+    expect(g.dataSync()[0]).toBeCloseTo(0.25, 7);
+  });
   it("'auto' explains its choice", async () => {
     const info = await initBackend('auto');
     expect(['tensorflow', 'webgpu', 'wasm', 'cpu']).toContain(info.backend);

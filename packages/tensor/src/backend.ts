@@ -166,7 +166,36 @@ async function loadBackend(name: ConcreteBackend, opts: InitBackendOptions): Pro
   }
 }
 
+let opsRegistered: Promise<void> | undefined;
+
+/**
+ * tfjs-core alone registers no gradients (the `@tensorflow/tfjs` bundle and tfjs-layers do).
+ * Register them so training works with tfjs-core alone: from tfjs-core's ES modules where a
+ * bundler or test runner loads them, else through tfjs-layers or @tensorflow/tfjs when
+ * installed (plain Node cannot load tfjs-core's ES module files).
+ */
+function registerGradients(): Promise<void> {
+  opsRegistered ??= (async () => {
+    const attempts: (() => Promise<unknown>)[] = [
+      () => import('@tensorflow/tfjs-core/dist/register_all_gradients'),
+      () => import('@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops'),
+      () => optionalImport('@tensorflow/tfjs-layers'),
+      () => optionalImport('@tensorflow/tfjs'),
+    ];
+    for (const attempt of attempts) {
+      if (tf.getGradient('RealDiv') && tf.getGradient('MatMul')) return;
+      try {
+        await attempt();
+      } catch {
+        /* not loadable here: try the next */
+      }
+    }
+  })();
+  return opsRegistered;
+}
+
 async function activate(name: ConcreteBackend, opts: InitBackendOptions): Promise<void> {
+  await registerGradients();
   await loadBackend(name, opts);
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`initBackend('${name}'): tfjs could not start the '${name}' backend`);

@@ -1,0 +1,80 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(chromiumPath);
+const inCI = !!process.env.CI && process.env.CI !== 'false';
+const configFile = fileURLToPath(new URL('../web/vite.config.ts', import.meta.url));
+
+interface PageState {
+  status: string;
+  backend?: { backend: string; reason: string };
+  losses: number[];
+  accuracy?: number;
+  attention?: { maxError: number; sparsity: number };
+  error?: string;
+}
+
+// The page trains the digits classifier in headless Chromium (Debian's package, driven by
+// playwright-core; no browser download). Off CI without Chromium it skips, saying why; in CI
+// a missing Chromium fails.
+describe.skipIf(!haveChromium && !inCI)(`browser page (needs ${chromiumPath}: apt-get install chromium)`, () => {
+  let close: (() => Promise<void>) | undefined;
+  let url = '';
+  const profile = mkdtempSync(join(tmpdir(), 'blockwise-chromium-'));
+
+  beforeAll(async () => {
+    if (!haveChromium) throw new Error(`CI is set but ${chromiumPath} does not exist: install Debian's chromium package`);
+    const vite = await import('vite');
+    await vite.build({ configFile, logLevel: 'error' });
+    const server = await vite.preview({ configFile, preview: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
+    url = server.resolvedUrls?.local[0] ?? '';
+    close = () => new Promise<void>((r) => server.httpServer.close(() => r()));
+  });
+
+  afterAll(async () => {
+    await close?.();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('loads, trains some steps on the best backend, and the loss falls', async () => {
+    const { chromium } = await import('playwright-core');
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
+    });
+    try {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${url}?steps=120`);
+      await page.waitForFunction(
+        () => {
+          const s = (globalThis as unknown as { __blockwise?: { status: string } }).__blockwise?.status;
+          return s === 'done' || s === 'error';
+        },
+        undefined,
+        { timeout: 240_000, polling: 500 },
+      );
+      const state = (await page.evaluate(() => (globalThis as unknown as { __blockwise: unknown }).__blockwise)) as PageState;
+      expect(errors).toEqual([]);
+      expect(state.error).toBeUndefined();
+      expect(state.status).toBe('done');
+      expect(['webgpu', 'webgl', 'wasm']).toContain(state.backend?.backend);
+      const L = state.losses;
+      expect(L.length).toBe(120);
+      const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+      // ln(10) = 2.30 is the loss of a uniform guess; the last steps must be well below the first.
+      expect(mean(L.slice(0, 5))).toBeGreaterThan(1.5);
+      expect(mean(L.slice(-10))).toBeLessThan(0.5 * mean(L.slice(0, 5)));
+      expect(state.accuracy).toBeGreaterThan(0.8);
+      console.log(`browser page: ${state.backend?.backend} (${state.backend?.reason}), loss ${mean(L.slice(0, 5)).toFixed(3)} -> ${mean(L.slice(-10)).toFixed(3)}, accuracy ${state.accuracy}`);
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -1,0 +1,6 @@
+/// <reference types="vite/client" />
+
+declare module 'virtual:digits-csv' {
+  const csv: string;
+  export default csv;
+}
