@@ -1,0 +1,75 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { accumulateLayerStats, createLayerStats, type LayerStats } from './calibration.js';
+import { describe } from './matrix.js';
+import { resolveTargets, type LayerSelector, type TargetLayer } from './targets.js';
+
+/** Options of {@link collectCalibration}. */
+export interface CollectOptions {
+  /** Layers to collect for; default every Dense layer. */
+  layers?: LayerSelector;
+  /** Samples per forward pass; default 256 (bounds activation memory). */
+  batchSize?: number;
+  /** Collect Gram matrices X^T X (default true). */
+  gram?: boolean;
+  /** Bound on the bytes of all Gram matrices together (8 bytes per entry); default 256 MiB. Over it: an error. */
+  maxGramBytes?: number;
+}
+
+/**
+ * Runs the calibration inputs through the model once (in batches) and collects, for each target
+ * Dense layer, the statistics of its inputs: squared column norms and the Gram matrix X^T X.
+ * Inputs with more than two dimensions are flattened to rows of the layer's input dimension.
+ */
+export function collectCalibration(model: LayersModel, x: tf.Tensor, opts: CollectOptions = {}): Map<string, LayerStats> {
+  return collectForTargets(model, resolveTargets(model, opts.layers), x, opts);
+}
+
+/** @internal */
+export function collectForTargets(model: LayersModel, targets: TargetLayer[], x: tf.Tensor, opts: CollectOptions = {}): Map<string, LayerStats> {
+  checkCalibrationInput(model, x);
+  const batchSize = opts.batchSize ?? 256;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${describe(batchSize)}`);
+  const wantGram = opts.gram !== false;
+  const maxGramBytes = opts.maxGramBytes ?? 256 * 2 ** 20;
+  if (!(maxGramBytes > 0)) throw new Error(`maxGramBytes must be a positive number, got ${describe(maxGramBytes)}`);
+  if (wantGram) {
+    const bytes = targets.reduce((s, t) => s + 8 * t.inDim * t.inDim, 0);
+    if (bytes > maxGramBytes) {
+      throw new Error(
+        `maxGramBytes: the Gram matrices of ${targets.map((t) => `${t.name} (${t.inDim}x${t.inDim})`).join(', ')} need ${bytes} bytes, over the bound ${maxGramBytes}; raise maxGramBytes, collect fewer layers at a time, or use gram: false (norms only, enough for magnitude and Wanda)`,
+      );
+    }
+  }
+  const stats = new Map<string, LayerStats>();
+  for (const t of targets) stats.set(t.name, createLayerStats(t.inDim, { gram: wantGram }));
+  const probe = tfl.model({ inputs: model.inputs, outputs: targets.map((t) => t.layer.input as tfl.SymbolicTensor) });
+  const n = x.shape[0]!;
+  for (let b = 0; b < n; b += batchSize) {
+    const size = Math.min(batchSize, n - b);
+    const outs = tf.tidy(() => {
+      const xb = tf.slice(x, b, size);
+      const o = probe.predict(xb);
+      return (Array.isArray(o) ? o : [o]).map((t, k) => t.reshape([-1, targets[k]!.inDim]));
+    });
+    outs.forEach((o, k) => {
+      const s = stats.get(targets[k]!.name)!;
+      accumulateLayerStats(s, o.dataSync() as Float32Array, o.shape[0]!);
+      o.dispose();
+    });
+  }
+  return stats;
+}
+
+/** Throws a clear error when the calibration inputs do not fit the model's input shape. @internal */
+export function checkCalibrationInput(model: LayersModel, x: tf.Tensor): void {
+  if (!(x instanceof tf.Tensor)) throw new Error(`calibration must be a tf.Tensor of model inputs, got ${describe(x)}`);
+  if (model.inputs.length !== 1) throw new Error(`calibration: models with ${model.inputs.length} inputs are not supported (one input expected)`);
+  const want = model.inputs[0]!.shape;
+  const ok = x.shape.length === want.length && want.every((d, i) => i === 0 || d === null || d === x.shape[i]);
+  if (!ok || x.shape[0] === 0) {
+    throw new Error(`calibration must have shape [n, ${want.slice(1).join(', ')}] with n >= 1 to match the model input, got [${x.shape.join(', ')}]`);
+  }
+  if (x.dtype !== 'float32') throw new Error(`calibration must be float32, got ${x.dtype}`);
+}

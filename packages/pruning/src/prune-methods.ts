@@ -1,0 +1,183 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { AnnealOptions } from './anneal.js';
+import { inputNorms, layerHessian } from './calibration.js';
+import { icbsPrune, type BlockSelection } from './icbs.js';
+import { globalMagnitudeMasks, magnitudeMask } from './magnitude.js';
+import { describe, type Mask } from './matrix.js';
+import { pruneModelWith, type PruneModelOptions } from './prune-model.js';
+import type { PruneReport } from './report.js';
+import { sparseGPTPrune } from './sparsegpt.js';
+import { readKernel } from './targets.js';
+import { wandaMask } from './wanda.js';
+
+/** Options of {@link pruneMagnitude}. */
+export interface PruneMagnitudeOptions extends PruneModelOptions {
+  /** 'layer': every layer gets its density (default); 'global': one threshold over all target layers, total density exact. */
+  scope?: 'layer' | 'global';
+}
+
+/**
+ * Magnitude pruning of a model's Dense kernels, layer-wise or global, unstructured or N:M. Applies the
+ * masks to the model and returns a report. Calibration is optional (used only for the report).
+ */
+export function pruneMagnitude(model: LayersModel, opts: PruneMagnitudeOptions): PruneReport {
+  const scope = opts.scope ?? 'layer';
+  if (scope !== 'layer' && scope !== 'global') throw new Error(`pruneMagnitude: scope must be 'layer' or 'global', got ${describe(scope)}`);
+  let global: Mask[] | null = null;
+  return pruneModelWith(model, opts, {
+    method: 'magnitude',
+    fn: 'pruneMagnitude',
+    needs: 'none',
+    prepare: (targets, densities) => {
+      if (scope !== 'global') return;
+      if (opts.nm) throw new Error(`pruneMagnitude: scope 'global' does not combine with nm (N:M is per group)`);
+      if (densities.some((d) => d !== densities[0])) throw new Error(`pruneMagnitude: scope 'global' needs one density for all layers`);
+      const ws = targets.map((t) => ({ data: readKernel(t), shape: [t.inDim, t.outDim] as [number, number] }));
+      global = globalMagnitudeMasks(ws, { density: densities[0]! });
+    },
+    layer: ({ w, density, nm, index }) => ({ mask: global ? global[index]! : magnitudeMask(w, nm ? { nm } : { density }) }),
+  });
+}
+
+/**
+ * Wanda pruning (arXiv 2306.11695): scores |W_ij| * ||X_i|| compared within each output unit, so
+ * every unit keeps the same count; or N:M. Needs `calibration`.
+ */
+export function pruneWanda(model: LayersModel, opts: PruneModelOptions): PruneReport {
+  return pruneModelWith(model, opts, {
+    method: 'wanda',
+    fn: 'pruneWanda',
+    needs: 'norms',
+    layer: ({ w, density, nm, stats }) => ({ mask: wandaMask(w, inputNorms(stats!), nm ? { nm } : { density }) }),
+  });
+}
+
+/** Options of {@link pruneSparseGPT}. */
+export interface PruneSparseGPTOptions extends PruneModelOptions {
+  /** Input features per lazy batch (default 128). */
+  blockSize?: number;
+  /** Hessian dampening as a fraction of its mean diagonal (default 0.01). */
+  damp?: number;
+}
+
+/**
+ * SparseGPT-style pruning (arXiv 2301.00774): masks chosen column batch by column batch and the
+ * remaining weights updated to compensate, using the calibration Gram matrix. Needs `calibration`.
+ */
+export function pruneSparseGPT(model: LayersModel, opts: PruneSparseGPTOptions): PruneReport {
+  return pruneModelWith(model, opts, {
+    method: 'sparsegpt',
+    fn: 'pruneSparseGPT',
+    needs: 'gram',
+    layer: ({ w, density, nm, stats }) => {
+      const blockSize = opts.blockSize ?? (nm ? Math.max(nm.m, Math.floor(128 / nm.m) * nm.m) : 128);
+      const r = sparseGPTPrune(w, stats!.gram!, { ...(nm ? { nm } : { density }), blockSize, damp: opts.damp });
+      return { mask: r.mask, weights: r.weights, details: { estimatedError: r.estimatedError } };
+    },
+  });
+}
+
+/** Options of {@link pruneICBS}. */
+export interface PruneICBSOptions extends PruneModelOptions {
+  /** Start mask: 'wanda' (default) or 'magnitude'. */
+  init?: 'wanda' | 'magnitude';
+  /** Block steps per layer (default 1000 unless `timeBudgetMs` is given). */
+  steps?: number;
+  /** Total time for all layers, split in proportion to their weight counts. */
+  timeBudgetMs?: number;
+  /** Weights per block (default 16). */
+  blockSize?: number;
+  /** Currently pruned weights per block (default half the block). */
+  prunedPerBlock?: number;
+  /** Block-selection rule (default 'greedy'). */
+  selection?: BlockSelection;
+  /** 'row' (default, every output unit keeps its count) or 'layer'. */
+  scope?: 'row' | 'layer';
+  /** Tabu tenure in steps (default 4). */
+  tabuTenure?: number;
+  /** Block solver (default 'anneal'). */
+  solver?: 'anneal' | 'exhaustive';
+  /** Annealer settings. */
+  anneal?: AnnealOptions;
+  /** Add the first-order term of the task loss (needs `calibration.y` and `loss`). */
+  gradient?: boolean;
+  /** Weight of the gradient term (default 1). */
+  gradientWeight?: number;
+  /** Seed (default 0). */
+  seed?: number;
+}
+
+/**
+ * iCBS pruning (arXiv 2411.17796): starts from Wanda or magnitude and improves each layer's mask
+ * by block coordinate descent on the second-order change of its reconstruction loss (see
+ * `icbsPrune`). The density is exactly that of the start mask. Needs `calibration`.
+ */
+export function pruneICBS(model: LayersModel, opts: PruneICBSOptions): PruneReport {
+  const init = opts.init ?? 'wanda';
+  if (init !== 'wanda' && init !== 'magnitude') throw new Error(`pruneICBS: init must be 'wanda' or 'magnitude', got ${describe(init)}`);
+  if (opts.nm) throw new Error(`pruneICBS: nm is not supported (iCBS blocks do not keep N:M groups); use pruneWanda or pruneSparseGPT for N:M`);
+  const cal = opts.calibration;
+  if (opts.gradient && (cal === undefined || cal instanceof tf.Tensor || cal.y === undefined || !opts.loss)) {
+    throw new Error(`pruneICBS: gradient: true needs calibration { x, y } and a loss function`);
+  }
+  let budgets: number[] | null = null;
+  return pruneModelWith(model, opts, {
+    method: 'icbs',
+    fn: 'pruneICBS',
+    needs: 'gram',
+    prepare: (targets) => {
+      if (opts.timeBudgetMs === undefined) return;
+      if (!(opts.timeBudgetMs >= 0)) throw new Error(`pruneICBS: timeBudgetMs must be >= 0, got ${describe(opts.timeBudgetMs)}`);
+      const total = targets.reduce((s, t) => s + t.inDim * t.outDim, 0);
+      budgets = targets.map((t) => (opts.timeBudgetMs! * t.inDim * t.outDim) / total);
+    },
+    layer: ({ target, w, density, stats, index }) => {
+      const start = init === 'wanda' ? wandaMask(w, inputNorms(stats!), { density }) : magnitudeMask(w, { density });
+      const gradient = opts.gradient && cal && !(cal instanceof tf.Tensor) ? kernelGradient(model, target.layer, cal.x, cal.y!, opts.loss!, opts.batchSize ?? 256) : undefined;
+      const r = icbsPrune(w, {
+        initialMask: start,
+        hessian: layerHessian(stats!, 'pruneICBS'),
+        gradient,
+        gradientWeight: opts.gradientWeight,
+        steps: opts.steps ?? (budgets ? undefined : 1000),
+        timeBudgetMs: budgets ? budgets[index] : undefined,
+        blockSize: opts.blockSize,
+        prunedPerBlock: opts.prunedPerBlock,
+        selection: opts.selection,
+        scope: opts.scope,
+        tabuTenure: opts.tabuTenure,
+        solver: opts.solver,
+        anneal: opts.anneal,
+        seed: (opts.seed ?? 0) + 7919 * index,
+      });
+      return { mask: r.mask, details: { initialObjective: r.initialObjective, objective: r.objective, steps: r.steps, accepted: r.accepted } };
+    },
+  });
+}
+
+/** Mean-loss gradient with respect to a layer's kernel over the calibration set. @internal */
+function kernelGradient(model: LayersModel, layer: LayerLike, x: tf.Tensor, y: tf.Tensor, loss: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, batchSize: number): Float32Array {
+  const v = layer.trainableWeights[0]!.read() as tf.Variable;
+  const n = x.shape[0]!;
+  const acc = new Float32Array(v.size);
+  for (let b = 0; b < n; b += batchSize) {
+    const size = Math.min(batchSize, n - b);
+    const g = tf.tidy(() => {
+      const xb = tf.slice(x, b, size);
+      const yb = tf.slice(y, b, size);
+      const { grads } = tf.variableGrads(() => {
+        // A scalar loss is a batch mean; per-sample losses are summed. Either way: sum over samples / n.
+        const l = loss(yb, model.apply(xb, { training: false }) as tf.Tensor);
+        return tf.div(l.size === 1 ? tf.mul(tf.sum(l), size) : tf.sum(l), n) as tf.Scalar;
+      }, [v]);
+      return grads[v.name]!;
+    });
+    const d = g.dataSync();
+    for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + d[i]!;
+    g.dispose();
+  }
+  return acc;
+}
+
+type LayerLike = ReturnType<LayersModel['getLayer']>;
