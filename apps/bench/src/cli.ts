@@ -176,10 +176,11 @@ async function run(o: Options): Promise<number> {
   return failed ? 1 : 0;
 }
 
-async function main(): Promise<number> {
+/** Runs the CLI with the given arguments; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs(process.argv.slice(2));
+    parsed = parseArgs(argv);
   } catch (e) {
     console.error(`blockwise-bench: ${e instanceof Error ? e.message : String(e)}`);
     return 2;
@@ -194,15 +195,4 @@ async function main(): Promise<number> {
     return 0;
   }
   return run(parsed);
-}
-
-const isMain = process.argv[1] && /cli\.(ts|js|mjs)$/.test(process.argv[1]);
-if (isMain) {
-  main().then(
-    (code) => process.exit(code),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
 }

@@ -1,11 +1,18 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import type { BenchData } from './suite.js';
 
-/** The folder holding the shipped data (apps/bench/data). */
-export const dataDir = fileURLToPath(new URL('../data/', import.meta.url));
+/**
+ * The folder holding the shipped data (apps/bench/data): next to the source, or, for the
+ * bundled GPU build (.gpu/main.mjs), in the repository it runs from.
+ */
+export const dataDir = [
+  fileURLToPath(new URL('../data/', import.meta.url)),
+  resolve(process.cwd(), 'apps/bench/data'),
+  resolve(dirname(process.argv[1] ?? '.'), '../apps/bench/data'),
+].find((d) => existsSync(join(d, 'digits', 'digits.csv.gz'))) ?? fileURLToPath(new URL('../data/', import.meta.url));
 
 let digitsCache: ReturnType<BenchData['digits']> | undefined;
 let textCache: string | undefined;
