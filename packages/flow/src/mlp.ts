@@ -21,7 +21,7 @@ export interface Mlp {
   readonly config: Required<MlpConfig>;
   /** Trainable variables: kernels and biases, layer by layer. */
   readonly variables: tf.Variable[];
-  /** Output [n, outputDim]; with `penultimate`, the last hidden activations instead. */
+  /** Output [n, outputDim]; with `penultimate`, the last hidden layer after its activation instead. */
   apply(x: tf.Tensor2D, penultimate?: boolean): tf.Tensor2D;
   /** FLOPs per sample of one forward pass: 2 * in * out per dense layer (multiply + add). */
   readonly flops: number;

@@ -30,10 +30,8 @@ describe('flow-matching training', () => {
     const x0 = createRng(5).normalTensor([500, 2]);
     const r = solveOde(asVelocityFn(model), x0, { method: 'midpoint', stepSize: 0.1 });
     const v = r.x.dataSync();
-    const m = [0, 0];
-    const s = [0, 0];
-    for (let i = 0; i < 500; i++) for (let k = 0; k < 2; k++) m[k] += (v[2 * i + k] as number) / 500;
-    for (let i = 0; i < 500; i++) for (let k = 0; k < 2; k++) s[k] += ((v[2 * i + k] as number) - (m[k] as number)) ** 2 / 499;
+    const m = [0, 1].map((k) => { let a = 0; for (let i = 0; i < 500; i++) a += (v[2 * i + k] as number) / 500; return a; });
+    const s = [0, 1].map((k) => { let a = 0; for (let i = 0; i < 500; i++) a += ((v[2 * i + k] as number) - (m[k] as number)) ** 2 / 499; return a; });
     expect(m[0]).toBeCloseTo(2, 0);
     expect(m[1]).toBeCloseTo(-1, 0);
     for (const k of [0, 1]) expect(Math.abs(Math.sqrt(s[k] as number) - 0.5)).toBeLessThan(0.15);

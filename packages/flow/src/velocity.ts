@@ -60,7 +60,7 @@ export function createVelocityMlp(config: VelocityMlpConfig): VelocityModel {
 /** Minimal structural view of a tfjs-layers model (so this package needs no tfjs-layers import). */
 export interface LayersModelLike {
   apply(inputs: tf.Tensor, kwargs?: { training?: boolean }): unknown;
-  readonly trainableWeights: { read(): tf.Tensor; shape: number[]; name: string }[];
+  readonly trainableWeights: { read(): tf.Tensor; shape: (number | null)[]; name: string }[];
 }
 
 /**

@@ -1,0 +1,274 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createRng } from '@blockwise/tensor';
+import './gradients.js';
+import { createFeatureGuidance, type FeatureGuidance, type FeatureGuidanceConfig } from './features.js';
+import type { Activation } from './mlp.js';
+import { solveOde, STAGES, type OdeMethod } from './ode.js';
+import type { AffinePath } from './path.js';
+import { checkTimeGrid, uniformTimeGrid } from './timegrid.js';
+import { drawFlowBatch } from './training.js';
+import { createVelocityMlp, type VelocityModel } from './velocity.js';
+
+/** Configuration of a Blockwise Flow Matching model (K = 1 is a single network). */
+export interface BlockwiseFlowConfig {
+  /** State dimension. */
+  dim: number;
+  /** K (uniform segments) or the boundaries [0, b1, ..., 1] (strictly increasing). */
+  segments: number | number[];
+  /** Hidden widths of every segment's velocity network, or one list per segment. */
+  hidden: number[] | number[][];
+  /** Sinusoidal time frequencies (default 6). */
+  frequencies?: number;
+  activation?: Activation;
+  seed?: number;
+  /** Semantic feature guidance (and residual approximation). */
+  features?: FeatureGuidanceConfig;
+}
+
+/** Options of `BlockwiseFlow.sample` and `flopsPerSample`. */
+export interface BlockwiseSampleOptions {
+  /** Total steps, split evenly over the K segments (must be a multiple of K). */
+  steps: number;
+  /** Fixed-step method (default 'euler'). */
+  method?: Exclude<OdeMethod, 'dopri5'>;
+  /** Use the residual approximation for the features (default true when configured). */
+  residual?: boolean;
+}
+
+/** Losses of one training batch. */
+export interface BlockwiseLosses {
+  total: tf.Scalar;
+  fm: tf.Scalar;
+  align?: tf.Scalar;
+  residual?: tf.Scalar;
+}
+
+/** Validated segment boundaries [0, ..., 1] from K or a list. */
+export function segmentBoundaries(segments: number | number[]): number[] {
+  if (typeof segments === 'number') {
+    if (!Number.isInteger(segments) || segments < 1) throw new Error(`K (segments) must be an integer >= 1, got ${segments}`);
+    return uniformTimeGrid(segments);
+  }
+  const b = checkTimeGrid(segments, 'segments');
+  if (b[0] !== 0 || b[b.length - 1] !== 1 || (b[1] as number) < (b[0] as number)) {
+    throw new Error(`segments must increase from 0 to 1, got [${b.join(', ')}]`);
+  }
+  return b;
+}
+
+/**
+ * Blockwise Flow Matching: the time axis [0, 1] is cut into K segments, each served by its own
+ * (smaller) velocity network. Training routes each sample's t to its segment's network; sampling
+ * integrates each segment with its network.
+ */
+export class BlockwiseFlow {
+  /** Segment boundaries [0, ..., 1]. */
+  readonly boundaries: number[];
+  /** One velocity network per segment. */
+  readonly nets: VelocityModel[];
+  /** Feature guidance networks, when configured. */
+  readonly guidance?: FeatureGuidance;
+  readonly dim: number;
+
+  constructor(config: BlockwiseFlowConfig) {
+    if (!Number.isInteger(config.dim) || config.dim < 1) throw new Error(`dim must be a positive integer, got ${config.dim}`);
+    this.dim = config.dim;
+    this.boundaries = segmentBoundaries(config.segments);
+    const K = this.boundaries.length - 1;
+    const perSeg = Array.isArray(config.hidden[0]) ? (config.hidden as number[][]) : null;
+    if (perSeg && perSeg.length !== K) throw new Error(`hidden must list one width list per segment (${K}), got ${perSeg.length}`);
+    const seed = config.seed ?? 0;
+    const frequencies = config.frequencies ?? 6;
+    this.guidance = config.features ? createFeatureGuidance(config.features, config.dim, frequencies, config.activation, seed + 1000) : undefined;
+    this.nets = [];
+    for (let k = 0; k < K; k++) {
+      this.nets.push(
+        createVelocityMlp({
+          dim: config.dim,
+          hidden: perSeg ? (perSeg[k] as number[]) : (config.hidden as number[]),
+          condDim: config.features?.featureDim ?? 0,
+          frequencies,
+          activation: config.activation,
+          seed: seed + 17 * k,
+        }),
+      );
+    }
+  }
+
+  /** Number of segments K. */
+  get K(): number {
+    return this.nets.length;
+  }
+
+  /** All trainable variables (velocity networks and feature networks). */
+  get trainableVariables(): tf.Variable[] {
+    return [...this.nets.flatMap((n) => n.trainableVariables), ...(this.guidance?.variables ?? [])];
+  }
+
+  /** The segment of time t: k with b_k <= t < b_{k+1} (t = 1 belongs to the last). */
+  segmentOf(t: number): number {
+    if (!Number.isFinite(t) || t < 0 || t > 1) throw new Error(`t must be a number in [0, 1], got ${t}`);
+    for (let k = 1; k < this.boundaries.length - 1; k++) if (t < (this.boundaries[k] as number)) return k - 1;
+    return this.K - 1;
+  }
+
+  /**
+   * Losses of one batch (x0 noise, x1 data [n, dim], t per row): flow matching with each row sent to
+   * its segment's network, plus alignment and residual losses when feature guidance is configured.
+   */
+  losses(path: AffinePath, x0: tf.Tensor2D, x1: tf.Tensor2D, t: Float32Array): BlockwiseLosses {
+    const n = x0.shape[0];
+    if (t.length !== n) throw new Error(`t must hold one time per row (${n}), got ${t.length}`);
+    const rowsOf: number[][] = this.nets.map(() => []);
+    for (let i = 0; i < n; i++) (rowsOf[this.segmentOf(t[i] as number)] as number[]).push(i);
+    const g = this.guidance;
+    // Residual targets are constants (no gradient into F): computed before the recorded part.
+    let resTarget: { hA: tf.Tensor2D; tA: tf.Tensor1D; delta: tf.Tensor2D } | undefined;
+    if (g?.residualNet) {
+      const tA = Float32Array.from(t, (ti) => this.boundaries[this.segmentOf(ti)] as number);
+      resTarget = tf.tidy(() => {
+        const xa = path.sample(x0, x1, tA).xt as tf.Tensor2D;
+        const xt = path.sample(x0, x1, t).xt as tf.Tensor2D;
+        const hA = g.features(xa, tf.tensor1d(tA));
+        return { hA, tA: tf.tensor1d(tA), delta: tf.sub(g.features(xt, tf.tensor1d(t)), hA) as tf.Tensor2D };
+      });
+    }
+    try {
+      return tf.tidy(() => {
+        const { xt, dxt } = path.sample(x0, x1, t);
+        const tt = tf.tensor1d(t);
+        const h = g ? g.features(xt as tf.Tensor2D, tt) : undefined;
+        const errs: tf.Scalar[] = [];
+        this.nets.forEach((net, k) => {
+          const rows = rowsOf[k] as number[];
+          if (rows.length === 0) return;
+          const idx = tf.tensor1d(rows, 'int32');
+          const v = net.predict(tf.gather(xt, idx) as tf.Tensor2D, tf.gather(tt, idx) as tf.Tensor1D, h ? (tf.gather(h, idx) as tf.Tensor2D) : undefined);
+          errs.push(tf.sum(tf.square(tf.sub(v, tf.gather(dxt, idx)))) as tf.Scalar);
+        });
+        const fm = tf.div(tf.addN(errs), n * this.dim) as tf.Scalar;
+        let total: tf.Scalar = fm;
+        const out: BlockwiseLosses = { total, fm };
+        if (g && h) {
+          out.align = g.alignLoss(h, x1);
+          total = tf.add(total, out.align) as tf.Scalar;
+        }
+        if (g?.residualNet && resTarget) {
+          const pred = g.approximate(xt as tf.Tensor2D, tt, resTarget.hA, resTarget.tA);
+          out.residual = tf.mean(tf.square(tf.sub(tf.sub(pred, resTarget.hA), resTarget.delta))) as tf.Scalar;
+          total = tf.add(total, out.residual) as tf.Scalar;
+        }
+        out.total = total;
+        return out as unknown as tf.TensorContainer;
+      }) as unknown as BlockwiseLosses;
+    } finally {
+      if (resTarget) tf.dispose([resTarget.hA, resTarget.tA, resTarget.delta]);
+    }
+  }
+
+  /** Trains all networks jointly with Adam on batches from `data` [N, dim]; returns logged total losses. */
+  train(opts: { data: Float32Array; path: AffinePath; steps: number; batchSize?: number; learningRate?: number; seed?: number; ot?: boolean; logEvery?: number; onLog?: (step: number, loss: number) => void }): number[] {
+    const { data, path, steps, batchSize = 256, learningRate = 1e-3, logEvery = 50 } = opts;
+    if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
+    const rng = createRng(opts.seed ?? 0);
+    const optimizer = tf.train.adam(learningRate);
+    const losses: number[] = [];
+    const vars = this.trainableVariables;
+    try {
+      for (let s = 0; s < steps; s++) {
+        const b = drawFlowBatch(data, this.dim, batchSize, rng, opts.ot ?? false);
+        const x0 = tf.tensor2d(b.x0, [batchSize, this.dim]);
+        const x1 = tf.tensor2d(b.x1, [batchSize, this.dim]);
+        const log = s % logEvery === 0 || s === steps - 1;
+        const cost = optimizer.minimize(() => this.losses(path, x0, x1, b.t).total, log, vars);
+        tf.dispose([x0, x1]);
+        if (cost) {
+          const v = cost.dataSync()[0] as number;
+          cost.dispose();
+          if (!Number.isFinite(v)) throw new Error(`training diverged: loss is ${v} at step ${s}`);
+          losses.push(v);
+          opts.onLog?.(s, v);
+        }
+      }
+    } finally {
+      optimizer.dispose();
+    }
+    return losses;
+  }
+
+  private checkSample(opts: BlockwiseSampleOptions): { perSeg: number; method: Exclude<OdeMethod, 'dopri5'>; residual: boolean } {
+    const method = opts.method ?? 'euler';
+    if (!(method in STAGES)) throw new Error(`method must be one of euler, midpoint, heun, rk4, got ${String(method)}`);
+    if (!Number.isInteger(opts.steps) || opts.steps < this.K || opts.steps % this.K !== 0) {
+      throw new Error(`steps must be a positive multiple of K = ${this.K}, got ${opts.steps}`);
+    }
+    return { perSeg: opts.steps / this.K, method, residual: (opts.residual ?? true) && !!this.guidance?.residualNet };
+  }
+
+  /**
+   * FLOPs per sample, counted analytically: every evaluation costs its segment's network; with
+   * guidance, the first evaluation of each segment also runs the feature network F and the others
+   * run F (no residual) or the residual network R.
+   */
+  flopsPerSample(opts: BlockwiseSampleOptions): number {
+    const { perSeg, method, residual } = this.checkSample(opts);
+    const evals = perSeg * STAGES[method];
+    const g = this.guidance;
+    let total = 0;
+    for (const net of this.nets) {
+      total += evals * net.flopsPerCall;
+      if (g) total += g.featureNet.flops + (evals - 1) * (residual ? (g.residualNet as { flops: number }).flops : g.featureNet.flops);
+    }
+    return total;
+  }
+
+  /** Samples from noise x0 [n, dim]: each segment integrated with its own network. */
+  sample(x0: tf.Tensor2D, opts: BlockwiseSampleOptions): { x: tf.Tensor2D; nfe: number; flopsPerSample: number } {
+    const { perSeg, method, residual } = this.checkSample(opts);
+    if (x0.rank !== 2 || x0.shape[1] !== this.dim) throw new Error(`x0 must be [n, ${this.dim}], got [${x0.shape.join(', ')}]`);
+    const g = this.guidance;
+    let x = x0;
+    let nfe = 0;
+    let flops = 0;
+    for (let k = 0; k < this.K; k++) {
+      const net = this.nets[k] as VelocityModel;
+      const a = this.boundaries[k] as number;
+      let hA: tf.Tensor2D | null = null;
+      const velocity = (y: tf.Tensor, t: number): tf.Tensor =>
+        tf.tidy(() => {
+          const yy = y as tf.Tensor2D;
+          let h: tf.Tensor2D | undefined;
+          if (g) {
+            if (hA === null) {
+              // The segment's first evaluation (at its start): the full feature network.
+              hA = tf.keep(g.features(yy, t));
+              h = hA;
+              flops += g.featureNet.flops;
+            } else if (residual) {
+              h = g.approximate(yy, t, hA, a);
+              flops += (g.residualNet as { flops: number }).flops;
+            } else {
+              h = g.features(yy, t);
+              flops += g.featureNet.flops;
+            }
+          }
+          flops += net.flopsPerCall;
+          return net.predict(yy, t, h);
+        });
+      try {
+        const r = solveOde(velocity, x, { method, timeGrid: uniformTimeGrid(perSeg, a, this.boundaries[k + 1] as number) });
+        if (x !== x0) x.dispose();
+        x = r.x as tf.Tensor2D;
+        nfe += r.nfe;
+      } finally {
+        if (hA) (hA as tf.Tensor).dispose();
+      }
+    }
+    return { x: x === x0 ? (x0.clone() as tf.Tensor2D) : x, nfe, flopsPerSample: flops };
+  }
+
+  dispose(): void {
+    for (const n of this.nets) n.dispose();
+    this.guidance?.dispose();
+  }
+}

@@ -1,0 +1,84 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createRng } from '@blockwise/tensor';
+import './gradients.js';
+import { createMlp, type Mlp } from './mlp.js';
+
+/** Options of `trainClassifier`. */
+export interface ClassifierOptions {
+  /** Hidden widths; the last one is the feature layer (default [64, 32]). */
+  hidden?: number[];
+  steps?: number;
+  batchSize?: number;
+  learningRate?: number;
+  seed?: number;
+}
+
+/** A trained MLP classifier whose penultimate activations serve as features (FID-like scores, guidance targets). */
+export interface Classifier {
+  readonly mlp: Mlp;
+  /** Width of the feature layer. */
+  readonly featureDim: number;
+  /** Penultimate features of x [n, dim] (post-activation). */
+  featureTensor(x: tf.Tensor2D): tf.Tensor2D;
+  /** Penultimate features of row-major x, on the host. */
+  features(x: Float32Array): Float32Array;
+  /** Fraction of rows whose arg-max logit equals the label. */
+  accuracy(x: Float32Array, y: Int32Array): number;
+  dispose(): void;
+}
+
+/** Trains a softmax MLP classifier (ReLU, Adam, cross-entropy) on x [N, dim] with labels y in [0, classes). */
+export function trainClassifier(x: Float32Array, y: Int32Array, dim: number, classes: number, opts: ClassifierOptions = {}): Classifier {
+  const { hidden = [64, 32], steps = 300, batchSize = 128, learningRate = 3e-3 } = opts;
+  const n = x.length / dim;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`x must hold a positive multiple of dim = ${dim} values, got ${x.length}`);
+  if (y.length !== n) throw new Error(`y must hold one label per row (${n}), got ${y.length}`);
+  if (!Number.isInteger(classes) || classes < 2) throw new Error(`classes must be an integer >= 2, got ${classes}`);
+  for (let i = 0; i < n; i++) {
+    const c = y[i] as number;
+    if (!Number.isInteger(c) || c < 0 || c >= classes) throw new Error(`y[${i}] must be a label in [0, ${classes}), got ${c}`);
+  }
+  if (hidden.length < 1) throw new Error('hidden must have at least one layer (the feature layer)');
+  const mlp = createMlp({ inputDim: dim, hidden, outputDim: classes, activation: 'relu', seed: opts.seed ?? 0 });
+  const rng = createRng((opts.seed ?? 0) + 1);
+  const optimizer = tf.train.adam(learningRate);
+  const bx = new Float32Array(batchSize * dim);
+  const by = new Int32Array(batchSize);
+  for (let s = 0; s < steps; s++) {
+    for (let i = 0; i < batchSize; i++) {
+      const r = rng.int(n);
+      bx.set(x.subarray(r * dim, (r + 1) * dim), i * dim);
+      by[i] = y[r] as number;
+    }
+    const xt = tf.tensor2d(bx, [batchSize, dim]);
+    const yt = tf.oneHot(tf.tensor1d(by, 'int32'), classes);
+    optimizer.minimize(() => tf.losses.softmaxCrossEntropy(yt, mlp.apply(xt)) as tf.Scalar, false, mlp.variables);
+    tf.dispose([xt, yt]);
+  }
+  optimizer.dispose();
+  const featureDim = hidden[hidden.length - 1] as number;
+  const featureTensor = (xx: tf.Tensor2D): tf.Tensor2D => mlp.apply(xx, true);
+  return {
+    mlp,
+    featureDim,
+    featureTensor,
+    features(xs) {
+      const m = xs.length / dim;
+      const t = tf.tensor2d(xs, [m, dim]);
+      const f = featureTensor(t);
+      const out = f.dataSync() as Float32Array;
+      tf.dispose([t, f]);
+      return Float32Array.from(out);
+    },
+    accuracy(xs, ys) {
+      const m = xs.length / dim;
+      const pred = tf.tidy(() => tf.argMax(mlp.apply(tf.tensor2d(xs, [m, dim])), 1));
+      const p = pred.dataSync();
+      pred.dispose();
+      let ok = 0;
+      for (let i = 0; i < m; i++) if (p[i] === ys[i]) ok++;
+      return ok / m;
+    },
+    dispose: () => mlp.dispose(),
+  };
+}
