@@ -63,37 +63,97 @@ function maskRow(dims: SparseDims, b: number, h: number, qb: number): number {
 }
 
 /**
- * Scores of one tile: `s[i * kvBlock + j] = scale * q_i . k_j`, or -Infinity where the partial
- * block's mask is 0 (padded rows/columns are never read).
+ * `out[i * ld + j] = scale * a_i . b_j` for rows i < rows of `a` and j < cols of `b` (both row-major
+ * with `d` columns). Four b rows at a time so each a value loaded serves four products.
  */
-function scoreTile(
-  q: Float32Array, qOff: number, qRows: number,
-  k: Float32Array, kOff: number, kRows: number,
-  d: number, scale: number, kvBlock: number,
-  bits: Uint8Array, bitOff: number, s: Float32Array,
-): void {
-  const d4 = d - (d % 4);
-  for (let i = 0; i < qRows; i++) {
-    const qi = qOff + i * d;
-    const si = i * kvBlock;
-    const bi = bitOff + i * kvBlock;
-    for (let j = 0; j < kRows; j++) {
-      if (bitOff >= 0 && bits[bi + j] === 0) {
-        s[si + j] = -Infinity;
-        continue;
+function abT(a: Float32Array, aOff: number, rows: number, b: Float32Array, bOff: number, cols: number, d: number, scale: number, out: Float32Array, ld: number): void {
+  const cols4 = cols - (cols % 4);
+  for (let i = 0; i < rows; i++) {
+    const ai = aOff + i * d;
+    const oi = i * ld;
+    let j = 0;
+    for (; j < cols4; j += 4) {
+      const b0 = bOff + j * d;
+      const b1 = b0 + d;
+      const b2 = b1 + d;
+      const b3 = b2 + d;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let t = 0; t < d; t++) {
+        const x = a[ai + t]!;
+        s0 += x * b[b0 + t]!;
+        s1 += x * b[b1 + t]!;
+        s2 += x * b[b2 + t]!;
+        s3 += x * b[b3 + t]!;
       }
-      const kj = kOff + j * d;
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-      let t = 0;
-      for (; t < d4; t += 4) {
-        a0 += q[qi + t]! * k[kj + t]!;
-        a1 += q[qi + t + 1]! * k[kj + t + 1]!;
-        a2 += q[qi + t + 2]! * k[kj + t + 2]!;
-        a3 += q[qi + t + 3]! * k[kj + t + 3]!;
-      }
-      for (; t < d; t++) a0 += q[qi + t]! * k[kj + t]!;
-      s[si + j] = (a0 + a1 + (a2 + a3)) * scale;
+      out[oi + j] = s0 * scale;
+      out[oi + j + 1] = s1 * scale;
+      out[oi + j + 2] = s2 * scale;
+      out[oi + j + 3] = s3 * scale;
     }
+    for (; j < cols; j++) {
+      const bj = bOff + j * d;
+      let s0 = 0;
+      for (let t = 0; t < d; t++) s0 += a[ai + t]! * b[bj + t]!;
+      out[oi + j] = s0 * scale;
+    }
+  }
+}
+
+/** `out[outOff + i*d + :] += sum_j p[i * ld + j] * b[bOff + j*d + :]`, four j at a time. */
+function accumPB(p: Float32Array, ld: number, rows: number, cols: number, b: Float32Array, bOff: number, d: number, out: Float32Array, outOff: number): void {
+  const cols4 = cols - (cols % 4);
+  for (let i = 0; i < rows; i++) {
+    const pi = i * ld;
+    const oi = outOff + i * d;
+    let j = 0;
+    for (; j < cols4; j += 4) {
+      const p0 = p[pi + j]!, p1 = p[pi + j + 1]!, p2 = p[pi + j + 2]!, p3 = p[pi + j + 3]!;
+      if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0) continue;
+      const b0 = bOff + j * d;
+      const b1 = b0 + d;
+      const b2 = b1 + d;
+      const b3 = b2 + d;
+      for (let t = 0; t < d; t++) out[oi + t]! += p0 * b[b0 + t]! + p1 * b[b1 + t]! + p2 * b[b2 + t]! + p3 * b[b3 + t]!;
+    }
+    for (; j < cols; j++) {
+      const pj = p[pi + j]!;
+      if (pj === 0) continue;
+      const bj = bOff + j * d;
+      for (let t = 0; t < d; t++) out[oi + t]! += pj * b[bj + t]!;
+    }
+  }
+}
+
+/** `out[outOff + j*d + :] += sum_i p[i * ld + j] * a[aOff + i*d + :]`, four i at a time. */
+function accumPtA(p: Float32Array, ld: number, rows: number, cols: number, a: Float32Array, aOff: number, d: number, out: Float32Array, outOff: number): void {
+  const rows4 = rows - (rows % 4);
+  for (let j = 0; j < cols; j++) {
+    const oj = outOff + j * d;
+    let i = 0;
+    for (; i < rows4; i += 4) {
+      const p0 = p[i * ld + j]!, p1 = p[(i + 1) * ld + j]!, p2 = p[(i + 2) * ld + j]!, p3 = p[(i + 3) * ld + j]!;
+      if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0) continue;
+      const a0 = aOff + i * d;
+      const a1 = a0 + d;
+      const a2 = a1 + d;
+      const a3 = a2 + d;
+      for (let t = 0; t < d; t++) out[oj + t]! += p0 * a[a0 + t]! + p1 * a[a1 + t]! + p2 * a[a2 + t]! + p3 * a[a3 + t]!;
+    }
+    for (; i < rows; i++) {
+      const pi = p[i * ld + j]!;
+      if (pi === 0) continue;
+      const ai = aOff + i * d;
+      for (let t = 0; t < d; t++) out[oj + t]! += pi * a[ai + t]!;
+    }
+  }
+}
+
+/** Sets masked entries of a partial tile to -Infinity (`bitOff` < 0: a full block, nothing to do). */
+function applyMask(s: Float32Array, rows: number, cols: number, ld: number, bits: Uint8Array, bitOff: number): void {
+  if (bitOff < 0) return;
+  for (let i = 0; i < rows; i++) {
+    const bi = bitOff + i * ld;
+    for (let j = 0; j < cols; j++) if (bits[bi + j] === 0) s[i * ld + j] = -Infinity;
   }
 }
 
@@ -125,26 +185,32 @@ export function blockSparseForwardReference(
         forEachBlock(mask, row, nk, (kb, off) => {
           const k0 = kb * kvBlock;
           const kRows = Math.min(kvBlock, lk - k0);
-          scoreTile(q, (qHead + q0) * d, qRows, k, (kHead + k0) * d, kRows, d, scale, kvBlock, mask.pBits, off < 0 ? -1 : off * area, s);
+          abT(q, (qHead + q0) * d, qRows, k, (kHead + k0) * d, kRows, d, scale, s, kvBlock);
+          applyMask(s, qRows, kRows, kvBlock, mask.pBits, off < 0 ? -1 : off * area);
+          // online softmax: s becomes p = exp(s - new max); acc and l are rescaled
           for (let i = 0; i < qRows; i++) {
             const si = i * kvBlock;
             let mx = m[i]!;
             for (let j = 0; j < kRows; j++) if (s[si + j]! > mx) mx = s[si + j]!;
-            if (mx === -Infinity) continue;
+            if (mx === -Infinity) {
+              for (let j = 0; j < kRows; j++) s[si + j] = 0;
+              continue;
+            }
             const alpha = Math.exp(m[i]! - mx);
             m[i] = mx;
-            const ai = i * d;
-            if (alpha !== 1) for (let t = 0; t < d; t++) acc[ai + t]! *= alpha;
+            if (alpha !== 1) {
+              const ai = i * d;
+              for (let t = 0; t < d; t++) acc[ai + t]! *= alpha;
+            }
             let sum = 0;
             for (let j = 0; j < kRows; j++) {
               const p = Math.exp(s[si + j]! - mx);
-              if (p === 0) continue;
+              s[si + j] = p;
               sum += p;
-              const vj = (kHead + k0 + j) * d;
-              for (let t = 0; t < d; t++) acc[ai + t]! += p * v[vj + t]!;
             }
             l[i] = l[i]! * alpha + sum;
           }
+          accumPB(s, kvBlock, qRows, kRows, v, (kHead + k0) * d, d, acc, 0);
         });
         for (let i = 0; i < qRows; i++) {
           const oi = (qHead + q0 + i) * d;
@@ -165,7 +231,7 @@ export function blockSparseForwardReference(
 
 /**
  * Backward pass (FlashAttention-2 recurrences, P recomputed from the saved log-sum-exp):
- * accumulates dq, dk, dv (zeroed here). `delta[row] = dO_row . O_row - dLse_row`. dk and dv sum
+ * writes dq, dk, dv (zeroed here). `delta[row] = dO_row . O_row - dLse_row`. dk and dv sum
  * over the query heads sharing a key/value head.
  */
 export function blockSparseBackwardReference(
@@ -180,7 +246,8 @@ export function blockSparseBackwardReference(
   dq.fill(0);
   dk.fill(0);
   dv.fill(0);
-  const s = new Float32Array(area);
+  const p = new Float32Array(area);
+  const dp = new Float32Array(area);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < hq; h++) {
       const hk = Math.floor(h / group);
@@ -189,34 +256,30 @@ export function blockSparseBackwardReference(
       for (let qb = 0; qb < nq; qb++) {
         const q0 = qb * qBlock;
         const qRows = Math.min(qBlock, lq - q0);
+        const qOff = (qHead + q0) * d;
         const row = maskRow(dims, b, h, qb);
         forEachBlock(mask, row, nk, (kb, off) => {
           const k0 = kb * kvBlock;
           const kRows = Math.min(kvBlock, lk - k0);
-          scoreTile(q, (qHead + q0) * d, qRows, k, (kHead + k0) * d, kRows, d, scale, kvBlock, mask.pBits, off < 0 ? -1 : off * area, s);
+          const kOff = (kHead + k0) * d;
+          abT(q, qOff, qRows, k, kOff, kRows, d, scale, p, kvBlock);
+          applyMask(p, qRows, kRows, kvBlock, mask.pBits, off < 0 ? -1 : off * area);
+          abT(dO, qOff, qRows, v, kOff, kRows, d, 1, dp, kvBlock);
           for (let i = 0; i < qRows; i++) {
             const r = qHead + q0 + i;
             const li = lse[r]!;
-            if (li === -Infinity) continue;
-            const doi = r * d;
+            const di = delta[r]!;
             const si = i * kvBlock;
             for (let j = 0; j < kRows; j++) {
-              const p = Math.exp(s[si + j]! - li);
-              if (p === 0) continue;
-              const kj = (kHead + k0 + j) * d;
-              // dv_j += p * dO_i ; dp = dO_i . v_j
-              let dp = 0;
-              for (let t = 0; t < d; t++) {
-                dv[kj + t]! += p * dO[doi + t]!;
-                dp += dO[doi + t]! * v[kj + t]!;
-              }
-              const ds = p * (dp - delta[r]!) * scale;
-              for (let t = 0; t < d; t++) {
-                dq[doi + t]! += ds * k[kj + t]!;
-                dk[kj + t]! += ds * q[doi + t]!;
-              }
+              // p = exp(s - lse) (0 where masked or the row is empty); dp becomes dS = p (dP - delta) scale
+              const pij = li === -Infinity ? 0 : Math.exp(p[si + j]! - li);
+              p[si + j] = pij;
+              dp[si + j] = pij === 0 ? 0 : pij * (dp[si + j]! - di) * scale;
             }
           }
+          accumPtA(p, kvBlock, qRows, kRows, dO, qOff, d, dv, kOff);
+          accumPtA(dp, kvBlock, qRows, kRows, q, qOff, d, dk, kOff);
+          accumPB(dp, kvBlock, qRows, kRows, k, kOff, d, dq, qOff);
         });
       }
     }
