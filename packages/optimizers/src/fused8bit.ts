@@ -58,7 +58,8 @@ export function stateMap(s: number, numStates: number): Float32Array {
   return s === 1 && numStates === 2 ? unsignedDynamicMap() : signedDynamicMap();
 }
 
-function compute(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO[] {
+/** Typed-array reference of the fused step (what cpu and wasm run). */
+export function fused8bitReference(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO[] {
   const p = inputs[0]!.data as Float32Array;
   const g = inputs[1]!.data as Float32Array;
   const st = inputs[2]!.data as Int32Array;
@@ -163,7 +164,7 @@ function webgpu(inputs: { shape: number[] }[], a: Fused8bitAttrs): WebGPUProgram
 const fusedOp = defineKernel<Fused8bitAttrs>({
   name: 'BlockwiseFused8bitStep',
   inputNames: ['p', 'g', 'state', 'qmap'],
-  compute,
+  compute: fused8bitReference,
   webgpu,
 });
 

@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { createRng } from '@blockwise/tensor';
+import { describeBackends, expectClose } from '@blockwise/tensor/testing';
+import { ALGO, ALGO_STATES, decodePackedState, fused8bitReference, fused8bitStep, stateMap, type Fused8bitAttrs } from './fused8bit.js';
+import { quantizeBlockwise } from './quantize.js';
+
+/** A packed state holding quantized random moments (v >= 0 for Adam's second state). */
+function randomPackedState(n: number, S: number, blockSize: number, seed: number): Int32Array {
+  const rng = createRng(seed);
+  const W = Math.ceil(n / 4);
+  const nb = Math.ceil(n / blockSize);
+  const out = new Int32Array(S * (W + nb));
+  const bytes = new Uint8Array(out.buffer);
+  const absmax = new Float32Array(out.buffer, S * W * 4, S * nb);
+  for (let s = 0; s < S; s++) {
+    const x = rng.fillNormal(new Float32Array(n), 0, s === 1 ? 1e-4 : 1e-2);
+    if (s === 1) for (let i = 0; i < n; i++) x[i] = Math.abs(x[i]!);
+    const q = quantizeBlockwise(x, { blockSize, map: stateMap(s, S) });
+    bytes.set(q.codes, s * W * 4);
+    absmax.set(q.absmax, s * nb);
+  }
+  return out;
+}
+
+const base: Omit<Fused8bitAttrs, 'algo' | 'n'> = {
+  blockSize: 256,
+  lr: 1e-2,
+  beta1: 0.9,
+  beta2: 0.99,
+  eps: 1e-8,
+  weightDecay: 0.01,
+  decoupled: 1,
+  bc1: 1 - 0.9 ** 3,
+  bc2: 1 - 0.99 ** 3,
+  momentum: 0.9,
+  dampening: 0,
+  nesterov: 1,
+  fresh: 0,
+};
+
+describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
+  for (const [algoName, algo] of Object.entries(ALGO)) {
+    it(`${algoName}: one kernel call agrees with the typed-array reference`, async () => {
+      const n = backend === 'webgpu' ? 700 : 4096 + 100;
+      const S = ALGO_STATES[algo]!;
+      const rng = createRng(7 + algo);
+      const p = rng.fillNormal(new Float32Array(n));
+      const g = rng.fillNormal(new Float32Array(n), 0, 0.01);
+      g[3] = NaN;
+      const st = randomPackedState(n, S, 256, 100 + algo);
+      const attrs: Fused8bitAttrs = { ...base, algo, n };
+      const [refP, refS] = fused8bitReference(
+        [
+          { data: p, shape: [n], dtype: 'float32' },
+          { data: g, shape: [n], dtype: 'float32' },
+          { data: st, shape: [st.length], dtype: 'int32' },
+        ],
+        attrs,
+      );
+      const [outP, outS] = tf.tidy(() => fused8bitStep(tf.tensor1d(p), tf.tensor1d(g), tf.tensor1d(st, 'int32'), attrs));
+      expect(outS!.dtype).toBe('int32');
+      const gotP = await outP!.data();
+      const gotS = (await outS!.data()) as Int32Array;
+      expectClose(gotP, refP!.data, { atol: 1e-6, rtol: 1e-5, label: `${backend} ${algoName} parameter` });
+      expect(gotP[3]).toBe(algo === ALGO.lamb ? 0 : p[3]);
+      for (let s = 0; s < S; s++) {
+        const a = decodePackedState(gotS, n, S, 256, s);
+        const b = decodePackedState(refS!.data as Int32Array, n, S, 256, s);
+        // Float rounding differs between backends, so a code may land on a neighbour; the
+        // dequantized states must still agree to a map step (about 1.4% of the block max).
+        const amax = Math.max(...Array.from(b, Math.abs));
+        expectClose(a, b, { atol: 0.015 * amax, rtol: 0, label: `${backend} ${algoName} state ${s}` });
+      }
+      tf.dispose([outP!, outS!]);
+    });
+  }
+});
+
+describe('fused8bitReference', () => {
+  it('rejects a state of the wrong length', () => {
+    const n = 64;
+    expect(() =>
+      fused8bitReference(
+        [
+          { data: new Float32Array(n), shape: [n], dtype: 'float32' },
+          { data: new Float32Array(n), shape: [n], dtype: 'float32' },
+          { data: new Int32Array(3), shape: [3], dtype: 'int32' },
+        ],
+        { ...base, algo: ALGO.adam, n },
+      ),
+    ).toThrow(/state holds 3 words, expected/);
+  });
+});
