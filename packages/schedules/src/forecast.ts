@@ -1,0 +1,224 @@
+/**
+ * Loss-curve forecasting with the scaling law with LR annealing (arXiv 2408.11029):
+ * L(s) = L0 + A * S1^(-alpha) - C * S2, S1 = sum of LRs so far ("forward area"),
+ * S2 = sum of m_i with m_i = lambda * m_{i-1} + (lr_{i-1} - lr_i) ("annealing area").
+ */
+import { checkSchedule, type Schedule } from './schedule.js';
+import { finite, inRange, knownKeys, nonNegativeInt, objectArg, positiveInt } from './validate.js';
+
+/** The four fitted parameters plus the momentum lambda and the fit's error. */
+export interface LossCurveFit {
+  L0: number;
+  A: number;
+  alpha: number;
+  C: number;
+  lambda: number;
+  /** Root-mean-square error of the fit on the curve it was fitted to. */
+  rmse: number;
+}
+
+/** S1 and S2 after each update i (lrs[i] is the LR of update i; the loss after it sees lrs[0..i]). */
+export function lossCurveAreas(lrs: ArrayLike<number>, lambda: number): { s1: Float64Array; s2: Float64Array } {
+  inRange('lambda', lambda, 0, 1);
+  const n = lrs.length;
+  const s1 = new Float64Array(n);
+  const s2 = new Float64Array(n);
+  let a = 0;
+  let b = 0;
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const lr = finite(`lrs[${i}]`, lrs[i]);
+    if (lr < 0) throw new RangeError(`lrs[${i}] must be >= 0, got ${lr}`);
+    const prev = i === 0 ? lr : (lrs[i - 1] as number);
+    m = lambda * m + (prev - lr);
+    a += lr;
+    b += m;
+    s1[i] = a;
+    s2[i] = b;
+  }
+  return { s1, s2 };
+}
+
+/** Solves the 3-parameter linear least squares of y on [1, x1, x2] (columns rescaled for conditioning). */
+function solve3(x1: number[], x2: number[], y: number[]): [number, number, number] | null {
+  const n = y.length;
+  const cols = [new Array<number>(n).fill(1), x1, x2];
+  const scale = cols.map((c) => Math.sqrt(c.reduce((s, v) => s + v * v, 0)) || 1);
+  const M = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
+  const r = [0, 0, 0];
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < 3; p++) {
+      const cp = (cols[p] as number[])[i] as number / (scale[p] as number);
+      r[p] = (r[p] as number) + cp * (y[i] as number);
+      for (let q = 0; q < 3; q++) (M[p] as number[])[q] = ((M[p] as number[])[q] as number) + cp * (((cols[q] as number[])[i] as number) / (scale[q] as number));
+    }
+  }
+  for (let p = 0; p < 3; p++) (M[p] as number[])[p] = ((M[p] as number[])[p] as number) + 1e-12;
+  // Gaussian elimination with partial pivoting.
+  const A = M.map((row, i) => [...row, r[i] as number]);
+  for (let c = 0; c < 3; c++) {
+    let piv = c;
+    for (let k = c + 1; k < 3; k++) if (Math.abs((A[k] as number[])[c] as number) > Math.abs((A[piv] as number[])[c] as number)) piv = k;
+    [A[c], A[piv]] = [A[piv] as number[], A[c] as number[]];
+    const d = (A[c] as number[])[c] as number;
+    if (Math.abs(d) < 1e-300) return null;
+    for (let k = 0; k < 3; k++) {
+      if (k === c) continue;
+      const f = ((A[k] as number[])[c] as number) / d;
+      for (let j = c; j < 4; j++) (A[k] as number[])[j] = ((A[k] as number[])[j] as number) - f * ((A[c] as number[])[j] as number);
+    }
+  }
+  const sol = [0, 1, 2].map((i) => ((A[i] as number[])[3] as number) / ((A[i] as number[])[i] as number) / (scale[i] as number));
+  return sol.every(Number.isFinite) ? (sol as [number, number, number]) : null;
+}
+
+/** Options of {@link fitLossCurve}. */
+export interface FitLossCurveOptions {
+  /** LR of every update from the start of the run (lrs[i] for update i). */
+  lrs: ArrayLike<number>;
+  /** Observed losses; losses[k] was measured after update steps[k]. */
+  losses: ArrayLike<number>;
+  /** Update index of each loss (default 0, 1, 2, ...). */
+  steps?: ArrayLike<number>;
+  /** Fixed momentum lambda; omit to pick the best of 0.99, 0.995, 0.999, 0.9995 (the paper uses about 0.999). */
+  lambda?: number;
+  /** Ignore losses before this update (noisy first steps; default 0). */
+  skip?: number;
+}
+
+/** Fits L0, A, alpha, C (and lambda unless given) by least squares: linear in L0, A, C for each alpha, alpha by search. */
+export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
+  objectArg('options', options);
+  knownKeys('fitLossCurve', options, ['lrs', 'losses', 'steps', 'lambda', 'skip']);
+  const { lrs, losses } = options;
+  const steps = options.steps ?? Array.from({ length: losses.length }, (_, i) => i);
+  if (steps.length !== losses.length) throw new RangeError(`steps and losses must have the same length, got ${steps.length} and ${losses.length}`);
+  const skip = nonNegativeInt('skip', options.skip ?? 0);
+  const idx: number[] = [];
+  const y: number[] = [];
+  for (let k = 0; k < losses.length; k++) {
+    const s = nonNegativeInt(`steps[${k}]`, steps[k]);
+    if (s >= lrs.length) throw new RangeError(`steps[${k}] = ${s} is past the last LR (lrs has ${lrs.length} entries)`);
+    if (s < skip) continue;
+    idx.push(s);
+    y.push(finite(`losses[${k}]`, losses[k]));
+  }
+  if (y.length < 4) throw new RangeError(`fitLossCurve needs at least 4 losses after skip, got ${y.length}`);
+  const lambdas = options.lambda === undefined ? [0.99, 0.995, 0.999, 0.9995] : [inRange('lambda', options.lambda, 0, 1)];
+  let best: LossCurveFit | null = null;
+  for (const lambda of lambdas) {
+    const { s1, s2 } = lossCurveAreas(lrs, lambda);
+    const a1 = idx.map((i) => s1[i] as number);
+    if (a1.some((v) => !(v > 0))) throw new RangeError('fitLossCurve: the LR sum S1 is 0 at a fitted step; skip the steps before the first non-zero LR');
+    const a2 = idx.map((i) => -(s2[i] as number));
+    const sse = (alpha: number): { e: number; p: [number, number, number] } | null => {
+      const x1 = a1.map((v) => Math.pow(v, -alpha));
+      const p = solve3(x1, a2, y);
+      if (!p) return null;
+      let e = 0;
+      for (let i = 0; i < y.length; i++) {
+        const r = (y[i] as number) - (p[0] + p[1] * (x1[i] as number) + p[2] * (a2[i] as number));
+        e += r * r;
+      }
+      return { e, p };
+    };
+    // Coarse log grid over alpha, then golden-section refinement around the best point.
+    const grid = Array.from({ length: 41 }, (_, i) => Math.pow(10, -2.5 + (i * 3) / 40));
+    let bi = -1;
+    let be = Infinity;
+    grid.forEach((a, i) => {
+      const r = sse(a);
+      if (r && r.e < be) { be = r.e; bi = i; }
+    });
+    if (bi < 0) continue;
+    let lo = Math.log(grid[Math.max(0, bi - 1)] as number);
+    let hi = Math.log(grid[Math.min(grid.length - 1, bi + 1)] as number);
+    const g = (Math.sqrt(5) - 1) / 2;
+    const f = (u: number) => sse(Math.exp(u))?.e ?? Infinity;
+    let c = hi - g * (hi - lo);
+    let d = lo + g * (hi - lo);
+    let fc = f(c);
+    let fd = f(d);
+    for (let it = 0; it < 40; it++) {
+      if (fc < fd) { hi = d; d = c; fd = fc; c = hi - g * (hi - lo); fc = f(c); }
+      else { lo = c; c = d; fc = fd; d = lo + g * (hi - lo); fd = f(d); }
+    }
+    const alpha = Math.exp((lo + hi) / 2);
+    const r = sse(alpha);
+    const cand = r && r.e <= be ? { alpha, ...r } : { alpha: grid[bi] as number, ...(sse(grid[bi] as number) as { e: number; p: [number, number, number] }) };
+    const fit: LossCurveFit = { L0: cand.p[0], A: cand.p[1], alpha: cand.alpha, C: cand.p[2], lambda, rmse: Math.sqrt(cand.e / y.length) };
+    if (!best || fit.rmse < best.rmse) best = fit;
+  }
+  if (!best) throw new RangeError('fitLossCurve: the least-squares problem is singular for every alpha (is the LR constant zero?)');
+  return best;
+}
+
+/** Predicted loss after each update of a run with these LRs. */
+export function predictLossCurve(fit: LossCurveFit, lrs: ArrayLike<number>): Float64Array {
+  const { s1, s2 } = lossCurveAreas(lrs, fit.lambda);
+  const out = new Float64Array(lrs.length);
+  for (let i = 0; i < lrs.length; i++) {
+    const a = s1[i] as number;
+    out[i] = a > 0 ? fit.L0 + fit.A * Math.pow(a, -fit.alpha) - fit.C * (s2[i] as number) : Number.NaN;
+  }
+  // Before the first non-zero LR the law is undefined; hold the first defined value instead of returning NaN.
+  const first = out.findIndex((v) => !Number.isNaN(v));
+  for (let i = 0; i < (first < 0 ? out.length : first); i++) out[i] = first < 0 ? fit.L0 + fit.A : (out[first] as number);
+  return out;
+}
+
+/** LRs of updates 0..n-1 of a schedule. */
+export function scheduleLrs(schedule: Schedule, totalSteps: number): Float64Array {
+  checkSchedule('schedule', schedule);
+  positiveInt('totalSteps', totalSteps);
+  const out = new Float64Array(totalSteps);
+  for (let i = 0; i < totalSteps; i++) out[i] = schedule(i);
+  return out;
+}
+
+/** One ranked candidate. */
+export interface RankedSchedule {
+  name: string;
+  /** Predicted loss after the last update. */
+  finalLoss: number;
+  curve: Float64Array;
+}
+
+/** Predicts every candidate's loss curve over totalSteps and sorts them by predicted final loss (best first). */
+export function rankSchedules(fit: LossCurveFit, candidates: Record<string, Schedule>, totalSteps: number): RankedSchedule[] {
+  return Object.entries(candidates)
+    .map(([name, s]) => {
+      const curve = predictLossCurve(fit, scheduleLrs(s, totalSteps));
+      return { name, finalLoss: curve[curve.length - 1] as number, curve };
+    })
+    .sort((a, b) => a.finalLoss - b.finalLoss);
+}
+
+/** Errors of a forecast against an observed curve. */
+export interface ForecastError {
+  rmse: number;
+  /** Mean absolute percentage error. */
+  mape: number;
+  /** |predicted - observed| at the last observed step. */
+  finalAbsError: number;
+}
+
+/** Compares a fit's forecast for a run's LRs with that run's observed losses (a held-out curve). */
+export function forecastError(fit: LossCurveFit, lrs: ArrayLike<number>, losses: ArrayLike<number>, steps?: ArrayLike<number>): ForecastError {
+  const pred = predictLossCurve(fit, lrs);
+  const st = steps ?? Array.from({ length: losses.length }, (_, i) => i);
+  if (st.length !== losses.length) throw new RangeError(`steps and losses must have the same length, got ${st.length} and ${losses.length}`);
+  let se = 0;
+  let ape = 0;
+  let last = 0;
+  for (let k = 0; k < losses.length; k++) {
+    const s = nonNegativeInt(`steps[${k}]`, st[k]);
+    if (s >= pred.length) throw new RangeError(`steps[${k}] = ${s} is past the last LR (lrs has ${pred.length} entries)`);
+    const o = finite(`losses[${k}]`, losses[k]);
+    const e = (pred[s] as number) - o;
+    se += e * e;
+    ape += Math.abs(e) / Math.max(Math.abs(o), 1e-12);
+    last = Math.abs(e);
+  }
+  return { rmse: Math.sqrt(se / losses.length), mape: ape / losses.length, finalAbsError: last };
+}

@@ -1,0 +1,138 @@
+/** JSON specs for every built-in schedule: toSpec records how it was built, fromSpec rebuilds it (validated). */
+import { batchScaledSchedule, type BatchScalingOptions } from './batchSize.js';
+import { clampSchedule, cycleSchedule, delaySchedule, joinSchedules, multiplySchedules, scaleSchedule, withWarmup } from './compose.js';
+import { cosineWarmRestarts, cyclicSchedule, oneCycle } from './cyclic.js';
+import { blockSizeCurriculum, cosineRamp, oneCycleMomentum, polynomialSparsity } from './hyperparams.js';
+import { fromOptax } from './optax.js';
+import { powerSchedule } from './power.js';
+import { refinedSchedule } from './refined.js';
+import { rexSchedule } from './rex.js';
+import { specOf, type Schedule, type ScheduleSpec } from './schedule.js';
+import * as shapes from './shapes.js';
+import { fromTimm } from './timm.js';
+import { fromTorch } from './torch.js';
+import { fromTransformers } from './transformers.js';
+import * as warm from './warmup.js';
+import { rewarmSchedule, warmupStableDecay, wsdsSchedule } from './wsd.js';
+
+type Opts = Record<string, unknown>;
+// Builders take the spec without its `type`; nested specs have already been rebuilt into schedules.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const o = (f: (x: any) => Schedule) => (s: Opts) => f(s);
+const pick = (s: Opts, k: string) => s[k];
+const without = (s: Opts, ...keys: string[]) => Object.fromEntries(Object.entries(s).filter(([k]) => !keys.includes(k)));
+
+const registry: Record<string, (s: Opts) => Schedule> = {
+  constantSchedule: (s) => { if (Object.keys(s).some((k) => k !== 'value')) throw new TypeError('constantSchedule spec takes only "value"'); return shapes.constantSchedule(s.value as number); },
+  polynomialSchedule: o(shapes.polynomialSchedule),
+  linearSchedule: o(shapes.linearSchedule),
+  exponentialDecay: o(shapes.exponentialDecay),
+  cosineDecay: o(shapes.cosineDecay),
+  piecewiseConstant: o(shapes.piecewiseConstant),
+  piecewiseInterpolate: o(shapes.piecewiseInterpolate),
+  stepDecay: o(shapes.stepDecay),
+  multiStepDecay: o(shapes.multiStepDecay),
+  inverseSqrtSchedule: o(shapes.inverseSqrtSchedule),
+  warmupConstant: o(warm.warmupConstant),
+  warmupCosineDecay: o(warm.warmupCosineDecay),
+  warmupExponentialDecay: o(warm.warmupExponentialDecay),
+  sgdrSchedule: (s) => warm.sgdrSchedule(s.cycles as warm.WarmupCosineDecayOptions[]),
+  linearOneCycle: o(warm.linearOneCycle),
+  cosineOneCycle: o(warm.cosineOneCycle),
+  cyclicSchedule: o(cyclicSchedule),
+  oneCycle: o(oneCycle),
+  cosineWarmRestarts: o(cosineWarmRestarts),
+  warmupStableDecay: o(warmupStableDecay),
+  wsdsSchedule: o(wsdsSchedule),
+  rewarmSchedule: o(rewarmSchedule),
+  rexSchedule: o(rexSchedule),
+  powerSchedule: o(powerSchedule),
+  refinedSchedule: o(refinedSchedule),
+  oneCycleMomentum: o(oneCycleMomentum),
+  cosineRamp: o(cosineRamp),
+  blockSizeCurriculum: o(blockSizeCurriculum),
+  polynomialSparsity: o(polynomialSparsity),
+  joinSchedules: (s) => joinSchedules(s.schedules as Schedule[], s.boundaries as number[]),
+  withWarmup: (s) => withWarmup(s.schedule as Schedule, without(s, 'schedule') as never),
+  scaleSchedule: (s) => scaleSchedule(s.schedule as Schedule, s.factor as number),
+  clampSchedule: (s) => clampSchedule(s.schedule as Schedule, without(s, 'schedule')),
+  multiplySchedules: (s) => {
+    if (!Array.isArray(s.schedules)) throw new TypeError('multiplySchedules spec needs "schedules": an array of specs and numbers');
+    return multiplySchedules(...(s.schedules as (Schedule | number)[]));
+  },
+  cycleSchedule: (s) => cycleSchedule(s.schedule as Schedule, without(s, 'schedule') as never),
+  delaySchedule: (s) => delaySchedule(s.schedule as Schedule, s.delay as number),
+  batchScaledSchedule: (s) => batchScaledSchedule(s.schedule as Schedule, without(s, 'schedule') as unknown as BatchScalingOptions),
+  fromTorch: (s) => fromTorch(pick(s, 'name') as string, s.kwargs as Opts),
+  fromOptax: (s) => fromOptax(pick(s, 'name') as string, s.kwargs as Opts),
+  fromTransformers: (s) => fromTransformers(pick(s, 'name') as string, s.kwargs as Opts),
+  fromTimm: (s) => fromTimm(pick(s, 'name') as string, s.kwargs as Opts),
+};
+
+/** Every spec type fromSpec understands. */
+export const specTypes: readonly string[] = Object.keys(registry);
+
+function toJson(v: unknown, path: string): unknown {
+  if (typeof v === 'function') {
+    const inner = specOf(v as Schedule);
+    if (!inner) throw new TypeError(`toSpec: ${path} is a user-written function; only built-in schedules have a JSON spec`);
+    return toJson(inner, path);
+  }
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new RangeError(`toSpec: ${path} is ${v}, which JSON cannot hold`);
+    return v;
+  }
+  if (Array.isArray(v)) return v.map((x, i) => toJson(x, `${path}[${i}]`));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(x, `${path}.${k}`)]));
+  return v;
+}
+
+/** The JSON spec of a built-in schedule (nested schedules included); throws for user-written functions. */
+export function toSpec(schedule: Schedule): ScheduleSpec {
+  if (typeof schedule !== 'function') throw new TypeError(`toSpec expects a schedule, got ${String(schedule)}`);
+  return toJson(schedule, 'schedule') as ScheduleSpec;
+}
+
+function isSpec(v: unknown): v is ScheduleSpec {
+  return !!v && typeof v === 'object' && !Array.isArray(v) && typeof (v as Opts).type === 'string' && (v as Opts).type as string in registry;
+}
+
+function rebuild(v: unknown): unknown {
+  if (isSpec(v)) return fromSpec(v);
+  if (Array.isArray(v)) return v.map(rebuild);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rebuild(x)]));
+  return v;
+}
+
+/** Rebuilds a schedule from its JSON spec (an object or a JSON string), validating every field. */
+export function fromSpec(spec: ScheduleSpec | string): Schedule {
+  let s: unknown = spec;
+  if (typeof spec === 'string') {
+    try { s = JSON.parse(spec); } catch (e) { throw new SyntaxError(`fromSpec: not valid JSON: ${(e as Error).message}`); }
+  }
+  if (!s || typeof s !== 'object' || Array.isArray(s)) throw new TypeError(`fromSpec expects an object with a "type", got ${String(s)}`);
+  const type = (s as Opts).type;
+  if (typeof type !== 'string' || !(type in registry)) {
+    throw new RangeError(`fromSpec: unknown type ${JSON.stringify(type)}; valid types are ${specTypes.join(', ')}`);
+  }
+  const { type: _t, ...rest } = s as Opts;
+  void _t;
+  const built = rebuild(rest) as Opts;
+  try {
+    return (registry[type] as (x: Opts) => Schedule)(built);
+  } catch (e) {
+    const err = e as Error;
+    err.message = `fromSpec(${type}): ${err.message}`;
+    throw err;
+  }
+}
+
+/** Checks a spec without keeping the schedule: returns null when valid, else the error message. */
+export function validateSpec(spec: ScheduleSpec | string): string | null {
+  try {
+    fromSpec(spec);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
