@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import * as S from './index.js';
+import type { Schedule } from './index.js';
+
+const steps = [0, 1, 7, 25, 50, 99];
+
+const built: Record<string, Schedule> = {
+  constant: S.constantSchedule(0.3),
+  cosine: S.cosineDecay({ initValue: 1, decaySteps: 100, alpha: 0.1 }),
+  exp: S.exponentialDecay({ initValue: 1, transitionSteps: 10, decayRate: 0.5, endValue: 0.1 }),
+  wcd: S.warmupCosineDecay({ peakValue: 1, warmupSteps: 10, decaySteps: 100 }),
+  wsd: S.warmupStableDecay({ peakValue: 1, warmupSteps: 10, stableSteps: 50, decaySteps: 40, decayShape: '1-sqrt' }),
+  wsds: S.wsdsSchedule({ peakValue: 1, warmupSteps: 5, budgets: [50, 100] }),
+  rex: S.rexSchedule({ peakValue: 1, totalSteps: 100 }),
+  sgdr: S.sgdrSchedule([{ peakValue: 1, warmupSteps: 5, decaySteps: 50 }, { peakValue: 0.5, warmupSteps: 5, decaySteps: 50 }]),
+  join: S.joinSchedules([S.constantSchedule(1), S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 50 })], [20]),
+  nested: S.clampSchedule(S.withWarmup(S.scaleSchedule(S.cosineDecay({ initValue: 1, decaySteps: 80 }), 2), { warmupSteps: 20 }), { max: 1.5 }),
+  product: S.multiplySchedules(S.cosineDecay({ initValue: 1, decaySteps: 100 }), 0.5),
+  cycle: S.cycleSchedule(S.cosineDecay({ initValue: 1, decaySteps: 20 }), { period: 20, decay: 0.8 }),
+  torch: S.fromTorch('OneCycleLR', { max_lr: 1, total_steps: 101, pct_start: 0.25, anneal_strategy: 'linear', three_phase: true }),
+  transformers: S.fromTransformers('cosine', { num_warmup_steps: 10, num_training_steps: 100 }),
+  timm: S.fromTimm('cosine', { t_initial: 100, warmup_t: 5, lr: 0.1 }),
+  optaxJoin: S.fromOptax('join_schedules', { schedules: [S.constantSchedule(1), S.constantSchedule(2)], boundaries: [10] }),
+  sparsity: S.polynomialSparsity({ finalSparsity: 0.8, beginStep: 0, endStep: 100 }),
+  refined: S.refinedSchedule({ gradNorms: [1, 2, 3, 2, 1, 1, 1], optimizer: 'adam' }),
+};
+
+describe('toSpec / fromSpec', () => {
+  for (const [name, s] of Object.entries(built)) {
+    it(`${name} round-trips through JSON`, () => {
+      const json = JSON.stringify(S.toSpec(s));
+      const back = S.fromSpec(json);
+      for (const t of steps) expect(back(t)).toBe(s(t));
+      expect(S.toSpec(back)).toEqual(JSON.parse(json));
+    });
+  }
+  it('user functions have no spec', () => {
+    expect(() => S.toSpec(S.scaleSchedule((t) => t, 2))).toThrow(/schedule.schedule is a user-written function/);
+    expect(() => S.toSpec(S.fromTorch('LambdaLR', { lr_lambda: () => 1 }))).toThrow(/kwargs.lr_lambda/);
+  });
+  it('invalid specs give clear errors', () => {
+    expect(() => S.fromSpec({ type: 'cosine' })).toThrow(/unknown type "cosine"; valid types are constantSchedule/);
+    expect(() => S.fromSpec({ type: 'cosineDecay', initValue: 1 })).toThrow(/fromSpec\(cosineDecay\): decaySteps must be a finite number, got undefined/);
+    expect(() => S.fromSpec({ type: 'cosineDecay', initValue: 1, decaySteps: 10, extra: 1 })).toThrow(/unknown option "extra"/);
+    expect(() => S.fromSpec('{not json')).toThrow(/not valid JSON/);
+    expect(S.validateSpec({ type: 'rexSchedule', peakValue: 1, totalSteps: 10 })).toBeNull();
+    expect(S.validateSpec({ type: 'rexSchedule', peakValue: 1 })).toMatch(/totalSteps/);
+  });
+});
+
+describe('plot', () => {
+  const series = { cosine: built.cosine as Schedule, wsd: built.wsd as Schedule };
+  it('SVG has one polyline per series and a legend', () => {
+    const svg = S.plotSvg(series, { title: 'LR' });
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.match(/<polyline/g)).toHaveLength(2);
+    expect(svg).toContain('>wsd<');
+  });
+  it('terminal chart has the requested height, marks and legend', () => {
+    const txt = S.plotTerminal(series, { width: 40, height: 10 });
+    const lines = txt.split('\n');
+    expect(lines).toHaveLength(13);
+    expect(lines[0]).toContain('1 |');
+    expect(lines[12]).toBe('* cosine   + wsd');
+  });
+  it('refuses NaN series', () => {
+    expect(() => S.plotTerminal({ bad: [1, Number.NaN] })).toThrow(/NaN at index 1/);
+  });
+});
