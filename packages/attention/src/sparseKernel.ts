@@ -62,84 +62,131 @@ function maskRow(dims: SparseDims, b: number, h: number, qb: number): number {
   return (mb * dims.maskHeads + mh) * dims.nq + qb;
 }
 
+/** One row of `abT` (the odd row left over by the two-row loop). */
+function abTRow(a: Float32Array, ai: number, b: Float32Array, bOff: number, cols: number, d: number, scale: number, out: Float32Array, oi: number): void {
+  for (let j = 0; j < cols; j++) {
+    const bj = bOff + j * d;
+    let s0 = 0;
+    for (let t = 0; t < d; t++) s0 += a[ai + t]! * b[bj + t]!;
+    out[oi + j] = s0 * scale;
+  }
+}
+
 /**
  * `out[i * ld + j] = scale * a_i . b_j` for rows i < rows of `a` and j < cols of `b` (both row-major
- * with `d` columns). Four b rows at a time so each a value loaded serves four products.
+ * with `d` columns). Register-blocked two a rows by four b rows: six loads feed eight products
+ * (about 1.5x the GFLOP/s of a plain dot-product loop in V8).
  */
 function abT(a: Float32Array, aOff: number, rows: number, b: Float32Array, bOff: number, cols: number, d: number, scale: number, out: Float32Array, ld: number): void {
   const cols4 = cols - (cols % 4);
-  for (let i = 0; i < rows; i++) {
+  let i = 0;
+  for (; i + 1 < rows; i += 2) {
     const ai = aOff + i * d;
+    const ai1 = ai + d;
     const oi = i * ld;
+    const oi1 = oi + ld;
     let j = 0;
     for (; j < cols4; j += 4) {
       const b0 = bOff + j * d;
       const b1 = b0 + d;
       const b2 = b1 + d;
       const b3 = b2 + d;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, r0 = 0, r1 = 0, r2 = 0, r3 = 0;
       for (let t = 0; t < d; t++) {
         const x = a[ai + t]!;
-        s0 += x * b[b0 + t]!;
-        s1 += x * b[b1 + t]!;
-        s2 += x * b[b2 + t]!;
-        s3 += x * b[b3 + t]!;
+        const y = a[ai1 + t]!;
+        const c0 = b[b0 + t]!, c1 = b[b1 + t]!, c2 = b[b2 + t]!, c3 = b[b3 + t]!;
+        s0 += x * c0; s1 += x * c1; s2 += x * c2; s3 += x * c3;
+        r0 += y * c0; r1 += y * c1; r2 += y * c2; r3 += y * c3;
       }
-      out[oi + j] = s0 * scale;
-      out[oi + j + 1] = s1 * scale;
-      out[oi + j + 2] = s2 * scale;
-      out[oi + j + 3] = s3 * scale;
+      out[oi + j] = s0 * scale; out[oi + j + 1] = s1 * scale; out[oi + j + 2] = s2 * scale; out[oi + j + 3] = s3 * scale;
+      out[oi1 + j] = r0 * scale; out[oi1 + j + 1] = r1 * scale; out[oi1 + j + 2] = r2 * scale; out[oi1 + j + 3] = r3 * scale;
     }
-    for (; j < cols; j++) {
-      const bj = bOff + j * d;
-      let s0 = 0;
-      for (let t = 0; t < d; t++) s0 += a[ai + t]! * b[bj + t]!;
-      out[oi + j] = s0 * scale;
+    if (j < cols) {
+      abTRow(a, ai, b, bOff + j * d, cols - j, d, scale, out, oi + j);
+      abTRow(a, ai1, b, bOff + j * d, cols - j, d, scale, out, oi1 + j);
     }
+  }
+  if (i < rows) abTRow(a, aOff + i * d, b, bOff, cols, d, scale, out, i * ld);
+}
+
+/** `out[oi + :] += sum_j p[pi + j] * b[bOff + j*d + :]` for one row. */
+function accumRow(p: Float32Array, pi: number, cols: number, b: Float32Array, bOff: number, d: number, out: Float32Array, oi: number): void {
+  for (let j = 0; j < cols; j++) {
+    const pj = p[pi + j]!;
+    if (pj === 0) continue;
+    const bj = bOff + j * d;
+    for (let t = 0; t < d; t++) out[oi + t]! += pj * b[bj + t]!;
   }
 }
 
-/** `out[outOff + i*d + :] += sum_j p[i * ld + j] * b[bOff + j*d + :]`, four j at a time. */
+/** `out[outOff + i*d + :] += sum_j p[i * ld + j] * b[bOff + j*d + :]`, two rows by four j at a time. */
 function accumPB(p: Float32Array, ld: number, rows: number, cols: number, b: Float32Array, bOff: number, d: number, out: Float32Array, outOff: number): void {
   const cols4 = cols - (cols % 4);
-  for (let i = 0; i < rows; i++) {
+  let i = 0;
+  for (; i + 1 < rows; i += 2) {
     const pi = i * ld;
+    const pi1 = pi + ld;
     const oi = outOff + i * d;
+    const oi1 = oi + d;
     let j = 0;
     for (; j < cols4; j += 4) {
       const p0 = p[pi + j]!, p1 = p[pi + j + 1]!, p2 = p[pi + j + 2]!, p3 = p[pi + j + 3]!;
-      if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0) continue;
+      const q0 = p[pi1 + j]!, q1 = p[pi1 + j + 1]!, q2 = p[pi1 + j + 2]!, q3 = p[pi1 + j + 3]!;
+      if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0 && q0 === 0 && q1 === 0 && q2 === 0 && q3 === 0) continue;
       const b0 = bOff + j * d;
       const b1 = b0 + d;
       const b2 = b1 + d;
       const b3 = b2 + d;
-      for (let t = 0; t < d; t++) out[oi + t]! += p0 * b[b0 + t]! + p1 * b[b1 + t]! + p2 * b[b2 + t]! + p3 * b[b3 + t]!;
+      for (let t = 0; t < d; t++) {
+        const c0 = b[b0 + t]!, c1 = b[b1 + t]!, c2 = b[b2 + t]!, c3 = b[b3 + t]!;
+        out[oi + t]! += p0 * c0 + p1 * c1 + p2 * c2 + p3 * c3;
+        out[oi1 + t]! += q0 * c0 + q1 * c1 + q2 * c2 + q3 * c3;
+      }
     }
-    for (; j < cols; j++) {
-      const pj = p[pi + j]!;
-      if (pj === 0) continue;
-      const bj = bOff + j * d;
-      for (let t = 0; t < d; t++) out[oi + t]! += pj * b[bj + t]!;
+    if (j < cols) {
+      accumRow(p, pi + j, cols - j, b, bOff + j * d, d, out, oi);
+      accumRow(p, pi1 + j, cols - j, b, bOff + j * d, d, out, oi1);
     }
   }
+  if (i < rows) accumRow(p, i * ld, cols, b, bOff, d, out, outOff + i * d);
 }
 
-/** `out[outOff + j*d + :] += sum_i p[i * ld + j] * a[aOff + i*d + :]`, four i at a time. */
+/** `out[outOff + j*d + :] += sum_i p[i * ld + j] * a[aOff + i*d + :]`, two j by four i at a time. */
 function accumPtA(p: Float32Array, ld: number, rows: number, cols: number, a: Float32Array, aOff: number, d: number, out: Float32Array, outOff: number): void {
   const rows4 = rows - (rows % 4);
-  for (let j = 0; j < cols; j++) {
+  let j = 0;
+  for (; j + 1 < cols; j += 2) {
     const oj = outOff + j * d;
+    const oj1 = oj + d;
     let i = 0;
     for (; i < rows4; i += 4) {
       const p0 = p[i * ld + j]!, p1 = p[(i + 1) * ld + j]!, p2 = p[(i + 2) * ld + j]!, p3 = p[(i + 3) * ld + j]!;
-      if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0) continue;
+      const q0 = p[i * ld + j + 1]!, q1 = p[(i + 1) * ld + j + 1]!, q2 = p[(i + 2) * ld + j + 1]!, q3 = p[(i + 3) * ld + j + 1]!;
+      if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0 && q0 === 0 && q1 === 0 && q2 === 0 && q3 === 0) continue;
       const a0 = aOff + i * d;
       const a1 = a0 + d;
       const a2 = a1 + d;
       const a3 = a2 + d;
-      for (let t = 0; t < d; t++) out[oj + t]! += p0 * a[a0 + t]! + p1 * a[a1 + t]! + p2 * a[a2 + t]! + p3 * a[a3 + t]!;
+      for (let t = 0; t < d; t++) {
+        const c0 = a[a0 + t]!, c1 = a[a1 + t]!, c2 = a[a2 + t]!, c3 = a[a3 + t]!;
+        out[oj + t]! += p0 * c0 + p1 * c1 + p2 * c2 + p3 * c3;
+        out[oj1 + t]! += q0 * c0 + q1 * c1 + q2 * c2 + q3 * c3;
+      }
     }
     for (; i < rows; i++) {
+      const pi = p[i * ld + j]!;
+      const qi = p[i * ld + j + 1]!;
+      const ai = aOff + i * d;
+      for (let t = 0; t < d; t++) {
+        out[oj + t]! += pi * a[ai + t]!;
+        out[oj1 + t]! += qi * a[ai + t]!;
+      }
+    }
+  }
+  if (j < cols) {
+    const oj = outOff + j * d;
+    for (let i = 0; i < rows; i++) {
       const pi = p[i * ld + j]!;
       if (pi === 0) continue;
       const ai = aOff + i * d;
