@@ -33,6 +33,9 @@ export abstract class BlockwiseOptimizer extends tf.Optimizer {
     t: number,
   ): void;
 
+  /** Hook run inside the update's tidy before any variable is updated (cross-layer statistics). */
+  protected beforeUpdates(_entries: [string, tf.Tensor | undefined][], _h: Record<string, number>, _t: number): void {}
+
   /** Resolves every hyperparameter at `step` (0-based count of updates done); throws on a bad value. */
   resolveHypers(step: number): Record<string, number> {
     const out: Record<string, number> = {};
@@ -48,6 +51,7 @@ export abstract class BlockwiseOptimizer extends tf.Optimizer {
     const step = this.iterations;
     const h = this.resolveHypers(step);
     tf.tidy(() => {
+      this.beforeUpdates(entries, h, step + 1);
       for (const [name, grad] of entries) {
         if (grad == null) continue;
         const variable = tf.engine().registeredVariables[name];
