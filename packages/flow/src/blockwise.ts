@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng } from '@blockwise/tensor';
-import './gradients.js';
+import { ensureGradients } from './gradients.js';
 import { createFeatureGuidance, type FeatureGuidance, type FeatureGuidanceConfig } from './features.js';
 import type { Activation } from './mlp.js';
 import { solveOde, STAGES, type OdeMethod } from './ode.js';
@@ -116,11 +116,21 @@ export class BlockwiseFlow {
    * Losses of one batch (x0 noise, x1 data [n, dim], t per row): flow matching with each row sent to
    * its segment's network, plus alignment and residual losses when feature guidance is configured.
    */
-  losses(path: AffinePath, x0: tf.Tensor2D, x1: tf.Tensor2D, t: Float32Array): BlockwiseLosses {
-    const n = x0.shape[0];
-    if (t.length !== n) throw new Error(`t must hold one time per row (${n}), got ${t.length}`);
-    const rowsOf: number[][] = this.nets.map(() => []);
-    for (let i = 0; i < n; i++) (rowsOf[this.segmentOf(t[i] as number)] as number[]).push(i);
+  losses(path: AffinePath, x0In: tf.Tensor2D, x1In: tf.Tensor2D, tIn: Float32Array): BlockwiseLosses {
+    const n = x0In.shape[0];
+    if (tIn.length !== n) throw new Error(`t must hold one time per row (${n}), got ${tIn.length}`);
+    // Rows are ordered by segment (a gather of the constant inputs only), so each network reads a
+    // contiguous slice: the gradient of a slice is a pad, which every backend has (a gather's
+    // gradient needs UnsortedSegmentSum, missing on wasm).
+    const seg = Array.from(tIn, (ti) => this.segmentOf(ti));
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (seg[a] as number) - (seg[b] as number) || a - b);
+    const sorted = order.every((v, i) => v === i);
+    const t = sorted ? tIn : Float32Array.from(order, (i) => tIn[i] as number);
+    const counts = this.nets.map(() => 0);
+    for (const k of seg) counts[k] = (counts[k] as number) + 1;
+    const idx = sorted ? null : tf.tensor1d(order, 'int32');
+    const x0 = idx ? (tf.gather(x0In, idx) as tf.Tensor2D) : x0In;
+    const x1 = idx ? (tf.gather(x1In, idx) as tf.Tensor2D) : x1In;
     const g = this.guidance;
     // Residual targets are constants (no gradient into F): computed before the recorded part.
     let resTarget: { hA: tf.Tensor2D; tA: tf.Tensor1D; delta: tf.Tensor2D } | undefined;
@@ -139,12 +149,14 @@ export class BlockwiseFlow {
         const tt = tf.tensor1d(t);
         const h = g ? g.features(xt as tf.Tensor2D, tt) : undefined;
         const errs: tf.Scalar[] = [];
+        let start = 0;
         this.nets.forEach((net, k) => {
-          const rows = rowsOf[k] as number[];
-          if (rows.length === 0) return;
-          const idx = tf.tensor1d(rows, 'int32');
-          const v = net.predict(tf.gather(xt, idx) as tf.Tensor2D, tf.gather(tt, idx) as tf.Tensor1D, h ? (tf.gather(h, idx) as tf.Tensor2D) : undefined);
-          errs.push(tf.sum(tf.square(tf.sub(v, tf.gather(dxt, idx)))) as tf.Scalar);
+          const m = counts[k] as number;
+          if (m === 0) return;
+          const rows = (a: tf.Tensor): tf.Tensor => tf.slice(a, [start, 0], [m, a.shape[1] as number]);
+          const v = net.predict(rows(xt) as tf.Tensor2D, tf.slice(tt, [start], [m]), h ? (rows(h) as tf.Tensor2D) : undefined);
+          errs.push(tf.sum(tf.square(tf.sub(v, rows(dxt)))) as tf.Scalar);
+          start += m;
         });
         const fm = tf.div(tf.addN(errs), n * this.dim) as tf.Scalar;
         let total: tf.Scalar = fm;
@@ -163,6 +175,7 @@ export class BlockwiseFlow {
       }) as unknown as BlockwiseLosses;
     } finally {
       if (resTarget) tf.dispose([resTarget.hA, resTarget.tA, resTarget.delta]);
+      if (idx) tf.dispose([idx, x0, x1]);
     }
   }
 
@@ -170,6 +183,7 @@ export class BlockwiseFlow {
   train(opts: { data: Float32Array; path: AffinePath; steps: number; batchSize?: number; learningRate?: number; seed?: number; ot?: boolean; logEvery?: number; onLog?: (step: number, loss: number) => void }): number[] {
     const { data, path, steps, batchSize = 256, learningRate = 1e-3, logEvery = 50 } = opts;
     if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
+    ensureGradients('BlockwiseFlow.train');
     const rng = createRng(opts.seed ?? 0);
     const optimizer = tf.train.adam(learningRate);
     const losses: number[] = [];

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng } from '@blockwise/tensor';
-import './gradients.js';
+import { ensureGradients } from './gradients.js';
 import { createMlp, type Mlp } from './mlp.js';
 
 /** Options of `trainClassifier`. */
@@ -39,6 +39,7 @@ export function trainClassifier(x: Float32Array, y: Int32Array, dim: number, cla
     if (!Number.isInteger(c) || c < 0 || c >= classes) throw new Error(`y[${i}] must be a label in [0, ${classes}), got ${c}`);
   }
   if (hidden.length < 1) throw new Error('hidden must have at least one layer (the feature layer)');
+  ensureGradients('trainClassifier');
   const mlp = createMlp({ inputDim: dim, hidden, outputDim: classes, activation: 'relu', seed: opts.seed ?? 0 });
   const rng = createRng((opts.seed ?? 0) + 1);
   const optimizer = tf.train.adam(learningRate);

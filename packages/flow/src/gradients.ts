@@ -1,3 +1,13 @@
-// tfjs-core registers gradients only on request (the union `@tensorflow/tfjs` bundle does it for
-// you); divergence and training need them, so modules that call tf.grad import this file.
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * tfjs-core alone registers no gradients; `initBackend` of @blockwise/tensor (or importing
+ * @tensorflow/tfjs or tfjs-layers) does. Training and divergences call this first for a clear error.
+ */
+export function ensureGradients(what: string): void {
+  if (!tf.getGradient('BatchMatMul') || !tf.getGradient('Sum')) {
+    throw new Error(
+      `${what} needs tfjs gradients: call initBackend() from @blockwise/tensor, or import @tensorflow/tfjs or @tensorflow/tfjs-layers, first`,
+    );
+  }
+}

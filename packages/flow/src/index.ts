@@ -37,3 +37,40 @@ export {
   type LogLikelihoodOptions,
   type LogLikelihoodResult,
 } from './likelihood.js';
+export { linearAssignment, squaredDistances, type Assignment } from './assignment.js';
+export { symmetricEigen, sqrtPsd, matmulSquare, meanCov } from './linalg.js';
+export {
+  slicedWasserstein,
+  mmdRbf,
+  exactW2,
+  frechetDistance,
+  type SlicedWassersteinOptions,
+  type MmdOptions,
+} from './metrics.js';
+export { sampleToy, type ToyName } from './toys.js';
+export { createMlp, denseFlops, timeFeatures, type Mlp, type MlpConfig, type Activation } from './mlp.js';
+export {
+  createVelocityMlp,
+  velocityFromLayersModel,
+  asVelocityFn,
+  type VelocityModel,
+  type VelocityMlpConfig,
+  type LayersModelLike,
+} from './velocity.js';
+export {
+  flowMatchingLoss,
+  otCoupling,
+  drawFlowBatch,
+  trainFlowMatching,
+  type FlowBatch,
+  type TrainOptions,
+} from './training.js';
+export { createFeatureGuidance, type FeatureGuidance, type FeatureGuidanceConfig } from './features.js';
+export {
+  BlockwiseFlow,
+  segmentBoundaries,
+  type BlockwiseFlowConfig,
+  type BlockwiseSampleOptions,
+  type BlockwiseLosses,
+} from './blockwise.js';
+export { trainClassifier, type Classifier, type ClassifierOptions } from './classifier.js';

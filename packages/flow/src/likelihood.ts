@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng } from '@blockwise/tensor';
-import './gradients.js';
+import { ensureGradients } from './gradients.js';
 import { solveOde, type OdeMethod, type VelocityFn } from './ode.js';
 
 /** Options of `logLikelihood`. */
@@ -43,6 +43,7 @@ export function standardNormalLogProb(x: tf.Tensor2D): tf.Tensor1D {
  */
 export function divergence(velocity: VelocityFn, x: tf.Tensor2D, t: number, probe?: tf.Tensor2D): { v: tf.Tensor2D; div: tf.Tensor1D } {
   const [n, d] = x.shape;
+  ensureGradients('divergence');
   return tf.tidy(() => {
     const v = velocity(x, t) as tf.Tensor2D;
     if (probe) {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, type Rng } from '@blockwise/tensor';
-import './gradients.js';
+import { ensureGradients } from './gradients.js';
 import { linearAssignment, squaredDistances } from './assignment.js';
 import type { AffinePath } from './path.js';
 import type { VelocityModel } from './velocity.js';
@@ -91,6 +91,7 @@ export function trainFlowMatching(model: VelocityModel, opts: TrainOptions): num
   const { data, dim, path, steps, batchSize = 256, learningRate = 1e-3, ot = false, logEvery = 50 } = opts;
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
   if (!(learningRate > 0)) throw new Error(`learningRate must be a positive number, got ${learningRate}`);
+  ensureGradients('trainFlowMatching');
   const rng = createRng(opts.seed ?? 0);
   const optimizer = tf.train.adam(learningRate);
   const losses: number[] = [];
