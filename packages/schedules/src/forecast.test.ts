@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cosineDecay, constantSchedule, fitLossCurve, forecastError, linearSchedule, lossCurveAreas, predictLossCurve, rankSchedules, scheduleLrs, warmupStableDecay } from './index.js';
 
 // Synthetic truth from the paper's law itself; the fitter must recover it from one schedule and predict others.
-const truth = { L0: 2, A: 1.5, alpha: 0.5, C: 0.8, lambda: 0.999, rmse: 0 };
+const truth = { L0: 2, A: 1.5, alpha: 0.5, C: 0.05, lambda: 0.999, rmse: 0 };
 const T = 400;
 const cos = scheduleLrs(cosineDecay({ initValue: 0.1, decaySteps: T }), T);
 const wsd = scheduleLrs(warmupStableDecay({ peakValue: 0.1, warmupSteps: 0, stableSteps: 320, decaySteps: 80, decayShape: 'linear' }), T);
@@ -24,7 +24,7 @@ describe('loss-curve forecasting (arXiv 2408.11029)', () => {
     const fit = fitLossCurve({ lrs: cos, losses: lossCos, lambda: 0.999 });
     expect(fit.alpha).toBeCloseTo(0.5, 3);
     expect(fit.L0).toBeCloseTo(2, 3);
-    expect(fit.C).toBeCloseTo(0.8, 2);
+    expect(fit.C).toBeCloseTo(0.05, 3);
     for (const lrs of [wsd, lin]) {
       const err = forecastError(fit, lrs, predictLossCurve(truth, lrs));
       expect(err.mape).toBeLessThan(1e-4);

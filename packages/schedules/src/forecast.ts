@@ -39,37 +39,64 @@ export function lossCurveAreas(lrs: ArrayLike<number>, lambda: number): { s1: Fl
   return { s1, s2 };
 }
 
-/** Solves the 3-parameter linear least squares of y on [1, x1, x2] (columns rescaled for conditioning). */
-function solve3(x1: number[], x2: number[], y: number[]): [number, number, number] | null {
+/**
+ * Weighted least squares of y on [1, x1, x2] with all three coefficients >= 0 (L0, A, C are non-negative in the
+ * law): the unconstrained solution if feasible, else the best over the faces of the orthant (2^3 active sets).
+ */
+function solve3(x1: number[], x2: number[], y: number[], wt: number[]): [number, number, number] | null {
   const n = y.length;
   const cols = [new Array<number>(n).fill(1), x1, x2];
-  const scale = cols.map((c) => Math.sqrt(c.reduce((s, v) => s + v * v, 0)) || 1);
-  const M = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
-  const r = [0, 0, 0];
-  for (let i = 0; i < n; i++) {
-    for (let p = 0; p < 3; p++) {
-      const cp = (cols[p] as number[])[i] as number / (scale[p] as number);
-      r[p] = (r[p] as number) + cp * (y[i] as number);
-      for (let q = 0; q < 3; q++) (M[p] as number[])[q] = ((M[p] as number[])[q] as number) + cp * (((cols[q] as number[])[i] as number) / (scale[q] as number));
+  let best: { p: [number, number, number]; e: number } | null = null;
+  for (let mask = 7; mask >= 0; mask--) {
+    const free = [0, 1, 2].filter((j) => mask & (1 << j));
+    const p: [number, number, number] = [0, 0, 0];
+    if (free.length > 0) {
+      const sol = lsq(free.map((j) => cols[j] as number[]), y, wt);
+      if (!sol || sol.some((v) => v < 0)) continue;
+      free.forEach((j, k) => { p[j] = sol[k] as number; });
     }
+    let e = 0;
+    for (let i = 0; i < n; i++) {
+      const r = (y[i] as number) - (p[0] + p[1] * (x1[i] as number) + p[2] * (x2[i] as number));
+      e += (wt[i] as number) * r * r;
+    }
+    if (!best || e < best.e) best = { p, e };
+    if (mask === 7 && best) return best.p; // the unconstrained optimum is feasible
   }
-  for (let p = 0; p < 3; p++) (M[p] as number[])[p] = ((M[p] as number[])[p] as number) + 1e-12;
-  // Gaussian elimination with partial pivoting.
-  const A = M.map((row, i) => [...row, r[i] as number]);
-  for (let c = 0; c < 3; c++) {
+  return best ? best.p : null;
+}
+
+/** Weighted least squares by normal equations with column scaling and partial pivoting (k <= 3 columns). */
+function lsq(cols: number[][], y: number[], wt: number[]): number[] | null {
+  const k = cols.length;
+  const n = y.length;
+  const scale = cols.map((c) => Math.sqrt(c.reduce((s, v, i) => s + (wt[i] as number) * v * v, 0)) || 1);
+  const A: number[][] = [];
+  for (let p = 0; p < k; p++) {
+    const row = new Array<number>(k + 1).fill(0);
+    for (let i = 0; i < n; i++) {
+      const cp = ((cols[p] as number[])[i] as number) / (scale[p] as number);
+      const w = wt[i] as number;
+      for (let q = 0; q < k; q++) row[q] = (row[q] as number) + w * cp * (((cols[q] as number[])[i] as number) / (scale[q] as number));
+      row[k] = (row[k] as number) + w * cp * (y[i] as number);
+    }
+    row[p] = (row[p] as number) + 1e-12;
+    A.push(row);
+  }
+  for (let c = 0; c < k; c++) {
     let piv = c;
-    for (let k = c + 1; k < 3; k++) if (Math.abs((A[k] as number[])[c] as number) > Math.abs((A[piv] as number[])[c] as number)) piv = k;
+    for (let r = c + 1; r < k; r++) if (Math.abs((A[r] as number[])[c] as number) > Math.abs((A[piv] as number[])[c] as number)) piv = r;
     [A[c], A[piv]] = [A[piv] as number[], A[c] as number[]];
     const d = (A[c] as number[])[c] as number;
     if (Math.abs(d) < 1e-300) return null;
-    for (let k = 0; k < 3; k++) {
-      if (k === c) continue;
-      const f = ((A[k] as number[])[c] as number) / d;
-      for (let j = c; j < 4; j++) (A[k] as number[])[j] = ((A[k] as number[])[j] as number) - f * ((A[c] as number[])[j] as number);
+    for (let r = 0; r < k; r++) {
+      if (r === c) continue;
+      const f = ((A[r] as number[])[c] as number) / d;
+      for (let j = c; j <= k; j++) (A[r] as number[])[j] = ((A[r] as number[])[j] as number) - f * ((A[c] as number[])[j] as number);
     }
   }
-  const sol = [0, 1, 2].map((i) => ((A[i] as number[])[3] as number) / ((A[i] as number[])[i] as number) / (scale[i] as number));
-  return sol.every(Number.isFinite) ? (sol as [number, number, number]) : null;
+  const sol = cols.map((_, i) => ((A[i] as number[])[k] as number) / ((A[i] as number[])[i] as number) / (scale[i] as number));
+  return sol.every(Number.isFinite) ? sol : null;
 }
 
 /** Options of {@link fitLossCurve}. */
@@ -84,12 +111,19 @@ export interface FitLossCurveOptions {
   lambda?: number;
   /** Ignore losses before this update (noisy first steps; default 0). */
   skip?: number;
+  /**
+   * What the least squares minimises: 'relative' (default) weights residuals by 1/loss^2, i.e. relative error,
+   * which matters when losses approach 0; 'absolute' is plain least squares.
+   */
+  error?: 'relative' | 'absolute';
 }
 
 /** Fits L0, A, alpha, C (and lambda unless given) by least squares: linear in L0, A, C for each alpha, alpha by search. */
 export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
   objectArg('options', options);
-  knownKeys('fitLossCurve', options, ['lrs', 'losses', 'steps', 'lambda', 'skip']);
+  knownKeys('fitLossCurve', options, ['lrs', 'losses', 'steps', 'lambda', 'skip', 'error']);
+  const relative = (options.error ?? 'relative') === 'relative';
+  if (options.error !== undefined && options.error !== 'relative' && options.error !== 'absolute') throw new RangeError(`error must be "relative" or "absolute", got ${String(options.error)}`);
   const { lrs, losses } = options;
   const steps = options.steps ?? Array.from({ length: losses.length }, (_, i) => i);
   if (steps.length !== losses.length) throw new RangeError(`steps and losses must have the same length, got ${steps.length} and ${losses.length}`);
@@ -104,8 +138,11 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
     y.push(finite(`losses[${k}]`, losses[k]));
   }
   if (y.length < 4) throw new RangeError(`fitLossCurve needs at least 4 losses after skip, got ${y.length}`);
+  if (relative && y.some((v) => v <= 0)) throw new RangeError("fitLossCurve: error 'relative' needs positive losses; use error: 'absolute'");
+  const wt = y.map((v) => (relative ? 1 / (v * v) : 1));
   const lambdas = options.lambda === undefined ? [0.99, 0.995, 0.999, 0.9995] : [inRange('lambda', options.lambda, 0, 1)];
   let best: LossCurveFit | null = null;
+  let bestScore = Infinity;
   for (const lambda of lambdas) {
     const { s1, s2 } = lossCurveAreas(lrs, lambda);
     const a1 = idx.map((i) => s1[i] as number);
@@ -113,12 +150,12 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
     const a2 = idx.map((i) => -(s2[i] as number));
     const sse = (alpha: number): { e: number; p: [number, number, number] } | null => {
       const x1 = a1.map((v) => Math.pow(v, -alpha));
-      const p = solve3(x1, a2, y);
+      const p = solve3(x1, a2, y, wt);
       if (!p) return null;
       let e = 0;
       for (let i = 0; i < y.length; i++) {
         const r = (y[i] as number) - (p[0] + p[1] * (x1[i] as number) + p[2] * (a2[i] as number));
-        e += r * r;
+        e += (wt[i] as number) * r * r;
       }
       return { e, p };
     };
@@ -146,8 +183,15 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
     const alpha = Math.exp((lo + hi) / 2);
     const r = sse(alpha);
     const cand = r && r.e <= be ? { alpha, ...r } : { alpha: grid[bi] as number, ...(sse(grid[bi] as number) as { e: number; p: [number, number, number] }) };
-    const fit: LossCurveFit = { L0: cand.p[0], A: cand.p[1], alpha: cand.alpha, C: cand.p[2], lambda, rmse: Math.sqrt(cand.e / y.length) };
-    if (!best || fit.rmse < best.rmse) best = fit;
+    let se = 0;
+    for (let i = 0; i < y.length; i++) {
+      const r = (y[i] as number) - (cand.p[0] + cand.p[1] * Math.pow(a1[i] as number, -cand.alpha) + cand.p[2] * (a2[i] as number));
+      se += r * r;
+    }
+    const fit: LossCurveFit = { L0: cand.p[0], A: cand.p[1], alpha: cand.alpha, C: cand.p[2], lambda, rmse: Math.sqrt(se / y.length) };
+    const score = cand.e;
+    if (!best || score < bestScore) { best = fit; bestScore = score; }
+    continue;
   }
   if (!best) throw new RangeError('fitLossCurve: the least-squares problem is singular for every alpha (is the LR constant zero?)');
   return best;
