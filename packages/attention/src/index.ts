@@ -3,3 +3,5 @@ export { causal, fullMask, slidingWindow, prefixLM, documents, blockCausal, cont
 export { denseAttention, type DenseAttentionOptions, type AttentionWithLse } from './dense.js';
 export { blockSparseAttention, type BlockSparseAttentionOptions } from './blockSparseAttention.js';
 export { blockSparseForwardReference, blockSparseBackwardReference, type SparseDims, type MaskArrays } from './sparseKernel.js';
+export { selectBlocks, selectBlocksFromArrays, pickBlocks, restrictBlockMask, type SelectBlocksOptions } from './selectBlocks.js';
+export { permutedBlockSparseAttention, keyPermutation, type PermutedAttentionOptions, type PermutedAttentionResult } from './permuted.js';
