@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineKernel, type KernelIO, type WebGPUProgramSpec } from '@blockwise/tensor';
 import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
-import { codeTable, nearestCodeFast } from './fastQuantize.js';
+import { codeTable, quantizeInto } from './fastQuantize.js';
 import { fused8bitWgsl } from './fused8bitWgsl.js';
 
 /** Update rules the fused 8-bit kernel knows. */
@@ -58,6 +58,130 @@ export function stateMap(s: number, numStates: number): Float32Array {
   return s === 1 && numStates === 2 ? unsignedDynamicMap() : signedDynamicMap();
 }
 
+interface Scratch {
+  s0: Float32Array;
+  s1: Float32Array;
+  q: Float32Array;
+  qBits: Uint32Array;
+}
+let scratch: Scratch | undefined;
+function getScratch(B: number): Scratch {
+  if (!scratch || scratch.s0.length < B) {
+    const q = new Float32Array(B);
+    scratch = { s0: new Float32Array(B), s1: new Float32Array(B), q, qBits: new Uint32Array(q.buffer) };
+  }
+  return scratch;
+}
+
+/**
+ * Updates one block's elements [start, end): reads p, g and the dequantized old states, writes
+ * the new parameter (LAMB: the update) to `outP` and the new float32 states to `s0`/`s1`
+ * (block-relative), and the states' max |value| to `blockMax`. Each rule is a
+ * separate loop so every loop stays small and monomorphic.
+ */
+const blockMax = new Float64Array(2);
+
+function updateBlock(
+  a: Fused8bitAttrs,
+  p: Float32Array,
+  g: Float32Array,
+  codes: Uint8Array,
+  off1: number,
+  a0: number,
+  a1: number,
+  map0: Float32Array,
+  map1: Float32Array,
+  outP: Float32Array,
+  s0: Float32Array,
+  s1: Float32Array,
+  start: number,
+  end: number,
+): void {
+  const { algo, lr, beta1: b1, beta2: b2, eps, weightDecay: wd } = a;
+  if (algo === 0 || algo === 3) {
+    const decoupled = a.decoupled !== 0;
+    const decay = decoupled ? 1 - lr * wd : 1;
+    const l2 = decoupled ? 0 : wd;
+    const stepSize = lr / a.bc1;
+    const invSqrtBc2 = 1 / Math.sqrt(a.bc2);
+    const c1 = 1 - b1;
+    const c2 = 1 - b2;
+    const lamb = algo === 3;
+    let mx0 = 0;
+    let mx1 = 0;
+    for (let i = start; i < end; i++) {
+      const j = i - start;
+      const pi = p[i]!;
+      let gi = g[i]!;
+      const m = map0[codes[i]!]! * a0;
+      const v = map1[codes[off1 + i]!]! * a1;
+      let nm = m;
+      let nv = v;
+      if (gi - gi === 0) {
+        // finite gradient (x - x is NaN for NaN and +-Infinity)
+        gi += l2 * pi;
+        nm = b1 * m + c1 * gi;
+        nv = b2 * v + c2 * gi * gi;
+        outP[i] = lamb
+          ? nm / a.bc1 / (Math.sqrt(nv / a.bc2) + eps) + wd * pi
+          : pi * decay - (stepSize * nm) / (Math.sqrt(nv) * invSqrtBc2 + eps);
+      } else {
+        outP[i] = lamb ? 0 : pi;
+      }
+      s0[j] = nm;
+      s1[j] = nv;
+      const am = nm < 0 ? -nm : nm;
+      if (am > mx0) mx0 = am;
+      if (nv > mx1) mx1 = nv;
+    }
+    blockMax[0] = mx0;
+    blockMax[1] = mx1;
+  } else if (algo === 1) {
+    const { momentum: mu, dampening, nesterov, fresh } = a;
+    const c = 1 - dampening;
+    let mx0 = 0;
+    for (let i = start; i < end; i++) {
+      const j = i - start;
+      const pi = p[i]!;
+      const m = map0[codes[i]!]! * a0;
+      const g0 = g[i]!;
+      let nm = m;
+      if (g0 - g0 === 0) {
+        const gi = g0 + wd * pi;
+        nm = fresh ? gi : mu * m + c * gi;
+        outP[i] = pi - lr * (nesterov ? gi + mu * nm : nm);
+      } else {
+        outP[i] = pi;
+      }
+      s0[j] = nm;
+      const am = nm < 0 ? -nm : nm;
+      if (am > mx0) mx0 = am;
+    }
+    blockMax[0] = mx0;
+  } else {
+    const decay = 1 - lr * wd;
+    let mx0 = 0;
+    for (let i = start; i < end; i++) {
+      const j = i - start;
+      const pi = p[i]!;
+      const m = map0[codes[i]!]! * a0;
+      const gi = g[i]!;
+      let nm = m;
+      if (gi - gi === 0) {
+        const c = b1 * m + (1 - b1) * gi;
+        outP[i] = pi * decay - lr * (c > 0 ? 1 : c < 0 ? -1 : 0);
+        nm = b2 * m + (1 - b2) * gi;
+      } else {
+        outP[i] = pi;
+      }
+      s0[j] = nm;
+      const am = nm < 0 ? -nm : nm;
+      if (am > mx0) mx0 = am;
+    }
+    blockMax[0] = mx0;
+  }
+}
+
 /** Typed-array reference of the fused step (what cpu and wasm run). */
 export function fused8bitReference(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO[] {
   const p = inputs[0]!.data as Float32Array;
@@ -80,75 +204,20 @@ export function fused8bitReference(inputs: KernelIO[], a: Fused8bitAttrs): Kerne
   const map1 = stateMap(1, S);
   const t0 = codeTable(map0);
   const t1 = codeTable(map1);
-  const s0 = new Float32Array(B);
-  const s1 = new Float32Array(B);
-  const { lr, beta1: b1, beta2: b2, eps, weightDecay: wd, decoupled, bc1, bc2, momentum: mu, dampening, nesterov, fresh } = a;
-  const stepSize = lr / bc1;
-  const sqrtBc2 = Math.sqrt(bc2);
-  const decay = decoupled ? 1 - lr * wd : 1;
-  const l2 = decoupled ? 0 : wd;
+  const { s0, s1, q, qBits } = getScratch(B);
   const off1 = W * 4;
   for (let b = 0; b < nb; b++) {
     const start = b * B;
     const end = Math.min(n, start + B);
-    const a0 = absIn[b]!;
-    const a1 = S === 2 ? absIn[nb + b]! : 0;
-    let max0 = 0;
-    let max1 = 0;
-    for (let i = start; i < end; i++) {
-      const j = i - start;
-      const pi = p[i]!;
-      let gi = g[i]!;
-      const m = map0[codesIn[i]!]! * a0;
-      const v = S === 2 ? map1[codesIn[off1 + i]!]! * a1 : 0;
-      let nm = m;
-      let nv = v;
-      let np = pi;
-      if (gi - gi === 0) {
-        // finite gradient (x - x is NaN for NaN and +-Infinity)
-        if (algo === 0 || algo === 3) {
-          gi += l2 * pi;
-          nm = b1 * m + (1 - b1) * gi;
-          nv = b2 * v + (1 - b2) * gi * gi;
-          if (algo === 0) {
-            np = pi * decay - (stepSize * nm) / (Math.sqrt(nv) / sqrtBc2 + eps);
-          } else {
-            // LAMB: the kernel returns the raw update; the trust ratio is applied outside.
-            np = nm / bc1 / (Math.sqrt(nv / bc2) + eps) + wd * pi;
-          }
-        } else if (algo === 1) {
-          gi += wd * pi;
-          nm = fresh ? gi : mu * m + (1 - dampening) * gi;
-          np = pi - lr * (nesterov ? gi + mu * nm : nm);
-        } else {
-          const c = b1 * m + (1 - b1) * gi;
-          np = pi * decay - lr * (c > 0 ? 1 : c < 0 ? -1 : 0);
-          nm = b2 * m + (1 - b2) * gi;
-        }
-      } else if (algo === 3) {
-        np = 0;
-      }
-      outP[i] = np;
-      s0[j] = nm;
-      const am = Math.abs(nm);
-      if (am > max0) max0 = am;
-      if (S === 2) {
-        s1[j] = nv;
-        const av = Math.abs(nv);
-        if (av > max1) max1 = av;
-      }
-    }
-    max0 = Math.fround(max0);
-    max1 = Math.fround(max1);
+    const len = end - start;
+    updateBlock(a, p, g, codesIn, off1, absIn[b]!, S === 2 ? absIn[nb + b]! : 0, map0, map1, outP, s0, s1, start, end);
+    const max0 = Math.fround(blockMax[0]!);
     absOut[b] = max0;
-    for (let i = start; i < end; i++) {
-      codesOut[i] = nearestCodeFast(t0, map0, max0 > 0 ? Math.fround(s0[i - start]! / max0) : 0);
-    }
+    quantizeInto(s0, len, max0, codesOut, start, t0, q, qBits);
     if (S === 2) {
+      const max1 = Math.fround(blockMax[1]!);
       absOut[nb + b] = max1;
-      for (let i = start; i < end; i++) {
-        codesOut[off1 + i] = nearestCodeFast(t1, map1, max1 > 0 ? Math.fround(s1[i - start]! / max1) : 0);
-      }
+      quantizeInto(s1, len, max1, codesOut, off1 + start, t1, q, qBits);
     }
   }
   return [

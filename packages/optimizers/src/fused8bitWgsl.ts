@@ -124,6 +124,8 @@ fn main(index : i32) {
     amax = max(amax, abs(select(r.x, r.y, s == 1)));
   }
   let off = mapOffset(s);
+  var inv = 0.0;
+  if (amax > 0.0) { inv = 1.0 / amax; }
   let wEnd = (end + 3) / 4;
   for (var w = start / 4; w < wEnd; w = w + 1) {
     var packed = 0u;
@@ -131,8 +133,7 @@ fn main(index : i32) {
       let i = w * 4 + k;
       if (i < end) {
         let r = stepAt(i);
-        var x = 0.0;
-        if (amax > 0.0) { x = select(r.x, r.y, s == 1) / amax; }
+        let x = select(r.x, r.y, s == 1) * inv;
         packed = packed | (u32(nearestCode(off, x)) << (8u * u32(k)));
       }
     }

@@ -72,7 +72,9 @@ export function quantizeBlockwise(x: Float32Array, opts: BlockwiseOptions = {}):
       if (a > amax) amax = a;
     }
     absmax[b] = amax;
-    for (let i = start; i < end; i++) codes[i] = nearestCode(map, amax > 0 ? Math.fround(x[i]! / amax) : 0);
+    // As bitsandbytes: scale by the float32 reciprocal of the block max.
+    const inv = amax > 0 ? Math.fround(1 / amax) : 0;
+    for (let i = start; i < end; i++) codes[i] = nearestCode(map, Math.fround(x[i]! * inv));
   }
   return { codes, absmax };
 }
