@@ -62,7 +62,10 @@ describe('BlockwiseFlow training', () => {
     const data = new Float32Array(2000);
     for (let i = 0; i < 2000; i++) data[i] = (i % 2 === 0 ? 2 : -1) + rng.normal(0, 0.5);
     const f = new BlockwiseFlow({ dim: 2, segments: 2, hidden: [32], frequencies: 2, seed: 4 });
+    const nBefore = tf.memory().numTensors;
     const losses = f.train({ data, path, steps: 300, batchSize: 128, learningRate: 3e-3, logEvery: 100 });
+    // Training leaves no tensors behind (the optimizer's slots are disposed with it).
+    expect(tf.memory().numTensors).toBe(nBefore);
     expect(losses[losses.length - 1]).toBeLessThan(losses[0]!);
     const x0 = rng.normalTensor([400, 2]) as tf.Tensor2D;
     const n0 = tf.memory().numTensors;
@@ -135,7 +138,9 @@ describe('feature guidance and FLOPs', () => {
     const first = g.losses(path, x0, x1, t);
     const a0 = first.align!.dataSync()[0]!;
     const r0 = first.residual!.dataSync()[0]!;
+    const nBefore = tf.memory().numTensors;
     g.train({ data: x, path, steps: 200, batchSize: 128, learningRate: 3e-3 });
+    expect(tf.memory().numTensors).toBe(nBefore);
     const last = g.losses(path, x0, x1, t);
     expect(last.align!.dataSync()[0]).toBeLessThan(a0 * 0.7);
     expect(last.residual!.dataSync()[0]).toBeLessThan(r0);

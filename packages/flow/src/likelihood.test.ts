@@ -11,6 +11,9 @@ describe('logLikelihood', () => {
     const c = tf.tensor1d([1.5, -0.5]);
     const x1 = tf.tensor2d([[0, 0], [1, 2], [-3, 0.5]]);
     const r = logLikelihood((x) => tf.add(tf.zerosLike(x), c), x1, { method: 'euler', steps: 1 });
+    // A field that ignores x entirely works too (zero divergence).
+    const r2 = logLikelihood((x) => tf.tile(tf.reshape(c, [1, 2]), [x.shape[0], 1]), x1, { method: 'heun', steps: 3, divergence: 'hutchinson' });
+    expectClose(r2.logLikelihood, r.logLikelihood, { atol: 1e-5 });
     const want = standardNormalLogProb(tf.sub(x1, c) as tf.Tensor2D);
     expectClose(r.logLikelihood, want, { atol: 1e-5 });
     expectClose(r.x0, tf.sub(x1, c), { atol: 1e-6 });

@@ -47,13 +47,14 @@ export function divergence(velocity: VelocityFn, x: tf.Tensor2D, t: number, prob
   return tf.tidy(() => {
     const v = velocity(x, t) as tf.Tensor2D;
     if (probe) {
-      const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(velocity(xx, t), probe)))(x);
+      const g = tf.grad((xx: tf.Tensor) => tf.add(tf.sum(tf.mul(velocity(xx, t), probe)), tf.mul(tf.sum(xx), 0)))(x);
       return { v, div: tf.sum(tf.mul(g, probe), 1) as tf.Tensor1D };
     }
     const cols: tf.Tensor[] = [];
     for (let i = 0; i < d; i++) {
       // Rows are independent samples, so d(sum_b v[b, i]) / dx[b, :] is row b's Jacobian row i.
-      const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.slice(velocity(xx, t), [0, i], [n, 1])))(x);
+      // The 0 * sum(x) term keeps a path from x when the field ignores x (divergence 0).
+      const g = tf.grad((xx: tf.Tensor) => tf.add(tf.sum(tf.slice(velocity(xx, t), [0, i], [n, 1])), tf.mul(tf.sum(xx), 0)))(x);
       cols.push(tf.slice(g, [0, i], [n, 1]));
     }
     return { v, div: tf.reshape(tf.addN(cols), [n]) as tf.Tensor1D };

@@ -51,6 +51,14 @@ describe('solveOde fixed-step orders', () => {
     tf.dispose([x0, r.x, ...(r.intermediates ?? [])]);
   });
 
+  it('a field returning its own input (dx/dt = x) leaves x0 intact', () => {
+    const x0 = tf.tensor1d([1]);
+    const r = solveOde((x) => x, x0, { method: 'rk4', stepSize: 0.1 });
+    expectClose(r.x, [Math.E], { rtol: 1e-5 });
+    expectClose(x0, [1]);
+    tf.dispose([x0, r.x]);
+  });
+
   it('integrates backward on a decreasing grid', () => {
     const x1 = tf.tensor1d([Math.exp(Math.sin(1))]);
     const r = solveOde(field, x1, { method: 'rk4', timeGrid: [1, 0], stepSize: 0.05 });

@@ -49,7 +49,9 @@ export interface CountedVelocity {
 export function countedVelocity(velocity: VelocityFn, checkFinite = true): CountedVelocity {
   const f = ((x: tf.Tensor, t: number, step: number): tf.Tensor => {
     f.nfe++;
-    const v = velocity(x, t);
+    let v = velocity(x, t);
+    // A field that returns its input (dx/dt = x) must not hand the state itself to the solver, which disposes velocities.
+    if (v === x) v = x.clone();
     if (!(v instanceof tf.Tensor)) throw new Error(`velocity must return a tf.Tensor, got ${typeof v} at step ${step} (t = ${t})`);
     if (v.shape.join() !== x.shape.join()) {
       const shape = v.shape.join(', ');
