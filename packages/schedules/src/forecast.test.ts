@@ -42,6 +42,16 @@ describe('loss-curve forecasting (arXiv 2408.11029)', () => {
     const ranked = rankSchedules(truth, { constant: constantSchedule(0.1), cosine: cosineDecay({ initValue: 0.1, decaySteps: T }) }, T);
     expect(ranked.map((r) => r.name)).toEqual(['cosine', 'constant']);
   });
+  it('keeps L0, A and C non-negative and supports absolute error', () => {
+    // A rising curve would need A < 0; the constrained fit sets A to 0 instead.
+    const lrs = scheduleLrs(constantSchedule(0.1), 50);
+    const losses = Array.from({ length: 50 }, (_, i) => 1 + 0.001 * i);
+    const fit = fitLossCurve({ lrs, losses, error: 'absolute', lambda: 0.999 });
+    expect(fit.A).toBeGreaterThanOrEqual(0);
+    expect(fit.L0).toBeGreaterThanOrEqual(0);
+    expect(fit.C).toBeGreaterThanOrEqual(0);
+    expect(() => fitLossCurve({ lrs, losses: losses.map(() => 0), lambda: 0.999 })).toThrow(/positive losses/);
+  });
   it('rejects bad input', () => {
     expect(() => fitLossCurve({ lrs: [0.1, 0.1], losses: [1, 2, 3] })).toThrow(/steps\[2\]/);
     expect(() => fitLossCurve({ lrs: cos, losses: [1, Number.NaN, 1, 1, 1] })).toThrow(/losses\[1\]/);

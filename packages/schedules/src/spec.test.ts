@@ -23,6 +23,27 @@ const built: Record<string, Schedule> = {
   optaxJoin: S.fromOptax('join_schedules', { schedules: [S.constantSchedule(1), S.constantSchedule(2)], boundaries: [10] }),
   sparsity: S.polynomialSparsity({ finalSparsity: 0.8, beginStep: 0, endStep: 100 }),
   refined: S.refinedSchedule({ gradNorms: [1, 2, 3, 2, 1, 1, 1], optimizer: 'adam' }),
+  poly: S.polynomialSchedule({ initValue: 1, endValue: 0.1, power: 2, transitionSteps: 50, transitionBegin: 5 }),
+  lin: S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 80 }),
+  pc: S.piecewiseConstant({ initValue: 1, boundaries: [10, 40], scales: [0.5, 0.1] }),
+  pi: S.piecewiseInterpolate({ interpolation: 'cosine', initValue: 1, boundaries: [10, 40], scales: [0.5, 0.1] }),
+  step: S.stepDecay({ initValue: 1, stepSize: 7 }),
+  multistep: S.multiStepDecay({ initValue: 1, milestones: [10, 30] }),
+  isqrt: S.inverseSqrtSchedule({ peakValue: 1, warmupSteps: 10 }),
+  wconst: S.warmupConstant({ peakValue: 1, warmupSteps: 10 }),
+  wexp: S.warmupExponentialDecay({ peakValue: 1, warmupSteps: 10, transitionSteps: 10, decayRate: 0.5 }),
+  lin1: S.linearOneCycle({ transitionSteps: 100, peakValue: 1 }),
+  cos1: S.cosineOneCycle({ transitionSteps: 100, peakValue: 1 }),
+  cyclic: S.cyclicSchedule({ baseValue: 0.1, maxValue: 1, stepSizeUp: 10, mode: 'triangular2' }),
+  one: S.oneCycle({ maxValue: 1, totalSteps: 100 }),
+  restarts: S.cosineWarmRestarts({ initValue: 1, firstCycleSteps: 10, cycleMult: 2 }),
+  rewarm: S.rewarmSchedule({ initValue: 0.1, peakValue: 1, warmupSteps: 10, totalSteps: 100 }),
+  power: S.powerSchedule({ a: 4.6, b: -0.51, maxValue: 0.02, batchSize: 8, tokensPerStep: 1024, warmupSteps: 5, totalSteps: 100, decaySteps: 20 }),
+  momentum: S.oneCycleMomentum({ totalSteps: 100 }),
+  ramp: S.cosineRamp({ initValue: 0.04, endValue: 0.4, rampSteps: 100 }),
+  blocks: S.blockSizeCurriculum({ sizes: [16, 8, 4], totalSteps: 99 }),
+  delay: S.delaySchedule(S.cosineDecay({ initValue: 1, decaySteps: 50 }), 10),
+  batch: S.batchScaledSchedule(S.cosineDecay({ initValue: 1, decaySteps: 50 }), { baseBatchSize: 32, batchSize: 128, optimizer: 'adam' }),
 };
 
 describe('toSpec / fromSpec', () => {
@@ -34,6 +55,19 @@ describe('toSpec / fromSpec', () => {
       expect(S.toSpec(back)).toEqual(JSON.parse(json));
     });
   }
+  it('every spec type has a round-trip case above', () => {
+    const covered = new Set<string>();
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') {
+        const t = (v as { type?: unknown }).type;
+        if (typeof t === 'string') covered.add(t);
+        Object.values(v).forEach(walk);
+      }
+    };
+    Object.values(built).forEach((s) => walk(S.toSpec(s)));
+    expect(S.specTypes.filter((t) => !covered.has(t))).toEqual([]);
+  });
   it('user functions have no spec', () => {
     expect(() => S.toSpec(S.scaleSchedule((t) => t, 2))).toThrow(/schedule.schedule is a user-written function/);
     expect(() => S.toSpec(S.fromTorch('LambdaLR', { lr_lambda: () => 1 }))).toThrow(/kwargs.lr_lambda/);
