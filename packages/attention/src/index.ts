@@ -5,3 +5,4 @@ export { blockSparseAttention, type BlockSparseAttentionOptions } from './blockS
 export { blockSparseForwardReference, blockSparseBackwardReference, type SparseDims, type MaskArrays } from './sparseKernel.js';
 export { selectBlocks, selectBlocksFromArrays, pickBlocks, restrictBlockMask, type SelectBlocksOptions } from './selectBlocks.js';
 export { permutedBlockSparseAttention, keyPermutation, type PermutedAttentionOptions, type PermutedAttentionResult } from './permuted.js';
+export { decodeBlockDiffusion, type BlockDiffusionModel, type BlockDecodeOptions, type BlockDecodeResult, type AdaptiveBlockOptions } from './decoding.js';
