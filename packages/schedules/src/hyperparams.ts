@@ -32,7 +32,8 @@ export function oneCycleMomentum(options: OneCycleMomentumOptions): Schedule {
       const p = phases[i] as { end: number; a: number; b: number };
       if (t <= p.end || i === phases.length - 1) {
         const span = p.end - start;
-        const x = span === 0 ? 1 : (t - start) / span;
+        if (span === 0) throw new RangeError(`oneCycleMomentum: phase ${i + 1} has zero length (pctStart=${pct}, totalSteps=${total})`);
+        const x = (t - start) / span;
         return cos ? p.b + ((p.a - p.b) / 2) * (1 + Math.cos(Math.PI * x)) : p.a + (p.b - p.a) * x;
       }
       start = p.end;

@@ -110,11 +110,12 @@ const table: Record<string, Entry> = {
       const down = r.has('step_size_down') ? r.num('step_size_down') : up;
       const total = up + down;
       const ratio = up / total;
-      const mode = r.str('mode', ['triangular', 'triangular2', 'exp_range'] as const, 'triangular');
       const gamma = r.num('gamma', 1);
       let scale: (x: number) => number;
       let byCycle: boolean;
-      if (r.has('scale_fn')) {
+      // PyTorch ignores `mode` when scale_fn is given.
+      const mode = r.has('scale_fn') ? 'custom' : r.str('mode', ['triangular', 'triangular2', 'exp_range'] as const, 'triangular');
+      if (mode === 'custom') {
         scale = r.fn('scale_fn');
         byCycle = r.str('scale_mode', ['cycle', 'iterations'] as const, 'cycle') === 'cycle';
       } else if (mode === 'triangular') { scale = () => 1; byCycle = true; }
