@@ -141,4 +141,18 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
     expectClose(sparse.dv, dense.dv, { ...tol, label: 'dv' });
     tf.dispose([q, k, v]);
   });
+  it(`per-head masks with batch 2 and GQA match dense attention on ${backend}`, async () => {
+    const [q, k, v] = qkv(12, 2, 4, 2, 7, 7, 4);
+    // heads 0, 2 causal; heads 1, 3 a symmetric window of 3 (rows of partial and full blocks)
+    const blockMask = createBlockMask((b, h, i, j) => (h % 2 === 0 ? causal(b, h, i, j) : slidingWindow(3, { causal: false })(b, h, i, j)), { qLen: 7, kvLen: 7, blockSize: 2, heads: 4 });
+    const sparse = await runAsync((x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true }), q, k, v, true);
+    const dense = await runAsync((x, y, z) => denseAttention(x, y, z, { mask: blockMask, returnLse: true }), q, k, v, true);
+    const tol = { atol: 2e-5, rtol: 2e-5 };
+    expectClose(sparse.out, dense.out, { ...tol, label: 'output' });
+    expectClose(sparse.lse, dense.lse, { ...tol, label: 'lse' });
+    expectClose(sparse.dq, dense.dq, { ...tol, label: 'dq' });
+    expectClose(sparse.dk, dense.dk, { ...tol, label: 'dk' });
+    expectClose(sparse.dv, dense.dv, { ...tol, label: 'dv' });
+    tf.dispose([q, k, v]);
+  });
 });

@@ -28,6 +28,9 @@ fn maskSlice(b : i32, h : i32) -> i32 {
 function rowLoop(d: number, body: string): string {
   return `
   let area = uniforms.qBlock * uniforms.kvBlock;
+  // the query row stays in registers for the whole row
+  var qr : array<f32, ${d}>;
+  for (var t = 0; t < ${d}; t++) { qr[t] = q[qOff + t]; }
   for (var ph = 0; ph < 2; ph++) {
     var count = mask[uniforms.offKvNum + row];
     if (ph == 1) { count = mask[uniforms.offFullNum + row]; }
@@ -42,7 +45,7 @@ function rowLoop(d: number, body: string): string {
         if (bitBase >= 0 && !maskBit(bitBase + j - k0)) { continue; }
         let kOff = (kHead + j) * ${d};
         var s = 0.0;
-        for (var t = 0; t < ${d}; t++) { s += q[qOff + t] * k[kOff + t]; }
+        for (var t = 0; t < ${d}; t++) { s += qr[t] * k[kOff + t]; }
         s *= uniforms.scale;
         ${body}
       }
