@@ -12,8 +12,15 @@ export interface LayerStats {
   count: number;
   /** sum over rows of x_i^2, length `inputDim`. */
   sqNorms: Float64Array;
+  /** sum over rows of x_i, length `inputDim` (for bias correction). */
+  sums: Float64Array;
   /** X^T X, row-major `inputDim x inputDim`, or null when not collected. */
   gram: Float64Array | null;
+  /**
+   * X^T R for reference inputs R paired row by row with X (e.g. the dense model's inputs of this
+   * layer while X comes from the partly pruned model), or absent.
+   */
+  cross?: Float64Array;
 }
 
 /** Options of {@link createLayerStats}. */
@@ -29,6 +36,7 @@ export function createLayerStats(inputDim: number, opts: LayerStatsOptions = {})
     inputDim,
     count: 0,
     sqNorms: new Float64Array(inputDim),
+    sums: new Float64Array(inputDim),
     gram: opts.gram === false ? null : new Float64Array(inputDim * inputDim),
   };
 }
@@ -47,6 +55,7 @@ export function accumulateLayerStats(stats: LayerStats, x: Float32Array, rows: n
     if (!Number.isFinite(x[k]!)) throw new Error(`accumulateLayerStats: calibration inputs must be finite, got ${x[k]} at index ${k}`);
   }
   const sq = stats.sqNorms;
+  const sm = stats.sums;
   const g = stats.gram;
   const row = new Float64Array(d);
   for (let n = 0; n < rows; n++) {
@@ -55,6 +64,7 @@ export function accumulateLayerStats(stats: LayerStats, x: Float32Array, rows: n
       const v = x[o + i]!;
       row[i] = v;
       sq[i] = sq[i]! + v * v;
+      sm[i] = sm[i]! + v;
     }
     if (g) {
       // Upper triangle only; mirrored at the end of the call.
@@ -68,6 +78,50 @@ export function accumulateLayerStats(stats: LayerStats, x: Float32Array, rows: n
   }
   if (g) for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) g[i * d + j] = g[j * d + i]!;
   stats.count += rows;
+}
+
+/**
+ * Adds sum_n x_n r_n^T to `stats.cross` (allocating it), for inputs `x` and reference inputs `r`
+ * (both row-major `rows x inputDim`). Call alongside {@link accumulateLayerStats} with the same rows.
+ */
+export function accumulateCross(stats: LayerStats, x: Float32Array, r: Float32Array, rows: number): void {
+  const d = stats.inputDim;
+  if (x.length !== rows * d || r.length !== rows * d) {
+    throw new Error(`accumulateCross: x and r must hold rows * inputDim = ${rows * d} values, got ${x.length} and ${r.length}`);
+  }
+  const c = (stats.cross ??= new Float64Array(d * d));
+  for (let n = 0; n < rows; n++) {
+    const o = n * d;
+    for (let i = 0; i < d; i++) {
+      const v = x[o + i]!;
+      if (v === 0) continue;
+      const base = i * d;
+      for (let j = 0; j < d; j++) c[base + j] = c[base + j]! + v * r[o + j]!;
+    }
+  }
+}
+
+/**
+ * Gradient of the per-sample reconstruction loss ||X W' - R W||^2 / count with respect to W' at
+ * W' = W: 2 (X^T X - X^T R) W / count, `[inDim, outDim]`. Zero when X = R. Needs `stats.cross`.
+ */
+export function reconstructionGradient(stats: LayerStats, w: Float32Array, outDim: number): Float32Array {
+  const d = stats.inputDim;
+  if (!stats.gram || !stats.cross) throw new Error(`reconstructionGradient: the statistics need both the Gram matrix and the cross term`);
+  if (w.length !== d * outDim) throw new Error(`reconstructionGradient: w must hold inputDim * outDim = ${d * outDim} values, got ${w.length}`);
+  const g = new Float32Array(d * outDim);
+  const s = 2 / stats.count;
+  const row = new Float64Array(outDim);
+  for (let i = 0; i < d; i++) {
+    row.fill(0);
+    for (let k = 0; k < d; k++) {
+      const a = stats.gram[i * d + k]! - stats.cross[i * d + k]!;
+      if (a === 0) continue;
+      for (let j = 0; j < outDim; j++) row[j] = row[j]! + a * w[k * outDim + j]!;
+    }
+    for (let j = 0; j < outDim; j++) g[i * outDim + j] = s * row[j]!;
+  }
+  return g;
 }
 
 /** Statistics of a whole input matrix at once (`x` row-major `rows x inputDim`). */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { accumulateLayerStats, createLayerStats, type LayerStats } from './calibration.js';
+import { accumulateCross, accumulateLayerStats, createLayerStats, type LayerStats } from './calibration.js';
 import { describe } from './matrix.js';
 import { resolveTargets, type LayerSelector, type TargetLayer } from './targets.js';
 
@@ -15,6 +15,8 @@ export interface CollectOptions {
   gram?: boolean;
   /** Bound on the bytes of all Gram matrices together (8 bytes per entry); default 256 MiB. Over it: an error. */
   maxGramBytes?: number;
+  /** Reference inputs per layer name (row-major `[rows, inputDim]`, same rows as the calibration set): collects X^T R as `cross`. @internal */
+  reference?: Map<string, Float32Array>;
 }
 
 /**
@@ -46,18 +48,26 @@ export function collectForTargets(model: LayersModel, targets: TargetLayer[], x:
   for (const t of targets) stats.set(t.name, createLayerStats(t.inDim, { gram: wantGram }));
   const probe = tfl.model({ inputs: model.inputs, outputs: targets.map((t) => t.layer.input as tfl.SymbolicTensor) });
   const n = x.shape[0]!;
+  let row = 0;
   for (let b = 0; b < n; b += batchSize) {
     const size = Math.min(batchSize, n - b);
     const outs = tf.tidy(() => {
       const xb = tf.slice(x, b, size);
       const o = probe.predict(xb);
-      return (Array.isArray(o) ? o : [o]).map((t, k) => t.reshape([-1, targets[k]!.inDim]));
+      return (Array.isArray(o) ? o : [o]).map((t, k) => tf.reshape(t, [-1, targets[k]!.inDim]));
     });
+    let rows = 0;
     outs.forEach((o, k) => {
-      const s = stats.get(targets[k]!.name)!;
-      accumulateLayerStats(s, o.dataSync() as Float32Array, o.shape[0]!);
+      const t = targets[k]!;
+      const s = stats.get(t.name)!;
+      const data = o.dataSync() as Float32Array;
+      rows = o.shape[0]!;
+      accumulateLayerStats(s, data, rows);
+      const ref = opts.reference?.get(t.name);
+      if (ref) accumulateCross(s, data, ref.subarray(row * t.inDim, (row + rows) * t.inDim), rows);
       o.dispose();
     });
+    row += rows;
   }
   return stats;
 }
@@ -72,4 +82,32 @@ export function checkCalibrationInput(model: LayersModel, x: tf.Tensor): void {
     throw new Error(`calibration must have shape [n, ${want.slice(1).join(', ')}] with n >= 1 to match the model input, got [${x.shape.join(', ')}]`);
   }
   if (x.dtype !== 'float32') throw new Error(`calibration must be float32, got ${x.dtype}`);
+}
+
+/** The inputs of each target layer on `x`, row-major `[rows, inputDim]` (rows = samples x positions). @internal */
+export function layerInputs(model: LayersModel, targets: TargetLayer[], x: tf.Tensor, batchSize: number): Map<string, Float32Array> {
+  const probe = tfl.model({ inputs: model.inputs, outputs: targets.map((t) => t.layer.input as tfl.SymbolicTensor) });
+  const parts = targets.map(() => [] as Float32Array[]);
+  for (let b = 0; b < x.shape[0]!; b += batchSize) {
+    const outs = tf.tidy(() => {
+      const o = probe.predict(tf.slice(x, b, Math.min(batchSize, x.shape[0]! - b)));
+      return (Array.isArray(o) ? o : [o]).map((t, k) => tf.reshape(t, [-1, targets[k]!.inDim]));
+    });
+    outs.forEach((o, k) => {
+      parts[k]!.push(Float32Array.from(o.dataSync() as Float32Array));
+      o.dispose();
+    });
+  }
+  const out = new Map<string, Float32Array>();
+  targets.forEach((t, k) => {
+    const list = parts[k]!;
+    const all = new Float32Array(list.reduce((s, a) => s + a.length, 0));
+    let o = 0;
+    for (const a of list) {
+      all.set(a, o);
+      o += a.length;
+    }
+    out.set(t.name, all);
+  });
+  return out;
 }

@@ -4,6 +4,8 @@ export { wandaScores, wandaMask, type WandaMaskOptions } from './wanda.js';
 export {
   createLayerStats,
   accumulateLayerStats,
+  accumulateCross,
+  reconstructionGradient,
   layerStatsFromInputs,
   inputNorms,
   layerHessian,

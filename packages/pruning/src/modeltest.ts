@@ -28,6 +28,6 @@ export function smallModel(seed = 1): { model: tfl.LayersModel; x: tf.Tensor2D; 
   for (let r = 0; r < n; r++) for (let j = 0; j < 16; j++) xs[r * 16 + j] = z[r * 16 + j]! * (1 + (j % 5)) + 0.5 * z[r * 16 + ((j + 1) % 16)]!;
   const labels = Int32Array.from({ length: n }, () => rng.int(4));
   const x = tf.tensor2d(xs, [n, 16]);
-  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 4).toFloat()) as tf.Tensor2D;
+  const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 4), 'float32')) as tf.Tensor2D;
   return { model, x, y };
 }

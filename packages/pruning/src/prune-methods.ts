@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { AnnealOptions } from './anneal.js';
-import { inputNorms, layerHessian } from './calibration.js';
+import { inputNorms, layerHessian, reconstructionGradient } from './calibration.js';
 import { icbsPrune, type BlockSelection } from './icbs.js';
 import { globalMagnitudeMasks, magnitudeMask } from './magnitude.js';
 import { describe, type Mask } from './matrix.js';
@@ -100,6 +100,13 @@ export interface PruneICBSOptions extends PruneModelOptions {
   solver?: 'anneal' | 'exhaustive';
   /** Annealer settings. */
   anneal?: AnnealOptions;
+  /**
+   * What each layer's reconstruction loss compares against: 'dense' (default) the unpruned model's
+   * output of the layer, ||X W' - R W||^2 with X the layer's inputs in the partly pruned model and R
+   * those in the unpruned one (the exact gradient term of this loss enters the objective); 'current'
+   * the layer's own unpruned output on X, ||X (W' - W)||^2.
+   */
+  reconstruct?: 'dense' | 'current';
   /** Add the first-order term of the task loss (needs `calibration.y` and `loss`). */
   gradient?: boolean;
   /** Weight of the gradient term (default 1). */
@@ -121,11 +128,14 @@ export function pruneICBS(model: LayersModel, opts: PruneICBSOptions): PruneRepo
   if (opts.gradient && (cal === undefined || cal instanceof tf.Tensor || cal.y === undefined || !opts.loss)) {
     throw new Error(`pruneICBS: gradient: true needs calibration { x, y } and a loss function`);
   }
+  const reconstruct = opts.reconstruct ?? 'dense';
+  if (reconstruct !== 'dense' && reconstruct !== 'current') throw new Error(`pruneICBS: reconstruct must be 'dense' or 'current', got ${describe(reconstruct)}`);
   let budgets: number[] | null = null;
   return pruneModelWith(model, opts, {
     method: 'icbs',
     fn: 'pruneICBS',
     needs: 'gram',
+    reference: reconstruct === 'dense',
     prepare: (targets) => {
       if (opts.timeBudgetMs === undefined) return;
       if (!(opts.timeBudgetMs >= 0)) throw new Error(`pruneICBS: timeBudgetMs must be >= 0, got ${describe(opts.timeBudgetMs)}`);
@@ -134,12 +144,17 @@ export function pruneICBS(model: LayersModel, opts: PruneICBSOptions): PruneRepo
     },
     layer: ({ target, w, density, stats, index }) => {
       const start = init === 'wanda' ? wandaMask(w, inputNorms(stats!), { density }) : magnitudeMask(w, { density });
-      const gradient = opts.gradient && cal && !(cal instanceof tf.Tensor) ? kernelGradient(model, target.layer, cal.x, cal.y!, opts.loss!, opts.batchSize ?? 256) : undefined;
+      const task = opts.gradient && cal && !(cal instanceof tf.Tensor) ? kernelGradient(model, target.layer, cal.x, cal.y!, opts.loss!, opts.batchSize ?? 256) : undefined;
+      const rec = stats!.cross ? reconstructionGradient(stats!, w.data, target.outDim) : undefined;
+      let gradient = rec;
+      if (task) {
+        const gw = opts.gradientWeight ?? 1;
+        gradient = Float32Array.from(task, (v, i) => gw * v + (rec ? rec[i]! : 0));
+      }
       const r = icbsPrune(w, {
         initialMask: start,
         hessian: layerHessian(stats!, 'pruneICBS'),
         gradient,
-        gradientWeight: opts.gradientWeight,
         steps: opts.steps ?? (budgets ? undefined : 1000),
         timeBudgetMs: budgets ? budgets[index] : undefined,
         blockSize: opts.blockSize,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { layerHessian, reconstructionError, type LayerStats } from './calibration.js';
-import { checkCalibrationInput, collectForTargets } from './collect.js';
+import { checkCalibrationInput, collectForTargets, layerInputs } from './collect.js';
 import { applyMask, checkNM, describe, maskDensity, resolveDensity, type Mask, type NMPattern, type WeightMatrix } from './matrix.js';
 import type { LayerReport, PruneReport, PruningMasks } from './report.js';
 import { readKernel, resolveTargets, writeKernel, type LayerSelector, type TargetLayer } from './targets.js';
@@ -28,6 +28,12 @@ export interface PruneModelOptions {
   loss?: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
   /** Recollect each layer's statistics after pruning the layers before it (default true). */
   sequential?: boolean;
+  /**
+   * After pruning a layer, shift its bias so that its mean output on the calibration set is kept
+   * (b += mean(R) W - mean(X) W', with R the unpruned model's inputs of the layer when known, else X).
+   * Default false. Needs calibration and a layer with a bias.
+   */
+  biasCorrection?: boolean;
   /** Calibration batch size (default 256). */
   batchSize?: number;
   /** Bound on the bytes of one collection's Gram matrices (default 256 MiB). */
@@ -59,6 +65,8 @@ export interface MethodSpec {
   fn: string;
   /** What the method needs from calibration. */
   needs: 'none' | 'norms' | 'gram';
+  /** Also collect X^T R against the unpruned model's layer inputs R (sequential mode only). */
+  reference?: boolean;
   /** Runs before the per-layer loop with all targets resolved (e.g. global magnitude). */
   prepare?: (targets: TargetLayer[], densities: number[]) => void;
   layer: (job: LayerJob) => LayerOutcome;
@@ -85,12 +93,20 @@ export function pruneModelWith(model: LayersModel, opts: PruneModelOptions, spec
   const maxGramBytes = opts.maxGramBytes ?? 256 * 2 ** 20;
   const sequential = opts.sequential !== false;
   const before = x !== undefined ? predictAll(model, x, batchSize) : null;
+  let reference: Map<string, Float32Array> | undefined;
+  if ((spec.reference || opts.biasCorrection) && sequential && x !== undefined) {
+    const bytes = 4 * x.shape[0]! * targets.reduce((s, t) => s + t.inDim, 0);
+    if (bytes > maxGramBytes) {
+      throw new Error(`${spec.fn}: keeping the unpruned layer inputs for reconstruct: 'dense' needs ${bytes} bytes, over maxGramBytes ${maxGramBytes}; raise maxGramBytes, use fewer calibration rows, or reconstruct: 'current'`);
+    }
+    reference = layerInputs(model, targets, x, batchSize);
+  }
   spec.prepare?.(targets, densities);
 
   // The Gram matrix is needed by 'gram' methods; otherwise collected only for the report when it fits.
   const gramFits = (ts: TargetLayer[]): boolean => ts.reduce((s, t) => s + 8 * t.inDim * t.inDim, 0) <= maxGramBytes;
   const collect = (ts: TargetLayer[]): Map<string, LayerStats> =>
-    collectForTargets(model, ts, x!, { batchSize, maxGramBytes, gram: spec.needs === 'gram' || gramFits(ts) });
+    collectForTargets(model, ts, x!, { batchSize, maxGramBytes, gram: spec.needs === 'gram' || gramFits(ts), reference: spec.reference ? reference : undefined });
   let allStats: Map<string, LayerStats> | null = null;
   if (x !== undefined && !sequential) allStats = collect(targets);
 
@@ -107,6 +123,7 @@ export function pruneModelWith(model: LayersModel, opts: PruneModelOptions, spec
     const out = spec.layer({ target, w, density: densities[index]!, nm: opts.nm, stats, index });
     const next = out.weights ?? applyMask(w, out.mask);
     writeKernel(target, next);
+    if (opts.biasCorrection && stats) correctBias(target, data, next, stats, reference?.get(target.name));
     const estimated = stats?.gram ? reconstructionError(data, next, target.inDim, target.outDim, layerHessian(stats)) : null;
     masks[target.name] = { shape: [target.inDim, target.outDim], mask: out.mask };
     const d = maskDensity(out.mask);
@@ -134,6 +151,28 @@ export function pruneModelWith(model: LayersModel, opts: PruneModelOptions, spec
   const report: PruneReport = { method: spec.method, density: total ? kept / total : 1, layers, estimatedLossChange: est, measuredLossChange: measured, measure, timeMs: performance.now() - t0, masks };
   if (Object.keys(details).length) report.details = details;
   return report;
+}
+
+/** b_j += sum_i (mean(R)_i W_ij - mean(X)_i W'_ij): keeps the layer's mean pre-activation. */
+function correctBias(t: TargetLayer, before: Float32Array, after: Float32Array, stats: LayerStats, ref: Float32Array | undefined): void {
+  const ws = t.layer.getWeights();
+  if (ws.length < 2 || ws[1]!.size !== t.outDim) return;
+  const { inDim, outDim } = t;
+  const muX = Float64Array.from(stats.sums, (v) => v / stats.count);
+  const muR = new Float64Array(inDim);
+  if (ref) {
+    const rows = ref.length / inDim;
+    for (let r = 0; r < rows; r++) for (let i = 0; i < inDim; i++) muR[i] = muR[i]! + ref[r * inDim + i]! / rows;
+  } else muR.set(muX);
+  const b = Float32Array.from(ws[1]!.dataSync() as Float32Array);
+  for (let j = 0; j < outDim; j++) {
+    let s = 0;
+    for (let i = 0; i < inDim; i++) s += muR[i]! * before[i * outDim + j]! - muX[i]! * after[i * outDim + j]!;
+    b[j] = b[j]! + s;
+  }
+  const bt = tf.tensor1d(b);
+  t.layer.setWeights([ws[0]!, bt, ...ws.slice(2)]);
+  bt.dispose();
 }
 
 function resolveDensities(targets: TargetLayer[], opts: PruneModelOptions, fn: string): number[] {

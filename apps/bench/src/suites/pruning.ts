@@ -1,0 +1,212 @@
+import { createRng } from '@blockwise/tensor';
+import { pruneICBS, pruneMagnitude, pruneSparseGPT, pruneWanda, type PruneReport } from '@blockwise/pruning';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { Check, Result, Suite, SuiteContext } from '../suite.js';
+
+const DENSITIES = [0.5, 0.2, 0.1];
+const METHODS = ['magnitude', 'wanda', 'sparsegpt', 'icbs'] as const;
+type Method = (typeof METHODS)[number];
+
+interface Split {
+  xTrain: tf.Tensor2D;
+  yTrain: tf.Tensor2D;
+  xVal: tf.Tensor2D;
+  yVal: tf.Tensor2D;
+  xTest: tf.Tensor2D;
+  yTest: Int32Array;
+}
+
+/** Shuffles the digits and splits them 60/10/30 into train, validation (early stopping) and held-out test. */
+function splitDigits(ctx: SuiteContext): Split {
+  const d = ctx.data.digits();
+  const perm = createRng(ctx.seed).permutation(d.n);
+  const nTest = Math.round(d.n * 0.3);
+  const nVal = Math.round(d.n * 0.1);
+  const take = (from: number, to: number) => {
+    const idx = perm.subarray(from, to);
+    const x = new Float32Array(idx.length * 64);
+    const y = new Int32Array(idx.length);
+    idx.forEach((k, r) => {
+      x.set(d.x.subarray(k * 64, k * 64 + 64), r * 64);
+      y[r] = d.y[k]!;
+    });
+    return { x: tf.tensor2d(x, [idx.length, 64]), y, oneHot: tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(y, "int32"), 10), "float32")) as tf.Tensor2D };
+  };
+  const test = take(0, nTest);
+  const val = take(nTest, nTest + nVal);
+  const train = take(nTest + nVal, d.n);
+  test.oneHot.dispose();
+  return { xTrain: train.x, yTrain: train.oneHot, xVal: val.x, yVal: val.oneHot, xTest: test.x, yTest: test.y };
+}
+
+function buildMlp(hidden: number): tfl.Sequential {
+  return tfl.sequential({
+    layers: [
+      tfl.layers.dense({ inputShape: [64], units: hidden, activation: 'relu', name: 'fc1' }),
+      tfl.layers.dense({ units: hidden, activation: 'relu', name: 'fc2' }),
+      tfl.layers.dense({ units: 10, name: 'logits' }),
+    ],
+  });
+}
+
+function accuracy(model: tfl.LayersModel, x: tf.Tensor2D, y: Int32Array): number {
+  const pred = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, -1).dataSync());
+  let hit = 0;
+  for (let i = 0; i < y.length; i++) hit += pred[i] === y[i] ? 1 : 0;
+  return (100 * hit) / y.length;
+}
+
+const xent = (yTrue: tf.Tensor, logits: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(yTrue, logits);
+
+/** Trains with Adam and keeps the weights of the epoch with the best validation accuracy. */
+async function trainBest(ctx: SuiteContext, s: Split, hidden: number, epochs: number): Promise<{ weights: tf.Tensor[]; valAcc: number; epoch: number }> {
+  const model = buildMlp(hidden);
+  const rng = createRng(ctx.seed + 1);
+  for (const l of model.layers) {
+    // Seeded He-normal init so runs repeat.
+    const [k, b] = l.getWeights();
+    const fan = k!.shape[0]!;
+    const nk = tf.tensor(rng.fillNormal(new Float32Array(k!.size), 0, Math.sqrt(2 / fan)), k!.shape);
+    const nb = tf.zerosLike(b!);
+    l.setWeights([nk, nb]);
+    tf.dispose([nk, nb]);
+  }
+  model.compile({ optimizer: tf.train.adam(3e-3), loss: xent });
+  const yVal = Int32Array.from(tf.tidy(() => tf.argMax(s.yVal, -1).dataSync()));
+  let best = { weights: model.getWeights().map((w) => w.clone()), valAcc: -1, epoch: 0 };
+  for (let e = 0; e < epochs; e++) {
+    await model.fit(s.xTrain, s.yTrain, { epochs: 1, batchSize: 64, shuffle: true, verbose: 0 });
+    const acc = accuracy(model, s.xVal, yVal);
+    if (acc > best.valAcc) {
+      tf.dispose(best.weights);
+      best = { weights: model.getWeights().map((w) => w.clone()), valAcc: acc, epoch: e + 1 };
+    }
+    ctx.progress('train MLP', e + 1, epochs);
+  }
+  model.dispose();
+  return best;
+}
+
+function freshModel(hidden: number, weights: tf.Tensor[]): tfl.Sequential {
+  const m = buildMlp(hidden);
+  m.setWeights(weights);
+  return m;
+}
+
+function prune(method: Method, model: tfl.LayersModel, density: number, s: Split, calib: tf.Tensor2D, calibY: tf.Tensor2D, icbsSteps: number): PruneReport {
+  const common = { density, calibration: { x: calib, y: calibY }, loss: xent };
+  switch (method) {
+    case 'magnitude':
+      return pruneMagnitude(model, common);
+    case 'wanda':
+      return pruneWanda(model, common);
+    case 'sparsegpt':
+      return pruneSparseGPT(model, { ...common, blockSize: 32 });
+    case 'icbs':
+      return pruneICBS(model, { ...common, steps: icbsSteps, blockSize: 16, selection: 'greedy', scope: 'row', seed: 1 });
+  }
+}
+
+/** The `pruning` suite: one-shot pruning of a digits MLP by each method, without retraining. */
+export const pruningSuite: Suite = {
+  name: 'pruning',
+  description:
+    'A 64-256-256-10 MLP trained on the digits (best validation epoch), then pruned to densities 50%, 20%, 10% (fraction of weights kept, all Dense layers) by magnitude, Wanda, SparseGPT and iCBS without retraining; held-out test accuracy, time, and iCBS accuracy against steps.',
+  async run(ctx) {
+    const t0 = performance.now();
+    const hidden = 256;
+    const s = splitDigits(ctx);
+    const epochs = ctx.full ? 150 : 60;
+    const icbsSteps = ctx.full ? 4000 : 800;
+    // The last point (icbsSteps) is the main iCBS run at the lowest density, reused.
+    const stepGrid = ctx.full ? [0, 100, 300, 1000] : [0, 50, 200];
+    const best = await trainBest(ctx, s, hidden, epochs);
+    const calib = s.xTrain;
+    const calibY = s.yTrain;
+    const results: Result[] = [];
+    const dense = freshModel(hidden, best.weights);
+    const denseAcc = accuracy(dense, s.xTest, s.yTest);
+    dense.dispose();
+    ctx.log(`dense MLP: best validation accuracy ${best.valAcc.toFixed(2)}% at epoch ${best.epoch}, test accuracy ${denseAcc.toFixed(2)}%`);
+    results.push({ name: 'dense', params: { method: 'dense', density: 1, epoch: best.epoch }, metrics: { accuracy: { value: denseAcc, unit: '%' } } });
+
+    const total = DENSITIES.length * METHODS.length + stepGrid.length;
+    let done = 0;
+    for (const density of DENSITIES) {
+      for (const method of METHODS) {
+        const m = freshModel(hidden, best.weights);
+        const r = prune(method, m, density, s, calib, calibY, icbsSteps);
+        const acc = accuracy(m, s.xTest, s.yTest);
+        m.dispose();
+        results.push({
+          name: `${method} ${Math.round(density * 100)}%`,
+          params: { method, density },
+          metrics: {
+            accuracy: { value: acc, unit: '%' },
+            timeMs: { value: r.timeMs, unit: 'ms' },
+            measuredDensity: { value: r.density, unit: '' },
+            measuredLossChange: { value: r.measuredLossChange ?? NaN, unit: 'nats' },
+            estimatedLossChange: { value: r.estimatedLossChange ?? NaN, unit: '' },
+          },
+        });
+        ctx.progress('prune', ++done, total);
+      }
+    }
+    // iCBS accuracy against steps (per layer) at the lowest density.
+    const dLow = DENSITIES[DENSITIES.length - 1]!;
+    for (const steps of stepGrid) {
+      const m = freshModel(hidden, best.weights);
+      const r = pruneICBS(m, { density: dLow, calibration: { x: calib, y: calibY }, loss: xent, steps, blockSize: 16, seed: 1 });
+      const acc = accuracy(m, s.xTest, s.yTest);
+      m.dispose();
+      results.push({
+        name: `icbs steps ${steps}`,
+        params: { method: 'icbs-steps', density: dLow, steps },
+        metrics: { accuracy: { value: acc, unit: '%' }, timeMs: { value: r.timeMs, unit: 'ms' }, estimatedLossChange: { value: r.estimatedLossChange ?? NaN, unit: '' } },
+      });
+      ctx.progress('prune', ++done, total);
+    }
+    const main = results.find((r) => r.params.method === 'icbs' && r.params.density === dLow)!;
+    results.push({ ...main, name: `icbs steps ${icbsSteps}`, params: { method: 'icbs-steps', density: dLow, steps: icbsSteps } });
+    tf.dispose([s.xTrain, s.yTrain, s.xVal, s.yVal, s.xTest, ...best.weights]);
+
+    ctx.chart({
+      id: 'pruning-accuracy',
+      title: 'Test accuracy after one-shot pruning (no retraining)',
+      kind: 'line',
+      x: 'density (fraction kept)',
+      y: 'accuracy (%)',
+      series: METHODS.map((method) => ({
+        name: method,
+        points: results.filter((r) => r.params.method === method).map((r) => [r.params.density as number, r.metrics.accuracy!.value] as [number, number]),
+      })),
+    });
+    ctx.chart({
+      id: 'pruning-icbs-steps',
+      title: `iCBS test accuracy against block steps per layer (density ${dLow})`,
+      kind: 'line',
+      x: 'steps per layer (+1)',
+      y: 'accuracy (%)',
+      logX: true,
+      series: [{ name: 'icbs', points: results.filter((r) => r.params.method === 'icbs-steps').map((r) => [(r.params.steps as number) + 1, r.metrics.accuracy!.value] as [number, number]) }],
+    });
+    results[0]!.metrics.suiteSeconds = { value: (performance.now() - t0) / 1000, unit: 's' };
+    return results;
+  },
+  validate(results, ctx) {
+    const acc = (method: string, density: number) => results.find((r) => r.params.method === method && r.params.density === density)?.metrics.accuracy?.value ?? NaN;
+    const checks: Check[] = [];
+    for (const d of DENSITIES) {
+      const [m, w, i] = [acc('magnitude', d), acc('wanda', d), acc('icbs', d)];
+      checks.push({ name: `Wanda >= magnitude at density ${d}`, pass: w >= m, detail: `wanda ${w.toFixed(2)}%, magnitude ${m.toFixed(2)}%` });
+      checks.push({ name: `iCBS >= Wanda at density ${d}`, pass: i >= w, detail: `icbs ${i.toFixed(2)}%, wanda ${w.toFixed(2)}%` });
+    }
+    const i10 = acc('icbs', 0.1);
+    const w10 = acc('wanda', 0.1);
+    checks.push({ name: 'iCBS at least 3 points above Wanda at density 0.1', pass: i10 - w10 >= 3, detail: `icbs ${i10.toFixed(2)}% - wanda ${w10.toFixed(2)}% = ${(i10 - w10).toFixed(2)} points` });
+    const secs = results.find((r) => r.params.method === 'dense')?.metrics.suiteSeconds?.value ?? NaN;
+    if (ctx.quick) checks.push({ name: 'suite under two minutes with --quick', pass: secs < 120, detail: `${secs.toFixed(1)} s` });
+    return checks;
+  },
+};
