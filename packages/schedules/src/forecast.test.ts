@@ -28,6 +28,7 @@ describe('loss-curve forecasting (arXiv 2408.11029)', () => {
     for (const lrs of [wsd, lin]) {
       const err = forecastError(fit, lrs, predictLossCurve(truth, lrs));
       expect(err.mape).toBeLessThan(1e-4);
+      expect(err.finalRelError).toBeLessThan(1e-4);
     }
   });
   it('fits lambda when not given and tolerates noise', () => {

@@ -245,6 +245,8 @@ export interface ForecastError {
   mape: number;
   /** |predicted - observed| at the last observed step. */
   finalAbsError: number;
+  /** finalAbsError / |observed| at the last observed step. */
+  finalRelError: number;
 }
 
 /** Compares a fit's forecast for a run's LRs with that run's observed losses (a held-out curve). */
@@ -255,6 +257,7 @@ export function forecastError(fit: LossCurveFit, lrs: ArrayLike<number>, losses:
   let se = 0;
   let ape = 0;
   let last = 0;
+  let lastObs = 1;
   for (let k = 0; k < losses.length; k++) {
     const s = nonNegativeInt(`steps[${k}]`, st[k]);
     if (s >= pred.length) throw new RangeError(`steps[${k}] = ${s} is past the last LR (lrs has ${pred.length} entries)`);
@@ -263,6 +266,7 @@ export function forecastError(fit: LossCurveFit, lrs: ArrayLike<number>, losses:
     se += e * e;
     ape += Math.abs(e) / Math.max(Math.abs(o), 1e-12);
     last = Math.abs(e);
+    lastObs = o;
   }
-  return { rmse: Math.sqrt(se / losses.length), mape: ape / losses.length, finalAbsError: last };
+  return { rmse: Math.sqrt(se / losses.length), mape: ape / losses.length, finalAbsError: last, finalRelError: last / Math.max(Math.abs(lastObs), 1e-12) };
 }
