@@ -74,6 +74,17 @@ describe('permuted block-sparse attention', () => {
     const perm = keyPermutation(qd, kd, { batch: 1, hq: 2, hkv: 1, lq: 16, lk: 16, d: 4 }, 4, 8, 0.5, true);
     for (const s0 of [0, 8]) expect([...perm.slice(s0, s0 + 8)].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => i + s0));
   });
+  it('keys are ordered by the attention mass of the last query block', () => {
+    // One head, dim 1, 8 keys, block 4, one segment of 8. The last query block (rows 4..7) has
+    // q = 1, so row i puts weight exp(k_j) / sum over j <= i (causal). Keys 0..7 = [0, 3, 1, 0, 2, 0, 0, 0]:
+    // key 1 (k = 3) gets the most mass in every row, then key 4 (k = 2), then key 2 (k = 1); the
+    // k = 0 keys tie within a row: 0 and 3 are seen by all four rows (equal mass, position order
+    // breaks the tie), 5, 6, 7 by three, two and one rows, so 0, 3, 5, 6, 7.
+    const qd = Float32Array.from([0, 0, 0, 0, 1, 1, 1, 1]);
+    const kd = Float32Array.from([0, 3, 1, 0, 2, 0, 0, 0]);
+    const perm = keyPermutation(qd, kd, { batch: 1, hq: 1, hkv: 1, lq: 8, lk: 8, d: 1 }, 4, 8, 1, true);
+    expect([...perm]).toEqual([1, 4, 2, 0, 3, 5, 6, 7]);
+  });
   it('threshold 1 gives the unpermuted causal attention output', async () => {
     const r = await permutedBlockSparseAttention(q, k, v, { blockSize: 4, segmentSize: 8, threshold: 1 });
     const dense = denseAttention(q, k, v, { mask: causal });
