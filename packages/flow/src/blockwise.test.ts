@@ -45,6 +45,21 @@ describe('BlockwiseFlow training', () => {
     f.dispose();
   });
 
+  it('stratified training gives every segment its share of each batch', () => {
+    const f = new BlockwiseFlow({ dim: 1, segments: [0, 1 / 3, 0.9, 1], hidden: [4], seed: 1 });
+    const seen: number[][] = [];
+    const orig = f.losses.bind(f);
+    f.losses = (p, a, b, t) => {
+      const c = [0, 0, 0];
+      for (const ti of t) c[f.segmentOf(ti)]! += 1;
+      seen.push(c);
+      return orig(p, a, b, t);
+    };
+    f.train({ data: Float32Array.from([1, 2, 3]), path, steps: 3, batchSize: 9, stratified: true });
+    expect(seen).toEqual([[3, 3, 3], [3, 3, 3], [3, 3, 3]]);
+    f.dispose();
+  });
+
   it('a step only updates the networks of the segments that received rows', () => {
     const f = new BlockwiseFlow({ dim: 2, segments: 2, hidden: [4], seed: 1 });
     const before = f.nets.map((n) => n.trainableVariables.map((v) => Array.from(v.dataSync())));

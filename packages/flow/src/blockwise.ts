@@ -35,6 +35,25 @@ export interface BlockwiseSampleOptions {
   residual?: boolean;
 }
 
+/** Options of `BlockwiseFlow.train`. */
+export interface BlockwiseTrainOptions {
+  /** Training data [N, dim], row-major. */
+  data: Float32Array;
+  path: AffinePath;
+  steps: number;
+  /** Rows per step over all segments (default 256). */
+  batchSize?: number;
+  /** Adam learning rate (default 1e-3). */
+  learningRate?: number;
+  seed?: number;
+  /** Mini-batch OT pairing of noise and data (default false). */
+  ot?: boolean;
+  /** Equal rows per segment, t uniform within each (default false: t uniform on [0, 1]). */
+  stratified?: boolean;
+  logEvery?: number;
+  onLog?: (step: number, loss: number) => void;
+}
+
 /** Losses of one training batch. */
 export interface BlockwiseLosses {
   total: tf.Scalar;
@@ -179,8 +198,12 @@ export class BlockwiseFlow {
     }
   }
 
-  /** Trains all networks jointly with Adam on batches from `data` [N, dim]; returns logged total losses. */
-  train(opts: { data: Float32Array; path: AffinePath; steps: number; batchSize?: number; learningRate?: number; seed?: number; ot?: boolean; logEvery?: number; onLog?: (step: number, loss: number) => void }): number[] {
+  /**
+   * Trains all networks jointly with Adam on batches from `data` [N, dim]; returns logged total
+   * losses. With `stratified`, row i's t is uniform within segment i mod K, so every network gets
+   * batchSize / K rows per step (otherwise t is uniform on [0, 1] and the split is random).
+   */
+  train(opts: BlockwiseTrainOptions): number[] {
     const { data, path, steps, batchSize = 256, learningRate = 1e-3, logEvery = 50 } = opts;
     if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
     ensureGradients('BlockwiseFlow.train');
@@ -191,6 +214,18 @@ export class BlockwiseFlow {
     try {
       for (let s = 0; s < steps; s++) {
         const b = drawFlowBatch(data, this.dim, batchSize, rng, opts.ot ?? false);
+        if (opts.stratified) {
+          for (let i = 0; i < batchSize; i++) {
+            const k = i % this.K;
+            const lo = this.boundaries[k] as number;
+            const hi = this.boundaries[k + 1] as number;
+            // t is stored as float32: keep the rounded value inside [lo, hi) so it stays in segment k.
+            let v = lo + (b.t[i] as number) * (hi - lo);
+            if (Math.fround(v) < lo) v = lo + 1e-6;
+            if (Math.fround(v) >= hi && k + 1 < this.K) v = hi - 1e-6;
+            b.t[i] = v;
+          }
+        }
         const x0 = tf.tensor2d(b.x0, [batchSize, this.dim]);
         const x1 = tf.tensor2d(b.x1, [batchSize, this.dim]);
         const log = s % logEvery === 0 || s === steps - 1;

@@ -72,5 +72,6 @@ export {
   type BlockwiseFlowConfig,
   type BlockwiseSampleOptions,
   type BlockwiseLosses,
+  type BlockwiseTrainOptions,
 } from './blockwise.js';
 export { trainClassifier, type Classifier, type ClassifierOptions } from './classifier.js';

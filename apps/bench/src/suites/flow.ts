@@ -20,7 +20,7 @@ interface Variant {
   label: string;
   K: number;
   guidance: boolean;
-  config: (dim: number, clf: Classifier | null) => BlockwiseFlowConfig;
+  config: (dim: number, clf: Classifier, clfInput: (x: tf.Tensor2D) => tf.Tensor2D) => BlockwiseFlowConfig;
 }
 
 interface Dataset {
@@ -29,7 +29,10 @@ interface Dataset {
   train: Float32Array;
   /** Held-out reference samples (same space as train). */
   ref: Float32Array;
-  clf: Classifier | null;
+  /** Frozen pretrained model whose penultimate features guide BFM (and, for digits, score samples). */
+  clf: Classifier;
+  /** Maps flow samples to the classifier's input space. */
+  clfInput: (x: tf.Tensor2D) => tf.Tensor2D;
   variants: Variant[];
 }
 
@@ -45,29 +48,31 @@ function variants(dataset: 'checkerboard' | 'digits'): Variant[] {
     guidance: false,
     config: (dim) => ({ dim, segments: K, hidden, seed: 11 }),
   });
-  const out = [base(1, big), base(2, k2), base(4, k4)];
-  if (dataset === 'digits') {
-    out.push({
+  const toy = dataset === 'checkerboard';
+  return [
+    base(1, big),
+    base(2, k2),
+    base(4, k4),
+    {
       label: 'BFM K=4 +features +residual',
       K: 4,
       guidance: true,
-      config: (dim, clf) => ({
+      config: (dim, clf, clfInput) => ({
         dim,
         segments: 4,
         hidden: k4,
         seed: 11,
         features: {
-          featureDim: 16,
-          hidden: [64],
-          target: (x1) => tf.tidy(() => (clf as Classifier).featureTensor(tf.div(tf.add(x1, 1), 2) as tf.Tensor2D)),
-          targetDim: (clf as Classifier).featureDim,
+          featureDim: toy ? 8 : 16,
+          hidden: [toy ? 32 : 64],
+          target: (x1) => tf.tidy(() => clf.featureTensor(clfInput(x1))),
+          targetDim: clf.featureDim,
           weight: 0.5,
-          residual: { hidden: [32] },
+          residual: { hidden: [toy ? 16 : 32] },
         },
       }),
-    });
-  }
-  return out;
+    },
+  ];
 }
 
 /** Digits: shuffled 75/25 split, pixels mapped from [0, 1] to [-1, 1]. */
@@ -90,16 +95,35 @@ function digitsDataset(ctx: SuiteContext): Dataset {
   const clf = trainClassifier(raw.x, raw.y, 64, 10, { hidden: [64, 32], steps: ctx.full ? 800 : 300, seed: ctx.seed });
   const test = take(nTrain, d.n, false);
   ctx.log(`flow: digit classifier test accuracy ${(100 * clf.accuracy(test.x, test.y)).toFixed(1)}%`);
-  return { name: 'digits', dim: 64, train: take(0, nTrain, true).x, ref: take(nTrain, d.n, true).x, clf, variants: variants('digits') };
+  return {
+    name: 'digits',
+    dim: 64,
+    train: take(0, nTrain, true).x,
+    ref: take(nTrain, d.n, true).x,
+    clf,
+    clfInput: (x) => tf.tidy(() => tf.clipByValue(tf.div(tf.add(x, 1), 2), 0, 1) as tf.Tensor2D),
+    variants: variants('digits'),
+  };
 }
 
+/** Checkerboard; its frozen "pretrained" model is a classifier of the 8 dark cells. */
 function toyDataset(ctx: SuiteContext): Dataset {
+  const train = sampleToy('checkerboard', 20000, ctx.seed);
+  const cells = new Int32Array(train.length / 2);
+  for (let i = 0; i < cells.length; i++) {
+    const col = Math.min(3, Math.floor(train[2 * i]! + 2));
+    const row = Math.min(3, Math.floor(train[2 * i + 1]! + 2));
+    cells[i] = col * 2 + (row >> 1);
+  }
+  const clf = trainClassifier(train, cells, 2, 8, { hidden: [32, 16], steps: ctx.full ? 600 : 200, seed: ctx.seed });
+  ctx.log(`flow: checkerboard cell classifier accuracy ${(100 * clf.accuracy(train.subarray(0, 4000), cells.subarray(0, 2000))).toFixed(1)}%`);
   return {
     name: 'checkerboard',
     dim: 2,
-    train: sampleToy('checkerboard', 20000, ctx.seed),
+    train,
     ref: sampleToy('checkerboard', ctx.full ? 2000 : 1000, ctx.seed + 1),
-    clf: null,
+    clf,
+    clfInput: (x) => x,
     variants: variants('checkerboard'),
   };
 }
@@ -127,16 +151,18 @@ async function runDataset(ctx: SuiteContext, ds: Dataset, results: Result[]): Pr
   const stepCounts = ctx.full ? [4, 8, 16, 32] : [4, 8, 16];
   const nEval = ds.name === 'checkerboard' ? ds.ref.length / 2 : ds.ref.length / 64;
   const x0 = createRng(ctx.seed + 7).normalTensor([nEval, ds.dim]) as tf.Tensor2D;
-  const refFeat = ds.clf ? ds.clf.features(toPixels(ds.ref)) : null;
-  const curves = new Map<string, [number, number][]>();
+  const refFeat = ds.name === 'digits' ? ds.clf.features(toPixels(ds.ref)) : null;
+  const curves = new Map<string, { flops: number; ms: number; sw2: number; fd?: number }[]>();
   for (const [vi, v] of ds.variants.entries()) {
-    const model = new BlockwiseFlow(v.config(ds.dim, ds.clf));
+    const model = new BlockwiseFlow(v.config(ds.dim, ds.clf, ds.clfInput));
     const t0 = performance.now();
     const losses = model.train({
       data: ds.train,
       path,
       steps: trainSteps,
-      batchSize: ctx.full ? 256 : 128,
+      // Every network gets the same rows per step: BFM draws K x batch rows, stratified over its segments.
+      batchSize: (ctx.full ? 256 : 128) * v.K,
+      stratified: v.K > 1,
       learningRate: 2e-3,
       seed: ctx.seed + vi,
       logEvery: Math.max(1, Math.floor(trainSteps / 4)),
@@ -160,14 +186,14 @@ async function runDataset(ctx: SuiteContext, ds: Dataset, results: Result[]): Pr
         finalLoss: { value: losses[losses.length - 1]!, unit: '' },
       };
       if (ds.name === 'checkerboard') metrics.w2 = { value: exactW2(x.subarray(0, 300 * d), ds.ref.subarray(0, 300 * d), d), unit: '' };
-      if (ds.clf && refFeat) metrics.fd = { value: frechetDistance(ds.clf.features(toPixels(x)), refFeat, ds.clf.featureDim), unit: '' };
+      if (refFeat) metrics.fd = { value: frechetDistance(ds.clf.features(toPixels(x)), refFeat, ds.clf.featureDim), unit: '' };
       results.push({
         name: `${ds.name} ${v.label} ${steps} steps`,
         params: { dataset: ds.name, K: v.K, guidance: v.guidance, residual: v.guidance, steps, method: 'euler', trainSteps },
         metrics,
       });
-      const key = v.label;
-      curves.set(key, [...(curves.get(key) ?? []), [r.flopsPerSample, metrics.sw2!.value]]);
+      const point = { flops: r.flopsPerSample, ms: metrics.sampleMsPer1k!.value, sw2: metrics.sw2!.value, fd: metrics.fd?.value };
+      curves.set(v.label, [...(curves.get(v.label) ?? []), point]);
       if (steps === stepCounts[stepCounts.length - 1]) {
         const name = `flow-${ds.name}-${v.label.replace(/[^A-Za-z0-9]+/g, '-')}.png`;
         if (ds.name === 'checkerboard') ctx.image(name, histogram(x), 64, 64, { scale: 3, title: `${ds.name}, ${v.label}, ${steps} Euler steps` });
@@ -178,15 +204,19 @@ async function runDataset(ctx: SuiteContext, ds: Dataset, results: Result[]): Pr
     ctx.progress(`flow ${ds.name}`, vi + 1, ds.variants.length);
   }
   x0.dispose();
-  ctx.chart({
-    id: `flow-${ds.name}-sw2-flops`,
-    title: `${ds.name}: sliced W2 vs FLOPs per sample (Euler, ${stepCounts.join('/')} steps)`,
-    kind: 'line',
-    x: 'FLOPs per sample',
-    y: 'SW2 (lower is better)',
-    logX: true,
-    series: [...curves].map(([name, points]) => ({ name, points })),
-  });
+  const chart = (id: string, x: string, y: string, px: (p: { flops: number; ms: number; sw2: number; fd?: number }) => [number, number]): void =>
+    ctx.chart({
+      id: `flow-${ds.name}-${id}`,
+      title: `${ds.name}: ${y} vs ${x} (Euler, ${stepCounts.join('/')} steps)`,
+      kind: 'line',
+      x,
+      y: `${y} (lower is better)`,
+      logX: true,
+      series: [...curves].map(([name, pts]) => ({ name, points: pts.map(px) })),
+    });
+  chart('sw2-flops', 'FLOPs per sample', 'SW2', (p) => [p.flops, p.sw2]);
+  chart('sw2-time', 'sampling ms per 1000 samples', 'SW2', (p) => [p.ms, p.sw2]);
+  if (ds.name === 'digits') chart('fd-flops', 'FLOPs per sample', 'digit Fréchet distance', (p) => [p.flops, p.fd ?? NaN]);
 }
 
 /** The single network's best point, and the best BFM point with at most half its FLOPs. */
@@ -216,10 +246,11 @@ export const flowSuite: Suite = {
   description: 'Flow matching on checkerboard and 8x8 digits: single network vs Blockwise FM (K = 2, 4; feature guidance + residual approximation); SW2, MMD, W2, digit Fréchet distance against FLOPs per sample and wall time.',
   async run(ctx) {
     const results: Result[] = [];
-    await runDataset(ctx, toyDataset(ctx), results);
-    const digits = digitsDataset(ctx);
-    await runDataset(ctx, digits, results);
-    digits.clf?.dispose();
+    for (const make of [toyDataset, digitsDataset]) {
+      const ds = make(ctx);
+      await runDataset(ctx, ds, results);
+      ds.clf.dispose();
+    }
     return results;
   },
   validate(results) {
