@@ -29,3 +29,11 @@ export {
   type PruneICBSOptions,
 } from './prune-methods.js';
 export type { PruneReport, LayerReport, PruningMasks } from './report.js';
+export { encodeMasks, decodeMasks, masksToJSON, masksFromJSON, attachMasks, masksFromModel, type MaskEntrySpec } from './masks-io.js';
+export {
+  polynomialDensitySchedule,
+  createGradualPruner,
+  type PolynomialDensityOptions,
+  type GradualPrunerOptions,
+  type GradualPruner,
+} from './gradual.js';
