@@ -1,5 +1,6 @@
 import type { Suite } from '../suite.js';
 import { backendsSuite } from './backends.js';
+import { lmSuite } from './lm.js';
 
 /** Every suite, in the order `npm run bench` runs them. */
-export const suites: Suite[] = [backendsSuite];
+export const suites: Suite[] = [backendsSuite, lmSuite];
