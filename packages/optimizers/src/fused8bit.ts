@@ -182,6 +182,24 @@ function updateBlock(
   }
 }
 
+const pool = new Map<string, { outP: Float32Array; outS: Int32Array }>();
+
+/**
+ * Output arrays of one call. The wasm backend copies kernel outputs into its heap, so there the
+ * arrays are reused between calls (no 6 bytes per parameter of garbage per step); the cpu
+ * backend keeps the arrays it is given, so it gets fresh ones.
+ */
+function outputs(n: number, stateLength: number): { outP: Float32Array; outS: Int32Array } {
+  if (tf.getBackend() !== 'wasm') return { outP: new Float32Array(n), outS: new Int32Array(stateLength) };
+  const key = `${n}:${stateLength}`;
+  let o = pool.get(key);
+  if (!o) {
+    o = { outP: new Float32Array(n), outS: new Int32Array(stateLength) };
+    pool.set(key, o);
+  }
+  return o;
+}
+
 /** Typed-array reference of the fused step (what cpu and wasm run). */
 export function fused8bitReference(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO[] {
   const p = inputs[0]!.data as Float32Array;
@@ -194,8 +212,7 @@ export function fused8bitReference(inputs: KernelIO[], a: Fused8bitAttrs): Kerne
   if (st.length !== packedStateLength(n, S, B)) {
     throw new Error(`Fused8bitStep: state holds ${st.length} words, expected ${packedStateLength(n, S, B)} for ${n} elements, block ${B}`);
   }
-  const outP = new Float32Array(n);
-  const outS = new Int32Array(st.length);
+  const { outP, outS } = outputs(n, st.length);
   const codesIn = new Uint8Array(st.buffer, st.byteOffset, S * W * 4);
   const absIn = new Float32Array(st.buffer, st.byteOffset + S * W * 4, S * nb);
   const codesOut = new Uint8Array(outS.buffer, 0, S * W * 4);

@@ -12,3 +12,4 @@ export { LARS, type LARSOptions } from './lars.js';
 export { Muon, type MuonOptions } from './muon.js';
 export { newtonSchulz } from './newtonSchulz.js';
 export { optimizerStateBytes } from './stateBytes.js';
+export { decodePackedState, packedStateLength } from './fused8bit.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BlockwiseOptimizer } from './optimizerBase.js';
+import type { BlockwiseOptimizer } from './optimizerBase.js';
 
 function tensorBytes(t: tf.Tensor): number {
   // float32 and int32 take 4 bytes; bool is stored as 1 byte per element in tfjs.
@@ -15,8 +15,10 @@ export function optimizerStateBytes(optimizer: tf.Optimizer): number {
   if (!(optimizer instanceof tf.Optimizer)) {
     throw new Error(`optimizer must be a tf.Optimizer, got ${typeof optimizer}`);
   }
-  if (optimizer instanceof BlockwiseOptimizer) {
-    return optimizer.stateVariables().reduce((sum, { variable }) => sum + tensorBytes(variable), 0);
+  // tf.Optimizer overrides Symbol.hasInstance (any object with minimize/applyGradients passes),
+  // so `instanceof BlockwiseOptimizer` cannot tell ours apart: look for the method instead.
+  if (typeof (optimizer as Partial<BlockwiseOptimizer>).stateVariables === 'function') {
+    return (optimizer as BlockwiseOptimizer).stateVariables().reduce((sum, { variable }) => sum + tensorBytes(variable), 0);
   }
   let total = 0;
   const seen = new Set<number>();
