@@ -84,7 +84,7 @@ const linear = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc
       return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy as tf.Tensor2D)];
     },
   };
-}) as unknown as tf.CustomGradientFunc<tf.Tensor2D>) as unknown as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor2D;
+}) as never) as unknown as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor2D;
 
 /** GELU, tanh approximation (tfjs-core has no gelu op). */
 function gelu(x: tf.Tensor): tf.Tensor {
