@@ -4,7 +4,7 @@ import { icbsObjective, icbsPrune, type BlockSelection } from './icbs.js';
 import { magnitudeMask } from './magnitude.js';
 import { applyMask, maskDensity } from './matrix.js';
 import { wandaMask } from './wanda.js';
-import { inputNorms } from './calibration.js';
+import { accumulateCross, inputNorms, layerStatsFromInputs, reconstructionGradient } from './calibration.js';
 import { randomLayerProblem } from './testdata.js';
 
 const { w, stats } = randomLayerProblem(24, 6, 120, 11);
@@ -65,5 +65,31 @@ describe('icbsPrune', () => {
     expect(() => icbsPrune(w, { initialMask: new Uint8Array(3), hessian: H })).toThrow(/mask.length must equal the number of weights 144, got 3/);
     expect(() => icbsPrune(w, { initialMask: start, hessian: H, blockSize: 20, solver: 'exhaustive' })).toThrow(/at most 16 weights/);
     expect(() => icbsPrune(w, { initialMask: start, hessian: H, selection: 'best' as BlockSelection })).toThrow(/selection must be/);
+  });
+});
+
+describe('reconstruct against reference inputs', () => {
+  it('objective with the reconstruction gradient = exact change of ||X W_masked - R W||^2 / n', () => {
+    const { w: w2, x } = randomLayerProblem(10, 3, 40, 21);
+    // Reference inputs R: X plus a perturbation (as if earlier layers were pruned).
+    const r = Float32Array.from(x, (v, i) => v + 0.3 * Math.sin(i));
+    const stats = layerStatsFromInputs(x, 40, 10);
+    accumulateCross(stats, x, r, 40);
+    const g = reconstructionGradient(stats, w2.data, 3);
+    const mask = magnitudeMask(w2, { density: 0.4 });
+    const loss = (wv: Float32Array) => {
+      let s = 0;
+      for (let n = 0; n < 40; n++) for (let j = 0; j < 3; j++) {
+        let a = 0;
+        for (let i = 0; i < 10; i++) a += x[n * 10 + i]! * wv[i * 3 + j]! - r[n * 10 + i]! * w2.data[i * 3 + j]!;
+        s += a * a;
+      }
+      return s / 40;
+    };
+    const exact = loss(applyMask(w2, mask)) - loss(w2.data);
+    expect(icbsObjective(w2, mask, layerHessian(stats), g)).toBeCloseTo(exact, 3);
+    const res = icbsPrune(w2, { initialMask: mask, hessian: layerHessian(stats), gradient: g, steps: 30, blockSize: 6 });
+    expect(res.objective).toBeCloseTo(loss(applyMask(w2, res.mask)) - loss(w2.data), 3);
+    expect(res.objective).toBeLessThanOrEqual(res.initialObjective);
   });
 });

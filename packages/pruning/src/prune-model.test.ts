@@ -113,6 +113,21 @@ describe('model-level pruning', () => {
     x.dispose();
   });
 
+  it('biasCorrection keeps the mean pre-activation of the first layer on the calibration set', () => {
+    const { model, x } = smallModel();
+    const pre = (m: tfl.LayersModel) => tf.tidy(() => {
+      const [k, b] = m.getLayer('hidden1').getWeights();
+      return tf.mean(tf.add(tf.matMul(x, k!), b!), 0).dataSync();
+    });
+    const dense = pre(model);
+    pruneWanda(model, { density: 0.25, calibration: x, biasCorrection: true, layers: ['hidden1'] });
+    pre(model).forEach((v, j) => expect(v).toBeCloseTo(dense[j]!, 4));
+    const plain = smallModel().model;
+    pruneWanda(plain, { density: 0.25, calibration: x, layers: ['hidden1'] });
+    expect(Array.from(pre(plain)).some((v, j) => Math.abs(v - dense[j]!) > 1e-2)).toBe(true);
+    x.dispose();
+  });
+
   it('applyMasks re-applies masks after the weights change', () => {
     const { model } = smallModel();
     const r = pruneMagnitude(model, { density: 0.5 });
