@@ -14,7 +14,8 @@ export interface EightBitOptions {
   minQuantizedSize?: number;
   /**
    * Variables whose name matches any of these (RegExps or regex sources) keep float32 state
-   * (default `['stable_embedding']`, the weights of `StableEmbedding`).
+   * (default `['[Ss]table.?[Ee]mbedding']`, the weights of `StableEmbedding` layers; written without
+   * underscores because tfjs-layers camel-cases strings when it loads a saved optimizer config).
    */
   float32StatePatterns?: (string | RegExp)[];
 }
@@ -45,7 +46,7 @@ export abstract class EightBitOptimizer extends BlockwiseOptimizer {
     const minSize = o.minQuantizedSize ?? 4096;
     if (!Number.isInteger(minSize) || minSize < 0) throw new Error(`minQuantizedSize must be an integer >= 0, got ${minSize}`);
     this.minQuantizedSize = minSize;
-    this.float32StatePatterns = toPatterns('float32StatePatterns', o.float32StatePatterns ?? ['stable_embedding']);
+    this.float32StatePatterns = toPatterns('float32StatePatterns', o.float32StatePatterns ?? ['[Ss]table.?[Ee]mbedding']);
   }
 
   /** True when `name` (with `size` elements) gets 8-bit state. */
