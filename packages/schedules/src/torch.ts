@@ -39,7 +39,12 @@ const table: Record<string, Entry> = {
     accepted: ['lr_lambda', ...common], required: ['lr_lambda'], chainable: true,
     make: (r, lr) => {
       const f = r.fn('lr_lambda');
-      return (t) => { let v = lr; for (let i = 1; i <= t; i++) v *= f(i); return v; };
+      // Running products, extended on demand, so stepping through a run costs O(1) per step.
+      const products = [lr];
+      return (t) => {
+        for (let i = products.length; i <= t; i++) products.push((products[i - 1] as number) * f(i));
+        return products[t] as number;
+      };
     },
   },
   StepLR: {

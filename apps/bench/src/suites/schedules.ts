@@ -54,15 +54,19 @@ interface RunLog {
 /** Trains a 64-h-10 MLP with SGD + momentum under `schedule` for `steps` updates; records loss and gradient norm per step. */
 function train(data: Data, schedule: Schedule, steps: number, hidden: number, batch: number, seed: number): RunLog {
   const rng = createRng(seed);
-  const vars = [
-    tf.variable(rng.normalTensor([64, hidden], 0, Math.sqrt(2 / 64))),
-    tf.variable(tf.zeros([hidden])),
-    tf.variable(rng.normalTensor([hidden, 10], 0, Math.sqrt(1 / hidden))),
-    tf.variable(tf.zeros([10])),
-  ] as tf.Variable[];
+  const init = [rng.normalTensor([64, hidden], 0, Math.sqrt(2 / 64)), tf.zeros([hidden]), rng.normalTensor([hidden, 10], 0, Math.sqrt(1 / hidden)), tf.zeros([10])];
+  const vars = init.map((t) => tf.variable(t));
+  init.forEach((t) => t.dispose());
   const [w1, b1, w2, b2] = vars as [tf.Variable, tf.Variable, tf.Variable, tf.Variable];
   const logits = (x: tf.Tensor) => tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2);
-  const opt = tf.train.momentum(schedule(0), 0.9);
+  // SGD with heavy-ball momentum as PyTorch's SGD: v <- 0.9 v + g, w <- w - lr v (written out: tfjs's
+  // MomentumOptimizer.dispose() leaves its learning-rate scalar behind).
+  const velocity = vars.map((v) => {
+    const z = tf.zerosLike(v);
+    const m = tf.variable(z);
+    z.dispose();
+    return m;
+  });
   const order = createRng(seed + 1);
   let perm = order.permutation(data.nTrain);
   let at = 0;
@@ -77,13 +81,17 @@ function train(data: Data, schedule: Schedule, steps: number, hidden: number, ba
       yb[i] = data.yTrain[k]!;
     }
     const lr = schedule(s);
-    opt.setLearningRate(lr);
     const out = tf.tidy(() => {
       const x = tf.tensor2d(xb, [batch, 64]);
       const y = tf.oneHot(tf.tensor1d(yb, 'int32'), 10);
       const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, logits(x)) as tf.Scalar, vars);
-      const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
-      opt.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+      const gs = vars.map((v) => grads[v.name]!);
+      const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))));
+      vars.forEach((v, i) => {
+        const m = velocity[i]!;
+        m.assign(tf.add(tf.mul(m, 0.9), gs[i]!));
+        v.assign(tf.sub(v, tf.mul(m, lr)));
+      });
       return tf.stack([value, norm]);
     });
     const [loss, norm] = out.dataSync();
@@ -107,8 +115,7 @@ function train(data: Data, schedule: Schedule, steps: number, hidden: number, ba
   log.testLoss = te.loss;
   log.testAccuracy = te.acc;
   log.trainLoss = tr.loss;
-  opt.dispose();
-  vars.forEach((v) => v.dispose());
+  [...vars, ...velocity].forEach((v) => v.dispose());
   return log;
 }
 
