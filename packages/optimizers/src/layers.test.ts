@@ -68,3 +68,35 @@ describe('tfjs-layers integration', () => {
     m.dispose();
   });
 });
+
+describe('StableEmbedding', () => {
+  it('normalizes each looked-up vector and gets float32 state from AdamW8bit', async () => {
+    const { StableEmbedding } = await import('./stableEmbedding.js');
+    const m = tfl.sequential();
+    m.add(new StableEmbedding({ inputDim: 1000, outputDim: 8, inputShape: [3] }));
+    m.add(tfl.layers.flatten());
+    m.add(tfl.layers.dense({ units: 1 }));
+    const ids = tf.tensor2d([[1, 2, 3], [999, 0, 5]]);
+    const emb = m.layers[0]!.apply(ids) as tf.Tensor;
+    expect(emb.shape).toEqual([2, 3, 8]);
+    // Layer norm with gamma = 1, beta = 0: each vector has mean 0 and variance v / (v + eps),
+    // v the variance of the raw embedding row.
+    const w = m.layers[0]!.getWeights()[0]!;
+    const raw = tf.moments(tf.gather(w, tf.tensor2d([[1, 2, 3], [999, 0, 5]], undefined, 'int32')), -1).variance.dataSync();
+    const { mean, variance } = tf.moments(emb, -1);
+    mean.dataSync().forEach((v) => expect(Math.abs(v)).toBeLessThan(1e-5));
+    variance.dataSync().forEach((v, k) => expect(v).toBeCloseTo(raw[k]! / (raw[k]! + 1e-5), 4));
+    // Xavier uniform: |w| <= sqrt(6 / (1000 + 8)).
+    expect(w.shape).toEqual([1000, 8]);
+    expect(tf.max(tf.abs(w)).dataSync()[0]!).toBeLessThanOrEqual(Math.sqrt(6 / 1008) + 1e-7);
+    const opt = new AdamW8bit();
+    m.compile({ optimizer: opt, loss: 'meanSquaredError' });
+    await m.fit(ids, tf.tensor2d([[1], [0]]), { epochs: 1, verbose: 0 });
+    const names = opt.stateVariables().map((s) => s.name);
+    // 8000 embedding weights would be quantized by size, but the name keeps them float32.
+    expect(names.some((n) => /stable_embedding.*embeddings\/m$/.test(n))).toBe(true);
+    expect(names.some((n) => n.endsWith('/q8'))).toBe(false);
+    expect(() => new StableEmbedding({ inputDim: 0, outputDim: 4 })).toThrow(/inputDim must be a positive integer, got 0/);
+    m.dispose();
+  });
+});

@@ -1,0 +1,1 @@
+export { StableEmbedding, type StableEmbeddingArgs } from './stableEmbedding.js';
