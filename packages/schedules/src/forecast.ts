@@ -107,7 +107,7 @@ export interface FitLossCurveOptions {
   losses: ArrayLike<number>;
   /** Update index of each loss (default 0, 1, 2, ...). */
   steps?: ArrayLike<number>;
-  /** Fixed momentum lambda; omit to pick the best of 0.99, 0.995, 0.999, 0.9995 (the paper uses about 0.999). */
+  /** Fixed momentum lambda; omit to pick the best of 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995 (the paper uses 0.99-0.999 for long LLM runs; short runs fit smaller values). */
   lambda?: number;
   /** Ignore losses before this update (noisy first steps; default 0). */
   skip?: number;
@@ -140,7 +140,7 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
   if (y.length < 4) throw new RangeError(`fitLossCurve needs at least 4 losses after skip, got ${y.length}`);
   if (relative && y.some((v) => v <= 0)) throw new RangeError("fitLossCurve: error 'relative' needs positive losses; use error: 'absolute'");
   const wt = y.map((v) => (relative ? 1 / (v * v) : 1));
-  const lambdas = options.lambda === undefined ? [0.99, 0.995, 0.999, 0.9995] : [inRange('lambda', options.lambda, 0, 1)];
+  const lambdas = options.lambda === undefined ? [0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995] : [inRange('lambda', options.lambda, 0, 1)];
   let best: LossCurveFit | null = null;
   let bestScore = Infinity;
   for (const lambda of lambdas) {
