@@ -128,8 +128,8 @@ function toyDataset(ctx: SuiteContext): Dataset {
   };
 }
 
-/** Density image of 2-D samples over [-2.5, 2.5]^2 (64 x 64, max-normalized). */
-function histogram(x: Float32Array, size = 64): Float32Array {
+/** Density image of 2-D samples over [-2.5, 2.5]^2 (size x size bins, max-normalized). */
+function histogram(x: Float32Array, size = 40): Float32Array {
   const img = new Float32Array(size * size);
   for (let i = 0; i < x.length / 2; i++) {
     const c = Math.floor(((x[2 * i]! + 2.5) / 5) * size);
@@ -196,7 +196,7 @@ async function runDataset(ctx: SuiteContext, ds: Dataset, results: Result[]): Pr
       curves.set(v.label, [...(curves.get(v.label) ?? []), point]);
       if (steps === stepCounts[stepCounts.length - 1]) {
         const name = `flow-${ds.name}-${v.label.replace(/[^A-Za-z0-9]+/g, '-')}.png`;
-        if (ds.name === 'checkerboard') ctx.image(name, histogram(x), 64, 64, { scale: 3, title: `${ds.name}, ${v.label}, ${steps} Euler steps` });
+        if (ds.name === 'checkerboard') ctx.image(name, histogram(x), 40, 40, { scale: 5, title: `${ds.name}, ${v.label}, ${steps} Euler steps` });
         else ctx.image(name, toPixels(x.subarray(0, 40 * 64)), 8, 8, { cols: 10, scale: 4, title: `digits, ${v.label}, ${steps} Euler steps` });
       }
     }
