@@ -152,13 +152,23 @@ export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
   let accepted = 0;
   let step = 0;
   const rowOrder: number[] = [];
+  // Greedy row choice: each unit's best predicted swap gain, cached. Only the unit just processed
+  // changes (its mask, its C column, its tabu entries), plus the unit whose tabu entries expire now.
+  const rowGain = new Float64Array(outDim);
+  const rowDirty = new Uint8Array(outDim).fill(1);
+  const rowAt: number[] = [];
   for (; step < steps; step++) {
     if (opts.timeBudgetMs !== undefined && Date.now() - t0 >= opts.timeBudgetMs) break;
     // Candidate pool: one unit's weights ('row') or the whole layer.
     let row = -1;
     if (scope === 'row') {
-      if (selection === 'greedy') row = bestRow();
-      else {
+      if (selection === 'greedy') {
+        const expiring = rowAt[step - tenure - 1];
+        if (expiring !== undefined) rowDirty[expiring] = 1;
+        row = bestRow();
+        rowDirty[row] = 1;
+        rowAt[step] = row;
+      } else {
         if (rowOrder.length === 0) rowOrder.push(...rng.permutation(outDim));
         row = rowOrder.pop()!;
       }
@@ -221,18 +231,21 @@ export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
     let best = 0;
     let bestGain = Infinity;
     for (let j = 0; j < outDim; j++) {
-      let mp = Infinity;
-      let mk = Infinity;
-      for (let i = 0; i < inDim; i++) {
-        const idx = i * outDim + j;
-        if (tabu[idx]! >= step) continue;
-        const f = flipGain(idx);
-        if (mask[idx]) mk = Math.min(mk, f);
-        else mp = Math.min(mp, f);
+      if (rowDirty[j]) {
+        let mp = Infinity;
+        let mk = Infinity;
+        for (let i = 0; i < inDim; i++) {
+          const idx = i * outDim + j;
+          if (tabu[idx]! >= step) continue;
+          const f = flipGain(idx);
+          if (mask[idx]) mk = Math.min(mk, f);
+          else mp = Math.min(mp, f);
+        }
+        rowGain[j] = mp + mk;
+        rowDirty[j] = 0;
       }
-      const gain = mp + mk;
-      if (gain < bestGain) {
-        bestGain = gain;
+      if (rowGain[j]! < bestGain) {
+        bestGain = rowGain[j]!;
         best = j;
       }
     }

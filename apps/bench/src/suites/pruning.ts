@@ -76,7 +76,11 @@ async function trainBest(ctx: SuiteContext, s: Split, hidden: number, epochs: nu
   const yVal = Int32Array.from(tf.tidy(() => tf.argMax(s.yVal, -1).dataSync()));
   let best = { weights: model.getWeights().map((w) => w.clone()), valAcc: -1, epoch: 0 };
   for (let e = 0; e < epochs; e++) {
-    await model.fit(s.xTrain, s.yTrain, { epochs: 1, batchSize: 64, shuffle: true, verbose: 0 });
+    // Seeded shuffle (tfjs's own uses Math.random), so runs repeat.
+    const order = tf.tensor1d(rng.permutation(s.xTrain.shape[0]), 'int32');
+    const [xs, ys] = [tf.gather(s.xTrain, order), tf.gather(s.yTrain, order)];
+    await model.fit(xs, ys, { epochs: 1, batchSize: 64, shuffle: false, verbose: 0 });
+    tf.dispose([order, xs, ys]);
     const acc = accuracy(model, s.xVal, yVal);
     if (acc > best.valAcc) {
       tf.dispose(best.weights);
