@@ -123,6 +123,12 @@ describe('fromTransformers and fromOptax extras', () => {
     expect(s(70)).toBeCloseTo(0.1 + 0.9 * (1 - Math.sqrt(0.25)), 15);
     expect(s(100)).toBe(0.1);
   });
+  it('accepts get_scheduler-style scheduler_specific_kwargs', () => {
+    const a = fromTransformers('cosine_with_restarts', { num_warmup_steps: 5, num_training_steps: 50, scheduler_specific_kwargs: { num_cycles: 3 } });
+    const b = fromTransformers('cosine_with_restarts', { num_warmup_steps: 5, num_training_steps: 50, num_cycles: 3 });
+    for (const t of [0, 7, 20, 49]) expect(a(t)).toBe(b(t));
+    expect(() => fromTransformers('cosine', { num_warmup_steps: 1, num_training_steps: 9, num_cycles: 1, scheduler_specific_kwargs: { num_cycles: 2 } })).toThrow(/both directly/);
+  });
   it('cosine_warmup_with_min_lr warms up with (t + 1)/w', () => {
     expect(fromTransformers('cosine_warmup_with_min_lr', { num_warmup_steps: 10, num_training_steps: 100, min_lr_rate: 0 })(0)).toBeCloseTo(0.1, 15);
   });

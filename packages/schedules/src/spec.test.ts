@@ -55,6 +55,14 @@ describe('toSpec / fromSpec', () => {
       expect(S.toSpec(back)).toEqual(JSON.parse(json));
     });
   }
+  it('every built-in schedule is finite over its range (never NaN)', () => {
+    for (const [name, s] of Object.entries(built)) {
+      for (let t = 0; t < 100; t += 0.5) {
+        const step = name === 'torch' || name === 'transformers' || name === 'timm' ? Math.floor(t) : t;
+        expect(Number.isFinite(s(step)), `${name} at ${step}`).toBe(true);
+      }
+    }
+  });
   it('every spec type has a round-trip case above', () => {
     const covered = new Set<string>();
     const walk = (v: unknown): void => {

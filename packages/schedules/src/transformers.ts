@@ -172,20 +172,31 @@ const aliases: Record<string, string> = {
   get_wsd_schedule: 'warmup_stable_decay',
 };
 
+/** get_scheduler's `scheduler_specific_kwargs` are merged into the top-level keywords (a clash throws). */
+function flatten(kwargs: Kwargs): Kwargs {
+  if (!kwargs || typeof kwargs !== 'object') return kwargs;
+  const { scheduler_specific_kwargs: extra, ...rest } = kwargs;
+  if (extra === undefined || extra === null) return rest;
+  if (typeof extra !== 'object' || Array.isArray(extra)) throw new TypeError(`fromTransformers: scheduler_specific_kwargs must be an object, got ${String(extra)}`);
+  for (const k of Object.keys(extra)) if (k in rest) throw new TypeError(`fromTransformers: ${JSON.stringify(k)} is given both directly and in scheduler_specific_kwargs`);
+  return { ...rest, ...(extra as Kwargs) };
+}
+
 /** Every name fromTransformers accepts (SchedulerType values and get_* function names). */
 export const transformersSchedulerNames: readonly string[] = [...Object.keys(table), ...Object.keys(aliases)];
 
 /**
  * The LR transformers would use at optimizer update `step` (after `step` calls of scheduler.step()), for a
  * scheduler named as `SchedulerType` (e.g. 'warmup_stable_decay') or by its function (e.g. 'get_wsd_schedule'),
- * with kwargs spelled as transformers spells them. `lr` (default 1) is the optimizer's base LR.
+ * with kwargs spelled as transformers spells them (get_scheduler's `scheduler_specific_kwargs` may be nested or
+ * flattened). `lr` (default 1) is the optimizer's base LR.
  * `reduce_lr_on_plateau` is not a function of the step and is refused.
  */
 export function fromTransformers(name: string, kwargs: Kwargs = {}): Schedule {
   const key = aliases[name] ?? name;
   const entry = table[key];
   if (!entry) unknownName('fromTransformers', name, transformersSchedulerNames);
-  const r = readKwargs('fromTransformers', name, kwargs, entry.accepted, entry.required);
+  const r = readKwargs('fromTransformers', name, flatten(kwargs), entry.accepted, entry.required);
   if (r.has('last_epoch') && r.int('last_epoch') !== -1) r.fail('last_epoch', 'must be -1 (a resumed scheduler is the same schedule: evaluate it at the resumed step)');
   const lr = r.lr();
   const factor = entry.make(r);
