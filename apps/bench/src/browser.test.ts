@@ -72,6 +72,8 @@ describe.skipIf(!haveChromium && !inCI)(`browser page (needs ${chromiumPath}: ap
       expect(mean(L.slice(0, 5))).toBeGreaterThan(1.5);
       expect(mean(L.slice(-10))).toBeLessThan(0.5 * mean(L.slice(0, 5)));
       expect(state.accuracy).toBeGreaterThan(0.8);
+      expect(state.attention!.maxError).toBeLessThan(1e-4);
+      expect(state.attention!.sparsity).toBeGreaterThan(40);
       console.log(`browser page: ${state.backend?.backend} (${state.backend?.reason}), loss ${mean(L.slice(0, 5)).toFixed(3)} -> ${mean(L.slice(-10)).toFixed(3)}, accuracy ${state.accuracy}`);
     } finally {
       await context.close();
