@@ -10,7 +10,7 @@ export * from './power.js';
 export * from './batchSize.js';
 export * from './refined.js';
 export type { Kwargs } from './kwargs.js';
-export { fromTorch, torchSchedulerNames } from './torch.js';
+export { fromTorch, fromTorchMomentum, torchSchedulerNames } from './torch.js';
 export { fromOptax, optaxScheduleNames } from './optax.js';
 export { fromTransformers, transformersSchedulerNames } from './transformers.js';
 export { fromTimm, timmSchedulerNames } from './timm.js';

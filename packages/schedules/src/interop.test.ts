@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromOptax, fromTimm, fromTorch, fromTransformers, optaxScheduleNames, timmSchedulerNames, torchSchedulerNames, transformersSchedulerNames } from './index.js';
+import { fromOptax, fromTimm, fromTorch, fromTorchMomentum, fromTransformers, optaxScheduleNames, timmSchedulerNames, torchSchedulerNames, transformersSchedulerNames } from './index.js';
 
 describe('fromTorch (closed forms from torch/optim/lr_scheduler.py)', () => {
   it('StepLR, MultiStepLR, ExponentialLR with base lr 0.1', () => {
@@ -60,6 +60,14 @@ describe('fromTorch (closed forms from torch/optim/lr_scheduler.py)', () => {
     expect(s(1)).toBeCloseTo(0.09, 15);
     expect(s(2)).toBeCloseTo(0.81, 15);
     expect(() => fromTorch('ChainedScheduler', { schedulers: [{ name: 'CyclicLR', kwargs: { base_lr: 0, max_lr: 1 } }] })).toThrow(/chainable/);
+  });
+  it('fromTorchMomentum mirrors the LR cycle', () => {
+    const c = fromTorchMomentum('CyclicLR', { base_lr: 0.1, max_lr: 1, step_size_up: 4 });
+    expect([c(0), c(2), c(4), c(8)].map((v) => +v.toFixed(12))).toEqual([0.9, 0.85, 0.8, 0.9]);
+    const o = fromTorchMomentum('OneCycleLR', { max_lr: 1, total_steps: 100 });
+    expect(o(0)).toBeCloseTo(0.95, 15);
+    expect(o(29)).toBeCloseTo(0.85, 15);
+    expect(() => fromTorchMomentum('OneCycleLR', { max_lr: 1, total_steps: 100, cycle_momentum: false })).toThrow(/cycle_momentum/);
   });
   it('SWALR anneals from lr to swa_lr over anneal_epochs', () => {
     const s = fromTorch('SWALR', { swa_lr: 0.05, anneal_epochs: 10, anneal_strategy: 'linear', lr: 0.1 });

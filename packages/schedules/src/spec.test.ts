@@ -17,6 +17,7 @@ const built: Record<string, Schedule> = {
   nested: S.clampSchedule(S.withWarmup(S.scaleSchedule(S.cosineDecay({ initValue: 1, decaySteps: 80 }), 2), { warmupSteps: 20 }), { max: 1.5 }),
   product: S.multiplySchedules(S.cosineDecay({ initValue: 1, decaySteps: 100 }), 0.5),
   cycle: S.cycleSchedule(S.cosineDecay({ initValue: 1, decaySteps: 20 }), { period: 20, decay: 0.8 }),
+  torchMomentum: S.fromTorchMomentum('CyclicLR', { base_lr: 0.1, max_lr: 1, step_size_up: 10 }),
   torch: S.fromTorch('OneCycleLR', { max_lr: 1, total_steps: 101, pct_start: 0.25, anneal_strategy: 'linear', three_phase: true }),
   transformers: S.fromTransformers('cosine', { num_warmup_steps: 10, num_training_steps: 100 }),
   timm: S.fromTimm('cosine', { t_initial: 100, warmup_t: 5, lr: 0.1 }),
@@ -58,7 +59,7 @@ describe('toSpec / fromSpec', () => {
   it('every built-in schedule is finite over its range (never NaN)', () => {
     for (const [name, s] of Object.entries(built)) {
       for (let t = 0; t < 100; t += 0.5) {
-        const step = name === 'torch' || name === 'transformers' || name === 'timm' ? Math.floor(t) : t;
+        const step = ['torch', 'torchMomentum', 'transformers', 'timm'].includes(name) ? Math.floor(t) : t;
         expect(Number.isFinite(s(step)), `${name} at ${step}`).toBe(true);
       }
     }

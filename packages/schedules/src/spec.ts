@@ -10,7 +10,7 @@ import { rexSchedule } from './rex.js';
 import { specOf, type Schedule, type ScheduleSpec } from './schedule.js';
 import * as shapes from './shapes.js';
 import { fromTimm } from './timm.js';
-import { fromTorch } from './torch.js';
+import { fromTorch, fromTorchMomentum } from './torch.js';
 import { fromTransformers } from './transformers.js';
 import * as warm from './warmup.js';
 import { rewarmSchedule, warmupStableDecay, wsdsSchedule } from './wsd.js';
@@ -64,6 +64,7 @@ const registry: Record<string, (s: Opts) => Schedule> = {
   delaySchedule: (s) => delaySchedule(s.schedule as Schedule, s.delay as number),
   batchScaledSchedule: (s) => batchScaledSchedule(s.schedule as Schedule, without(s, 'schedule') as unknown as BatchScalingOptions),
   fromTorch: (s) => fromTorch(pick(s, 'name') as string, s.kwargs as Opts),
+  fromTorchMomentum: (s) => fromTorchMomentum(pick(s, 'name') as 'CyclicLR', s.kwargs as Opts),
   fromOptax: (s) => fromOptax(pick(s, 'name') as string, s.kwargs as Opts),
   fromTransformers: (s) => fromTransformers(pick(s, 'name') as string, s.kwargs as Opts),
   fromTimm: (s) => fromTimm(pick(s, 'name') as string, s.kwargs as Opts),

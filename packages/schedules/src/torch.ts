@@ -1,5 +1,6 @@
 /** fromTorch: `torch.optim.lr_scheduler` (and `torch.optim.swa_utils.SWALR`) as closed-form functions of the update count. */
 import { oneCycle } from './cyclic.js';
+import { oneCycleMomentum } from './hyperparams.js';
 import { readKwargs, unknownName, type Kwargs } from './kwargs.js';
 import { defineSchedule, type Schedule } from './schedule.js';
 
@@ -231,4 +232,30 @@ export function fromTorch(name: string, kwargs: Kwargs = {}): Schedule {
   const lr = r.lr();
   const f = entry.make(r, lr);
   return defineSchedule({ type: 'fromTorch', name, kwargs: { ...kwargs } }, f, { integer: true });
+}
+
+/**
+ * The momentum (SGD momentum or Adam's beta1) that PyTorch's CyclicLR or OneCycleLR sets at update `step` when
+ * `cycle_momentum` is true (the default): cycled inversely to the LR between base_momentum and max_momentum.
+ */
+export function fromTorchMomentum(name: 'CyclicLR' | 'OneCycleLR', kwargs: Kwargs = {}): Schedule {
+  if (name !== 'CyclicLR' && name !== 'OneCycleLR') unknownName('fromTorchMomentum', name, ['CyclicLR', 'OneCycleLR']);
+  const entry = table[name] as Entry;
+  const r = readKwargs('fromTorchMomentum', name, kwargs, entry.accepted, entry.required);
+  if (!r.bool('cycle_momentum', true)) r.fail('cycle_momentum', 'is false: PyTorch leaves the momentum alone');
+  let f: Closed;
+  if (name === 'OneCycleLR') {
+    const total = r.has('total_steps') ? r.int('total_steps') : r.int('epochs') * r.int('steps_per_epoch');
+    f = oneCycleMomentum({
+      totalSteps: total, pctStart: r.num('pct_start', 0.3), baseMomentum: r.num('base_momentum', 0.85), maxMomentum: r.num('max_momentum', 0.95),
+      annealStrategy: r.str('anneal_strategy', ['cos', 'linear'] as const, 'cos'), threePhase: r.bool('three_phase', false),
+    });
+  } else {
+    const lo = r.num('base_momentum', 0.8);
+    const hi = r.num('max_momentum', 0.9);
+    // The LR schedule with base 0 and peak 1 is exactly CyclicLR's scale_factor * scale_fn, which momentum mirrors.
+    const unit = (table.CyclicLR as Entry).make(readKwargs('fromTorchMomentum', name, { ...kwargs, base_lr: 0, max_lr: 1, lr: undefined }, entry.accepted, entry.required), 1);
+    f = (t) => hi - (hi - lo) * unit(t);
+  }
+  return defineSchedule({ type: 'fromTorchMomentum', name, kwargs: { ...kwargs } }, f, { integer: true });
 }
