@@ -93,3 +93,11 @@ export function plotTerminal(series: PlotSeries, options: PlotOptions = {}): str
   if (options.title) lines.unshift(options.title);
   return lines.join('\n');
 }
+
+/** Renders the series as an SVG string (format 'svg', the default) or as a terminal chart (format 'terminal'). */
+export function plot(series: PlotSeries, options: PlotOptions & { format?: 'svg' | 'terminal' } = {}): string {
+  const { format = 'svg', ...rest } = options;
+  if (format === 'svg') return plotSvg(series, rest);
+  if (format === 'terminal') return plotTerminal(series, rest);
+  throw new RangeError(`format must be "svg" or "terminal", got ${JSON.stringify(format)}`);
+}

@@ -106,6 +106,11 @@ describe('plot', () => {
     expect(lines[0]).toContain('1 |');
     expect(lines[12]).toBe('* cosine   + wsd');
   });
+  it('plot picks the format', () => {
+    expect(S.plot(series, { format: 'terminal', width: 40, height: 10 })).toBe(S.plotTerminal(series, { width: 40, height: 10 }));
+    expect(S.plot(series).startsWith('<svg')).toBe(true);
+    expect(() => S.plot(series, { format: 'png' as never })).toThrow(/format/);
+  });
   it('refuses NaN series', () => {
     expect(() => S.plotTerminal({ bad: [1, Number.NaN] })).toThrow(/NaN at index 1/);
   });
