@@ -69,6 +69,11 @@ describe('fromTorch (closed forms from torch/optim/lr_scheduler.py)', () => {
     expect(o(29)).toBeCloseTo(0.85, 15);
     expect(() => fromTorchMomentum('OneCycleLR', { max_lr: 1, total_steps: 100, cycle_momentum: false })).toThrow(/cycle_momentum/);
   });
+  it('ParamwiseScheduler returns the chosen group', () => {
+    const s = fromTorch('ParamwiseScheduler', { schedulers: [{ name: 'StepLR', kwargs: { step_size: 10 } }, { name: 'ExponentialLR', kwargs: { gamma: 0.9 } }], group: 1 });
+    expect(s(2)).toBeCloseTo(0.81, 15);
+    expect(() => fromTorch('ParamwiseScheduler', { schedulers: [{ name: 'StepLR', kwargs: { step_size: 10 } }], group: 3 })).toThrow(/group/);
+  });
   it('SWALR anneals from lr to swa_lr over anneal_epochs', () => {
     const s = fromTorch('SWALR', { swa_lr: 0.05, anneal_epochs: 10, anneal_strategy: 'linear', lr: 0.1 });
     expect([s(0), s(5), s(10), s(20)].map((v) => +v.toFixed(12))).toEqual([0.1, 0.075, 0.05, 0.05]);

@@ -203,6 +203,16 @@ const composite: Record<string, Entry> = {
       };
     },
   },
+  ParamwiseScheduler: {
+    // One scheduler per parameter group; a Schedule is one group's LR, chosen by `group` (our keyword, default 0).
+    accepted: ['schedulers', 'group'], required: ['schedulers'],
+    make: (r, lr) => {
+      const subs = subSchedulers(r, lr);
+      const g = r.int('group', 0);
+      if (g < 0 || g >= subs.length) r.fail('group', `must index one of the ${subs.length} schedulers, got ${g}`);
+      return (subs[g] as { f: Closed }).f;
+    },
+  },
   ChainedScheduler: {
     accepted: ['schedulers', 'optimizer'], required: ['schedulers'],
     make: (r, lr) => {
@@ -222,7 +232,8 @@ export const torchSchedulerNames: readonly string[] = [...Object.keys(table), ..
  * update, i.e. after `step` calls of scheduler.step(), for a `torch.optim.lr_scheduler` class (or `SWALR`) with
  * kwargs spelled as PyTorch spells them. `lr` (default 1) is the optimizer's LR; CyclicLR and OneCycleLR set their own.
  * Functions (lr_lambda, scale_fn) are JS functions. SequentialLR and ChainedScheduler take
- * `schedulers: [{ name, kwargs }]`. ReduceLROnPlateau is not a function of the step and is refused.
+ * `schedulers: [{ name, kwargs }]`; ParamwiseScheduler too, plus `group` (which parameter group's LR to return).
+ * ReduceLROnPlateau is not a function of the step and is refused.
  */
 export function fromTorch(name: string, kwargs: Kwargs = {}): Schedule {
   const entry = table[name] ?? composite[name];
