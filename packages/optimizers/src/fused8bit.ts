@@ -254,14 +254,20 @@ const fusedOp = defineKernel<Fused8bitAttrs>({
   webgpu,
 });
 
-let mapTensor: tf.Tensor | undefined;
+const mapTensors = new Map<string, tf.Tensor>();
 
-/** Both maps (signed, then unsigned) as one float32 tensor, kept for the process. */
+/**
+ * Both maps (signed, then unsigned) as one float32 tensor, kept per backend: a tensor made on
+ * one backend would otherwise be moved (read back) when another backend runs the kernel.
+ */
 function mapsTensor(): tf.Tensor {
-  if (!mapTensor || mapTensor.isDisposed) {
-    mapTensor = tf.keep(tf.tensor1d(Float32Array.from([...signedDynamicMap(), ...unsignedDynamicMap()])));
+  const backend = tf.getBackend();
+  let t = mapTensors.get(backend);
+  if (!t || t.isDisposed) {
+    t = tf.keep(tf.tensor1d(Float32Array.from([...signedDynamicMap(), ...unsignedDynamicMap()])));
+    mapTensors.set(backend, t);
   }
-  return mapTensor;
+  return t;
 }
 
 /**
