@@ -147,7 +147,7 @@ function toPixels(x: Float32Array): Float32Array {
 }
 
 async function runDataset(ctx: SuiteContext, ds: Dataset, results: Result[]): Promise<void> {
-  const trainSteps = ds.name === 'checkerboard' ? (ctx.full ? 4000 : 500) : ctx.full ? 3000 : 300;
+  const trainSteps = ds.name === 'checkerboard' ? (ctx.full ? 4000 : 400) : ctx.full ? 3000 : 300;
   const stepCounts = ctx.full ? [4, 8, 16, 32] : [4, 8, 16];
   const nEval = ds.name === 'checkerboard' ? ds.ref.length / 2 : ds.ref.length / 64;
   const x0 = createRng(ctx.seed + 7).normalTensor([nEval, ds.dim]) as tf.Tensor2D;
@@ -195,7 +195,7 @@ async function runDataset(ctx: SuiteContext, ds: Dataset, results: Result[]): Pr
       const point = { flops: r.flopsPerSample, ms: metrics.sampleMsPer1k!.value, sw2: metrics.sw2!.value, fd: metrics.fd?.value };
       curves.set(v.label, [...(curves.get(v.label) ?? []), point]);
       if (steps === stepCounts[stepCounts.length - 1]) {
-        const name = `flow-${ds.name}-${v.label.replace(/[^A-Za-z0-9]+/g, '-')}.png`;
+        const name = `${ds.name}-${v.label.replace(/[^A-Za-z0-9]+/g, '-')}`;
         if (ds.name === 'checkerboard') ctx.image(name, histogram(x), 40, 40, { scale: 5, title: `${ds.name}, ${v.label}, ${steps} Euler steps` });
         else ctx.image(name, toPixels(x.subarray(0, 40 * 64)), 8, 8, { cols: 10, scale: 4, title: `digits, ${v.label}, ${steps} Euler steps` });
       }
@@ -206,7 +206,7 @@ async function runDataset(ctx: SuiteContext, ds: Dataset, results: Result[]): Pr
   x0.dispose();
   const chart = (id: string, x: string, y: string, px: (p: { flops: number; ms: number; sw2: number; fd?: number }) => [number, number]): void =>
     ctx.chart({
-      id: `flow-${ds.name}-${id}`,
+      id: `${ds.name}-${id}`,
       title: `${ds.name}: ${y} vs ${x} (Euler, ${stepCounts.join('/')} steps)`,
       kind: 'line',
       x,
