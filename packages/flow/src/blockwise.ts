@@ -33,6 +33,8 @@ export interface BlockwiseSampleOptions {
   method?: Exclude<OdeMethod, 'dopri5'>;
   /** Use the residual approximation for the features (default true when configured). */
   residual?: boolean;
+  /** Stop on NaN/Inf velocities (default true; one scalar read-back per evaluation). */
+  checkFinite?: boolean;
 }
 
 /** Options of `BlockwiseFlow.train`. */
@@ -305,7 +307,7 @@ export class BlockwiseFlow {
           return net.predict(yy, t, h);
         });
       try {
-        const r = solveOde(velocity, x, { method, timeGrid: uniformTimeGrid(perSeg, a, this.boundaries[k + 1] as number) });
+        const r = solveOde(velocity, x, { method, timeGrid: uniformTimeGrid(perSeg, a, this.boundaries[k + 1] as number), checkFinite: opts.checkFinite });
         if (x !== x0) x.dispose();
         x = r.x as tf.Tensor2D;
         nfe += r.nfe;
