@@ -25,6 +25,7 @@ export {
   pruneSparseGPT,
   pruneICBS,
   type PruneMagnitudeOptions,
+  type PruneWandaOptions,
   type PruneSparseGPTOptions,
   type PruneICBSOptions,
 } from './prune-methods.js';

@@ -119,6 +119,17 @@ describe('wandaMask', () => {
     }
   });
 
+  it("group 'layer' compares scores over the whole layer: exact layer total, lowest scores pruned", () => {
+    const s = wandaScores(w, norms);
+    const m = wandaMask(w, norms, { density: 0.3, group: 'layer' });
+    expect(m.reduce((a, v) => a + v, 0)).toBe(240 - Math.floor(240 * 0.7));
+    let maxPruned = 0;
+    let minKept = Infinity;
+    s.forEach((v, i) => (m[i] ? (minKept = Math.min(minKept, v)) : (maxPruned = Math.max(maxPruned, v))));
+    expect(maxPruned).toBeLessThanOrEqual(minKept);
+    expect(() => wandaMask(w, norms, { density: 0.3, group: 'row' as 'layer' })).toThrow(/group must be 'output' or 'layer'/);
+  });
+
   it('N:M groups exact and bad norms rejected', () => {
     const m = wandaMask(w, norms, { nm: { n: 2, m: 4 } });
     for (let j = 0; j < 10; j++) for (let g = 0; g < 24; g += 4) {

@@ -44,13 +44,19 @@ export function pruneMagnitude(model: LayersModel, opts: PruneMagnitudeOptions):
  * Wanda pruning (arXiv 2306.11695): scores |W_ij| * ||X_i|| compared within each output unit, so
  * every unit keeps the same count; or N:M. Needs `calibration`.
  */
-export function pruneWanda(model: LayersModel, opts: PruneModelOptions): PruneReport {
+export function pruneWanda(model: LayersModel, opts: PruneWandaOptions): PruneReport {
   return pruneModelWith(model, opts, {
     method: 'wanda',
     fn: 'pruneWanda',
     needs: 'norms',
-    layer: ({ w, density, nm, stats }) => ({ mask: wandaMask(w, inputNorms(stats!), nm ? { nm } : { density }) }),
+    layer: ({ w, density, nm, stats }) => ({ mask: wandaMask(w, inputNorms(stats!), nm ? { nm } : { density, group: opts.group }) }),
   });
+}
+
+/** Options of {@link pruneWanda}. */
+export interface PruneWandaOptions extends PruneModelOptions {
+  /** Comparison group: 'output' (default: per output unit) or 'layer'. */
+  group?: 'output' | 'layer';
 }
 
 /** Options of {@link pruneSparseGPT}. */

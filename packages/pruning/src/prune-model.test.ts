@@ -101,6 +101,17 @@ describe('model-level pruning', () => {
     tf.dispose([x, y]);
   });
 
+  it('SparseGPT and iCBS leak no tensors; iCBS time budget is honoured', async () => {
+    const { model, x, y } = smallModel();
+    await expectNoLeaks(() => pruneSparseGPT(model, { density: 0.5, calibration: x }));
+    const loss = (a: tf.Tensor, b: tf.Tensor) => tfl.metrics.categoricalCrossentropy(a, tf.softmax(b));
+    const m2 = smallModel().model;
+    const r = await expectNoLeaks(() => pruneICBS(m2, { density: 0.5, calibration: { x, y }, loss, timeBudgetMs: 60, gradient: true }));
+    expect(r.measure).toBe('loss');
+    expect(Object.values(r.details!).every((d) => d.steps! >= 0)).toBe(true);
+    tf.dispose([x, y]);
+  });
+
   it('bad input: clear errors', () => {
     const { model, x } = smallModel();
     expect(() => pruneWanda(model, { density: 0.5 })).toThrow(/pruneWanda: calibration is required/);

@@ -1,4 +1,4 @@
-import { checkImpliedDensity } from './magnitude.js';
+import { checkImpliedDensity, selectLowest } from './magnitude.js';
 import {
   checkMatrix,
   checkNM,
@@ -17,6 +17,12 @@ import {
 export interface WandaMaskOptions extends DensityOption {
   /** N:M pattern instead of per-output-unit unstructured pruning. */
   nm?: NMPattern;
+  /**
+   * Comparison group: 'output' (default, the paper's choice for LLMs) compares scores within each
+   * output unit, so every unit keeps the same count; 'layer' compares them over the whole layer
+   * (the paper's per-layer ablation), and only the layer total is exact.
+   */
+  group?: 'output' | 'layer';
 }
 
 /**
@@ -49,6 +55,12 @@ export function wandaMask(w: WeightMatrix, inputNorms: ArrayLike<number>, opts: 
     return maskNM(scores, inDim, outDim, opts.nm, mask);
   }
   const density = resolveDensity(opts, 'wandaMask');
+  const group = opts.group ?? 'output';
+  if (group === 'layer') {
+    selectLowest([scores], [mask], prunedCount(scores.length, density));
+    return mask;
+  }
+  if (group !== 'output') throw new Error(`wandaMask: group must be 'output' or 'layer', got ${describe(group)}`);
   return maskPerColumn(scores, inDim, outDim, prunedCount(inDim, density), mask);
 }
 
