@@ -31,6 +31,19 @@ describe('schedulers', () => {
       expect(s.at(0).alpha).toBeLessThan(0.01);
     }
   });
+  it('VP matches the flow_matching formula at t = 0.5 (evaluated by hand)', () => {
+    // s = 1 - t = 0.5, T = 0.5 * 0.25 * 19.9 + 0.5 * 0.1 = 2.5375, dT/dt = -(0.5 * 19.9 + 0.1) = -10.05;
+    // alpha = exp(-T/2) = 0.281183, sigma = sqrt(1 - exp(-T)) = 0.959654,
+    // dAlpha = -dT/2 * alpha = 1.412944, dSigma = dT/2 * exp(-T) / sigma = -0.413999.
+    const o = vpScheduler().at(0.5);
+    expect(o.alpha).toBeCloseTo(0.281183, 5);
+    expect(o.sigma).toBeCloseTo(0.959654, 5);
+    expect(o.dAlpha).toBeCloseTo(1.412944, 5);
+    expect(o.dSigma).toBeCloseTo(-0.413999, 5);
+    // Polynomial n = 3 at t = 0.5: alpha = 0.125, dAlpha = 3 * 0.25 = 0.75.
+    expect(polynomialScheduler(3).at(0.5)).toEqual({ alpha: 0.125, sigma: 0.875, dAlpha: 0.75, dSigma: -0.75 });
+  });
+
   it('cosine and VP preserve variance: alpha^2 + sigma^2 = 1', () => {
     for (const s of [cosineScheduler(), vpScheduler()]) {
       for (const t of [0, 0.2, 0.6, 0.99]) {
