@@ -29,5 +29,10 @@ describe('attention suite validate()', () => {
     const failed = attentionSuite.validate!(bad, ctx).filter((c) => !c.pass).map((c) => c.name);
     expect(failed).toContain('forward: 90% block sparsity >= 5x faster than tfjs dense (seq 2048)');
     expect(failed).toContain('forward: 0% sparsity no slower than 1.5x tfjs dense (seq 2048)');
+    // times that do not fall with sparsity fail the proportionality check (intercept ~1)
+    const flat = good.map((r) => ({ ...r, metrics: { ...r.metrics, forwardMs: { value: 100, unit: 'ms' } } }));
+    const flatFailed = attentionSuite.validate!(flat, ctx).filter((c) => !c.pass).map((c) => c.name);
+    expect(flatFailed).toContain('forward: time falls in proportion to (1 - sparsity) (seq 2048)');
+    expect(flatFailed).not.toContain('forward+backward: time falls in proportion to (1 - sparsity) (seq 2048)');
   });
 });
