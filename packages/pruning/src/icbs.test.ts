@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { layerHessian, reconstructionError } from './calibration.js';
-import { icbsObjective, icbsPrune, type BlockSelection } from './icbs.js';
+import { icbsObjective, icbsPrune, smallestK, type BlockSelection } from './icbs.js';
+import { createRng } from '@blockwise/tensor';
 import { magnitudeMask } from './magnitude.js';
 import { applyMask, maskDensity } from './matrix.js';
 import { wandaMask } from './wanda.js';
@@ -91,5 +92,19 @@ describe('reconstruct against reference inputs', () => {
     const res = icbsPrune(w2, { initialMask: mask, hessian: layerHessian(stats), gradient: g, steps: 30, blockSize: 6 });
     expect(res.objective).toBeCloseTo(loss(applyMask(w2, res.mask)) - loss(w2.data), 3);
     expect(res.objective).toBeLessThanOrEqual(res.initialObjective);
+  });
+});
+
+describe('smallestK', () => {
+  it('equals sorting by (key, index) and taking the first k', () => {
+    const rng = createRng(9);
+    for (let t = 0; t < 50; t++) {
+      const n = 1 + rng.int(60);
+      const pool = Array.from(rng.permutation(n));
+      const keys = Array.from({ length: n }, () => rng.int(8)); // many ties
+      const k = 1 + rng.int(12);
+      const want = [...pool].sort((a, b) => keys[a]! - keys[b]! || a - b).slice(0, k);
+      expect(smallestK(pool, k, (i) => keys[i]!)).toEqual(want);
+    }
   });
 });

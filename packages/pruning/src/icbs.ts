@@ -201,9 +201,7 @@ export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
       rng.shuffle(pool);
       return pool.slice(0, count);
     }
-    const keys = new Map<number, number>();
-    for (const idx of pool) keys.set(idx, key(idx));
-    return pool.sort((a, b) => keys.get(a)! - keys.get(b)! || a - b).slice(0, count);
+    return smallestK(pool, count, key);
   }
 
   function pickBlock(row: number, step: number): number[] | null {
@@ -301,4 +299,34 @@ export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
     objective += delta;
     return delta;
   }
+}
+
+/**
+ * The `count` entries of `pool` with the smallest keys, ascending (ties: lower index first), by
+ * insertion into a short sorted list: O(pool * count) at worst, about O(pool) in practice.
+ * @internal
+ */
+export function smallestK(pool: number[], count: number, key: (idx: number) => number): number[] {
+  // The `count` smallest keys (ties: lower index), by insertion into a short sorted list: O(pool * count) worst case.
+  const best: number[] = [];
+  const bestKey: number[] = [];
+  for (const idx of pool) {
+    const k = key(idx);
+    if (best.length === count && !(k < bestKey[count - 1]! || (k === bestKey[count - 1]! && idx < best[count - 1]!))) continue;
+    let p = best.length === count ? count - 1 : best.length;
+    while (p > 0 && (bestKey[p - 1]! > k || (bestKey[p - 1]! === k && best[p - 1]! > idx))) {
+      if (p < count) {
+        best[p] = best[p - 1]!;
+        bestKey[p] = bestKey[p - 1]!;
+      }
+      p--;
+    }
+    best[p] = idx;
+    bestKey[p] = k;
+    if (best.length > count) {
+      best.length = count;
+      bestKey.length = count;
+    }
+  }
+  return best;
 }
