@@ -1,6 +1,7 @@
+import { createBlockMask, decodeBlockDiffusion as decodeBlocks, type BlockDecodeOptions, type BlockDiffusionModel, type BlockMask, type MaskMod } from '@blockwise/attention';
 import * as tf from '@tensorflow/tfjs-core';
 import { lmForward, type LmWeights } from './model.js';
-import { blockCausalMask, causalMask } from './train.js';
+import { causalMask } from './train.js';
 
 /** Generated tokens and how many model calls they took. */
 export interface Decoded {
@@ -26,41 +27,41 @@ export function decodeAutoregressive(w: LmWeights, prompt: Int32Array, count: nu
 }
 
 /**
- * Block-diffusion decoding (Fast-dLLM style): each new block starts as [MASK]; every model call
- * (block-causal mask over the clean prefix and the block) fills the masked positions whose top
- * probability exceeds `threshold`, at least the most confident one, until the block is clean.
- * The prompt length must be a multiple of the block size.
+ * The BD3 model as `@blockwise/attention`'s decoding loop sees it. The cache is the clean prefix
+ * (tokens; the model recomputes it, which changes time but not the count of model calls). A
+ * call runs [prefix; block]: the prefix attends block-causally with the training block size
+ * (bidirectional inside B-aligned blocks, as x_0 did in training), the block attends to the
+ * whole prefix and to itself.
  */
-export function decodeBlockDiffusion(w: LmWeights, prompt: Int32Array, count: number, block: number, threshold: number, maskId: number): Decoded {
-  if (prompt.length % block !== 0) throw new Error(`decodeBlockDiffusion: prompt length ${prompt.length} must be a multiple of block ${block}`);
-  const seq = Array.from(prompt);
-  let calls = 0;
-  const V = w.config.vocab - 1; // exclude [MASK] from predictions
-  while (seq.length - prompt.length < count) {
-    const start = seq.length;
-    for (let i = 0; i < block; i++) seq.push(maskId);
-    for (;;) {
-      const open = seq.map((t, i) => (i >= start && t === maskId ? i : -1)).filter((i) => i >= 0);
-      if (open.length === 0) break;
-      const len = seq.length;
-      const [probs, ids] = tf.tidy(() => {
-        const logits = lmForward(w, tf.tensor2d(Int32Array.from(seq), [1, len], 'int32'), blockCausalMask(len, block));
-        const blk = tf.reshape(tf.slice(logits, [0, start, 0], [1, block, V]), [block, V]);
-        const p = tf.softmax(blk);
-        return [tf.max(p, -1).dataSync(), tf.argMax(p, -1).dataSync()];
-      });
-      calls++;
-      let best = open[0]!;
-      let fill = 0;
-      for (const i of open) {
-        if (probs[i - start]! > probs[best - start]!) best = i;
-        if (probs[i - start]! >= threshold) {
-          seq[i] = ids[i - start]!;
-          fill++;
-        }
-      }
-      if (fill === 0) seq[best] = ids[best - start]!;
+export function bd3DecodingModel(w: LmWeights, maskId: number, trainBlock: number): BlockDiffusionModel<number[]> {
+  const masks = new Map<string, BlockMask>();
+  const maskFor = (prefix: number, len: number): BlockMask => {
+    const key = `${prefix}:${len}`;
+    if (!masks.has(key)) {
+      const mod: MaskMod = (_b, _h, q, kv) => q >= prefix || (kv < prefix && Math.floor(kv / trainBlock) <= Math.floor(q / trainBlock));
+      masks.set(key, createBlockMask(mod, { qLen: len, kvLen: len, blockSize: 16 }));
     }
-  }
-  return { tokens: Int32Array.from(seq.slice(prompt.length, prompt.length + count)), calls };
+    return masks.get(key)!;
+  };
+  const V = w.config.vocab;
+  return {
+    vocabSize: V,
+    maskId,
+    initCache: (prompt) => Array.from(prompt),
+    extendCache: (cache, block) => [...cache, ...block],
+    predict: (block, cache) => {
+      const ctx = cache.slice(-(w.config.maxLen - block.length));
+      const len = ctx.length + block.length;
+      return tf.tidy(() => {
+        const logits = lmForward(w, tf.tensor2d(Int32Array.from([...ctx, ...block]), [1, len], 'int32'), maskFor(ctx.length, len));
+        return tf.slice(logits, [0, ctx.length, 0], [1, block.length, V]).dataSync() as Float32Array;
+      });
+    },
+  };
+}
+
+/** Block-diffusion decoding of `count` tokens with the attention package's loop. */
+export async function decodeBlockDiffusion(w: LmWeights, prompt: Int32Array, count: number, opts: Omit<BlockDecodeOptions, 'maxTokens'>, maskId: number, trainBlock: number): Promise<Decoded> {
+  const r = await decodeBlocks(bd3DecodingModel(w, maskId, trainBlock), prompt, { ...opts, maxTokens: count });
+  return { tokens: r.tokens, calls: r.modelCalls };
 }

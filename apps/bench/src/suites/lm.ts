@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { decodeAutoregressive, decodeBlockDiffusion } from '../lm/decode.js';
 import { createLm, parameterCount, type LmConfig, type LmWeights } from '../lm/model.js';
 import { charTokenizer, splitTokens } from '../lm/tokenizer.js';
-import { bd3Loss, causalLoss, trainLm, validationWindows, type TrainLog } from '../lm/train.js';
+import { calibrate, pruneMlp, withMasks } from '../lm/prune.js';
+import { bd3Loss, causalLoss, sampleWindows, trainLm, validationWindows, type TrainLog } from '../lm/train.js';
 import type { Check, Result, Suite, SuiteContext } from '../suite.js';
 
 interface Sizes {
@@ -16,10 +17,12 @@ interface Sizes {
   valWindows: number;
   genTokens: number;
   prompts: number;
+  calibWindows: number;
+  icbsSteps: number;
 }
 
-const QUICK: Sizes = { cfg: { dim: 48, heads: 4, layers: 2, maxLen: 64 }, len: 64, batch: 16, steps: 150, valWindows: 32, genTokens: 32, prompts: 3 };
-const FULL: Sizes = { cfg: { dim: 128, heads: 4, layers: 4, maxLen: 128 }, len: 128, batch: 32, steps: 1500, valWindows: 128, genTokens: 64, prompts: 8 };
+const QUICK: Sizes = { cfg: { dim: 48, heads: 4, layers: 2, maxLen: 64 }, len: 64, batch: 16, steps: 150, valWindows: 32, genTokens: 32, prompts: 3, calibWindows: 32, icbsSteps: 200 };
+const FULL: Sizes = { cfg: { dim: 128, heads: 4, layers: 4, maxLen: 128 }, len: 128, batch: 32, steps: 1500, valWindows: 128, genTokens: 64, prompts: 8, calibWindows: 128, icbsSteps: 2000 };
 
 function mean(a: ArrayLike<number>): number {
   let s = 0;
@@ -42,7 +45,7 @@ function valLoss(w: LmWeights, val: { x: Int32Array; y: Int32Array }, count: num
 
 export const lmSuite: Suite = {
   name: 'lm',
-  description: 'a character-level transformer on English text: AdamW8bit vs AdamW, WSD vs cosine (+ loss forecast), block-diffusion (BD3) vs causal training and decoding',
+  description: 'a character-level transformer on English text (held-out split): AdamW8bit vs AdamW, WSD vs cosine (+ loss forecast), block-diffusion (BD3) vs causal training, block-diffusion vs autoregressive decoding, Wanda vs iCBS pruning to 50%',
   async run(ctx: SuiteContext): Promise<Result[]> {
     const S = ctx.full ? FULL : QUICK;
     const text = ctx.data.text();
@@ -150,13 +153,17 @@ export const lmSuite: Suite = {
     for (let p = 0; p < S.prompts; p++) {
       const start = Math.floor(((p + 0.5) / S.prompts) * (val.length - 64));
       const prompt = val.slice(start, start + block);
+      const newline = tok.encode('\n')[0]!;
       for (const [name, fn] of [
-        ['autoregressive', () => decodeAutoregressive(ar, prompt, S.genTokens)],
-        ['block diffusion 0.9', () => decodeBlockDiffusion(bd, prompt, S.genTokens, block, 0.9, tok.maskId)],
-        ['block diffusion 0.5', () => decodeBlockDiffusion(bd, prompt, S.genTokens, block, 0.5, tok.maskId)],
+        ['autoregressive (causal model)', () => decodeAutoregressive(ar, prompt, S.genTokens)],
+        ['block diffusion, block 1 (= autoregressive)', () => decodeBlockDiffusion(bd, prompt, S.genTokens, { blockSize: 1 }, tok.maskId, block)],
+        ['block diffusion, threshold 0.9', () => decodeBlockDiffusion(bd, prompt, S.genTokens, { blockSize: block, threshold: 0.9 }, tok.maskId, block)],
+        ['block diffusion, threshold 0.5', () => decodeBlockDiffusion(bd, prompt, S.genTokens, { blockSize: block, threshold: 0.5 }, tok.maskId, block)],
+        ['block diffusion, threshold 0.5, sub-blocks of 4', () => decodeBlockDiffusion(bd, prompt, S.genTokens, { blockSize: block, threshold: 0.5, subBlockSize: 4 }, tok.maskId, block)],
+        ['block diffusion, threshold 0.5, adaptive blocks', () => decodeBlockDiffusion(bd, prompt, S.genTokens, { blockSize: block, threshold: 0.5, adaptive: { delimiterId: newline, minBlock: 4, maxBlock: 16 } }, tok.maskId, block)],
       ] as const) {
         const t0 = performance.now();
-        const out = fn();
+        const out = await fn();
         const ms = performance.now() - t0;
         const d = (dec[name] ??= { calls: 0, tokens: 0, judge: [], ms: 0 });
         d.calls += out.calls;
@@ -170,7 +177,7 @@ export const lmSuite: Suite = {
     for (const [name, d] of Object.entries(dec)) {
       results.push({
         name: `decode ${name}`,
-        params: { decoder: name.replace(/ [0-9.]+$/, ''), block: name === 'autoregressive' ? 1 : block, threshold: name === 'autoregressive' ? 1 : Number(name.split(' ').pop()) },
+        params: { decoder: name },
         metrics: {
           tokensPerCall: { value: d.tokens / d.calls, unit: 'tokens' },
           judgePerplexity: { value: Math.exp(mean(d.judge)), unit: '' },
@@ -178,6 +185,30 @@ export const lmSuite: Suite = {
         },
         samples: samples[name],
       });
+    }
+    // Pruning the MLP matrices of the causal model to 50% density: Wanda, then iCBS from Wanda.
+    const calib = sampleWindows(train, S.calibWindows, S.len, createRng(ctx.seed + 11));
+    const stats = calibrate(ar, calib.x, S.calibWindows, S.len);
+    const dense = valLoss(ar, valSet, S.valWindows, S.len);
+    for (const [method, steps] of [['wanda', 0], ['icbs', S.icbsSteps]] as const) {
+      const t0 = performance.now();
+      const masks = pruneMlp(ar, stats, 0.5, steps, ctx.seed);
+      const ms = performance.now() - t0;
+      const vl = withMasks(ar, masks, () => valLoss(ar, valSet, S.valWindows, S.len));
+      const objBefore = [...masks.values()].reduce((s, m) => s + (m.objectiveBefore ?? 0), 0);
+      const objAfter = [...masks.values()].reduce((s, m) => s + (m.objectiveAfter ?? 0), 0);
+      results.push({
+        name: `prune ${method} 50%`,
+        params: { method, density: 0.5, target: 'MLP matrices', icbsSteps: steps },
+        metrics: {
+          valLoss: { value: vl, unit: 'nats' },
+          valPerplexity: { value: Math.exp(vl), unit: '' },
+          lossIncrease: { value: vl - dense, unit: 'nats' },
+          pruneMs: { value: ms, unit: 'ms' },
+          ...(steps > 0 ? { objectiveReduction: { value: objBefore > 0 ? 1 - objAfter / objBefore : 0, unit: '' } } : {}),
+        },
+      });
+      ctx.progress('pruning', method === 'wanda' ? 1 : 2, 2);
     }
     for (const w of models.values()) tf.dispose(w.vars);
     return results;
@@ -188,8 +219,11 @@ export const lmSuite: Suite = {
     const a8 = get('causal AdamW8bit cosine', 'valLoss');
     const s32 = get('causal AdamW cosine', 'optimizerStateBytes');
     const s8 = get('causal AdamW8bit cosine', 'optimizerStateBytes');
-    const tpc = get('decode block diffusion 0.5', 'tokensPerCall');
+    const tpc = get('decode block diffusion, threshold 0.5', 'tokensPerCall');
+    const pw = get('prune wanda 50%', 'valLoss');
+    const pi = get('prune icbs 50%', 'valLoss');
     return [
+      { name: 'iCBS prunes to 50% with no more loss than Wanda', pass: pi <= pw + 1e-6, detail: `validation loss after pruning: iCBS ${pi.toFixed(4)}, Wanda ${pw.toFixed(4)} nats` },
       { name: 'AdamW8bit reaches AdamW validation loss (within 2%)', pass: a8 <= a32 * 1.02, detail: `AdamW8bit ${a8.toFixed(4)} vs AdamW ${a32.toFixed(4)} nats` },
       { name: 'AdamW8bit keeps less optimizer state', pass: s8 < s32, detail: `${(s8 / 1024).toFixed(0)} KiB vs ${(s32 / 1024).toFixed(0)} KiB (${(s8 / s32).toFixed(3)}x)` },
       { name: 'block diffusion decodes more than one token per model call', pass: tpc > 1, detail: `${tpc.toFixed(2)} tokens per call (autoregressive: 1)` },
