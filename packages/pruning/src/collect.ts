@@ -3,11 +3,11 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { accumulateCross, accumulateLayerStats, createLayerStats, type LayerStats } from './calibration.js';
 import { describe } from './matrix.js';
-import { resolveTargets, type LayerSelector, type TargetLayer } from './targets.js';
+import { inputRows, resolveTargets, type LayerSelector, type TargetLayer } from './targets.js';
 
 /** Options of {@link collectCalibration}. */
 export interface CollectOptions {
-  /** Layers to collect for; default every Dense layer. */
+  /** Layers to collect for; default every Dense and Conv2D layer. */
   layers?: LayerSelector;
   /** Samples per forward pass; default 256 (bounds activation memory). */
   batchSize?: number;
@@ -21,7 +21,7 @@ export interface CollectOptions {
 
 /**
  * Runs the calibration inputs through the model once (in batches) and collects, for each target
- * Dense layer, the statistics of its inputs: squared column norms and the Gram matrix X^T X.
+ * Dense or Conv2D layer (Conv2D: over its im2col patches), the statistics of its inputs: squared column norms and the Gram matrix X^T X.
  * Inputs with more than two dimensions are flattened to rows of the layer's input dimension.
  */
 export function collectCalibration(model: LayersModel, x: tf.Tensor, opts: CollectOptions = {}): Map<string, LayerStats> {
@@ -48,26 +48,27 @@ export function collectForTargets(model: LayersModel, targets: TargetLayer[], x:
   for (const t of targets) stats.set(t.name, createLayerStats(t.inDim, { gram: wantGram }));
   const probe = tfl.model({ inputs: model.inputs, outputs: targets.map((t) => t.layer.input as tfl.SymbolicTensor) });
   const n = x.shape[0]!;
-  let row = 0;
+  const offset = new Map<string, number>(); // rows seen so far, per layer (rows per sample differ)
   for (let b = 0; b < n; b += batchSize) {
     const size = Math.min(batchSize, n - b);
     const outs = tf.tidy(() => {
       const xb = tf.slice(x, b, size);
       const o = probe.predict(xb);
-      return (Array.isArray(o) ? o : [o]).map((t, k) => tf.reshape(t, [-1, targets[k]!.inDim]));
+      return Array.isArray(o) ? o : [o];
     });
-    let rows = 0;
     outs.forEach((o, k) => {
       const t = targets[k]!;
       const s = stats.get(t.name)!;
-      const data = o.dataSync() as Float32Array;
-      rows = o.shape[0]!;
+      const r = inputRows(t, o);
+      const data = r.data;
+      const rows = r.rows;
+      const row = offset.get(t.name) ?? 0;
+      offset.set(t.name, row + rows);
       accumulateLayerStats(s, data, rows);
       const ref = opts.reference?.get(t.name);
       if (ref) accumulateCross(s, data, ref.subarray(row * t.inDim, (row + rows) * t.inDim), rows);
       o.dispose();
     });
-    row += rows;
   }
   return stats;
 }
@@ -91,10 +92,10 @@ export function layerInputs(model: LayersModel, targets: TargetLayer[], x: tf.Te
   for (let b = 0; b < x.shape[0]!; b += batchSize) {
     const outs = tf.tidy(() => {
       const o = probe.predict(tf.slice(x, b, Math.min(batchSize, x.shape[0]! - b)));
-      return (Array.isArray(o) ? o : [o]).map((t, k) => tf.reshape(t, [-1, targets[k]!.inDim]));
+      return Array.isArray(o) ? o : [o];
     });
     outs.forEach((o, k) => {
-      parts[k]!.push(Float32Array.from(o.dataSync() as Float32Array));
+      parts[k]!.push(Float32Array.from(inputRows(targets[k]!, o).data));
       o.dispose();
     });
   }

@@ -52,7 +52,7 @@ export interface GradualPrunerOptions {
   frequency?: number;
   /** Density per step; overrides the default polynomial ramp. Must end at `finalDensity`. */
   schedule?: (step: number) => number;
-  /** Layers (default every Dense layer). */
+  /** Layers (default every Dense and Conv2D layer). */
   layers?: LayerSelector;
   /** Magnitude ranking per layer (default) or global over all target layers. */
   scope?: 'layer' | 'global';
@@ -72,7 +72,7 @@ export interface GradualPruner {
   readonly density: number;
 }
 
-/** Creates a {@link GradualPruner} for the model's Dense layers. */
+/** Creates a {@link GradualPruner} for the model's Dense and Conv2D layers. */
 export function createGradualPruner(model: LayersModel, opts: GradualPrunerOptions): GradualPruner {
   const targets = resolveTargets(model, opts.layers);
   const t0 = opts.startStep ?? 0;

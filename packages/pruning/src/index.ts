@@ -38,3 +38,4 @@ export {
   type GradualPrunerOptions,
   type GradualPruner,
 } from './gradual.js';
+export { im2col, convOutputSize, type ConvGeometry } from './conv.js';

@@ -18,7 +18,7 @@ export interface PruneMagnitudeOptions extends PruneModelOptions {
 }
 
 /**
- * Magnitude pruning of a model's Dense kernels, layer-wise or global, unstructured or N:M. Applies the
+ * Magnitude pruning of a model's Dense and Conv2D kernels, layer-wise or global, unstructured or N:M. Applies the
  * masks to the model and returns a report. Calibration is optional (used only for the report).
  */
 export function pruneMagnitude(model: LayersModel, opts: PruneMagnitudeOptions): PruneReport {

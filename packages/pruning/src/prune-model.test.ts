@@ -30,7 +30,7 @@ describe('collectCalibration', () => {
     const { model, x } = smallModel();
     const bad = tf.zeros([5, 15]);
     expect(() => collectCalibration(model, bad)).toThrow(/calibration must have shape \[n, 16\] .* got \[5, 15\]/);
-    expect(() => collectCalibration(model, x, { layers: /conv/ })).toThrow(/pattern \/conv\/ matches no Dense layer; Dense layers of this model: hidden1, hidden2, logits/);
+    expect(() => collectCalibration(model, x, { layers: /conv/ })).toThrow(/pattern \/conv\/ matches no Dense or Conv2D layer; Dense or Conv2D layers of this model: hidden1, hidden2, logits/);
     expect(() => collectCalibration(model, x, { layers: ['hidden9'] })).toThrow(/no layer named 'hidden9'/);
     expect(() => collectCalibration(model, x, { maxGramBytes: 1000 })).toThrow(/need 3712 bytes, over the bound 1000/); // 8 * (16^2 + 12^2 + 8^2);
     tf.dispose([bad, x]);

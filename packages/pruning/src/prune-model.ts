@@ -18,7 +18,7 @@ export interface PruneModelOptions {
   density?: number | Record<string, number>;
   /** Fraction PRUNED (1 - density), alternative to a single `density`. */
   sparsity?: number;
-  /** Layers to prune: names, a name or a RegExp on names; default every Dense layer. */
+  /** Layers to prune: names, a name or a RegExp on names; default every Dense and Conv2D layer. */
   layers?: LayerSelector;
   /** N:M pattern: in every group of m consecutive inputs of an output unit, exactly n pruned. */
   nm?: NMPattern;
@@ -95,7 +95,7 @@ export function pruneModelWith(model: LayersModel, opts: PruneModelOptions, spec
   const before = x !== undefined ? predictAll(model, x, batchSize) : null;
   let reference: Map<string, Float32Array> | undefined;
   if ((spec.reference || opts.biasCorrection) && sequential && x !== undefined) {
-    const bytes = 4 * x.shape[0]! * targets.reduce((s, t) => s + t.inDim, 0);
+    const bytes = 4 * x.shape[0]! * targets.reduce((s, t) => s + (t.rowsPerSample ?? 1) * t.inDim, 0);
     if (bytes > maxGramBytes) {
       throw new Error(`${spec.fn}: keeping the unpruned layer inputs for reconstruct: 'dense' needs ${bytes} bytes, over maxGramBytes ${maxGramBytes}; raise maxGramBytes, use fewer calibration rows, or reconstruct: 'current'`);
     }
@@ -228,7 +228,7 @@ export function applyMasks(model: LayersModel, masks: PruningMasks): void {
     }
     tf.tidy(() => {
       const ws = t.layer.getWeights();
-      const mask = tf.tensor2d(Float32Array.from(m.mask), [t.inDim, t.outDim]);
+      const mask = tf.tensor(Float32Array.from(m.mask), t.kernelShape);
       t.layer.setWeights([tf.mul(ws[0]!, mask), ...ws.slice(1)]);
     });
   }

@@ -1,6 +1,6 @@
 import type { Mask } from './matrix.js';
 
-/** The masks of a pruned model, by layer name: `mask` has the kernel's layout `[inDim, outDim]`, 1 = kept. */
+/** The masks of a pruned model, by layer name: `mask` has the kernel's layout `[inDim, outDim]` (Conv2D: `[kh * kw * cin, cout]`), 1 = kept. */
 export type PruningMasks = Record<string, { shape: [number, number]; mask: Mask }>;
 
 /** What pruning did to one layer. */
