@@ -155,4 +155,18 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
     expectClose(sparse.dv, dense.dv, { ...tol, label: 'dv' });
     tf.dispose([q, k, v]);
   });
+  it(`dim 64 with 32-blocks (two WGSL chunks per block) matches dense attention on ${backend}`, async () => {
+    // 31 rows of dim 64 fit a 16 KiB workgroup chunk pair, so each 32-block is read in 2 chunks (31 + 1).
+    const [q, k, v] = qkv(13, 1, 2, 1, 40, 40, 64);
+    const blockMask = createBlockMask(causal, { qLen: 40, kvLen: 40, blockSize: 32 });
+    const sparse = await runAsync((x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true }), q, k, v, true);
+    const dense = await runAsync((x, y, z) => denseAttention(x, y, z, { mask: causal, returnLse: true }), q, k, v, true);
+    const tol = { atol: 2e-5, rtol: 2e-5 };
+    expectClose(sparse.out, dense.out, { ...tol, label: 'output' });
+    expectClose(sparse.lse, dense.lse, { ...tol, label: 'lse' });
+    expectClose(sparse.dq, dense.dq, { ...tol, label: 'dq' });
+    expectClose(sparse.dk, dense.dk, { ...tol, label: 'dk' });
+    expectClose(sparse.dv, dense.dv, { ...tol, label: 'dv' });
+    tf.dispose([q, k, v]);
+  });
 });

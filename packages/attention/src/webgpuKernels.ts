@@ -1,5 +1,6 @@
 import type { WebGPUProgramSpec } from '@blockwise/tensor';
 import type { SparseAttrs } from './blockSparseAttention.js';
+import { tiledColCode, tiledRowCode } from './webgpuTiled.js';
 
 type Shape = { shape: number[]; dtype: string };
 
@@ -211,15 +212,36 @@ function uniforms(qShape: number[], kShape: number[], a: SparseAttrs): NonNullab
   ];
 }
 
+const prod = (a: number[]): number => a.reduce((x, y) => x * y, 1);
+
+/** Tiled programs need one thread per block row in a workgroup (at most 256) and a modest dim. */
+function canTile(a: SparseAttrs, d: number): boolean {
+  return a.qBlock <= 256 && a.kvBlock <= 256 && d <= 512;
+}
+
+/** The program's workgroup count as defineKernel dispatches it, as a uniform (units loop over it). */
+function withWg(u: NonNullable<WebGPUProgramSpec['uniforms']>, outputShape: number[], wg: number): NonNullable<WebGPUProgramSpec['uniforms']> {
+  return [...u.slice(0, -1), { name: 'nWg', type: 'i32', value: Math.max(1, Math.ceil(prod(outputShape) / wg)) }, u[u.length - 1]!];
+}
+
 /** WebGPU programs of the forward kernel: the output, then the log-sum-exp. */
 export function blockSparseForwardWebGPU(ins: Shape[], a: SparseAttrs): WebGPUProgramSpec[] {
   const qShape = ins[0]!.shape;
   const d = qShape[3]!;
   const u = uniforms(qShape, ins[1]!.shape, a);
   const vars = FWD_VARS;
+  const lseShape = qShape.slice(0, 3);
+  if (canTile(a, d)) {
+    const wg = a.qBlock;
+    const t = touch(vars);
+    return [
+      { outputShape: qShape, shaderKey: `tfwd_o_${d}_${wg}`, userCode: tiledRowCode(d, wg, 'o', HELPERS, t), variableNames: vars, uniforms: withWg(u, qShape, wg), workgroupSize: wg },
+      { outputShape: lseShape, shaderKey: `tfwd_lse_${d}_${wg}`, userCode: tiledRowCode(d, wg, 'lse', HELPERS, t), variableNames: vars, uniforms: withWg(u, lseShape, wg), workgroupSize: wg },
+    ];
+  }
   return [
-    { outputShape: qShape, shaderKey: `fwd_o_${d}`, userCode: forwardCode(d, false), variableNames: vars, uniforms: u },
-    { outputShape: qShape.slice(0, 3), shaderKey: `fwd_lse_${d}`, userCode: forwardCode(d, true), variableNames: vars, uniforms: u },
+    { outputShape: qShape, shaderKey: `fwd_o_${d}`, userCode: forwardCode(d, false), variableNames: vars, uniforms: withWg(u, qShape, 64) },
+    { outputShape: lseShape, shaderKey: `fwd_lse_${d}`, userCode: forwardCode(d, true), variableNames: vars, uniforms: withWg(u, lseShape, 64) },
   ];
 }
 
@@ -230,9 +252,19 @@ export function blockSparseBackwardWebGPU(ins: Shape[], a: SparseAttrs): WebGPUP
   const d = qShape[3]!;
   const u = uniforms(qShape, kShape, a);
   const vars = BWD_VARS;
+  if (canTile(a, d)) {
+    const t = touch(vars);
+    const wq = a.qBlock;
+    const wk = a.kvBlock;
+    return [
+      { outputShape: qShape, shaderKey: `tbwd_dq_${d}_${wq}`, userCode: tiledRowCode(d, wq, 'dq', HELPERS, t), variableNames: vars, uniforms: withWg(u, qShape, wq), workgroupSize: wq },
+      { outputShape: kShape, shaderKey: `tbwd_dk_${d}_${wk}`, userCode: tiledColCode(d, wk, true, HELPERS, t), variableNames: vars, uniforms: withWg(u, kShape, wk), workgroupSize: wk },
+      { outputShape: kShape, shaderKey: `tbwd_dv_${d}_${wk}`, userCode: tiledColCode(d, wk, false, HELPERS, t), variableNames: vars, uniforms: withWg(u, kShape, wk), workgroupSize: wk },
+    ];
+  }
   return [
-    { outputShape: qShape, shaderKey: `bwd_dq_${d}`, userCode: dqCode(d), variableNames: vars, uniforms: u },
-    { outputShape: kShape, shaderKey: `bwd_dk_${d}`, userCode: dkvCode(d, true), variableNames: vars, uniforms: u },
-    { outputShape: kShape, shaderKey: `bwd_dv_${d}`, userCode: dkvCode(d, false), variableNames: vars, uniforms: u },
+    { outputShape: qShape, shaderKey: `bwd_dq_${d}`, userCode: dqCode(d), variableNames: vars, uniforms: withWg(u, qShape, 64) },
+    { outputShape: kShape, shaderKey: `bwd_dk_${d}`, userCode: dkvCode(d, true), variableNames: vars, uniforms: withWg(u, kShape, 64) },
+    { outputShape: kShape, shaderKey: `bwd_dv_${d}`, userCode: dkvCode(d, false), variableNames: vars, uniforms: withWg(u, kShape, 64) },
   ];
 }
