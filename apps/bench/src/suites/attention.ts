@@ -114,6 +114,9 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
     const fwdReps = ctx.full ? (len >= 8192 ? 1 : 3) : 2;
     const bwdReps = ctx.full ? (len >= 8192 ? 1 : 2) : 1;
     const budget = ctx.full ? 5000 : 1000;
+    // GPU backends compile shaders on first use: warm the backward too (cpu/wasm only JIT, and the
+    // quick run cannot afford an extra backward per configuration)
+    const warmBackward = ctx.full || (ctx.backend !== 'wasm' && ctx.backend !== 'cpu');
     // Dense baseline with an all-true mask bias: dense cost does not depend on the mask.
     const full = randomBlockMask(len, 0, rng);
     const bias = denseBias(full);
@@ -121,6 +124,7 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
     const dense = len <= (ctx.backend === 'wasm' || ctx.backend === 'cpu' ? 4096 : 8192);
     if (dense) {
       tf.dispose(tf.tidy(() => denseForward(q, k, v, bias, scale))); // warm-up
+      if (warmBackward) tf.dispose(tf.tidy(() => denseForwardBackward(q, k, v, bias, scale, dO)));
       const fwd = await timeMs(fwdReps, budget, () => tf.tidy(() => denseForward(q, k, v, bias, scale).slice(0, 1)));
       const fb = await timeMs(bwdReps, budget, () => tf.tidy(() => denseForwardBackward(q, k, v, bias, scale, dO)));
       results.push({
@@ -135,6 +139,7 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
       const blockMask = target === 0 ? full : randomBlockMask(len, target, rng);
       const grad = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => blockSparseAttention(a, b, c, { blockMask }));
       tf.dispose(blockSparseAttention(q, k, v, { blockMask })); // warm-up
+      if (warmBackward) tf.dispose(tf.tidy(() => grad([q, k, v], dO)));
       const fwd = await timeMs(fwdReps, budget, () => [blockSparseAttention(q, k, v, { blockMask })]);
       const fb = await timeMs(bwdReps, budget, () => tf.tidy(() => [blockSparseAttention(q, k, v, { blockMask }), ...grad([q, k, v], dO)]));
       results.push({
