@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { defineKernel, type KernelIO, type WebGPUProgramSpec } from '@blockwise/tensor';
 import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
 import { codeTable, quantizeInto } from './fastQuantize.js';
-import { fused8bitWgsl } from './fused8bitWgsl.js';
+import { CHUNK, fused8bitWgsl, partialMaxWgsl } from './fused8bitWgsl.js';
 
 /** Update rules the fused 8-bit kernel knows. */
 export const ALGO = { adam: 0, momentum: 1, lion: 2, lamb: 3 } as const;
@@ -243,15 +243,50 @@ export function fused8bitReference(inputs: KernelIO[], a: Fused8bitAttrs): Kerne
   ];
 }
 
-function webgpu(inputs: { shape: number[] }[], a: Fused8bitAttrs): WebGPUProgramSpec[] {
-  return fused8bitWgsl(inputs[2]!.shape[0]!, a);
+/**
+ * Typed-array reference of the WebGPU first pass: per 32-element chunk of each block, the max
+ * |new state| (state s at `s * nb * (B/32) + chunk`).
+ */
+export function partialMaxReference(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO {
+  const p = inputs[0]!.data as Float32Array;
+  const g = inputs[1]!.data as Float32Array;
+  const st = inputs[2]!.data as Int32Array;
+  const { n, blockSize: B, algo } = a;
+  const S = ALGO_STATES[algo]!;
+  const W = Math.ceil(n / 4);
+  const nb = Math.ceil(n / B);
+  const C = B / CHUNK;
+  const out = new Float32Array(S * nb * C);
+  const codes = new Uint8Array(st.buffer, st.byteOffset, S * W * 4);
+  const absIn = new Float32Array(st.buffer, st.byteOffset + S * W * 4, S * nb);
+  const { s0, s1 } = getScratch(B);
+  const outP = new Float32Array(n);
+  for (let b = 0; b < nb; b++) {
+    const start = b * B;
+    const end = Math.min(n, start + B);
+    updateBlock(a, p, g, codes, W * 4, absIn[b]!, S === 2 ? absIn[nb + b]! : 0, stateMap(0, S), stateMap(1, S), outP, s0, s1, start, end);
+    for (let j = 0; j < end - start; j++) {
+      const k = b * C + ((j / CHUNK) | 0);
+      out[k] = Math.max(out[k]!, Math.abs(s0[j]!));
+      if (S === 2) out[nb * C + k] = Math.max(out[nb * C + k]!, Math.abs(s1[j]!));
+    }
+  }
+  return { data: out, shape: [out.length], dtype: 'float32' };
 }
+
+const partialOp = defineKernel<Fused8bitAttrs>({
+  name: 'BlockwiseFused8bitPartialMax',
+  inputNames: ['p', 'g', 'state', 'qmap'],
+  compute: (inputs, a) => partialMaxReference(inputs, a),
+  webgpu: (_inputs, a) => partialMaxWgsl(a),
+});
 
 const fusedOp = defineKernel<Fused8bitAttrs>({
   name: 'BlockwiseFused8bitStep',
-  inputNames: ['p', 'g', 'state', 'qmap'],
+  // `partial` (the maxima of pass 1) is read only by the WebGPU programs.
+  inputNames: ['p', 'g', 'state', 'qmap', 'partial'],
   compute: fused8bitReference,
-  webgpu,
+  webgpu: (inputs, a) => fused8bitWgsl(inputs[2]!.shape[0]!, a),
 });
 
 const mapTensors = new Map<string, tf.Tensor>();
@@ -272,9 +307,18 @@ function mapsTensor(): tf.Tensor {
 
 /**
  * One fused dequantize-update-requantize step over a flat parameter: returns the new parameter
- * (for LAMB, the raw update) and the new packed state. One kernel call per tensor on every backend.
+ * (for LAMB, the raw update) and the new packed state: one kernel call per tensor on cpu and
+ * wasm, two on WebGPU (chunk maxima, then parameter and state), all on the device.
  */
 export function fused8bitStep(p: tf.Tensor, g: tf.Tensor, state: tf.Tensor, attrs: Fused8bitAttrs): [tf.Tensor, tf.Tensor] {
-  const out = fusedOp({ p, g, state, qmap: mapsTensor() }, attrs) as tf.Tensor[];
+  const qmap = mapsTensor();
+  if (tf.getBackend() !== 'webgpu') {
+    const out = fusedOp({ p, g, state, qmap, partial: qmap }, attrs) as tf.Tensor[];
+    return [out[0]!, out[1]!];
+  }
+  // WebGPU: pass 1 writes per-chunk maxima, pass 2 the parameter and the packed state.
+  const partial = partialOp({ p, g, state, qmap }, attrs) as tf.Tensor;
+  const out = fusedOp({ p, g, state, qmap, partial }, attrs) as tf.Tensor[];
+  partial.dispose();
   return [out[0]!, out[1]!];
 }

@@ -3,12 +3,11 @@ import type { Fused8bitAttrs } from './fused8bit.js';
 
 const STATES: Record<number, number> = { 0: 2, 1: 1, 2: 1, 3: 2 };
 
-/**
- * WGSL of the fused 8-bit step: program 0 writes the packed state (one thread per state and
- * block: pass 1 finds the new absmax, pass 2 writes four codes per word), program 1 writes the
- * parameter (one thread per element). Both read the same inputs, so nothing returns to the host.
- */
-export function fused8bitWgsl(stateLength: number, a: Fused8bitAttrs): WebGPUProgramSpec[] {
+/** Elements per partial maximum (a block of B elements has B / 32 partials). */
+export const CHUNK = 32;
+
+/** Uniforms and shared WGSL (decode, nearest code, one element's update) of the programs below. */
+function shared(a: Fused8bitAttrs): { uniforms: WebGPUUniform[]; common: string; S: number } {
   const S = STATES[a.algo]!;
   const W = Math.ceil(a.n / 4);
   const nb = Math.ceil(a.n / a.blockSize);
@@ -35,6 +34,7 @@ export function fused8bitWgsl(stateLength: number, a: Fused8bitAttrs): WebGPUPro
     f('uBc2', a.bc2),
     f('uMu', a.momentum),
     f('uDamp', a.dampening),
+    i('uChunks', a.blockSize / CHUNK),
   ];
   const common = `
 const ALGO : i32 = ${a.algo};
@@ -104,42 +104,96 @@ fn stepAt(i : i32) -> vec3<f32> {
   return vec3<f32>(nm, nv, np);
 }
 `;
-  const stateProgram: WebGPUProgramSpec = {
-    outputShape: [stateLength],
-    outputDtype: 'int32',
-    shaderKey: `state_a${a.algo}`,
+  return { uniforms, common, S };
+}
+
+/**
+ * Pass 1 on WebGPU: one thread per 32 elements computes the new states there and writes their
+ * max |value| (state s at `s * nb * (B/32) + chunk`). Short serial loops, no barriers.
+ */
+export function partialMaxWgsl(a: Fused8bitAttrs): WebGPUProgramSpec {
+  const { uniforms, common, S } = shared(a);
+  const chunks = Math.ceil(a.n / a.blockSize) * (a.blockSize / CHUNK);
+  return {
+    outputShape: [S * chunks],
+    outputDtype: 'float32',
+    shaderKey: `partial_a${a.algo}`,
     variableNames: ['p', 'g', 'state', 'qmap'],
     uniforms,
     userCode: `${common}
 fn main(index : i32) {
-  let nb = uniforms.uNb;
-  if (index >= NSTATES * nb) { return; }
-  let s = index / nb;
-  let b = index - s * nb;
-  let start = b * uniforms.uBlock;
-  let end = min(uniforms.uN, start + uniforms.uBlock);
-  var amax = 0.0;
+  let chunks = uniforms.uNb * uniforms.uChunks;
+  if (index >= chunks) { return; }
+  let b = index / uniforms.uChunks;
+  let start = b * uniforms.uBlock + (index - b * uniforms.uChunks) * ${CHUNK};
+  let end = min(uniforms.uN, start + ${CHUNK});
+  var m0 = 0.0;
+  var m1 = 0.0;
   for (var i = start; i < end; i = i + 1) {
     let r = stepAt(i);
-    amax = max(amax, abs(select(r.x, r.y, s == 1)));
+    m0 = max(m0, abs(r.x));
+    m1 = max(m1, abs(r.y));
   }
-  let off = mapOffset(s);
-  var inv = 0.0;
-  if (amax > 0.0) { inv = 1.0 / amax; }
-  let wEnd = (end + 3) / 4;
-  for (var w = start / 4; w < wEnd; w = w + 1) {
-    var packed = 0u;
+  setOutputAtIndex(index, m0);
+  if (NSTATES == 2) { setOutputAtIndex(chunks + index, m1); }
+}
+`,
+  };
+}
+
+/**
+ * Pass 2 on WebGPU, two programs reading the same inputs plus the partial maxima: the parameter
+ * (one thread per element) and the packed state (one thread per word writes the word of every
+ * state; the threads after the codes write the block maxima as bit patterns).
+ */
+export function fused8bitWgsl(stateLength: number, a: Fused8bitAttrs): WebGPUProgramSpec[] {
+  const { uniforms, common } = shared(a);
+  const names = ['p', 'g', 'state', 'qmap', 'partial'];
+  const blockMax = `
+fn blockMax(s : i32, b : i32) -> f32 {
+  let base = s * uniforms.uNb * uniforms.uChunks + b * uniforms.uChunks;
+  var m = 0.0;
+  for (var k = 0; k < uniforms.uChunks; k = k + 1) { m = max(m, partial[base + k]); }
+  return m;
+}
+`;
+  const stateProgram: WebGPUProgramSpec = {
+    outputShape: [stateLength],
+    outputDtype: 'int32',
+    shaderKey: `state2_a${a.algo}`,
+    variableNames: names,
+    uniforms,
+    userCode: `${common}${blockMax}
+fn main(index : i32) {
+  let W = uniforms.uW;
+  let nb = uniforms.uNb;
+  if (index < W) {
+    let b = (index * 4) / uniforms.uBlock;
+    let a0 = blockMax(0, b);
+    var inv0 = 0.0;
+    if (a0 > 0.0) { inv0 = 1.0 / a0; }
+    var inv1 = 0.0;
+    if (NSTATES == 2) {
+      let a1 = blockMax(1, b);
+      if (a1 > 0.0) { inv1 = 1.0 / a1; }
+    }
+    var w0 = 0u;
+    var w1 = 0u;
     for (var k = 0; k < 4; k = k + 1) {
-      let i = w * 4 + k;
-      if (i < end) {
+      let i = index * 4 + k;
+      if (i < uniforms.uN) {
         let r = stepAt(i);
-        let x = select(r.x, r.y, s == 1) * inv;
-        packed = packed | (u32(nearestCode(off, x)) << (8u * u32(k)));
+        w0 = w0 | (u32(nearestCode(0, r.x * inv0)) << (8u * u32(k)));
+        if (NSTATES == 2) { w1 = w1 | (u32(nearestCode(256, r.y * inv1)) << (8u * u32(k))); }
       }
     }
-    setOutputAtIndexI32(s * uniforms.uW + w, bitcast<i32>(packed));
+    setOutputAtIndexI32(index, bitcast<i32>(w0));
+    if (NSTATES == 2) { setOutputAtIndexI32(W + index, bitcast<i32>(w1)); }
+  } else if (index >= NSTATES * W && index < NSTATES * (W + nb)) {
+    let j = index - NSTATES * W;
+    let s = j / nb;
+    setOutputAtIndexI32(index, bitcast<i32>(blockMax(s, j - s * nb)));
   }
-  setOutputAtIndexI32(NSTATES * uniforms.uW + s * nb + b, bitcast<i32>(amax));
 }
 `,
   };
@@ -147,12 +201,15 @@ fn main(index : i32) {
     outputShape: [a.n],
     outputDtype: 'float32',
     shaderKey: `param_a${a.algo}`,
-    variableNames: ['p', 'g', 'state', 'qmap'],
+    variableNames: names,
     uniforms,
     userCode: `${common}
 fn main(index : i32) {
   if (index < uniforms.uN) {
     setOutputAtIndex(index, stepAt(index).z);
+  } else if (index < 0) {
+    // Never runs: keeps the 'partial' binding in the layout tfjs binds for every input.
+    setOutputAtIndex(0, partial[0]);
   }
 }
 `,

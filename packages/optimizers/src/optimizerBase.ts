@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { evalHyper, type HyperCheck, type HyperParameter } from './hyper.js';
+
 /** A named tensor, as tfjs optimizers exchange weights. */
 export interface NamedTensor {
   name: string;
   tensor: tf.Tensor;
 }
-import { evalHyper, type HyperCheck, type HyperParameter } from './hyper.js';
 
 /** A hyperparameter with its check, as a subclass declares it. */
 export interface HyperSpec {
