@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createRng, initBackend } from '@blockwise/tensor';
+import { expectNoLeaks } from '@blockwise/tensor/testing';
 import { Adam8bit, AdamW8bit } from './adam8bit.js';
 import { AdamW } from './adamw.js';
 import { LAMB, LAMB8bit } from './lamb.js';
@@ -35,6 +37,29 @@ describe('tfjs serialization of every optimizer', () => {
       // JSON survives too (what model.save writes).
       expect(JSON.parse(JSON.stringify(cfg))).toEqual(cfg);
       opt.dispose();
+    });
+  }
+});
+
+describe('no tensor leaks in any optimizer', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+  for (const [name, make] of cases) {
+    it(`${name}: tf.memory().numTensors is stable across steps`, async () => {
+      const rng = createRng(3);
+      const w = tf.variable(rng.normalTensor([64, 80]), true, `leak_${name}_kernel`);
+      const b = tf.variable(rng.normalTensor([80]), true, `leak_${name}_bias`);
+      const grads = { [w.name]: rng.normalTensor([64, 80], 0, 0.01), [b.name]: rng.normalTensor([80], 0, 0.01) };
+      const opt = make();
+      opt.applyGradients(grads);
+      opt.applyGradients(grads);
+      await expectNoLeaks(() => {
+        for (let k = 0; k < 3; k++) opt.applyGradients(grads);
+      }, name);
+      expect(Array.from(w.dataSync()).every(Number.isFinite)).toBe(true);
+      opt.dispose();
+      tf.dispose([w, b, ...Object.values(grads)]);
     });
   }
 });
