@@ -53,15 +53,18 @@ function run(attn: Attn, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, useLse: boole
   return { out: out!, lse: lse!, dq: dq!, dk: dk!, dv: dv! };
 }
 
-function compare(mod: MaskMod, dims: [number, number, number, number, number, number], block: number | [number, number], useLse: boolean): void {
+function compare(mod: MaskMod, dims: [number, number, number, number, number, number], block: number | [number, number], useLse: boolean, impl: 'kernel' | 'ops' = 'kernel'): void {
   const [b, hq, hkv, lq, lk, d] = dims;
   const [q, k, v] = qkv(7, b, hq, hkv, lq, lk, d);
   const blockMask = createBlockMask(mod, { qLen: lq, kvLen: lk, blockSize: block });
-  const sparse = run((x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true }), q, k, v, useLse);
+  const sparse = run((x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true, impl }), q, k, v, useLse);
   const dense = run((x, y, z) => denseAttention(x, y, z, { mask: mod, returnLse: true }), q, k, v, useLse);
   const tol = { atol: 1e-5, rtol: 1e-5 };
   expectClose(sparse.out, dense.out, { ...tol, label: 'output' });
-  expectClose(sparse.lse, dense.lse, { ...tol, label: 'lse' });
+  // expectClose counts -Infinity vs -Infinity as a difference: compare those rows separately
+  const finite = (a: Float32Array): Float32Array => a.map((x) => (x === -Infinity ? -1e30 : x));
+  expectClose(finite(sparse.lse), finite(dense.lse), { ...tol, label: 'lse' });
+  expect(Array.from(sparse.lse).map((x) => x === -Infinity)).toEqual(Array.from(dense.lse).map((x) => x === -Infinity));
   expectClose(sparse.dq, dense.dq, { ...tol, label: 'dq' });
   expectClose(sparse.dk, dense.dk, { ...tol, label: 'dk' });
   expectClose(sparse.dv, dense.dv, { ...tol, label: 'dv' });
@@ -126,6 +129,32 @@ describe('blockSparseAttention vs denseAttention (cpu)', () => {
   });
 });
 
+describe("impl 'ops' (gather + batched matMul, hand-written gradient) vs denseAttention (cpu)", () => {
+  useBackend('cpu');
+  it('all-true mask, length not a block multiple', () => compare(fullMask, [1, 2, 2, 10, 10, 8], 4, false, 'ops'));
+  it('causal with GQA and batch 2', () => compare(causal, [2, 4, 2, 12, 12, 8], 4, false, 'ops'));
+  it('sliding window, rectangular blocks, qLen != kvLen', () => compare(slidingWindow(3), [1, 2, 1, 9, 13, 4], [4, 2], false, 'ops'));
+  it('BD3-LM mask', () => compare(blockDiffusion({ seqLen: 6, blockSize: 3 }), [1, 2, 2, 12, 12, 8], 4, false, 'ops'));
+  it('empty rows and empty query blocks give 0 and finite gradients', () => {
+    // not(causal) with 4-blocks over 6: the last row sees nothing; (k < q is never true for q = 5)
+    compare(not(causal), [1, 1, 1, 6, 6, 4], 4, false, 'ops');
+    // keys only in the first block: query block 1 of a [0, 0, ...] mask has no listed block at all
+    compare((_b, _h, q, kv) => q < 4 && kv < 4, [1, 1, 1, 8, 8, 4], 4, false, 'ops');
+  });
+  it('does not leak', async () => {
+    const [q, k, v] = qkv(5, 1, 2, 1, 8, 8, 4);
+    const blockMask = createBlockMask(causal, { qLen: 8, kvLen: 8, blockSize: 4 });
+    for (let step = 0; step < 2; step++) {
+      await expectNoLeaks(() => {
+        tf.dispose(tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(blockSparseAttention(a, b, c, { blockMask, impl: 'ops' })))([q, k, v]));
+        const r = blockSparseAttention(q, k, v, { blockMask, impl: 'ops', returnLse: true });
+        tf.dispose([r.output, r.lse]);
+      });
+    }
+    tf.dispose([q, k, v]);
+  });
+});
+
 describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
   it(`forward and gradients match dense attention on ${backend}`, async () => {
     const mod = slidingWindow(5);
@@ -161,6 +190,20 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
     const blockMask = createBlockMask(causal, { qLen: 40, kvLen: 40, blockSize: 32 });
     const sparse = await runAsync((x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true }), q, k, v, true);
     const dense = await runAsync((x, y, z) => denseAttention(x, y, z, { mask: causal, returnLse: true }), q, k, v, true);
+    const tol = { atol: 2e-5, rtol: 2e-5 };
+    expectClose(sparse.out, dense.out, { ...tol, label: 'output' });
+    expectClose(sparse.lse, dense.lse, { ...tol, label: 'lse' });
+    expectClose(sparse.dq, dense.dq, { ...tol, label: 'dq' });
+    expectClose(sparse.dk, dense.dk, { ...tol, label: 'dk' });
+    expectClose(sparse.dv, dense.dv, { ...tol, label: 'dv' });
+    tf.dispose([q, k, v]);
+  });
+  it(`impl 'ops' matches dense attention on ${backend}`, async () => {
+    const mod = slidingWindow(5);
+    const [q, k, v] = qkv(14, 1, 2, 1, 9, 9, 4);
+    const blockMask = createBlockMask(mod, { qLen: 9, kvLen: 9, blockSize: 4 });
+    const sparse = await runAsync((x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true, impl: 'ops' }), q, k, v, false);
+    const dense = await runAsync((x, y, z) => denseAttention(x, y, z, { mask: mod, returnLse: true }), q, k, v, false);
     const tol = { atol: 2e-5, rtol: 2e-5 };
     expectClose(sparse.out, dense.out, { ...tol, label: 'output' });
     expectClose(sparse.lse, dense.lse, { ...tol, label: 'lse' });

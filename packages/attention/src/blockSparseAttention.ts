@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineKernel, type KernelIO } from '@blockwise/tensor';
 import { checkBlockMask, type BlockMask } from './blockMask.js';
+import { blockSparseAttentionOps } from './blockSparseOps.js';
 import type { AttentionWithLse } from './dense.js';
 import { blockSparseBackwardReference, blockSparseForwardReference, type MaskArrays, type SparseDims } from './sparseKernel.js';
 import { checkQkv, resolveScale } from './validate.js';
@@ -12,6 +13,13 @@ export interface BlockSparseAttentionOptions {
   blockMask: BlockMask;
   /** Softmax scale (default 1/sqrt(dim)). */
   scale?: number;
+  /**
+   * 'kernel': the registered kernels (typed arrays on cpu/wasm, WGSL on webgpu); 'ops': gather +
+   * batched matMul through tfjs ops (uses the backend's matMul; LSE carries no gradient; mask batch
+   * and heads must be 1); 'auto' (default): 'ops' on webgl and tensorflow, where the kernel would
+   * read data back to the CPU, else 'kernel'.
+   */
+  impl?: 'auto' | 'kernel' | 'ops';
 }
 
 /** Attributes of the kernels (plain numbers): scale, mask layout and offsets into the packed mask. */
@@ -170,6 +178,16 @@ export function blockSparseAttention(
   const scale = resolveScale(opts.scale, s.d, where);
   const mask = opts.blockMask;
   checkBlockMask(mask, s.batch, s.hq, s.lq, s.lk, where);
+  const impl = opts.impl ?? 'auto';
+  if (impl !== 'auto' && impl !== 'kernel' && impl !== 'ops') throw new Error(`${where}: impl must be 'auto', 'kernel' or 'ops', got ${String(impl)}`);
+  const backend = tf.getBackend();
+  const useOps = impl === 'ops' || (impl === 'auto' && (backend === 'webgl' || backend === 'tensorflow') && mask.batch === 1 && mask.heads === 1);
+  if (useOps) {
+    const r = blockSparseAttentionOps(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, mask, scale);
+    if (opts.returnLse) return r;
+    r.lse.dispose();
+    return r.output;
+  }
   const packed = packBlockMask(mask);
   const attrs: SparseAttrs = { scale, maskBatch: mask.batch, maskHeads: mask.heads, qBlock: mask.qBlock, kvBlock: mask.kvBlock, ...packed.offsets };
   const [output, lse] = tf.tidy(() => forwardOp({ q, k, v, mask: tf.tensor1d(packed.data, 'int32') }, attrs) as tf.Tensor[]) as [tf.Tensor4D, tf.Tensor3D];

@@ -1,0 +1,253 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { BlockMask } from './blockMask.js';
+
+/**
+ * Block-sparse attention from tfjs ops (gather + batched matMul), for backends whose matMul beats a
+ * hand-written kernel (WebGPU and WebGL shaders, tfjs-node). Query blocks with the same number of
+ * listed key blocks form a group; a group's rows and its key rows are gathered once and go through
+ * one batched matMul, with an additive bias carrying the partial blocks' mask and the padding.
+ * The gradient is written out (FlashAttention recurrences per group, and per key-block group over
+ * the transposed lists for dK and dV), so it needs no gather gradient.
+ */
+
+const NEG = -1e30;
+
+interface Group {
+  /** Padded query rows of the group's blocks, block after block. */
+  qRows: Int32Array;
+  /** Key rows each of those blocks reads, `n * kvBlock` per block. */
+  kvRows: Int32Array;
+  blocks: number;
+  /** Key rows per query block (`n * kvBlock`). */
+  width: number;
+  /** `[blocks, qBlock, width]`: 0 where a pair attends, NEG elsewhere. */
+  bias: Float32Array;
+  /** `[blocks * qBlock]`: 1 where the row has an allowed key. */
+  valid: Float32Array;
+}
+
+interface Plan {
+  groups: Group[];
+  /** Padded row order of the concatenated group outputs -> inverse: position of each padded row. */
+  inverse: Int32Array;
+  /** Empty query blocks (no key block): their rows come after the groups' rows. */
+  emptyRows: number;
+  /** Transposed groups for dK, dV: key blocks with the same number of query blocks. */
+  tGroups: Group[];
+  tInverse: Int32Array;
+  tEmptyRows: number;
+}
+
+const plans = new WeakMap<BlockMask, Plan>();
+
+function allowed(m: BlockMask, qb: number, kb: number, i: number, j: number, partialOff: number): boolean {
+  const q = qb * m.qBlock + i;
+  const k = kb * m.kvBlock + j;
+  if (q >= m.qLen || k >= m.kvLen) return false;
+  if (partialOff < 0) return true;
+  return m.partialBits[partialOff * m.qBlock * m.kvBlock + i * m.kvBlock + j] === 1;
+}
+
+/** Groups of `rowsPer` rows by listed-block count; `lists(r)` gives the sorted listed blocks of row block r. */
+function buildGroups(
+  nRows: number, rowBlock: number, colBlock: number,
+  lists: (r: number) => number[],
+  ok: (r: number, c: number, i: number, j: number) => boolean,
+): { groups: Group[]; inverse: Int32Array; emptyRows: number } {
+  const byCount = new Map<number, number[]>();
+  const empty: number[] = [];
+  for (let r = 0; r < nRows; r++) {
+    const n = lists(r).length;
+    if (n === 0) empty.push(r);
+    else byCount.set(n, [...(byCount.get(n) ?? []), r]);
+  }
+  const groups: Group[] = [];
+  const order: number[] = [];
+  for (const [n, rows] of [...byCount.entries()].sort((a, b) => a[0] - b[0])) {
+    const width = n * colBlock;
+    const qRows = new Int32Array(rows.length * rowBlock);
+    const kvRows = new Int32Array(rows.length * width);
+    const bias = new Float32Array(rows.length * rowBlock * width);
+    const valid = new Float32Array(rows.length * rowBlock);
+    rows.forEach((r, g) => {
+      order.push(r);
+      const cols = lists(r);
+      for (let i = 0; i < rowBlock; i++) qRows[g * rowBlock + i] = r * rowBlock + i;
+      cols.forEach((c, ci) => {
+        for (let j = 0; j < colBlock; j++) kvRows[g * width + ci * colBlock + j] = c * colBlock + j;
+      });
+      for (let i = 0; i < rowBlock; i++) {
+        let any = false;
+        cols.forEach((c, ci) => {
+          for (let j = 0; j < colBlock; j++) {
+            const a = ok(r, c, i, j);
+            any ||= a;
+            bias[(g * rowBlock + i) * width + ci * colBlock + j] = a ? 0 : NEG;
+          }
+        });
+        valid[g * rowBlock + i] = any ? 1 : 0;
+      }
+    });
+    groups.push({ qRows, kvRows, blocks: rows.length, width, bias, valid });
+  }
+  order.push(...empty);
+  const inverse = new Int32Array(nRows * rowBlock);
+  order.forEach((r, pos) => {
+    for (let i = 0; i < rowBlock; i++) inverse[r * rowBlock + i] = pos * rowBlock + i;
+  });
+  return { groups, inverse, emptyRows: empty.length * rowBlock };
+}
+
+function planFor(m: BlockMask): Plan {
+  const cached = plans.get(m);
+  if (cached) return cached;
+  const { numQBlocks: nq, numKvBlocks: nk } = m;
+  const kvList = (qb: number): number[] => {
+    const out: number[] = [];
+    for (let i = 0; i < m.kvNumBlocks[qb]!; i++) out.push(m.kvIndices[qb * nk + i]!);
+    for (let i = 0; i < m.fullKvNumBlocks[qb]!; i++) out.push(m.fullKvIndices[qb * nk + i]!);
+    return out.sort((a, b) => a - b);
+  };
+  const qList = (kb: number): number[] => {
+    const out: number[] = [];
+    for (let i = 0; i < m.qNumBlocks[kb]!; i++) out.push(m.qIndices[kb * nq + i]!);
+    for (let i = 0; i < m.fullQNumBlocks[kb]!; i++) out.push(m.fullQIndices[kb * nq + i]!);
+    return out.sort((a, b) => a - b);
+  };
+  const fwd = buildGroups(nq, m.qBlock, m.kvBlock, kvList, (qb, kb, i, j) => allowed(m, qb, kb, i, j, m.partialOffset[qb * nk + kb]!));
+  const bwd = buildGroups(nk, m.kvBlock, m.qBlock, qList, (kb, qb, j, i) => allowed(m, qb, kb, i, j, m.partialOffset[qb * nk + kb]!));
+  const plan: Plan = { groups: fwd.groups, inverse: fwd.inverse, emptyRows: fwd.emptyRows, tGroups: bwd.groups, tInverse: bwd.inverse, tEmptyRows: bwd.emptyRows };
+  plans.set(m, plan);
+  return plan;
+}
+
+function padRows(x: tf.Tensor, rows: number): tf.Tensor {
+  const extra = rows - x.shape[2]!;
+  return extra > 0 ? tf.pad(x, [[0, 0], [0, 0], [0, extra], [0, 0]]) : x;
+}
+
+/** `[B, H, rows, X]` rows in group order (groups, then zero rows for empty blocks) back to padded row order. */
+function assemble(parts: tf.Tensor[], emptyRows: number, inverse: Int32Array, shape: number[], fill = 0): tf.Tensor {
+  const [b, h, , x] = shape as [number, number, number, number];
+  const all = emptyRows > 0 ? [...parts, tf.fill([b, h, emptyRows, x], fill)] : parts;
+  const cat = all.length === 1 ? all[0]! : tf.concat(all, 2);
+  return tf.gather(cat, tf.tensor1d(inverse, 'int32'), 2);
+}
+
+interface Ctx {
+  b: number;
+  h: number;
+  d: number;
+  scale: number;
+  qBlock: number;
+  kvBlock: number;
+}
+
+/** Scores of one forward group: `[b*h, blocks, qBlock, width]` with the bias added. */
+function groupScores(c: Ctx, g: Group, qP: tf.Tensor, kP: tf.Tensor): { qg: tf.Tensor; kg: tf.Tensor; s: tf.Tensor } {
+  const qg = tf.reshape(tf.gather(qP, tf.tensor1d(g.qRows, 'int32'), 2), [c.b * c.h * g.blocks, c.qBlock, c.d]);
+  const kg = tf.reshape(tf.gather(kP, tf.tensor1d(g.kvRows, 'int32'), 2), [c.b * c.h * g.blocks, g.width, c.d]);
+  const s = tf.add(tf.reshape(tf.mul(tf.matMul(qg, kg, false, true), c.scale), [c.b * c.h, g.blocks, c.qBlock, g.width]), tf.tensor3d(g.bias, [g.blocks, c.qBlock, g.width]));
+  return { qg, kg, s };
+}
+
+/**
+ * Block-sparse attention through tfjs ops with a hand-written gradient for q, k and v (the
+ * log-sum-exp output carries no gradient on this path). Mask batch and heads must be 1.
+ */
+export function blockSparseAttentionOps(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: BlockMask, scale: number): { output: tf.Tensor4D; lse: tf.Tensor3D } {
+  if (mask.batch !== 1 || mask.heads !== 1) {
+    throw new Error(`blockSparseAttention: impl 'ops' needs a mask shared by all batch entries and heads, got mask shape [${mask.shape.join(', ')}]`);
+  }
+  const plan = planFor(mask);
+  const [b, h, lq, d] = q.shape;
+  const hkv = k.shape[1];
+  const lk = k.shape[2];
+  const group = h / hkv;
+  const lqP = mask.numQBlocks * mask.qBlock;
+  const lkP = mask.numKvBlocks * mask.kvBlock;
+  const c: Ctx = { b, h, d, scale, qBlock: mask.qBlock, kvBlock: mask.kvBlock };
+  const expandKv = (x: tf.Tensor): tf.Tensor =>
+    group === 1 ? x : tf.reshape(tf.tile(tf.reshape(x, [b * hkv, 1, lkP * d]), [1, group, 1]), [b, h, lkP, d]);
+  let lseOut: tf.Tensor3D | undefined;
+  const f = tf.customGrad(((qx: tf.Tensor, kx: tf.Tensor, vx: tf.Tensor, save: tf.GradSaveFunc) => {
+    const qP = padRows(qx, lqP);
+    const kP = expandKv(padRows(kx, lkP));
+    const vP = expandKv(padRows(vx, lkP));
+    const outs: tf.Tensor[] = [];
+    const lses: tf.Tensor[] = [];
+    for (const g of plan.groups) {
+      const { s } = groupScores(c, g, qP, kP);
+      const m = tf.max(s, -1, true);
+      const e = tf.exp(tf.sub(s, m));
+      const l = tf.sum(e, -1, true);
+      const p = tf.reshape(tf.div(e, l), [b * h * g.blocks, c.qBlock, g.width]);
+      const vg = tf.reshape(tf.gather(vP, tf.tensor1d(g.kvRows, 'int32'), 2), [b * h * g.blocks, g.width, d]);
+      const valid = tf.tensor1d(g.valid);
+      outs.push(tf.mul(tf.reshape(tf.matMul(p, vg), [b, h, g.blocks * c.qBlock, d]), tf.reshape(valid, [1, 1, -1, 1])));
+      const lse = tf.reshape(tf.add(m, tf.log(l)), [b, h, g.blocks * c.qBlock]);
+      lses.push(tf.where(tf.cast(tf.reshape(valid, [1, 1, -1]), 'bool'), lse, tf.fill(lse.shape, -Infinity)));
+    }
+    const out = tf.slice(assemble(outs, plan.emptyRows, plan.inverse, [b, h, 0, d]), [0, 0, 0, 0], [b, h, lq, d]);
+    const lseP = tf.squeeze(assemble(lses.map((t) => tf.expandDims(t, 3)), plan.emptyRows, plan.inverse, [b, h, 0, 1], -Infinity), [3]);
+    lseOut = tf.keep(tf.slice(lseP, [0, 0, 0], [b, h, lq]) as tf.Tensor3D);
+    save([qx, kx, vx, out, lseP]);
+    return {
+      value: out,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(c, plan, saved, dy, group, hkv, lq, lk, lqP, lkP, expandKv),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const output = f(q, k, v) as tf.Tensor4D;
+  return { output, lse: lseOut! };
+}
+
+function backward(
+  c: Ctx, plan: Plan, saved: tf.Tensor[], dy: tf.Tensor, group: number, hkv: number,
+  lq: number, lk: number, lqP: number, lkP: number, expandKv: (x: tf.Tensor) => tf.Tensor,
+): tf.Tensor[] {
+  const [qx, kx, vx, out, lseP] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  const { b, h, d, scale } = c;
+  const qP = padRows(qx, lqP);
+  const kP = expandKv(padRows(kx, lkP));
+  const vP = expandKv(padRows(vx, lkP));
+  const dOP = padRows(dy, lqP);
+  // delta = rowsum(dO * O); rows with no key have lse -inf: use 0 there and zero their P.
+  const delta = padRows(tf.sum(tf.mul(dy, out), -1, true), lqP);
+  const lseSafe = tf.expandDims(tf.where(tf.isFinite(lseP), lseP, tf.zerosLike(lseP)), 3);
+  const rowsOf = (t: tf.Tensor, rows: Int32Array, n: number, w: number): tf.Tensor => tf.reshape(tf.gather(t, tf.tensor1d(rows, 'int32'), 2), [b * h * n, -1, w]);
+  const dqs: tf.Tensor[] = [];
+  for (const g of plan.groups) {
+    const { kg, s } = groupScores(c, g, qP, kP);
+    const lg = tf.reshape(rowsOf(lseSafe, g.qRows, g.blocks, 1), [b * h, g.blocks, c.qBlock, 1]);
+    const valid = tf.reshape(tf.tensor1d(g.valid), [1, g.blocks, c.qBlock, 1]);
+    const p = tf.reshape(tf.mul(tf.exp(tf.sub(s, lg)), valid), [b * h * g.blocks, c.qBlock, g.width]);
+    const vg = rowsOf(vP, g.kvRows, g.blocks, d);
+    const dog = rowsOf(dOP, g.qRows, g.blocks, d);
+    const dg = rowsOf(delta, g.qRows, g.blocks, 1);
+    const ds = tf.mul(tf.mul(p, tf.sub(tf.matMul(dog, vg, false, true), dg)), scale);
+    dqs.push(tf.reshape(tf.matMul(ds, kg), [b, h, g.blocks * c.qBlock, d]));
+  }
+  const dq = tf.slice(assemble(dqs, plan.emptyRows, plan.inverse, [b, h, 0, d]), [0, 0, 0, 0], [b, h, lq, d]);
+  const dks: tf.Tensor[] = [];
+  const dvs: tf.Tensor[] = [];
+  for (const g of plan.tGroups) {
+    // g.qRows are key rows here, g.kvRows the query rows that see them; bias is [blocks, kvBlock, width].
+    const kt = rowsOf(kP, g.qRows, g.blocks, d);
+    const vt = rowsOf(vP, g.qRows, g.blocks, d);
+    const qt = rowsOf(qP, g.kvRows, g.blocks, d);
+    const dot = rowsOf(dOP, g.kvRows, g.blocks, d);
+    const lt = tf.reshape(rowsOf(lseSafe, g.kvRows, g.blocks, 1), [b * h * g.blocks, 1, g.width]);
+    const dlt = tf.reshape(rowsOf(delta, g.kvRows, g.blocks, 1), [b * h * g.blocks, 1, g.width]);
+    const st = tf.add(tf.reshape(tf.mul(tf.matMul(kt, qt, false, true), scale), [b * h, g.blocks, c.kvBlock, g.width]), tf.tensor3d(g.bias, [g.blocks, c.kvBlock, g.width]));
+    // rows with lse = -inf have only NEG-biased scores here, so exp underflows to 0
+    const pt = tf.exp(tf.sub(tf.reshape(st, [b * h * g.blocks, c.kvBlock, g.width]), lt));
+    dvs.push(tf.reshape(tf.matMul(pt, dot), [b, h, g.blocks * c.kvBlock, d]));
+    const dst = tf.mul(tf.mul(pt, tf.sub(tf.matMul(vt, dot, false, true), dlt)), scale);
+    dks.push(tf.reshape(tf.matMul(dst, qt), [b, h, g.blocks * c.kvBlock, d]));
+  }
+  const fold = (parts: tf.Tensor[]): tf.Tensor => {
+    const full = tf.slice(assemble(parts, plan.tEmptyRows, plan.tInverse, [b, h, 0, d]), [0, 0, 0, 0], [b, h, lk, d]);
+    return group === 1 ? full : tf.sum(tf.reshape(full, [b, hkv, group, lk, d]), 2);
+  };
+  return [dq, fold(dks), fold(dvs)];
+}
