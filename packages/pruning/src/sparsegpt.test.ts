@@ -47,6 +47,18 @@ describe('sparseGPTPrune', () => {
     }
   });
 
+  it('lazy batches only defer updates: with N:M masks the result does not depend on blockSize', () => {
+    // Every column sees all earlier columns' updates before its mask is chosen, whether they were
+    // applied at once (blockSize = m) or at the end of a lazy batch.
+    const { w, stats } = randomLayerProblem(32, 5, 100, 9);
+    const a = sparseGPTPrune(w, stats.gram!, { nm: { n: 2, m: 4 }, blockSize: 4 });
+    for (const blockSize of [8, 32]) {
+      const b = sparseGPTPrune(w, stats.gram!, { nm: { n: 2, m: 4 }, blockSize });
+      expect(Array.from(b.mask)).toEqual(Array.from(a.mask));
+      b.weights.forEach((v, i) => expect(v).toBeCloseTo(a.weights[i]!, 4));
+    }
+  });
+
   it('density 1 changes nothing; bad input rejected', () => {
     const { w, stats } = randomLayerProblem(8, 3, 20, 7);
     const r = sparseGPTPrune(w, stats.gram!, { density: 1 });
