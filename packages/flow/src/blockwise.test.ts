@@ -57,6 +57,16 @@ describe('BlockwiseFlow training', () => {
     };
     f.train({ data: Float32Array.from([1, 2, 3]), path, steps: 3, batchSize: 9, stratified: true });
     expect(seen).toEqual([[3, 3, 3], [3, 3, 3], [3, 3, 3]]);
+    // With OT, noise is paired within each segment's rows: on 1-D data the pairing is monotone per group.
+    const pairs: number[][] = [];
+    f.losses = (p, a, b, t) => {
+      const x0 = a.dataSync();
+      const x1 = b.dataSync();
+      for (let k = 0; k < 3; k++) pairs.push([0, 1, 2].map((j) => j * 3 + k).sort((i, j) => x1[i]! - x1[j]!).map((i) => x0[i]!));
+      return orig(p, a, b, t);
+    };
+    f.train({ data: Float32Array.from({ length: 1000 }, (_, i) => i / 100), path, steps: 2, batchSize: 9, stratified: true, ot: true, seed: 3 });
+    for (const g of pairs) expect([...g].sort((a, b) => a - b)).toEqual(g);
     f.dispose();
   });
 

@@ -6,7 +6,7 @@ import type { Activation } from './mlp.js';
 import { solveOde, STAGES, type OdeMethod } from './ode.js';
 import type { AffinePath } from './path.js';
 import { checkTimeGrid, uniformTimeGrid } from './timegrid.js';
-import { drawFlowBatch } from './training.js';
+import { drawFlowBatch, otCoupling } from './training.js';
 import { createVelocityMlp, type VelocityModel } from './velocity.js';
 
 /** Configuration of a Blockwise Flow Matching model (K = 1 is a single network). */
@@ -48,7 +48,7 @@ export interface BlockwiseTrainOptions {
   /** Adam learning rate (default 1e-3). */
   learningRate?: number;
   seed?: number;
-  /** Mini-batch OT pairing of noise and data (default false). */
+  /** Mini-batch OT pairing of noise and data (default false); with `stratified`, within each segment's rows. */
   ot?: boolean;
   /** Equal rows per segment, t uniform within each (default false: t uniform on [0, 1]). */
   stratified?: boolean;
@@ -215,8 +215,10 @@ export class BlockwiseFlow {
     const vars = this.trainableVariables;
     try {
       for (let s = 0; s < steps; s++) {
-        const b = drawFlowBatch(data, this.dim, batchSize, rng, opts.ot ?? false);
-        if (opts.stratified) {
+        const stratified = (opts.stratified ?? false) && this.K > 1;
+        const b = drawFlowBatch(data, this.dim, batchSize, rng, (opts.ot ?? false) && !stratified);
+        if (stratified && opts.ot) this.coupleBySegment(b.x0, b.x1, batchSize);
+        if (stratified) {
           for (let i = 0; i < batchSize; i++) {
             const k = i % this.K;
             const lo = this.boundaries[k] as number;
@@ -245,6 +247,23 @@ export class BlockwiseFlow {
       optimizer.dispose();
     }
     return losses;
+  }
+
+  /** Mini-batch OT within each stratified group (rows i with i mod K = k), in place on x0. */
+  private coupleBySegment(x0: Float32Array, x1: Float32Array, batchSize: number): void {
+    const d = this.dim;
+    for (let k = 0; k < this.K; k++) {
+      const rows: number[] = [];
+      for (let i = k; i < batchSize; i += this.K) rows.push(i);
+      const a = new Float32Array(rows.length * d);
+      const b = new Float32Array(rows.length * d);
+      rows.forEach((r, j) => {
+        a.set(x0.subarray(r * d, (r + 1) * d), j * d);
+        b.set(x1.subarray(r * d, (r + 1) * d), j * d);
+      });
+      const paired = otCoupling(a, b, d);
+      rows.forEach((r, j) => x0.set(paired.subarray(j * d, (j + 1) * d), r * d));
+    }
   }
 
   private checkSample(opts: BlockwiseSampleOptions): { perSeg: number; method: Exclude<OdeMethod, 'dopri5'>; residual: boolean } {
