@@ -116,7 +116,8 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
     const budget = ctx.full ? 5000 : 1000;
     // GPU backends compile shaders on first use: warm the backward too (cpu/wasm only JIT, and the
     // quick run cannot afford an extra backward per configuration)
-    const warmBackward = ctx.full || (ctx.backend !== 'wasm' && ctx.backend !== 'cpu');
+    const cpuLike = ctx.backend === 'wasm' || ctx.backend === 'cpu';
+    const warmBackward = ctx.full || !cpuLike;
     // Dense baseline with an all-true mask bias: dense cost does not depend on the mask.
     const full = randomBlockMask(len, 0, rng);
     const bias = denseBias(full);
@@ -137,20 +138,24 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
     ctx.progress('attention', ++done, total);
     for (const target of sparsities) {
       const blockMask = target === 0 ? full : randomBlockMask(len, target, rng);
-      const grad = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => blockSparseAttention(a, b, c, { blockMask }));
-      tf.dispose(blockSparseAttention(q, k, v, { blockMask })); // warm-up
-      if (warmBackward) tf.dispose(tf.tidy(() => grad([q, k, v], dO)));
-      const fwd = await timeMs(fwdReps, budget, () => [blockSparseAttention(q, k, v, { blockMask })]);
-      const fb = await timeMs(bwdReps, budget, () => tf.tidy(() => [blockSparseAttention(q, k, v, { blockMask }), ...grad([q, k, v], dO)]));
-      results.push({
-        name: 'block-sparse attention',
-        params: { impl: 'blockSparse', backend: ctx.backend, seqLen: len, heads: HEADS, dim: DIM, blockSize: BLOCK, targetSparsity: target, sparsity: Number(blockMask.sparsity().toFixed(2)) },
-        metrics: {
-          forwardMs: { value: fwd, unit: 'ms' },
-          forwardBackwardMs: { value: fb, unit: 'ms' },
-          blockSparsity: { value: blockMask.sparsity(), unit: '%' },
-        },
-      });
+      // 'auto' is what users get; on GPU-like backends the other path is measured beside it
+      for (const impl of cpuLike ? (['auto'] as const) : (['auto', 'kernel'] as const)) {
+        const grad = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => blockSparseAttention(a, b, c, { blockMask, impl }));
+        tf.dispose(blockSparseAttention(q, k, v, { blockMask, impl })); // warm-up
+        if (warmBackward) tf.dispose(tf.tidy(() => grad([q, k, v], dO)));
+        const fwd = await timeMs(fwdReps, budget, () => [blockSparseAttention(q, k, v, { blockMask, impl })]);
+        const fb = await timeMs(bwdReps, budget, () => tf.tidy(() => [blockSparseAttention(q, k, v, { blockMask, impl }), ...grad([q, k, v], dO)]));
+        const path = impl === 'kernel' || cpuLike ? 'kernel' : 'ops';
+        results.push({
+          name: impl === 'auto' ? 'block-sparse attention' : 'block-sparse attention (WGSL kernel)',
+          params: { impl: impl === 'auto' ? 'blockSparse' : 'blockSparseKernel', path, backend: ctx.backend, seqLen: len, heads: HEADS, dim: DIM, blockSize: BLOCK, targetSparsity: target, sparsity: Number(blockMask.sparsity().toFixed(2)) },
+          metrics: {
+            forwardMs: { value: fwd, unit: 'ms' },
+            forwardBackwardMs: { value: fb, unit: 'ms' },
+            blockSparsity: { value: blockMask.sparsity(), unit: '%' },
+          },
+        });
+      }
       ctx.progress('attention', ++done, total);
     }
     tf.dispose([q, k, v, dO]);
@@ -177,6 +182,9 @@ function charts(ctx: SuiteContext, results: Result[]): void {
     series: [
       { name: 'block-sparse forward', points: series('forwardMs') },
       { name: 'block-sparse forward+backward', points: series('forwardBackwardMs') },
+      ...(results.some((r) => r.params.impl === 'blockSparseKernel')
+        ? [{ name: 'WGSL kernel forward', points: results.filter((r) => r.params.impl === 'blockSparseKernel' && r.params.seqLen === longest).map((r) => [Number(r.params.sparsity), r.metrics.forwardMs!.value] as [number, number]) }]
+        : []),
       { name: 'tfjs dense forward', points: flat('forwardMs') },
       { name: 'tfjs dense forward+backward', points: flat('forwardBackwardMs') },
     ],
@@ -260,7 +268,7 @@ function validateSuite(results: Result[]): Check[] {
 export const attentionSuite: Suite = {
   name: 'attention',
   description:
-    'Block-sparse attention (@blockwise/attention) forward and forward+backward time against tfjs dense attention (matMul, masked softmax, matMul) on the same backend, by sequence length and block sparsity (random key blocks per query block plus the diagonal, 64-blocks, dim 64; 1 head in --quick, 4 in --full).',
+    'Block-sparse attention (@blockwise/attention; on webgpu its tfjs-ops path and, beside it, the WGSL kernel) forward and forward+backward time against tfjs dense attention (matMul, masked softmax, matMul) on the same backend, by sequence length and block sparsity (random key blocks per query block plus the diagonal, 64-blocks, dim 64; 1 head in --quick, 4 in --full).',
   run: runSuite,
   validate: validateSuite,
 };
