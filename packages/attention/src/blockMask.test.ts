@@ -103,6 +103,17 @@ describe('createBlockMask (FlexAttention definitions)', () => {
     const m8 = createBlockMask(mod, { qLen: 16, kvLen: 16, blockSize: 8 });
     expect(counts(m8)).toEqual({ partial: 3, full: 0 });
     expect(m8.sparsity()).toBeCloseTo(25, 10);
+    // n = 6, B = 3 (length 12) with 8-blocks: mask block 0 = x_t 0..5 and x_0 6, 7; block 1 = x_0 8..11
+    // plus 4 padded. (0,0): x_t diagonal blocks and x_t block 1 -> x_0 6, 7, but no x_0 -> x_t: partial.
+    // (0,1): x_t block 1 sees x_0 key 8: partial. (1,0): x_0 queries see x_0 6, 7, not x_t: partial.
+    // (1,1): x_0 block-causal plus padding: partial. 4 partial, 0 full: 100 * (1 - 4 * 64 / 144).
+    const m12 = createBlockMask(blockDiffusion({ seqLen: 6, blockSize: 3 }), { qLen: 12, kvLen: 12, blockSize: 8 });
+    expect(counts(m12)).toEqual({ partial: 4, full: 0 });
+    expect(m12.sparsity()).toBeCloseTo(100 * (1 - 256 / 144), 10);
+    // the same mask with 3-blocks (aligned, no padding): N^2 + N = 6 full blocks, sparsity 62.5
+    const m3 = createBlockMask(blockDiffusion({ seqLen: 6, blockSize: 3 }), { qLen: 12, kvLen: 12, blockSize: 3 });
+    expect(counts(m3)).toEqual({ partial: 0, full: 6 });
+    expect(m3.sparsity()).toBeCloseTo(62.5, 10);
     // token density (N+1)/(4N) for N = 2, 3, 4
     for (const N of [2, 3, 4]) expect(density(blockDiffusion({ seqLen: N * 3, blockSize: 3 }), 6 * N)).toBeCloseTo((N + 1) / (4 * N), 12);
   });
