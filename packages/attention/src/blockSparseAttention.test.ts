@@ -131,7 +131,10 @@ describe('blockSparseAttention vs denseAttention (cpu)', () => {
 
 describe("impl 'ops' (gather + batched matMul, hand-written gradient) vs denseAttention (cpu)", () => {
   useBackend('cpu');
-  it('all-true mask, length not a block multiple', () => compare(fullMask, [1, 2, 2, 10, 10, 8], 4, false, 'ops'));
+  it('all-true mask, length not a block multiple (padding bias) and a multiple (no bias)', () => {
+    compare(fullMask, [1, 2, 2, 10, 10, 8], 4, false, 'ops');
+    compare(fullMask, [1, 2, 1, 8, 8, 8], 4, false, 'ops');
+  });
   it('causal with GQA and batch 2', () => compare(causal, [2, 4, 2, 12, 12, 8], 4, false, 'ops'));
   it('sliding window, rectangular blocks, qLen != kvLen', () => compare(slidingWindow(3), [1, 2, 1, 9, 13, 4], [4, 2], false, 'ops'));
   it('BD3-LM mask', () => compare(blockDiffusion({ seqLen: 6, blockSize: 3 }), [1, 2, 2, 12, 12, 8], 4, false, 'ops'));

@@ -20,8 +20,8 @@ interface Group {
   blocks: number;
   /** Key rows per query block (`n * kvBlock`). */
   width: number;
-  /** `[blocks, qBlock, width]`: 0 where a pair attends, NEG elsewhere. */
-  bias: Float32Array;
+  /** `[blocks, qBlock, width]`: 0 where a pair attends, NEG elsewhere; null when all pairs attend. */
+  bias: Float32Array | null;
   /** `[blocks * qBlock]`: 1 where the row has an allowed key. */
   valid: Float32Array;
 }
@@ -88,7 +88,7 @@ function buildGroups(
         valid[g * rowBlock + i] = any ? 1 : 0;
       }
     });
-    groups.push({ qRows, kvRows, blocks: rows.length, width, bias, valid });
+    groups.push({ qRows, kvRows, blocks: rows.length, width, bias: bias.some((x) => x !== 0) ? bias : null, valid });
   }
   order.push(...empty);
   const inverse = new Int32Array(nRows * rowBlock);
@@ -147,7 +147,8 @@ interface Ctx {
 function groupScores(c: Ctx, g: Group, qP: tf.Tensor, kP: tf.Tensor): { qg: tf.Tensor; kg: tf.Tensor; s: tf.Tensor } {
   const qg = tf.reshape(tf.gather(qP, tf.tensor1d(g.qRows, 'int32'), 2), [c.b * c.h * g.blocks, c.qBlock, c.d]);
   const kg = tf.reshape(tf.gather(kP, tf.tensor1d(g.kvRows, 'int32'), 2), [c.b * c.h * g.blocks, g.width, c.d]);
-  const s = tf.add(tf.reshape(tf.mul(tf.matMul(qg, kg, false, true), c.scale), [c.b * c.h, g.blocks, c.qBlock, g.width]), tf.tensor3d(g.bias, [g.blocks, c.qBlock, g.width]));
+  const raw = tf.reshape(tf.mul(tf.matMul(qg, kg, false, true), c.scale), [c.b * c.h, g.blocks, c.qBlock, g.width]);
+  const s = g.bias ? tf.add(raw, tf.tensor3d(g.bias, [g.blocks, c.qBlock, g.width])) : raw;
   return { qg, kg, s };
 }
 
@@ -238,7 +239,8 @@ function backward(
     const dot = rowsOf(dOP, g.kvRows, g.blocks, d);
     const lt = tf.reshape(rowsOf(lseSafe, g.kvRows, g.blocks, 1), [b * h * g.blocks, 1, g.width]);
     const dlt = tf.reshape(rowsOf(delta, g.kvRows, g.blocks, 1), [b * h * g.blocks, 1, g.width]);
-    const st = tf.add(tf.reshape(tf.mul(tf.matMul(kt, qt, false, true), scale), [b * h, g.blocks, c.kvBlock, g.width]), tf.tensor3d(g.bias, [g.blocks, c.kvBlock, g.width]));
+    const rawT = tf.reshape(tf.mul(tf.matMul(kt, qt, false, true), scale), [b * h, g.blocks, c.kvBlock, g.width]);
+    const st = g.bias ? tf.add(rawT, tf.tensor3d(g.bias, [g.blocks, c.kvBlock, g.width])) : rawT;
     // rows with lse = -inf have only NEG-biased scores here, so exp underflows to 0
     const pt = tf.exp(tf.sub(tf.reshape(st, [b * h * g.blocks, c.kvBlock, g.width]), lt));
     dvs.push(tf.reshape(tf.matMul(pt, dot), [b, h, g.blocks * c.kvBlock, d]));
