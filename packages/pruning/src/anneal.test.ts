@@ -63,3 +63,30 @@ describe('annealBlock', () => {
     expect(() => annealBlock({ ...p, ones: 17 }, rng)).toThrow(/ones must be an integer in \[0, 16\], got 17/);
   });
 });
+
+describe('group constraints (N:M blocks)', () => {
+  const groups = { id: Int32Array.from({ length: 16 }, (_, k) => k >> 2), ones: new Int32Array(4).fill(2) };
+
+  it('exhaustive and annealed solutions keep 2 ones in every group of 4, and agree', () => {
+    const rng = createRng(5);
+    let hits = 0;
+    for (let t = 0; t < 20; t++) {
+      const p = { ...pruningBlock(100 + t), groups };
+      const exact = exhaustiveBlock(p);
+      const r = annealBlock(p, rng);
+      for (const z of [exact.z, r.z]) for (let g = 0; g < 4; g++) expect(z[4 * g]! + z[4 * g + 1]! + z[4 * g + 2]! + z[4 * g + 3]!).toBe(2);
+      expect(r.energy).toBeGreaterThanOrEqual(exact.energy - 1e-9 * Math.abs(exact.energy));
+      if (r.energy <= exact.energy + 1e-9 * Math.abs(exact.energy)) hits++;
+    }
+    expect(hits).toBeGreaterThanOrEqual(19);
+    // 6^4 = 1296 feasible assignments; the grouped optimum can be no better than the ungrouped one.
+    const p = pruningBlock(7);
+    expect(exhaustiveBlock({ ...p, groups }).energy).toBeGreaterThanOrEqual(exhaustiveBlock(p).energy - 1e-12);
+  });
+
+  it('rejects inconsistent groups', () => {
+    const p = pruningBlock(1);
+    expect(() => exhaustiveBlock({ ...p, groups: { id: groups.id, ones: Int32Array.of(2, 2, 2, 1) } })).toThrow(/ones \(8\) must equal the sum of groups.ones \(7\)/);
+    expect(() => exhaustiveBlock({ ...p, groups: { id: groups.id, ones: Int32Array.of(5, 1, 1, 1) } })).toThrow(/groups.ones\[0\] must be in \[0, 4\], got 5/);
+  });
+});

@@ -5,12 +5,15 @@ import { describe } from './matrix.js';
  * A cardinality-constrained binary quadratic problem on a block of `size` variables:
  * minimize E(z) = sum_k linear_k z_k + sum_{k != l} quad_kl z_k z_l subject to sum_k z_k = `ones`,
  * z in {0,1}^size. `quad` is symmetric, row-major `size x size`; its diagonal is ignored.
+ * With `groups`, the constraint holds per group instead: variables with group id g hold exactly
+ * `groups.ones[g]` ones (N:M pruning), and `ones` is their total.
  */
 export interface BlockProblem {
   size: number;
   linear: Float64Array;
   quad: Float64Array;
   ones: number;
+  groups?: { id: Int32Array; ones: Int32Array };
 }
 
 /** A solution of a {@link BlockProblem}. */
@@ -48,11 +51,36 @@ export function checkBlockProblem(p: BlockProblem, fn: string): void {
   if (p.linear.length !== p.size) throw new Error(`${fn}: linear must have size = ${p.size} values, got ${p.linear.length}`);
   if (p.quad.length !== p.size * p.size) throw new Error(`${fn}: quad must have size^2 = ${p.size * p.size} values, got ${p.quad.length}`);
   if (!Number.isInteger(p.ones) || p.ones < 0 || p.ones > p.size) throw new Error(`${fn}: ones must be an integer in [0, ${p.size}], got ${describe(p.ones)}`);
+  if (p.groups) {
+    const { id, ones } = p.groups;
+    if (id.length !== p.size) throw new Error(`${fn}: groups.id must have size = ${p.size} entries, got ${id.length}`);
+    const count = new Int32Array(ones.length);
+    for (const g of id) {
+      if (!(g >= 0 && g < ones.length)) throw new Error(`${fn}: groups.id must hold group indices in [0, ${ones.length}), got ${g}`);
+      count[g]!++;
+    }
+    let total = 0;
+    ones.forEach((o, g) => {
+      if (!Number.isInteger(o) || o < 0 || o > count[g]!) throw new Error(`${fn}: groups.ones[${g}] must be in [0, ${count[g]}], got ${o}`);
+      total += o;
+    });
+    if (total !== p.ones) throw new Error(`${fn}: ones (${p.ones}) must equal the sum of groups.ones (${total})`);
+  }
+}
+
+function feasible(p: BlockProblem, z: Uint8Array): boolean {
+  let c = 0;
+  for (let k = 0; k < p.size; k++) c += z[k] ? 1 : 0;
+  if (c !== p.ones) return false;
+  if (!p.groups) return true;
+  const count = new Int32Array(p.groups.ones.length);
+  for (let k = 0; k < p.size; k++) if (z[k]) count[p.groups.id[k]!]!++;
+  return count.every((v, g) => v === p.groups!.ones[g]);
 }
 
 /**
- * Exact minimum of a block problem by enumerating all C(size, ones) assignments (size <= 20; the
- * tests use it up to 16 to check {@link annealBlock}). Ties keep the first in colex order.
+ * Exact minimum of a block problem by enumeration (size <= 20; the tests use it up to 16 to check
+ * {@link annealBlock}). Ties keep the first assignment in increasing bit order.
  */
 export function exhaustiveBlock(p: BlockProblem): BlockSolution {
   checkBlockProblem(p, 'exhaustiveBlock');
@@ -65,8 +93,10 @@ export function exhaustiveBlock(p: BlockProblem): BlockSolution {
   const limit = 1 << p.size;
   while (v < limit) {
     for (let k = 0; k < p.size; k++) z[k] = (v >> k) & 1;
-    const e = blockEnergy(p, z);
-    if (e < best.energy) best = { z: Uint8Array.from(z), energy: e };
+    if (!p.groups || feasible(p, z)) {
+      const e = blockEnergy(p, z);
+      if (e < best.energy) best = { z: Uint8Array.from(z), energy: e };
+    }
     const c = v & -v;
     const r = v + c;
     v = (((r ^ v) >> 2) / c) | r;
@@ -75,9 +105,9 @@ export function exhaustiveBlock(p: BlockProblem): BlockSolution {
 }
 
 /**
- * Simulated annealing on a block problem with swap moves (one 1 and one 0 exchange places), so
- * every state keeps the cardinality. Geometric cooling from t0 to t0 * tEndFraction; returns the best
- * state seen over all reads (never worse than `start` when `start` is given).
+ * Simulated annealing on a block problem with swap moves (a 1 and a 0 of the same group exchange
+ * places), so every state keeps the cardinality. Geometric cooling from t0 to t0 * tEndFraction;
+ * returns the best state seen over all reads (never worse than `start` when `start` is given).
  */
 export function annealBlock(p: BlockProblem, rng: Rng, opts: AnnealOptions = {}, start?: Uint8Array): BlockSolution {
   checkBlockProblem(p, 'annealBlock');
@@ -89,11 +119,11 @@ export function annealBlock(p: BlockProblem, rng: Rng, opts: AnnealOptions = {},
   if (!(endFrac > 0 && endFrac <= 1)) throw new Error(`annealBlock: tEndFraction must be in (0, 1], got ${describe(endFrac)}`);
   const n = p.size;
   const k1 = p.ones;
-  if (start) {
-    let c = 0;
-    for (let k = 0; k < n; k++) c += start[k] ? 1 : 0;
-    if (start.length !== n || c !== k1) throw new Error(`annealBlock: start must have ${n} entries with exactly ${k1} ones`);
+  if (start && (start.length !== n || !feasible(p, start))) {
+    throw new Error(`annealBlock: start must have ${n} entries with exactly ${k1} ones${p.groups ? ' (and each group its count)' : ''}`);
   }
+  const gid = p.groups?.id ?? new Int32Array(n);
+  const gOnes = p.groups?.ones ?? Int32Array.of(k1);
   const z = new Uint8Array(n);
   let best: BlockSolution = start ? { z: Uint8Array.from(start), energy: blockEnergy(p, start) } : { z: new Uint8Array(n), energy: Infinity };
   if (k1 === 0 || k1 === n) {
@@ -102,39 +132,43 @@ export function annealBlock(p: BlockProblem, rng: Rng, opts: AnnealOptions = {},
   }
   const h = new Float64Array(n);
   const onesIdx = new Int32Array(k1);
-  const zerosIdx = new Int32Array(n - k1);
+  const zeros: number[] = [];
   const Q = p.quad;
+  const members: number[][] = Array.from({ length: gOnes.length }, () => []);
+  for (let k = 0; k < n; k++) members[gid[k]!]!.push(k);
   for (let read = 0; read < reads; read++) {
     if (read === 0 && start) z.set(start);
     else {
       z.fill(0);
-      const perm = rng.permutation(n);
-      for (let t = 0; t < k1; t++) z[perm[t]!] = 1;
+      members.forEach((m, g) => {
+        const perm = rng.permutation(m.length);
+        for (let t = 0; t < gOnes[g]!; t++) z[m[perm[t]!]!] = 1;
+      });
     }
     // Local fields h_k = linear_k + 2 * sum_{l != k} quad_kl z_l: the energy of turning k on, given the rest.
-    let energy = 0;
     for (let k = 0; k < n; k++) {
       let s = p.linear[k]!;
       for (let l = 0; l < n; l++) if (l !== k && z[l]) s += 2 * Q[k * n + l]!;
       h[k] = s;
     }
-    energy = blockEnergy(p, z);
+    let energy = blockEnergy(p, z);
     let a = 0;
-    let b = 0;
+    zeros.length = 0;
     for (let k = 0; k < n; k++) {
       if (z[k]) onesIdx[a++] = k;
-      else zerosIdx[b++] = k;
+      else zeros.push(k);
     }
+    const swapDelta = (u: number, v: number): number => -h[u]! + h[v]! - 2 * Q[u * n + v]!;
     let t0 = opts.t0;
     if (t0 === undefined) {
-      // Mean |dE| of the swaps from this state sets the scale.
+      // Mean |dE| of the allowed swaps from this state sets the scale.
       let s = 0;
       let m = 0;
       for (let i = 0; i < k1; i++) {
-        for (let j = 0; j < n - k1; j++) {
+        for (const v of zeros) {
           const u = onesIdx[i]!;
-          const v = zerosIdx[j]!;
-          s += Math.abs(-h[u]! + h[v]! - 2 * Q[u * n + v]!);
+          if (gid[u] !== gid[v]) continue;
+          s += Math.abs(swapDelta(u, v));
           m++;
         }
       }
@@ -145,17 +179,24 @@ export function annealBlock(p: BlockProblem, rng: Rng, opts: AnnealOptions = {},
     const cool = Math.pow(endFrac, 1 / Math.max(1, moves - 1));
     let T = t0;
     if (energy < best.energy) best = { z: Uint8Array.from(z), energy };
+    const same: number[] = [];
     for (let mv = 0; mv < moves; mv++, T *= cool) {
       const ia = rng.int(k1);
-      const ib = rng.int(n - k1);
       const u = onesIdx[ia]!;
-      const v = zerosIdx[ib]!;
-      const dE = -h[u]! + h[v]! - 2 * Q[u * n + v]!;
+      let ib: number;
+      if (p.groups) {
+        same.length = 0;
+        for (let j = 0; j < zeros.length; j++) if (gid[zeros[j]!] === gid[u]) same.push(j);
+        if (same.length === 0) continue;
+        ib = same[rng.int(same.length)]!;
+      } else ib = rng.int(zeros.length);
+      const v = zeros[ib]!;
+      const dE = swapDelta(u, v);
       if (dE <= 0 || rng.next() < Math.exp(-dE / T)) {
         z[u] = 0;
         z[v] = 1;
         onesIdx[ia] = v;
-        zerosIdx[ib] = u;
+        zeros[ib] = u;
         for (let l = 0; l < n; l++) h[l] = h[l]! + 2 * (Q[l * n + v]! - Q[l * n + u]!);
         // Own fields exclude the diagonal: undo the self terms added above.
         h[v] = h[v]! - 2 * Q[v * n + v]!;

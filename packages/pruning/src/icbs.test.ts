@@ -108,3 +108,25 @@ describe('smallestK', () => {
     }
   });
 });
+
+describe('icbsPrune with N:M', () => {
+  it('keeps exactly n pruned in every group, never increases the objective, improves on Wanda N:M', () => {
+    for (const [n, m] of [[2, 4], [4, 8]] as const) {
+      const s0 = wandaMask(w, inputNorms(stats), { nm: { n, m } });
+      for (const selection of ['greedy', 'random', 'score'] as BlockSelection[]) {
+        const r = icbsPrune(w, { initialMask: s0, hessian: H, nm: { n, m }, steps: 40, selection, seed: 4 });
+        for (let j = 0; j < 6; j++) for (let g = 0; g < 24; g += m) {
+          let pr = 0;
+          for (let i = g; i < g + m; i++) pr += r.mask[i * 6 + j] ? 0 : 1;
+          expect(pr).toBe(n);
+        }
+        expect(r.objective).toBeLessThanOrEqual(r.initialObjective);
+        expect(r.objective).toBeCloseTo(icbsObjective(w, r.mask, H), 6);
+      }
+      const ex = icbsPrune(w, { initialMask: s0, hessian: H, nm: { n, m }, steps: 20, blockSize: 2 * m, solver: 'exhaustive' });
+      expect(ex.objective).toBeLessThan(ex.initialObjective);
+    }
+    expect(() => icbsPrune(w, { initialMask: start, hessian: H, nm: { n: 2, m: 4 } })).toThrow(/initialMask must have exactly nm.n = 2 pruned in every group of 4/);
+    expect(() => icbsPrune(w, { initialMask: wandaMask(w, inputNorms(stats), { nm: { n: 2, m: 4 } }), hessian: H, nm: { n: 2, m: 4 }, scope: 'layer' })).toThrow(/nm needs scope 'row'/);
+  });
+});

@@ -1,6 +1,6 @@
 import { createRng } from '@blockwise/tensor';
 import { annealBlock, blockEnergy, exhaustiveBlock, type AnnealOptions, type BlockProblem } from './anneal.js';
-import { checkMask, checkMatrix, describe, type Mask, type WeightMatrix } from './matrix.js';
+import { checkMask, checkMatrix, checkNM, describe, type Mask, type NMPattern, type WeightMatrix } from './matrix.js';
 
 /** How iCBS picks the next block (see arXiv 1712.08859 for the greedy, Gauss-Southwell-style rule). */
 export type BlockSelection = 'random' | 'score' | 'greedy';
@@ -23,8 +23,13 @@ export interface ICBSOptions {
   timeBudgetMs?: number;
   /** Weights per block; default 16. */
   blockSize?: number;
-  /** Currently pruned weights per block; default half of `blockSize`. */
+  /** Currently pruned weights per block; default half of `blockSize`. Ignored with `nm`. */
   prunedPerBlock?: number;
+  /**
+   * Keep an N:M pattern (the initial mask must have it): blocks are whole groups of `m` inputs of one
+   * output unit (`blockSize / m` groups) and each group keeps exactly `n` pruned. Needs scope 'row'.
+   */
+  nm?: NMPattern;
   /** Block-selection rule; default 'greedy'. */
   selection?: BlockSelection;
   /** 'row': a block lies in one output unit, so every unit keeps its count (default); 'layer': anywhere in the layer. */
@@ -100,7 +105,8 @@ export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
     throw new Error(`icbsPrune: gradient must be a Float32Array with the weights' ${w.data.length} values, got ${describe(g)}`);
   }
   const lambda = opts.gradientWeight ?? 1;
-  const blockSize = opts.blockSize ?? 16;
+  const nm = opts.nm;
+  const blockSize = opts.blockSize ?? (nm ? Math.max(nm.m, 4 * nm.m) : 16);
   const scope = opts.scope ?? 'row';
   const selection = opts.selection ?? 'greedy';
   const solver = opts.solver ?? 'anneal';
@@ -111,7 +117,19 @@ export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
   if (solver !== 'anneal' && solver !== 'exhaustive') throw new Error(`icbsPrune: solver must be 'anneal' or 'exhaustive', got ${describe(solver)}`);
   if (!['random', 'score', 'greedy'].includes(selection)) throw new Error(`icbsPrune: selection must be 'random', 'score' or 'greedy', got ${describe(selection)}`);
   if (scope !== 'row' && scope !== 'layer') throw new Error(`icbsPrune: scope must be 'row' or 'layer', got ${describe(scope)}`);
-  const prunedPerBlock = opts.prunedPerBlock ?? Math.floor(blockSize / 2);
+  if (nm) {
+    checkNM(nm, inDim, 'icbsPrune');
+    if (scope !== 'row') throw new Error(`icbsPrune: nm needs scope 'row', got ${describe(scope)}`);
+    if (blockSize % nm.m !== 0) throw new Error(`icbsPrune: with nm, blockSize must be a multiple of nm.m = ${nm.m}, got ${blockSize}`);
+    for (let j = 0; j < outDim; j++) {
+      for (let g0 = 0; g0 < inDim; g0 += nm.m) {
+        let pr = 0;
+        for (let i = g0; i < g0 + nm.m; i++) pr += opts.initialMask[i * outDim + j] ? 0 : 1;
+        if (pr !== nm.n) throw new Error(`icbsPrune: initialMask must have exactly nm.n = ${nm.n} pruned in every group of ${nm.m}; output unit ${j}, inputs ${g0}..${g0 + nm.m - 1} have ${pr}`);
+      }
+    }
+  }
+  const prunedPerBlock = nm ? 1 : opts.prunedPerBlock ?? Math.floor(blockSize / 2);
   if (!Number.isInteger(prunedPerBlock) || prunedPerBlock < 1 || prunedPerBlock >= blockSize) {
     throw new Error(`icbsPrune: prunedPerBlock must be an integer in [1, blockSize - 1 = ${blockSize - 1}], got ${describe(prunedPerBlock)}`);
   }
@@ -204,7 +222,53 @@ export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
     return smallestK(pool, count, key);
   }
 
+  /** Best predicted swap inside one N:M group (flip gains of one pruned and one kept, non-tabu). */
+  function groupGain(row: number, g0: number): number {
+    let mp = Infinity;
+    let mk = Infinity;
+    for (let i = g0; i < g0 + nm!.m; i++) {
+      const idx = i * outDim + row;
+      if (tabu[idx]! >= step) return Infinity;
+      const f = flipGain(idx);
+      if (mask[idx]) mk = Math.min(mk, f);
+      else mp = Math.min(mp, f);
+    }
+    return mp + mk;
+  }
+
+  function pickGroups(row: number): number[] | null {
+    const m = nm!.m;
+    const free: number[] = [];
+    for (let g0 = 0; g0 < inDim; g0 += m) {
+      let ok = true;
+      for (let i = g0; i < g0 + m && ok; i++) ok = tabu[i * outDim + row]! < step;
+      if (ok) free.push(g0);
+    }
+    if (free.length === 0) return null;
+    const k = Math.min(blockSize / m, free.length);
+    let groups: number[];
+    if (selection === 'random') groups = take(free, k, null);
+    else if (selection === 'greedy') groups = take(free, k, (g0) => groupGain(row, g0));
+    else {
+      // Score rule: groups where the best pruned weight scores highest above the worst kept one.
+      groups = take(free, k, (g0) => {
+        let hi = -Infinity;
+        let lo = Infinity;
+        for (let i = g0; i < g0 + m; i++) {
+          const idx = i * outDim + row;
+          if (mask[idx]) lo = Math.min(lo, scores[idx]!);
+          else hi = Math.max(hi, scores[idx]!);
+        }
+        return lo - hi;
+      });
+    }
+    const block: number[] = [];
+    for (const g0 of groups) for (let i = g0; i < g0 + m; i++) block.push(i * outDim + row);
+    return block;
+  }
+
   function pickBlock(row: number, step: number): number[] | null {
+    if (nm) return pickGroups(row);
     const pr = candidates(row, step, true);
     const kp = candidates(row, step, false);
     const np = Math.min(prunedPerBlock, pr.length);
@@ -229,7 +293,12 @@ export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
     let best = 0;
     let bestGain = Infinity;
     for (let j = 0; j < outDim; j++) {
-      if (rowDirty[j]) {
+      if (rowDirty[j] && nm) {
+        let gbest = Infinity;
+        for (let g0 = 0; g0 < inDim; g0 += nm.m) gbest = Math.min(gbest, groupGain(j, g0));
+        rowGain[j] = gbest;
+        rowDirty[j] = 0;
+      } else if (rowDirty[j]) {
         let mp = Infinity;
         let mk = Infinity;
         for (let i = 0; i < inDim; i++) {
@@ -282,6 +351,10 @@ export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
       }
     }
     const problem: BlockProblem = { size: m, linear, quad, ones };
+    if (nm) {
+      // Blocks are whole groups laid out one after another; each keeps nm.n pruned.
+      problem.groups = { id: Int32Array.from({ length: m }, (_, k) => Math.floor(k / nm.m)), ones: new Int32Array(m / nm.m).fill(nm.n) };
+    }
     const curE = blockEnergy(problem, cur);
     const sol = solver === 'exhaustive' ? exhaustiveBlock(problem) : annealBlock(problem, rng, opts.anneal, cur);
     const delta = sol.energy - curE;

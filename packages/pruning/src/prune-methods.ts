@@ -129,7 +129,6 @@ export interface PruneICBSOptions extends PruneModelOptions {
 export function pruneICBS(model: LayersModel, opts: PruneICBSOptions): PruneReport {
   const init = opts.init ?? 'wanda';
   if (init !== 'wanda' && init !== 'magnitude') throw new Error(`pruneICBS: init must be 'wanda' or 'magnitude', got ${describe(init)}`);
-  if (opts.nm) throw new Error(`pruneICBS: nm is not supported (iCBS blocks do not keep N:M groups); use pruneWanda or pruneSparseGPT for N:M`);
   const cal = opts.calibration;
   if (opts.gradient && (cal === undefined || cal instanceof tf.Tensor || cal.y === undefined || !opts.loss)) {
     throw new Error(`pruneICBS: gradient: true needs calibration { x, y } and a loss function`);
@@ -148,8 +147,9 @@ export function pruneICBS(model: LayersModel, opts: PruneICBSOptions): PruneRepo
       const total = targets.reduce((s, t) => s + t.inDim * t.outDim, 0);
       budgets = targets.map((t) => (opts.timeBudgetMs! * t.inDim * t.outDim) / total);
     },
-    layer: ({ target, w, density, stats, index }) => {
-      const start = init === 'wanda' ? wandaMask(w, inputNorms(stats!), { density }) : magnitudeMask(w, { density });
+    layer: ({ target, w, density, nm, stats, index }) => {
+      const how = nm ? { nm } : { density };
+      const start = init === 'wanda' ? wandaMask(w, inputNorms(stats!), how) : magnitudeMask(w, how);
       const task = opts.gradient && cal && !(cal instanceof tf.Tensor) ? kernelGradient(model, target.layer, cal.x, cal.y!, opts.loss!, opts.batchSize ?? 256) : undefined;
       const rec = stats!.cross ? reconstructionGradient(stats!, w.data, target.outDim) : undefined;
       let gradient = rec;
@@ -163,6 +163,7 @@ export function pruneICBS(model: LayersModel, opts: PruneICBSOptions): PruneRepo
         gradient,
         steps: opts.steps ?? (budgets ? undefined : 1000),
         timeBudgetMs: budgets ? budgets[index] : undefined,
+        nm,
         blockSize: opts.blockSize,
         prunedPerBlock: opts.prunedPerBlock,
         selection: opts.selection,

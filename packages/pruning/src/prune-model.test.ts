@@ -75,6 +75,9 @@ describe('model-level pruning', () => {
     }
     expect(r.measure).toBe('outputMSE');
     expect(r.measuredLossChange).toBeGreaterThan(0);
+    const icnm = pruneICBS(smallModel().model, { nm: { n: 2, m: 4 }, calibration: x, steps: 30 });
+    for (const l of icnm.layers) expect(l.density).toBe(0.5);
+    for (const d of Object.values(icnm.details!)) expect(d.objective!).toBeLessThanOrEqual(d.initialObjective!);
     const nm = pruneWanda(smallModel().model, { nm: { n: 2, m: 4 }, calibration: x });
     const k = nm.masks.hidden2!.mask; // [12, 8]
     for (let j = 0; j < 8; j++) for (let g = 0; g < 12; g += 4) {
