@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { defineKernel, type KernelIO, type WebGPUProgramSpec } from '@blockwise/tensor';
 import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
 import { codeTable, quantizeInto } from './fastQuantize.js';
+import { fourBitMaps, fourBitStateMap, fused4bitReference, unpackCodes } from './fourBit.js';
+import { blockMax, getScratch, updateBlock } from './updateRules.js';
 import { CHUNK, fused8bitWgsl, partialMaxWgsl } from './fused8bitWgsl.js';
 
 /** Update rules the fused 8-bit kernel knows. */
@@ -30,6 +32,8 @@ export interface Fused8bitAttrs {
   dampening: number;
   nesterov: number;
   fresh: number;
+  /** Bits per code: 8 (four codes per int32 word) or 4 (eight per word). */
+  bits: number;
 }
 
 /**
@@ -37,149 +41,26 @@ export interface Fused8bitAttrs {
  * `[codes of state 0 (ceil(n/4) int32 words, 4 codes each, little-endian)] ... [codes of state
  * S-1] [absmax of state 0 (ceil(n/B) float32 bit patterns)] ... [absmax of state S-1]`.
  */
-export function packedStateLength(n: number, numStates: number, blockSize: number): number {
-  return numStates * (Math.ceil(n / 4) + Math.ceil(n / blockSize));
+export function packedStateLength(n: number, numStates: number, blockSize: number, bits = 8): number {
+  return numStates * (Math.ceil((n * bits) / 32) + Math.ceil(n / blockSize));
 }
 
 /** Dequantizes state `s` of a packed state array on the host (tests, diagnostics). */
-export function decodePackedState(data: Int32Array, n: number, numStates: number, blockSize: number, s: number): Float32Array {
-  const W = Math.ceil(n / 4);
+export function decodePackedState(data: Int32Array, n: number, numStates: number, blockSize: number, s: number, bits = 8): Float32Array {
+  const W = Math.ceil((n * bits) / 32);
   const nb = Math.ceil(n / blockSize);
-  const bytes = new Uint8Array(data.buffer, data.byteOffset + s * W * 4, W * 4);
+  const { codes, stride } = unpackCodes(data, n, numStates, bits);
   const absmax = new Float32Array(data.buffer, data.byteOffset + (numStates * W + s * nb) * 4, nb);
-  const map = stateMap(s, numStates);
+  const map = stateMap(s, numStates, bits);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = map[bytes[i]!]! * absmax[(i / blockSize) | 0]!;
+  for (let i = 0; i < n; i++) out[i] = map[codes[s * stride + i]!]! * absmax[(i / blockSize) | 0]!;
   return out;
 }
 
 /** The map of state `s`: signed for first moments and momenta, unsigned for Adam's second moment. */
-export function stateMap(s: number, numStates: number): Float32Array {
+export function stateMap(s: number, numStates: number, bits = 8): Float32Array {
+  if (bits === 4) return fourBitStateMap(s, numStates);
   return s === 1 && numStates === 2 ? unsignedDynamicMap() : signedDynamicMap();
-}
-
-interface Scratch {
-  s0: Float32Array;
-  s1: Float32Array;
-  q: Float32Array;
-  qBits: Uint32Array;
-}
-let scratch: Scratch | undefined;
-function getScratch(B: number): Scratch {
-  if (!scratch || scratch.s0.length < B) {
-    const q = new Float32Array(B);
-    scratch = { s0: new Float32Array(B), s1: new Float32Array(B), q, qBits: new Uint32Array(q.buffer) };
-  }
-  return scratch;
-}
-
-/**
- * Updates one block's elements [start, end): reads p, g and the dequantized old states, writes
- * the new parameter (LAMB: the update) to `outP` and the new float32 states to `s0`/`s1`
- * (block-relative), and the states' max |value| to `blockMax`. Each rule is a
- * separate loop so every loop stays small and monomorphic.
- */
-const blockMax = new Float64Array(2);
-
-function updateBlock(
-  a: Fused8bitAttrs,
-  p: Float32Array,
-  g: Float32Array,
-  codes: Uint8Array,
-  off1: number,
-  a0: number,
-  a1: number,
-  map0: Float32Array,
-  map1: Float32Array,
-  outP: Float32Array,
-  s0: Float32Array,
-  s1: Float32Array,
-  start: number,
-  end: number,
-): void {
-  const { algo, lr, beta1: b1, beta2: b2, eps, weightDecay: wd } = a;
-  if (algo === 0 || algo === 3) {
-    const decoupled = a.decoupled !== 0;
-    const decay = decoupled ? 1 - lr * wd : 1;
-    const l2 = decoupled ? 0 : wd;
-    const stepSize = lr / a.bc1;
-    const invSqrtBc2 = 1 / Math.sqrt(a.bc2);
-    const c1 = 1 - b1;
-    const c2 = 1 - b2;
-    const lamb = algo === 3;
-    let mx0 = 0;
-    let mx1 = 0;
-    for (let i = start; i < end; i++) {
-      const j = i - start;
-      const pi = p[i]!;
-      let gi = g[i]!;
-      const m = map0[codes[i]!]! * a0;
-      const v = map1[codes[off1 + i]!]! * a1;
-      let nm = m;
-      let nv = v;
-      if (gi - gi === 0) {
-        // finite gradient (x - x is NaN for NaN and +-Infinity)
-        gi += l2 * pi;
-        nm = b1 * m + c1 * gi;
-        nv = b2 * v + c2 * gi * gi;
-        outP[i] = lamb
-          ? nm / a.bc1 / (Math.sqrt(nv / a.bc2) + eps) + wd * pi
-          : pi * decay - (stepSize * nm) / (Math.sqrt(nv) * invSqrtBc2 + eps);
-      } else {
-        outP[i] = lamb ? 0 : pi;
-      }
-      s0[j] = nm;
-      s1[j] = nv;
-      const am = nm < 0 ? -nm : nm;
-      if (am > mx0) mx0 = am;
-      if (nv > mx1) mx1 = nv;
-    }
-    blockMax[0] = mx0;
-    blockMax[1] = mx1;
-  } else if (algo === 1) {
-    const { momentum: mu, dampening, nesterov, fresh } = a;
-    const c = 1 - dampening;
-    let mx0 = 0;
-    for (let i = start; i < end; i++) {
-      const j = i - start;
-      const pi = p[i]!;
-      const m = map0[codes[i]!]! * a0;
-      const g0 = g[i]!;
-      let nm = m;
-      if (g0 - g0 === 0) {
-        const gi = g0 + wd * pi;
-        nm = fresh ? gi : mu * m + c * gi;
-        outP[i] = pi - lr * (nesterov ? gi + mu * nm : nm);
-      } else {
-        outP[i] = pi;
-      }
-      s0[j] = nm;
-      const am = nm < 0 ? -nm : nm;
-      if (am > mx0) mx0 = am;
-    }
-    blockMax[0] = mx0;
-  } else {
-    const decay = 1 - lr * wd;
-    let mx0 = 0;
-    for (let i = start; i < end; i++) {
-      const j = i - start;
-      const pi = p[i]!;
-      const m = map0[codes[i]!]! * a0;
-      const gi = g[i]!;
-      let nm = m;
-      if (gi - gi === 0) {
-        const c = b1 * m + (1 - b1) * gi;
-        outP[i] = pi * decay - lr * (c > 0 ? 1 : c < 0 ? -1 : 0);
-        nm = b2 * m + (1 - b2) * gi;
-      } else {
-        outP[i] = pi;
-      }
-      s0[j] = nm;
-      const am = nm < 0 ? -nm : nm;
-      if (am > mx0) mx0 = am;
-    }
-    blockMax[0] = mx0;
-  }
 }
 
 const pool = new Map<string, { outP: Float32Array; outS: Int32Array }>();
@@ -202,6 +83,7 @@ function outputs(n: number, stateLength: number): { outP: Float32Array; outS: In
 
 /** Typed-array reference of the fused step (what cpu and wasm run). */
 export function fused8bitReference(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO[] {
+  if (a.bits === 4) return fused4bitReference(inputs, a, ALGO_STATES[a.algo]!);
   const p = inputs[0]!.data as Float32Array;
   const g = inputs[1]!.data as Float32Array;
   const st = inputs[2]!.data as Int32Array;
@@ -253,18 +135,18 @@ export function partialMaxReference(inputs: KernelIO[], a: Fused8bitAttrs): Kern
   const st = inputs[2]!.data as Int32Array;
   const { n, blockSize: B, algo } = a;
   const S = ALGO_STATES[algo]!;
-  const W = Math.ceil(n / 4);
+  const W = Math.ceil((n * a.bits) / 32);
   const nb = Math.ceil(n / B);
   const C = B / CHUNK;
   const out = new Float32Array(S * nb * C);
-  const codes = new Uint8Array(st.buffer, st.byteOffset, S * W * 4);
+  const { codes, stride } = unpackCodes(st, n, S, a.bits);
   const absIn = new Float32Array(st.buffer, st.byteOffset + S * W * 4, S * nb);
   const { s0, s1 } = getScratch(B);
   const outP = new Float32Array(n);
   for (let b = 0; b < nb; b++) {
     const start = b * B;
     const end = Math.min(n, start + B);
-    updateBlock(a, p, g, codes, W * 4, absIn[b]!, S === 2 ? absIn[nb + b]! : 0, stateMap(0, S), stateMap(1, S), outP, s0, s1, start, end);
+    updateBlock(a, p, g, codes, stride, absIn[b]!, S === 2 ? absIn[nb + b]! : 0, stateMap(0, S, a.bits), stateMap(1, S, a.bits), outP, s0, s1, start, end);
     for (let j = 0; j < end - start; j++) {
       const k = b * C + ((j / CHUNK) | 0);
       out[k] = Math.max(out[k]!, Math.abs(s0[j]!));
@@ -292,14 +174,15 @@ const fusedOp = defineKernel<Fused8bitAttrs>({
 const mapTensors = new Map<string, tf.Tensor>();
 
 /**
- * Both maps (signed, then unsigned) as one float32 tensor, kept per backend: a tensor made on
+ * The maps (8-bit signed and unsigned at 0 and 256, 4-bit at 512 and 528) as one float32 tensor, kept per backend: a tensor made on
  * one backend would otherwise be moved (read back) when another backend runs the kernel.
  */
 function mapsTensor(): tf.Tensor {
   const backend = tf.getBackend();
   let t = mapTensors.get(backend);
   if (!t || t.isDisposed) {
-    t = tf.keep(tf.tensor1d(Float32Array.from([...signedDynamicMap(), ...unsignedDynamicMap()])));
+    const four = fourBitMaps();
+    t = tf.keep(tf.tensor1d(Float32Array.from([...signedDynamicMap(), ...unsignedDynamicMap(), ...four.signed, ...four.unsigned])));
     mapTensors.set(backend, t);
   }
   return t;

@@ -9,7 +9,7 @@ export const CHUNK = 32;
 /** Uniforms and shared WGSL (decode, nearest code, one element's update) of the programs below. */
 function shared(a: Fused8bitAttrs): { uniforms: WebGPUUniform[]; common: string; S: number } {
   const S = STATES[a.algo]!;
-  const W = Math.ceil(a.n / 4);
+  const W = Math.ceil((a.n * a.bits) / 32);
   const nb = Math.ceil(a.n / a.blockSize);
   const decoupled = a.decoupled !== 0;
   const i = (name: string, value: number): WebGPUUniform => ({ name, type: 'i32', value });
@@ -39,28 +39,32 @@ function shared(a: Fused8bitAttrs): { uniforms: WebGPUUniform[]; common: string;
   const common = `
 const ALGO : i32 = ${a.algo};
 const NSTATES : i32 = ${S};
+const BITS : i32 = ${a.bits};
+const PER_WORD : i32 = ${32 / a.bits};
+const NCODES : i32 = ${1 << a.bits};
 
 fn mapOffset(s : i32) -> i32 {
-  if (s == 1 && NSTATES == 2) { return 256; }
-  return 0;
+  let base = select(512, 0, BITS == 8);
+  if (s == 1 && NSTATES == 2) { return base + NCODES; }
+  return base;
 }
 
 fn decodeState(s : i32, i : i32) -> f32 {
-  let w = bitcast<u32>(state[s * uniforms.uW + (i >> 2u)]);
-  let code = i32((w >> (8u * u32(i & 3))) & 255u);
+  let w = bitcast<u32>(state[s * uniforms.uW + i / PER_WORD]);
+  let code = i32((w >> (u32(BITS) * u32(i % PER_WORD))) & u32(NCODES - 1));
   let amax = bitcast<f32>(state[NSTATES * uniforms.uW + s * uniforms.uNb + i / uniforms.uBlock]);
   return qmap[mapOffset(s) + code] * amax;
 }
 
 fn nearestCode(off : i32, x : f32) -> i32 {
   var lo = 0;
-  var half = 128;
+  var half = NCODES / 2;
   loop {
     if (half < 1) { break; }
     if (qmap[off + lo + half] <= x) { lo = lo + half; }
     half = half / 2;
   }
-  if (lo < 255) {
+  if (lo < NCODES - 1) {
     if (qmap[off + lo + 1] - x < x - qmap[off + lo]) { lo = lo + 1; }
   }
   return lo;
@@ -117,7 +121,7 @@ export function partialMaxWgsl(a: Fused8bitAttrs): WebGPUProgramSpec {
   return {
     outputShape: [S * chunks],
     outputDtype: 'float32',
-    shaderKey: `partial_a${a.algo}`,
+    shaderKey: `partial_a${a.algo}_b${a.bits}`,
     variableNames: ['p', 'g', 'state', 'qmap'],
     uniforms,
     userCode: `${common}
@@ -160,7 +164,7 @@ fn blockMax(s : i32, b : i32) -> f32 {
   const stateProgram: WebGPUProgramSpec = {
     outputShape: [stateLength],
     outputDtype: 'int32',
-    shaderKey: `state2_a${a.algo}`,
+    shaderKey: `state2_a${a.algo}_b${a.bits}`,
     variableNames: names,
     uniforms,
     userCode: `${common}${blockMax}
@@ -168,7 +172,7 @@ fn main(index : i32) {
   let W = uniforms.uW;
   let nb = uniforms.uNb;
   if (index < W) {
-    let b = (index * 4) / uniforms.uBlock;
+    let b = (index * PER_WORD) / uniforms.uBlock;
     let a0 = blockMax(0, b);
     var inv0 = 0.0;
     if (a0 > 0.0) { inv0 = 1.0 / a0; }
@@ -179,12 +183,12 @@ fn main(index : i32) {
     }
     var w0 = 0u;
     var w1 = 0u;
-    for (var k = 0; k < 4; k = k + 1) {
-      let i = index * 4 + k;
+    for (var k = 0; k < PER_WORD; k = k + 1) {
+      let i = index * PER_WORD + k;
       if (i < uniforms.uN) {
         let r = stepAt(i);
-        w0 = w0 | (u32(nearestCode(0, r.x * inv0)) << (8u * u32(k)));
-        if (NSTATES == 2) { w1 = w1 | (u32(nearestCode(256, r.y * inv1)) << (8u * u32(k))); }
+        w0 = w0 | (u32(nearestCode(mapOffset(0), r.x * inv0)) << (u32(BITS) * u32(k)));
+        if (NSTATES == 2) { w1 = w1 | (u32(nearestCode(mapOffset(1), r.y * inv1)) << (u32(BITS) * u32(k))); }
       }
     }
     setOutputAtIndexI32(index, bitcast<i32>(w0));
@@ -200,7 +204,7 @@ fn main(index : i32) {
   const paramProgram: WebGPUProgramSpec = {
     outputShape: [a.n],
     outputDtype: 'float32',
-    shaderKey: `param_a${a.algo}`,
+    shaderKey: `param_a${a.algo}_b${a.bits}`,
     variableNames: names,
     uniforms,
     userCode: `${common}
