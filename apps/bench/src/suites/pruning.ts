@@ -1,5 +1,5 @@
 import { createRng } from '@blockwise/tensor';
-import { createGradualPruner, pruneICBS, pruneMagnitude, pruneSparseGPT, pruneWanda, type PruneReport } from '@blockwise/pruning';
+import { createGradualPruner, pruneICBS, pruneMagnitude, pruneSparseGPT, pruneWanda, type NMPattern, type PruneReport } from '@blockwise/pruning';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Check, Result, Suite, SuiteContext } from '../suite.js';
@@ -100,8 +100,8 @@ function freshModel(hidden: number, weights: tf.Tensor[]): tfl.Sequential {
   return m;
 }
 
-function prune(method: Method, model: tfl.LayersModel, density: number, s: Split, calib: tf.Tensor2D, calibY: tf.Tensor2D, icbsSteps: number): PruneReport {
-  const common = { density, calibration: { x: calib, y: calibY }, loss: xent };
+function prune(method: Method, model: tfl.LayersModel, density: number, nm: NMPattern | undefined, calib: tf.Tensor2D, calibY: tf.Tensor2D, icbsSteps: number): PruneReport {
+  const common = { ...(nm ? { nm } : { density }), calibration: { x: calib, y: calibY }, loss: xent };
   switch (method) {
     case 'magnitude':
       return pruneMagnitude(model, common);
@@ -121,7 +121,7 @@ function prune(method: Method, model: tfl.LayersModel, density: number, s: Split
 export const pruningSuite: Suite = {
   name: 'pruning',
   description:
-    'A 64-256-256-10 MLP trained on the digits (best validation epoch), then pruned to densities 50%, 20%, 10% (fraction of weights kept, all Dense layers) by magnitude, Wanda, SparseGPT and iCBS without retraining; held-out test accuracy, time, and iCBS accuracy against steps. For contrast, gradual magnitude pruning to 10% while fine-tuning.',
+    'A 64-256-256-10 MLP trained on the digits (best validation epoch), then pruned to densities 50%, 20%, 10% (fraction of weights kept, all Dense layers) by magnitude, Wanda, SparseGPT and iCBS and to the 2:4 pattern, without retraining; held-out test accuracy, time, and iCBS accuracy against steps. For contrast, gradual magnitude pruning to 10% while fine-tuning.',
   async run(ctx) {
     const t0 = performance.now();
     const hidden = 256;
@@ -140,19 +140,23 @@ export const pruningSuite: Suite = {
     const denseAcc = accuracy(dense, s.xTest, s.yTest);
     dense.dispose();
     ctx.log(`dense MLP: best validation accuracy ${best.valAcc.toFixed(2)}% at epoch ${best.epoch}, test accuracy ${denseAcc.toFixed(2)}%`);
-    results.push({ name: 'dense', params: { method: 'dense', density: 1, epoch: best.epoch }, metrics: { accuracy: { value: denseAcc, unit: '%' }, trainMs: { value: trainMs, unit: 'ms' } } });
+    results.push({ name: 'dense', params: { method: 'dense', density: 1, pattern: 'dense', epoch: best.epoch }, metrics: { accuracy: { value: denseAcc, unit: '%' }, trainMs: { value: trainMs, unit: 'ms' } } });
 
-    const total = DENSITIES.length * METHODS.length + stepGrid.length;
+    // Unstructured at each density, then the 2:4 pattern (density 0.5).
+    const settings: { density: number; nm?: NMPattern }[] = [...DENSITIES.map((density) => ({ density })), { density: 0.5, nm: { n: 2, m: 4 } }];
+    const total = settings.length * METHODS.length + stepGrid.length;
     let done = 0;
-    for (const density of DENSITIES) {
+    for (const { density, nm } of settings) {
       for (const method of METHODS) {
+        if (nm && method === 'wanda-layer') continue; // same as 'wanda' under N:M
         const m = freshModel(hidden, best.weights);
-        const r = prune(method, m, density, s, calib, calibY, icbsSteps);
+        const r = prune(method, m, density, nm, calib, calibY, icbsSteps);
         const acc = accuracy(m, s.xTest, s.yTest);
         m.dispose();
+        const pattern = nm ? `${nm.n}:${nm.m}` : 'unstructured';
         results.push({
-          name: `${method} ${Math.round(density * 100)}%`,
-          params: { method, density },
+          name: `${method} ${nm ? pattern : `${Math.round(density * 100)}%`}`,
+          params: { method, density, pattern },
           metrics: {
             accuracy: { value: acc, unit: '%' },
             timeMs: { value: r.timeMs, unit: 'ms' },
@@ -173,7 +177,7 @@ export const pruningSuite: Suite = {
       m.dispose();
       results.push({
         name: `icbs steps ${steps}`,
-        params: { method: 'icbs-steps', density: dLow, steps },
+        params: { method: 'icbs-steps', density: dLow, pattern: 'unstructured', steps },
         metrics: { accuracy: { value: acc, unit: '%' }, timeMs: { value: r.timeMs, unit: 'ms' }, estimatedLossChange: { value: r.estimatedLossChange ?? NaN, unit: '' } },
       });
       ctx.progress('prune', ++done, total);
@@ -204,12 +208,12 @@ export const pruningSuite: Suite = {
       m.dispose();
       results.push({
         name: `gradual magnitude ${Math.round(dLow * 100)}% (fine-tuned ${fineEpochs} epochs)`,
-        params: { method: 'gradual-finetune', density: dLow, epochs: fineEpochs },
+        params: { method: 'gradual-finetune', density: dLow, pattern: 'unstructured', epochs: fineEpochs },
         metrics: { accuracy: { value: acc, unit: '%' }, timeMs: { value: performance.now() - t1, unit: 'ms' }, measuredDensity: { value: kept / total, unit: '' } },
       });
     }
     const main = results.find((r) => r.params.method === 'icbs' && r.params.density === dLow)!;
-    results.push({ ...main, name: `icbs steps ${icbsSteps}`, params: { method: 'icbs-steps', density: dLow, steps: icbsSteps } });
+    results.push({ ...main, name: `icbs steps ${icbsSteps}`, params: { method: 'icbs-steps', density: dLow, pattern: 'unstructured', steps: icbsSteps } });
     tf.dispose([s.xTrain, s.yTrain, s.xVal, s.yVal, s.xTest, ...best.weights]);
 
     ctx.chart({
@@ -220,7 +224,7 @@ export const pruningSuite: Suite = {
       y: 'accuracy (%)',
       series: METHODS.map((method) => ({
         name: method,
-        points: results.filter((r) => r.params.method === method).map((r) => [r.params.density as number, r.metrics.accuracy!.value] as [number, number]),
+        points: results.filter((r) => r.params.method === method && r.params.pattern === 'unstructured').map((r) => [r.params.density as number, r.metrics.accuracy!.value] as [number, number]),
       })),
     });
     ctx.chart({
@@ -236,7 +240,8 @@ export const pruningSuite: Suite = {
     return results;
   },
   validate(results, ctx) {
-    const acc = (method: string, density: number) => results.find((r) => r.params.method === method && r.params.density === density)?.metrics.accuracy?.value ?? NaN;
+    const acc = (method: string, density: number) =>
+      results.find((r) => r.params.method === method && r.params.density === density && r.params.pattern === 'unstructured')?.metrics.accuracy?.value ?? NaN;
     const checks: Check[] = [];
     for (const d of DENSITIES) {
       const [m, w, i] = [acc('magnitude', d), acc('wanda', d), acc('icbs', d)];
