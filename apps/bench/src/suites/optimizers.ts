@@ -11,6 +11,7 @@ const OPTIMIZERS: Record<string, () => tf.Optimizer> = {
   AdamW: () => new AdamW({ learningRate: 1e-3 }),
   Adam8bit: () => new Adam8bit({ learningRate: 1e-3 }),
   AdamW8bit: () => new AdamW8bit({ learningRate: 1e-3 }),
+  'AdamW8bit(optimBits 4)': () => new AdamW8bit({ learningRate: 1e-3, optimBits: 4 }),
   Lion: () => new Lion(),
   Lion8bit: () => new Lion8bit(),
   Momentum8bit: () => new Momentum8bit(),
@@ -162,7 +163,7 @@ async function parity(ctx: SuiteContext, n: number, steps: number): Promise<Resu
   };
 }
 
-/** MLP 64-256-10 on the digits, 70/30 seeded split, same init and batches for both optimizers. */
+/** MLP 64-256-10 on the digits, 70/30 seeded split, same init and batches for every optimizer. */
 async function digits(ctx: SuiteContext, epochs: number): Promise<Result[]> {
   const d = ctx.data.digits();
   const perm = createRng(ctx.seed + 2).permutation(d.n);
@@ -182,7 +183,7 @@ async function digits(ctx: SuiteContext, epochs: number): Promise<Result[]> {
   const batch = 64;
   const out: Result[] = [];
   const curves: { name: string; points: [number, number][] }[] = [];
-  for (const name of ['AdamW', 'AdamW8bit'] as const) {
+  for (const name of ['AdamW', 'AdamW8bit', 'AdamW8bit(optimBits 4)'] as const) {
     const rng = createRng(ctx.seed + 3);
     const lim1 = Math.sqrt(6 / (64 + hidden));
     const lim2 = Math.sqrt(6 / (hidden + 10));
@@ -191,7 +192,10 @@ async function digits(ctx: SuiteContext, epochs: number): Promise<Result[]> {
     const w2 = tf.variable(rng.uniformTensor([hidden, 10], -lim2, lim2), true, `opt_digits_${name}_w2`);
     const b2 = tf.variable(tf.zeros([10]), true, `opt_digits_${name}_b2`);
     const forward = (x: tf.Tensor) => tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2);
-    const opt = name === 'AdamW' ? new AdamW({ learningRate: 1e-3 }) : new AdamW8bit({ learningRate: 1e-3 });
+    const opt =
+      name === 'AdamW'
+        ? new AdamW({ learningRate: 1e-3 })
+        : new AdamW8bit({ learningRate: 1e-3, optimBits: name === 'AdamW8bit' ? 8 : 4 });
     const order = createRng(ctx.seed + 4);
     const points: [number, number][] = [];
     for (let e = 0; e < epochs; e++) {
@@ -219,7 +223,7 @@ async function digits(ctx: SuiteContext, epochs: number): Promise<Result[]> {
     for (let i = 0; i < test.n; i++) if (predv[i] === test.labels[i]) correct++;
     out.push({
       name: 'digits',
-      params: { optimizer: name, epochs, hidden, batch, backend: ctx.backend, quantizedVariables: name === 'AdamW8bit' ? 'w1' : 'none' },
+      params: { optimizer: name, epochs, hidden, batch, backend: ctx.backend, quantizedVariables: name === 'AdamW' ? 'none' : 'w1' },
       metrics: {
         trainLoss: { value: (await trainLoss!.data())[0]!, unit: 'nats' },
         heldOutLoss: { value: (await testLoss!.data())[0]!, unit: 'nats' },
@@ -239,7 +243,7 @@ async function digits(ctx: SuiteContext, epochs: number): Promise<Result[]> {
 /** The `optimizers` suite: step time and state bytes versus tf.train.adam, parity, a real task. */
 export const optimizersSuite: Suite = {
   name: 'optimizers',
-  description: 'Optimizer step time and state bytes versus tf.train.adam (1M and 10M parameters), AdamW8bit parity with AdamW (bitsandbytes protocol), and an MLP on the digits.',
+  description: 'Optimizer step time and state bytes versus tf.train.adam (1M and 10M parameters), AdamW8bit parity with AdamW (bitsandbytes protocol), and an MLP on the digits (AdamW, AdamW8bit, 4-bit AdamW).',
   async run(ctx) {
     const sizes = ctx.quick ? [1_000_000] : [1_000_000, 10_000_000];
     const results: Result[] = [];
