@@ -144,6 +144,23 @@ describe("impl 'ops' (gather + batched matMul, hand-written gradient) vs denseAt
     // keys only in the first block: query block 1 of a [0, 0, ...] mask has no listed block at all
     compare((_b, _h, q, kv) => q < 4 && kv < 4, [1, 1, 1, 8, 8, 4], 4, false, 'ops');
   });
+  it('masks that differ by head and by batch entry (slice by slice), with GQA', () => {
+    const perHead: MaskMod = (b, h, i, j) => (h % 2 === 0 ? causal(b, h, i, j) : slidingWindow(3, { causal: false })(b, h, i, j));
+    const [q, k, v] = qkv(21, 2, 4, 2, 7, 7, 4);
+    for (const opts of [{ heads: 4 }, { batch: 2 }, { batch: 2, heads: 4 }]) {
+      const mod: MaskMod = (b, h, i, j) => perHead(b, opts.heads ? h : 0, i, j) && (!opts.batch || b === 0 || j !== 0);
+      const blockMask = createBlockMask(mod, { qLen: 7, kvLen: 7, blockSize: 2, ...opts });
+      const sparse = run((x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true, impl: 'ops' }), q, k, v, false);
+      const dense = run((x, y, z) => denseAttention(x, y, z, { mask: blockMask, returnLse: true }), q, k, v, false);
+      const tol = { atol: 1e-5, rtol: 1e-5 };
+      expectClose(sparse.out, dense.out, { ...tol, label: `output ${JSON.stringify(opts)}` });
+      expectClose(sparse.lse, dense.lse, { ...tol, label: `lse ${JSON.stringify(opts)}` });
+      expectClose(sparse.dq, dense.dq, { ...tol, label: `dq ${JSON.stringify(opts)}` });
+      expectClose(sparse.dk, dense.dk, { ...tol, label: `dk ${JSON.stringify(opts)}` });
+      expectClose(sparse.dv, dense.dv, { ...tol, label: `dv ${JSON.stringify(opts)}` });
+    }
+    tf.dispose([q, k, v]);
+  });
   it('does not leak', async () => {
     const [q, k, v] = qkv(5, 1, 2, 1, 8, 8, 4);
     const blockMask = createBlockMask(causal, { qLen: 8, kvLen: 8, blockSize: 4 });

@@ -15,9 +15,9 @@ export interface BlockSparseAttentionOptions {
   scale?: number;
   /**
    * 'kernel': the registered kernels (typed arrays on cpu/wasm, WGSL on webgpu); 'ops': gather +
-   * batched matMul through tfjs ops (uses the backend's matMul; LSE carries no gradient; mask batch
-   * and heads must be 1); 'auto' (default): 'ops' on webgpu, webgl and tensorflow when the mask is
-   * shared over batch and heads and no LSE is requested (measured faster than the WGSL kernel on
+   * batched matMul through tfjs ops (uses the backend's matMul; LSE carries no gradient; a mask that
+   * differs by batch entry or head runs slice by slice); 'auto' (default): 'ops' on webgpu, webgl
+   * and tensorflow when no LSE is requested (measured faster than the WGSL kernel on
    * WebGPU; the kernel would read data back to the CPU on the others), else 'kernel'. On cpu and
    * wasm the typed-array kernel measured 2-3x faster than 'ops'.
    */
@@ -185,7 +185,7 @@ export function blockSparseAttention(
   const backend = tf.getBackend();
   const useOps =
     impl === 'ops' ||
-    (impl === 'auto' && !opts.returnLse && (backend === 'webgpu' || backend === 'webgl' || backend === 'tensorflow') && mask.batch === 1 && mask.heads === 1);
+    (impl === 'auto' && !opts.returnLse && (backend === 'webgpu' || backend === 'webgl' || backend === 'tensorflow'));
   if (useOps) {
     const r = blockSparseAttentionOps(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, mask, scale);
     if (opts.returnLse) return r;

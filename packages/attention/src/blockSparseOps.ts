@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { BlockMask } from './blockMask.js';
+import { assembleBlockMask, type BlockMask } from './blockMask.js';
 
 /**
  * Block-sparse attention from tfjs ops (gather + batched matMul), for backends whose matMul beats a
@@ -152,60 +152,163 @@ function groupScores(c: Ctx, g: Group, qP: tf.Tensor, kP: tf.Tensor): { qg: tf.T
   return { qg, kg, s };
 }
 
-/**
- * Block-sparse attention through tfjs ops with a hand-written gradient for q, k and v (the
- * log-sum-exp output carries no gradient on this path). Mask batch and heads must be 1.
- */
-export function blockSparseAttentionOps(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: BlockMask, scale: number): { output: tf.Tensor4D; lse: tf.Tensor3D } {
-  if (mask.batch !== 1 || mask.heads !== 1) {
-    throw new Error(`blockSparseAttention: impl 'ops' needs a mask shared by all batch entries and heads, got mask shape [${mask.shape.join(', ')}]`);
-  }
-  const plan = planFor(mask);
-  const [b, h, lq, d] = q.shape;
-  const hkv = k.shape[1];
-  const lk = k.shape[2];
+interface Core {
+  c: Ctx;
+  plan: Plan;
+  group: number;
+  hkv: number;
+  lq: number;
+  lk: number;
+  lqP: number;
+  lkP: number;
+  expandKv: (x: tf.Tensor) => tf.Tensor;
+}
+
+function makeCore(mask: BlockMask, qShape: number[], kShape: number[], scale: number): Core {
+  const [b, h, lq, d] = qShape as [number, number, number, number];
+  const [, hkv, lk] = kShape as [number, number, number];
   const group = h / hkv;
   const lqP = mask.numQBlocks * mask.qBlock;
   const lkP = mask.numKvBlocks * mask.kvBlock;
-  const c: Ctx = { b, h, d, scale, qBlock: mask.qBlock, kvBlock: mask.kvBlock };
   const expandKv = (x: tf.Tensor): tf.Tensor =>
     group === 1 ? x : tf.reshape(tf.tile(tf.reshape(x, [b * hkv, 1, lkP * d]), [1, group, 1]), [b, h, lkP, d]);
+  return { c: { b, h, d, scale, qBlock: mask.qBlock, kvBlock: mask.kvBlock }, plan: planFor(mask), group, hkv, lq, lk, lqP, lkP, expandKv };
+}
+
+/** Output `[b, h, lq, d]` and padded log-sum-exp `[b, h, lqP]` of one mask slice. */
+function forwardCore(core: Core, qx: tf.Tensor, kx: tf.Tensor, vx: tf.Tensor): { out: tf.Tensor; lseP: tf.Tensor } {
+  const { c, plan } = core;
+  const { b, h, d } = c;
+  const qP = padRows(qx, core.lqP);
+  const kP = core.expandKv(padRows(kx, core.lkP));
+  const vP = core.expandKv(padRows(vx, core.lkP));
+  const outs: tf.Tensor[] = [];
+  const lses: tf.Tensor[] = [];
+  for (const g of plan.groups) {
+    const { s } = groupScores(c, g, qP, kP);
+    const m = tf.max(s, -1, true);
+    const e = tf.exp(tf.sub(s, m));
+    const l = tf.sum(e, -1, true);
+    const p = tf.reshape(tf.div(e, l), [b * h * g.blocks, c.qBlock, g.width]);
+    const vg = tf.reshape(tf.gather(vP, tf.tensor1d(g.kvRows, 'int32'), 2), [b * h * g.blocks, g.width, d]);
+    const valid = tf.tensor1d(g.valid);
+    outs.push(tf.mul(tf.reshape(tf.matMul(p, vg), [b, h, g.blocks * c.qBlock, d]), tf.reshape(valid, [1, 1, -1, 1])));
+    const lse = tf.reshape(tf.add(m, tf.log(l)), [b, h, g.blocks * c.qBlock]);
+    lses.push(tf.where(tf.cast(tf.reshape(valid, [1, 1, -1]), 'bool'), lse, tf.fill(lse.shape, -Infinity)));
+  }
+  const out = tf.slice(assemble(outs, plan.emptyRows, plan.inverse, [b, h, 0, d]), [0, 0, 0, 0], [b, h, core.lq, d]);
+  const lseP = tf.squeeze(assemble(lses.map((t) => tf.expandDims(t, 3)), plan.emptyRows, plan.inverse, [b, h, 0, 1], -Infinity), [3]);
+  return { out, lseP };
+}
+
+const sliceCache = new WeakMap<BlockMask, Map<number, BlockMask>>();
+
+/** The `[1, 1]` mask of one (batch, head) slice of a `[batch, heads]` mask (shares its partial bits). */
+function maskSlice(m: BlockMask, s: number): BlockMask {
+  let per = sliceCache.get(m);
+  if (!per) sliceCache.set(m, (per = new Map()));
+  const hit = per.get(s);
+  if (hit) return hit;
+  const { numQBlocks: nq, numKvBlocks: nk } = m;
+  const partialDense = new Uint8Array(nq * nk);
+  const fullDense = new Uint8Array(nq * nk);
+  for (let qb = 0; qb < nq; qb++) {
+    const row = s * nq + qb;
+    for (let i = 0; i < m.kvNumBlocks[row]!; i++) partialDense[qb * nk + m.kvIndices[row * nk + i]!] = 1;
+    for (let i = 0; i < m.fullKvNumBlocks[row]!; i++) fullDense[qb * nk + m.fullKvIndices[row * nk + i]!] = 1;
+  }
+  const mb = Math.floor(s / m.heads);
+  const mh = s % m.heads;
+  const out = assembleBlockMask({
+    batch: 1, heads: 1, qLen: m.qLen, kvLen: m.kvLen, qBlock: m.qBlock, kvBlock: m.kvBlock,
+    partialDense, fullDense, partialOffset: m.partialOffset.slice(s * nq * nk, (s + 1) * nq * nk), partialBits: m.partialBits,
+    maskMod: (_b, _h, q, kv) => m.maskMod(mb, mh, q, kv),
+  });
+  per.set(s, out);
+  return out;
+}
+
+interface Unit {
+  b0: number;
+  bn: number;
+  h0: number;
+  hn: number;
+  /** kv heads of the unit's slice of k and v. */
+  k0: number;
+  kn: number;
+  core: Core;
+}
+
+/**
+ * Block-sparse attention through tfjs ops with a hand-written gradient for q, k and v (the
+ * log-sum-exp output carries no gradient on this path). A mask that differs by batch entry or head
+ * runs slice by slice.
+ */
+export function blockSparseAttentionOps(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: BlockMask, scale: number): { output: tf.Tensor4D; lse: tf.Tensor3D } {
+  const [B, H, lq, d] = q.shape;
+  const HKV = k.shape[1];
+  const lk = k.shape[2];
+  const group = H / HKV;
+  const units: Unit[] = [];
+  const bRanges = mask.batch === 1 ? [[0, B]] : Array.from({ length: B }, (_, b) => [b, 1]);
+  const hRanges = mask.heads === 1 ? [[0, H]] : Array.from({ length: H }, (_, h) => [h, 1]);
+  for (const [b0, bn] of bRanges as [number, number][]) {
+    for (const [h0, hn] of hRanges as [number, number][]) {
+      const s = (mask.batch === 1 ? 0 : b0) * mask.heads + (mask.heads === 1 ? 0 : h0);
+      const sub = mask.batch === 1 && mask.heads === 1 ? mask : maskSlice(mask, s);
+      const [k0, kn] = hn === H ? [0, HKV] : [Math.floor(h0 / group), 1];
+      units.push({ b0, bn, h0, hn, k0, kn, core: makeCore(sub, [bn, hn, lq, d], [bn, kn, lk, d], scale) });
+    }
+  }
+  const nb = bRanges.length;
+  const nh = hRanges.length;
+  const part = (x: tf.Tensor, u: Unit, kv: boolean): tf.Tensor =>
+    units.length === 1 ? x : tf.slice(x, [u.b0, kv ? u.k0 : u.h0, 0, 0], [u.bn, kv ? u.kn : u.hn, -1, -1]);
+  /** Unit results laid out [nb][nh] back into one tensor. */
+  const join = (parts: tf.Tensor[]): tf.Tensor => {
+    if (parts.length === 1) return parts[0]!;
+    const rows = Array.from({ length: nb }, (_, i) => tf.concat(parts.slice(i * nh, (i + 1) * nh), 1));
+    return rows.length === 1 ? rows[0]! : tf.concat(rows, 0);
+  };
   let lseOut: tf.Tensor3D | undefined;
   const f = tf.customGrad(((qx: tf.Tensor, kx: tf.Tensor, vx: tf.Tensor, save: tf.GradSaveFunc) => {
-    const qP = padRows(qx, lqP);
-    const kP = expandKv(padRows(kx, lkP));
-    const vP = expandKv(padRows(vx, lkP));
-    const outs: tf.Tensor[] = [];
-    const lses: tf.Tensor[] = [];
-    for (const g of plan.groups) {
-      const { s } = groupScores(c, g, qP, kP);
-      const m = tf.max(s, -1, true);
-      const e = tf.exp(tf.sub(s, m));
-      const l = tf.sum(e, -1, true);
-      const p = tf.reshape(tf.div(e, l), [b * h * g.blocks, c.qBlock, g.width]);
-      const vg = tf.reshape(tf.gather(vP, tf.tensor1d(g.kvRows, 'int32'), 2), [b * h * g.blocks, g.width, d]);
-      const valid = tf.tensor1d(g.valid);
-      outs.push(tf.mul(tf.reshape(tf.matMul(p, vg), [b, h, g.blocks * c.qBlock, d]), tf.reshape(valid, [1, 1, -1, 1])));
-      const lse = tf.reshape(tf.add(m, tf.log(l)), [b, h, g.blocks * c.qBlock]);
-      lses.push(tf.where(tf.cast(tf.reshape(valid, [1, 1, -1]), 'bool'), lse, tf.fill(lse.shape, -Infinity)));
-    }
-    const out = tf.slice(assemble(outs, plan.emptyRows, plan.inverse, [b, h, 0, d]), [0, 0, 0, 0], [b, h, lq, d]);
-    const lseP = tf.squeeze(assemble(lses.map((t) => tf.expandDims(t, 3)), plan.emptyRows, plan.inverse, [b, h, 0, 1], -Infinity), [3]);
-    lseOut = tf.keep(tf.slice(lseP, [0, 0, 0], [b, h, lq]) as tf.Tensor3D);
+    const res = units.map((u) => forwardCore(u.core, part(qx, u, false), part(kx, u, true), part(vx, u, true)));
+    const out = join(res.map((r) => r.out));
+    const lseP = join(res.map((r) => tf.expandDims(r.lseP, 3)));
+    lseOut = tf.keep(tf.squeeze(tf.slice(lseP, [0, 0, 0, 0], [B, H, lq, 1]), [3]) as tf.Tensor3D);
     save([qx, kx, vx, out, lseP]);
     return {
       value: out,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(c, plan, saved, dy, group, hkv, lq, lk, lqP, lkP, expandKv),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, so, sl] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        const grads = units.map((u) =>
+          backward(u.core, [part(sq, u, false), part(sk, u, true), part(sv, u, true), part(so, u, false), tf.squeeze(part(sl, u, false), [3])], part(dy, u, false)),
+        );
+        const dq = join(grads.map((g) => g[0]!));
+        if (units.length === 1) return [dq, grads[0]![1]!, grads[0]![2]!];
+        // per-head units: sum the query heads of each kv head, then lay out [B, HKV]
+        const fold = (which: 1 | 2): tf.Tensor => {
+          const cells: tf.Tensor[] = [];
+          for (let bi = 0; bi < nb; bi++) {
+            const us = units.map((u, i) => ({ u, g: grads[i]![which]! })).filter(({ u }) => u.b0 === bRanges[bi]![0]);
+            if (us[0]!.u.kn === HKV) cells.push(us[0]!.g);
+            else {
+              const perKv = Array.from({ length: HKV }, (_, hk) => tf.addN(us.filter(({ u }) => u.k0 === hk).map(({ g }) => g)));
+              cells.push(tf.concat(perKv, 1));
+            }
+          }
+          return cells.length === 1 ? cells[0]! : tf.concat(cells, 0);
+        };
+        return [dq, fold(1), fold(2)];
+      },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const output = f(q, k, v) as tf.Tensor4D;
   return { output, lse: lseOut! };
 }
 
-function backward(
-  c: Ctx, plan: Plan, saved: tf.Tensor[], dy: tf.Tensor, group: number, hkv: number,
-  lq: number, lk: number, lqP: number, lkP: number, expandKv: (x: tf.Tensor) => tf.Tensor,
-): tf.Tensor[] {
+function backward(core: Core, saved: tf.Tensor[], dy: tf.Tensor): tf.Tensor[] {
+  const { c, plan, group, hkv, lq, lk, lqP, lkP, expandKv } = core;
   const [qx, kx, vx, out, lseP] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
   const { b, h, d, scale } = c;
   const qP = padRows(qx, lqP);
