@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { useBackend } from '@blockwise/tensor/testing';
+import { linearSchedule } from '@blockwise/schedules';
 import { createGradualPruner, polynomialDensitySchedule } from './gradual.js';
 import { smallModel } from './modeltest.js';
 
@@ -42,6 +43,11 @@ describe('createGradualPruner', () => {
     const final = pruner.finalize();
     expect(final.hidden2!.mask.reduce((s, v) => s + v, 0)).toBe(96 - Math.floor(96 * 0.75));
     expect(() => pruner.step()).toThrow(/already finalized/);
+    // A sparsity schedule from @blockwise/schedules works as well: linear 0 -> 0.5 over 4 steps.
+    const p2 = createGradualPruner(smallModel(3).model, { finalDensity: 0.5, endStep: 4, sparsitySchedule: linearSchedule({ initValue: 0, endValue: 0.5, transitionSteps: 4 }) });
+    p2.step(2);
+    expect(p2.density).toBeCloseTo(1 - (Math.floor(192 * 0.25) + Math.floor(96 * 0.25) + Math.floor(32 * 0.25)) / 320, 12);
+    expect(() => createGradualPruner(smallModel(3).model, { finalDensity: 0.5, endStep: 4, schedule: () => 1, sparsitySchedule: () => 0 })).toThrow(/not both/);
     tf.dispose([x, y]);
   });
 });

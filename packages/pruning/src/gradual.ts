@@ -50,8 +50,10 @@ export interface GradualPrunerOptions {
   initialDensity?: number;
   /** Recompute masks every this many steps during the ramp (default 1); masks are re-applied every step. */
   frequency?: number;
-  /** Density per step; overrides the default polynomial ramp. Must end at `finalDensity`. */
+  /** Density (fraction kept) per step; overrides the default polynomial ramp. Should end at `finalDensity`. */
   schedule?: (step: number) => number;
+  /** Sparsity (fraction pruned) per step, e.g. any schedule of @blockwise/schedules; alternative to `schedule`. */
+  sparsitySchedule?: (step: number) => number;
   /** Layers (default every Dense and Conv2D layer). */
   layers?: LayerSelector;
   /** Magnitude ranking per layer (default) or global over all target layers. */
@@ -81,8 +83,11 @@ export function createGradualPruner(model: LayersModel, opts: GradualPrunerOptio
   if (!Number.isInteger(frequency) || frequency < 1) throw new Error(`createGradualPruner: frequency must be a positive integer, got ${describe(frequency)}`);
   if (scope !== 'layer' && scope !== 'global') throw new Error(`createGradualPruner: scope must be 'layer' or 'global', got ${describe(scope)}`);
   const ramp = polynomialDensitySchedule({ initialDensity: opts.initialDensity, finalDensity: opts.finalDensity, startStep: t0, endStep: opts.endStep });
-  const schedule = opts.schedule ?? ramp;
-  if (typeof schedule !== 'function') throw new Error(`createGradualPruner: schedule must be a function of the step, got ${describe(schedule)}`);
+  if (opts.schedule !== undefined && opts.sparsitySchedule !== undefined) throw new Error(`createGradualPruner: give schedule (density) or sparsitySchedule, not both`);
+  const given = opts.schedule ?? opts.sparsitySchedule;
+  if (given !== undefined && typeof given !== 'function') throw new Error(`createGradualPruner: schedule must be a function of the step, got ${describe(given)}`);
+  const sparsity = opts.sparsitySchedule;
+  const schedule = opts.schedule ?? (sparsity ? (t: number) => 1 - sparsity(t) : ramp);
   let masks: PruningMasks | null = null;
   let counter = 0;
   let done = false;
