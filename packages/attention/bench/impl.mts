@@ -1,3 +1,5 @@
+// Micro-benchmark: the kernel and tfjs-ops paths of blockSparseAttention, forward and backward.
+// npx tsx packages/attention/bench/impl.mts wasm 2048
 import { initBackend, createRng } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import { blockSparseAttention, createBlockMask } from '../src/index.js';

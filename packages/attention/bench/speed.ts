@@ -1,3 +1,5 @@
+// Micro-benchmark: dense (tfjs ops) vs block-sparse forward at a few sparsities.
+// npx tsx packages/attention/bench/speed.ts wasm 1024
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, createRng } from '@blockwise/tensor';
 import { blockSparseAttention, createBlockMask, denseAttention, fullMask, slidingWindow } from '../src/index.js';
