@@ -21,7 +21,7 @@ describe('README examples run as written', () => {
     const readmePath = join(root, 'packages', name, 'README.md');
     const code = existsSync(readmePath) ? example(readFileSync(readmePath, 'utf8')) : null;
     it(`@blockwise/${name}`, () => {
-      expect(code, `packages/${name}/README.md needs a ```ts block under '## Example'`).not.toBeNull();
+      expect(code, 'packages/' + name + '/README.md needs a ts code block under "## Example"').not.toBeNull();
       // inside the repository (not node_modules), so tsconfig paths map @blockwise/* to source
       const dir = join(root, 'apps', 'bench', '.readme-examples');
       mkdirSync(dir, { recursive: true });
