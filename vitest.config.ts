@@ -9,6 +9,10 @@ const alias = [
     find: /^@blockwise\/tensor\/testing$/,
     replacement: fileURLToPath(new URL('./packages/tensor/src/testing.ts', import.meta.url)),
   },
+  {
+    find: /^@blockwise\/optimizers\/layers$/,
+    replacement: fileURLToPath(new URL('./packages/optimizers/src/layers.ts', import.meta.url)),
+  },
   ...packages.map((name) => ({
     find: new RegExp(`^@blockwise/${name}$`),
     replacement: fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url)),

@@ -26,6 +26,11 @@ export interface WebGPUProgramSpec {
   /** Cache key: must change whenever `userCode` changes. */
   shaderKey: string;
   userCode: string;
+  /**
+   * Names under which the program reads its inputs. When every name is one of the kernel's
+   * `inputNames`, only those inputs are bound, in this order (a program must read every input
+   * it binds: WGSL drops unused bindings); otherwise all inputs are bound in order.
+   */
   variableNames: string[];
   uniforms?: WebGPUUniform[];
   /** Threads per workgroup (default 64); one thread per output element. */
@@ -149,6 +154,8 @@ function webgpuImpl<A extends object>(def: KernelDefinition<A>): tf.KernelFunc {
       runWebGPUProgram(p: object, i: Info[], dtype: string, u?: { type: string; data: number[] }[]): Info;
     };
     const infos = list.map((spec) => {
+      const byName = spec.variableNames.every((n) => def.inputNames.includes(n));
+      const bound = byName ? spec.variableNames.map((n) => ins[def.inputNames.indexOf(n)]!) : ins;
       const wg = spec.workgroupSize ?? 64;
       const size = spec.outputShape.reduce((a, c) => a * c, 1);
       const program = {
@@ -166,7 +173,7 @@ function webgpuImpl<A extends object>(def: KernelDefinition<A>): tf.KernelFunc {
         type: u.type === 'i32' ? 'int32' : 'float32',
         data: [u.value],
       }));
-      return b.runWebGPUProgram(program, ins, spec.outputDtype ?? 'float32', uniformValues);
+      return b.runWebGPUProgram(program, bound, spec.outputDtype ?? 'float32', uniformValues);
     });
     return infos.length === 1 ? infos[0]! : infos;
   };
