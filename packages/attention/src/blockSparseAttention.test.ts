@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { createRng } from '@blockwise/tensor';
 import { describeBackends, expectClose, expectNoLeaks, useBackend } from '@blockwise/tensor/testing';
 import { describe, expect, it } from 'vitest';
-import { blockSparseAttention } from './blockSparseAttention.js';
+import { blockSparseAttention, chooseImpl } from './blockSparseAttention.js';
 import { createBlockMask, type MaskMod } from './blockMask.js';
 import { denseAttention } from './dense.js';
 import { blockDiffusion, causal, fullMask, not, slidingWindow } from './masks.js';
@@ -53,7 +53,7 @@ function run(attn: Attn, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, useLse: boole
   return { out: out!, lse: lse!, dq: dq!, dk: dk!, dv: dv! };
 }
 
-function compare(mod: MaskMod, dims: [number, number, number, number, number, number], block: number | [number, number], useLse: boolean, impl: 'kernel' | 'ops' = 'kernel'): void {
+function compare(mod: MaskMod, dims: [number, number, number, number, number, number], block: number | [number, number], useLse: boolean, impl: 'kernel' | 'ops' | 'dense' = 'kernel'): void {
   const [b, hq, hkv, lq, lk, d] = dims;
   const [q, k, v] = qkv(7, b, hq, hkv, lq, lk, d);
   const blockMask = createBlockMask(mod, { qLen: lq, kvLen: lk, blockSize: block });
@@ -171,6 +171,42 @@ describe("impl 'ops' (gather + batched matMul, hand-written gradient) vs denseAt
         const r = blockSparseAttention(q, k, v, { blockMask, impl: 'ops', returnLse: true });
         tf.dispose([r.output, r.lse]);
       });
+    }
+    tf.dispose([q, k, v]);
+  });
+});
+
+describe("impl 'dense' (masked dense attention, hand-written gradient) vs denseAttention (cpu)", () => {
+  useBackend('cpu');
+  it('all-true, causal with GQA, sliding window with qLen != kvLen, empty rows', () => {
+    compare(fullMask, [1, 2, 2, 8, 8, 8], 4, false, 'dense');
+    compare(causal, [2, 4, 2, 12, 12, 8], 4, false, 'dense');
+    compare(slidingWindow(3), [1, 2, 1, 9, 13, 4], [4, 2], false, 'dense');
+    compare(not(causal), [1, 1, 1, 6, 6, 4], 4, false, 'dense');
+  });
+  it('does not leak', async () => {
+    const [q, k, v] = qkv(9, 1, 2, 1, 8, 8, 4);
+    const blockMask = createBlockMask(fullMask, { qLen: 8, kvLen: 8, blockSize: 4 });
+    for (let step = 0; step < 2; step++) {
+      await expectNoLeaks(() => {
+        tf.dispose(tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(blockSparseAttention(a, b, c, { blockMask, impl: 'dense' })))([q, k, v]));
+      });
+    }
+    tf.dispose([q, k, v]);
+  });
+  it("'auto' takes it for nearly dense masks only, with the kernel's result", () => {
+    const [q, k, v] = qkv(8, 1, 1, 1, 8, 8, 4);
+    const dense = createBlockMask(fullMask, { qLen: 8, kvLen: 8, blockSize: 4 });
+    const sparse = createBlockMask(causal, { qLen: 8, kvLen: 8, blockSize: 4 }); // 25% sparsity: kernel
+    expect(chooseImpl(dense, { batch: 1, heads: 1 })).toBe('dense');
+    expect(chooseImpl(sparse, { batch: 1, heads: 1 })).toBe('kernel');
+    expect(chooseImpl(dense, { batch: 1, heads: 1, returnLse: true })).toBe('kernel');
+    expect(chooseImpl(dense, { batch: 1, heads: 1, backend: 'webgpu' })).toBe('ops');
+    for (const blockMask of [dense, sparse]) {
+      const a = blockSparseAttention(q, k, v, { blockMask });
+      const b = blockSparseAttention(q, k, v, { blockMask, impl: 'kernel' });
+      expectClose(a, b, { atol: 1e-5, rtol: 1e-5 });
+      tf.dispose([a, b]);
     }
     tf.dispose([q, k, v]);
   });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineKernel, type KernelIO } from '@blockwise/tensor';
 import { checkBlockMask, type BlockMask } from './blockMask.js';
+import { blockSparseAttentionDense, preferDense } from './blockSparseDense.js';
 import { blockSparseAttentionOps } from './blockSparseOps.js';
 import type { AttentionWithLse } from './dense.js';
 import { blockSparseBackwardReference, blockSparseForwardReference, type MaskArrays, type SparseDims } from './sparseKernel.js';
@@ -19,9 +20,11 @@ export interface BlockSparseAttentionOptions {
    * differs by batch entry or head runs slice by slice); 'auto' (default): 'ops' on webgpu, webgl
    * and tensorflow when no LSE is requested (measured faster than the WGSL kernel on
    * WebGPU; the kernel would read data back to the CPU on the others), else 'kernel'. On cpu and
-   * wasm the typed-array kernel measured 2-3x faster than 'ops'.
+   * wasm the typed-array kernel measured 2-3x faster than 'ops'. 'dense': a masked dense forward
+   * (backend matMul) with the backward kernel as gradient, which `'auto'` picks on cpu and wasm for
+   * nearly dense masks (block sparsity < 25%, at most 2^24 scores, no LSE requested).
    */
-  impl?: 'auto' | 'kernel' | 'ops';
+  impl?: 'auto' | 'kernel' | 'ops' | 'dense';
 }
 
 /** Attributes of the kernels (plain numbers): scale, mask layout and offsets into the packed mask. */
@@ -162,6 +165,19 @@ gradOp = defineKernel<SparseAttrs>({
 });
 
 /**
+ * The path `impl: 'auto'` takes for this mask on the current backend: 'dense' on cpu and wasm for
+ * nearly dense masks, 'ops' on webgpu, webgl and tensorflow, else 'kernel' (always 'kernel' when
+ * the log-sum-exp is requested, since only the kernel differentiates it).
+ */
+export function chooseImpl(mask: BlockMask, opts: { batch: number; heads: number; returnLse?: boolean; backend?: string }): 'kernel' | 'ops' | 'dense' {
+  if (opts.returnLse) return 'kernel';
+  const backend = opts.backend ?? tf.getBackend();
+  if (backend === 'webgpu' || backend === 'webgl' || backend === 'tensorflow') return 'ops';
+  if ((backend === 'cpu' || backend === 'wasm') && preferDense(mask, opts.batch, opts.heads)) return 'dense';
+  return 'kernel';
+}
+
+/**
  * Block-sparse attention on `[batch, heads, seq, dim]` tensors (grouped-query when query heads are a
  * multiple of key/value heads): FlashAttention-style online softmax over the blocks `blockMask`
  * lists, skipping empty blocks and reading the element mask only in partial blocks. Registered
@@ -181,12 +197,22 @@ export function blockSparseAttention(
   const mask = opts.blockMask;
   checkBlockMask(mask, s.batch, s.hq, s.lq, s.lk, where);
   const impl = opts.impl ?? 'auto';
-  if (impl !== 'auto' && impl !== 'kernel' && impl !== 'ops') throw new Error(`${where}: impl must be 'auto', 'kernel' or 'ops', got ${String(impl)}`);
-  const backend = tf.getBackend();
-  const useOps =
-    impl === 'ops' ||
-    (impl === 'auto' && !opts.returnLse && (backend === 'webgpu' || backend === 'webgl' || backend === 'tensorflow'));
-  if (useOps) {
+  if (impl !== 'auto' && impl !== 'kernel' && impl !== 'ops' && impl !== 'dense') {
+    throw new Error(`${where}: impl must be 'auto', 'kernel', 'ops' or 'dense', got ${String(impl)}`);
+  }
+  const path = impl === 'auto' ? chooseImpl(mask, { batch: s.batch, heads: s.hq, returnLse: !!opts.returnLse }) : impl;
+  if (path === 'dense') {
+    const r = blockSparseAttentionDense(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, mask, scale, (qx, kx, vx, o, lse, dO) => {
+      const packed = packBlockMask(mask);
+      const attrs: SparseAttrs = { scale, maskBatch: mask.batch, maskHeads: mask.heads, qBlock: mask.qBlock, kvBlock: mask.kvBlock, ...packed.offsets };
+      const delta = tf.sum(tf.mul(dO, o), -1);
+      return gradOp!({ q: qx, k: kx, v: vx, lse, delta, dO, mask: tf.tensor1d(packed.data, 'int32') }, attrs) as tf.Tensor[];
+    });
+    if (opts.returnLse) return r;
+    r.lse.dispose();
+    return r.output;
+  }
+  if (path === 'ops') {
     const r = blockSparseAttentionOps(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, mask, scale);
     if (opts.returnLse) return r;
     r.lse.dispose();
