@@ -143,7 +143,14 @@ function webgpuImpl<A extends object>(def: KernelDefinition<A>): tf.KernelFunc {
   const fallback = readbackImpl(def);
   return (args) => {
     const { inputs, backend, attrs } = args;
-    if (!def.webgpu) return fallback(args);
+    if (!def.webgpu) {
+      try {
+        return fallback(args);
+      } catch (e) {
+        // tfjs-webgpu reads back synchronously through OffscreenCanvas, which Node lacks.
+        throw new Error(`${def.name}: no WGSL program is defined for webgpu and the synchronous read-back fallback failed here (${e instanceof Error ? e.message : String(e)}); give defineKernel a webgpu program`);
+      }
+    }
     const ins = def.inputNames.map((n) => inputs[n] as Info);
     const specs = def.webgpu(
       ins.map((t) => ({ shape: [...t.shape], dtype: t.dtype })),

@@ -12,6 +12,8 @@ describe('expectClose', () => {
     );
     expect(() => expectClose([NaN], [1])).toThrow(/worst at index 0: actual NaN/);
     expect(() => expectClose([1, 2], [1])).toThrow(/length 2/);
+    expectClose([-Infinity, Infinity, NaN], [-Infinity, Infinity, NaN]);
+    expect(() => expectClose([-Infinity], [Infinity])).toThrow(/worst at index 0/);
   });
   it('accepts tensors', () => {
     const t = tf.tensor1d([0.5, 0.25]);

@@ -36,7 +36,7 @@ export function expectClose(actual: Numbers, expected: Numbers, opts: CloseOptio
   for (let i = 0; i < a.data.length; i++) {
     const x = a.data[i]!;
     const y = e.data[i]!;
-    if (Number.isNaN(y) && Number.isNaN(x)) continue;
+    if (x === y || (Number.isNaN(y) && Number.isNaN(x))) continue; // equal infinities match too
     const tol = atol + rtol * Math.abs(y);
     const err = Math.abs(x - y);
     const excess = Number.isNaN(err) ? Infinity : err - tol;
