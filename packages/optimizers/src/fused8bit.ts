@@ -5,6 +5,7 @@ import { codeTable, quantizeInto } from './fastQuantize.js';
 import { fourBitMaps, fourBitStateMap, fused4bitReference, unpackCodes } from './fourBit.js';
 import { blockMax, getScratch, updateBlock } from './updateRules.js';
 import { CHUNK, fused8bitWgsl, partialMaxWgsl } from './fused8bitWgsl.js';
+import { fused8bitImplementation, fused8bitSimd } from './fused8bitSimd.js';
 
 /** Update rules the fused 8-bit kernel knows. */
 export const ALGO = { adam: 0, momentum: 1, lion: 2, lamb: 3 } as const;
@@ -167,7 +168,9 @@ const fusedOp = defineKernel<Fused8bitAttrs>({
   name: 'BlockwiseFused8bitStep',
   // `partial` (the maxima of pass 1) is read only by the WebGPU programs.
   inputNames: ['p', 'g', 'state', 'qmap', 'partial'],
-  compute: fused8bitReference,
+  // The WebAssembly SIMD version where the engine has it (bit-identical to the reference).
+  compute: (inputs, a) =>
+    a.bits === 8 && fused8bitImplementation() === 'wasm-simd' ? fused8bitSimd(inputs, a, ALGO_STATES[a.algo]!) : fused8bitReference(inputs, a),
   webgpu: (inputs, a) => fused8bitWgsl(inputs[2]!.shape[0]!, a),
 });
 
