@@ -5,7 +5,7 @@ import { codeTable, quantizeInto } from './fastQuantize.js';
 import { fourBitMaps, fourBitStateMap, fused4bitReference, unpackCodes } from './fourBit.js';
 import { blockMax, getScratch, updateBlock } from './updateRules.js';
 import { CHUNK, fused8bitWgsl, partialMaxWgsl } from './fused8bitWgsl.js';
-import { fused8bitImplementation, fused8bitSimd } from './fused8bitSimd.js';
+import { fused8bitImplementation, fused8bitSimd, fused8bitWasmKernel, lastFused8bitPath } from './fused8bitSimd.js';
 
 /** Update rules the fused 8-bit kernel knows. */
 export const ALGO = { adam: 0, momentum: 1, lion: 2, lamb: 3 } as const;
@@ -164,13 +164,24 @@ const partialOp = defineKernel<Fused8bitAttrs>({
   webgpu: (_inputs, a) => partialMaxWgsl(a),
 });
 
+/** The step on cpu (and wasm without the in-heap path): WebAssembly SIMD where the engine has it, bit-identical to the reference. */
+function computeFused(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO[] {
+  if (a.bits === 8 && fused8bitImplementation() === 'wasm-simd') return fused8bitSimd(inputs, a, ALGO_STATES[a.algo]!);
+  lastFused8bitPath.path = 'js';
+  return fused8bitReference(inputs, a);
+}
+
+// On the wasm backend the SIMD module runs on the tfjs heap itself; registered before
+// `defineKernel`, which keeps a kernel already registered for a backend.
+if (!tf.getKernel('BlockwiseFused8bitStep', 'wasm')) {
+  tf.registerKernel({ kernelName: 'BlockwiseFused8bitStep', backendName: 'wasm', kernelFunc: fused8bitWasmKernel(computeFused, (a) => ALGO_STATES[a.algo]!) });
+}
+
 const fusedOp = defineKernel<Fused8bitAttrs>({
   name: 'BlockwiseFused8bitStep',
   // `partial` (the maxima of pass 1) is read only by the WebGPU programs.
   inputNames: ['p', 'g', 'state', 'qmap', 'partial'],
-  // The WebAssembly SIMD version where the engine has it (bit-identical to the reference).
-  compute: (inputs, a) =>
-    a.bits === 8 && fused8bitImplementation() === 'wasm-simd' ? fused8bitSimd(inputs, a, ALGO_STATES[a.algo]!) : fused8bitReference(inputs, a),
+  compute: computeFused,
   webgpu: (inputs, a) => fused8bitWgsl(inputs[2]!.shape[0]!, a),
 });
 

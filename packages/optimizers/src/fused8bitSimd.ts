@@ -9,22 +9,35 @@ import { FUSED8BIT_WASM_BASE64 } from './wasm/fused8bitWasm.js';
 export type Fused8bitImplementation = 'wasm-simd' | 'js';
 
 interface Exports {
-  memory: WebAssembly.Memory;
-  step: (algo: number, n4: number, bs: number, p: number, g: number, c0: number, c1: number, abs0: number, abs1: number, s0: number, s1: number) => void;
+  step: (algo: number, n4: number, bs: number, p: number, q: number, g: number, c0: number, c1: number, abs0: number, abs1: number, tab: number) => void;
   MAP0: WebAssembly.Global;
   MAP1: WebAssembly.Global;
   THR0: WebAssembly.Global;
   THR1: WebAssembly.Global;
   BASE0: WebAssembly.Global;
   BASE1: WebAssembly.Global;
-  SCRATCH: WebAssembly.Global;
+  TABLE_BYTES: WebAssembly.Global;
+}
+
+/** One instance of the module on one memory, with its table area at `tab` (room for blocks of `maxBlock`). */
+interface Engine {
+  e: Exports;
+  memory: WebAssembly.Memory;
+  tab: number;
+  /** Blocks the table area has scratch room for (heap engines; the own memory places data after it). */
+  maxBlock: number;
+  /** The allocation holding the table area (heap engines). */
+  raw: number;
 }
 
 let bytes: Uint8Array<ArrayBuffer> | undefined;
+let compiled: WebAssembly.Module | undefined;
 let supported: boolean | undefined;
-let module: Exports | undefined;
+let own: Engine | undefined;
+const onHeap = new WeakMap<WebAssembly.Memory, Engine | null>();
 let preference: 'auto' | Fused8bitImplementation = 'auto';
-const zeroCodes = new Uint8Array(2);
+/** Where the last fused 8-bit step ran (tests): on the tfjs heap, on copies in the module's memory, or in JavaScript. */
+export const lastFused8bitPath = { path: 'none' as 'none' | 'heap' | 'copy' | 'js' };
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   if (!bytes) {
@@ -45,37 +58,6 @@ export function wasmSimdSupported(): boolean {
     }
   }
   return supported;
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** The smallest float32 above `mid`, so that for a float32 x, `x > mid` is `x >= threshold(mid)`. */
-function threshold(mid: number): number {
-  const f = Math.fround(mid);
-  if (f > mid || !Number.isFinite(f)) return f;
-  if (f === 0) return 1.401298464324817e-45; // the smallest positive subnormal
-  f32[0] = f;
-  u32[0] = f > 0 ? u32[0]! + 1 : u32[0]! - 1;
-  return f32[0]!;
-}
-
-/** Instantiates the module once (synchronously: it is 2 KB) and fills its tables. */
-function instance(): Exports {
-  if (module) return module;
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), {});
-  const e = inst.exports as unknown as Exports;
-  const buf = e.memory.buffer;
-  const maps = [signedDynamicMap(), unsignedDynamicMap()] as const;
-  maps.forEach((map, s) => {
-    const t = codeTable(map);
-    new Float64Array(buf, (s ? e.MAP1 : e.MAP0).value as number, 256).set(map);
-    new Float32Array(buf, (s ? e.THR1 : e.THR0).value as number, 256).set(Array.from(t.mid, threshold));
-    new Uint8Array(buf, (s ? e.BASE1 : e.BASE0).value as number, t.base.length).set(t.base);
-    zeroCodes[s] = map.indexOf(0);
-  });
-  module = e;
-  return e;
 }
 
 /**
@@ -102,6 +84,42 @@ export function fused8bitImplementation(): Fused8bitImplementation {
   return wasmSimdSupported() ? 'wasm-simd' : 'js';
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The smallest float32 above `mid`, so that for a float32 x, `x > mid` is `x >= threshold(mid)`. */
+export function threshold(mid: number): number {
+  const f = Math.fround(mid);
+  if (f > mid || !Number.isFinite(f)) return f;
+  if (f === 0) return 1.401298464324817e-45; // the smallest positive subnormal
+  f32[0] = f;
+  u32[0] = f > 0 ? u32[0]! + 1 : u32[0]! - 1;
+  return f32[0]!;
+}
+
+const zeroCodes = [signedDynamicMap().indexOf(0), unsignedDynamicMap().indexOf(0)] as const;
+
+function instantiate(memory: WebAssembly.Memory): Exports {
+  compiled ??= new WebAssembly.Module(moduleBytes());
+  return new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Exports;
+}
+
+/** Writes the maps, thresholds and bucket tables at `tab`. */
+function fillTables(g: Engine): void {
+  const { e, tab } = g;
+  const buf = g.memory.buffer;
+  [signedDynamicMap(), unsignedDynamicMap()].forEach((map, s) => {
+    const t = codeTable(map);
+    const at = (x: WebAssembly.Global): number => tab + (x.value as number);
+    new Float64Array(buf, at(s ? e.MAP1 : e.MAP0), 256).set(map);
+    new Float32Array(buf, at(s ? e.THR1 : e.THR0), 256).set(Array.from(t.mid, threshold));
+    new Uint8Array(buf, at(s ? e.BASE1 : e.BASE0), t.base.length).set(t.base);
+  });
+}
+
+/** Bytes of the table area for blocks of B (tables, then two float32 scratch blocks). */
+const areaBytes = (e: Exports, B: number): number => (e.TABLE_BYTES.value as number) + 8 * B;
+
 /** The float64 constants of one call, in the order the module's rule reads them. */
 function constants(a: Fused8bitAttrs): number[] {
   const { lr, beta1: b1, beta2: b2, weightDecay: wd } = a;
@@ -113,48 +131,58 @@ function constants(a: Fused8bitAttrs): number[] {
   return [b1, 1 - b1, b2, 1 - b2, 1 - lr * wd, lr];
 }
 
+function checkState(length: number, n: number, S: number, B: number): void {
+  const want = S * (Math.ceil(n / 4) + Math.ceil(n / B));
+  if (length !== want) throw new Error(`Fused8bitStep: state holds ${length} words, expected ${want} for ${n} elements, block ${B}`);
+}
+
+/** Runs the module on data already in `g.memory`; the state (codes, maxima) at `st` is rewritten in place. */
+function run(g: Engine, a: Fused8bitAttrs, S: number, n4: number, p: number, q: number, grad: number, st: number): void {
+  new Float64Array(g.memory.buffer, g.tab, 16).set(constants(a));
+  const abs0 = st + S * n4;
+  g.e.step(a.algo, n4, a.blockSize, p, q, grad, st, st + n4, abs0, abs0 + 4 * Math.ceil(n4 / a.blockSize), g.tab);
+}
+
 /**
- * The fused step of 8-bit states in WebAssembly SIMD: copies p, g and the packed state into the
- * module's memory, runs it, and returns views of that memory on the wasm backend (which copies
+ * The fused step of 8-bit states in WebAssembly SIMD on the module's own memory: copies p, g and
+ * the packed state in, runs, and returns views of that memory on the wasm backend (which copies
  * kernel outputs into its heap) or copies elsewhere. Same inputs, outputs and results as
  * `fused8bitReference`.
  */
 export function fused8bitSimd(inputs: KernelIO[], a: Fused8bitAttrs, numStates: 1 | 2): KernelIO[] {
   const p = inputs[0]!.data;
-  const g = inputs[1]!.data;
+  const grad = inputs[1]!.data;
   const st = inputs[2]!.data;
   const { n, blockSize: B } = a;
   const S = numStates;
-  const W = Math.ceil(n / 4);
-  const nb = Math.ceil(n / B);
-  if (st.length !== S * (W + nb)) {
-    throw new Error(`Fused8bitStep: state holds ${st.length} words, expected ${S * (W + nb)} for ${n} elements, block ${B}`);
+  checkState(st.length, n, S, B);
+  if (!own) {
+    const memory = new WebAssembly.Memory({ initial: 8 });
+    own = { e: instantiate(memory), memory, tab: 0, maxBlock: 0, raw: 0 };
+    fillTables(own);
   }
-  const e = instance();
-  const n4 = 4 * W;
-  const scratch = e.SCRATCH.value as number;
-  const pP = (scratch + 8 * B + 15) & ~15;
+  const n4 = 4 * Math.ceil(n / 4);
+  const pP = (areaBytes(own.e, B) + 15) & ~15;
   const pG = pP + 4 * n4;
   const pSt = pG + 4 * n4;
   const need = pSt + 4 * st.length;
-  const have = e.memory.buffer.byteLength;
-  if (need > have) e.memory.grow(Math.ceil((need - have) / 65536));
-  const buf = e.memory.buffer;
+  const have = own.memory.buffer.byteLength;
+  // Growing keeps the tables; the scratch after them and the data move with B.
+  if (need > have) own.memory.grow(Math.ceil((need - have) / 65536));
+  const buf = own.memory.buffer;
   const pv = new Float32Array(buf, pP, n4);
   pv.set(p);
   pv.fill(0, n);
   const gv = new Float32Array(buf, pG, n4);
-  gv.set(g);
+  gv.set(grad);
   gv.fill(0, n);
   const sv = new Int32Array(buf, pSt, st.length);
   sv.set(st);
   const codes = new Uint8Array(buf, pSt, S * n4);
   // Padded lanes: p = g = 0 and the code of 0.0, so their states stay exactly 0.
   for (let s = 0; s < S; s++) codes.fill(zeroCodes[s]!, s * n4 + n, (s + 1) * n4);
-  new Float64Array(buf, 0, 16).set(constants(a));
-  const c1 = pSt + n4;
-  const abs0 = pSt + S * n4;
-  e.step(a.algo, n4, B, pP, pG, pSt, c1, abs0, abs0 + 4 * nb, scratch, scratch + 4 * B);
+  run(own, a, S, n4, pP, pP, pG, pSt);
+  lastFused8bitPath.path = 'copy';
   for (let s = 0; s < S; s++) codes.fill(0, s * n4 + n, (s + 1) * n4);
   let outP = new Float32Array(buf, pP, n);
   let outS = sv;
@@ -166,4 +194,75 @@ export function fused8bitSimd(inputs: KernelIO[], a: Fused8bitAttrs, numStates: 
     { data: outP, shape: [n], dtype: 'float32' },
     { data: outS, shape: [outS.length], dtype: 'int32' },
   ];
+}
+
+type Info = tf.TensorInfo;
+
+/** The parts of the tfjs wasm backend the in-heap path uses. */
+interface WasmBackend {
+  wasm?: { HEAPU8?: Uint8Array; asm?: { memory?: unknown }; wasmMemory?: unknown; _malloc?: (n: number) => number; _free?: (p: number) => void };
+  typedArrayFromHeap(t: Info): Float32Array | Int32Array | Uint8Array;
+  makeOutput(shape: number[], dtype: string): Info;
+}
+
+/** The module instantiated on the tfjs wasm backend's own memory, or null where that is not possible. */
+function heapEngine(b: WasmBackend, B: number): Engine | null {
+  const w = b.wasm;
+  const memory = w?.asm?.memory ?? w?.wasmMemory;
+  if (!w || !(memory instanceof WebAssembly.Memory) || memory.buffer !== w.HEAPU8?.buffer || !w._malloc || !w._free) return null;
+  let g = onHeap.get(memory);
+  if (g === undefined) {
+    try {
+      // A shared (threaded) heap does not match the module's unshared memory import: null.
+      g = { e: instantiate(memory), memory, tab: 0, maxBlock: 0, raw: 0 };
+    } catch {
+      g = null;
+    }
+    onHeap.set(memory, g);
+  }
+  if (g && B > g.maxBlock) {
+    if (g.raw) w._free(g.raw);
+    g.raw = w._malloc(areaBytes(g.e, B) + 16);
+    g.tab = (g.raw + 15) & ~15;
+    g.maxBlock = B;
+    fillTables(g);
+  }
+  return g;
+}
+
+/**
+ * The wasm backend's kernel function of the fused step: with WebAssembly SIMD and a parameter
+ * count divisible by 4, the module runs on the tfjs heap itself (it reads p, g and the state
+ * where tfjs keeps them and writes into the outputs: no copies but the state's, into its
+ * output); otherwise `compute` runs on views of the heap and its outputs are copied in.
+ */
+export function fused8bitWasmKernel(compute: (inputs: KernelIO[], a: Fused8bitAttrs) => KernelIO[], numStates: (a: Fused8bitAttrs) => 1 | 2): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as WasmBackend;
+    const a = attrs as unknown as Fused8bitAttrs;
+    const [p, g, st] = (['p', 'g', 'state'] as const).map((k) => inputs[k] as Info) as [Info, Info, Info];
+    const S = numStates(a);
+    const B = a.blockSize;
+    const engine = a.bits === 8 && a.n % 4 === 0 && fused8bitImplementation() === 'wasm-simd' ? heapEngine(b, B) : null;
+    if (!engine) {
+      const io = (t: Info): KernelIO => ({ data: b.typedArrayFromHeap(t) as Float32Array | Int32Array, shape: [...t.shape], dtype: t.dtype === 'int32' ? 'int32' : 'float32' });
+      return compute([io(p), io(g), io(st)], a).map((o) => {
+        const out = b.makeOutput(o.shape, o.dtype);
+        (b.typedArrayFromHeap(out) as Float32Array | Int32Array).set(o.data);
+        return out;
+      });
+    }
+    const len = st.shape[0]!;
+    checkState(len, a.n, S, B);
+    const outP = b.makeOutput([a.n], 'float32');
+    const outS = b.makeOutput([len], 'int32');
+    // Offsets are stable; views are not (the allocations above may have grown the memory).
+    const at = (t: Info): number => b.typedArrayFromHeap(t).byteOffset;
+    const sOut = at(outS);
+    const stIn = at(st);
+    new Uint8Array(engine.memory.buffer).copyWithin(sOut, stIn, stIn + 4 * len);
+    run(engine, a, S, a.n, at(p), at(outP), at(g), sOut);
+    lastFused8bitPath.path = 'heap';
+    return [outP, outS];
+  };
 }

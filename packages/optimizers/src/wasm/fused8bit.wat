@@ -7,25 +7,29 @@
 ;; parameters and states are rounded to float32 as the reference's Float32Array stores do, and
 ;; the nearest code comes from the same bucket table as `quantizeInto` (src/fastQuantize.ts).
 ;;
-;; Memory (one page = 64 KiB; the host grows it):
+;; The memory is imported: the tfjs wasm backend's heap (the kernel then reads its inputs and
+;; writes its outputs where tfjs keeps them) or a memory of the host's own. The host places a
+;; table area at `tab` (offsets from `tab`, exported as globals):
 ;;   [0, 128)          K: float64 constants of the call (see each rule)
 ;;   MAP0 / MAP1       the signed / unsigned map as float64 (256 each)
 ;;   THR0 / THR1       per code c: the smallest float32 above the midpoint of entries c and c+1, so
 ;;                     "x > midpoint" is "x >= THR[c]" (THR[255] = +Infinity)
 ;;   BASE0 / BASE1     per bucket (top 17 bits of a float32): midpoints below the bucket (u8)
-;;   SCRATCH           the host's: two float32 arrays of one block (new states), then the data
+;;   SCRATCH           two float32 arrays of one block (the new states before quantization)
 ;;
-;; The host pads the element count to a multiple of 4 with p = g = 0 and the code of 0.0, so the
-;; padded lanes hold exact zeros that leave every block maximum alone; it clears their codes after.
+;; Elements go four at a time (two per f64x2). When n is not a multiple of 4 the host copies the
+;; inputs into its own memory and pads them with p = g = 0 and the code of 0.0, so the padded lanes
+;; hold exact zeros that leave every block maximum alone; it clears their codes after.
 (module
-  (memory (export "memory") 5)
-  (global (export "MAP0") i32 (i32.const 256))
-  (global (export "MAP1") i32 (i32.const 2304))
-  (global (export "THR0") i32 (i32.const 4352))
-  (global (export "THR1") i32 (i32.const 5376))
-  (global (export "BASE0") i32 (i32.const 6400))
-  (global (export "BASE1") i32 (i32.const 137472))
-  (global (export "SCRATCH") i32 (i32.const 268544))
+  (import "env" "memory" (memory 1))
+  (global $MAP0 (export "MAP0") i32 (i32.const 256))
+  (global $MAP1 (export "MAP1") i32 (i32.const 2304))
+  (global $THR0 (export "THR0") i32 (i32.const 4352))
+  (global $THR1 (export "THR1") i32 (i32.const 5376))
+  (global $BASE0 (export "BASE0") i32 (i32.const 6400))
+  (global $BASE1 (export "BASE1") i32 (i32.const 137472))
+  (global $SCRATCH (export "SCRATCH") i32 (i32.const 268544))
+  (global (export "TABLE_BYTES") i32 (i32.const 268544))
 
   ;; Nearest codes of src[0..len) * (1 / amax) into dst[0..len) (len a multiple of 4), as
   ;; quantizeInto: x = fround(s * fround(1 / amax)); c = BASE[bits(x) >>> 15]; code = c + (x > mid c).
@@ -62,16 +66,6 @@
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $next))))
 
-  ;; map[codes[i]] and map[codes[i + 1]] (float64 table at $map) as one f64x2.
-  (func $gather (param $codes i32) (param $map i32) (result v128)
-    (f64x2.replace_lane 1
-      (f64x2.splat (f64.load (i32.add (local.get $map) (i32.shl (i32.load8_u (local.get $codes)) (i32.const 3)))))
-      (f64.load (i32.add (local.get $map) (i32.shl (i32.load8_u offset=1 (local.get $codes)) (i32.const 3))))))
-
-  ;; Two float32 at $ptr as f64x2.
-  (func $load2 (param $ptr i32) (result v128)
-    (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $ptr))))
-
   ;; Larger lane of a non-negative f64x2 maximum, as float32.
   (func $hmax (param $v v128) (result f32)
     (f32.demote_f64 (f64.max (f64x2.extract_lane 0 (local.get $v)) (f64x2.extract_lane 1 (local.get $v)))))
@@ -82,31 +76,39 @@
   (global $mx0 (mut f32) (f32.const 0))
   (global $mx1 (mut f32) (f32.const 0))
 
-  (func $adamBlock (param $lamb i32) (param $i i32) (param $end i32) (param $p i32) (param $g i32) (param $c0 i32) (param $c1 i32)
-                   (param $a0 f64) (param $a1 f64) (param $s0 i32) (param $s1 i32)
+  (func $adamBlock (param $lamb i32) (param $i i32) (param $end i32) (param $p i32) (param $q i32) (param $g i32) (param $c0 i32) (param $c1 i32)
+                   (param $a0 f64) (param $a1 f64) (param $s0 i32) (param $s1 i32) (param $tab i32)
     (local $b1 v128) (local $k1 v128) (local $b2 v128) (local $k2 v128) (local $l2 v128) (local $decay v128)
     (local $ss v128) (local $isb v128) (local $eps v128) (local $bc1 v128) (local $bc2 v128) (local $wd v128)
     (local $va0 v128) (local $va1 v128) (local $zero v128) (local $mx0 v128) (local $mx1 v128)
     (local $m v128) (local $v v128) (local $pi v128) (local $gi v128) (local $ok v128) (local $nm v128) (local $nv v128) (local $np v128)
-    (local.set $b1 (v128.load64_splat (i32.const 0)))
-    (local.set $k1 (v128.load64_splat (i32.const 8)))
-    (local.set $b2 (v128.load64_splat (i32.const 16)))
-    (local.set $k2 (v128.load64_splat (i32.const 24)))
-    (local.set $l2 (v128.load64_splat (i32.const 32)))
-    (local.set $decay (v128.load64_splat (i32.const 40)))
-    (local.set $ss (v128.load64_splat (i32.const 48)))
-    (local.set $isb (v128.load64_splat (i32.const 56)))
-    (local.set $eps (v128.load64_splat (i32.const 64)))
-    (local.set $bc1 (v128.load64_splat (i32.const 72)))
-    (local.set $bc2 (v128.load64_splat (i32.const 80)))
-    (local.set $wd (v128.load64_splat (i32.const 88)))
+    (local.set $b1 (v128.load64_splat offset=0 (local.get $tab)))
+    (local.set $k1 (v128.load64_splat offset=8 (local.get $tab)))
+    (local.set $b2 (v128.load64_splat offset=16 (local.get $tab)))
+    (local.set $k2 (v128.load64_splat offset=24 (local.get $tab)))
+    (local.set $l2 (v128.load64_splat offset=32 (local.get $tab)))
+    (local.set $decay (v128.load64_splat offset=40 (local.get $tab)))
+    (local.set $ss (v128.load64_splat offset=48 (local.get $tab)))
+    (local.set $isb (v128.load64_splat offset=56 (local.get $tab)))
+    (local.set $eps (v128.load64_splat offset=64 (local.get $tab)))
+    (local.set $bc1 (v128.load64_splat offset=72 (local.get $tab)))
+    (local.set $bc2 (v128.load64_splat offset=80 (local.get $tab)))
+    (local.set $wd (v128.load64_splat offset=88 (local.get $tab)))
     (local.set $va0 (f64x2.splat (local.get $a0)))
     (local.set $va1 (f64x2.splat (local.get $a1)))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $m (f64x2.mul (f64x2.replace_lane 1 (f64x2.splat (f64.load offset=256 (i32.shl (i32.load8_u (i32.add (local.get $c0) (local.get $i))) (i32.const 3)))) (f64.load offset=256 (i32.shl (i32.load8_u offset=1 (i32.add (local.get $c0) (local.get $i))) (i32.const 3)))) (local.get $va0)))
-        (local.set $v (f64x2.mul (f64x2.replace_lane 1 (f64x2.splat (f64.load offset=2304 (i32.shl (i32.load8_u (i32.add (local.get $c1) (local.get $i))) (i32.const 3)))) (f64.load offset=2304 (i32.shl (i32.load8_u offset=1 (i32.add (local.get $c1) (local.get $i))) (i32.const 3)))) (local.get $va1)))
+        (local.set $m (f64x2.mul
+          (f64x2.replace_lane 1
+            (f64x2.splat (f64.load offset=256 (i32.add (local.get $tab) (i32.shl (i32.load8_u (i32.add (local.get $c0) (local.get $i))) (i32.const 3)))))
+            (f64.load offset=256 (i32.add (local.get $tab) (i32.shl (i32.load8_u offset=1 (i32.add (local.get $c0) (local.get $i))) (i32.const 3)))))
+          (local.get $va0)))
+        (local.set $v (f64x2.mul
+          (f64x2.replace_lane 1
+            (f64x2.splat (f64.load offset=2304 (i32.add (local.get $tab) (i32.shl (i32.load8_u (i32.add (local.get $c1) (local.get $i))) (i32.const 3)))))
+            (f64.load offset=2304 (i32.add (local.get $tab) (i32.shl (i32.load8_u offset=1 (i32.add (local.get $c1) (local.get $i))) (i32.const 3)))))
+          (local.get $va1)))
         (local.set $pi (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))))))
         (local.set $gi (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2))))))
         ;; finite gradient: g - g == 0 (NaN for NaN and +-Infinity)
@@ -133,7 +135,7 @@
               (local.get $pi) (local.get $ok)))))
         (local.set $nm (v128.bitselect (local.get $nm) (local.get $m) (local.get $ok)))
         (local.set $nv (v128.bitselect (local.get $nv) (local.get $v) (local.get $ok)))
-        (v128.store64_lane 0 (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))) (f32x4.demote_f64x2_zero (local.get $np)))
+        (v128.store64_lane 0 (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 2))) (f32x4.demote_f64x2_zero (local.get $np)))
         (v128.store64_lane 0 (local.get $s0) (f32x4.demote_f64x2_zero (local.get $nm)))
         (v128.store64_lane 0 (local.get $s1) (f32x4.demote_f64x2_zero (local.get $nv)))
         ;; pmax(acc, x) = acc < x ? x : acc, the reference's `if (x > acc) acc = x` (NaN skipped)
@@ -147,22 +149,26 @@
     (global.set $mx1 (call $hmax (local.get $mx1))))
 
   ;; SGD momentum (algo 1): K = mu, 1 - dampening, wd, lr, nesterov (0/1), fresh (0/1).
-  (func $momentumBlock (param $i i32) (param $end i32) (param $p i32) (param $g i32) (param $c0 i32) (param $a0 f64) (param $s0 i32)
+  (func $momentumBlock (param $i i32) (param $end i32) (param $p i32) (param $q i32) (param $g i32) (param $c0 i32) (param $a0 f64) (param $s0 i32) (param $tab i32)
     (local $mu v128) (local $k v128) (local $wd v128) (local $lr v128) (local $nest v128) (local $fresh v128)
     (local $va0 v128) (local $zero v128) (local $mx0 v128)
     (local $m v128) (local $pi v128) (local $g0 v128) (local $gi v128) (local $ok v128) (local $nm v128) (local $np v128)
-    (local.set $mu (v128.load64_splat (i32.const 0)))
-    (local.set $k (v128.load64_splat (i32.const 8)))
-    (local.set $wd (v128.load64_splat (i32.const 16)))
-    (local.set $lr (v128.load64_splat (i32.const 24)))
+    (local.set $mu (v128.load64_splat offset=0 (local.get $tab)))
+    (local.set $k (v128.load64_splat offset=8 (local.get $tab)))
+    (local.set $wd (v128.load64_splat offset=16 (local.get $tab)))
+    (local.set $lr (v128.load64_splat offset=24 (local.get $tab)))
     ;; all-ones lanes where the flag is set
-    (local.set $nest (f64x2.ne (v128.load64_splat (i32.const 32)) (local.get $zero)))
-    (local.set $fresh (f64x2.ne (v128.load64_splat (i32.const 40)) (local.get $zero)))
+    (local.set $nest (f64x2.ne (v128.load64_splat offset=32 (local.get $tab)) (local.get $zero)))
+    (local.set $fresh (f64x2.ne (v128.load64_splat offset=40 (local.get $tab)) (local.get $zero)))
     (local.set $va0 (f64x2.splat (local.get $a0)))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $m (f64x2.mul (f64x2.replace_lane 1 (f64x2.splat (f64.load offset=256 (i32.shl (i32.load8_u (i32.add (local.get $c0) (local.get $i))) (i32.const 3)))) (f64.load offset=256 (i32.shl (i32.load8_u offset=1 (i32.add (local.get $c0) (local.get $i))) (i32.const 3)))) (local.get $va0)))
+        (local.set $m (f64x2.mul
+          (f64x2.replace_lane 1
+            (f64x2.splat (f64.load offset=256 (i32.add (local.get $tab) (i32.shl (i32.load8_u (i32.add (local.get $c0) (local.get $i))) (i32.const 3)))))
+            (f64.load offset=256 (i32.add (local.get $tab) (i32.shl (i32.load8_u offset=1 (i32.add (local.get $c0) (local.get $i))) (i32.const 3)))))
+          (local.get $va0)))
         (local.set $pi (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))))))
         (local.set $g0 (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2))))))
         (local.set $ok (f64x2.eq (f64x2.sub (local.get $g0) (local.get $g0)) (local.get $zero)))
@@ -176,7 +182,7 @@
           (v128.bitselect (f64x2.add (local.get $gi) (f64x2.mul (local.get $mu) (local.get $nm))) (local.get $nm) (local.get $nest)))))
         (local.set $np (v128.bitselect (local.get $np) (local.get $pi) (local.get $ok)))
         (local.set $nm (v128.bitselect (local.get $nm) (local.get $m) (local.get $ok)))
-        (v128.store64_lane 0 (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))) (f32x4.demote_f64x2_zero (local.get $np)))
+        (v128.store64_lane 0 (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 2))) (f32x4.demote_f64x2_zero (local.get $np)))
         (v128.store64_lane 0 (local.get $s0) (f32x4.demote_f64x2_zero (local.get $nm)))
         (local.set $mx0 (f64x2.pmax (local.get $mx0) (f64x2.abs (local.get $nm))))
         (local.set $s0 (i32.add (local.get $s0) (i32.const 8)))
@@ -185,22 +191,26 @@
     (global.set $mx0 (call $hmax (local.get $mx0))))
 
   ;; Lion (algo 2): K = b1, 1 - b1, b2, 1 - b2, decay (1 - lr * wd), lr.
-  (func $lionBlock (param $i i32) (param $end i32) (param $p i32) (param $g i32) (param $c0 i32) (param $a0 f64) (param $s0 i32)
+  (func $lionBlock (param $i i32) (param $end i32) (param $p i32) (param $q i32) (param $g i32) (param $c0 i32) (param $a0 f64) (param $s0 i32) (param $tab i32)
     (local $b1 v128) (local $k1 v128) (local $b2 v128) (local $k2 v128) (local $decay v128) (local $lr v128)
     (local $va0 v128) (local $zero v128) (local $one v128) (local $mx0 v128)
     (local $m v128) (local $pi v128) (local $gi v128) (local $ok v128) (local $c v128) (local $sign v128) (local $nm v128) (local $np v128)
-    (local.set $b1 (v128.load64_splat (i32.const 0)))
-    (local.set $k1 (v128.load64_splat (i32.const 8)))
-    (local.set $b2 (v128.load64_splat (i32.const 16)))
-    (local.set $k2 (v128.load64_splat (i32.const 24)))
-    (local.set $decay (v128.load64_splat (i32.const 32)))
-    (local.set $lr (v128.load64_splat (i32.const 40)))
+    (local.set $b1 (v128.load64_splat offset=0 (local.get $tab)))
+    (local.set $k1 (v128.load64_splat offset=8 (local.get $tab)))
+    (local.set $b2 (v128.load64_splat offset=16 (local.get $tab)))
+    (local.set $k2 (v128.load64_splat offset=24 (local.get $tab)))
+    (local.set $decay (v128.load64_splat offset=32 (local.get $tab)))
+    (local.set $lr (v128.load64_splat offset=40 (local.get $tab)))
     (local.set $one (f64x2.splat (f64.const 1)))
     (local.set $va0 (f64x2.splat (local.get $a0)))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $m (f64x2.mul (f64x2.replace_lane 1 (f64x2.splat (f64.load offset=256 (i32.shl (i32.load8_u (i32.add (local.get $c0) (local.get $i))) (i32.const 3)))) (f64.load offset=256 (i32.shl (i32.load8_u offset=1 (i32.add (local.get $c0) (local.get $i))) (i32.const 3)))) (local.get $va0)))
+        (local.set $m (f64x2.mul
+          (f64x2.replace_lane 1
+            (f64x2.splat (f64.load offset=256 (i32.add (local.get $tab) (i32.shl (i32.load8_u (i32.add (local.get $c0) (local.get $i))) (i32.const 3)))))
+            (f64.load offset=256 (i32.add (local.get $tab) (i32.shl (i32.load8_u offset=1 (i32.add (local.get $c0) (local.get $i))) (i32.const 3)))))
+          (local.get $va0)))
         (local.set $pi (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))))))
         (local.set $gi (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2))))))
         (local.set $ok (f64x2.eq (f64x2.sub (local.get $gi) (local.get $gi)) (local.get $zero)))
@@ -212,7 +222,7 @@
         (local.set $nm (f64x2.add (f64x2.mul (local.get $b2) (local.get $m)) (f64x2.mul (local.get $k2) (local.get $gi))))
         (local.set $np (v128.bitselect (local.get $np) (local.get $pi) (local.get $ok)))
         (local.set $nm (v128.bitselect (local.get $nm) (local.get $m) (local.get $ok)))
-        (v128.store64_lane 0 (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))) (f32x4.demote_f64x2_zero (local.get $np)))
+        (v128.store64_lane 0 (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 2))) (f32x4.demote_f64x2_zero (local.get $np)))
         (v128.store64_lane 0 (local.get $s0) (f32x4.demote_f64x2_zero (local.get $nm)))
         (local.set $mx0 (f64x2.pmax (local.get $mx0) (f64x2.abs (local.get $nm))))
         (local.set $s0 (i32.add (local.get $s0) (i32.const 8)))
@@ -220,40 +230,43 @@
         (br $next)))
     (global.set $mx0 (call $hmax (local.get $mx0))))
 
-  ;; The step over n4 elements (n padded to a multiple of 4) in blocks of $bs. p is updated in
-  ;; place; codes and block maxima (float32) are read and rewritten in place. $s0 / $s1: scratch.
-  (func (export "step") (param $algo i32) (param $n4 i32) (param $bs i32) (param $p i32) (param $g i32)
-                        (param $c0 i32) (param $c1 i32) (param $abs0 i32) (param $abs1 i32) (param $s0 i32) (param $s1 i32)
-    (local $start i32) (local $end i32) (local $len i32) (local $b i32) (local $amax f32)
+;; The step over n4 elements (n padded to a multiple of 4: the host pads, or n % 4 == 0) in
+  ;; blocks of $bs: reads the parameter at $p and writes the new one (LAMB: the update) at $q
+  ;; ($q may equal $p); rewrites the codes at $c0 / $c1 and the float32 block maxima at $abs0 /
+  ;; $abs1 in place; $tab is the table area.
+  (func (export "step") (param $algo i32) (param $n4 i32) (param $bs i32) (param $p i32) (param $q i32) (param $g i32)
+                        (param $c0 i32) (param $c1 i32) (param $abs0 i32) (param $abs1 i32) (param $tab i32)
+    (local $start i32) (local $end i32) (local $len i32) (local $b i32) (local $s0 i32) (local $s1 i32)
+    (local.set $s0 (i32.add (local.get $tab) (global.get $SCRATCH)))
+    (local.set $s1 (i32.add (local.get $s0) (i32.shl (local.get $bs) (i32.const 2))))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $start) (local.get $n4)))
         (local.set $end (i32.add (local.get $start) (local.get $bs)))
         (if (i32.gt_u (local.get $end) (local.get $n4)) (then (local.set $end (local.get $n4))))
         (local.set $len (i32.sub (local.get $end) (local.get $start)))
+        ;; byte offset of this block's maximum
         (local.set $b (i32.shl (i32.div_u (local.get $start) (local.get $bs)) (i32.const 2)))
-        (if (i32.eqz (local.get $algo))
-          (then (call $adamBlock (i32.const 0) (local.get $start) (local.get $end) (local.get $p) (local.get $g) (local.get $c0) (local.get $c1)
+        (if (i32.or (i32.eqz (local.get $algo)) (i32.eq (local.get $algo) (i32.const 3)))
+          (then (call $adamBlock (i32.eq (local.get $algo) (i32.const 3)) (local.get $start) (local.get $end)
+                  (local.get $p) (local.get $q) (local.get $g) (local.get $c0) (local.get $c1)
                   (f64.promote_f32 (f32.load (i32.add (local.get $abs0) (local.get $b))))
                   (f64.promote_f32 (f32.load (i32.add (local.get $abs1) (local.get $b))))
-                  (local.get $s0) (local.get $s1))))
-        (if (i32.eq (local.get $algo) (i32.const 3))
-          (then (call $adamBlock (i32.const 1) (local.get $start) (local.get $end) (local.get $p) (local.get $g) (local.get $c0) (local.get $c1)
-                  (f64.promote_f32 (f32.load (i32.add (local.get $abs0) (local.get $b))))
-                  (f64.promote_f32 (f32.load (i32.add (local.get $abs1) (local.get $b))))
-                  (local.get $s0) (local.get $s1))))
+                  (local.get $s0) (local.get $s1) (local.get $tab))))
         (if (i32.eq (local.get $algo) (i32.const 1))
-          (then (call $momentumBlock (local.get $start) (local.get $end) (local.get $p) (local.get $g) (local.get $c0)
-                  (f64.promote_f32 (f32.load (i32.add (local.get $abs0) (local.get $b)))) (local.get $s0))))
+          (then (call $momentumBlock (local.get $start) (local.get $end) (local.get $p) (local.get $q) (local.get $g) (local.get $c0)
+                  (f64.promote_f32 (f32.load (i32.add (local.get $abs0) (local.get $b)))) (local.get $s0) (local.get $tab))))
         (if (i32.eq (local.get $algo) (i32.const 2))
-          (then (call $lionBlock (local.get $start) (local.get $end) (local.get $p) (local.get $g) (local.get $c0)
-                  (f64.promote_f32 (f32.load (i32.add (local.get $abs0) (local.get $b)))) (local.get $s0))))
+          (then (call $lionBlock (local.get $start) (local.get $end) (local.get $p) (local.get $q) (local.get $g) (local.get $c0)
+                  (f64.promote_f32 (f32.load (i32.add (local.get $abs0) (local.get $b)))) (local.get $s0) (local.get $tab))))
         (f32.store (i32.add (local.get $abs0) (local.get $b)) (global.get $mx0))
-        (call $quantize (local.get $s0) (local.get $len) (global.get $mx0) (i32.add (local.get $c0) (local.get $start)) (i32.const 6400) (i32.const 4352))
+        (call $quantize (local.get $s0) (local.get $len) (global.get $mx0) (i32.add (local.get $c0) (local.get $start))
+          (i32.add (local.get $tab) (global.get $BASE0)) (i32.add (local.get $tab) (global.get $THR0)))
         (if (i32.or (i32.eqz (local.get $algo)) (i32.eq (local.get $algo) (i32.const 3)))
           (then
             (f32.store (i32.add (local.get $abs1) (local.get $b)) (global.get $mx1))
-            (call $quantize (local.get $s1) (local.get $len) (global.get $mx1) (i32.add (local.get $c1) (local.get $start)) (i32.const 137472) (i32.const 5376))))
+            (call $quantize (local.get $s1) (local.get $len) (global.get $mx1) (i32.add (local.get $c1) (local.get $start))
+              (i32.add (local.get $tab) (global.get $BASE1)) (i32.add (local.get $tab) (global.get $THR1)))))
         (local.set $start (local.get $end))
         (br $next))))
 )

@@ -1,0 +1,164 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRng } from '@blockwise/tensor';
+import { describeBackends, expectNoLeaks } from '@blockwise/tensor/testing';
+import { AdamW8bit } from './adam8bit.js';
+import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
+import { codeTable } from './fastQuantize.js';
+import { ALGO, ALGO_STATES, fused8bitReference, fused8bitStep, stateMap, type Fused8bitAttrs } from './fused8bit.js';
+import { fused8bitImplementation, lastFused8bitPath, setFused8bitImplementation, threshold, wasmSimdSupported } from './fused8bitSimd.js';
+import { Lion8bit } from './lion.js';
+import { Momentum8bit } from './momentum8bit.js';
+import { quantizeBlockwise } from './quantize.js';
+import { makeVar } from './testUtil.js';
+
+/** A packed state of quantized random moments (v >= 0 for Adam's second state). */
+function packedState(n: number, S: number, B: number, seed: number): Int32Array {
+  const rng = createRng(seed);
+  const W = Math.ceil(n / 4);
+  const nb = Math.ceil(n / B);
+  const out = new Int32Array(S * (W + nb));
+  const bytes = new Uint8Array(out.buffer);
+  const absmax = new Float32Array(out.buffer, S * W * 4, S * nb);
+  for (let s = 0; s < S; s++) {
+    const x = rng.fillNormal(new Float32Array(n), 0, s === 1 ? 1e-4 : 1e-2);
+    if (s === 1) for (let i = 0; i < n; i++) x[i] = Math.abs(x[i]!);
+    // One block of zeros (block max 0) exercises the zero-scale path.
+    x.fill(0, 0, Math.min(n, B));
+    const q = quantizeBlockwise(x, { blockSize: B, map: stateMap(s, S) });
+    bytes.set(q.codes, s * W * 4);
+    absmax.set(q.absmax, s * nb);
+  }
+  return out;
+}
+
+const base = { bits: 8, lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.01, bc1: 1 - 0.9 ** 3, bc2: 1 - 0.99 ** 3, momentum: 0.9 };
+
+/** Attribute sets covering every rule and its switches (decoupled vs L2, Nesterov, dampening, first step). */
+const CASES: [string, Omit<Fused8bitAttrs, 'n' | 'blockSize'>][] = [
+  ['AdamW', { ...base, algo: ALGO.adam, decoupled: 1, dampening: 0, nesterov: 0, fresh: 0 }],
+  ['Adam (L2)', { ...base, algo: ALGO.adam, decoupled: 0, dampening: 0, nesterov: 0, fresh: 0 }],
+  ['LAMB', { ...base, algo: ALGO.lamb, decoupled: 1, dampening: 0, nesterov: 0, fresh: 0 }],
+  ['momentum', { ...base, algo: ALGO.momentum, decoupled: 0, dampening: 0, nesterov: 0, fresh: 0 }],
+  ['momentum (Nesterov, first step)', { ...base, algo: ALGO.momentum, decoupled: 0, dampening: 0, nesterov: 1, fresh: 1 }],
+  ['momentum (dampening)', { ...base, algo: ALGO.momentum, decoupled: 0, dampening: 0.1, nesterov: 0, fresh: 0 }],
+  ['Lion', { ...base, algo: ALGO.lion, decoupled: 1, dampening: 0, nesterov: 0, fresh: 0 }],
+];
+
+/** Element counts: multiples of 4 (the in-heap path on wasm) and not (the padded copy path), short last blocks. */
+const SIZES: [number, number][] = [
+  [4096, 256],
+  [4096 + 100, 256],
+  [4096 + 3, 256],
+  [2050, 32],
+  [999, 64],
+];
+
+afterAll(() => setFused8bitImplementation('auto'));
+
+describe('WebAssembly SIMD support', () => {
+  it('is detected in this Node and chosen by default', () => {
+    expect(wasmSimdSupported()).toBe(true);
+    expect(fused8bitImplementation()).toBe('wasm-simd');
+  });
+  it('setFused8bitImplementation switches and rejects unknown choices', () => {
+    setFused8bitImplementation('js');
+    expect(fused8bitImplementation()).toBe('js');
+    setFused8bitImplementation('auto');
+    expect(fused8bitImplementation()).toBe('wasm-simd');
+    expect(() => setFused8bitImplementation('gpu' as 'js')).toThrow(/choice must be 'auto', 'wasm-simd' or 'js', got gpu/);
+  });
+});
+
+describe('threshold', () => {
+  for (const [name, map] of [['signed', signedDynamicMap()], ['unsigned', unsignedDynamicMap()]] as const) {
+    it(`turns "x > midpoint" into "x >= threshold" for every float32 x (${name} map)`, () => {
+      const { mid } = codeTable(map);
+      const f = new Float32Array(1);
+      const u = new Uint32Array(f.buffer);
+      for (let k = 0; k < 255; k++) {
+        const t = threshold(mid[k]!);
+        expect(Math.fround(t)).toBe(t);
+        expect(t > mid[k]!, `code ${k}`).toBe(true);
+        // The float32 just below t (one unit in the last place toward -Infinity) is not above mid.
+        f[0] = t;
+        u[0] = t > 0 ? u[0]! - 1 : t < 0 ? u[0]! + 1 : 0x80000001;
+        expect(f[0]! <= mid[k]!, `code ${k}: ${f[0]} vs ${mid[k]}`).toBe(true);
+      }
+      expect(threshold(mid[255]!)).toBe(Infinity);
+    });
+  }
+});
+
+describeBackends(['cpu', 'wasm'], (backend) => {
+  for (const [name, attrs] of CASES) {
+    it(`${name}: the SIMD kernel equals the JavaScript reference bit for bit`, async () => {
+      setFused8bitImplementation('wasm-simd');
+      for (const [n, B] of SIZES) {
+        const S = ALGO_STATES[attrs.algo]!;
+        const rng = createRng(n + B + attrs.algo);
+        const p = rng.fillNormal(new Float32Array(n));
+        const g = rng.fillNormal(new Float32Array(n), 0, 0.01);
+        // Non-finite gradients leave their element alone; a zero block keeps a zero state.
+        g[B + 1] = NaN;
+        g[B + 2] = Infinity;
+        g[n - 1] = -Infinity;
+        g.fill(0, 0, Math.min(n, B));
+        const st = packedState(n, S, B, n + 1);
+        const a: Fused8bitAttrs = { ...attrs, n, blockSize: B };
+        const [refP, refS] = fused8bitReference(
+          [
+            { data: p, shape: [n], dtype: 'float32' },
+            { data: g, shape: [n], dtype: 'float32' },
+            { data: Int32Array.from(st), shape: [st.length], dtype: 'int32' },
+          ],
+          a,
+        );
+        const out = tf.tidy(() => fused8bitStep(tf.tensor1d(p), tf.tensor1d(g), tf.tensor1d(st, 'int32'), a));
+        const expectedPath = backend === 'wasm' && n % 4 === 0 ? 'heap' : 'copy';
+        expect(lastFused8bitPath.path, `${backend} n ${n}`).toBe(expectedPath);
+        const gotP = (await out[0].data()) as Float32Array;
+        const gotS = (await out[1].data()) as Int32Array;
+        tf.dispose(out);
+        // Bit for bit: compare the float32 patterns (NaN-safe, -0 distinct from 0).
+        expect(new Uint32Array(gotP.buffer, gotP.byteOffset, n), `${backend} ${name} n ${n} B ${B}: parameter`).toEqual(
+          new Uint32Array(refP!.data.buffer, refP!.data.byteOffset, n),
+        );
+        expect(gotS, `${backend} ${name} n ${n} B ${B}: packed state`).toEqual(refS!.data);
+        if (attrs.algo !== ALGO.lamb) expect(gotP[B + 1]).toBe(p[B + 1]);
+      }
+    });
+  }
+
+  for (const [name, make] of [
+    ['AdamW8bit', () => new AdamW8bit({ learningRate: 1e-2 })],
+    ['Lion8bit', () => new Lion8bit({ learningRate: 1e-3 })],
+    ['Momentum8bit', () => new Momentum8bit({ learningRate: 1e-2, momentum: 0.9, nesterov: true })],
+  ] as const) {
+    it(`${name}: five steps with the SIMD kernel equal five with the JavaScript one, state included, without leaks`, async () => {
+      const n = 8192;
+      const rng = createRng(21);
+      const p0 = rng.fillNormal(new Float32Array(n), 0, 0.1);
+      const grads = Array.from({ length: 5 }, () => rng.fillNormal(new Float32Array(n), 0, 0.01));
+      const run = async (impl: 'wasm-simd' | 'js'): Promise<{ p: Float32Array; state: Int32Array }> => {
+        setFused8bitImplementation(impl);
+        const w = makeVar(p0, [64, 128]);
+        const opt = make();
+        const gs = grads.map((g) => tf.tensor(g, [64, 128]));
+        opt.applyGradients({ [w.name]: gs[0]! });
+        await expectNoLeaks(() => {
+          for (const g of gs.slice(1)) opt.applyGradients({ [w.name]: g });
+        });
+        const p = Float32Array.from(await w.data());
+        const state = Int32Array.from((await opt.getWeights())[1]!.tensor.dataSync());
+        opt.dispose();
+        tf.dispose([w, ...gs]);
+        return { p, state };
+      };
+      const fast = await run('wasm-simd');
+      const js = await run('js');
+      expect(fast.p).toEqual(js.p);
+      expect(fast.state).toEqual(js.state);
+    });
+  }
+});
