@@ -13,3 +13,4 @@ export { Muon, type MuonOptions } from './muon.js';
 export { newtonSchulz } from './newtonSchulz.js';
 export { optimizerStateBytes } from './stateBytes.js';
 export { decodePackedState, packedStateLength } from './fused8bit.js';
+export { fused8bitImplementation, setFused8bitImplementation, wasmSimdSupported, type Fused8bitImplementation } from './fused8bitSimd.js';
