@@ -9,7 +9,7 @@ import { FUSED8BIT_WASM_BASE64 } from './wasm/fused8bitWasm.js';
 export type Fused8bitImplementation = 'wasm-simd' | 'js';
 
 interface Exports {
-  step: (algo: number, n4: number, bs: number, p: number, q: number, g: number, c0: number, c1: number, abs0: number, abs1: number, tab: number) => void;
+  step: (algo: number, n4: number, bs: number, p: number, q: number, g: number, st: number, out: number, tab: number) => void;
   MAP0: WebAssembly.Global;
   MAP1: WebAssembly.Global;
   THR0: WebAssembly.Global;
@@ -136,11 +136,13 @@ function checkState(length: number, n: number, S: number, B: number): void {
   if (length !== want) throw new Error(`Fused8bitStep: state holds ${length} words, expected ${want} for ${n} elements, block ${B}`);
 }
 
-/** Runs the module on data already in `g.memory`; the state (codes, maxima) at `st` is rewritten in place. */
-function run(g: Engine, a: Fused8bitAttrs, S: number, n4: number, p: number, q: number, grad: number, st: number): void {
+/**
+ * Runs the module on data already in `g.memory`: parameter p -> q, packed state st -> out (n4
+ * elements, a multiple of 4; q may be p and out st).
+ */
+function run(g: Engine, a: Fused8bitAttrs, n4: number, p: number, q: number, grad: number, st: number, out: number): void {
   new Float64Array(g.memory.buffer, g.tab, 16).set(constants(a));
-  const abs0 = st + S * n4;
-  g.e.step(a.algo, n4, a.blockSize, p, q, grad, st, st + n4, abs0, abs0 + 4 * Math.ceil(n4 / a.blockSize), g.tab);
+  g.e.step(a.algo, n4, a.blockSize, p, q, grad, st, out, g.tab);
 }
 
 /**
@@ -181,7 +183,7 @@ export function fused8bitSimd(inputs: KernelIO[], a: Fused8bitAttrs, numStates: 
   const codes = new Uint8Array(buf, pSt, S * n4);
   // Padded lanes: p = g = 0 and the code of 0.0, so their states stay exactly 0.
   for (let s = 0; s < S; s++) codes.fill(zeroCodes[s]!, s * n4 + n, (s + 1) * n4);
-  run(own, a, S, n4, pP, pP, pG, pSt);
+  run(own, a, n4, pP, pP, pG, pSt, pSt);
   lastFused8bitPath.path = 'copy';
   for (let s = 0; s < S; s++) codes.fill(0, s * n4 + n, (s + 1) * n4);
   let outP = new Float32Array(buf, pP, n);
@@ -233,15 +235,13 @@ function heapEngine(b: WasmBackend, B: number): Engine | null {
 /**
  * The wasm backend's kernel function of the fused step: with WebAssembly SIMD and a parameter
  * count divisible by 4, the module runs on the tfjs heap itself (it reads p, g and the state
- * where tfjs keeps them and writes into the outputs: no copies but the state's, into its
- * output); otherwise `compute` runs on views of the heap and its outputs are copied in.
+ * where tfjs keeps them and writes straight into the outputs: no copies); otherwise `compute` runs on views of the heap and its outputs are copied in.
  */
 export function fused8bitWasmKernel(compute: (inputs: KernelIO[], a: Fused8bitAttrs) => KernelIO[], numStates: (a: Fused8bitAttrs) => 1 | 2): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const b = backend as unknown as WasmBackend;
     const a = attrs as unknown as Fused8bitAttrs;
     const [p, g, st] = (['p', 'g', 'state'] as const).map((k) => inputs[k] as Info) as [Info, Info, Info];
-    const S = numStates(a);
     const B = a.blockSize;
     const engine = a.bits === 8 && a.n % 4 === 0 && fused8bitImplementation() === 'wasm-simd' ? heapEngine(b, B) : null;
     if (!engine) {
@@ -253,15 +253,12 @@ export function fused8bitWasmKernel(compute: (inputs: KernelIO[], a: Fused8bitAt
       });
     }
     const len = st.shape[0]!;
-    checkState(len, a.n, S, B);
+    checkState(len, a.n, numStates(a), B);
     const outP = b.makeOutput([a.n], 'float32');
     const outS = b.makeOutput([len], 'int32');
     // Offsets are stable; views are not (the allocations above may have grown the memory).
     const at = (t: Info): number => b.typedArrayFromHeap(t).byteOffset;
-    const sOut = at(outS);
-    const stIn = at(st);
-    new Uint8Array(engine.memory.buffer).copyWithin(sOut, stIn, stIn + 4 * len);
-    run(engine, a, S, a.n, at(p), at(outP), at(g), sOut);
+    run(engine, a, a.n, at(p), at(outP), at(g), at(st), at(outS));
     lastFused8bitPath.path = 'heap';
     return [outP, outS];
   };
