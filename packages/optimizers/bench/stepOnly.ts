@@ -1,4 +1,5 @@
-// Times the SIMD module's step() alone (no copies, no tfjs) on 1M elements as 4 blocks of 256K, Adam.
+// Times the SIMD module's step() alone (no copies, no tfjs) on 1M elements as 4 blocks of 256K, Adam (algo 0) or
+// momentum (1).
 // Usage: npx tsx packages/optimizers/bench/stepOnly.ts [algo]
 import { createRng } from '@blockwise/tensor';
 import { signedDynamicMap, unsignedDynamicMap } from '../src/dynamicMap.js';
@@ -14,7 +15,7 @@ const e = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memor
 const buf = memory.buffer;
 [signedDynamicMap(), unsignedDynamicMap()].forEach((map, s) => {
   const t = codeTable(map);
-  new Float64Array(buf, s ? e.MAP1.value : e.MAP0.value, 256).set(map);
+  new Float32Array(buf, s ? e.MAP1.value : e.MAP0.value, 256).set(map);
   new Float32Array(buf, s ? e.THR1.value : e.THR0.value, 256).set(Array.from(t.mid, threshold));
   new Uint8Array(buf, s ? e.BASE1.value : e.BASE0.value, t.base.length).set(t.base);
 });
@@ -24,7 +25,7 @@ const rng = createRng(3);
 const pP = 1 << 20, pQ = pP + 4 * n, pG = pQ + 4 * n, pSt = pG + 4 * n;
 new Float32Array(buf, pP, n).set(rng.fillNormal(new Float32Array(n), 0, 0.05));
 new Float32Array(buf, pG, n).set(rng.fillNormal(new Float32Array(n), 0, 0.01));
-new Float64Array(buf, 0, 12).set(algo === 0 ? [0.9, 0.1, 0.999, 0.001, 0, 1 - 1e-5, 1e-2, 31.6, 1e-8, 0.1, 0.001, 0.01] : [0.9, 1, 0.01, 1e-3, 0, 0]);
+new Float32Array(buf, 0, 12).set(algo === 0 ? [0.9, 0.1, 0.999, 0.001, 0, 1 - 1e-5, 1e-2, 31.6, 1e-8, 0.1, 0.001, 0.01] : [0.9, 1, 0.01, 1e-3, 0, 0]);
 const S = algo === 0 ? 2 : 1;
 const pOut = pSt + S * (n + n / B) * 4;
 const step = () => e.step(algo, n, B, pP, pQ, pG, pSt, pOut, 0);

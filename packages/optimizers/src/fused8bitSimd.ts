@@ -3,6 +3,7 @@ import type { KernelIO } from '@blockwise/tensor';
 import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
 import { codeTable } from './fastQuantize.js';
 import type { Fused8bitAttrs } from './fused8bit.js';
+import { ruleConstants } from './updateRules.js';
 import { FUSED8BIT_WASM_BASE64 } from './wasm/fused8bitWasm.js';
 
 /** Implementations of the fused 8-bit step on the cpu and wasm backends. */
@@ -111,7 +112,7 @@ function fillTables(g: Engine): void {
   [signedDynamicMap(), unsignedDynamicMap()].forEach((map, s) => {
     const t = codeTable(map);
     const at = (x: WebAssembly.Global): number => tab + (x.value as number);
-    new Float64Array(buf, at(s ? e.MAP1 : e.MAP0), 256).set(map);
+    new Float32Array(buf, at(s ? e.MAP1 : e.MAP0), 256).set(map);
     new Float32Array(buf, at(s ? e.THR1 : e.THR0), 256).set(Array.from(t.mid, threshold));
     new Uint8Array(buf, at(s ? e.BASE1 : e.BASE0), t.base.length).set(t.base);
   });
@@ -119,17 +120,6 @@ function fillTables(g: Engine): void {
 
 /** Bytes of the table area for blocks of B (tables, then two float32 scratch blocks). */
 const areaBytes = (e: Exports, B: number): number => (e.TABLE_BYTES.value as number) + 8 * B;
-
-/** The float64 constants of one call, in the order the module's rule reads them. */
-function constants(a: Fused8bitAttrs): number[] {
-  const { lr, beta1: b1, beta2: b2, weightDecay: wd } = a;
-  if (a.algo === 0 || a.algo === 3) {
-    const decoupled = a.decoupled !== 0;
-    return [b1, 1 - b1, b2, 1 - b2, decoupled ? 0 : wd, decoupled ? 1 - lr * wd : 1, lr / a.bc1, 1 / Math.sqrt(a.bc2), a.eps, a.bc1, a.bc2, wd];
-  }
-  if (a.algo === 1) return [a.momentum, 1 - a.dampening, wd, lr, a.nesterov ? 1 : 0, a.fresh ? 1 : 0];
-  return [b1, 1 - b1, b2, 1 - b2, 1 - lr * wd, lr];
-}
 
 function checkState(length: number, n: number, S: number, B: number): void {
   const want = S * (Math.ceil(n / 4) + Math.ceil(n / B));
@@ -141,7 +131,7 @@ function checkState(length: number, n: number, S: number, B: number): void {
  * elements, a multiple of 4; q may be p and out st).
  */
 function run(g: Engine, a: Fused8bitAttrs, n4: number, p: number, q: number, grad: number, st: number, out: number): void {
-  new Float64Array(g.memory.buffer, g.tab, 16).set(constants(a));
+  new Float32Array(g.memory.buffer, g.tab, 32).set(ruleConstants(a));
   g.e.step(a.algo, n4, a.blockSize, p, q, grad, st, out, g.tab);
 }
 

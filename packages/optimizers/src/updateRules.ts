@@ -18,15 +18,35 @@ export function getScratch(B: number): Scratch {
   return scratch;
 }
 
-/**
- * Updates one block's elements [start, end): reads p, g and the dequantized old states, writes
- * the new parameter (LAMB: the update) to `outP` and the new float32 states to `s0`/`s1`
- * (block-relative), and the states' max |value| to `blockMax`. Each rule is a
- * separate loop so every loop stays small and monomorphic.
- */
 /** Max |state| of the block last updated by `updateBlock` (state 0, state 1). */
 export const blockMax = new Float64Array(2);
 
+const f = Math.fround;
+
+/**
+ * The float32 constants of one step, in the order the rules (and the WebAssembly module, which
+ * reads them as float32) use them: Adam/LAMB: b1, 1-b1, b2, 1-b2, l2, decay, lr/bc1,
+ * 1/sqrt(bc2), eps, bc1, bc2, wd; momentum: mu, 1-dampening, wd, lr, nesterov, fresh; Lion: b1,
+ * 1-b1, b2, 1-b2, 1-lr*wd, lr. Each is computed in float64 and rounded once.
+ */
+export function ruleConstants(a: Fused8bitAttrs): Float32Array {
+  const { lr, beta1: b1, beta2: b2, weightDecay: wd } = a;
+  if (a.algo === 0 || a.algo === 3) {
+    const decoupled = a.decoupled !== 0;
+    return Float32Array.of(b1, 1 - b1, b2, 1 - b2, decoupled ? 0 : wd, decoupled ? 1 - lr * wd : 1, lr / a.bc1, 1 / Math.sqrt(a.bc2), a.eps, a.bc1, a.bc2, wd);
+  }
+  if (a.algo === 1) return Float32Array.of(a.momentum, 1 - a.dampening, wd, lr, a.nesterov ? 1 : 0, a.fresh ? 1 : 0);
+  return Float32Array.of(b1, 1 - b1, b2, 1 - b2, 1 - lr * wd, lr);
+}
+
+/**
+ * Updates one block's elements [start, end): reads p, g and the dequantized old states, writes
+ * the new parameter (LAMB: the update) to `outP` and the new states to `s0`/`s1`
+ * (block-relative), and the states' max |value| to `blockMax`. The arithmetic is float32, one
+ * rounding per operation (`Math.fround`), as bitsandbytes' kernels and our WGSL compute; the
+ * WebAssembly SIMD module does the same operations in the same order and matches bit for bit.
+ * Each rule is a separate loop so every loop stays small and monomorphic.
+ */
 export function updateBlock(
   a: Fused8bitAttrs,
   p: Float32Array,
@@ -43,34 +63,29 @@ export function updateBlock(
   start: number,
   end: number,
 ): void {
-  const { algo, lr, beta1: b1, beta2: b2, eps, weightDecay: wd } = a;
+  const k = ruleConstants(a);
+  const algo = a.algo;
   if (algo === 0 || algo === 3) {
-    const decoupled = a.decoupled !== 0;
-    const decay = decoupled ? 1 - lr * wd : 1;
-    const l2 = decoupled ? 0 : wd;
-    const stepSize = lr / a.bc1;
-    const invSqrtBc2 = 1 / Math.sqrt(a.bc2);
-    const c1 = 1 - b1;
-    const c2 = 1 - b2;
+    const [b1, c1, b2, c2, l2, decay, stepSize, invSqrtBc2, eps, bc1, bc2, wd] = k as unknown as number[] as [number, number, number, number, number, number, number, number, number, number, number, number];
     const lamb = algo === 3;
     let mx0 = 0;
     let mx1 = 0;
     for (let i = start; i < end; i++) {
       const j = i - start;
       const pi = p[i]!;
-      let gi = g[i]!;
-      const m = map0[codes[i]!]! * a0;
-      const v = map1[codes[off1 + i]!]! * a1;
+      const g0 = g[i]!;
+      const m = f(map0[codes[i]!]! * a0);
+      const v = f(map1[codes[off1 + i]!]! * a1);
       let nm = m;
       let nv = v;
-      if (gi - gi === 0) {
+      if (g0 - g0 === 0) {
         // finite gradient (x - x is NaN for NaN and +-Infinity)
-        gi += l2 * pi;
-        nm = b1 * m + c1 * gi;
-        nv = b2 * v + c2 * gi * gi;
+        const gi = f(g0 + f(l2 * pi));
+        nm = f(f(b1 * m) + f(c1 * gi));
+        nv = f(f(b2 * v) + f(f(c2 * gi) * gi));
         outP[i] = lamb
-          ? nm / a.bc1 / (Math.sqrt(nv / a.bc2) + eps) + wd * pi
-          : pi * decay - (stepSize * nm) / (Math.sqrt(nv) * invSqrtBc2 + eps);
+          ? f(f(f(nm / bc1) / f(f(Math.sqrt(f(nv / bc2))) + eps)) + f(wd * pi))
+          : f(f(pi * decay) - f(f(stepSize * nm) / f(f(f(Math.sqrt(nv)) * invSqrtBc2) + eps)));
       } else {
         outP[i] = lamb ? 0 : pi;
       }
@@ -83,19 +98,18 @@ export function updateBlock(
     blockMax[0] = mx0;
     blockMax[1] = mx1;
   } else if (algo === 1) {
-    const { momentum: mu, dampening, nesterov, fresh } = a;
-    const c = 1 - dampening;
+    const [mu, c, wd, lr, nesterov, fresh] = k as unknown as number[] as [number, number, number, number, number, number];
     let mx0 = 0;
     for (let i = start; i < end; i++) {
       const j = i - start;
       const pi = p[i]!;
-      const m = map0[codes[i]!]! * a0;
+      const m = f(map0[codes[i]!]! * a0);
       const g0 = g[i]!;
       let nm = m;
       if (g0 - g0 === 0) {
-        const gi = g0 + wd * pi;
-        nm = fresh ? gi : mu * m + c * gi;
-        outP[i] = pi - lr * (nesterov ? gi + mu * nm : nm);
+        const gi = f(g0 + f(wd * pi));
+        nm = fresh ? gi : f(f(mu * m) + f(c * gi));
+        outP[i] = f(pi - f(lr * (nesterov ? f(gi + f(mu * nm)) : nm)));
       } else {
         outP[i] = pi;
       }
@@ -105,18 +119,18 @@ export function updateBlock(
     }
     blockMax[0] = mx0;
   } else {
-    const decay = 1 - lr * wd;
+    const [b1, c1, b2, c2, decay, lr] = k as unknown as number[] as [number, number, number, number, number, number];
     let mx0 = 0;
     for (let i = start; i < end; i++) {
       const j = i - start;
       const pi = p[i]!;
-      const m = map0[codes[i]!]! * a0;
+      const m = f(map0[codes[i]!]! * a0);
       const gi = g[i]!;
       let nm = m;
       if (gi - gi === 0) {
-        const c = b1 * m + (1 - b1) * gi;
-        outP[i] = pi * decay - lr * (c > 0 ? 1 : c < 0 ? -1 : 0);
-        nm = b2 * m + (1 - b2) * gi;
+        const c = f(f(b1 * m) + f(c1 * gi));
+        outP[i] = f(f(pi * decay) - f(lr * (c > 0 ? 1 : c < 0 ? -1 : 0)));
+        nm = f(f(b2 * m) + f(c2 * gi));
       } else {
         outP[i] = pi;
       }
