@@ -22,7 +22,7 @@ interface Sizes {
 }
 
 const QUICK: Sizes = { cfg: { dim: 48, heads: 4, layers: 2, maxLen: 64 }, len: 64, batch: 16, steps: 150, valWindows: 32, genTokens: 32, prompts: 3, calibWindows: 32, icbsSteps: 200 };
-const FULL: Sizes = { cfg: { dim: 128, heads: 4, layers: 4, maxLen: 128 }, len: 128, batch: 32, steps: 1500, valWindows: 128, genTokens: 64, prompts: 8, calibWindows: 128, icbsSteps: 2000 };
+const FULL: Sizes = { cfg: { dim: 64, heads: 4, layers: 2, maxLen: 64 }, len: 64, batch: 32, steps: 1500, valWindows: 128, genTokens: 64, prompts: 8, calibWindows: 128, icbsSteps: 2000 };
 
 function mean(a: ArrayLike<number>): number {
   let s = 0;
