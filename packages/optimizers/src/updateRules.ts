@@ -23,6 +23,10 @@ export const blockMax = new Float64Array(2);
 
 const f = Math.fround;
 
+/** The constants as tuples (`ruleConstants` returns 12 for Adam/LAMB, 6 otherwise). */
+type Six = [number, number, number, number, number, number];
+type Twelve = [...Six, ...Six];
+
 /**
  * The float32 constants of one step, in the order the rules (and the WebAssembly module, which
  * reads them as float32) use them: Adam/LAMB: b1, 1-b1, b2, 1-b2, l2, decay, lr/bc1,
@@ -66,7 +70,7 @@ export function updateBlock(
   const k = ruleConstants(a);
   const algo = a.algo;
   if (algo === 0 || algo === 3) {
-    const [b1, c1, b2, c2, l2, decay, stepSize, invSqrtBc2, eps, bc1, bc2, wd] = k as unknown as number[] as [number, number, number, number, number, number, number, number, number, number, number, number];
+    const [b1, c1, b2, c2, l2, decay, stepSize, invSqrtBc2, eps, bc1, bc2, wd] = k as unknown as Twelve;
     const lamb = algo === 3;
     let mx0 = 0;
     let mx1 = 0;
@@ -98,7 +102,7 @@ export function updateBlock(
     blockMax[0] = mx0;
     blockMax[1] = mx1;
   } else if (algo === 1) {
-    const [mu, c, wd, lr, nesterov, fresh] = k as unknown as number[] as [number, number, number, number, number, number];
+    const [mu, c, wd, lr, nesterov, fresh] = k as unknown as Six;
     let mx0 = 0;
     for (let i = start; i < end; i++) {
       const j = i - start;
@@ -119,7 +123,7 @@ export function updateBlock(
     }
     blockMax[0] = mx0;
   } else {
-    const [b1, c1, b2, c2, decay, lr] = k as unknown as number[] as [number, number, number, number, number, number];
+    const [b1, c1, b2, c2, decay, lr] = k as unknown as Six;
     let mx0 = 0;
     for (let i = start; i < end; i++) {
       const j = i - start;
