@@ -1,5 +1,10 @@
-/** A hyperparameter: a constant, or a schedule `(step) => value` evaluated at every update. */
-export type HyperParameter = number | ((step: number) => number);
+import type { Schedule } from '@blockwise/schedules';
+
+/**
+ * A hyperparameter: a constant, or a `Schedule` `(step) => value` (any function of the step,
+ * such as those of @blockwise/schedules) evaluated at every update.
+ */
+export type HyperParameter = number | Schedule;
 
 /** A check on a hyperparameter's value: returns what was expected, or null when it is fine. */
 export type HyperCheck = (v: number) => string | null;
