@@ -33,7 +33,7 @@ export interface BlockwiseSampleOptions {
   method?: Exclude<OdeMethod, 'dopri5'>;
   /** Use the residual approximation for the features (default true when configured). */
   residual?: boolean;
-  /** Stop on NaN/Inf velocities (default true; one scalar read-back per evaluation). */
+  /** Stop on NaN/Inf velocities (default true; tested on the device, one scalar read back per segment). */
   checkFinite?: boolean;
 }
 
@@ -203,9 +203,10 @@ export class BlockwiseFlow {
   /**
    * Trains all networks jointly with Adam on batches from `data` [N, dim]; returns logged total
    * losses. With `stratified`, row i's t is uniform within segment i mod K, so every network gets
-   * batchSize / K rows per step (otherwise t is uniform on [0, 1] and the split is random).
+   * batchSize / K rows per step (otherwise t is uniform on [0, 1] and the split is random). The
+   * loss is read back (awaited) only on logged steps.
    */
-  train(opts: BlockwiseTrainOptions): number[] {
+  async train(opts: BlockwiseTrainOptions): Promise<number[]> {
     const { data, path, steps, batchSize = 256, learningRate = 1e-3, logEvery = 50 } = opts;
     if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
     ensureGradients('BlockwiseFlow.train');
@@ -236,8 +237,12 @@ export class BlockwiseFlow {
         const cost = optimizer.minimize(() => this.losses(path, x0, x1, b.t).total, log, vars);
         tf.dispose([x0, x1]);
         if (cost) {
-          const v = cost.dataSync()[0] as number;
-          cost.dispose();
+          let v: number;
+          try {
+            v = (await cost.data())[0] as number;
+          } finally {
+            cost.dispose();
+          }
           if (!Number.isFinite(v)) throw new Error(`training diverged: loss is ${v} at step ${s}`);
           losses.push(v);
           opts.onLog?.(s, v);
@@ -292,49 +297,72 @@ export class BlockwiseFlow {
     return total;
   }
 
-  /** Samples from noise x0 [n, dim]: each segment integrated with its own network. */
-  sample(x0: tf.Tensor2D, opts: BlockwiseSampleOptions): { x: tf.Tensor2D; nfe: number; flopsPerSample: number } {
+  /**
+   * Samples from noise x0 [n, dim]: each segment integrated with its own network. Reads back one
+   * scalar per segment (the NaN/Inf flag; none with `checkFinite: false`). x0 is not disposed.
+   */
+  async sample(x0: tf.Tensor2D, opts: BlockwiseSampleOptions): Promise<{ x: tf.Tensor2D; nfe: number; flopsPerSample: number }> {
     const { perSeg, method, residual } = this.checkSample(opts);
     if (x0.rank !== 2 || x0.shape[1] !== this.dim) throw new Error(`x0 must be [n, ${this.dim}], got [${x0.shape.join(', ')}]`);
-    const g = this.guidance;
     let x = x0;
     let nfe = 0;
     let flops = 0;
-    for (let k = 0; k < this.K; k++) {
-      const net = this.nets[k] as VelocityModel;
-      const a = this.boundaries[k] as number;
-      let hA: tf.Tensor2D | null = null;
-      const velocity = (y: tf.Tensor, t: number): tf.Tensor =>
-        tf.tidy(() => {
-          const yy = y as tf.Tensor2D;
-          let h: tf.Tensor2D | undefined;
-          if (g) {
-            if (hA === null) {
-              // The segment's first evaluation (at its start): the full feature network.
-              hA = tf.keep(g.features(yy, t));
-              h = hA;
-              flops += g.featureNet.flops;
-            } else if (residual) {
-              h = g.approximate(yy, t, hA, a);
-              flops += (g.residualNet as { flops: number }).flops;
-            } else {
-              h = g.features(yy, t);
-              flops += g.featureNet.flops;
-            }
-          }
-          flops += net.flopsPerCall;
-          return net.predict(yy, t, h);
-        });
-      try {
-        const r = solveOde(velocity, x, { method, timeGrid: uniformTimeGrid(perSeg, a, this.boundaries[k + 1] as number), checkFinite: opts.checkFinite });
+    try {
+      for (let k = 0; k < this.K; k++) {
+        const r = await this.sampleSegment(k, x, perSeg, method, residual, opts.checkFinite);
         if (x !== x0) x.dispose();
-        x = r.x as tf.Tensor2D;
+        x = r.x;
         nfe += r.nfe;
-      } finally {
-        if (hA) (hA as tf.Tensor).dispose();
+        flops += r.flops;
       }
+    } catch (e) {
+      if (x !== x0) x.dispose();
+      throw e;
     }
     return { x: x === x0 ? (x0.clone() as tf.Tensor2D) : x, nfe, flopsPerSample: flops };
+  }
+
+  /** Integrates segment k from x with its network (and the feature networks); x is not disposed. */
+  private async sampleSegment(
+    k: number,
+    x: tf.Tensor2D,
+    perSeg: number,
+    method: Exclude<OdeMethod, 'dopri5'>,
+    residual: boolean,
+    checkFinite: boolean | undefined,
+  ): Promise<{ x: tf.Tensor2D; nfe: number; flops: number }> {
+    const g = this.guidance;
+    const net = this.nets[k] as VelocityModel;
+    const a = this.boundaries[k] as number;
+    let flops = 0;
+    let hA: tf.Tensor2D | null = null;
+    const velocity = (y: tf.Tensor, t: number): tf.Tensor =>
+      tf.tidy(() => {
+        const yy = y as tf.Tensor2D;
+        let h: tf.Tensor2D | undefined;
+        if (g) {
+          if (hA === null) {
+            // The segment's first evaluation (at its start): the full feature network.
+            hA = tf.keep(g.features(yy, t));
+            h = hA;
+            flops += g.featureNet.flops;
+          } else if (residual) {
+            h = g.approximate(yy, t, hA, a);
+            flops += (g.residualNet as { flops: number }).flops;
+          } else {
+            h = g.features(yy, t);
+            flops += g.featureNet.flops;
+          }
+        }
+        flops += net.flopsPerCall;
+        return net.predict(yy, t, h);
+      });
+    try {
+      const r = await solveOde(velocity, x, { method, timeGrid: uniformTimeGrid(perSeg, a, this.boundaries[k + 1] as number), checkFinite });
+      return { x: r.x as tf.Tensor2D, nfe: r.nfe, flops };
+    } finally {
+      if (hA) (hA as tf.Tensor).dispose();
+    }
   }
 
   dispose(): void {

@@ -20,18 +20,27 @@ export interface Classifier {
   readonly featureDim: number;
   /** Penultimate features of x [n, dim] (post-activation). */
   featureTensor(x: tf.Tensor2D): tf.Tensor2D;
-  /** Penultimate features of row-major x, on the host. */
-  features(x: Float32Array): Float32Array;
-  /** Fraction of rows whose arg-max logit equals the label. */
-  accuracy(x: Float32Array, y: Int32Array): number;
+  /** Penultimate features of row-major x [n, dim], read back to the host (awaited). */
+  features(x: Float32Array): Promise<Float32Array>;
+  /** Fraction of rows whose arg-max logit equals the label (predictions read back, awaited). */
+  accuracy(x: Float32Array, y: Int32Array): Promise<number>;
   dispose(): void;
 }
 
-/** Trains a softmax MLP classifier (ReLU, Adam, cross-entropy) on x [N, dim] with labels y in [0, classes). */
+/** Rows of row-major x with `dim` columns (throws unless a positive whole number). */
+function rowsOf(x: Float32Array, dim: number, name: string): number {
+  const n = x.length / dim;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must hold a positive multiple of dim = ${dim} values, got ${x.length}`);
+  return n;
+}
+
+/**
+ * Trains a softmax MLP classifier (ReLU, Adam, cross-entropy) on x [N, dim] with labels y in
+ * [0, classes). Synchronous: training reads nothing back (on WebGPU it only queues work).
+ */
 export function trainClassifier(x: Float32Array, y: Int32Array, dim: number, classes: number, opts: ClassifierOptions = {}): Classifier {
   const { hidden = [64, 32], steps = 300, batchSize = 128, learningRate = 3e-3 } = opts;
-  const n = x.length / dim;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`x must hold a positive multiple of dim = ${dim} values, got ${x.length}`);
+  const n = rowsOf(x, dim, 'x');
   if (y.length !== n) throw new Error(`y must hold one label per row (${n}), got ${y.length}`);
   if (!Number.isInteger(classes) || classes < 2) throw new Error(`classes must be an integer >= 2, got ${classes}`);
   for (let i = 0; i < n; i++) {
@@ -63,19 +72,25 @@ export function trainClassifier(x: Float32Array, y: Int32Array, dim: number, cla
     mlp,
     featureDim,
     featureTensor,
-    features(xs) {
-      const m = xs.length / dim;
-      const t = tf.tensor2d(xs, [m, dim]);
-      const f = featureTensor(t);
-      const out = f.dataSync() as Float32Array;
-      tf.dispose([t, f]);
-      return Float32Array.from(out);
+    async features(xs) {
+      const m = rowsOf(xs, dim, 'x');
+      const f = tf.tidy(() => featureTensor(tf.tensor2d(xs, [m, dim])));
+      try {
+        return Float32Array.from((await f.data()) as Float32Array);
+      } finally {
+        f.dispose();
+      }
     },
-    accuracy(xs, ys) {
-      const m = xs.length / dim;
+    async accuracy(xs, ys) {
+      const m = rowsOf(xs, dim, 'x');
+      if (ys.length !== m) throw new Error(`y must hold one label per row (${m}), got ${ys.length}`);
       const pred = tf.tidy(() => tf.argMax(mlp.apply(tf.tensor2d(xs, [m, dim])), 1));
-      const p = pred.dataSync();
-      pred.dispose();
+      let p: ArrayLike<number>;
+      try {
+        p = await pred.data();
+      } finally {
+        pred.dispose();
+      }
       let ok = 0;
       for (let i = 0; i < m; i++) if (p[i] === ys[i]) ok++;
       return ok / m;

@@ -37,12 +37,15 @@ const B4 = [5179 / 57600, 0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 210
 const E = B5.map((b, i) => b - (B4[i] as number));
 const ORDER = 5;
 
-/** Root mean square of x; disposes x. */
-function rms(x: tf.Tensor): number {
+/** Root mean square of x, read back (awaited); disposes x. */
+async function rms(x: tf.Tensor): Promise<number> {
   const s = tf.tidy(() => tf.sqrt(tf.mean(tf.square(x))));
-  const v = s.dataSync()[0] as number;
-  tf.dispose([s, x]);
-  return v;
+  x.dispose();
+  try {
+    return (await s.data())[0] as number;
+  } finally {
+    s.dispose();
+  }
 }
 
 function lincomb(y: tf.Tensor, ks: tf.Tensor[], w: number[], h: number): tf.Tensor {
@@ -56,32 +59,28 @@ function lincomb(y: tf.Tensor, ks: tf.Tensor[], w: number[], h: number): tf.Tens
   });
 }
 
-/** Hairer's initial step rule (Solving ODEs I, II.4), as torchdiffeq's `_select_initial_step`. */
-function initialStep(f: CountedVelocity, t0: number, y0: tf.Tensor, f0: tf.Tensor, dir: number, rtol: number, atol: number): number {
+/** Hairer's initial step rule (Solving ODEs I, II.4), as torchdiffeq's `_select_initial_step`; three read-backs. */
+async function initialStep(f: CountedVelocity, t0: number, y0: tf.Tensor, f0: tf.Tensor, dir: number, rtol: number, atol: number): Promise<number> {
   const scale = tf.tidy(() => tf.add(tf.mul(tf.abs(y0), rtol), atol));
-  const d0 = rms(tf.tidy(() => tf.div(y0, scale)));
-  const d1 = rms(tf.tidy(() => tf.div(f0, scale)));
-  const h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : (0.01 * d0) / d1;
-  const y1 = tf.tidy(() => tf.add(y0, tf.mul(f0, dir * h0)));
-  const f1 = f(y1, t0 + dir * h0, 0);
-  const d2 = rms(tf.tidy(() => tf.div(tf.sub(f1, f0), scale))) / h0;
-  tf.dispose([scale, y1, f1]);
-  const h1 = d1 <= 1e-15 && d2 <= 1e-15 ? Math.max(1e-6, h0 * 1e-3) : (0.01 / Math.max(d1, d2)) ** (1 / ORDER);
-  return Math.min(100 * h0, h1);
+  let y1: tf.Tensor | null = null;
+  let f1: tf.Tensor | null = null;
+  try {
+    const d0 = await rms(tf.tidy(() => tf.div(y0, scale)));
+    const d1 = await rms(tf.tidy(() => tf.div(f0, scale)));
+    const h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : (0.01 * d0) / d1;
+    y1 = tf.tidy(() => tf.add(y0, tf.mul(f0, dir * h0)));
+    f1 = f(y1, t0 + dir * h0, 0);
+    const fy1 = f1;
+    const d2 = (await rms(tf.tidy(() => tf.div(tf.sub(fy1, f0), scale)))) / h0;
+    const h1 = d1 <= 1e-15 && d2 <= 1e-15 ? Math.max(1e-6, h0 * 1e-3) : (0.01 / Math.max(d1, d2)) ** (1 / ORDER);
+    return Math.min(100 * h0, h1);
+  } finally {
+    tf.dispose([scale, ...(y1 ? [y1] : []), ...(f1 ? [f1] : [])]);
+  }
 }
 
-/**
- * Adaptive Dormand-Prince integration through the grid times (steps are cut short to land on each
- * grid time). Error ratio = RMS(err / (atol + rtol max(|y0|, |y1|))), step accepted when <= 1;
- * next step = h min(ifactor, max(safety / ratio^(1/5), dfactor)) (dfactor = 1 after an accepted step).
- */
-export function integrateDopri5(
-  f: CountedVelocity,
-  x0: tf.Tensor,
-  grid: number[],
-  opts: AdaptiveOptions,
-  inter: tf.Tensor[] | undefined,
-): { x: tf.Tensor; steps: number; rejected: number } {
+/** Validates the step-size control options (throws naming the option and its value). */
+export function checkAdaptiveOptions(opts: AdaptiveOptions): void {
   const { rtol = 1e-5, atol = 1e-5, safety = 0.9, ifactor = 10, dfactor = 0.2, maxSteps = 100000 } = opts;
   if (!Number.isFinite(rtol) || rtol <= 0) throw new Error(`rtol must be a positive number, got ${rtol}`);
   if (!Number.isFinite(atol) || atol < 0) throw new Error(`atol must be a non-negative number, got ${atol}`);
@@ -90,7 +89,23 @@ export function integrateDopri5(
   if (!(dfactor > 0 && dfactor <= 1)) throw new Error(`dfactor must be in (0, 1], got ${dfactor}`);
   if (!Number.isInteger(maxSteps) || maxSteps < 1) throw new Error(`maxSteps must be a positive integer, got ${maxSteps}`);
   if (opts.firstStep !== undefined && !(opts.firstStep > 0)) throw new Error(`firstStep must be a positive number, got ${opts.firstStep}`);
+}
 
+/**
+ * Adaptive Dormand-Prince integration through the grid times (steps are cut short to land on each
+ * grid time). Error ratio = RMS(err / (atol + rtol max(|y0|, |y1|))), step accepted when <= 1;
+ * next step = h min(ifactor, max(safety / ratio^(1/5), dfactor)) (dfactor = 1 after an accepted step).
+ * The ratio is read back once per step (awaited): the only host read inside the loop.
+ */
+export async function integrateDopri5(
+  f: CountedVelocity,
+  x0: tf.Tensor,
+  grid: number[],
+  opts: AdaptiveOptions,
+  inter: tf.Tensor[] | undefined,
+): Promise<{ x: tf.Tensor; steps: number; rejected: number }> {
+  checkAdaptiveOptions(opts);
+  const { rtol = 1e-5, atol = 1e-5, safety = 0.9, ifactor = 10, dfactor = 0.2, maxSteps = 100000 } = opts;
   const dir = Math.sign((grid[1] as number) - (grid[0] as number));
   let t = grid[0] as number;
   let y = x0;
@@ -99,7 +114,7 @@ export function integrateDopri5(
   let rejected = 0;
   const own = (z: tf.Tensor): boolean => z !== x0 && !inter?.includes(z);
   try {
-    let h = opts.firstStep ?? initialStep(f, t, y, fy, dir, rtol, atol);
+    let h = opts.firstStep ?? (await initialStep(f, t, y, fy, dir, rtol, atol));
     for (let gi = 1; gi < grid.length; gi++) {
       const target = grid[gi] as number;
       while (dir * (target - t) > 0) {
@@ -119,17 +134,22 @@ export function integrateDopri5(
               else y1 = ys; // the 7th stage point is the 5th-order solution
             }
           }
-          const err = tf.tidy(() => lincomb(tf.zerosLike(y), ks, E, dir * hs));
-          const ratioT = tf.tidy(() => tf.div(err, tf.add(tf.mul(tf.maximum(tf.abs(y), tf.abs(y1 as tf.Tensor)), rtol), atol)));
-          err.dispose();
-          const ratio = rms(ratioT);
-          if (!Number.isFinite(ratio)) throw new Error(`dopri5: non-finite error estimate at step ${steps} (t = ${t})`);
+          const yNew = y1 as unknown as tf.Tensor;
+          const ratioT = tf.tidy(() => {
+            const err = lincomb(tf.zerosLike(y), ks, E, dir * hs);
+            return tf.div(err, tf.add(tf.mul(tf.maximum(tf.abs(y), tf.abs(yNew)), rtol), atol));
+          });
+          const ratio = await rms(ratioT);
+          if (!Number.isFinite(ratio)) {
+            await f.check(); // names the evaluation that returned NaN/Inf, if one did
+            throw new Error(`dopri5: non-finite error estimate at step ${steps} (t = ${t})`);
+          }
           const accept = ratio <= 1;
           const factor = ratio === 0 ? ifactor : Math.min(ifactor, Math.max(safety / ratio ** (1 / ORDER), accept ? 1 : dfactor));
           if (accept) {
             if (own(y)) y.dispose();
             fy.dispose();
-            y = y1 as tf.Tensor;
+            y = yNew;
             y1 = null;
             fy = ks[6] as tf.Tensor;
             t = last ? target : t + dir * hs;
@@ -145,6 +165,7 @@ export function integrateDopri5(
       }
       if (inter) inter.push(y);
     }
+    await f.check();
   } catch (e) {
     fy.dispose();
     if (own(y)) y.dispose();

@@ -64,8 +64,9 @@ export function divergence(velocity: VelocityFn, x: tf.Tensor2D, t: number, prob
 /**
  * Log-likelihood of data x1 [n, d] under the flow of `velocity` by the instantaneous change of
  * variables: integrate [x, L] from t = 1 to 0 with dL/dt = div v; then log p1(x1) = log p0(x0) + L(0).
+ * Asynchronous like `solveOde` (bad arguments reject the promise).
  */
-export function logLikelihood(velocity: VelocityFn, x1: tf.Tensor2D, opts: LogLikelihoodOptions = {}): LogLikelihoodResult {
+export async function logLikelihood(velocity: VelocityFn, x1: tf.Tensor2D, opts: LogLikelihoodOptions = {}): Promise<LogLikelihoodResult> {
   if (!(x1 instanceof tf.Tensor) || x1.rank !== 2) throw new Error(`x1 must be a 2-D tf.Tensor [n, d], got rank ${(x1 as tf.Tensor)?.rank}`);
   const [n, d] = x1.shape;
   const steps = opts.steps ?? 20;
@@ -90,7 +91,7 @@ export function logLikelihood(velocity: VelocityFn, x1: tf.Tensor2D, opts: LogLi
   const z1 = tf.tidy(() => tf.concat([x1, tf.zeros([n, 1])], 1));
   try {
     const grid = method === 'dopri5' ? [1, 0] : undefined;
-    const r = solveOde(aug, z1, {
+    const r = await solveOde(aug, z1, {
       method,
       timeGrid: grid ?? [1, 0],
       stepSize: method === 'dopri5' ? undefined : 1 / steps,

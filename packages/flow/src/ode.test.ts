@@ -13,10 +13,10 @@ const field: VelocityFn = (x, t) => tf.mul(x, Math.cos(t));
 const T = 2;
 const exact = Math.exp(Math.sin(T));
 
-function error(method: OdeMethod, steps: number): number {
+async function error(method: OdeMethod, steps: number): Promise<number> {
   const x0 = tf.tensor1d([1]);
-  const r = solveOde(field, x0, { method, timeGrid: [0, T], stepSize: T / steps });
-  const v = r.x.dataSync()[0] as number;
+  const r = await solveOde(field, x0, { method, timeGrid: [0, T], stepSize: T / steps });
+  const v = (await r.x.data())[0] as number;
   tf.dispose([x0, r.x]);
   return Math.abs(v - exact);
 }
@@ -30,18 +30,18 @@ describe('solveOde fixed-step orders', () => {
     ['rk4', 4, 13, 19],
   ];
   for (const [method, n, lo, hi] of cases) {
-    it(`${method}: error ratio when halving the step is in [${lo}, ${hi}]`, () => {
-      const e1 = error(method, n);
-      const e2 = error(method, 2 * n);
+    it(`${method}: error ratio when halving the step is in [${lo}, ${hi}]`, async () => {
+      const e1 = await error(method, n);
+      const e2 = await error(method, 2 * n);
       const ratio = e1 / e2;
       expect(ratio, `${method} errors ${e1} -> ${e2}`).toBeGreaterThan(lo);
       expect(ratio).toBeLessThan(hi);
     });
   }
 
-  it('counts function evaluations and returns grid states', () => {
+  it('counts function evaluations and returns grid states', async () => {
     const x0 = tf.tensor1d([1]);
-    const r = solveOde(field, x0, { method: 'rk4', timeGrid: [0, 0.5, 1], stepSize: 0.25, returnIntermediates: true });
+    const r = await solveOde(field, x0, { method: 'rk4', timeGrid: [0, 0.5, 1], stepSize: 0.25, returnIntermediates: true });
     // Two grid intervals of 2 steps each, 4 evaluations per rk4 step.
     expect(r.nfe).toBe(16);
     expect(r.steps).toBe(4);
@@ -51,26 +51,26 @@ describe('solveOde fixed-step orders', () => {
     tf.dispose([x0, r.x, ...(r.intermediates ?? [])]);
   });
 
-  it('a field returning its own input (dx/dt = x) leaves x0 intact', () => {
+  it('a field returning its own input (dx/dt = x) leaves x0 intact', async () => {
     const x0 = tf.tensor1d([1]);
-    const r = solveOde((x) => x, x0, { method: 'rk4', stepSize: 0.1 });
+    const r = await solveOde((x) => x, x0, { method: 'rk4', stepSize: 0.1 });
     expectClose(r.x, [Math.E], { rtol: 1e-5 });
     expectClose(x0, [1]);
     tf.dispose([x0, r.x]);
   });
 
-  it('integrates backward on a decreasing grid', () => {
+  it('integrates backward on a decreasing grid', async () => {
     const x1 = tf.tensor1d([Math.exp(Math.sin(1))]);
-    const r = solveOde(field, x1, { method: 'rk4', timeGrid: [1, 0], stepSize: 0.05 });
+    const r = await solveOde(field, x1, { method: 'rk4', timeGrid: [1, 0], stepSize: 0.05 });
     expectClose(r.x, [1], { rtol: 1e-5 });
     tf.dispose([x1, r.x]);
   });
 
-  it('does not leak tensors', () => {
+  it('does not leak tensors', async () => {
     const x0 = tf.tensor2d([[1, 2]]);
     for (const method of ['euler', 'midpoint', 'heun', 'rk4', 'dopri5'] as OdeMethod[]) {
       const before = tf.memory().numTensors;
-      const r = solveOde(field, x0, { method, stepSize: 0.1, returnIntermediates: true, timeGrid: [0, 0.5, 1] });
+      const r = await solveOde(field, x0, { method, stepSize: 0.1, returnIntermediates: true, timeGrid: [0, 0.5, 1] });
       tf.dispose([r.x, ...(r.intermediates ?? [])]);
       expect(tf.memory().numTensors, method).toBe(before);
     }
@@ -79,13 +79,13 @@ describe('solveOde fixed-step orders', () => {
 });
 
 describe('solveOde dopri5', () => {
-  it('meets its tolerance and adapts the number of steps', () => {
+  it('meets its tolerance and adapts the number of steps', async () => {
     const errs: number[] = [];
     const nfes: number[] = [];
     for (const tol of [1e-3, 1e-5]) {
       const x0 = tf.tensor1d([1, 2, 0.5]);
-      const r = solveOde(field, x0, { method: 'dopri5', timeGrid: [0, T], rtol: tol, atol: tol });
-      const got = Array.from(r.x.dataSync());
+      const r = await solveOde(field, x0, { method: 'dopri5', timeGrid: [0, T], rtol: tol, atol: tol });
+      const got = Array.from(await r.x.data());
       const want = [1, 2, 0.5].map((a) => a * exact);
       // Global error stays within a small multiple of the local tolerance scale (atol + rtol |x|).
       const err = Math.max(...got.map((g, i) => Math.abs(g - (want[i] as number)) / (tol + tol * Math.abs(want[i] as number))));
@@ -97,52 +97,59 @@ describe('solveOde dopri5', () => {
     expect(nfes[1]).toBeGreaterThan(nfes[0] as number);
   });
 
-  it('lands on every grid time', () => {
+  it('lands on every grid time', async () => {
     const x0 = tf.tensor1d([1]);
     const grid = [0, 0.3, 1.1, 2];
-    const r = solveOde(field, x0, { method: 'dopri5', timeGrid: grid, rtol: 1e-6, atol: 1e-6, returnIntermediates: true });
+    const r = await solveOde(field, x0, { method: 'dopri5', timeGrid: grid, rtol: 1e-6, atol: 1e-6, returnIntermediates: true });
     r.intermediates?.forEach((s, i) => expectClose(s, [Math.exp(Math.sin(grid[i] as number))], { rtol: 1e-4 }));
     tf.dispose([x0, r.x, ...(r.intermediates ?? [])]);
   });
 
-  it('rejects bad tolerances', () => {
+  it('rejects bad tolerances', async () => {
     const x0 = tf.tensor1d([1]);
-    expect(() => solveOde(field, x0, { method: 'dopri5', rtol: 0 })).toThrow(/rtol must be a positive number, got 0/);
-    expect(() => solveOde(field, x0, { method: 'dopri5', rtol: -1 })).toThrow(/rtol must be a positive number, got -1/);
-    expect(() => solveOde(field, x0, { method: 'dopri5', atol: -1 })).toThrow(/atol must be a non-negative number/);
+    await expect(solveOde(field, x0, { method: 'dopri5', rtol: 0 })).rejects.toThrow(/rtol must be a positive number, got 0/);
+    await expect(solveOde(field, x0, { method: 'dopri5', rtol: -1 })).rejects.toThrow(/rtol must be a positive number, got -1/);
+    await expect(solveOde(field, x0, { method: 'dopri5', atol: -1 })).rejects.toThrow(/atol must be a non-negative number/);
     x0.dispose();
   });
 });
 
 describe('solveOde exactness and bad input', () => {
-  it('one Euler step integrates the OT path between two points exactly', () => {
+  it('one Euler step integrates the OT path between two points exactly', async () => {
     // The conditional OT velocity towards x1 = b is (b - x) / (1 - t); from x0 = a at t = 0 one
     // Euler step of size 1 gives a + (b - a) = b.
     const path = affinePath(condOTScheduler());
     const a = tf.tensor2d([[0.3, -1.2], [2, 5]]);
     const b = tf.tensor2d([[4, 0.5], [-1, -1]]);
-    const r = solveOde((x, t) => path.targetToVelocity(b, x, t), a, { method: 'euler' });
+    const r = await solveOde((x, t) => path.targetToVelocity(b, x, t), a, { method: 'euler' });
     expect(r.nfe).toBe(1);
     expectClose(r.x, b, { atol: 1e-6 });
     tf.dispose([a, b, r.x]);
   });
 
-  it('stops on NaN from the model, naming the step and time', () => {
+  it('stops on NaN from the model, naming the step and time', async () => {
     const x0 = tf.tensor1d([1]);
     const bad: VelocityFn = (x, t) => (t >= 0.5 ? tf.mul(x, NaN) : tf.mul(x, 1));
     const before = tf.memory().numTensors;
-    expect(() => solveOde(bad, x0, { method: 'euler', stepSize: 0.25 })).toThrow(/NaN or Inf at step 2 \(t = 0.5\)/);
-    expect(() => solveOde(bad, x0, { method: 'dopri5' })).toThrow(/NaN or Inf at step \d+ \(t = 0\.\d+/);
+    await expect(solveOde(bad, x0, { method: 'euler', stepSize: 0.25 })).rejects.toThrow(/NaN or Inf at step 2 \(t = 0.5\)/);
+    await expect(solveOde(bad, x0, { method: 'rk4', timeGrid: [0, 0.5, 1], stepSize: 0.25, returnIntermediates: true })).rejects.toThrow(
+      /NaN or Inf at step 1 \(t = 0.5\)/, // rk4's 4th stage of step 1 (t = 0.25 + 0.25) is the first at t >= 0.5
+    );
+    await expect(solveOde(bad, x0, { method: 'dopri5' })).rejects.toThrow(/NaN or Inf at step \d+ \(t = 0\.\d+/);
+    // Without the check, NaN flows through to the result.
+    const r = await solveOde(bad, x0, { method: 'euler', stepSize: 0.25, checkFinite: false });
+    expect(Number.isNaN((await r.x.data())[0])).toBe(true);
+    r.x.dispose();
     expect(tf.memory().numTensors).toBe(before);
     x0.dispose();
   });
 
-  it('rejects non-monotone grids, bad step sizes, methods and shapes', () => {
+  it('rejects non-monotone grids, bad step sizes, methods and shapes', async () => {
     const x0 = tf.tensor1d([1]);
-    expect(() => solveOde(field, x0, { timeGrid: [0, 0.6, 0.5, 1] })).toThrow(/timeGrid must be strictly monotone, got 0.6 then 0.5/);
-    expect(() => solveOde(field, x0, { stepSize: 0 })).toThrow(/stepSize must be a positive number, got 0/);
-    expect(() => solveOde(field, x0, { method: 'rk45' as OdeMethod })).toThrow(/method must be one of/);
-    expect(() => solveOde(() => tf.zeros([2]), x0)).toThrow(/state's shape \[1\], got \[2\] at step 0 \(t = 0\)/);
+    await expect(solveOde(field, x0, { timeGrid: [0, 0.6, 0.5, 1] })).rejects.toThrow(/timeGrid must be strictly monotone, got 0.6 then 0.5/);
+    await expect(solveOde(field, x0, { stepSize: 0 })).rejects.toThrow(/stepSize must be a positive number, got 0/);
+    await expect(solveOde(field, x0, { method: 'rk45' as OdeMethod })).rejects.toThrow(/method must be one of/);
+    await expect(solveOde(() => tf.zeros([2]), x0)).rejects.toThrow(/state's shape \[1\], got \[2\] at step 0 \(t = 0\)/);
     x0.dispose();
   });
 });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkTimeGrid } from './timegrid.js';
-import { integrateDopri5, type AdaptiveOptions } from './dopri5.js';
+import { checkAdaptiveOptions, integrateDopri5, type AdaptiveOptions } from './dopri5.js';
 
 /** A velocity field: takes the state x (any shape) and a time t, returns dx/dt of x's shape. */
 export type VelocityFn = (x: tf.Tensor, t: number) => tf.Tensor;
@@ -21,7 +21,11 @@ export interface SolveOdeOptions extends AdaptiveOptions {
   stepSize?: number;
   /** Return the state at every grid time (default false: only the final state). */
   returnIntermediates?: boolean;
-  /** Check every velocity for NaN/Inf and stop with the step and time (default true; costs one sync per call). */
+  /**
+   * Check every velocity for NaN/Inf and stop with the step and time of the first bad one (default
+   * true). Tested on the device; read back once, when the solve ends (fixed steps) or when the
+   * error estimate turns non-finite (dopri5).
+   */
   checkFinite?: boolean;
 }
 
@@ -39,14 +43,31 @@ export interface OdeResult {
   rejected: number;
 }
 
-/** Velocity evaluation with counting, shape and finiteness checks. */
+/** Velocity evaluation with counting, shape checks and a device-side finiteness flag. */
 export interface CountedVelocity {
   (x: tf.Tensor, t: number, step: number): tf.Tensor;
   nfe: number;
+  /**
+   * Reads the finiteness flag back (one scalar, awaited) and throws, naming the step and time of
+   * the first evaluation that returned NaN or Inf. A no-op without `checkFinite`.
+   */
+  check(): Promise<void>;
+  /** Releases the flag tensor. */
+  dispose(): void;
 }
 
-/** Wraps `velocity` so every call is counted and checked (shape, and NaN/Inf when `checkFinite`). */
+/** Larger than any evaluation index (exact in float32 up to 2^24 evaluations). */
+const NO_BAD_CALL = 2 ** 24;
+
+/**
+ * Wraps `velocity` so every call is counted and checked: the shape at once, NaN/Inf (when
+ * `checkFinite`) on the device, into a flag holding the index of the first bad evaluation, so
+ * that no evaluation waits for the host; `check()` reads the flag.
+ */
 export function countedVelocity(velocity: VelocityFn, checkFinite = true): CountedVelocity {
+  // (step, t) of every evaluation, to name the first bad one; and the device flag.
+  const calls: { step: number; t: number }[] = [];
+  let firstBad: tf.Scalar | null = null;
   const f = ((x: tf.Tensor, t: number, step: number): tf.Tensor => {
     f.nfe++;
     let v = velocity(x, t);
@@ -59,17 +80,33 @@ export function countedVelocity(velocity: VelocityFn, checkFinite = true): Count
       throw new Error(`velocity must return the state's shape [${x.shape.join(', ')}], got [${shape}] at step ${step} (t = ${t})`);
     }
     if (checkFinite) {
-      const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(v))));
-      const isBad = bad.dataSync()[0] === 1;
-      bad.dispose();
-      if (isBad) {
-        v.dispose();
-        throw new Error(`velocity returned NaN or Inf at step ${step} (t = ${t}); the model diverged or got bad input`);
-      }
+      const index = calls.length;
+      calls.push({ step, t });
+      const prev = firstBad;
+      // Kept: evaluations run inside the solver's tidy scopes, and the flag outlives them.
+      firstBad = tf.keep(
+        tf.tidy(() => {
+          const bad = tf.logicalNot(tf.all(tf.isFinite(v)));
+          const here = tf.where(bad, tf.scalar(index), tf.scalar(NO_BAD_CALL)) as tf.Scalar;
+          return prev ? (tf.minimum(prev, here) as tf.Scalar) : here;
+        }),
+      );
+      prev?.dispose();
     }
     return v;
   }) as CountedVelocity;
   f.nfe = 0;
+  f.check = async () => {
+    if (!firstBad) return;
+    const index = (await firstBad.data())[0] as number;
+    if (index >= NO_BAD_CALL) return;
+    const c = calls[index] as { step: number; t: number };
+    throw new Error(`velocity returned NaN or Inf at step ${c.step} (t = ${c.t}); the model diverged or got bad input`);
+  };
+  f.dispose = () => {
+    firstBad?.dispose();
+    firstBad = null;
+  };
   return f;
 }
 
@@ -116,10 +153,11 @@ export const STAGES: Record<Exclude<OdeMethod, 'dopri5'>, number> = { euler: 1, 
 
 /**
  * Integrates dx/dt = velocity(x, t) from x0 through the times of `timeGrid` (flow_matching's
- * `ODESolver.sample`, torchdiffeq's `odeint`). x0 is not disposed; the result's tensors belong to
- * the caller.
+ * `ODESolver.sample`, torchdiffeq's `odeint`). Fixed-step methods read nothing back until the
+ * end (one scalar: the NaN/Inf flag); dopri5 reads its error norm once per step. Bad arguments
+ * reject the promise. x0 is not disposed; the result's tensors belong to the caller.
  */
-export function solveOde(velocity: VelocityFn, x0: tf.Tensor, opts: SolveOdeOptions = {}): OdeResult {
+export async function solveOde(velocity: VelocityFn, x0: tf.Tensor, opts: SolveOdeOptions = {}): Promise<OdeResult> {
   if (typeof velocity !== 'function') throw new Error(`velocity must be a function (x, t) => tf.Tensor, got ${typeof velocity}`);
   if (!(x0 instanceof tf.Tensor)) throw new Error(`x0 must be a tf.Tensor, got ${typeof x0}`);
   const method = opts.method ?? 'euler';
@@ -131,14 +169,30 @@ export function solveOde(velocity: VelocityFn, x0: tf.Tensor, opts: SolveOdeOpti
   if (stepSize !== undefined && (!Number.isFinite(stepSize) || stepSize <= 0)) {
     throw new Error(`stepSize must be a positive number, got ${stepSize}`);
   }
+  if (method === 'dopri5') checkAdaptiveOptions(opts);
   const f = countedVelocity(velocity, opts.checkFinite ?? true);
   const inter: tf.Tensor[] | undefined = opts.returnIntermediates ? [x0.clone()] : undefined;
-
-  if (method === 'dopri5') {
-    const r = integrateDopri5(f, x0, grid, opts, inter);
-    return { x: r.x, intermediates: inter, nfe: f.nfe, steps: r.steps, rejected: r.rejected };
+  try {
+    if (method === 'dopri5') {
+      const r = await integrateDopri5(f, x0, grid, opts, inter);
+      return { x: r.x, intermediates: inter, nfe: f.nfe, steps: r.steps, rejected: r.rejected };
+    }
+    const r = await integrateFixed(method, f, x0, grid, stepSize, inter);
+    return { x: r.x, intermediates: inter, nfe: f.nfe, steps: r.steps, rejected: 0 };
+  } finally {
+    f.dispose();
   }
+}
 
+/** Fixed steps through the grid; one read-back (the finiteness flag) at the end. */
+async function integrateFixed(
+  method: Exclude<OdeMethod, 'dopri5'>,
+  f: CountedVelocity,
+  x0: tf.Tensor,
+  grid: number[],
+  stepSize: number | undefined,
+  inter: tf.Tensor[] | undefined,
+): Promise<{ x: tf.Tensor; steps: number }> {
   let x = x0;
   let steps = 0;
   try {
@@ -156,11 +210,11 @@ export function solveOde(velocity: VelocityFn, x0: tf.Tensor, opts: SolveOdeOpti
       }
       if (inter) inter.push(x);
     }
+    await f.check();
   } catch (e) {
     if (x !== x0 && !inter?.includes(x)) x.dispose();
     if (inter) for (const s of inter) s.dispose();
     throw e;
   }
-  const out = inter ? x.clone() : x;
-  return { x: out, intermediates: inter, nfe: f.nfe, steps, rejected: 0 };
+  return { x: inter ? x.clone() : x, steps };
 }

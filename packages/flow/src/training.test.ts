@@ -21,15 +21,15 @@ function gaussianData(n: number, mean: number[], std: number, seed: number): Flo
 }
 
 describe('flow-matching training', () => {
-  it('learns a shifted Gaussian: sample mean and std match the data', () => {
+  it('learns a shifted Gaussian: sample mean and std match the data', async () => {
     const data = gaussianData(2000, [2, -1], 0.5, 1);
     const model = createVelocityMlp({ dim: 2, hidden: [32, 32], frequencies: 2, seed: 1 });
     const path = affinePath(condOTScheduler());
-    const losses = trainFlowMatching(model, { data, dim: 2, path, steps: 300, batchSize: 128, learningRate: 3e-3, seed: 2, logEvery: 100 });
+    const losses = await trainFlowMatching(model, { data, dim: 2, path, steps: 300, batchSize: 128, learningRate: 3e-3, seed: 2, logEvery: 100 });
     expect(losses[losses.length - 1]).toBeLessThan(losses[0] as number);
     const x0 = createRng(5).normalTensor([500, 2]);
-    const r = solveOde(asVelocityFn(model), x0, { method: 'midpoint', stepSize: 0.1 });
-    const v = r.x.dataSync();
+    const r = await solveOde(asVelocityFn(model), x0, { method: 'midpoint', stepSize: 0.1 });
+    const v = await r.x.data();
     const m = [0, 1].map((k) => { let a = 0; for (let i = 0; i < 500; i++) a += (v[2 * i + k] as number) / 500; return a; });
     const s = [0, 1].map((k) => { let a = 0; for (let i = 0; i < 500; i++) a += ((v[2 * i + k] as number) - (m[k] as number)) ** 2 / 499; return a; });
     expect(m[0]).toBeCloseTo(2, 0);
@@ -39,7 +39,7 @@ describe('flow-matching training', () => {
     model.dispose();
   });
 
-  it('the loss of the exact conditional velocity is zero for a single data point', () => {
+  it('the loss of the exact conditional velocity is zero for a single data point', async () => {
     // With x1 fixed, the CondOT target x1 - x0 is exactly the model "v = (x1 - x_t) / (1 - t)".
     const x1 = tf.tensor2d([[1, 2], [1, 2]]);
     const x0 = tf.tensor2d([[0, 0], [-1, 3]]);
@@ -51,7 +51,7 @@ describe('flow-matching training', () => {
       dispose() {},
     };
     const loss = flowMatchingLoss(exact, affinePath(condOTScheduler()), x0, x1, [0.3, 0.8]);
-    expect(loss.dataSync()[0]).toBeCloseTo(0, 6);
+    expect((await loss.data())[0]).toBeCloseTo(0, 6);
   });
 
   it('OT coupling minimizes the total squared distance of the batch', () => {
@@ -77,7 +77,7 @@ describe('flow-matching training', () => {
     }
   });
 
-  it('counts FLOPs analytically and adapts tfjs-layers models', () => {
+  it('counts FLOPs analytically and adapts tfjs-layers models', async () => {
     expect(denseFlops([3, 4, 2])).toBe(2 * (12 + 8));
     const m = createMlp({ inputDim: 3, hidden: [4], outputDim: 2 });
     expect(m.flops).toBe(40);
@@ -92,14 +92,14 @@ describe('flow-matching training', () => {
     const lv = velocityFromLayersModel(layers, { frequencies: 1 });
     expect(lv.flopsPerCall).toBe(2 * (40 + 16));
     const data = gaussianData(200, [1, 1], 0.3, 3);
-    const losses = trainFlowMatching(lv, { data, dim: 2, path: affinePath(condOTScheduler()), steps: 30, batchSize: 32, logEvery: 29, learningRate: 1e-2 });
+    const losses = await trainFlowMatching(lv, { data, dim: 2, path: affinePath(condOTScheduler()), steps: 30, batchSize: 32, logEvery: 29, learningRate: 1e-2 });
     expect(losses[1]).toBeLessThan(losses[0] as number);
     layers.dispose();
   });
 
-  it('rejects bad arguments', () => {
+  it('rejects bad arguments', async () => {
     const v = createVelocityMlp({ dim: 2, hidden: [4] });
-    expect(() => trainFlowMatching(v, { data: new Float32Array(4), dim: 2, path: affinePath(condOTScheduler()), steps: 0 })).toThrow(/steps must be a positive integer, got 0/);
+    await expect(trainFlowMatching(v, { data: new Float32Array(4), dim: 2, path: affinePath(condOTScheduler()), steps: 0 })).rejects.toThrow(/steps must be a positive integer, got 0/);
     expect(() => createMlp({ inputDim: 2, hidden: [0], outputDim: 1 })).toThrow(/hidden\[0\] must be a positive integer, got 0/);
     expect(() => otCoupling(new Float32Array(4), new Float32Array(6), 2)).toThrow(/same length, got 4 and 6/);
     v.dispose();

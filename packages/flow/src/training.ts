@@ -86,8 +86,11 @@ export interface TrainOptions {
   logEvery?: number;
 }
 
-/** Trains a single velocity model with Adam on the flow-matching loss; returns the logged losses. */
-export function trainFlowMatching(model: VelocityModel, opts: TrainOptions): number[] {
+/**
+ * Trains a single velocity model with Adam on the flow-matching loss; resolves to the logged
+ * losses. The loss is read back (awaited) only on logged steps.
+ */
+export async function trainFlowMatching(model: VelocityModel, opts: TrainOptions): Promise<number[]> {
   const { data, dim, path, steps, batchSize = 256, learningRate = 1e-3, ot = false, logEvery = 50 } = opts;
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
   if (!(learningRate > 0)) throw new Error(`learningRate must be a positive number, got ${learningRate}`);
@@ -104,8 +107,12 @@ export function trainFlowMatching(model: VelocityModel, opts: TrainOptions): num
       const cost = optimizer.minimize(() => flowMatchingLoss(model, path, x0, x1, b.t), log, model.trainableVariables);
       tf.dispose([x0, x1]);
       if (cost) {
-        const v = cost.dataSync()[0] as number;
-        cost.dispose();
+        let v: number;
+        try {
+          v = (await cost.data())[0] as number;
+        } finally {
+          cost.dispose();
+        }
         if (!Number.isFinite(v)) throw new Error(`training diverged: loss is ${v} at step ${s}`);
         losses.push(v);
         opts.onLog?.(s, v);
