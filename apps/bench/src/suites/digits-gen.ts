@@ -17,30 +17,49 @@ interface Run {
   schedule: 'wsd' | 'cosine';
 }
 
+/** Steps between loss read-backs: the losses stay on the device in between (no per-step host sync). */
+const READ_EVERY = 50;
+
 /**
  * Trains Blockwise Flow Matching (K segments, one MLP each, stratified t) with one of the
- * project's optimizers and schedules: every network gets `batch` rows per step.
+ * project's optimizers and schedules: every network gets `batch` rows per step. Every step's loss
+ * is kept on the device and read back in groups of READ_EVERY (awaited).
  */
-function trainBfm(model: BlockwiseFlow, data: Float32Array, steps: number, batch: number, optimizer: tf.Optimizer, seed: number, progress: (d: number) => void): number[] {
+async function trainBfm(model: BlockwiseFlow, data: Float32Array, steps: number, batch: number, optimizer: tf.Optimizer, seed: number, progress: (d: number) => void): Promise<number[]> {
   const rng = createRng(seed);
   const K = model.K;
   const losses: number[] = [];
-  for (let s = 0; s < steps; s++) {
-    const b = drawFlowBatch(data, 64, batch * K, rng);
-    for (let i = 0; i < b.t.length; i++) {
-      const k = i % K;
-      const lo = model.boundaries[k]!;
-      const hi = model.boundaries[k + 1]!;
-      b.t[i] = Math.min(lo + b.t[i]! * (hi - lo), hi - 1e-6);
+  let pending: tf.Scalar[] = [];
+  const drain = async (): Promise<void> => {
+    const stacked = tf.stack(pending);
+    tf.dispose(pending);
+    const first = losses.length;
+    pending = [];
+    const values = await stacked.data();
+    stacked.dispose();
+    values.forEach((v, i) => {
+      if (!Number.isFinite(v)) throw new Error(`digits-gen: loss became ${v} at step ${first + i}`);
+      losses.push(v);
+    });
+  };
+  try {
+    for (let s = 0; s < steps; s++) {
+      const b = drawFlowBatch(data, 64, batch * K, rng);
+      for (let i = 0; i < b.t.length; i++) {
+        const k = i % K;
+        const lo = model.boundaries[k]!;
+        const hi = model.boundaries[k + 1]!;
+        b.t[i] = Math.min(lo + b.t[i]! * (hi - lo), hi - 1e-6);
+      }
+      const x0 = tf.tensor2d(b.x0, [batch * K, 64]);
+      const x1 = tf.tensor2d(b.x1, [batch * K, 64]);
+      pending.push(optimizer.minimize(() => model.losses(path, x0, x1, b.t).total, true, model.trainableVariables)!);
+      tf.dispose([x0, x1]);
+      if (pending.length === READ_EVERY || s === steps - 1) await drain();
+      progress(s + 1);
     }
-    const x0 = tf.tensor2d(b.x0, [batch * K, 64]);
-    const x1 = tf.tensor2d(b.x1, [batch * K, 64]);
-    const cost = optimizer.minimize(() => model.losses(path, x0, x1, b.t).total, true, model.trainableVariables)!;
-    const v = cost.dataSync()[0]!;
-    tf.dispose([cost, x0, x1]);
-    if (!Number.isFinite(v)) throw new Error(`digits-gen: loss became ${v} at step ${s}`);
-    losses.push(v);
-    progress(s + 1);
+  } finally {
+    tf.dispose(pending);
   }
   return losses;
 }
@@ -66,7 +85,7 @@ export const digitsGenSuite: Suite = {
     const test = pick(nTrain, d.n);
     ctx.log('digits-gen: training the digit classifier that scores samples');
     const clf = trainClassifier(train.x, train.y, 64, 10, { hidden: [64, 32], steps: ctx.full ? 800 : 300, seed: ctx.seed });
-    const refFeat = clf.features(test.x);
+    const refFeat = await clf.features(test.x);
     const steps = ctx.full ? 3000 : 600;
     const batch = ctx.full ? 256 : 128;
     const sampleSteps = 16;
@@ -78,7 +97,7 @@ export const digitsGenSuite: Suite = {
       name: 'real digits (train vs held-out)',
       params: { model: 'data' },
       metrics: {
-        fd: { value: frechetDistance(clf.features(train.x.subarray(0, nEval * 64)), refFeat, clf.featureDim), unit: '' },
+        fd: { value: frechetDistance(await clf.features(train.x.subarray(0, nEval * 64)), refFeat, clf.featureDim), unit: '' },
         sw2: { value: slicedWasserstein(toFlow(train.x.subarray(0, nEval * 64)), toFlow(test.x), 64, { projections: 128, seed: ctx.seed }), unit: '' },
       },
     });
@@ -97,12 +116,12 @@ export const digitsGenSuite: Suite = {
       const optimizer = run.optimizer === 'AdamW8bit' ? new AdamW8bit({ learningRate: lr, weightDecay: 0 }) : new AdamW({ learningRate: lr, weightDecay: 0 });
       const model = new BlockwiseFlow({ dim: 64, segments: 2, hidden: [128, 128], seed: 11 });
       const t0 = performance.now();
-      const losses = trainBfm(model, trainFlow, steps, batch, optimizer, ctx.seed + 3, (s) => ctx.progress(run.name, s, steps));
+      const losses = await trainBfm(model, trainFlow, steps, batch, optimizer, ctx.seed + 3, (s) => ctx.progress(run.name, s, steps));
       const trainMs = performance.now() - t0;
       curves.push({ name: run.name, points: losses.map((v, s) => [s, v] as [number, number]).filter((_, s) => s % 4 === 0) });
       const x0 = createRng(ctx.seed + 9).normalTensor([nEval, 64]) as tf.Tensor2D;
       const s0 = performance.now();
-      const out = model.sample(x0, { steps: sampleSteps, method: 'euler' });
+      const out = await model.sample(x0, { steps: sampleSteps, method: 'euler' });
       const x = (await out.x.data()) as Float32Array;
       const sampleMs = performance.now() - s0;
       const pixels = toPixels(x);
@@ -110,7 +129,7 @@ export const digitsGenSuite: Suite = {
         name: run.name,
         params: { model: 'BFM', K: 2, optimizer: run.optimizer, schedule: run.schedule, trainSteps: steps, sampleSteps },
         metrics: {
-          fd: { value: frechetDistance(clf.features(pixels), refFeat, clf.featureDim), unit: '' },
+          fd: { value: frechetDistance(await clf.features(pixels), refFeat, clf.featureDim), unit: '' },
           sw2: { value: slicedWasserstein(x, toFlow(test.x), 64, { projections: 128, seed: ctx.seed }), unit: '' },
           finalLoss: { value: losses.slice(-20).reduce((a, b) => a + b, 0) / 20, unit: '' },
           optimizerStateBytes: { value: optimizerStateBytes(optimizer), unit: 'bytes' },

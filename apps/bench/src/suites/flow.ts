@@ -76,7 +76,7 @@ function variants(dataset: 'checkerboard' | 'digits'): Variant[] {
 }
 
 /** Digits: shuffled 75/25 split, pixels mapped from [0, 1] to [-1, 1]. */
-function digitsDataset(ctx: SuiteContext): Dataset {
+async function digitsDataset(ctx: SuiteContext): Promise<Dataset> {
   const d = ctx.data.digits();
   const perm = createRng(ctx.seed).permutation(d.n);
   const nTrain = Math.round(d.n * 0.75);
@@ -94,7 +94,7 @@ function digitsDataset(ctx: SuiteContext): Dataset {
   ctx.log('flow: training the digit classifier (features for the Fréchet distance and guidance)');
   const clf = trainClassifier(raw.x, raw.y, 64, 10, { hidden: [64, 32], steps: ctx.full ? 800 : 300, seed: ctx.seed });
   const test = take(nTrain, d.n, false);
-  ctx.log(`flow: digit classifier test accuracy ${(100 * clf.accuracy(test.x, test.y)).toFixed(1)}%`);
+  ctx.log(`flow: digit classifier test accuracy ${(100 * (await clf.accuracy(test.x, test.y))).toFixed(1)}%`);
   return {
     name: 'digits',
     dim: 64,
@@ -107,7 +107,7 @@ function digitsDataset(ctx: SuiteContext): Dataset {
 }
 
 /** Checkerboard; its frozen "pretrained" model is a classifier of the 8 dark cells. */
-function toyDataset(ctx: SuiteContext): Dataset {
+async function toyDataset(ctx: SuiteContext): Promise<Dataset> {
   const train = sampleToy('checkerboard', 20000, ctx.seed);
   const cells = new Int32Array(train.length / 2);
   for (let i = 0; i < cells.length; i++) {
@@ -116,7 +116,7 @@ function toyDataset(ctx: SuiteContext): Dataset {
     cells[i] = col * 2 + (row >> 1);
   }
   const clf = trainClassifier(train, cells, 2, 8, { hidden: [32, 16], steps: ctx.full ? 600 : 200, seed: ctx.seed });
-  ctx.log(`flow: checkerboard cell classifier accuracy ${(100 * clf.accuracy(train.subarray(0, 4000), cells.subarray(0, 2000))).toFixed(1)}%`);
+  ctx.log(`flow: checkerboard cell classifier accuracy ${(100 * (await clf.accuracy(train.subarray(0, 4000), cells.subarray(0, 2000)))).toFixed(1)}%`);
   return {
     name: 'checkerboard',
     dim: 2,
@@ -151,12 +151,12 @@ async function runDataset(ctx: SuiteContext, ds: Dataset, results: Result[]): Pr
   const stepCounts = ctx.full ? [4, 8, 16, 32] : [4, 8, 16];
   const nEval = ds.name === 'checkerboard' ? ds.ref.length / 2 : ds.ref.length / 64;
   const x0 = createRng(ctx.seed + 7).normalTensor([nEval, ds.dim]) as tf.Tensor2D;
-  const refFeat = ds.name === 'digits' ? ds.clf.features(toPixels(ds.ref)) : null;
+  const refFeat = ds.name === 'digits' ? await ds.clf.features(toPixels(ds.ref)) : null;
   const curves = new Map<string, { flops: number; ms: number; sw2: number; fd?: number }[]>();
   for (const [vi, v] of ds.variants.entries()) {
     const model = new BlockwiseFlow(v.config(ds.dim, ds.clf, ds.clfInput));
     const t0 = performance.now();
-    const losses = model.train({
+    const losses = await model.train({
       data: ds.train,
       path,
       steps: trainSteps,
@@ -174,7 +174,7 @@ async function runDataset(ctx: SuiteContext, ds: Dataset, results: Result[]): Pr
     ctx.log(`flow: ${ds.name} ${v.label}: ${trainSteps} steps in ${(trainMs / 1000).toFixed(1)} s, loss ${losses[0]!.toFixed(3)} -> ${losses[losses.length - 1]!.toFixed(3)}`);
     for (const steps of stepCounts) {
       const s0 = performance.now();
-      const r = model.sample(x0, { steps, method: 'euler' });
+      const r = await model.sample(x0, { steps, method: 'euler' });
       const x = (await r.x.data()) as Float32Array;
       const wallMs = performance.now() - s0;
       r.x.dispose();
@@ -189,7 +189,7 @@ async function runDataset(ctx: SuiteContext, ds: Dataset, results: Result[]): Pr
         finalLoss: { value: losses[losses.length - 1]!, unit: '' },
       };
       if (ds.name === 'checkerboard') metrics.w2 = { value: exactW2(x.subarray(0, 300 * d), ds.ref.subarray(0, 300 * d), d), unit: '' };
-      if (refFeat) metrics.fd = { value: frechetDistance(ds.clf.features(toPixels(x)), refFeat, ds.clf.featureDim), unit: '' };
+      if (refFeat) metrics.fd = { value: frechetDistance(await ds.clf.features(toPixels(x)), refFeat, ds.clf.featureDim), unit: '' };
       results.push({
         name: `${ds.name} ${v.label} ${steps} steps`,
         params: { dataset: ds.name, K: v.K, guidance: v.guidance, residual: v.guidance, steps, method: 'euler', trainSteps },
@@ -250,7 +250,7 @@ export const flowSuite: Suite = {
   async run(ctx) {
     const results: Result[] = [];
     for (const make of [toyDataset, digitsDataset]) {
-      const ds = make(ctx);
+      const ds = await make(ctx);
       await runDataset(ctx, ds, results);
       ds.clf.dispose();
     }
