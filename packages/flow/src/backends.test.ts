@@ -71,25 +71,32 @@ describe('host reads', () => {
   useBackend('cpu');
   afterEach(() => vi.restoreAllMocks());
 
-  it('fixed-step solves and BFM sampling never read synchronously and read one scalar per solve', async () => {
+  it('solves, BFM sampling and training never read synchronously and read a scalar only every few steps', async () => {
     const sync = vi.spyOn(tf.Tensor.prototype, 'dataSync');
     const arraySync = vi.spyOn(tf.Tensor.prototype, 'arraySync');
     const reads = vi.spyOn(tf.Tensor.prototype, 'data');
     const x0 = tf.tensor2d([[1, 2]]);
     const r = await solveOde(field, x0, { method: 'rk4', stepSize: 0.05 });
     expect(r.steps).toBe(20);
-    expect(reads).toHaveBeenCalledTimes(1); // the NaN/Inf flag, once, after 20 steps
+    expect(reads).toHaveBeenCalledTimes(2); // the NaN/Inf flag after step 16 (syncEvery) and at the end
     const unchecked = await solveOde(field, x0, { method: 'rk4', stepSize: 0.05, checkFinite: false });
+    expect(reads).toHaveBeenCalledTimes(3); // one element of x after step 16, nothing at the end
+    reads.mockClear();
+    const once = await solveOde(field, x0, { method: 'euler', stepSize: 0.05, syncEvery: 20 });
     expect(reads).toHaveBeenCalledTimes(1);
     const f = new BlockwiseFlow({ dim: 2, segments: 4, hidden: [8], seed: 1 });
     reads.mockClear();
     const s = await f.sample(x0 as tf.Tensor2D, { steps: 16 });
     expect(reads).toHaveBeenCalledTimes(4); // one per segment, not one per step
     await f.train({ data: Float32Array.from([1, 2, 3, 4]), path, steps: 10, batchSize: 8, logEvery: 5 });
-    expect(reads).toHaveBeenCalledTimes(4 + 3); // logged steps 0, 5 and 9
+    expect(reads).toHaveBeenCalledTimes(4 + 3); // logged steps 0, 5 and 9 (9 is also the syncEvery = 10 step)
+    reads.mockClear();
+    const logged = await f.train({ data: Float32Array.from([1, 2, 3, 4]), path, steps: 25, batchSize: 8, logEvery: 100, syncEvery: 4 });
+    expect(logged).toHaveLength(2); // steps 0 and 24
+    expect(reads).toHaveBeenCalledTimes(2 + 6); // logged steps 0 and 24, and steps 3, 7, ..., 23 (syncEvery)
     expect(sync).not.toHaveBeenCalled();
     expect(arraySync).not.toHaveBeenCalled();
-    tf.dispose([x0, r.x, unchecked.x, s.x]);
+    tf.dispose([x0, r.x, unchecked.x, once.x, s.x]);
     f.dispose();
   });
 });

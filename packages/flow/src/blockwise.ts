@@ -6,7 +6,7 @@ import type { Activation } from './mlp.js';
 import { solveOde, STAGES, type OdeMethod } from './ode.js';
 import type { AffinePath } from './path.js';
 import { checkTimeGrid, uniformTimeGrid } from './timegrid.js';
-import { drawFlowBatch, otCoupling } from './training.js';
+import { drawFlowBatch, otCoupling, readLoss, trainingReads } from './training.js';
 import { createVelocityMlp, type VelocityModel } from './velocity.js';
 
 /** Configuration of a Blockwise Flow Matching model (K = 1 is a single network). */
@@ -52,8 +52,11 @@ export interface BlockwiseTrainOptions {
   ot?: boolean;
   /** Equal rows per segment, t uniform within each (default false: t uniform on [0, 1]). */
   stratified?: boolean;
+  /** Steps between logged losses (default 50; the first and last steps are logged too). */
   logEvery?: number;
   onLog?: (step: number, loss: number) => void;
+  /** Steps between waits for the device (default 10): see `TrainOptions.syncEvery`. */
+  syncEvery?: number;
 }
 
 /** Losses of one training batch. */
@@ -204,11 +207,12 @@ export class BlockwiseFlow {
    * Trains all networks jointly with Adam on batches from `data` [N, dim]; returns logged total
    * losses. With `stratified`, row i's t is uniform within segment i mod K, so every network gets
    * batchSize / K rows per step (otherwise t is uniform on [0, 1] and the split is random). The
-   * loss is read back (awaited) only on logged steps.
+   * loss is read back (awaited) only on logged steps and every `syncEvery` steps.
    */
   async train(opts: BlockwiseTrainOptions): Promise<number[]> {
-    const { data, path, steps, batchSize = 256, learningRate = 1e-3, logEvery = 50 } = opts;
-    if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
+    const { data, path, steps, batchSize = 256, learningRate = 1e-3 } = opts;
+    const plan = trainingReads(steps, opts.logEvery, opts.syncEvery);
+    if (!(learningRate > 0)) throw new Error(`learningRate must be a positive number, got ${learningRate}`);
     ensureGradients('BlockwiseFlow.train');
     const rng = createRng(opts.seed ?? 0);
     const optimizer = tf.train.adam(learningRate);
@@ -233,19 +237,14 @@ export class BlockwiseFlow {
         }
         const x0 = tf.tensor2d(b.x0, [batchSize, this.dim]);
         const x1 = tf.tensor2d(b.x1, [batchSize, this.dim]);
-        const log = s % logEvery === 0 || s === steps - 1;
-        const cost = optimizer.minimize(() => this.losses(path, x0, x1, b.t).total, log, vars);
+        const cost = optimizer.minimize(() => this.losses(path, x0, x1, b.t).total, plan.reads(s), vars);
         tf.dispose([x0, x1]);
         if (cost) {
-          let v: number;
-          try {
-            v = (await cost.data())[0] as number;
-          } finally {
-            cost.dispose();
+          const v = await readLoss(cost, s);
+          if (plan.logs(s)) {
+            losses.push(v);
+            opts.onLog?.(s, v);
           }
-          if (!Number.isFinite(v)) throw new Error(`training diverged: loss is ${v} at step ${s}`);
-          losses.push(v);
-          opts.onLog?.(s, v);
         }
       }
     } finally {

@@ -136,6 +136,15 @@ describe('solveOde exactness and bad input', () => {
       /NaN or Inf at step 1 \(t = 0.5\)/, // rk4's 4th stage of step 1 (t = 0.25 + 0.25) is the first at t >= 0.5
     );
     await expect(solveOde(bad, x0, { method: 'dopri5' })).rejects.toThrow(/NaN or Inf at step \d+ \(t = 0\.\d+/);
+    // The flag is read every syncEvery steps, so a diverged solve stops early: NaN from step 50
+    // (t = 0.5) on, read after every step, stops it after step 50's evaluation.
+    let calls = 0;
+    const counting: VelocityFn = (x, t) => {
+      calls++;
+      return bad(x, t);
+    };
+    await expect(solveOde(counting, x0, { method: 'euler', stepSize: 0.01, syncEvery: 1 })).rejects.toThrow(/NaN or Inf at step 50 \(t = 0.5\)/);
+    expect(calls).toBe(51);
     // Without the check, NaN flows through to the result.
     const r = await solveOde(bad, x0, { method: 'euler', stepSize: 0.25, checkFinite: false });
     expect(Number.isNaN((await r.x.data())[0])).toBe(true);
@@ -148,6 +157,7 @@ describe('solveOde exactness and bad input', () => {
     const x0 = tf.tensor1d([1]);
     await expect(solveOde(field, x0, { timeGrid: [0, 0.6, 0.5, 1] })).rejects.toThrow(/timeGrid must be strictly monotone, got 0.6 then 0.5/);
     await expect(solveOde(field, x0, { stepSize: 0 })).rejects.toThrow(/stepSize must be a positive number, got 0/);
+    await expect(solveOde(field, x0, { syncEvery: 0 })).rejects.toThrow(/syncEvery must be a positive integer, got 0/);
     await expect(solveOde(field, x0, { method: 'rk45' as OdeMethod })).rejects.toThrow(/method must be one of/);
     await expect(solveOde(() => tf.zeros([2]), x0)).rejects.toThrow(/state's shape \[1\], got \[2\] at step 0 \(t = 0\)/);
     x0.dispose();

@@ -23,10 +23,16 @@ export interface SolveOdeOptions extends AdaptiveOptions {
   returnIntermediates?: boolean;
   /**
    * Check every velocity for NaN/Inf and stop with the step and time of the first bad one (default
-   * true). Tested on the device; read back once, when the solve ends (fixed steps) or when the
-   * error estimate turns non-finite (dopri5).
+   * true). Tested on the device; read back every `syncEvery` steps and at the end (fixed steps),
+   * or when the error estimate turns non-finite (dopri5).
    */
   checkFinite?: boolean;
+  /**
+   * Fixed-step methods: steps between waits for the device (default 16). The NaN/Inf flag (or,
+   * without `checkFinite`, one element of the state) is read back, awaited: this bounds the work
+   * queued ahead of a GPU and stops a diverged solve early. dopri5 reads every step anyway.
+   */
+  syncEvery?: number;
 }
 
 /** Result of `solveOde`. */
@@ -56,8 +62,8 @@ export interface CountedVelocity {
   dispose(): void;
 }
 
-/** Larger than any evaluation index (exact in float32 up to 2^24 evaluations). */
-const NO_BAD_CALL = 2 ** 24;
+/** "No bad evaluation": above any evaluation index (indices are exact in float32 below 2^24). */
+const NO_BAD_CALL = 2 ** 30;
 
 /**
  * Wraps `velocity` so every call is counted and checked: the shape at once, NaN/Inf (when
@@ -100,7 +106,7 @@ export function countedVelocity(velocity: VelocityFn, checkFinite = true): Count
     if (!firstBad) return;
     const index = (await firstBad.data())[0] as number;
     if (index >= NO_BAD_CALL) return;
-    const c = calls[index] as { step: number; t: number };
+    const c = calls[Math.min(index, calls.length - 1)] as { step: number; t: number };
     throw new Error(`velocity returned NaN or Inf at step ${c.step} (t = ${c.t}); the model diverged or got bad input`);
   };
   f.dispose = () => {
@@ -153,9 +159,9 @@ export const STAGES: Record<Exclude<OdeMethod, 'dopri5'>, number> = { euler: 1, 
 
 /**
  * Integrates dx/dt = velocity(x, t) from x0 through the times of `timeGrid` (flow_matching's
- * `ODESolver.sample`, torchdiffeq's `odeint`). Fixed-step methods read nothing back until the
- * end (one scalar: the NaN/Inf flag); dopri5 reads its error norm once per step. Bad arguments
- * reject the promise. x0 is not disposed; the result's tensors belong to the caller.
+ * `ODESolver.sample`, torchdiffeq's `odeint`). Fixed-step methods read back one scalar (the
+ * NaN/Inf flag) every `syncEvery` steps and at the end; dopri5 reads its error norm once per step.
+ * Bad arguments reject the promise. x0 is not disposed; the result's tensors belong to the caller.
  */
 export async function solveOde(velocity: VelocityFn, x0: tf.Tensor, opts: SolveOdeOptions = {}): Promise<OdeResult> {
   if (typeof velocity !== 'function') throw new Error(`velocity must be a function (x, t) => tf.Tensor, got ${typeof velocity}`);
@@ -169,28 +175,42 @@ export async function solveOde(velocity: VelocityFn, x0: tf.Tensor, opts: SolveO
   if (stepSize !== undefined && (!Number.isFinite(stepSize) || stepSize <= 0)) {
     throw new Error(`stepSize must be a positive number, got ${stepSize}`);
   }
+  const syncEvery = opts.syncEvery ?? 16;
+  if (!Number.isInteger(syncEvery) || syncEvery < 1) throw new Error(`syncEvery must be a positive integer, got ${syncEvery}`);
   if (method === 'dopri5') checkAdaptiveOptions(opts);
-  const f = countedVelocity(velocity, opts.checkFinite ?? true);
+  const checkFinite = opts.checkFinite ?? true;
+  const f = countedVelocity(velocity, checkFinite);
   const inter: tf.Tensor[] | undefined = opts.returnIntermediates ? [x0.clone()] : undefined;
   try {
     if (method === 'dopri5') {
       const r = await integrateDopri5(f, x0, grid, opts, inter);
       return { x: r.x, intermediates: inter, nfe: f.nfe, steps: r.steps, rejected: r.rejected };
     }
-    const r = await integrateFixed(method, f, x0, grid, stepSize, inter);
+    const r = await integrateFixed(method, f, x0, grid, stepSize, { syncEvery, checkFinite }, inter);
     return { x: r.x, intermediates: inter, nfe: f.nfe, steps: r.steps, rejected: 0 };
   } finally {
     f.dispose();
   }
 }
 
-/** Fixed steps through the grid; one read-back (the finiteness flag) at the end. */
+/** Reads one element of x back (awaited): waits for the work queued before it. */
+async function awaitDevice(x: tf.Tensor): Promise<void> {
+  const one = tf.tidy(() => tf.slice(tf.reshape(x, [-1]), [0], [1]));
+  try {
+    await one.data();
+  } finally {
+    one.dispose();
+  }
+}
+
+/** Fixed steps through the grid; reads back one scalar every `syncEvery` steps and at the end. */
 async function integrateFixed(
   method: Exclude<OdeMethod, 'dopri5'>,
   f: CountedVelocity,
   x0: tf.Tensor,
   grid: number[],
   stepSize: number | undefined,
+  { syncEvery, checkFinite }: { syncEvery: number; checkFinite: boolean },
   inter: tf.Tensor[] | undefined,
 ): Promise<{ x: tf.Tensor; steps: number }> {
   let x = x0;
@@ -207,6 +227,10 @@ async function integrateFixed(
         if (x !== x0 && !inter?.includes(x)) x.dispose();
         x = next;
         steps++;
+        if (steps % syncEvery === 0 && !(i + 2 === grid.length && j === n - 1)) {
+          if (checkFinite) await f.check();
+          else await awaitDevice(x);
+        }
       }
       if (inter) inter.push(x);
     }

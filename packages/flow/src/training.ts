@@ -83,16 +83,44 @@ export interface TrainOptions {
   seed?: number;
   /** Called with the step and its loss every `logEvery` steps. */
   onLog?: (step: number, loss: number) => void;
+  /** Steps between logged losses (default 50; the first and last steps are logged too). */
   logEvery?: number;
+  /**
+   * Steps between waits for the device (default 10): that step's loss is read back (awaited) and
+   * checked for NaN. Bounds the work queued ahead of a GPU (an unbounded queue crashed Dawn on a
+   * software Vulkan adapter); costs nothing on the cpu and wasm backends.
+   */
+  syncEvery?: number;
+}
+
+/** Training's read-back plan, validated: which steps read their loss back, and which are logged. */
+export function trainingReads(steps: number, logEvery = 50, syncEvery = 10): { reads: (s: number) => boolean; logs: (s: number) => boolean } {
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(logEvery) || logEvery < 1) throw new Error(`logEvery must be a positive integer, got ${logEvery}`);
+  if (!Number.isInteger(syncEvery) || syncEvery < 1) throw new Error(`syncEvery must be a positive integer, got ${syncEvery}`);
+  const logs = (s: number): boolean => s % logEvery === 0 || s === steps - 1;
+  return { logs, reads: (s) => logs(s) || (s + 1) % syncEvery === 0 };
+}
+
+/** Reads a training step's loss back (awaited) and disposes it; throws when it is not finite. */
+export async function readLoss(cost: tf.Scalar, step: number): Promise<number> {
+  let v: number;
+  try {
+    v = (await cost.data())[0] as number;
+  } finally {
+    cost.dispose();
+  }
+  if (!Number.isFinite(v)) throw new Error(`training diverged: loss is ${v} at step ${step}`);
+  return v;
 }
 
 /**
  * Trains a single velocity model with Adam on the flow-matching loss; resolves to the logged
- * losses. The loss is read back (awaited) only on logged steps.
+ * losses. The loss is read back (awaited) only on logged steps and every `syncEvery` steps.
  */
 export async function trainFlowMatching(model: VelocityModel, opts: TrainOptions): Promise<number[]> {
-  const { data, dim, path, steps, batchSize = 256, learningRate = 1e-3, ot = false, logEvery = 50 } = opts;
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
+  const { data, dim, path, steps, batchSize = 256, learningRate = 1e-3, ot = false } = opts;
+  const plan = trainingReads(steps, opts.logEvery, opts.syncEvery);
   if (!(learningRate > 0)) throw new Error(`learningRate must be a positive number, got ${learningRate}`);
   ensureGradients('trainFlowMatching');
   const rng = createRng(opts.seed ?? 0);
@@ -103,19 +131,14 @@ export async function trainFlowMatching(model: VelocityModel, opts: TrainOptions
       const b = drawFlowBatch(data, dim, batchSize, rng, ot);
       const x0 = tf.tensor2d(b.x0, [batchSize, dim]);
       const x1 = tf.tensor2d(b.x1, [batchSize, dim]);
-      const log = s % logEvery === 0 || s === steps - 1;
-      const cost = optimizer.minimize(() => flowMatchingLoss(model, path, x0, x1, b.t), log, model.trainableVariables);
+      const cost = optimizer.minimize(() => flowMatchingLoss(model, path, x0, x1, b.t), plan.reads(s), model.trainableVariables);
       tf.dispose([x0, x1]);
       if (cost) {
-        let v: number;
-        try {
-          v = (await cost.data())[0] as number;
-        } finally {
-          cost.dispose();
+        const v = await readLoss(cost, s);
+        if (plan.logs(s)) {
+          losses.push(v);
+          opts.onLog?.(s, v);
         }
-        if (!Number.isFinite(v)) throw new Error(`training diverged: loss is ${v} at step ${s}`);
-        losses.push(v);
-        opts.onLog?.(s, v);
       }
     }
   } finally {
