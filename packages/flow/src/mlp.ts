@@ -58,8 +58,8 @@ export function createMlp(config: MlpConfig): Mlp {
     const w = rng.fillUniform(new Float32Array(fin * fout), -lim, lim);
     // The last layer starts small so the initial velocity is near zero.
     if (l + 2 === widths.length) for (let i = 0; i < w.length; i++) w[i] = (w[i] as number) * 0.1;
-    variables.push(tf.variable(tf.tensor2d(w, [fin, fout]), true));
-    variables.push(tf.variable(tf.zeros([fout]), true));
+    // tidy disposes the initial values (a variable shares their data), not the variables.
+    variables.push(...tf.tidy(() => [tf.variable(tf.tensor2d(w, [fin, fout]), true), tf.variable(tf.zeros([fout]), true)]));
   }
   const act = (x: tf.Tensor): tf.Tensor =>
     activation === 'relu' ? tf.relu(x) : activation === 'tanh' ? tf.tanh(x) : tf.mul(x, tf.sigmoid(x));

@@ -79,9 +79,12 @@ describe('flow-matching training', () => {
 
   it('counts FLOPs analytically and adapts tfjs-layers models', async () => {
     expect(denseFlops([3, 4, 2])).toBe(2 * (12 + 8));
+    const n0 = tf.memory().numTensors;
     const m = createMlp({ inputDim: 3, hidden: [4], outputDim: 2 });
+    expect(tf.memory().numTensors).toBe(n0 + 4); // two layers' weights and biases, nothing else
     expect(m.flops).toBe(40);
     m.dispose();
+    expect(tf.memory().numTensors).toBe(n0);
     const v = createVelocityMlp({ dim: 2, hidden: [8], frequencies: 1 });
     // Input 2 + 1 + 2 = 5: 2 * (5 * 8 + 8 * 2).
     expect(v.flopsPerCall).toBe(2 * (40 + 16));
