@@ -17,8 +17,8 @@ interface Run {
   schedule: 'wsd' | 'cosine';
 }
 
-/** Steps between loss read-backs: the losses stay on the device in between (no per-step host sync). */
-const READ_EVERY = 50;
+/** Steps between loss read-backs: the losses stay on the device in between (no per-step host sync), and the queue ahead of a GPU stays short. */
+const READ_EVERY = 10;
 
 /**
  * Trains Blockwise Flow Matching (K segments, one MLP each, stratified t) with one of the
