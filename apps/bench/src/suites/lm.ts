@@ -159,6 +159,7 @@ export const lmSuite: Suite = {
         ['block diffusion, block 1 (= autoregressive)', () => decodeBlockDiffusion(bd, prompt, S.genTokens, { blockSize: 1 }, tok.maskId, block)],
         ['block diffusion, threshold 0.9', () => decodeBlockDiffusion(bd, prompt, S.genTokens, { blockSize: block, threshold: 0.9 }, tok.maskId, block)],
         ['block diffusion, threshold 0.5', () => decodeBlockDiffusion(bd, prompt, S.genTokens, { blockSize: block, threshold: 0.5 }, tok.maskId, block)],
+        ['block diffusion, threshold 0.25', () => decodeBlockDiffusion(bd, prompt, S.genTokens, { blockSize: block, threshold: 0.25 }, tok.maskId, block)],
         ['block diffusion, threshold 0.5, sub-blocks of 4', () => decodeBlockDiffusion(bd, prompt, S.genTokens, { blockSize: block, threshold: 0.5, subBlockSize: 4 }, tok.maskId, block)],
         ['block diffusion, threshold 0.5, adaptive blocks', () => decodeBlockDiffusion(bd, prompt, S.genTokens, { blockSize: block, threshold: 0.5, adaptive: { delimiterId: newline, minBlock: 4, maxBlock: 16 } }, tok.maskId, block)],
       ] as const) {
