@@ -102,13 +102,16 @@ export const lmSuite: Suite = {
       logs.set(r.name, log);
       opt.dispose();
     }
+    // Charts keep about 150 points per series.
+    const every = Math.max(1, Math.floor(S.steps / 150));
+    const thin = (_: unknown, s: number) => s % every === 0;
     ctx.chart({
       id: 'loss', title: 'training loss (nats per character)', kind: 'line', x: 'step', y: 'loss',
-      series: [...logs].map(([name, log]) => ({ name, points: log.losses.map((v, s) => [s, v] as [number, number]).filter((_, s) => s % 2 === 0) })),
+      series: [...logs].map(([name, log]) => ({ name, points: log.losses.map((v, s) => [s, v] as [number, number]).filter(thin) })),
     });
     ctx.chart({
       id: 'lr', title: 'learning-rate schedules', kind: 'line', x: 'step', y: 'learning rate',
-      series: Object.entries(schedules).map(([name, f]) => ({ name, points: Array.from({ length: S.steps }, (_, s) => [s, f(s)] as [number, number]).filter((_, s) => s % 2 === 0) })),
+      series: Object.entries(schedules).map(([name, f]) => ({ name, points: Array.from({ length: S.steps }, (_, s) => [s, f(s)] as [number, number]).filter(thin) })),
     });
 
     // Loss forecast (arXiv 2408.11029): fit on one schedule's curve, predict the other's.
@@ -127,8 +130,8 @@ export const lmSuite: Suite = {
         ctx.chart({
           id: 'forecast', title: 'WSD loss predicted from the cosine run', kind: 'line', x: 'step', y: 'loss',
           series: [
-            { name: 'wsd observed', points: b.losses.map((v, s) => [s, v] as [number, number]).filter((_, s) => s % 2 === 0) },
-            { name: 'wsd predicted', points: Array.from(pred, (v, s) => [s, v] as [number, number]).filter((_, s) => s % 2 === 0) },
+            { name: 'wsd observed', points: b.losses.map((v, s) => [s, v] as [number, number]).filter(thin) },
+            { name: 'wsd predicted', points: Array.from(pred, (v, s) => [s, v] as [number, number]).filter(thin) },
           ],
         });
       }
