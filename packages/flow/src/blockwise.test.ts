@@ -83,6 +83,21 @@ describe('BlockwiseFlow training', () => {
     f.dispose();
   });
 
+  it('trains with a caller-given optimizer and leaves it to the caller', async () => {
+    // SGD with learning rate 0 must leave every weight unchanged (and the optimizer usable after).
+    const f = new BlockwiseFlow({ dim: 2, segments: 2, hidden: [4], seed: 3 });
+    const before = f.trainableVariables.map((v) => Array.from(v.dataSync()));
+    const sgd = tf.train.sgd(0);
+    const data = createRng(1).fillNormal(new Float32Array(64));
+    const losses = await f.train({ data, path, steps: 3, batchSize: 8, optimizer: sgd, logEvery: 1 });
+    expect(losses.length).toBe(3);
+    f.trainableVariables.forEach((v, i) => expect(Array.from(v.dataSync())).toEqual(before[i]));
+    const w = tf.variable(tf.ones([1]));
+    sgd.minimize(() => tf.sum(w) as tf.Scalar, false, [w]); // not disposed: still works
+    tf.dispose(w);
+    sgd.dispose();
+    f.dispose();
+  });
   it('learns a shifted Gaussian with K = 2 and does not leak', async () => {
     const rng = createRng(2);
     const data = new Float32Array(2000);

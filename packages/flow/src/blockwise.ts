@@ -45,8 +45,13 @@ export interface BlockwiseTrainOptions {
   steps: number;
   /** Rows per step over all segments (default 256). */
   batchSize?: number;
-  /** Adam learning rate (default 1e-3). */
+  /** Adam learning rate (default 1e-3); ignored when `optimizer` is given. */
   learningRate?: number;
+  /**
+   * Any tf.Optimizer to train with instead of `tf.train.adam(learningRate)`, e.g. AdamW8bit with a
+   * schedule from @blockwise/optimizers; the caller keeps ownership (it is not disposed).
+   */
+  optimizer?: tf.Optimizer;
   seed?: number;
   /** Mini-batch OT pairing of noise and data (default false); with `stratified`, within each segment's rows. */
   ot?: boolean;
@@ -215,7 +220,7 @@ export class BlockwiseFlow {
     if (!(learningRate > 0)) throw new Error(`learningRate must be a positive number, got ${learningRate}`);
     ensureGradients('BlockwiseFlow.train');
     const rng = createRng(opts.seed ?? 0);
-    const optimizer = tf.train.adam(learningRate);
+    const optimizer = opts.optimizer ?? tf.train.adam(learningRate);
     const losses: number[] = [];
     const vars = this.trainableVariables;
     try {
@@ -248,7 +253,7 @@ export class BlockwiseFlow {
         }
       }
     } finally {
-      optimizer.dispose();
+      if (!opts.optimizer) optimizer.dispose();
     }
     return losses;
   }

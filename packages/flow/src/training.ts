@@ -76,8 +76,13 @@ export interface TrainOptions {
   path: AffinePath;
   steps: number;
   batchSize?: number;
-  /** Adam learning rate (default 1e-3). */
+  /** Adam learning rate (default 1e-3); ignored when `optimizer` is given. */
   learningRate?: number;
+  /**
+   * Any tf.Optimizer to train with instead of `tf.train.adam(learningRate)`, e.g. AdamW8bit with a
+   * schedule from @blockwise/optimizers; the caller keeps ownership (it is not disposed).
+   */
+  optimizer?: tf.Optimizer;
   /** Pair noise and data by mini-batch OT (default false). */
   ot?: boolean;
   seed?: number;
@@ -124,7 +129,7 @@ export async function trainFlowMatching(model: VelocityModel, opts: TrainOptions
   if (!(learningRate > 0)) throw new Error(`learningRate must be a positive number, got ${learningRate}`);
   ensureGradients('trainFlowMatching');
   const rng = createRng(opts.seed ?? 0);
-  const optimizer = tf.train.adam(learningRate);
+  const optimizer = opts.optimizer ?? tf.train.adam(learningRate);
   const losses: number[] = [];
   try {
     for (let s = 0; s < steps; s++) {
@@ -142,7 +147,7 @@ export async function trainFlowMatching(model: VelocityModel, opts: TrainOptions
       }
     }
   } finally {
-    optimizer.dispose();
+    if (!opts.optimizer) optimizer.dispose();
   }
   return losses;
 }
