@@ -60,11 +60,13 @@ export const lmSuite: Suite = {
       wsd: warmupStableDecay({ peakValue: peak, warmupSteps: warm, stableSteps: Math.round(S.steps * 0.7) - warm, decaySteps: S.steps - Math.round(S.steps * 0.7), minRatio: 0.1, decayShape: '1-sqrt' }),
     };
     const results: Result[] = [];
-    const runs: { name: string; optimizer: 'AdamW' | 'AdamW8bit'; schedule: 'cosine' | 'wsd'; mode: 'causal' | 'bd3' }[] = [
+    const runs: { name: string; optimizer: 'AdamW' | 'AdamW8bit'; schedule: 'cosine' | 'wsd'; mode: 'causal' | 'bd3'; from?: string }[] = [
       { name: 'causal AdamW cosine', optimizer: 'AdamW', schedule: 'cosine', mode: 'causal' },
       { name: 'causal AdamW8bit cosine', optimizer: 'AdamW8bit', schedule: 'cosine', mode: 'causal' },
       { name: 'causal AdamW8bit wsd', optimizer: 'AdamW8bit', schedule: 'wsd', mode: 'causal' },
       { name: 'bd3 AdamW8bit wsd', optimizer: 'AdamW8bit', schedule: 'wsd', mode: 'bd3' },
+      // AR-to-block-diffusion conversion (SDAR, Efficient-DLM, Fast-dLLM v2): start from the causal model.
+      { name: 'bd3 from causal AdamW8bit wsd', optimizer: 'AdamW8bit', schedule: 'wsd', mode: 'bd3', from: 'causal AdamW8bit wsd' },
     ];
     const models = new Map<string, LmWeights>();
     const logs = new Map<string, TrainLog>();
@@ -73,6 +75,7 @@ export const lmSuite: Suite = {
     for (const [i, r] of runs.entries()) {
       const rng = createRng(ctx.seed + 100);
       const w = createLm(cfg, rng, `lm${i}`);
+      if (r.from) w.vars.forEach((v, k) => v.assign(models.get(r.from!)!.vars[k]!));
       const lr = schedules[r.schedule]!;
       const opt = r.optimizer === 'AdamW' ? new AdamW({ learningRate: lr, weightDecay: 0.1 }) : new AdamW8bit({ learningRate: lr, weightDecay: 0.1 });
       const log = await trainLm(w, train, opt, {
@@ -97,7 +100,7 @@ export const lmSuite: Suite = {
         metrics.valMaskedLoss = { value: l.dataSync()[0]!, unit: 'nats' };
         l.dispose();
       }
-      results.push({ name: r.name, params: { optimizer: r.optimizer, schedule: r.schedule, mode: r.mode, params: parameterCount(w), steps: S.steps }, metrics });
+      results.push({ name: r.name, params: { optimizer: r.optimizer, schedule: r.schedule, mode: r.mode, init: r.from ? 'causal model' : 'random', params: parameterCount(w), steps: S.steps }, metrics });
       models.set(r.name, w);
       logs.set(r.name, log);
       opt.dispose();
@@ -139,7 +142,7 @@ export const lmSuite: Suite = {
 
     // Decoding: autoregressive vs confidence-threshold block diffusion; the causal model judges.
     const ar = models.get('causal AdamW8bit wsd')!;
-    const bd = models.get('bd3 AdamW8bit wsd')!;
+    const bd = models.get('bd3 from causal AdamW8bit wsd')!;
     const judge = (prompt: Int32Array, gen: Int32Array) => {
       const all = Int32Array.from([...prompt, ...gen]);
       const x = all.subarray(0, all.length - 1);
