@@ -2,26 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { createRng } from '@blockwise/tensor';
 import { describeBackends, expectClose } from '@blockwise/tensor/testing';
-import { ALGO, ALGO_STATES, decodePackedState, fused8bitReference, fused8bitStep, stateMap, type Fused8bitAttrs } from './fused8bit.js';
-import { quantizeBlockwise } from './quantize.js';
-
-/** A packed state holding quantized random moments (v >= 0 for Adam's second state). */
-function randomPackedState(n: number, S: number, blockSize: number, seed: number): Int32Array {
-  const rng = createRng(seed);
-  const W = Math.ceil(n / 4);
-  const nb = Math.ceil(n / blockSize);
-  const out = new Int32Array(S * (W + nb));
-  const bytes = new Uint8Array(out.buffer);
-  const absmax = new Float32Array(out.buffer, S * W * 4, S * nb);
-  for (let s = 0; s < S; s++) {
-    const x = rng.fillNormal(new Float32Array(n), 0, s === 1 ? 1e-4 : 1e-2);
-    if (s === 1) for (let i = 0; i < n; i++) x[i] = Math.abs(x[i]!);
-    const q = quantizeBlockwise(x, { blockSize, map: stateMap(s, S) });
-    bytes.set(q.codes, s * W * 4);
-    absmax.set(q.absmax, s * nb);
-  }
-  return out;
-}
+import { ALGO, ALGO_STATES, decodePackedState, fused8bitReference, fused8bitStep, type Fused8bitAttrs } from './fused8bit.js';
+import { randomPackedState } from './testUtil.js';
 
 /** A 4-bit packed state (two codes per byte) of random codes and block maxima. */
 function random4bitState(n: number, S: number, blockSize: number, seed: number): Int32Array {

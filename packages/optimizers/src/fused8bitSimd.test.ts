@@ -5,32 +5,11 @@ import { describeBackends, expectNoLeaks } from '@blockwise/tensor/testing';
 import { AdamW8bit } from './adam8bit.js';
 import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
 import { codeTable } from './fastQuantize.js';
-import { ALGO, ALGO_STATES, fused8bitReference, fused8bitStep, stateMap, type Fused8bitAttrs } from './fused8bit.js';
+import { ALGO, ALGO_STATES, fused8bitReference, fused8bitStep, type Fused8bitAttrs } from './fused8bit.js';
 import { fused8bitImplementation, lastFused8bitPath, setFused8bitImplementation, threshold, wasmSimdSupported } from './fused8bitSimd.js';
 import { Lion8bit } from './lion.js';
 import { Momentum8bit } from './momentum8bit.js';
-import { quantizeBlockwise } from './quantize.js';
-import { makeVar } from './testUtil.js';
-
-/** A packed state of quantized random moments (v >= 0 for Adam's second state). */
-function packedState(n: number, S: number, B: number, seed: number): Int32Array {
-  const rng = createRng(seed);
-  const W = Math.ceil(n / 4);
-  const nb = Math.ceil(n / B);
-  const out = new Int32Array(S * (W + nb));
-  const bytes = new Uint8Array(out.buffer);
-  const absmax = new Float32Array(out.buffer, S * W * 4, S * nb);
-  for (let s = 0; s < S; s++) {
-    const x = rng.fillNormal(new Float32Array(n), 0, s === 1 ? 1e-4 : 1e-2);
-    if (s === 1) for (let i = 0; i < n; i++) x[i] = Math.abs(x[i]!);
-    // One block of zeros (block max 0) exercises the zero-scale path.
-    x.fill(0, 0, Math.min(n, B));
-    const q = quantizeBlockwise(x, { blockSize: B, map: stateMap(s, S) });
-    bytes.set(q.codes, s * W * 4);
-    absmax.set(q.absmax, s * nb);
-  }
-  return out;
-}
+import { makeVar, randomPackedState } from './testUtil.js';
 
 const base = { bits: 8, lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.01, bc1: 1 - 0.9 ** 3, bc2: 1 - 0.99 ** 3, momentum: 0.9 };
 
@@ -106,7 +85,7 @@ describeBackends(['cpu', 'wasm'], (backend) => {
         g[B + 2] = Infinity;
         g[n - 1] = -Infinity;
         g.fill(0, 0, Math.min(n, B));
-        const st = packedState(n, S, B, n + 1);
+        const st = randomPackedState(n, S, B, n + 1, true);
         const a: Fused8bitAttrs = { ...attrs, n, blockSize: B };
         const [refP, refS] = fused8bitReference(
           [

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng } from '@blockwise/tensor';
+import { stateMap } from './fused8bit.js';
+import { quantizeBlockwise } from './quantize.js';
 
 /** A variable with a unique name holding `values`. */
 export function makeVar(values: Float32Array, shape: number[], name?: string): tf.Variable {
@@ -22,4 +24,26 @@ export function applyGrad(opt: tf.Optimizer, v: tf.Variable, g: Float32Array): v
 /** Float64 copy of a variable's values. */
 export function values64(v: tf.Tensor): Float64Array {
   return Float64Array.from(v.dataSync() as Float32Array);
+}
+
+/**
+ * A packed 8-bit state of S quantized random moments (v >= 0 for Adam's second state); with
+ * `zeroFirstBlock`, one block of zeros (block max 0) exercises the zero-scale path.
+ */
+export function randomPackedState(n: number, S: number, blockSize: number, seed: number, zeroFirstBlock = false): Int32Array {
+  const rng = createRng(seed);
+  const W = Math.ceil(n / 4);
+  const nb = Math.ceil(n / blockSize);
+  const out = new Int32Array(S * (W + nb));
+  const bytes = new Uint8Array(out.buffer);
+  const absmax = new Float32Array(out.buffer, S * W * 4, S * nb);
+  for (let s = 0; s < S; s++) {
+    const x = rng.fillNormal(new Float32Array(n), 0, s === 1 ? 1e-4 : 1e-2);
+    if (s === 1) for (let i = 0; i < n; i++) x[i] = Math.abs(x[i]!);
+    if (zeroFirstBlock) x.fill(0, 0, Math.min(n, blockSize));
+    const q = quantizeBlockwise(x, { blockSize, map: stateMap(s, S) });
+    bytes.set(q.codes, s * W * 4);
+    absmax.set(q.absmax, s * nb);
+  }
+  return out;
 }
