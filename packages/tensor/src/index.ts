@@ -29,3 +29,12 @@ export {
 export { blockAbsmax, blockAbsmaxReference } from './absmax.js';
 export { createRng, type Rng } from './random.js';
 export { createGpuKernel, availableGpuKernelModes, type GpuKernel, type GpuKernelMode, type GpuKernelOptions } from './gpujs.js';
+export {
+  checkOptions,
+  checkNumber,
+  checkBoolean,
+  checkOneOf,
+  nearestName,
+  describeValue,
+  type NumberConstraints,
+} from './options.js';
