@@ -1,23 +1,25 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const root = new URL('./', import.meta.url);
 const packages = ['tensor', 'schedules', 'optimizers', 'attention', 'pruning', 'flow'];
 
-/** Tests import sibling packages from their source, so `npm test` needs no build. */
-const alias = [
-  {
-    find: /^@blockwise\/tensor\/testing$/,
-    replacement: fileURLToPath(new URL('./packages/tensor/src/testing.ts', import.meta.url)),
-  },
-  {
-    find: /^@blockwise\/optimizers\/layers$/,
-    replacement: fileURLToPath(new URL('./packages/optimizers/src/layers.ts', import.meta.url)),
-  },
-  ...packages.map((name) => ({
-    find: new RegExp(`^@blockwise/${name}$`),
-    replacement: fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url)),
-  })),
-];
+/**
+ * Tests import sibling packages from their source, so `npm test` needs no build. The mapping is
+ * declared once, as `paths` in tsconfig.base.json (which TypeScript and tsx read too); here it
+ * becomes vitest aliases: `@blockwise/*` -> `./packages/*\/src/index.ts`, exact entries first.
+ */
+const paths: Record<string, string[]> = JSON.parse(readFileSync(new URL('tsconfig.base.json', root), 'utf8')).compilerOptions.paths;
+const alias = Object.entries(paths)
+  .sort(([a], [b]) => Number(a.includes('*')) - Number(b.includes('*')))
+  .map(([pattern, [target]]) => {
+    const escaped = pattern.replace(/[.+?^${}()|[\]\\/]/g, '\\$&');
+    return {
+      find: new RegExp(`^${escaped.replace('*', '([a-z-]+)')}$`),
+      replacement: fileURLToPath(new URL(target!.replace('*', '$1'), root)),
+    };
+  });
 
 export default defineConfig({
   test: {

@@ -8,5 +8,5 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   shims: true,
-  tsconfig: 'tsconfig.build.json',
+  tsconfig: '../../tsconfig.build.json',
 });
