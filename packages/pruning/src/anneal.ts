@@ -1,4 +1,4 @@
-import type { Rng } from '@blockwise/tensor';
+import { checkNumber, checkOptions, type Rng } from '@blockwise/tensor';
 import { describe } from './matrix.js';
 
 /**
@@ -104,6 +104,15 @@ export function exhaustiveBlock(p: BlockProblem): BlockSolution {
   return best;
 }
 
+/** Checks {@link AnnealOptions}: known keys, sweeps and reads bounded integers, t0 > 0, tEndFraction in (0, 1]. @internal */
+export function checkAnnealOptions(options: AnnealOptions, what: string): void {
+  const opts = checkOptions(what, options, ['sweeps', 'reads', 't0', 'tEndFraction']);
+  if (opts.sweeps !== undefined) checkNumber(`${what}: sweeps`, opts.sweeps, { integer: true, min: 1, max: 1e6 });
+  if (opts.reads !== undefined) checkNumber(`${what}: reads`, opts.reads, { integer: true, min: 1, max: 1e4 });
+  if (opts.t0 !== undefined) checkNumber(`${what}: t0`, opts.t0, { min: 0, exclusiveMin: true });
+  if (opts.tEndFraction !== undefined) checkNumber(`${what}: tEndFraction`, opts.tEndFraction, { min: 0, exclusiveMin: true, max: 1 });
+}
+
 /**
  * Simulated annealing on a block problem with swap moves (a 1 and a 0 of the same group exchange
  * places), so every state keeps the cardinality. Geometric cooling from t0 to t0 * tEndFraction;
@@ -111,12 +120,10 @@ export function exhaustiveBlock(p: BlockProblem): BlockSolution {
  */
 export function annealBlock(p: BlockProblem, rng: Rng, opts: AnnealOptions = {}, start?: Uint8Array): BlockSolution {
   checkBlockProblem(p, 'annealBlock');
+  checkAnnealOptions(opts, 'annealBlock');
   const sweeps = opts.sweeps ?? 60;
   const reads = opts.reads ?? 4;
   const endFrac = opts.tEndFraction ?? 1e-3;
-  if (!Number.isInteger(sweeps) || sweeps < 1) throw new Error(`annealBlock: sweeps must be a positive integer, got ${describe(sweeps)}`);
-  if (!Number.isInteger(reads) || reads < 1) throw new Error(`annealBlock: reads must be a positive integer, got ${describe(reads)}`);
-  if (!(endFrac > 0 && endFrac <= 1)) throw new Error(`annealBlock: tEndFraction must be in (0, 1], got ${describe(endFrac)}`);
   const n = p.size;
   const k1 = p.ones;
   if (start && (start.length !== n || !feasible(p, start))) {

@@ -35,7 +35,7 @@ describe('Conv2D targets', () => {
     { padding: 'same', strides: 2, dilationRate: 1 },
     { padding: 'valid', strides: 1, dilationRate: 2 },
   ] as const) {
-    it(`im2col patches times the flattened kernel equal the convolution (${JSON.stringify(conv)})`, () => {
+    it(`im2col patches times the flattened kernel equal the convolution (${JSON.stringify(conv)})`, async () => {
       const model = convModel(1, conv);
       const layer = model.getLayer('conv');
       const x = createRng(2).normalTensor([2, 7, 6, 3]);
@@ -53,14 +53,14 @@ describe('Conv2D targets', () => {
     });
   }
 
-  it('convOutputSize by hand: 7x6 input, 3x2 kernel, valid, stride 2 -> ceil(5/2) x ceil(5/2) = 3x3', () => {
+  it('convOutputSize by hand: 7x6 input, 3x2 kernel, valid, stride 2 -> ceil(5/2) x ceil(5/2) = 3x3', async () => {
     expect(convOutputSize(7, 6, { kh: 3, kw: 2, strideH: 2, strideW: 2, dilationH: 1, dilationW: 1, padding: 'valid' })).toEqual([3, 3]);
   });
 
-  it('calibration Gram of a conv layer is P^T P over its patches; pruning works on conv kernels', () => {
+  it('calibration Gram of a conv layer is P^T P over its patches; pruning works on conv kernels', async () => {
     const model = convModel(3, { padding: 'same', strides: 1, dilationRate: 1 });
     const x = createRng(4).normalTensor([6, 7, 6, 3]);
-    const stats = collectCalibration(model, x, { layers: ['conv'], batchSize: 4 });
+    const stats = await collectCalibration(model, x, { layers: ['conv'], batchSize: 4 });
     const p = im2col(x.dataSync() as Float32Array, [6, 7, 6, 3], resolveTargets(model, 'conv')[0]!.conv!);
     const g = tf.tidy(() => {
       const pt = tf.tensor2d(p.data, [p.rows, 18]);
@@ -69,7 +69,7 @@ describe('Conv2D targets', () => {
     expect(stats.get('conv')!.count).toBe(6 * 42);
     expectClose(stats.get('conv')!.gram!, g, { atol: 1e-3, rtol: 1e-4 });
 
-    const w = pruneWanda(model, { density: 0.25, calibration: x });
+    const w = await pruneWanda(model, { density: 0.25, calibration: x });
     const m = w.masks.conv!.mask;
     for (let j = 0; j < 5; j++) {
       let kept = 0;
@@ -81,11 +81,11 @@ describe('Conv2D targets', () => {
     const kd = k.dataSync();
     m.forEach((v, i) => v === 0 && expect(kd[i]).toBe(0));
 
-    const ic = pruneICBS(convModel(3, { padding: 'same', strides: 1, dilationRate: 1 }), { density: 0.25, calibration: x, steps: 40, blockSize: 8 });
+    const ic = await pruneICBS(convModel(3, { padding: 'same', strides: 1, dilationRate: 1 }), { density: 0.25, calibration: x, steps: 40, blockSize: 8 });
     expect(ic.details!.conv!.objective!).toBeLessThanOrEqual(ic.details!.conv!.initialObjective!);
     expect(ic.layers.map((l) => l.density)).toEqual(w.layers.map((l) => l.density));
     const mm = convModel(5, { padding: 'valid', strides: 1, dilationRate: 1 });
-    const r = pruneMagnitude(mm, { density: 0.5, layers: 'conv' });
+    const r = await pruneMagnitude(mm, { density: 0.5, layers: 'conv' });
     applyMasks(mm, r.masks);
     expect(r.layers[0]!.shape).toEqual([18, 5]);
     x.dispose();

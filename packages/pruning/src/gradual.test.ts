@@ -39,8 +39,8 @@ describe('createGradualPruner', () => {
     expect(seen[7]).toBeCloseTo(0.25, 2);
     // Pruned weights are zero after each optimizer step.
     const k = model.getLayer('hidden1').getWeights()[0]!.dataSync();
-    pruner.masks!.hidden1!.mask.forEach((m, i) => m === 0 && expect(Math.abs(k[i]!)).toBe(0));
-    const final = pruner.finalize();
+    (await pruner.readMasks())!.hidden1!.mask.forEach((m, i) => m === 0 && expect(Math.abs(k[i]!)).toBe(0));
+    const final = await pruner.finalize();
     expect(final.hidden2!.mask.reduce((s, v) => s + v, 0)).toBe(96 - Math.floor(96 * 0.75));
     expect(() => pruner.step()).toThrow(/already finalized/);
     // A sparsity schedule from @blockwise/schedules works as well: linear 0 -> 0.5 over 4 steps.

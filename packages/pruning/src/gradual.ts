@@ -1,10 +1,10 @@
 import { polynomialSchedule } from '@blockwise/schedules';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { globalMagnitudeMasks, magnitudeMask } from './magnitude.js';
-import { describe } from './matrix.js';
-import { applyMasks } from './prune-model.js';
+import { checkNumber, checkOneOf, checkOptions } from '@blockwise/tensor';
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, prunedCount } from './matrix.js';
 import type { PruningMasks } from './report.js';
-import { readKernel, resolveTargets, type LayerSelector, type TargetLayer } from './targets.js';
+import { resolveTargets, type LayerSelector } from './targets.js';
 
 /** Options of {@link polynomialDensitySchedule}. */
 export interface PolynomialDensityOptions {
@@ -25,7 +25,10 @@ export interface PolynomialDensityOptions {
  * s_t = s_f + (s_i - s_f) (1 - (t - t0) / (t1 - t0))^3 between t0 and t1, built on
  * `polynomialSchedule` of @blockwise/schedules. Returns density = 1 - s_t.
  */
-export function polynomialDensitySchedule(opts: PolynomialDensityOptions): (step: number) => number {
+export function polynomialDensitySchedule(options: PolynomialDensityOptions): (step: number) => number {
+  if (options === undefined) throw new TypeError(`polynomialDensitySchedule: options are required ({ finalDensity, endStep }), got undefined`);
+  const opts = checkOptions('polynomialDensitySchedule', options, ['initialDensity', 'finalDensity', 'startStep', 'endStep', 'power']);
+  if (opts.power !== undefined) checkNumber('polynomialDensitySchedule: power', opts.power, { min: 0, exclusiveMin: true, max: 100 });
   const di = opts.initialDensity ?? 1;
   const df = opts.finalDensity;
   const t0 = opts.startStep ?? 0;
@@ -62,82 +65,143 @@ export interface GradualPrunerOptions {
 
 /** A gradual magnitude pruner: call `step()` after every optimizer step, or pass `callback()` to `model.fit`. */
 export interface GradualPruner {
-  /** Updates the masks when due (at the scheduled density) and re-applies them; `step` defaults to an internal counter. */
+  /**
+   * Updates the masks when due (at the scheduled density) and re-applies them; `step` defaults to an
+   * internal counter. Runs on the device (ranking by `tf.topk`): it never reads a tensor back.
+   */
   step(step?: number): void;
   /** A `model.fit` callback (`{ onBatchEnd }`) that calls `step()` after every batch. */
   callback(): { onBatchEnd: (batch: number, logs?: unknown) => Promise<void> };
-  /** Prunes to `finalDensity` now, bakes the masks into the weights and returns them; later `step()` calls throw. */
-  finalize(): PruningMasks;
-  /** The current masks (null before the first step). */
-  readonly masks: PruningMasks | null;
-  /** Density of the current masks (1 before the first step). */
+  /** Prunes to `finalDensity` now, bakes the masks into the weights and reads them back (one read); later `step()` calls throw. */
+  finalize(): Promise<PruningMasks>;
+  /** The current masks, read from the device (null before the first mask update). */
+  readMasks(): Promise<PruningMasks | null>;
+  /** Density of the current masks (1 before the first step); known without a read, since the kept counts are exact. */
   readonly density: number;
+  /** Releases the device masks (the weights keep their zeros). `finalize` does this too. */
+  dispose(): void;
 }
 
-/** Creates a {@link GradualPruner} for the model's Dense and Conv2D layers. */
-export function createGradualPruner(model: LayersModel, opts: GradualPrunerOptions): GradualPruner {
+const GRADUAL_KEYS = ['finalDensity', 'endStep', 'startStep', 'initialDensity', 'frequency', 'schedule', 'sparsitySchedule', 'layers', 'scope'] as const;
+
+/**
+ * Creates a {@link GradualPruner} for the model's Dense and Conv2D layers. Masks stay on the
+ * device (WebGPU included); ranking ties prune the lower flat index first, as `magnitudeMask`.
+ */
+export function createGradualPruner(model: LayersModel, options: GradualPrunerOptions): GradualPruner {
+  const fn = 'createGradualPruner';
+  if (options === undefined) throw new TypeError(`${fn}: options are required ({ finalDensity, endStep, ... }), got undefined`);
+  const opts = checkOptions(fn, options, GRADUAL_KEYS);
   const targets = resolveTargets(model, opts.layers);
   const t0 = opts.startStep ?? 0;
-  const frequency = opts.frequency ?? 1;
-  const scope = opts.scope ?? 'layer';
-  if (!Number.isInteger(frequency) || frequency < 1) throw new Error(`createGradualPruner: frequency must be a positive integer, got ${describe(frequency)}`);
-  if (scope !== 'layer' && scope !== 'global') throw new Error(`createGradualPruner: scope must be 'layer' or 'global', got ${describe(scope)}`);
+  const frequency = checkNumber(`${fn}: frequency`, opts.frequency ?? 1, { integer: true, min: 1 });
+  const scope = checkOneOf(`${fn}: scope`, opts.scope ?? 'layer', ['layer', 'global'] as const);
   const ramp = polynomialDensitySchedule({ initialDensity: opts.initialDensity, finalDensity: opts.finalDensity, startStep: t0, endStep: opts.endStep });
-  if (opts.schedule !== undefined && opts.sparsitySchedule !== undefined) throw new Error(`createGradualPruner: give schedule (density) or sparsitySchedule, not both`);
+  if (opts.schedule !== undefined && opts.sparsitySchedule !== undefined) throw new Error(`${fn}: give schedule (density) or sparsitySchedule, not both`);
   const given = opts.schedule ?? opts.sparsitySchedule;
-  if (given !== undefined && typeof given !== 'function') throw new Error(`createGradualPruner: schedule must be a function of the step, got ${describe(given)}`);
+  if (given !== undefined && typeof given !== 'function') throw new TypeError(`${fn}: schedule must be a function of the step, got ${describe(given)}`);
   const sparsity = opts.sparsitySchedule;
   const schedule = opts.schedule ?? (sparsity ? (t: number) => 1 - sparsity(t) : ramp);
-  let masks: PruningMasks | null = null;
+  const sizes = targets.map((t) => t.inDim * t.outDim);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  let masks: tf.Tensor[] | null = null;
+  let kept = total;
   let counter = 0;
   let done = false;
 
   const recompute = (density: number): void => {
-    if (!(density >= 0 && density <= 1)) throw new Error(`createGradualPruner: the schedule gave density ${density}, expected a number in [0, 1]`);
-    const ws = targets.map((t: TargetLayer) => ({ data: readKernel(t), shape: [t.inDim, t.outDim] as [number, number] }));
-    const ms = scope === 'global' ? globalMagnitudeMasks(ws, { density }) : ws.map((w) => magnitudeMask(w, { density }));
-    masks = {};
-    targets.forEach((t, k) => (masks![t.name] = { shape: [t.inDim, t.outDim], mask: ms[k]! }));
+    if (typeof density !== 'number' || !(density >= 0 && density <= 1)) throw new Error(`${fn}: the schedule gave density ${describe(density)}, expected a number in [0, 1]`);
+    const next = tf.tidy(() => {
+      const flat = targets.map((t) => tf.reshape(t.layer.getWeights()[0]!, [-1]));
+      if (scope === 'global') {
+        const keep = total - prunedCount(total, density);
+        const all = keepLargest(tf.concat(flat), keep);
+        return { keep, ms: tf.split(all, sizes).map((m, k) => tf.reshape(m, targets[k]!.kernelShape)) };
+      }
+      let keep = 0;
+      const ms = flat.map((w, k) => {
+        const n = total === 0 ? 0 : sizes[k]! - prunedCount(sizes[k]!, density);
+        keep += n;
+        return tf.reshape(keepLargest(w, n), targets[k]!.kernelShape);
+      });
+      return { keep, ms };
+    });
+    if (masks) tf.dispose(masks);
+    masks = next.ms;
+    kept = next.keep;
+  };
+
+  const apply = (): void => {
+    if (!masks) return;
+    const ms = masks;
+    tf.tidy(() => {
+      targets.forEach((t, k) => {
+        const ws = t.layer.getWeights();
+        t.layer.setWeights([tf.mul(ws[0]!, ms[k]!), ...ws.slice(1)]);
+      });
+    });
+  };
+
+  const read = async (): Promise<PruningMasks | null> => {
+    if (!masks) return null;
+    const out: PruningMasks = {};
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[k]!;
+      out[t.name] = { shape: [t.inDim, t.outDim], mask: Uint8Array.from((await masks[k]!.data()) as Float32Array) };
+    }
+    return out;
   };
 
   const pruner: GradualPruner = {
     step(step?: number) {
       if (done) throw new Error(`GradualPruner: already finalized`);
       const s = step ?? counter;
-      counter = s + 1;
       if (!Number.isInteger(s) || s < 0) throw new Error(`GradualPruner.step: step must be a non-negative integer, got ${describe(s)}`);
+      counter = s + 1;
       const due = s >= t0 && (s <= opts.endStep ? (s - t0) % frequency === 0 || s === opts.endStep : masks === null);
       // Re-apply first, so weights pruned earlier (moved by the optimizer step) do not come back.
-      if (masks) applyMasks(model, masks);
+      apply();
       if (due) {
         recompute(schedule(s));
-        applyMasks(model, masks!);
+        apply();
       }
     },
     callback() {
       return { onBatchEnd: async () => pruner.step() };
     },
-    finalize() {
+    async finalize() {
       if (done) throw new Error(`GradualPruner: already finalized`);
-      if (masks) applyMasks(model, masks);
+      apply();
       recompute(opts.finalDensity);
-      applyMasks(model, masks!);
+      apply();
       done = true;
-      return masks!;
+      const out = (await read())!;
+      pruner.dispose();
+      return out;
     },
-    get masks() {
-      return masks;
-    },
+    readMasks: read,
     get density() {
-      if (!masks) return 1;
-      let kept = 0;
-      let total = 0;
-      for (const m of Object.values(masks as PruningMasks)) {
-        for (const v of m.mask) kept += v;
-        total += m.mask.length;
-      }
-      return kept / total;
+      return masks ? kept / total : 1;
+    },
+    dispose() {
+      if (masks) tf.dispose(masks);
+      masks = null;
     },
   };
   return pruner;
+}
+
+/**
+ * A 0/1 float mask of `w`'s shape keeping its `keep` largest |w|. Ties keep the higher flat index
+ * (so the lower one is pruned first, as on the host): `tf.topk` breaks ties towards the lower
+ * index, so it ranks the reversed vector.
+ */
+function keepLargest(w: tf.Tensor, keep: number): tf.Tensor {
+  const n = w.size;
+  if (keep >= n) return tf.onesLike(w);
+  if (keep <= 0) return tf.zerosLike(w);
+  const flat = tf.reshape(w, [n]);
+  const { indices } = tf.topk(tf.reverse(tf.abs(flat)), keep);
+  const original = tf.sub(tf.scalar(n - 1, 'int32'), indices);
+  return tf.reshape(tf.scatterND(tf.expandDims(original, 1), tf.ones([keep]), [n]), w.shape);
 }

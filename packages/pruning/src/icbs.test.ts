@@ -63,9 +63,24 @@ describe('icbsPrune', () => {
     const r = icbsPrune(w, { initialMask: start, hessian: H, timeBudgetMs: 0 });
     expect(r.steps).toBe(0);
     expect(() => icbsPrune(w, { initialMask: start, hessian: new Float64Array(3) })).toThrow(/hessian must be a Float64Array of inDim\^2 = 576/);
-    expect(() => icbsPrune(w, { initialMask: new Uint8Array(3), hessian: H })).toThrow(/mask.length must equal the number of weights 144, got 3/);
+    expect(() => icbsPrune(w, { initialMask: new Uint8Array(3), hessian: H })).toThrow(/icbsPrune: initialMask.length must equal the number of weights 144, got 3/);
     expect(() => icbsPrune(w, { initialMask: start, hessian: H, blockSize: 20, solver: 'exhaustive' })).toThrow(/at most 16 weights/);
     expect(() => icbsPrune(w, { initialMask: start, hessian: H, selection: 'best' as BlockSelection })).toThrow(/selection must be/);
+  });
+
+  it('issue 14: a misspelt option, a missing initialMask and a NaN Hessian throw naming them', () => {
+    // `step: 5` used to be ignored and run the default 1,000 steps.
+    expect(() => icbsPrune(w, { initialMask: start, hessian: H, step: 5 } as never)).toThrow(/icbsPrune: unknown option "step"; did you mean "steps"\?/);
+    expect(() => icbsPrune(w, { hessian: H } as never)).toThrow(/icbsPrune: initialMask is required/);
+    expect(() => icbsPrune(w, { initialMask: start, hessian: H, steps: 2.5 })).toThrow(/icbsPrune: steps must be an integer >= 0 <= 10000000, got 2.5/);
+    expect(() => icbsPrune(w, { initialMask: start, hessian: H, steps: 1e9 })).toThrow(/icbsPrune: steps must be/);
+    expect(() => icbsPrune(w, { initialMask: start, hessian: H, anneal: { sweep: 3 } as never })).toThrow(/icbsPrune: anneal: unknown option "sweep"; did you mean "sweeps"\?/);
+    expect(() => icbsPrune(w, { initialMask: Uint8Array.from(start, (v) => 2 * v), hessian: H })).toThrow(/initialMask must hold only 0 \(pruned\) and 1 \(kept\), got 2/);
+    const nan = Float64Array.from(H);
+    nan[5] = NaN;
+    // Before: the objective came back NaN with no error.
+    expect(() => icbsPrune(w, { initialMask: start, hessian: nan })).toThrow(/icbsPrune: hessian must be finite, got NaN at index 5/);
+    expect(() => icbsPrune(w, null as never)).toThrow(/icbsPrune: options must be an object, got null/);
   });
 });
 

@@ -1,5 +1,5 @@
-import { createRng } from '@blockwise/tensor';
-import { annealBlock, blockEnergy, exhaustiveBlock, type AnnealOptions, type BlockProblem } from './anneal.js';
+import { checkNumber, checkOneOf, checkOptions, createRng, type Rng } from '@blockwise/tensor';
+import { annealBlock, blockEnergy, checkAnnealOptions, exhaustiveBlock, type AnnealOptions, type BlockProblem } from './anneal.js';
 import { checkMask, checkMatrix, checkNM, describe, type Mask, type NMPattern, type WeightMatrix } from './matrix.js';
 
 /** How iCBS picks the next block (see arXiv 1712.08859 for the greedy, Gauss-Southwell-style rule). */
@@ -84,180 +84,303 @@ export function icbsObjective(w: WeightMatrix, mask: Mask, hessian: Float64Array
   return total;
 }
 
-/**
- * iterative Combinatorial Brain Surgeon (arXiv 2411.17796): block coordinate descent on the
- * pruning mask. Each step picks a block (some pruned weights, some kept ones), builds the block's
- * quadratic problem with the rest of the mask fixed, solves it under the constraint that the block
- * keeps its number of pruned weights (simulated annealing, or exhaustively), and accepts the new
- * block assignment only if the objective decreases. Block members then stay tabu for `tabuTenure`
- * steps. The density never changes and the objective never increases.
- */
-export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
-  checkMatrix(w, 'icbsPrune');
+/** Upper bound on `steps` (a typo like 1e9 would otherwise run for days). @internal */
+export const MAX_ICBS_STEPS = 10_000_000;
+/** Upper bound on `timeBudgetMs`: one day. @internal */
+export const MAX_TIME_BUDGET_MS = 86_400_000;
+
+const ICBS_KEYS = [
+  'initialMask',
+  'hessian',
+  'gradient',
+  'gradientWeight',
+  'scores',
+  'steps',
+  'timeBudgetMs',
+  'blockSize',
+  'prunedPerBlock',
+  'nm',
+  'selection',
+  'scope',
+  'tabuTenure',
+  'solver',
+  'anneal',
+  'seed',
+  'onStep',
+] as const;
+
+/** {@link ICBSOptions} checked, with every default filled in. @internal */
+export interface ResolvedICBS {
+  w: WeightMatrix;
+  inDim: number;
+  outDim: number;
+  initialMask: Mask;
+  hessian: Float64Array;
+  gradient: Float32Array | undefined;
+  gradientWeight: number;
+  scores: Float64Array | undefined;
+  steps: number;
+  timeBudgetMs: number | undefined;
+  blockSize: number;
+  prunedPerBlock: number;
+  nm: NMPattern | undefined;
+  selection: BlockSelection;
+  scope: 'row' | 'layer';
+  tabuTenure: number;
+  solver: 'anneal' | 'exhaustive';
+  anneal: AnnealOptions | undefined;
+  seed: number;
+  onStep: ICBSOptions['onStep'];
+}
+
+/** Validates the arguments of {@link icbsPrune} and fills in the defaults; throws naming the option. @internal */
+export function resolveICBSOptions(w: WeightMatrix, options: ICBSOptions): ResolvedICBS {
+  const fn = 'icbsPrune';
+  if (options === undefined) throw new TypeError(`${fn}: options are required ({ initialMask, hessian, ... }), got undefined`);
+  const opts = checkOptions(fn, options, ICBS_KEYS);
+  checkMatrix(w, fn);
   const [inDim, outDim] = w.shape;
-  checkMask(opts.initialMask, w, 'icbsPrune');
+  if (opts.initialMask === undefined) throw new TypeError(`${fn}: initialMask is required (a Uint8Array with the weights' layout, 1 = kept), got undefined`);
+  checkMask(opts.initialMask, w, fn, 'initialMask');
   const H = opts.hessian;
   if (!(H instanceof Float64Array) || H.length !== inDim * inDim) {
-    throw new Error(`icbsPrune: hessian must be a Float64Array of inDim^2 = ${inDim * inDim} values, got ${describe(H)}`);
+    throw new Error(`${fn}: hessian must be a Float64Array of inDim^2 = ${inDim * inDim} values, got ${describe(H)}`);
   }
+  checkFinite(H, `${fn}: hessian`);
   const g = opts.gradient;
-  if (g !== undefined && (!(g instanceof Float32Array) || g.length !== w.data.length)) {
-    throw new Error(`icbsPrune: gradient must be a Float32Array with the weights' ${w.data.length} values, got ${describe(g)}`);
+  if (g !== undefined) {
+    if (!(g instanceof Float32Array) || g.length !== w.data.length) throw new Error(`${fn}: gradient must be a Float32Array with the weights' ${w.data.length} values, got ${describe(g)}`);
+    checkFinite(g, `${fn}: gradient`);
   }
-  const lambda = opts.gradientWeight ?? 1;
+  const scores = opts.scores;
+  if (scores !== undefined) {
+    if (!(scores instanceof Float64Array) || scores.length !== w.data.length) throw new Error(`${fn}: scores must be a Float64Array with the weights' ${w.data.length} values, got ${describe(scores)}`);
+    checkFinite(scores, `${fn}: scores`);
+  }
+  const gradientWeight = checkNumber(`${fn}: gradientWeight`, opts.gradientWeight ?? 1);
   const nm = opts.nm;
-  const blockSize = opts.blockSize ?? (nm ? Math.max(nm.m, 4 * nm.m) : 16);
-  const scope = opts.scope ?? 'row';
-  const selection = opts.selection ?? 'greedy';
-  const solver = opts.solver ?? 'anneal';
-  const tenure = opts.tabuTenure ?? 4;
-  const steps = opts.steps ?? (opts.timeBudgetMs === undefined ? 1000 : Infinity);
-  if (!Number.isInteger(blockSize) || blockSize < 2) throw new Error(`icbsPrune: blockSize must be an integer >= 2, got ${describe(blockSize)}`);
-  if (solver === 'exhaustive' && blockSize > 16) throw new Error(`icbsPrune: the exhaustive solver takes blocks of at most 16 weights, got blockSize ${blockSize}`);
-  if (solver !== 'anneal' && solver !== 'exhaustive') throw new Error(`icbsPrune: solver must be 'anneal' or 'exhaustive', got ${describe(solver)}`);
-  if (!['random', 'score', 'greedy'].includes(selection)) throw new Error(`icbsPrune: selection must be 'random', 'score' or 'greedy', got ${describe(selection)}`);
-  if (scope !== 'row' && scope !== 'layer') throw new Error(`icbsPrune: scope must be 'row' or 'layer', got ${describe(scope)}`);
+  const blockSize = checkNumber(`${fn}: blockSize`, opts.blockSize ?? (nm ? Math.max(nm.m, 4 * nm.m) : 16), { integer: true, min: 2, max: 4096 });
+  const scope = checkOneOf(`${fn}: scope`, opts.scope ?? 'row', ['row', 'layer'] as const);
+  const selection = checkOneOf(`${fn}: selection`, opts.selection ?? 'greedy', ['random', 'score', 'greedy'] as const);
+  const solver = checkOneOf(`${fn}: solver`, opts.solver ?? 'anneal', ['anneal', 'exhaustive'] as const);
+  if (solver === 'exhaustive' && blockSize > 16) throw new RangeError(`${fn}: the exhaustive solver takes blocks of at most 16 weights, got blockSize ${blockSize}`);
+  const tabuTenure = checkNumber(`${fn}: tabuTenure`, opts.tabuTenure ?? 4, { integer: true, min: 0, max: MAX_ICBS_STEPS });
+  const timeBudgetMs = opts.timeBudgetMs === undefined ? undefined : checkNumber(`${fn}: timeBudgetMs`, opts.timeBudgetMs, { min: 0, max: MAX_TIME_BUDGET_MS });
+  const steps = opts.steps === undefined ? (timeBudgetMs === undefined ? 1000 : Infinity) : checkNumber(`${fn}: steps`, opts.steps, { integer: true, min: 0, max: MAX_ICBS_STEPS });
   if (nm) {
-    checkNM(nm, inDim, 'icbsPrune');
-    if (scope !== 'row') throw new Error(`icbsPrune: nm needs scope 'row', got ${describe(scope)}`);
-    if (blockSize % nm.m !== 0) throw new Error(`icbsPrune: with nm, blockSize must be a multiple of nm.m = ${nm.m}, got ${blockSize}`);
+    checkNM(nm, inDim, fn);
+    if (scope !== 'row') throw new Error(`${fn}: nm needs scope 'row', got ${describe(scope)}`);
+    if (blockSize % nm.m !== 0) throw new Error(`${fn}: with nm, blockSize must be a multiple of nm.m = ${nm.m}, got ${blockSize}`);
     for (let j = 0; j < outDim; j++) {
       for (let g0 = 0; g0 < inDim; g0 += nm.m) {
         let pr = 0;
         for (let i = g0; i < g0 + nm.m; i++) pr += opts.initialMask[i * outDim + j] ? 0 : 1;
-        if (pr !== nm.n) throw new Error(`icbsPrune: initialMask must have exactly nm.n = ${nm.n} pruned in every group of ${nm.m}; output unit ${j}, inputs ${g0}..${g0 + nm.m - 1} have ${pr}`);
+        if (pr !== nm.n) throw new Error(`${fn}: initialMask must have exactly nm.n = ${nm.n} pruned in every group of ${nm.m}; output unit ${j}, inputs ${g0}..${g0 + nm.m - 1} have ${pr}`);
       }
     }
   }
   const prunedPerBlock = nm ? 1 : opts.prunedPerBlock ?? Math.floor(blockSize / 2);
   if (!Number.isInteger(prunedPerBlock) || prunedPerBlock < 1 || prunedPerBlock >= blockSize) {
-    throw new Error(`icbsPrune: prunedPerBlock must be an integer in [1, blockSize - 1 = ${blockSize - 1}], got ${describe(prunedPerBlock)}`);
+    throw new RangeError(`${fn}: prunedPerBlock must be an integer in [1, blockSize - 1 = ${blockSize - 1}], got ${describe(prunedPerBlock)}`);
   }
-  if (!(steps === Infinity || (Number.isInteger(steps) && steps >= 0))) throw new Error(`icbsPrune: steps must be a non-negative integer, got ${describe(steps)}`);
-  if (opts.timeBudgetMs !== undefined && !(opts.timeBudgetMs >= 0)) throw new Error(`icbsPrune: timeBudgetMs must be >= 0, got ${describe(opts.timeBudgetMs)}`);
-  if (!Number.isInteger(tenure) || tenure < 0) throw new Error(`icbsPrune: tabuTenure must be a non-negative integer, got ${describe(tenure)}`);
-  const rng = createRng(opts.seed ?? 0);
-  const W = w.data;
-  const mask = Uint8Array.from(opts.initialMask);
-  const n = W.length;
-
-  // C[i * outDim + j] = (H p_j)_i: the Hessian applied to the pruned weights of unit j.
-  const C = new Float64Array(n);
-  for (let j = 0; j < outDim; j++) {
-    for (let k = 0; k < inDim; k++) {
-      if (mask[k * outDim + j]) continue;
-      const wk = W[k * outDim + j]!;
-      if (wk === 0) continue;
-      for (let i = 0; i < inDim; i++) C[i * outDim + j] = C[i * outDim + j]! + H[i * inDim + k]! * wk;
-    }
-  }
-  const grad = (idx: number): number => (g ? lambda * g[idx]! : 0);
-  const hdiag = (idx: number): number => H[Math.floor(idx / outDim) * (inDim + 1)]!;
-  // Change of the objective from flipping weight idx alone (Gauss-Southwell's coordinate "gradient").
-  const flipGain = (idx: number): number => {
-    const wi = W[idx]!;
-    const d = wi * wi * hdiag(idx);
-    return mask[idx] ? 2 * wi * C[idx]! + d - grad(idx) * wi : -(2 * wi * C[idx]! - d) + grad(idx) * wi;
+  if (opts.anneal !== undefined) checkAnnealOptions(opts.anneal, `${fn}: anneal`);
+  const seed = checkNumber(`${fn}: seed`, opts.seed ?? 0);
+  if (opts.onStep !== undefined && typeof opts.onStep !== 'function') throw new TypeError(`${fn}: onStep must be a function, got ${describe(opts.onStep)}`);
+  return {
+    w,
+    inDim,
+    outDim,
+    initialMask: opts.initialMask,
+    hessian: H,
+    gradient: g,
+    gradientWeight,
+    scores,
+    steps,
+    timeBudgetMs,
+    blockSize,
+    prunedPerBlock,
+    nm,
+    selection,
+    scope,
+    tabuTenure,
+    solver,
+    anneal: opts.anneal,
+    seed,
+    onStep: opts.onStep,
   };
-  const scores = opts.scores ?? Float64Array.from(W, (v, idx) => Math.abs(v) * Math.sqrt(Math.max(0, hdiag(idx))));
-  if (scores.length !== n) throw new Error(`icbsPrune: scores must have the weights' ${n} values, got ${scores.length}`);
+}
 
-  let objective = icbsObjective(w, mask, H, g, lambda);
-  const initialObjective = objective;
-  const tabu = new Float64Array(n).fill(-1);
-  const trace: number[] = [];
-  const t0 = Date.now();
-  let accepted = 0;
-  let step = 0;
-  const rowOrder: number[] = [];
+function checkFinite(a: ArrayLike<number>, name: string): void {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) throw new RangeError(`${name} must be finite, got ${a[i]} at index ${i}`);
+}
+
+/**
+ * The state of one iCBS search, optax-style: built once from resolved options ({@link
+ * ResolvedICBS}), advanced by {@link ICBSSearch.step}, read by {@link ICBSSearch.result}. It
+ * keeps C = H P (the Hessian applied to each unit's pruned weights) up to date so a block's
+ * problem costs O(block^2 + block * inDim) instead of a full objective evaluation.
+ * @internal
+ */
+export class ICBSSearch {
+  readonly mask: Mask;
+  objective: number;
+  readonly initialObjective: number;
+  accepted = 0;
+  /** Steps taken so far. */
+  steps = 0;
+  readonly trace: number[] = [];
+  private readonly o: ResolvedICBS;
+  private readonly rng: Rng;
+  private readonly W: Float32Array;
+  private readonly n: number;
+  /** C[i * outDim + j] = (H p_j)_i: the Hessian applied to the pruned weights of unit j. */
+  private readonly C: Float64Array;
+  /** The step until which each weight is excluded from blocks. */
+  private readonly tabu: Float64Array;
+  private readonly scores: Float64Array;
+  private readonly rowOrder: number[] = [];
   // Greedy row choice: each unit's best predicted swap gain, cached. Only the unit just processed
   // changes (its mask, its C column, its tabu entries), plus the unit whose tabu entries expire now.
-  const rowGain = new Float64Array(outDim);
-  const rowDirty = new Uint8Array(outDim).fill(1);
-  const rowAt: number[] = [];
-  for (; step < steps; step++) {
-    if (opts.timeBudgetMs !== undefined && Date.now() - t0 >= opts.timeBudgetMs) break;
-    // Candidate pool: one unit's weights ('row') or the whole layer.
-    let row = -1;
-    if (scope === 'row') {
-      if (selection === 'greedy') {
-        const expiring = rowAt[step - tenure - 1];
-        if (expiring !== undefined) rowDirty[expiring] = 1;
-        row = bestRow();
-        rowDirty[row] = 1;
-        rowAt[step] = row;
-      } else {
-        if (rowOrder.length === 0) rowOrder.push(...rng.permutation(outDim));
-        row = rowOrder.pop()!;
+  private readonly rowGain: Float64Array;
+  private readonly rowDirty: Uint8Array;
+  private readonly rowAt: number[] = [];
+
+  constructor(o: ResolvedICBS) {
+    this.o = o;
+    this.rng = createRng(o.seed);
+    this.W = o.w.data;
+    this.n = this.W.length;
+    this.mask = Uint8Array.from(o.initialMask);
+    const { inDim, outDim, hessian: H } = o;
+    this.C = new Float64Array(this.n);
+    for (let j = 0; j < outDim; j++) {
+      for (let k = 0; k < inDim; k++) {
+        if (this.mask[k * outDim + j]) continue;
+        const wk = this.W[k * outDim + j]!;
+        if (wk === 0) continue;
+        for (let i = 0; i < inDim; i++) this.C[i * outDim + j] = this.C[i * outDim + j]! + H[i * inDim + k]! * wk;
       }
     }
-    const block = pickBlock(row, step);
-    if (block !== null) {
-      if (solveBlock(block) < 0) accepted++;
-      for (const idx of block) tabu[idx] = step + tenure;
+    this.scores = o.scores ?? Float64Array.from(this.W, (v, idx) => Math.abs(v) * Math.sqrt(Math.max(0, this.hdiag(idx))));
+    this.objective = icbsObjective(o.w, this.mask, H, o.gradient, o.gradientWeight);
+    this.initialObjective = this.objective;
+    if (!Number.isFinite(this.objective)) {
+      throw new RangeError(`icbsPrune: the objective of initialMask is ${this.objective} (weights or hessian too large for float64); rescale them`);
     }
-    trace.push(objective);
-    opts.onStep?.(step + 1, objective, mask);
+    this.tabu = new Float64Array(this.n).fill(-1);
+    this.rowGain = new Float64Array(outDim);
+    this.rowDirty = new Uint8Array(outDim).fill(1);
   }
-  return { mask, initialObjective, objective, steps: trace.length, accepted, trace: Float64Array.from(trace) };
 
-  function candidates(row: number, step: number, pruned: boolean): number[] {
+  /** One block step: choose a block, solve it, apply it when it improves, make it tabu. */
+  step(): void {
+    const o = this.o;
+    const t = this.steps;
+    let row = -1;
+    if (o.scope === 'row') {
+      if (o.selection === 'greedy') {
+        const expiring = this.rowAt[t - o.tabuTenure - 1];
+        if (expiring !== undefined) this.rowDirty[expiring] = 1;
+        row = this.bestRow(t);
+        this.rowDirty[row] = 1;
+        this.rowAt[t] = row;
+      } else {
+        if (this.rowOrder.length === 0) this.rowOrder.push(...this.rng.permutation(o.outDim));
+        row = this.rowOrder.pop()!;
+      }
+    }
+    const block = o.nm ? this.pickGroups(row, t) : this.pickBlock(row, t);
+    if (block !== null) {
+      if (this.solveBlock(block) < 0) this.accepted++;
+      for (const idx of block) this.tabu[idx] = t + o.tabuTenure;
+    }
+    this.steps++;
+    this.trace.push(this.objective);
+  }
+
+  /** The search's outcome so far. */
+  result(): ICBSResult {
+    return { mask: this.mask, initialObjective: this.initialObjective, objective: this.objective, steps: this.steps, accepted: this.accepted, trace: Float64Array.from(this.trace) };
+  }
+
+  private grad(idx: number): number {
+    return this.o.gradient ? this.o.gradientWeight * this.o.gradient[idx]! : 0;
+  }
+
+  private hdiag(idx: number): number {
+    return this.o.hessian[Math.floor(idx / this.o.outDim) * (this.o.inDim + 1)]!;
+  }
+
+  /** Change of the objective from flipping weight idx alone (Gauss-Southwell's coordinate "gradient"). */
+  private flipGain(idx: number): number {
+    const wi = this.W[idx]!;
+    const d = wi * wi * this.hdiag(idx);
+    const c = this.C[idx]!;
+    return this.mask[idx] ? 2 * wi * c + d - this.grad(idx) * wi : -(2 * wi * c - d) + this.grad(idx) * wi;
+  }
+
+  /** Non-tabu weights of one unit (row >= 0) or of the whole layer, pruned or kept. */
+  private candidates(row: number, t: number, pruned: boolean): number[] {
+    const { outDim, inDim } = this.o;
     const out: number[] = [];
+    const { mask, tabu } = this;
     if (row >= 0) {
       for (let i = 0; i < inDim; i++) {
         const idx = i * outDim + row;
-        if ((mask[idx] === 0) === pruned && tabu[idx]! < step) out.push(idx);
+        if ((mask[idx] === 0) === pruned && tabu[idx]! < t) out.push(idx);
       }
     } else {
-      for (let idx = 0; idx < n; idx++) if ((mask[idx] === 0) === pruned && tabu[idx]! < step) out.push(idx);
+      for (let idx = 0; idx < this.n; idx++) if ((mask[idx] === 0) === pruned && tabu[idx]! < t) out.push(idx);
     }
     return out;
   }
 
-  function take(pool: number[], count: number, key: ((idx: number) => number) | null): number[] {
+  private take(pool: number[], count: number, key: ((idx: number) => number) | null): number[] {
     if (key === null) {
-      rng.shuffle(pool);
+      this.rng.shuffle(pool);
       return pool.slice(0, count);
     }
     return smallestK(pool, count, key);
   }
 
   /** Best predicted swap inside one N:M group (flip gains of one pruned and one kept, non-tabu). */
-  function groupGain(row: number, g0: number): number {
+  private groupGain(row: number, g0: number, t: number): number {
+    const { outDim, nm } = this.o;
     let mp = Infinity;
     let mk = Infinity;
     for (let i = g0; i < g0 + nm!.m; i++) {
       const idx = i * outDim + row;
-      if (tabu[idx]! >= step) return Infinity;
-      const f = flipGain(idx);
-      if (mask[idx]) mk = Math.min(mk, f);
+      if (this.tabu[idx]! >= t) return Infinity;
+      const f = this.flipGain(idx);
+      if (this.mask[idx]) mk = Math.min(mk, f);
       else mp = Math.min(mp, f);
     }
     return mp + mk;
   }
 
-  function pickGroups(row: number): number[] | null {
-    const m = nm!.m;
+  private pickGroups(row: number, t: number): number[] | null {
+    const { outDim, inDim, blockSize, selection } = this.o;
+    const m = this.o.nm!.m;
     const free: number[] = [];
     for (let g0 = 0; g0 < inDim; g0 += m) {
       let ok = true;
-      for (let i = g0; i < g0 + m && ok; i++) ok = tabu[i * outDim + row]! < step;
+      for (let i = g0; i < g0 + m && ok; i++) ok = this.tabu[i * outDim + row]! < t;
       if (ok) free.push(g0);
     }
     if (free.length === 0) return null;
     const k = Math.min(blockSize / m, free.length);
     let groups: number[];
-    if (selection === 'random') groups = take(free, k, null);
-    else if (selection === 'greedy') groups = take(free, k, (g0) => groupGain(row, g0));
+    if (selection === 'random') groups = this.take(free, k, null);
+    else if (selection === 'greedy') groups = this.take(free, k, (g0) => this.groupGain(row, g0, t));
     else {
       // Score rule: groups where the best pruned weight scores highest above the worst kept one.
-      groups = take(free, k, (g0) => {
+      groups = this.take(free, k, (g0) => {
         let hi = -Infinity;
         let lo = Infinity;
         for (let i = g0; i < g0 + m; i++) {
           const idx = i * outDim + row;
-          if (mask[idx]) lo = Math.min(lo, scores[idx]!);
-          else hi = Math.max(hi, scores[idx]!);
+          if (this.mask[idx]) lo = Math.min(lo, this.scores[idx]!);
+          else hi = Math.max(hi, this.scores[idx]!);
         }
         return lo - hi;
       });
@@ -267,68 +390,71 @@ export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
     return block;
   }
 
-  function pickBlock(row: number, step: number): number[] | null {
-    if (nm) return pickGroups(row);
-    const pr = candidates(row, step, true);
-    const kp = candidates(row, step, false);
+  private pickBlock(row: number, t: number): number[] | null {
+    const { prunedPerBlock, blockSize, selection } = this.o;
+    const pr = this.candidates(row, t, true);
+    const kp = this.candidates(row, t, false);
     const np = Math.min(prunedPerBlock, pr.length);
     const nk = Math.min(blockSize - prunedPerBlock, kp.length);
     if (np === 0 || nk === 0) return null;
     let a: number[];
     let b: number[];
     if (selection === 'random') {
-      a = take(pr, np, null);
-      b = take(kp, nk, null);
+      a = this.take(pr, np, null);
+      b = this.take(kp, nk, null);
     } else if (selection === 'score') {
-      a = take(pr, np, (idx) => -scores[idx]!); // pruned with the highest scores
-      b = take(kp, nk, (idx) => scores[idx]!); // kept with the lowest
+      a = this.take(pr, np, (idx) => -this.scores[idx]!); // pruned with the highest scores
+      b = this.take(kp, nk, (idx) => this.scores[idx]!); // kept with the lowest
     } else {
-      a = take(pr, np, flipGain); // most negative change when restored
-      b = take(kp, nk, flipGain); // most negative change when pruned
+      const gain = (idx: number): number => this.flipGain(idx);
+      a = this.take(pr, np, gain); // most negative change when restored
+      b = this.take(kp, nk, gain); // most negative change when pruned
     }
     return a.concat(b);
   }
 
-  function bestRow(): number {
+  private bestRow(t: number): number {
+    const { outDim, inDim, nm } = this.o;
     let best = 0;
     let bestGain = Infinity;
     for (let j = 0; j < outDim; j++) {
-      if (rowDirty[j] && nm) {
+      if (this.rowDirty[j] && nm) {
         let gbest = Infinity;
-        for (let g0 = 0; g0 < inDim; g0 += nm.m) gbest = Math.min(gbest, groupGain(j, g0));
-        rowGain[j] = gbest;
-        rowDirty[j] = 0;
-      } else if (rowDirty[j]) {
+        for (let g0 = 0; g0 < inDim; g0 += nm.m) gbest = Math.min(gbest, this.groupGain(j, g0, t));
+        this.rowGain[j] = gbest;
+        this.rowDirty[j] = 0;
+      } else if (this.rowDirty[j]) {
         let mp = Infinity;
         let mk = Infinity;
         for (let i = 0; i < inDim; i++) {
           const idx = i * outDim + j;
-          if (tabu[idx]! >= step) continue;
-          const f = flipGain(idx);
-          if (mask[idx]) mk = Math.min(mk, f);
+          if (this.tabu[idx]! >= t) continue;
+          const f = this.flipGain(idx);
+          if (this.mask[idx]) mk = Math.min(mk, f);
           else mp = Math.min(mp, f);
         }
-        rowGain[j] = mp + mk;
-        rowDirty[j] = 0;
+        this.rowGain[j] = mp + mk;
+        this.rowDirty[j] = 0;
       }
-      if (rowGain[j]! < bestGain) {
-        bestGain = rowGain[j]!;
+      if (this.rowGain[j]! < bestGain) {
+        bestGain = this.rowGain[j]!;
         best = j;
       }
     }
     return best;
   }
 
-  /** Solves the block problem and applies it when it improves; returns the objective change. */
-  function solveBlock(block: number[]): number {
+  /** The block's cardinality-constrained quadratic problem, with the rest of the mask fixed. */
+  private blockProblem(block: number[]): { problem: BlockProblem; cur: Uint8Array } {
+    const { outDim, inDim, hessian: H, nm } = this.o;
+    const W = this.W;
     const m = block.length;
     const linear = new Float64Array(m);
     const quad = new Float64Array(m * m);
     const cur = new Uint8Array(m);
     let ones = 0;
     for (let k = 0; k < m; k++) {
-      const idx = block[k]!;
-      cur[k] = mask[idx] ? 0 : 1;
+      cur[k] = this.mask[block[k]!] ? 0 : 1;
       ones += cur[k]!;
     }
     for (let k = 0; k < m; k++) {
@@ -337,13 +463,13 @@ export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
       const ja = a % outDim;
       const wa = W[a]!;
       // Hessian times the pruned weights OUTSIDE the block, for this unit.
-      let cOut = C[a]!;
+      let cOut = this.C[a]!;
       for (let l = 0; l < m; l++) {
         const b = block[l]!;
         if (!cur[l] || b % outDim !== ja) continue;
         cOut -= H[ia * inDim + Math.floor(b / outDim)]! * W[b]!;
       }
-      linear[k] = 2 * wa * cOut + wa * wa * H[ia * inDim + ia]! - grad(a) * wa;
+      linear[k] = 2 * wa * cOut + wa * wa * H[ia * inDim + ia]! - this.grad(a) * wa;
       for (let l = 0; l < m; l++) {
         const b = block[l]!;
         if (l === k || b % outDim !== ja) continue;
@@ -355,23 +481,51 @@ export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
       // Blocks are whole groups laid out one after another; each keeps nm.n pruned.
       problem.groups = { id: Int32Array.from({ length: m }, (_, k) => Math.floor(k / nm.m)), ones: new Int32Array(m / nm.m).fill(nm.n) };
     }
+    return { problem, cur };
+  }
+
+  /** Solves the block problem and applies it when it improves; returns the objective change. */
+  private solveBlock(block: number[]): number {
+    const { outDim, inDim, hessian: H } = this.o;
+    const { problem, cur } = this.blockProblem(block);
     const curE = blockEnergy(problem, cur);
-    const sol = solver === 'exhaustive' ? exhaustiveBlock(problem) : annealBlock(problem, rng, opts.anneal, cur);
+    const sol = this.o.solver === 'exhaustive' ? exhaustiveBlock(problem) : annealBlock(problem, this.rng, this.o.anneal, cur);
     const delta = sol.energy - curE;
-    if (!(delta < -1e-12 * (Math.abs(objective) + Math.abs(curE) + 1e-300))) return 0;
-    for (let k = 0; k < m; k++) {
+    if (!(delta < -1e-12 * (Math.abs(this.objective) + Math.abs(curE) + 1e-300))) return 0;
+    for (let k = 0; k < block.length; k++) {
       if (sol.z[k] === cur[k]) continue;
       const idx = block[k]!;
       const nowPruned = sol.z[k] === 1;
-      mask[idx] = nowPruned ? 0 : 1;
+      this.mask[idx] = nowPruned ? 0 : 1;
       const i = Math.floor(idx / outDim);
       const j = idx % outDim;
-      const s = nowPruned ? W[idx]! : -W[idx]!;
-      for (let r = 0; r < inDim; r++) C[r * outDim + j] = C[r * outDim + j]! + H[r * inDim + i]! * s;
+      const s = nowPruned ? this.W[idx]! : -this.W[idx]!;
+      for (let r = 0; r < inDim; r++) this.C[r * outDim + j] = this.C[r * outDim + j]! + H[r * inDim + i]! * s;
     }
-    objective += delta;
+    this.objective += delta;
     return delta;
   }
+}
+
+/**
+ * iterative Combinatorial Brain Surgeon (arXiv 2411.17796): block coordinate descent on the
+ * pruning mask. Each step picks a block (some pruned weights, some kept ones), builds the block's
+ * quadratic problem with the rest of the mask fixed, solves it under the constraint that the block
+ * keeps its number of pruned weights (simulated annealing, or exhaustively), and accepts the new
+ * block assignment only if the objective decreases. Block members then stay tabu for `tabuTenure`
+ * steps. The density never changes and the objective never increases. Runs on the host on typed
+ * arrays: no tensor is read, so no device round trip happens per step.
+ */
+export function icbsPrune(w: WeightMatrix, opts: ICBSOptions): ICBSResult {
+  const o = resolveICBSOptions(w, opts);
+  const search = new ICBSSearch(o);
+  const t0 = Date.now();
+  while (search.steps < o.steps) {
+    if (o.timeBudgetMs !== undefined && Date.now() - t0 >= o.timeBudgetMs) break;
+    search.step();
+    o.onStep?.(search.steps, search.objective, search.mask);
+  }
+  return search.result();
 }
 
 /**

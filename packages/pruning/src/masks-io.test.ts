@@ -11,7 +11,7 @@ useBackend('cpu');
 describe('mask serialization', () => {
   const masks = { a: { shape: [3, 3] as [number, number], mask: Uint8Array.from([1, 0, 1, 1, 1, 0, 0, 0, 1]) }, b: { shape: [1, 2] as [number, number], mask: Uint8Array.from([0, 1]) } };
 
-  it('packs one bit per weight, LSB first, layers back to back', () => {
+  it('packs one bit per weight, LSB first, layers back to back', async () => {
     const { spec, data } = encodeMasks(masks);
     // a: bits 0..8 = 1,0,1,1,1,0,0,0 | 1 ; b: bits 9..10 = 0,1 -> byte0 = 0b00011101 = 29, byte1 = 0b101 = 5.
     expect(Array.from(new Uint8Array(data))).toEqual([29, 5]);
@@ -20,7 +20,7 @@ describe('mask serialization', () => {
     expect(() => decodeMasks(spec, new ArrayBuffer(1))).toThrow(/holds 1 bytes, too few for layer 'a' \(bits 0..9\)/);
   });
 
-  it('JSON round trip and bad JSON', () => {
+  it('JSON round trip and bad JSON', async () => {
     expect(masksFromJSON(masksToJSON(masks))).toEqual(masks);
     expect(() => masksFromJSON('{"x":1}')).toThrow(/format 'blockwise-pruning-masks'/);
     expect(() => masksFromJSON('nope')).toThrow(/not JSON/);
@@ -28,7 +28,7 @@ describe('mask serialization', () => {
 
   it('masks travel with the model through save and load', async () => {
     const { model, x } = smallModel();
-    const r = pruneMagnitude(model, { density: 0.3 });
+    const r = await pruneMagnitude(model, { density: 0.3 });
     attachMasks(model, r.masks);
     let saved: tf.io.ModelArtifacts | undefined;
     await model.save(tf.io.withSaveHandler(async (a) => {

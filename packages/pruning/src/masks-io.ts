@@ -34,20 +34,33 @@ export function encodeMasks(masks: PruningMasks): { spec: MaskEntrySpec[]; data:
   return { spec, data: bytes.buffer };
 }
 
-/** Inverse of {@link encodeMasks}. Throws when the buffer is too short for the spec. */
+/**
+ * Inverse of {@link encodeMasks}. Validates the spec against the layout `encodeMasks` writes
+ * (layers back to back from bit 0), so a damaged spec throws instead of decoding a shifted mask.
+ */
 export function decodeMasks(spec: MaskEntrySpec[], data: ArrayBuffer): PruningMasks {
   if (!Array.isArray(spec)) throw new Error(`decodeMasks: spec must be an array, got ${describe(spec)}`);
+  if (!(data instanceof ArrayBuffer)) throw new Error(`decodeMasks: data must be an ArrayBuffer, got ${describe(data)}`);
   const bytes = new Uint8Array(data);
   const out: PruningMasks = {};
-  for (const e of spec) {
+  let bits = 0;
+  spec.forEach((e, k) => {
+    const where = `decodeMasks: spec[${k}]`;
+    if (e === null || typeof e !== 'object') throw new Error(`${where} must be { name, shape, bitOffset }, got ${describe(e)}`);
+    if (typeof e.name !== 'string' || e.name === '') throw new Error(`${where}.name must be a non-empty string, got ${describe(e.name)}`);
+    if (Object.prototype.hasOwnProperty.call(out, e.name)) throw new Error(`${where}.name '${e.name}' appears twice`);
+    if (!Array.isArray(e.shape) || e.shape.length !== 2) throw new Error(`${where}.shape (layer '${e.name}') must be [inDim, outDim], got ${describe(e.shape)}`);
     const [a, b] = e.shape;
-    if (!Number.isInteger(a) || !Number.isInteger(b) || a <= 0 || b <= 0) throw new Error(`decodeMasks: layer '${e.name}' has a bad shape [${e.shape.join(', ')}]`);
+    if (!Number.isInteger(a) || !Number.isInteger(b) || a <= 0 || b <= 0) throw new Error(`${where}.shape (layer '${e.name}') must hold two positive integers, got [${e.shape.map(describe).join(', ')}]`);
+    if (e.bitOffset !== bits) throw new Error(`${where}.bitOffset (layer '${e.name}') must be ${bits} (the layers' bits lie back to back from 0), got ${describe(e.bitOffset)}`);
     const n = a * b;
-    if (Math.ceil((e.bitOffset + n) / 8) > bytes.length) throw new Error(`decodeMasks: the buffer holds ${bytes.length} bytes, too few for layer '${e.name}' (bits ${e.bitOffset}..${e.bitOffset + n})`);
+    if (Math.ceil((bits + n) / 8) > bytes.length) throw new Error(`decodeMasks: the buffer holds ${bytes.length} bytes, too few for layer '${e.name}' (bits ${bits}..${bits + n})`);
     const m = new Uint8Array(n);
-    for (let i = 0; i < n; i++) m[i] = (bytes[(e.bitOffset + i) >> 3]! >> ((e.bitOffset + i) & 7)) & 1;
+    for (let i = 0; i < n; i++) m[i] = (bytes[(bits + i) >> 3]! >> ((bits + i) & 7)) & 1;
     out[e.name] = { shape: [a, b], mask: m };
-  }
+    bits += n;
+  });
+  if (bytes.length !== Math.ceil(bits / 8)) throw new Error(`decodeMasks: the buffer holds ${bytes.length} bytes, the spec's ${bits} bits need exactly ${Math.ceil(bits / 8)}`);
   return out;
 }
 
@@ -59,6 +72,7 @@ export function masksToJSON(masks: PruningMasks): string {
 
 /** Inverse of {@link masksToJSON}. Throws on anything that is not such a string. */
 export function masksFromJSON(json: string): PruningMasks {
+  if (typeof json !== 'string') throw new Error(`masksFromJSON: json must be a string, got ${describe(json)}`);
   let o: unknown;
   try {
     o = JSON.parse(json);
@@ -96,9 +110,10 @@ function fromObject(o: unknown, fn: string): PruningMasks {
 function checkMasks(masks: PruningMasks, fn: string): void {
   if (masks === null || typeof masks !== 'object') throw new Error(`${fn}: masks must be an object of { shape, mask } by layer name, got ${describe(masks)}`);
   for (const [name, m] of Object.entries(masks)) {
-    if (!m || !(m.mask instanceof Uint8Array) || !Array.isArray(m.shape) || m.mask.length !== m.shape[0] * m.shape[1]) {
+    if (!m || !(m.mask instanceof Uint8Array) || !Array.isArray(m.shape) || m.shape.length !== 2 || !m.shape.every((d) => Number.isInteger(d) && d > 0) || m.mask.length !== m.shape[0] * m.shape[1]) {
       throw new Error(`${fn}: masks['${name}'] must be { shape: [inDim, outDim], mask: Uint8Array of inDim * outDim }`);
     }
+    for (let i = 0; i < m.mask.length; i++) if (m.mask[i]! > 1) throw new Error(`${fn}: masks['${name}'].mask must hold only 0 and 1, got ${m.mask[i]} at index ${i}`);
   }
 }
 

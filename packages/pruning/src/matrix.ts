@@ -90,9 +90,10 @@ export function checkMatrix(w: WeightMatrix, fn: string): void {
 }
 
 /** @internal */
-export function checkMask(mask: Mask, w: WeightMatrix, fn: string): void {
-  if (!(mask instanceof Uint8Array)) throw new Error(`${fn}: mask must be a Uint8Array, got ${describe(mask)}`);
-  if (mask.length !== w.data.length) throw new Error(`${fn}: mask.length must equal the number of weights ${w.data.length}, got ${mask.length}`);
+export function checkMask(mask: Mask, w: WeightMatrix, fn: string, name = 'mask'): void {
+  if (!(mask instanceof Uint8Array)) throw new Error(`${fn}: ${name} must be a Uint8Array, got ${describe(mask)}`);
+  if (mask.length !== w.data.length) throw new Error(`${fn}: ${name}.length must equal the number of weights ${w.data.length}, got ${mask.length}`);
+  for (let i = 0; i < mask.length; i++) if (mask[i]! > 1) throw new Error(`${fn}: ${name} must hold only 0 (pruned) and 1 (kept), got ${mask[i]} at index ${i}`);
 }
 
 /**

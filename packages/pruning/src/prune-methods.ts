@@ -2,10 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { AnnealOptions } from './anneal.js';
 import { inputNorms, layerHessian, reconstructionGradient } from './calibration.js';
-import { icbsPrune, type BlockSelection } from './icbs.js';
+import { checkBoolean, checkNumber, checkOneOf, checkOptions } from '@blockwise/tensor';
+import { icbsPrune, MAX_ICBS_STEPS, MAX_TIME_BUDGET_MS, type BlockSelection } from './icbs.js';
 import { globalMagnitudeMasks, magnitudeMask } from './magnitude.js';
-import { describe, type Mask } from './matrix.js';
-import { pruneModelWith, type PruneModelOptions } from './prune-model.js';
+import type { Mask, WeightMatrix } from './matrix.js';
+import { MODEL_KEYS, pruneModelWith, type PruneModelOptions } from './prune-model.js';
 import type { PruneReport } from './report.js';
 import { sparseGPTPrune } from './sparsegpt.js';
 import { readKernel } from './targets.js';
@@ -21,19 +22,20 @@ export interface PruneMagnitudeOptions extends PruneModelOptions {
  * Magnitude pruning of a model's Dense and Conv2D kernels, layer-wise or global, unstructured or N:M. Applies the
  * masks to the model and returns a report. Calibration is optional (used only for the report).
  */
-export function pruneMagnitude(model: LayersModel, opts: PruneMagnitudeOptions): PruneReport {
-  const scope = opts.scope ?? 'layer';
-  if (scope !== 'layer' && scope !== 'global') throw new Error(`pruneMagnitude: scope must be 'layer' or 'global', got ${describe(scope)}`);
+export async function pruneMagnitude(model: LayersModel, options: PruneMagnitudeOptions): Promise<PruneReport> {
+  const opts = checkModelOptions('pruneMagnitude', options, ['scope']);
+  const scope = checkOneOf('pruneMagnitude: scope', opts.scope ?? 'layer', ['layer', 'global'] as const);
   let global: Mask[] | null = null;
   return pruneModelWith(model, opts, {
     method: 'magnitude',
     fn: 'pruneMagnitude',
     needs: 'none',
-    prepare: (targets, densities) => {
+    prepare: async (targets, densities) => {
       if (scope !== 'global') return;
       if (opts.nm) throw new Error(`pruneMagnitude: scope 'global' does not combine with nm (N:M is per group)`);
       if (densities.some((d) => d !== densities[0])) throw new Error(`pruneMagnitude: scope 'global' needs one density for all layers`);
-      const ws = targets.map((t) => ({ data: readKernel(t), shape: [t.inDim, t.outDim] as [number, number] }));
+      const ws: WeightMatrix[] = [];
+      for (const t of targets) ws.push({ data: await readKernel(t), shape: [t.inDim, t.outDim] });
       global = globalMagnitudeMasks(ws, { density: densities[0]! });
     },
     layer: ({ w, density, nm, index }) => ({ mask: global ? global[index]! : magnitudeMask(w, nm ? { nm } : { density }) }),
@@ -44,7 +46,9 @@ export function pruneMagnitude(model: LayersModel, opts: PruneMagnitudeOptions):
  * Wanda pruning (arXiv 2306.11695): scores |W_ij| * ||X_i|| compared within each output unit, so
  * every unit keeps the same count; or N:M. Needs `calibration`.
  */
-export function pruneWanda(model: LayersModel, opts: PruneWandaOptions): PruneReport {
+export async function pruneWanda(model: LayersModel, options: PruneWandaOptions): Promise<PruneReport> {
+  const opts = checkModelOptions('pruneWanda', options, ['group']);
+  if (opts.group !== undefined) checkOneOf('pruneWanda: group', opts.group, ['output', 'layer'] as const);
   return pruneModelWith(model, opts, {
     method: 'wanda',
     fn: 'pruneWanda',
@@ -71,7 +75,10 @@ export interface PruneSparseGPTOptions extends PruneModelOptions {
  * SparseGPT-style pruning (arXiv 2301.00774): masks chosen column batch by column batch and the
  * remaining weights updated to compensate, using the calibration Gram matrix. Needs `calibration`.
  */
-export function pruneSparseGPT(model: LayersModel, opts: PruneSparseGPTOptions): PruneReport {
+export async function pruneSparseGPT(model: LayersModel, options: PruneSparseGPTOptions): Promise<PruneReport> {
+  const opts = checkModelOptions('pruneSparseGPT', options, ['blockSize', 'damp']);
+  if (opts.blockSize !== undefined) checkNumber('pruneSparseGPT: blockSize', opts.blockSize, { integer: true, min: 1 });
+  if (opts.damp !== undefined) checkNumber('pruneSparseGPT: damp', opts.damp, { min: 0 });
   return pruneModelWith(model, opts, {
     method: 'sparsegpt',
     fn: 'pruneSparseGPT',
@@ -126,15 +133,18 @@ export interface PruneICBSOptions extends PruneModelOptions {
  * by block coordinate descent on the second-order change of its reconstruction loss (see
  * `icbsPrune`). The density is exactly that of the start mask. Needs `calibration`.
  */
-export function pruneICBS(model: LayersModel, opts: PruneICBSOptions): PruneReport {
-  const init = opts.init ?? 'wanda';
-  if (init !== 'wanda' && init !== 'magnitude') throw new Error(`pruneICBS: init must be 'wanda' or 'magnitude', got ${describe(init)}`);
+export async function pruneICBS(model: LayersModel, options: PruneICBSOptions): Promise<PruneReport> {
+  const opts = checkModelOptions('pruneICBS', options, ICBS_MODEL_KEYS);
+  const init = checkOneOf('pruneICBS: init', opts.init ?? 'wanda', ['wanda', 'magnitude'] as const);
+  if (opts.gradient !== undefined) checkBoolean('pruneICBS: gradient', opts.gradient);
+  if (opts.gradientWeight !== undefined) checkNumber('pruneICBS: gradientWeight', opts.gradientWeight);
+  if (opts.steps !== undefined) checkNumber('pruneICBS: steps', opts.steps, { integer: true, min: 0, max: MAX_ICBS_STEPS });
+  if (opts.timeBudgetMs !== undefined) checkNumber('pruneICBS: timeBudgetMs', opts.timeBudgetMs, { min: 0, max: MAX_TIME_BUDGET_MS });
   const cal = opts.calibration;
   if (opts.gradient && (cal === undefined || cal instanceof tf.Tensor || cal.y === undefined || !opts.loss)) {
     throw new Error(`pruneICBS: gradient: true needs calibration { x, y } and a loss function`);
   }
-  const reconstruct = opts.reconstruct ?? 'dense';
-  if (reconstruct !== 'dense' && reconstruct !== 'current') throw new Error(`pruneICBS: reconstruct must be 'dense' or 'current', got ${describe(reconstruct)}`);
+  const reconstruct = checkOneOf('pruneICBS: reconstruct', opts.reconstruct ?? 'dense', ['dense', 'current'] as const);
   let budgets: number[] | null = null;
   return pruneModelWith(model, opts, {
     method: 'icbs',
@@ -143,14 +153,13 @@ export function pruneICBS(model: LayersModel, opts: PruneICBSOptions): PruneRepo
     reference: reconstruct === 'dense',
     prepare: (targets) => {
       if (opts.timeBudgetMs === undefined) return;
-      if (!(opts.timeBudgetMs >= 0)) throw new Error(`pruneICBS: timeBudgetMs must be >= 0, got ${describe(opts.timeBudgetMs)}`);
       const total = targets.reduce((s, t) => s + t.inDim * t.outDim, 0);
       budgets = targets.map((t) => (opts.timeBudgetMs! * t.inDim * t.outDim) / total);
     },
-    layer: ({ target, w, density, nm, stats, index }) => {
+    layer: async ({ target, w, density, nm, stats, index }) => {
       const how = nm ? { nm } : { density };
       const start = init === 'wanda' ? wandaMask(w, inputNorms(stats!), how) : magnitudeMask(w, how);
-      const task = opts.gradient && cal && !(cal instanceof tf.Tensor) ? kernelGradient(model, target.layer, cal.x, cal.y!, opts.loss!, opts.batchSize ?? 256) : undefined;
+      const task = opts.gradient && cal && !(cal instanceof tf.Tensor) ? await kernelGradient(model, target.layer, cal.x, cal.y!, opts.loss!, opts.batchSize ?? 256) : undefined;
       const rec = stats!.cross ? reconstructionGradient(stats!, w.data, target.outDim) : undefined;
       let gradient = rec;
       if (task) {
@@ -179,10 +188,11 @@ export function pruneICBS(model: LayersModel, opts: PruneICBSOptions): PruneRepo
 }
 
 /** Mean-loss gradient with respect to a layer's kernel over the calibration set. @internal */
-function kernelGradient(model: LayersModel, layer: LayerLike, x: tf.Tensor, y: tf.Tensor, loss: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, batchSize: number): Float32Array {
+async function kernelGradient(model: LayersModel, layer: LayerLike, x: tf.Tensor, y: tf.Tensor, loss: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, batchSize: number): Promise<Float32Array> {
   const v = layer.trainableWeights[0]!.read() as tf.Variable;
   const n = x.shape[0]!;
-  const acc = new Float32Array(v.size);
+  // Summed on the device over the batches and read once.
+  let acc: tf.Tensor = tf.zeros(v.shape);
   for (let b = 0; b < n; b += batchSize) {
     const size = Math.min(batchSize, n - b);
     const g = tf.tidy(() => {
@@ -195,11 +205,23 @@ function kernelGradient(model: LayersModel, layer: LayerLike, x: tf.Tensor, y: t
       }, [v]);
       return grads[v.name]!;
     });
-    const d = g.dataSync();
-    for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + d[i]!;
-    g.dispose();
+    const next = tf.add(acc, g);
+    tf.dispose([acc, g]);
+    acc = next;
   }
-  return acc;
+  try {
+    return Float32Array.from((await acc.data()) as Float32Array);
+  } finally {
+    acc.dispose();
+  }
 }
+
+/** Checks a model-level options object: the shared keys plus the method's own. */
+function checkModelOptions<T extends PruneModelOptions>(fn: string, options: T, own: readonly string[]): T {
+  if (options === undefined) throw new TypeError(`${fn}: options are required ({ density, ... }), got undefined`);
+  return checkOptions(fn, options, [...MODEL_KEYS, ...own]);
+}
+
+const ICBS_MODEL_KEYS = ['init', 'steps', 'timeBudgetMs', 'blockSize', 'prunedPerBlock', 'selection', 'scope', 'tabuTenure', 'solver', 'anneal', 'reconstruct', 'gradient', 'gradientWeight', 'seed'] as const;
 
 type LayerLike = ReturnType<LayersModel['getLayer']>;

@@ -5,7 +5,7 @@ import { expectNoLeaks, useBackend } from '@blockwise/tensor/testing';
 import { collectCalibration } from './collect.js';
 import { maskDensity } from './matrix.js';
 import { smallModel } from './modeltest.js';
-import { applyMasks } from './prune-model.js';
+import { applyMasks, type PruneModelOptions } from './prune-model.js';
 import { pruneICBS, pruneMagnitude, pruneSparseGPT, pruneWanda } from './prune-methods.js';
 
 useBackend('cpu');
@@ -13,9 +13,9 @@ useBackend('cpu');
 const kernel = (m: tfl.LayersModel, name: string): Float32Array => m.getLayer(name).getWeights()[0]!.dataSync() as Float32Array;
 
 describe('collectCalibration', () => {
-  it('first-layer Gram is X^T X; second layer sees relu(X W1 + b1)', () => {
+  it('first-layer Gram is X^T X; second layer sees relu(X W1 + b1)', async () => {
     const { model, x } = smallModel();
-    const stats = collectCalibration(model, x, { batchSize: 10 });
+    const stats = await collectCalibration(model, x, { batchSize: 10 });
     const g1 = tf.tidy(() => tf.matMul(x, x, true, false).dataSync());
     const s1 = stats.get('hidden1')!;
     expect(s1.count).toBe(64);
@@ -26,39 +26,40 @@ describe('collectCalibration', () => {
     tf.dispose([h, x]);
   });
 
-  it('errors: wrong calibration shape, no matching layer, memory bound', () => {
+  it('errors: wrong calibration shape, no matching layer, memory bound', async () => {
     const { model, x } = smallModel();
     const bad = tf.zeros([5, 15]);
-    expect(() => collectCalibration(model, bad)).toThrow(/calibration must have shape \[n, 16\] .* got \[5, 15\]/);
-    expect(() => collectCalibration(model, x, { layers: /conv/ })).toThrow(/pattern \/conv\/ matches no Dense or Conv2D layer; Dense or Conv2D layers of this model: hidden1, hidden2, logits/);
-    expect(() => collectCalibration(model, x, { layers: ['hidden9'] })).toThrow(/no layer named 'hidden9'/);
-    expect(() => collectCalibration(model, x, { maxGramBytes: 1000 })).toThrow(/need 3712 bytes, over the bound 1000/); // 8 * (16^2 + 12^2 + 8^2);
+    await expect(collectCalibration(model, bad)).rejects.toThrow(/calibration must have shape \[n, 16\] .* got \[5, 15\]/);
+    await expect(collectCalibration(model, x, { layers: /conv/ })).rejects.toThrow(/pattern \/conv\/ matches no Dense or Conv2D layer; Dense or Conv2D layers of this model: hidden1, hidden2, logits/);
+    await expect(collectCalibration(model, x, { layers: ['hidden9'] })).rejects.toThrow(/no layer named 'hidden9'/);
+    await expect(collectCalibration(model, x, { maxGramBytes: 1000 })).rejects.toThrow(/need 3712 bytes, over the bound 1000/); // 8 * (16^2 + 12^2 + 8^2);
     tf.dispose([bad, x]);
   });
 });
 
 describe('model-level pruning', () => {
-  it('sparsity 0 leaves every weight unchanged, for every method', () => {
-    for (const prune of [pruneMagnitude, pruneWanda, pruneSparseGPT, pruneICBS]) {
+  it('sparsity 0 leaves every weight unchanged, for every method', async () => {
+    const icbs = (m: tfl.LayersModel, o: PruneModelOptions) => pruneICBS(m, { ...o, steps: 5 });
+    for (const prune of [pruneMagnitude, pruneWanda, pruneSparseGPT, icbs]) {
       const { model, x } = smallModel();
       const before = model.getWeights().map((w) => Array.from(w.dataSync()));
-      const r = prune(model, { sparsity: 0, calibration: x, steps: 5 });
+      const r = await prune(model, { sparsity: 0, calibration: x });
       expect(r.density).toBe(1);
       model.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).toEqual(before[i]));
       x.dispose();
     }
   });
 
-  it('magnitude: exact densities per layer, zeros where masked, bias untouched, global scope', () => {
+  it('magnitude: exact densities per layer, zeros where masked, bias untouched, global scope', async () => {
     const { model, x } = smallModel();
     const bias = Array.from(model.getLayer('hidden1').getWeights()[1]!.dataSync());
-    const r = pruneMagnitude(model, { density: { hidden1: 0.5, hidden2: 0.25, logits: 1 } });
+    const r = await pruneMagnitude(model, { density: { hidden1: 0.5, hidden2: 0.25, logits: 1 } });
     expect(r.layers.map((l) => l.density)).toEqual([96 / 192, 24 / 96, 1]);
     const k = kernel(model, 'hidden1');
     r.masks.hidden1!.mask.forEach((m, i) => m === 0 && expect(k[i]).toBe(0));
     expect(Array.from(model.getLayer('hidden1').getWeights()[1]!.dataSync())).toEqual(bias);
     expect(r.measuredLossChange).toBeNull();
-    const g = pruneMagnitude(smallModel(2).model, { density: 0.2, scope: 'global' });
+    const g = await pruneMagnitude(smallModel(2).model, { density: 0.2, scope: 'global' });
     expect(g.density).toBeCloseTo(1 - Math.floor(320 * 0.8) / 320, 12);
     x.dispose();
   });
@@ -75,10 +76,10 @@ describe('model-level pruning', () => {
     }
     expect(r.measure).toBe('outputMSE');
     expect(r.measuredLossChange).toBeGreaterThan(0);
-    const icnm = pruneICBS(smallModel().model, { nm: { n: 2, m: 4 }, calibration: x, steps: 30 });
+    const icnm = await pruneICBS(smallModel().model, { nm: { n: 2, m: 4 }, calibration: x, steps: 30 });
     for (const l of icnm.layers) expect(l.density).toBe(0.5);
     for (const d of Object.values(icnm.details!)) expect(d.objective!).toBeLessThanOrEqual(d.initialObjective!);
-    const nm = pruneWanda(smallModel().model, { nm: { n: 2, m: 4 }, calibration: x });
+    const nm = await pruneWanda(smallModel().model, { nm: { n: 2, m: 4 }, calibration: x });
     const k = nm.masks.hidden2!.mask; // [12, 8]
     for (let j = 0; j < 8; j++) for (let g = 0; g < 12; g += 4) {
       let zeros = 0;
@@ -88,18 +89,18 @@ describe('model-level pruning', () => {
     x.dispose();
   });
 
-  it('iCBS never does worse than its Wanda start on the first layer; SparseGPT beats Wanda there', () => {
+  it('iCBS never does worse than its Wanda start on the first layer; SparseGPT beats Wanda there', async () => {
     const { x, y } = smallModel();
     const loss = (a: tf.Tensor, b: tf.Tensor) => tfl.metrics.categoricalCrossentropy(a, tf.softmax(b));
-    const w = pruneWanda(smallModel().model, { density: 0.3, calibration: x });
-    const ic = pruneICBS(smallModel().model, { density: 0.3, calibration: { x, y }, loss, steps: 80, blockSize: 8 });
-    const sg = pruneSparseGPT(smallModel().model, { density: 0.3, calibration: x });
+    const w = await pruneWanda(smallModel().model, { density: 0.3, calibration: x });
+    const ic = await pruneICBS(smallModel().model, { density: 0.3, calibration: { x, y }, loss, steps: 80, blockSize: 8 });
+    const sg = await pruneSparseGPT(smallModel().model, { density: 0.3, calibration: x });
     expect(ic.layers.map((l) => l.density)).toEqual(w.layers.map((l) => l.density));
     expect(ic.layers[0]!.estimatedLossChange!).toBeLessThan(w.layers[0]!.estimatedLossChange!);
     expect(ic.details!.hidden1!.objective).toBeCloseTo(ic.layers[0]!.estimatedLossChange!, 4);
     expect(sg.layers[0]!.estimatedLossChange!).toBeLessThan(w.layers[0]!.estimatedLossChange!);
     expect(ic.measure).toBe('loss');
-    const gr = pruneICBS(smallModel().model, { density: 0.3, calibration: { x, y }, loss, steps: 20, gradient: true });
+    const gr = await pruneICBS(smallModel().model, { density: 0.3, calibration: { x, y }, loss, steps: 20, gradient: true });
     expect(gr.details!.logits!.objective!).toBeLessThanOrEqual(gr.details!.logits!.initialObjective!);
     tf.dispose([x, y]);
   });
@@ -115,36 +116,36 @@ describe('model-level pruning', () => {
     tf.dispose([x, y]);
   });
 
-  it('bad input: clear errors', () => {
+  it('bad input: clear errors', async () => {
     const { model, x } = smallModel();
-    expect(() => pruneWanda(model, { density: 0.5 })).toThrow(/pruneWanda: calibration is required/);
-    expect(() => pruneMagnitude(model, { density: 1.2 })).toThrow(/pruneMagnitude: density must be a number in \[0, 1\] .*got 1.2/);
-    expect(() => pruneMagnitude(model, { density: 0.5, layers: 'conv1' })).toThrow(/no layer named 'conv1'/);
-    expect(() => pruneWanda(model, { nm: { n: 4, m: 4 }, calibration: x })).toThrow(/nm.n must be an integer with 1 <= n < m = 4, got 4/);
-    expect(() => pruneWanda(model, { density: 0.5, calibration: tf.zeros([3, 4]) })).toThrow(/calibration must have shape \[n, 16\]/);
-    expect(() => pruneMagnitude(model, { density: { hidden1: 0.5 } })).toThrow(/density has no entry for layer 'hidden2'/);
-    expect(() => pruneICBS(model, { density: 0.5, calibration: x, gradient: true })).toThrow(/gradient: true needs calibration \{ x, y \} and a loss/);
+    await expect(pruneWanda(model, { density: 0.5 })).rejects.toThrow(/pruneWanda: calibration is required/);
+    await expect(pruneMagnitude(model, { density: 1.2 })).rejects.toThrow(/pruneMagnitude: density must be a number in \[0, 1\] .*got 1.2/);
+    await expect(pruneMagnitude(model, { density: 0.5, layers: 'conv1' })).rejects.toThrow(/no layer named 'conv1'/);
+    await expect(pruneWanda(model, { nm: { n: 4, m: 4 }, calibration: x })).rejects.toThrow(/nm.n must be an integer with 1 <= n < m = 4, got 4/);
+    await expect(pruneWanda(model, { density: 0.5, calibration: tf.zeros([3, 4]) })).rejects.toThrow(/calibration must have shape \[n, 16\]/);
+    await expect(pruneMagnitude(model, { density: { hidden1: 0.5 } })).rejects.toThrow(/density has no entry for layer 'hidden2'/);
+    await expect(pruneICBS(model, { density: 0.5, calibration: x, gradient: true })).rejects.toThrow(/gradient: true needs calibration \{ x, y \} and a loss/);
     x.dispose();
   });
 
-  it('biasCorrection keeps the mean pre-activation of the first layer on the calibration set', () => {
+  it('biasCorrection keeps the mean pre-activation of the first layer on the calibration set', async () => {
     const { model, x } = smallModel();
     const pre = (m: tfl.LayersModel) => tf.tidy(() => {
       const [k, b] = m.getLayer('hidden1').getWeights();
       return tf.mean(tf.add(tf.matMul(x, k!), b!), 0).dataSync();
     });
     const dense = pre(model);
-    pruneWanda(model, { density: 0.25, calibration: x, biasCorrection: true, layers: ['hidden1'] });
+    await pruneWanda(model, { density: 0.25, calibration: x, biasCorrection: true, layers: ['hidden1'] });
     pre(model).forEach((v, j) => expect(v).toBeCloseTo(dense[j]!, 4));
     const plain = smallModel().model;
-    pruneWanda(plain, { density: 0.25, calibration: x, layers: ['hidden1'] });
+    await pruneWanda(plain, { density: 0.25, calibration: x, layers: ['hidden1'] });
     expect(Array.from(pre(plain)).some((v, j) => Math.abs(v - dense[j]!) > 1e-2)).toBe(true);
     x.dispose();
   });
 
-  it('applyMasks re-applies masks after the weights change', () => {
+  it('applyMasks re-applies masks after the weights change', async () => {
     const { model } = smallModel();
-    const r = pruneMagnitude(model, { density: 0.5 });
+    const r = await pruneMagnitude(model, { density: 0.5 });
     const l = model.getLayer('hidden1');
     const ws = l.getWeights();
     const ones = tf.onesLike(ws[0]!);

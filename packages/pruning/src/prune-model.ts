@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { layerHessian, reconstructionError, type LayerStats } from './calibration.js';
-import { checkCalibrationInput, collectForTargets, layerInputs } from './collect.js';
+import { checkBoolean, checkNumber } from '@blockwise/tensor';
+import { checkBatchSize, checkCalibrationInput, collectForTargets, layerInputs } from './collect.js';
 import { applyMask, checkNM, describe, maskDensity, resolveDensity, type Mask, type NMPattern, type WeightMatrix } from './matrix.js';
 import type { LayerReport, PruneReport, PruningMasks } from './report.js';
 import { readKernel, resolveTargets, writeKernel, type LayerSelector, type TargetLayer } from './targets.js';
@@ -68,15 +69,28 @@ export interface MethodSpec {
   /** Also collect X^T R against the unpruned model's layer inputs R (sequential mode only). */
   reference?: boolean;
   /** Runs before the per-layer loop with all targets resolved (e.g. global magnitude). */
-  prepare?: (targets: TargetLayer[], densities: number[]) => void;
-  layer: (job: LayerJob) => LayerOutcome;
+  prepare?: (targets: TargetLayer[], densities: number[]) => void | Promise<void>;
+  layer: (job: LayerJob) => LayerOutcome | Promise<LayerOutcome>;
 }
 
-/** The shared driver of pruneMagnitude / pruneWanda / pruneSparseGPT / pruneICBS. @internal */
-export function pruneModelWith(model: LayersModel, opts: PruneModelOptions, spec: MethodSpec): PruneReport {
+/** Option names every model-level pruning function takes. @internal */
+export const MODEL_KEYS = ['density', 'sparsity', 'layers', 'nm', 'calibration', 'loss', 'sequential', 'biasCorrection', 'batchSize', 'maxGramBytes'] as const;
+
+/**
+ * The shared driver of pruneMagnitude / pruneWanda / pruneSparseGPT / pruneICBS. Host reads per
+ * layer: the kernel once, each calibration batch's layer inputs once (all asynchronous); the
+ * methods themselves run on the host on those copies, so no read happens per search step.
+ * @internal
+ */
+export async function pruneModelWith(model: LayersModel, opts: PruneModelOptions, spec: MethodSpec): Promise<PruneReport> {
   const t0 = performance.now();
   if (opts === null || typeof opts !== 'object') throw new Error(`${spec.fn}: options must be an object, got ${describe(opts)}`);
   const targets = resolveTargets(model, opts.layers);
+  const batchSize = checkBatchSize(spec.fn, opts.batchSize ?? 256);
+  const maxGramBytes = checkNumber(`${spec.fn}: maxGramBytes`, opts.maxGramBytes ?? 256 * 2 ** 20, { min: 0, exclusiveMin: true, allowInfinity: true });
+  const sequential = opts.sequential === undefined ? true : checkBoolean(`${spec.fn}: sequential`, opts.sequential);
+  if (opts.biasCorrection !== undefined) checkBoolean(`${spec.fn}: biasCorrection`, opts.biasCorrection);
+  if (opts.loss !== undefined && typeof opts.loss !== 'function') throw new TypeError(`${spec.fn}: loss must be a function (yTrue, yPred) => tf.Tensor, got ${describe(opts.loss)}`);
   if (opts.nm) for (const t of targets) checkNM(opts.nm, t.inDim, `${spec.fn} (layer '${t.name}')`);
   const densities = resolveDensities(targets, opts, spec.fn);
   const cal = opts.calibration;
@@ -85,13 +99,13 @@ export function pruneModelWith(model: LayersModel, opts: PruneModelOptions, spec
   if (spec.needs !== 'none' && x === undefined) {
     throw new Error(`${spec.fn}: calibration is required (a float32 tf.Tensor of model inputs, [n, ...inputShape])`);
   }
-  if (x !== undefined) checkCalibrationInput(model, x);
+  if (cal !== undefined && !(cal instanceof tf.Tensor) && (cal === null || typeof cal !== 'object')) {
+    throw new TypeError(`${spec.fn}: calibration must be a tf.Tensor or { x, y }, got ${describe(cal)}`);
+  }
+  if (x !== undefined) checkCalibrationInput(model, x, spec.fn);
   if (y !== undefined && (!(y instanceof tf.Tensor) || y.shape[0] !== x!.shape[0])) {
     throw new Error(`${spec.fn}: calibration.y must be a tf.Tensor with ${x!.shape[0]} rows like calibration.x, got ${y instanceof tf.Tensor ? `[${y.shape.join(', ')}]` : describe(y)}`);
   }
-  const batchSize = opts.batchSize ?? 256;
-  const maxGramBytes = opts.maxGramBytes ?? 256 * 2 ** 20;
-  const sequential = opts.sequential !== false;
   const before = x !== undefined ? predictAll(model, x, batchSize) : null;
   let reference: Map<string, Float32Array> | undefined;
   if ((spec.reference || opts.biasCorrection) && sequential && x !== undefined) {
@@ -99,31 +113,32 @@ export function pruneModelWith(model: LayersModel, opts: PruneModelOptions, spec
     if (bytes > maxGramBytes) {
       throw new Error(`${spec.fn}: keeping the unpruned layer inputs for reconstruct: 'dense' needs ${bytes} bytes, over maxGramBytes ${maxGramBytes}; raise maxGramBytes, use fewer calibration rows, or reconstruct: 'current'`);
     }
-    reference = layerInputs(model, targets, x, batchSize);
+    reference = await layerInputs(model, targets, x, batchSize);
   }
-  spec.prepare?.(targets, densities);
+  await spec.prepare?.(targets, densities);
 
   // The Gram matrix is needed by 'gram' methods; otherwise collected only for the report when it fits.
   const gramFits = (ts: TargetLayer[]): boolean => ts.reduce((s, t) => s + 8 * t.inDim * t.inDim, 0) <= maxGramBytes;
-  const collect = (ts: TargetLayer[]): Map<string, LayerStats> =>
-    collectForTargets(model, ts, x!, { batchSize, maxGramBytes, gram: spec.needs === 'gram' || gramFits(ts), reference: spec.reference ? reference : undefined });
+  const collect = (ts: TargetLayer[]): Promise<Map<string, LayerStats>> =>
+    collectForTargets(model, ts, x!, { batchSize, maxGramBytes, gram: spec.needs === 'gram' || gramFits(ts), reference: spec.reference ? reference : undefined }, spec.fn);
   let allStats: Map<string, LayerStats> | null = null;
-  if (x !== undefined && !sequential) allStats = collect(targets);
+  if (x !== undefined && !sequential) allStats = await collect(targets);
 
   const masks: PruningMasks = {};
   const layers: LayerReport[] = [];
   const details: Record<string, Record<string, number>> = {};
   let kept = 0;
   let total = 0;
-  targets.forEach((target, index) => {
+  for (let index = 0; index < targets.length; index++) {
+    const target = targets[index]!;
     const tl = performance.now();
-    const stats = x === undefined ? null : (allStats ?? collect([target])).get(target.name)!;
-    const data = readKernel(target);
+    const stats = x === undefined ? null : (allStats ?? (await collect([target]))).get(target.name)!;
+    const data = await readKernel(target);
     const w: WeightMatrix = { data, shape: [target.inDim, target.outDim] };
-    const out = spec.layer({ target, w, density: densities[index]!, nm: opts.nm, stats, index });
+    const out = await spec.layer({ target, w, density: densities[index]!, nm: opts.nm, stats, index });
     const next = out.weights ?? applyMask(w, out.mask);
     writeKernel(target, next);
-    if (opts.biasCorrection && stats) correctBias(target, data, next, stats, reference?.get(target.name));
+    if (opts.biasCorrection && stats) await correctBias(target, data, next, stats, reference?.get(target.name));
     const estimated = stats?.gram ? reconstructionError(data, next, target.inDim, target.outDim, layerHessian(stats)) : null;
     masks[target.name] = { shape: [target.inDim, target.outDim], mask: out.mask };
     const d = maskDensity(out.mask);
@@ -131,21 +146,24 @@ export function pruneModelWith(model: LayersModel, opts: PruneModelOptions, spec
     total += out.mask.length;
     if (out.details) details[target.name] = out.details;
     layers.push({ name: target.name, shape: [target.inDim, target.outDim], targetDensity: densities[index]!, density: d, estimatedLossChange: estimated, timeMs: performance.now() - tl });
-  });
+  }
 
   let measured: number | null = null;
   let measure: PruneReport['measure'] = null;
   if (x !== undefined && before !== null) {
     const after = predictAll(model, x, batchSize);
-    if (y !== undefined && opts.loss) {
-      measured = meanLoss(opts.loss, y, after) - meanLoss(opts.loss, y, before);
-      measure = 'loss';
-    } else {
-      measured = tf.tidy(() => tf.mean(tf.squaredDifference(after, before)).dataSync()[0]!);
-      measure = 'outputMSE';
+    try {
+      if (y !== undefined && opts.loss) {
+        measured = (await meanLoss(opts.loss, y, after)) - (await meanLoss(opts.loss, y, before));
+        measure = 'loss';
+      } else {
+        measured = await readScalar(tf.tidy(() => tf.mean(tf.squaredDifference(after, before))));
+        measure = 'outputMSE';
+      }
+    } finally {
+      after.dispose();
+      before.dispose();
     }
-    after.dispose();
-    before.dispose();
   }
   const est = layers.every((l) => l.estimatedLossChange !== null) ? layers.reduce((s, l) => s + l.estimatedLossChange!, 0) : null;
   const report: PruneReport = { method: spec.method, density: total ? kept / total : 1, layers, estimatedLossChange: est, measuredLossChange: measured, measure, timeMs: performance.now() - t0, masks };
@@ -154,7 +172,7 @@ export function pruneModelWith(model: LayersModel, opts: PruneModelOptions, spec
 }
 
 /** b_j += sum_i (mean(R)_i W_ij - mean(X)_i W'_ij): keeps the layer's mean pre-activation. */
-function correctBias(t: TargetLayer, before: Float32Array, after: Float32Array, stats: LayerStats, ref: Float32Array | undefined): void {
+async function correctBias(t: TargetLayer, before: Float32Array, after: Float32Array, stats: LayerStats, ref: Float32Array | undefined): Promise<void> {
   const ws = t.layer.getWeights();
   if (ws.length < 2 || ws[1]!.size !== t.outDim) return;
   const { inDim, outDim } = t;
@@ -164,7 +182,7 @@ function correctBias(t: TargetLayer, before: Float32Array, after: Float32Array, 
     const rows = ref.length / inDim;
     for (let r = 0; r < rows; r++) for (let i = 0; i < inDim; i++) muR[i] = muR[i]! + ref[r * inDim + i]! / rows;
   } else muR.set(muX);
-  const b = Float32Array.from(ws[1]!.dataSync() as Float32Array);
+  const b = Float32Array.from((await ws[1]!.data()) as Float32Array);
   for (let j = 0; j < outDim; j++) {
     let s = 0;
     for (let i = 0; i < inDim; i++) s += muR[i]! * before[i * outDim + j]! - muX[i]! * after[i * outDim + j]!;
@@ -214,8 +232,17 @@ export function predictAll(model: LayersModel, x: tf.Tensor, batchSize: number):
   });
 }
 
-function meanLoss(loss: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, y: tf.Tensor, p: tf.Tensor): number {
-  return tf.tidy(() => tf.mean(loss(y, p)).dataSync()[0]!);
+async function meanLoss(loss: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, y: tf.Tensor, p: tf.Tensor): Promise<number> {
+  return readScalar(tf.tidy(() => tf.mean(loss(y, p))));
+}
+
+/** Reads a scalar asynchronously and disposes it. @internal */
+export async function readScalar(t: tf.Tensor): Promise<number> {
+  try {
+    return (await t.data())[0]!;
+  } finally {
+    t.dispose();
+  }
 }
 
 /** Multiplies each named layer's kernel by its mask (re-applies masks, e.g. after an optimizer step). */

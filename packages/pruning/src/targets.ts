@@ -90,10 +90,10 @@ export function resolveTargets(model: LayersModel, layers?: LayerSelector): Targ
   });
 }
 
-/** Reads a layer's kernel as a Float32Array `[inDim, outDim]`. @internal */
-export function readKernel(t: TargetLayer): Float32Array {
+/** Reads a layer's kernel as a Float32Array `[inDim, outDim]` (one asynchronous read). @internal */
+export async function readKernel(t: TargetLayer): Promise<Float32Array> {
   const k = t.layer.getWeights()[0]!;
-  return Float32Array.from(k.dataSync() as Float32Array);
+  return Float32Array.from((await k.data()) as Float32Array);
 }
 
 /** Writes a layer's kernel (keeps the other weights, e.g. the bias). @internal */
@@ -104,14 +104,17 @@ export function writeKernel(t: TargetLayer, data: Float32Array): void {
   k.dispose();
 }
 
-/** The layer's input rows `[rows, inDim]` from its input tensor (flattened, or im2col patches for Conv2D). @internal */
-export function inputRows(t: TargetLayer, input: tf.Tensor): { data: Float32Array; rows: number } {
+/**
+ * The layer's input rows `[rows, inDim]` from its input tensor (flattened, or im2col patches for
+ * Conv2D): one asynchronous read of the tensor. @internal
+ */
+export async function inputRows(t: TargetLayer, input: tf.Tensor): Promise<{ data: Float32Array; rows: number }> {
   if (t.kind === 'conv2d') {
     if (input.rank !== 4) throw new Error(`layer '${t.name}': expected a 4-D input, got rank ${input.rank}`);
     const s = input.shape as [number, number, number, number];
-    const p = im2col(input.dataSync() as Float32Array, s, t.conv!);
+    const p = im2col((await input.data()) as Float32Array, s, t.conv!);
     return { data: p.data, rows: p.rows };
   }
-  const data = input.dataSync() as Float32Array;
+  const data = (await input.data()) as Float32Array;
   return { data, rows: data.length / t.inDim };
 }

@@ -50,8 +50,11 @@ function buildMlp(hidden: number): tfl.Sequential {
   });
 }
 
-function accuracy(model: tfl.LayersModel, x: tf.Tensor2D, y: Int32Array): number {
-  const pred = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, -1).dataSync());
+/** Test accuracy (%): one asynchronous read of the predicted classes (WebGPU in Node has no synchronous read). */
+async function accuracy(model: tfl.LayersModel, x: tf.Tensor2D, y: Int32Array): Promise<number> {
+  const p = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, -1));
+  const pred = await p.data();
+  p.dispose();
   let hit = 0;
   for (let i = 0; i < y.length; i++) hit += pred[i] === y[i] ? 1 : 0;
   return (100 * hit) / y.length;
@@ -73,7 +76,9 @@ async function trainBest(ctx: SuiteContext, s: Split, hidden: number, epochs: nu
     tf.dispose([nk, nb]);
   }
   model.compile({ optimizer: tf.train.adam(3e-3), loss: xent });
-  const yVal = Int32Array.from(tf.tidy(() => tf.argMax(s.yVal, -1).dataSync()));
+  const yValT = tf.argMax(s.yVal, -1);
+  const yVal = Int32Array.from(await yValT.data());
+  yValT.dispose();
   let best = { weights: model.getWeights().map((w) => w.clone()), valAcc: -1, valLoss: Infinity, epoch: 0 };
   for (let e = 0; e < epochs; e++) {
     // Seeded shuffle (tfjs's own uses Math.random), so runs repeat.
@@ -81,8 +86,10 @@ async function trainBest(ctx: SuiteContext, s: Split, hidden: number, epochs: nu
     const [xs, ys] = [tf.gather(s.xTrain, order), tf.gather(s.yTrain, order)];
     await model.fit(xs, ys, { epochs: 1, batchSize: 64, shuffle: false, verbose: 0 });
     tf.dispose([order, xs, ys]);
-    const acc = accuracy(model, s.xVal, yVal);
-    const loss = tf.tidy(() => xent(s.yVal, model.predict(s.xVal) as tf.Tensor).dataSync()[0]!);
+    const acc = await accuracy(model, s.xVal, yVal);
+    const lossT = tf.tidy(() => xent(s.yVal, model.predict(s.xVal) as tf.Tensor));
+    const loss = (await lossT.data())[0]!;
+    lossT.dispose();
     // Best validation accuracy; ties (180 validation images) go to the lower validation loss.
     if (acc > best.valAcc || (acc === best.valAcc && loss < best.valLoss)) {
       tf.dispose(best.weights);
@@ -100,7 +107,7 @@ function freshModel(hidden: number, weights: tf.Tensor[]): tfl.Sequential {
   return m;
 }
 
-function prune(method: Method, model: tfl.LayersModel, density: number, nm: NMPattern | undefined, calib: tf.Tensor2D, calibY: tf.Tensor2D, icbsSteps: number): PruneReport {
+function prune(method: Method, model: tfl.LayersModel, density: number, nm: NMPattern | undefined, calib: tf.Tensor2D, calibY: tf.Tensor2D, icbsSteps: number): Promise<PruneReport> {
   const common = { ...(nm ? { nm } : { density }), calibration: { x: calib, y: calibY }, loss: xent };
   switch (method) {
     case 'magnitude':
@@ -145,7 +152,7 @@ export const pruningSuite: Suite = {
     const calibY = s.yTrain;
     const results: Result[] = [];
     const dense = freshModel(hidden, best.weights);
-    const denseAcc = accuracy(dense, s.xTest, s.yTest);
+    const denseAcc = await accuracy(dense, s.xTest, s.yTest);
     dense.dispose();
     ctx.log(`dense MLP: best validation accuracy ${best.valAcc.toFixed(2)}% at epoch ${best.epoch}, test accuracy ${denseAcc.toFixed(2)}%`);
     results.push({ name: 'dense', params: { method: 'dense', density: 1, pattern: 'dense', epoch: best.epoch }, metrics: { accuracy: { value: denseAcc, unit: '%' }, trainMs: { value: trainMs, unit: 'ms' } } });
@@ -158,8 +165,8 @@ export const pruningSuite: Suite = {
       for (const method of METHODS) {
         if (nm && method === 'wanda-layer') continue; // same as 'wanda' under N:M
         const m = freshModel(hidden, best.weights);
-        const r = prune(method, m, density, nm, calib, calibY, icbsSteps);
-        const acc = accuracy(m, s.xTest, s.yTest);
+        const r = await prune(method, m, density, nm, calib, calibY, icbsSteps);
+        const acc = await accuracy(m, s.xTest, s.yTest);
         m.dispose();
         const pattern = nm ? `${nm.n}:${nm.m}` : 'unstructured';
         results.push({
@@ -179,8 +186,8 @@ export const pruningSuite: Suite = {
     const dLow = DENSITIES[DENSITIES.length - 1]!;
     for (const steps of stepGrid) {
       const m = freshModel(hidden, best.weights);
-      const r = pruneICBS(m, { density: dLow, calibration: { x: calib, y: calibY }, loss: xent, steps, blockSize: 16, seed: 1 });
-      const acc = accuracy(m, s.xTest, s.yTest);
+      const r = await pruneICBS(m, { density: dLow, calibration: { x: calib, y: calibY }, loss: xent, steps, blockSize: 16, seed: 1 });
+      const acc = await accuracy(m, s.xTest, s.yTest);
       m.dispose();
       results.push({
         name: `icbs steps ${steps}`,
@@ -204,8 +211,8 @@ export const pruningSuite: Suite = {
         await m.fit(xs, ys, { epochs: 1, batchSize: 64, shuffle: false, verbose: 0, callbacks: [pruner.callback()] });
         tf.dispose([order, xs, ys]);
       }
-      const masks = pruner.finalize();
-      const acc = accuracy(m, s.xTest, s.yTest);
+      const masks = await pruner.finalize();
+      const acc = await accuracy(m, s.xTest, s.yTest);
       let kept = 0;
       let total = 0;
       for (const v of Object.values(masks)) {
