@@ -1,4 +1,5 @@
-import { describe } from './matrix.js';
+import { checkBoolean, checkNumber, checkOptions } from '@blockwise/tensor';
+import { checkDims, checkSquare, describe } from './matrix.js';
 
 /**
  * Second-order statistics of one layer's inputs over a calibration set: the squared column norms
@@ -30,15 +31,37 @@ export interface LayerStatsOptions {
 }
 
 /** Creates empty statistics for a layer with `inputDim` inputs. */
-export function createLayerStats(inputDim: number, opts: LayerStatsOptions = {}): LayerStats {
-  if (!Number.isInteger(inputDim) || inputDim <= 0) throw new Error(`createLayerStats: inputDim must be a positive integer, got ${describe(inputDim)}`);
+export function createLayerStats(inputDim: number, options?: LayerStatsOptions): LayerStats {
+  const opts = checkOptions('createLayerStats', options, ['gram']);
+  const gram = opts.gram === undefined ? true : checkBoolean('createLayerStats: gram', opts.gram);
+  // A Gram matrix of 16384^2 float64 values is 2 GiB: past that, the host cannot hold it.
+  checkNumber('createLayerStats: inputDim', inputDim, { integer: true, min: 1, max: gram ? MAX_GRAM_DIM : 2 ** 30 });
   return {
     inputDim,
     count: 0,
     sqNorms: new Float64Array(inputDim),
     sums: new Float64Array(inputDim),
-    gram: opts.gram === false ? null : new Float64Array(inputDim * inputDim),
+    gram: gram ? new Float64Array(inputDim * inputDim) : null,
   };
+}
+
+/** Largest input dimension with a Gram matrix (2 GiB of float64). @internal */
+export const MAX_GRAM_DIM = 16384;
+
+/** Throws unless `stats` looks like {@link LayerStats} (from {@link createLayerStats}). @internal */
+export function checkStats(stats: LayerStats, fn: string): void {
+  if (
+    stats === null ||
+    typeof stats !== 'object' ||
+    !Number.isInteger(stats.inputDim) ||
+    !(stats.sqNorms instanceof Float64Array) ||
+    stats.sqNorms.length !== stats.inputDim ||
+    !(stats.sums instanceof Float64Array) ||
+    !(stats.gram === null || (stats.gram instanceof Float64Array && stats.gram.length === stats.inputDim * stats.inputDim)) ||
+    !(Number.isInteger(stats.count) && stats.count >= 0)
+  ) {
+    throw new Error(`${fn}: stats must be LayerStats from createLayerStats, got ${describe(stats)}`);
+  }
 }
 
 /**
@@ -46,6 +69,7 @@ export function createLayerStats(inputDim: number, opts: LayerStatsOptions = {})
  * length or a non-finite value.
  */
 export function accumulateLayerStats(stats: LayerStats, x: Float32Array, rows: number): void {
+  checkStats(stats, 'accumulateLayerStats');
   const d = stats.inputDim;
   if (!Number.isInteger(rows) || rows < 0) throw new Error(`accumulateLayerStats: rows must be a non-negative integer, got ${describe(rows)}`);
   if (!(x instanceof Float32Array) || x.length !== rows * d) {
@@ -85,6 +109,7 @@ export function accumulateLayerStats(stats: LayerStats, x: Float32Array, rows: n
  * (both row-major `rows x inputDim`). Call alongside {@link accumulateLayerStats} with the same rows.
  */
 export function accumulateCross(stats: LayerStats, x: Float32Array, r: Float32Array, rows: number): void {
+  checkStats(stats, 'accumulateCross');
   const d = stats.inputDim;
   if (x.length !== rows * d || r.length !== rows * d) {
     throw new Error(`accumulateCross: x and r must hold rows * inputDim = ${rows * d} values, got ${x.length} and ${r.length}`);
@@ -125,7 +150,7 @@ export function reconstructionGradient(stats: LayerStats, w: Float32Array, outDi
 }
 
 /** Statistics of a whole input matrix at once (`x` row-major `rows x inputDim`). */
-export function layerStatsFromInputs(x: Float32Array, rows: number, inputDim: number, opts: LayerStatsOptions = {}): LayerStats {
+export function layerStatsFromInputs(x: Float32Array, rows: number, inputDim: number, opts?: LayerStatsOptions): LayerStats {
   const s = createLayerStats(inputDim, opts);
   accumulateLayerStats(s, x, rows);
   return s;
@@ -133,6 +158,7 @@ export function layerStatsFromInputs(x: Float32Array, rows: number, inputDim: nu
 
 /** The l2 norm of every input feature, ||X_i|| = sqrt(sum_n x_ni^2), as Wanda uses them. */
 export function inputNorms(stats: LayerStats): Float64Array {
+  checkStats(stats, 'inputNorms');
   return Float64Array.from(stats.sqNorms, (v) => Math.sqrt(v));
 }
 
@@ -141,6 +167,7 @@ export function inputNorms(stats: LayerStats): Float64Array {
  * output unit). Throws when the Gram matrix was not collected.
  */
 export function layerHessian(stats: LayerStats, fn = 'layerHessian'): Float64Array {
+  checkStats(stats, fn);
   if (!stats.gram) throw new Error(`${fn}: this method needs the Gram matrix X^T X, but the calibration statistics hold none (collected with gram: false or over the memory bound)`);
   if (stats.count === 0) throw new Error(`${fn}: the calibration statistics hold no samples`);
   const inv = 1 / stats.count;
@@ -152,10 +179,14 @@ export function layerHessian(stats: LayerStats, fn = 'layerHessian'): Float64Arr
  * weight versions (both `[inDim, outDim]`), with `hessian` from {@link layerHessian}.
  */
 export function reconstructionError(before: Float32Array, after: Float32Array, inDim: number, outDim: number, hessian: Float64Array): number {
-  if (before.length !== inDim * outDim || after.length !== inDim * outDim) {
+  checkDims(inDim, outDim, 'reconstructionError');
+  if (!(before instanceof Float32Array) || !(after instanceof Float32Array) || before.length !== inDim * outDim || after.length !== inDim * outDim) {
     throw new Error(`reconstructionError: weights must have inDim * outDim = ${inDim * outDim} values, got ${before.length} and ${after.length}`);
   }
-  if (hessian.length !== inDim * inDim) throw new Error(`reconstructionError: hessian must have ${inDim * inDim} values, got ${hessian.length}`);
+  checkSquare(hessian, inDim, 'reconstructionError: hessian');
+  for (const [name, a] of [['before', before], ['after', after]] as const) {
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) throw new RangeError(`reconstructionError: ${name} must be finite, got ${a[i]} at index ${i}`);
+  }
   const delta = new Float64Array(inDim);
   let total = 0;
   for (let j = 0; j < outDim; j++) {

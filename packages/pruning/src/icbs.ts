@@ -1,6 +1,6 @@
 import { checkNumber, checkOneOf, checkOptions, createRng, type Rng } from '@blockwise/tensor';
 import { annealBlock, blockEnergy, checkAnnealOptions, exhaustiveBlock, type AnnealOptions, type BlockProblem } from './anneal.js';
-import { checkMask, checkMatrix, checkNM, describe, type Mask, type NMPattern, type WeightMatrix } from './matrix.js';
+import { checkMask, checkMatrix, checkNM, checkSquare, describe, type Mask, type NMPattern, type WeightMatrix } from './matrix.js';
 
 /** How iCBS picks the next block (see arXiv 1712.08859 for the greedy, Gauss-Southwell-style rule). */
 export type BlockSelection = 'random' | 'score' | 'greedy';
@@ -67,6 +67,19 @@ export interface ICBSResult {
  * the mean squared change of the layer output, plus the first-order change of the task loss.
  */
 export function icbsObjective(w: WeightMatrix, mask: Mask, hessian: Float64Array, gradient?: Float32Array, gradientWeight = 1): number {
+  checkMatrix(w, 'icbsObjective');
+  checkMask(mask, w, 'icbsObjective');
+  const [inDim, outDim] = w.shape;
+  checkSquare(hessian, inDim, 'icbsObjective: hessian');
+  if (gradient !== undefined) {
+    if (!(gradient instanceof Float32Array) || gradient.length !== w.data.length) throw new Error(`icbsObjective: gradient must be a Float32Array with the weights' ${w.data.length} values, got ${describe(gradient)}`);
+    checkFinite(gradient, 'icbsObjective: gradient');
+  }
+  checkNumber('icbsObjective: gradientWeight', gradientWeight);
+  return objectiveOf(w, mask, hessian, gradient, gradientWeight);
+}
+
+function objectiveOf(w: WeightMatrix, mask: Mask, hessian: Float64Array, gradient: Float32Array | undefined, gradientWeight: number): number {
   const [inDim, outDim] = w.shape;
   const p = new Float64Array(inDim);
   let total = 0;
@@ -143,10 +156,7 @@ export function resolveICBSOptions(w: WeightMatrix, options: ICBSOptions): Resol
   if (opts.initialMask === undefined) throw new TypeError(`${fn}: initialMask is required (a Uint8Array with the weights' layout, 1 = kept), got undefined`);
   checkMask(opts.initialMask, w, fn, 'initialMask');
   const H = opts.hessian;
-  if (!(H instanceof Float64Array) || H.length !== inDim * inDim) {
-    throw new Error(`${fn}: hessian must be a Float64Array of inDim^2 = ${inDim * inDim} values, got ${describe(H)}`);
-  }
-  checkFinite(H, `${fn}: hessian`);
+  checkSquare(H, inDim, `${fn}: hessian`);
   const g = opts.gradient;
   if (g !== undefined) {
     if (!(g instanceof Float32Array) || g.length !== w.data.length) throw new Error(`${fn}: gradient must be a Float32Array with the weights' ${w.data.length} values, got ${describe(g)}`);
@@ -262,7 +272,7 @@ export class ICBSSearch {
       }
     }
     this.scores = o.scores ?? Float64Array.from(this.W, (v, idx) => Math.abs(v) * Math.sqrt(Math.max(0, this.hdiag(idx))));
-    this.objective = icbsObjective(o.w, this.mask, H, o.gradient, o.gradientWeight);
+    this.objective = objectiveOf(o.w, this.mask, H, o.gradient, o.gradientWeight);
     this.initialObjective = this.objective;
     if (!Number.isFinite(this.objective)) {
       throw new RangeError(`icbsPrune: the objective of initialMask is ${this.objective} (weights or hessian too large for float64); rescale them`);

@@ -4,8 +4,6 @@ export { wandaScores, wandaMask, type WandaMaskOptions } from './wanda.js';
 export {
   createLayerStats,
   accumulateLayerStats,
-  accumulateCross,
-  reconstructionGradient,
   layerStatsFromInputs,
   inputNorms,
   layerHessian,
@@ -14,7 +12,7 @@ export {
   type LayerStatsOptions,
 } from './calibration.js';
 export { sparseGPTPrune, type SparseGPTOptions, type SparseGPTResult } from './sparsegpt.js';
-export { annealBlock, exhaustiveBlock, blockEnergy, type BlockProblem, type BlockSolution, type AnnealOptions } from './anneal.js';
+export type { AnnealOptions } from './anneal.js';
 export { icbsPrune, icbsObjective, type ICBSOptions, type ICBSResult, type BlockSelection } from './icbs.js';
 export { resolveTargets, type LayerSelector, type TargetLayer } from './targets.js';
 export { collectCalibration, type CollectOptions } from './collect.js';
@@ -38,4 +36,3 @@ export {
   type GradualPrunerOptions,
   type GradualPruner,
 } from './gradual.js';
-export { im2col, convOutputSize, type ConvGeometry } from './conv.js';

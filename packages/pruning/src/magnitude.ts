@@ -1,5 +1,7 @@
+import { checkOptions } from '@blockwise/tensor';
 import {
   checkMatrix,
+  requireOptions,
   checkNM,
   maskNM,
   prunedCount,
@@ -21,7 +23,8 @@ export interface MagnitudeMaskOptions extends DensityOption {
  * floor(count * (1 - density)) weights (ties: lower flat index pruned first). With `nm`, prunes the
  * `n` smallest in every group of `m` consecutive inputs of each output unit.
  */
-export function magnitudeMask(w: WeightMatrix, opts: MagnitudeMaskOptions): Mask {
+export function magnitudeMask(w: WeightMatrix, options: MagnitudeMaskOptions): Mask {
+  const opts = checkOptions('magnitudeMask', requireOptions('magnitudeMask', options), ['density', 'sparsity', 'nm']);
   checkMatrix(w, 'magnitudeMask');
   const [inDim, outDim] = w.shape;
   const mask = new Uint8Array(w.data.length);
@@ -41,7 +44,8 @@ export function magnitudeMask(w: WeightMatrix, opts: MagnitudeMaskOptions): Mask
  * Global magnitude pruning over several matrices: one threshold for all, so layers end with
  * different densities while the total density is exact (floor of the total count).
  */
-export function globalMagnitudeMasks(ws: WeightMatrix[], opts: DensityOption): Mask[] {
+export function globalMagnitudeMasks(ws: WeightMatrix[], options: DensityOption): Mask[] {
+  const opts = checkOptions('globalMagnitudeMasks', requireOptions('globalMagnitudeMasks', options), ['density', 'sparsity']);
   if (!Array.isArray(ws) || ws.length === 0) throw new Error(`globalMagnitudeMasks: ws must be a non-empty array of weight matrices`);
   ws.forEach((w, k) => checkMatrix(w, `globalMagnitudeMasks (ws[${k}])`));
   const density = resolveDensity(opts, 'globalMagnitudeMasks');

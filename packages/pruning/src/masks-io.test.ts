@@ -26,6 +26,21 @@ describe('mask serialization', () => {
     expect(() => masksFromJSON('nope')).toThrow(/not JSON/);
   });
 
+  it('issue 14: a damaged spec throws instead of decoding a shifted or all-zero mask', () => {
+    const o = JSON.parse(masksToJSON(masks)) as { layers: { name: string; shape?: unknown; bitOffset: unknown }[] };
+    const withLayer = (k: number, patch: Record<string, unknown>): string => JSON.stringify({ ...o, layers: o.layers.map((e, i) => (i === k ? { ...e, ...patch } : e)) });
+    // bitOffset 1 for 'a' used to decode a mask shifted by one bit (every weight moved).
+    expect(() => masksFromJSON(withLayer(0, { bitOffset: 1 }))).toThrow(/spec\[0\]\.bitOffset \(layer 'a'\) must be 0 .*got 1/);
+    expect(() => masksFromJSON(withLayer(1, { bitOffset: 16 }))).toThrow(/spec\[1\]\.bitOffset \(layer 'b'\) must be 9 .*got 16/);
+    expect(() => masksFromJSON(withLayer(1, { bitOffset: -3 }))).toThrow(/bitOffset \(layer 'b'\) must be 9/);
+    expect(() => masksFromJSON(withLayer(0, { bitOffset: '0' }))).toThrow(/bitOffset \(layer 'a'\) must be 0 .*got "0"/);
+    // A layer without shape used to throw a TypeError from inside the decoder.
+    expect(() => masksFromJSON(withLayer(0, { shape: undefined }))).toThrow(/spec\[0\]\.shape \(layer 'a'\) must be \[inDim, outDim\], got undefined/);
+    expect(() => masksFromJSON(withLayer(1, { name: 'a' }))).toThrow(/name 'a' appears twice/);
+    expect(() => decodeMasks(encodeMasks(masks).spec, new ArrayBuffer(5))).toThrow(/holds 5 bytes, the spec's 11 bits need exactly 2/);
+    expect(() => encodeMasks({ a: { shape: [1, 2], mask: Uint8Array.of(1, 2) } })).toThrow(/masks\['a'\]\.mask must hold only 0 and 1, got 2/);
+  });
+
   it('masks travel with the model through save and load', async () => {
     const { model, x } = smallModel();
     const r = await pruneMagnitude(model, { density: 0.3 });

@@ -87,6 +87,7 @@ export function masksFromJSON(json: string): PruningMasks {
  * model.json and `tf.loadLayersModel` brings them back (read them with {@link masksFromModel}).
  */
 export function attachMasks(model: LayersModel, masks: PruningMasks): void {
+  checkModel(model, 'attachMasks');
   const meta = { ...((model.getUserDefinedMetadata() as Record<string, unknown> | undefined) ?? {}) };
   meta[METADATA_KEY] = JSON.parse(masksToJSON(masks));
   model.setUserDefinedMetadata(meta);
@@ -94,9 +95,14 @@ export function attachMasks(model: LayersModel, masks: PruningMasks): void {
 
 /** The masks stored with {@link attachMasks} (also after save and load), or null when there are none. */
 export function masksFromModel(model: LayersModel): PruningMasks | null {
+  checkModel(model, 'masksFromModel');
   const meta = model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
   if (!meta || meta[METADATA_KEY] === undefined) return null;
   return fromObject(meta[METADATA_KEY], 'masksFromModel');
+}
+
+function checkModel(model: LayersModel, fn: string): void {
+  if (model === null || typeof model !== 'object' || typeof model.getUserDefinedMetadata !== 'function') throw new Error(`${fn}: model must be a tf.LayersModel, got ${describe(model)}`);
 }
 
 function fromObject(o: unknown, fn: string): PruningMasks {
@@ -107,7 +113,8 @@ function fromObject(o: unknown, fn: string): PruningMasks {
   return decodeMasks(r.layers as MaskEntrySpec[], fromBase64(r.bits).buffer as ArrayBuffer);
 }
 
-function checkMasks(masks: PruningMasks, fn: string): void {
+/** @internal */
+export function checkMasks(masks: PruningMasks, fn: string): void {
   if (masks === null || typeof masks !== 'object') throw new Error(`${fn}: masks must be an object of { shape, mask } by layer name, got ${describe(masks)}`);
   for (const [name, m] of Object.entries(masks)) {
     if (!m || !(m.mask instanceof Uint8Array) || !Array.isArray(m.shape) || m.shape.length !== 2 || !m.shape.every((d) => Number.isInteger(d) && d > 0) || m.mask.length !== m.shape[0] * m.shape[1]) {

@@ -43,6 +43,7 @@ export function weightMatrix(data: Float32Array, inDim: number, outDim: number):
 
 /** Fraction of ones in a mask (kept weights); 1 for an empty mask. */
 export function maskDensity(mask: Mask): number {
+  if (!(mask instanceof Uint8Array)) throw new Error(`maskDensity: mask must be a Uint8Array, got ${describe(mask)}`);
   if (mask.length === 0) return 1;
   let kept = 0;
   for (let i = 0; i < mask.length; i++) kept += mask[i]! ? 1 : 0;
@@ -67,6 +68,18 @@ export function describe(v: unknown): string {
   if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as { length: number }).length})`;
   if (Array.isArray(v)) return `array(${v.length})`;
   return typeof v;
+}
+
+/** Throws a clear error for a missing or non-object options argument (before `checkOptions`). @internal */
+export function requireOptions<T>(fn: string, options: T): T {
+  if (options === undefined) throw new TypeError(`${fn}: options are required, got undefined`);
+  return options;
+}
+
+/** Checks a square float64 matrix of `n x n` finite values (a Hessian or Gram matrix). @internal */
+export function checkSquare(h: Float64Array, n: number, name: string): void {
+  if (!(h instanceof Float64Array) || h.length !== n * n) throw new Error(`${name} must be a Float64Array of inDim^2 = ${n * n} values, got ${describe(h)}`);
+  for (let i = 0; i < h.length; i++) if (!Number.isFinite(h[i]!)) throw new RangeError(`${name} must be finite, got ${h[i]} at index ${i}`);
 }
 
 /** @internal */

@@ -128,6 +128,22 @@ describe('model-level pruning', () => {
     x.dispose();
   });
 
+  it('issue 14: null options, misspelt names, wrong types and bad batch sizes throw naming them', async () => {
+    const { model, x } = smallModel();
+    await expect(pruneMagnitude(model, null as never)).rejects.toThrow(/pruneMagnitude: options must be an object, got null/);
+    await expect(pruneMagnitude(model, undefined as never)).rejects.toThrow(/pruneMagnitude: options are required/);
+    await expect(pruneICBS(model, { density: 0.5, calibration: x, step: 5 } as never)).rejects.toThrow(/pruneICBS: unknown option "step"; did you mean "steps"\?/);
+    await expect(pruneWanda(model, { density: 0.5, calibration: x, batchsize: 8 } as never)).rejects.toThrow(/unknown option "batchsize"; did you mean "batchSize"\?/);
+    await expect(pruneWanda(model, { density: 0.5, calibration: x, batchSize: 0 })).rejects.toThrow(/pruneWanda: batchSize must be an integer >= 1 <= 1048576, got 0/);
+    await expect(pruneWanda(model, { density: 0.5, calibration: x, batchSize: 1.5 })).rejects.toThrow(/pruneWanda: batchSize must be an integer .*got 1.5/);
+    await expect(pruneWanda(model, { density: 0.5, calibration: x, sequential: 'yes' as never })).rejects.toThrow(/pruneWanda: sequential must be true or false, got "yes"/);
+    await expect(pruneSparseGPT(model, { density: 0.5, calibration: x, damp: Infinity })).rejects.toThrow(/pruneSparseGPT: damp must be a finite number >= 0, got Infinity/);
+    await expect(pruneICBS(model, { density: 0.5, calibration: x, timeBudgetMs: 1e12 })).rejects.toThrow(/pruneICBS: timeBudgetMs must be .*<= 86400000/);
+    await expect(collectCalibration(model, x, { batchSize: 0 })).rejects.toThrow(/collectCalibration: batchSize must be/);
+    await expect(collectCalibration(model, x, { gramm: false } as never)).rejects.toThrow(/unknown option "gramm"; did you mean "gram"\?/);
+    x.dispose();
+  });
+
   it('biasCorrection keeps the mean pre-activation of the first layer on the calibration set', async () => {
     const { model, x } = smallModel();
     const pre = (m: tfl.LayersModel) => tf.tidy(() => {

@@ -4,6 +4,7 @@ import { layerHessian, reconstructionError, type LayerStats } from './calibratio
 import { checkBoolean, checkNumber } from '@blockwise/tensor';
 import { checkBatchSize, checkCalibrationInput, collectForTargets, layerInputs } from './collect.js';
 import { applyMask, checkNM, describe, maskDensity, resolveDensity, type Mask, type NMPattern, type WeightMatrix } from './matrix.js';
+import { checkMasks } from './masks-io.js';
 import type { LayerReport, PruneReport, PruningMasks } from './report.js';
 import { readKernel, resolveTargets, writeKernel, type LayerSelector, type TargetLayer } from './targets.js';
 
@@ -247,6 +248,7 @@ export async function readScalar(t: tf.Tensor): Promise<number> {
 
 /** Multiplies each named layer's kernel by its mask (re-applies masks, e.g. after an optimizer step). */
 export function applyMasks(model: LayersModel, masks: PruningMasks): void {
+  checkMasks(masks, 'applyMasks');
   const targets = resolveTargets(model, Object.keys(masks));
   for (const t of targets) {
     const m = masks[t.name]!;

@@ -1,6 +1,9 @@
 import { checkImpliedDensity } from './magnitude.js';
+import { checkNumber, checkOptions } from '@blockwise/tensor';
 import {
   checkMatrix,
+  checkSquare,
+  requireOptions,
   checkNM,
   describe,
   prunedCount,
@@ -38,16 +41,14 @@ export interface SparseGPTResult {
  * batch of `blockSize` features with the saliency w^2 / [H^-1]_ii^2; the total pruned count is exact
  * (floor(count * (1 - density))). `hessian` is X^T X (any positive scale), `inDim x inDim`.
  */
-export function sparseGPTPrune(w: WeightMatrix, hessian: Float64Array, opts: SparseGPTOptions): SparseGPTResult {
+export function sparseGPTPrune(w: WeightMatrix, hessian: Float64Array, options: SparseGPTOptions): SparseGPTResult {
+  const opts = checkOptions('sparseGPTPrune', requireOptions('sparseGPTPrune', options), ['density', 'sparsity', 'nm', 'blockSize', 'damp']);
   checkMatrix(w, 'sparseGPTPrune');
   const [inDim, outDim] = w.shape;
-  if (!(hessian instanceof Float64Array) || hessian.length !== inDim * inDim) {
-    throw new Error(`sparseGPTPrune: hessian must be a Float64Array of inDim^2 = ${inDim * inDim} values, got ${describe(hessian)}`);
-  }
+  checkSquare(hessian, inDim, 'sparseGPTPrune: hessian');
   const blockSize = opts.blockSize ?? 128;
   if (!Number.isInteger(blockSize) || blockSize < 1) throw new Error(`sparseGPTPrune: blockSize must be a positive integer, got ${describe(blockSize)}`);
-  const dampFrac = opts.damp ?? 0.01;
-  if (!Number.isFinite(dampFrac) || dampFrac < 0) throw new Error(`sparseGPTPrune: damp must be a finite number >= 0, got ${describe(dampFrac)}`);
+  const dampFrac = checkNumber('sparseGPTPrune: damp', opts.damp ?? 0.01, { min: 0 });
   const nm = opts.nm;
   let density = 1;
   if (nm) {

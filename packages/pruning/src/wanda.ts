@@ -1,6 +1,8 @@
 import { checkImpliedDensity, selectLowest } from './magnitude.js';
+import { checkOptions } from '@blockwise/tensor';
 import {
   checkMatrix,
+  requireOptions,
   checkNM,
   describe,
   maskNM,
@@ -45,7 +47,8 @@ export function wandaScores(w: WeightMatrix, inputNorms: ArrayLike<number>): Flo
  * Wanda mask: scores compared within each output unit (a column of the tfjs kernel); every output
  * unit gets exactly floor(inDim * (1 - density)) zeros. With `nm`, N:M groups along the input dim.
  */
-export function wandaMask(w: WeightMatrix, inputNorms: ArrayLike<number>, opts: WandaMaskOptions): Mask {
+export function wandaMask(w: WeightMatrix, inputNorms: ArrayLike<number>, options: WandaMaskOptions): Mask {
+  const opts = checkOptions('wandaMask', requireOptions('wandaMask', options), ['density', 'sparsity', 'nm', 'group']);
   const scores = wandaScores(w, inputNorms);
   const [inDim, outDim] = w.shape;
   const mask = new Uint8Array(w.data.length);
