@@ -4,6 +4,7 @@ import { checkBlockMask, type BlockMask } from './blockMask.js';
 import { blockSparseAttentionDense, preferDense } from './blockSparseDense.js';
 import { blockSparseAttentionOps } from './blockSparseOps.js';
 import type { AttentionWithLse } from './dense.js';
+import { blockSparseBackwardSimd, blockSparseForwardSimd, lastAttentionPath, useSimdKernel } from './simdKernel.js';
 import { blockSparseBackwardReference, blockSparseForwardReference, type MaskArrays, type SparseDims } from './sparseKernel.js';
 import { checkQkv, resolveScale } from './validate.js';
 import { blockSparseBackwardWebGPU, blockSparseForwardWebGPU } from './webgpuKernels.js';
@@ -110,6 +111,16 @@ export function packBlockMask(mask: BlockMask): Packed {
 
 const f32 = (x: KernelIO): Float32Array => (x.data instanceof Float32Array ? x.data : Float32Array.from(x.data));
 
+/**
+ * The SIMD module runs on the wasm backend (where the engine has WebAssembly SIMD); cpu keeps the
+ * typed-array kernel, the reference of the module's tests.
+ */
+function simdHere(): boolean {
+  const on = tf.getBackend() === 'wasm' && useSimdKernel();
+  if (!on) lastAttentionPath.path = 'js';
+  return on;
+}
+
 let gradOp: ((inputs: Record<string, tf.Tensor>, attrs?: SparseAttrs) => tf.Tensor | tf.Tensor[]) | undefined;
 
 const forwardOp = defineKernel<SparseAttrs>({
@@ -120,7 +131,8 @@ const forwardOp = defineKernel<SparseAttrs>({
     const dims = dimsOf(q.shape, k.shape, attrs);
     const out = new Float32Array(q.data.length);
     const lse = new Float32Array(dims.batch * dims.hq * dims.lq);
-    blockSparseForwardReference(f32(q), f32(k), f32(v), dims, maskArrays(mask.data as Int32Array, attrs), out, lse);
+    const run = simdHere() ? blockSparseForwardSimd : blockSparseForwardReference;
+    run(f32(q), f32(k), f32(v), dims, maskArrays(mask.data as Int32Array, attrs), out, lse);
     return [
       { data: out, shape: q.shape, dtype: 'float32' },
       { data: lse, shape: q.shape.slice(0, 3), dtype: 'float32' },
@@ -151,7 +163,8 @@ gradOp = defineKernel<SparseAttrs>({
     const dq = new Float32Array(q.data.length);
     const dk = new Float32Array(k.data.length);
     const dv = new Float32Array(v.data.length);
-    blockSparseBackwardReference(
+    const run = simdHere() ? blockSparseBackwardSimd : blockSparseBackwardReference;
+    run(
       f32(q), f32(k), f32(v), f32(lse), f32(delta), f32(dO),
       dims, maskArrays(mask.data as Int32Array, attrs), dq, dk, dv,
     );
@@ -205,8 +218,15 @@ export function blockSparseAttention(
     const r = blockSparseAttentionDense(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, mask, scale, (qx, kx, vx, o, lse, dO) => {
       const packed = packBlockMask(mask);
       const attrs: SparseAttrs = { scale, maskBatch: mask.batch, maskHeads: mask.heads, qBlock: mask.qBlock, kvBlock: mask.kvBlock, ...packed.offsets };
-      const delta = tf.sum(tf.mul(dO, o), -1);
-      return gradOp!({ q: qx, k: kx, v: vx, lse, delta, dO, mask: tf.tensor1d(packed.data, 'int32') }, attrs) as tf.Tensor[];
+      const maskT = tf.tensor1d(packed.data, 'int32');
+      // The backward kernel recomputes the scores, so it takes O and LSE from the kernel's own
+      // forward: the backend's matMul rounds differently, and at huge logits (q, k ~ 1e5) its LSE
+      // against the recomputed scores overflowed exp (non-finite gradients).
+      void o;
+      void lse;
+      const [o2, lse2] = forwardOp({ q: qx, k: kx, v: vx, mask: maskT }, attrs) as [tf.Tensor, tf.Tensor];
+      const delta = tf.sum(tf.mul(dO, o2), -1);
+      return gradOp!({ q: qx, k: kx, v: vx, lse: lse2, delta, dO, mask: maskT }, attrs) as tf.Tensor[];
     });
     if (opts.returnLse) return r;
     r.lse.dispose();

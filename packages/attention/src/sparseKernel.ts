@@ -352,8 +352,10 @@ export function blockSparseBackwardReference(
             const di = delta[r]!;
             const si = i * kvBlock;
             for (let j = 0; j < kRows; j++) {
-              // p = exp(s - lse) (0 where masked or the row is empty); dp becomes dS = p (dP - delta) scale
-              const pij = li === -Infinity ? 0 : Math.exp(p[si + j]! - li);
+              // p = exp(s - lse) (0 where masked or the row is empty); dp becomes dS = p (dP - delta) scale.
+              // s <= lse when lse comes from this kernel's forward; the min keeps p <= 1 for an lse
+              // computed elsewhere (impl 'dense'), where huge logits round differently.
+              const pij = li === -Infinity ? 0 : Math.exp(Math.min(p[si + j]! - li, 0));
               p[si + j] = pij;
               dp[si + j] = pij === 0 ? 0 : pij * (dp[si + j]! - di) * scale;
             }
