@@ -41,6 +41,7 @@ describe('createGradualPruner', () => {
     const k = model.getLayer('hidden1').getWeights()[0]!.dataSync();
     (await pruner.readMasks())!.hidden1!.mask.forEach((m, i) => m === 0 && expect(Math.abs(k[i]!)).toBe(0));
     const final = await pruner.finalize();
+    expect(pruner.density).toBeCloseTo((192 - Math.floor(192 * 0.75) + 96 - Math.floor(96 * 0.75) + 32 - Math.floor(32 * 0.75)) / 320, 12); // still known after finalize
     expect(final.hidden2!.mask.reduce((s, v) => s + v, 0)).toBe(96 - Math.floor(96 * 0.75));
     expect(() => pruner.step()).toThrow(/already finalized/);
     // A sparsity schedule from @blockwise/schedules works as well: linear 0 -> 0.5 over 4 steps.

@@ -181,7 +181,7 @@ export function createGradualPruner(model: LayersModel, options: GradualPrunerOp
     },
     readMasks: read,
     get density() {
-      return masks ? kept / total : 1;
+      return masks || done ? kept / total : 1;
     },
     dispose() {
       if (masks) tf.dispose(masks);
