@@ -108,6 +108,20 @@ export async function pruneModelWith(model: LayersModel, opts: PruneModelOptions
     throw new Error(`${spec.fn}: calibration.y must be a tf.Tensor with ${x!.shape[0]} rows like calibration.x, got ${y instanceof tf.Tensor ? `[${y.shape.join(', ')}]` : describe(y)}`);
   }
   const before = x !== undefined ? predictAll(model, x, batchSize) : null;
+  let lossBefore: number | null = null;
+  try {
+    // Checked before anything changes: a model that already overflows on these inputs would make every estimate meaningless.
+    if (before !== null && !(await readScalar(tf.tidy(() => tf.all(tf.isFinite(before)))))) {
+      throw new RangeError(`${spec.fn}: the model's outputs on the calibration inputs are not all finite (inputs too large for float32?); nothing was pruned`);
+    }
+    if (before !== null && y !== undefined && opts.loss) {
+      lossBefore = await meanLoss(opts.loss, y, before);
+      if (!Number.isFinite(lossBefore)) throw new RangeError(`${spec.fn}: loss on the calibration set is ${lossBefore} before pruning; nothing was pruned`);
+    }
+  } catch (e) {
+    before?.dispose();
+    throw e;
+  }
   let reference: Map<string, Float32Array> | undefined;
   if ((spec.reference || opts.biasCorrection) && sequential && x !== undefined) {
     const bytes = 4 * x.shape[0]! * targets.reduce((s, t) => s + (t.rowsPerSample ?? 1) * t.inDim, 0);
@@ -155,10 +169,15 @@ export async function pruneModelWith(model: LayersModel, opts: PruneModelOptions
     const after = predictAll(model, x, batchSize);
     try {
       if (y !== undefined && opts.loss) {
-        measured = (await meanLoss(opts.loss, y, after)) - (await meanLoss(opts.loss, y, before));
+        measured = (await meanLoss(opts.loss, y, after)) - lossBefore!;
         measure = 'loss';
       } else {
-        measured = await readScalar(tf.tidy(() => tf.mean(tf.squaredDifference(after, before))));
+        // In float64 on the host: float32 squares overflow for outputs past about 1e19.
+        const a = await after.data();
+        const b = await before.data();
+        let sum = 0;
+        for (let i = 0; i < a.length; i++) sum += (a[i]! - b[i]!) ** 2;
+        measured = sum / a.length;
         measure = 'outputMSE';
       }
     } finally {

@@ -46,8 +46,7 @@ export function sparseGPTPrune(w: WeightMatrix, hessian: Float64Array, options: 
   checkMatrix(w, 'sparseGPTPrune');
   const [inDim, outDim] = w.shape;
   checkSquare(hessian, inDim, 'sparseGPTPrune: hessian');
-  const blockSize = opts.blockSize ?? 128;
-  if (!Number.isInteger(blockSize) || blockSize < 1) throw new Error(`sparseGPTPrune: blockSize must be a positive integer, got ${describe(blockSize)}`);
+  const blockSize = Math.min(inDim, checkNumber('sparseGPTPrune: blockSize', opts.blockSize ?? 128, { integer: true, min: 1, max: 2 ** 20 }));
   const dampFrac = checkNumber('sparseGPTPrune: damp', opts.damp ?? 0.01, { min: 0 });
   const nm = opts.nm;
   let density = 1;
@@ -142,6 +141,9 @@ export function sparseGPTPrune(w: WeightMatrix, hessian: Float64Array, options: 
       mask[i * outDim + j] = keep;
       weights[i * outDim + j] = keep ? W[j * inDim + i]! : 0;
     }
+  }
+  for (let i = 0; i < weights.length; i++) {
+    if (!Number.isFinite(weights[i]!)) throw new RangeError(`sparseGPTPrune: the compensated weights overflow float32 (weight ${i} is ${weights[i]}); rescale the weights or raise damp`);
   }
   return { weights, mask, estimatedError };
 }
