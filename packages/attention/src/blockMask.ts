@@ -1,3 +1,4 @@
+import { checkOptions, describeValue } from '@blockwise/tensor';
 /**
  * A mask function: `true` where query `qIdx` may attend to key `kvIdx` (batch `b`, head `h`).
  * Same contract as FlexAttention's `mask_mod`.
@@ -63,9 +64,13 @@ export interface BlockMask {
   toTokenMask(): Uint8Array;
 }
 
+const BLOCK_MASK_KEYS = ['qLen', 'kvLen', 'blockSize', 'batch', 'heads'] as const;
+/** Most (query, key) pairs `createBlockMask` evaluates (one mask call and up to one byte each). */
+const MAX_PAIRS = 2 ** 31;
+
 function checkPositiveInt(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new Error(`createBlockMask: ${name} must be a positive integer, got ${String(v)}`);
+    throw new Error(`createBlockMask: ${name} must be a positive integer, got ${describeValue(v)}`);
   }
   return v;
 }
@@ -101,7 +106,8 @@ function ordered(dense: Uint8Array, bh: number, rows: number, cols: number, tran
  */
 export function createBlockMask(maskMod: MaskMod, opts: BlockMaskOptions): BlockMask {
   if (typeof maskMod !== 'function') throw new Error(`createBlockMask: maskMod must be a function (b, h, qIdx, kvIdx) => boolean, got ${typeof maskMod}`);
-  if (opts === null || typeof opts !== 'object') throw new Error('createBlockMask: options { qLen, kvLen, blockSize } are required');
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`createBlockMask: options { qLen, kvLen, blockSize } are required, got ${describeValue(opts)}`);
+  checkOptions('createBlockMask', opts, BLOCK_MASK_KEYS);
   const qLen = checkPositiveInt('qLen', opts.qLen);
   const kvLen = checkPositiveInt('kvLen', opts.kvLen);
   const bs = opts.blockSize ?? 128;
@@ -110,6 +116,12 @@ export function createBlockMask(maskMod: MaskMod, opts: BlockMaskOptions): Block
   const kvBlock = checkPositiveInt('blockSize (key/value)', kvBlockRaw);
   const batch = checkPositiveInt('batch', opts.batch ?? 1);
   const heads = checkPositiveInt('heads', opts.heads ?? 1);
+  // The mask function runs once per pair and the partial blocks keep a byte per pair: bound the
+  // work and memory with a clear error instead of hanging or running out of memory.
+  const pairs = batch * heads * Math.ceil(qLen / qBlock) * qBlock * Math.ceil(kvLen / kvBlock) * kvBlock;
+  if (pairs > MAX_PAIRS) {
+    throw new Error(`createBlockMask: batch * heads * qLen * kvLen (padded to whole blocks) is ${pairs}, more than the 2^31 (query, key) pairs a mask can evaluate (batch ${batch}, heads ${heads}, qLen ${qLen}, kvLen ${kvLen})`);
+  }
   const nq = Math.ceil(qLen / qBlock);
   const nk = Math.ceil(kvLen / kvBlock);
   const bhCount = batch * heads;
@@ -171,6 +183,12 @@ export function assembleBlockMask(a: {
   maskMod: MaskMod;
 }): BlockMask {
   const { batch, heads, qLen, kvLen, qBlock, kvBlock, partialDense, fullDense } = a;
+  // The mask function runs once per pair and the partial blocks keep a byte per pair: bound the
+  // work and memory with a clear error instead of hanging or running out of memory.
+  const pairs = batch * heads * Math.ceil(qLen / qBlock) * qBlock * Math.ceil(kvLen / kvBlock) * kvBlock;
+  if (pairs > MAX_PAIRS) {
+    throw new Error(`createBlockMask: batch * heads * qLen * kvLen (padded to whole blocks) is ${pairs}, more than the 2^31 (query, key) pairs a mask can evaluate (batch ${batch}, heads ${heads}, qLen ${qLen}, kvLen ${kvLen})`);
+  }
   const nq = Math.ceil(qLen / qBlock);
   const nk = Math.ceil(kvLen / kvBlock);
   const bhCount = batch * heads;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { defineKernel, type KernelIO } from '@blockwise/tensor';
+import { checkBoolean, checkNumber, checkOneOf, checkOptions, defineKernel, describeValue, type KernelIO } from '@blockwise/tensor';
 import { checkBlockMask, type BlockMask } from './blockMask.js';
 import { blockSparseAttentionDense, preferDense } from './blockSparseDense.js';
 import { blockSparseAttentionOps } from './blockSparseOps.js';
@@ -186,6 +186,13 @@ gradOp = defineKernel<SparseAttrs>({
  * differentiates it).
  */
 export function chooseImpl(mask: BlockMask, opts: { batch: number; heads: number; returnLse?: boolean; backend?: string }): 'kernel' | 'ops' | 'dense' {
+  if (!mask || !(mask.kvIndices instanceof Int32Array)) throw new Error(`chooseImpl: mask must be a BlockMask from createBlockMask, got ${describeValue(mask)}`);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`chooseImpl: options { batch, heads } are required, got ${describeValue(opts)}`);
+  checkOptions('chooseImpl', opts, ['batch', 'heads', 'returnLse', 'backend']);
+  checkNumber('chooseImpl: batch', opts.batch, { integer: true, min: 1 });
+  checkNumber('chooseImpl: heads', opts.heads, { integer: true, min: 1 });
+  if (opts.returnLse !== undefined) checkBoolean('chooseImpl: returnLse', opts.returnLse);
+  if (opts.backend !== undefined && typeof opts.backend !== 'string') throw new Error(`chooseImpl: backend must be a backend name, got ${describeValue(opts.backend)}`);
   if (opts.returnLse) return 'kernel';
   const backend = opts.backend ?? tf.getBackend();
   if (backend === 'webgpu' || backend === 'webgl' || backend === 'tensorflow') return 'ops';
@@ -211,14 +218,13 @@ export function blockSparseAttention(
 ): tf.Tensor4D | AttentionWithLse {
   const where = 'blockSparseAttention';
   const s = checkQkv(q, k, v, where);
-  if (!opts || typeof opts !== 'object') throw new Error(`${where}: options { blockMask } are required`);
+  if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${where}: options { blockMask } are required, got ${describeValue(opts)}`);
+  checkOptions(where, opts, ['blockMask', 'scale', 'impl', 'returnLse']);
   const scale = resolveScale(opts.scale, s.d, where);
   const mask = opts.blockMask;
   checkBlockMask(mask, s.batch, s.hq, s.lq, s.lk, where);
-  const impl = opts.impl ?? 'auto';
-  if (impl !== 'auto' && impl !== 'kernel' && impl !== 'ops' && impl !== 'dense') {
-    throw new Error(`${where}: impl must be 'auto', 'kernel', 'ops' or 'dense', got ${String(impl)}`);
-  }
+  const impl = checkOneOf(`${where}: impl`, opts.impl ?? 'auto', ['auto', 'kernel', 'ops', 'dense'] as const);
+  if (opts.returnLse !== undefined) checkBoolean(`${where}: returnLse`, opts.returnLse);
   const path = impl === 'auto' ? chooseImpl(mask, { batch: s.batch, heads: s.hq, returnLse: !!opts.returnLse }) : impl;
   if (path === 'dense') {
     const r = blockSparseAttentionDense(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, mask, scale, (qx, kx, vx, o, lse, dO) => {

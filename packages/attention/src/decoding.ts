@@ -1,3 +1,4 @@
+import { checkOptions, describeValue } from '@blockwise/tensor';
 /**
  * A block-diffusion language model as the decoding loop sees it. `C` is whatever holds the clean
  * prefix (a key/value cache of finished blocks, or just their tokens).
@@ -70,9 +71,24 @@ function softmaxTop(logits: Float32Array, off: number, vocab: number, maskId: nu
   return { token: best, prob: 1 / sum };
 }
 
-function checkInt(name: string, v: unknown, min: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new Error(`decodeBlockDiffusion: ${name} must be an integer >= ${min}, got ${String(v)}`);
+function checkInt(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    throw new Error(`decodeBlockDiffusion: ${name} must be an integer ${range}, got ${describeValue(v)}`);
+  }
   return v;
+}
+
+/** Rejects logits of the wrong length or with NaN (a broken model must not decode silently). */
+function checkLogits(logits: unknown, positions: number, vocab: number): Float32Array {
+  if (!(logits instanceof Float32Array)) throw new Error(`decodeBlockDiffusion: model.predict must return a Float32Array of logits, got ${describeValue(logits)}`);
+  if (logits.length !== positions * vocab) {
+    throw new Error(`decodeBlockDiffusion: model.predict returned ${logits.length} logits, expected ${positions * vocab} (${positions} positions x vocabSize ${vocab})`);
+  }
+  for (let i = 0; i < logits.length; i++) {
+    if (Number.isNaN(logits[i]!)) throw new Error(`decodeBlockDiffusion: model.predict returned NaN at position ${Math.floor(i / vocab)}, token ${i % vocab}`);
+  }
+  return logits;
 }
 
 /**
@@ -82,17 +98,31 @@ function checkInt(name: string, v: unknown, min: number): number {
  * delimiter's confidence (AdaBlock-dLLM). Finished blocks go into the model's cache.
  */
 export async function decodeBlockDiffusion<C>(model: BlockDiffusionModel<C>, prompt: Int32Array, opts: BlockDecodeOptions): Promise<BlockDecodeResult> {
+  if (!model || typeof model !== 'object' || typeof model.predict !== 'function' || typeof model.initCache !== 'function' || typeof model.extendCache !== 'function') {
+    throw new Error(`decodeBlockDiffusion: model must have vocabSize, maskId, initCache, predict and extendCache, got ${describeValue(model)}`);
+  }
+  if (!(prompt instanceof Int32Array)) throw new Error(`decodeBlockDiffusion: prompt must be an Int32Array of token ids, got ${describeValue(prompt)}`);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`decodeBlockDiffusion: options { maxTokens, blockSize } are required, got ${describeValue(opts)}`);
+  checkOptions('decodeBlockDiffusion', opts, ['maxTokens', 'blockSize', 'threshold', 'subBlockSize', 'adaptive', 'eosId', 'onStep']);
   const maxTokens = checkInt('maxTokens', opts.maxTokens, 1);
   const blockSize = checkInt('blockSize', opts.blockSize, 1);
   const threshold = opts.threshold ?? 0.9;
-  if (!(threshold > 0 && threshold <= 1)) throw new Error(`decodeBlockDiffusion: threshold must be in (0, 1], got ${String(threshold)}`);
+  if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) throw new Error(`decodeBlockDiffusion: threshold must be in (0, 1], got ${describeValue(threshold)}`);
+  if (opts.onStep !== undefined && typeof opts.onStep !== 'function') throw new Error(`decodeBlockDiffusion: onStep must be a function, got ${describeValue(opts.onStep)}`);
   const sub = opts.subBlockSize === undefined ? Infinity : checkInt('subBlockSize', opts.subBlockSize, 1);
   const ada = opts.adaptive;
-  if (ada) {
+  if (ada !== undefined) {
+    if (ada === null || typeof ada !== 'object') throw new Error(`decodeBlockDiffusion: adaptive must be { delimiterId, minBlock, maxBlock }, got ${describeValue(ada)}`);
+    checkOptions('decodeBlockDiffusion: adaptive', ada, ['delimiterId', 'minBlock', 'maxBlock', 'delimiterThreshold']);
     checkInt('adaptive.minBlock', ada.minBlock, 1);
     checkInt('adaptive.maxBlock', ada.maxBlock, ada.minBlock);
+    const dt = ada.delimiterThreshold ?? 0.5;
+    if (typeof dt !== 'number' || !(dt > 0 && dt <= 1)) throw new Error(`decodeBlockDiffusion: adaptive.delimiterThreshold must be in (0, 1], got ${describeValue(dt)}`);
   }
-  const vocab = checkInt('model.vocabSize', model.vocabSize, 1);
+  const vocab = checkInt('model.vocabSize', model.vocabSize, 2);
+  checkInt('model.maskId', model.maskId, 0, vocab - 1);
+  if (ada) checkInt('adaptive.delimiterId', ada.delimiterId, 0, vocab - 1);
+  if (opts.eosId !== undefined) checkInt('eosId', opts.eosId, 0, vocab - 1);
   let cache = await model.initCache(prompt);
   const out: number[] = [];
   const blockSizes: number[] = [];
@@ -106,7 +136,7 @@ export async function decodeBlockDiffusion<C>(model: BlockDiffusionModel<C>, pro
     if (ada) {
       // One call on a maxBlock window: its predictions set the block end and serve as the first step.
       const window = new Int32Array(Math.min(ada.maxBlock, left)).fill(model.maskId);
-      pending = await model.predict(window, cache);
+      pending = checkLogits(await model.predict(window, cache), window.length, vocab);
       calls++;
       size = Math.min(Math.max(ada.minBlock, blockSize), window.length);
       for (let i = ada.minBlock - 1; i < window.length; i++) {
@@ -121,7 +151,7 @@ export async function decodeBlockDiffusion<C>(model: BlockDiffusionModel<C>, pro
     block = new Int32Array(size).fill(model.maskId);
     let masked = size;
     while (masked > 0) {
-      const logits = pending ?? (await model.predict(block, cache));
+      const logits = pending ?? checkLogits(await model.predict(block, cache), block.length, vocab);
       if (!pending) calls++;
       pending = undefined;
       // the current sub-block: the first one that still has masked positions

@@ -1,3 +1,4 @@
+import { checkBoolean, checkOptions, describeValue } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlockMask, MaskMod } from './blockMask.js';
 import { checkQkv, repeatKvHeads, resolveScale } from './validate.js';
@@ -52,6 +53,12 @@ export function denseAttention(
   opts: DenseAttentionOptions & { returnLse?: boolean } = {},
 ): tf.Tensor4D | AttentionWithLse {
   const s = checkQkv(q, k, v, 'denseAttention');
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`denseAttention: options must be an object, got ${describeValue(opts)}`);
+  checkOptions('denseAttention', opts, ['mask', 'scale', 'returnLse']);
+  if (opts.returnLse !== undefined) checkBoolean('denseAttention: returnLse', opts.returnLse);
+  if (opts.mask !== undefined && typeof opts.mask !== 'function' && !(opts.mask instanceof tf.Tensor) && !(opts.mask && (opts.mask as BlockMask).kvIndices instanceof Int32Array)) {
+    throw new Error(`denseAttention: mask must be a mask function, a BlockMask or a tf.Tensor, got ${describeValue(opts.mask)}`);
+  }
   const scale = resolveScale(opts.scale, s.d, 'denseAttention');
   const result = tf.tidy(() => {
     const group = s.hq / s.hkv;

@@ -1,8 +1,23 @@
+import { checkBoolean, checkOptions, describeValue } from '@blockwise/tensor';
 import type { MaskMod } from './blockMask.js';
+
+function checkMods(fn: string, mods: unknown[]): MaskMod[] {
+  if (mods.length === 0) throw new Error(`${fn}: needs at least one mask`);
+  mods.forEach((m, i) => {
+    if (typeof m !== 'function') throw new Error(`${fn}: argument ${i + 1} must be a mask function (b, h, qIdx, kvIdx) => boolean, got ${describeValue(m)}`);
+  });
+  return mods as MaskMod[];
+}
+
+/** `{ causal?: boolean }` of slidingWindow and blockRank. */
+function causalOption(fn: string, opts: { causal?: boolean } | undefined): boolean {
+  const o = checkOptions(fn, opts, ['causal']);
+  return o.causal === undefined ? true : checkBoolean(`${fn}: causal`, o.causal);
+}
 
 function checkInt(fn: string, name: string, v: unknown, min: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new Error(`${fn}: ${name} must be an integer >= ${min}, got ${String(v)}`);
+    throw new Error(`${fn}: ${name} must be an integer >= ${min}, got ${describeValue(v)}`);
   }
   return v;
 }
@@ -19,7 +34,7 @@ export const fullMask: MaskMod = () => true;
  */
 export function slidingWindow(window: number, opts: { causal?: boolean } = {}): MaskMod {
   const w = checkInt('slidingWindow', 'window', window, 1);
-  if (opts.causal === false) return (_b, _h, q, kv) => Math.abs(q - kv) < w;
+  if (!causalOption('slidingWindow', opts)) return (_b, _h, q, kv) => Math.abs(q - kv) < w;
   return (_b, _h, q, kv) => q >= kv && q - kv < w;
 }
 
@@ -85,7 +100,7 @@ export function blockRank(segments: number[], opts: { causal?: boolean } = {}): 
   const seg = new Int32Array(total);
   segments.forEach((s, i) => seg.fill(i, starts[i]!, starts[i]! + s));
   const last = segments.length - 1;
-  const isCausal = opts.causal !== false;
+  const isCausal = causalOption('blockRank', opts);
   return (_b, _h, q, kv) => {
     if (q >= total || kv >= total) throw new Error(`blockRank: position ${Math.max(q, kv)} is beyond the segments' total length ${total}`);
     if (isCausal && kv > q) return false;
@@ -98,18 +113,19 @@ export function blockRank(segments: number[], opts: { causal?: boolean } = {}): 
 
 /** Both masks attend. */
 export function and(...mods: MaskMod[]): MaskMod {
-  if (mods.length === 0) throw new Error('and: needs at least one mask');
+  checkMods('and', mods);
   return (b, h, q, kv) => mods.every((m) => m(b, h, q, kv));
 }
 
 /** Either mask attends. */
 export function or(...mods: MaskMod[]): MaskMod {
-  if (mods.length === 0) throw new Error('or: needs at least one mask');
+  checkMods('or', mods);
   return (b, h, q, kv) => mods.some((m) => m(b, h, q, kv));
 }
 
 /** The complement of a mask. */
 export function not(mod: MaskMod): MaskMod {
+  checkMods('not', [mod]);
   return (b, h, q, kv) => !mod(b, h, q, kv);
 }
 
@@ -120,6 +136,8 @@ export function not(mod: MaskMod): MaskMod {
  * Density (N + 1) / (4N) for N = n / blockSize blocks.
  */
 export function blockDiffusion(opts: { seqLen: number; blockSize: number }): MaskMod {
+  if (opts === null || typeof opts !== 'object') throw new Error(`blockDiffusion: options { seqLen, blockSize } are required, got ${describeValue(opts)}`);
+  checkOptions('blockDiffusion', opts, ['seqLen', 'blockSize']);
   const n = checkInt('blockDiffusion', 'seqLen', opts?.seqLen, 1);
   const bs = checkInt('blockDiffusion', 'blockSize', opts?.blockSize, 1);
   return (_b, _h, q, kv) => {

@@ -1,7 +1,8 @@
+import { checkBoolean, checkOptions, describeValue } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlockMask } from './blockMask.js';
 import { blockSparseAttention } from './blockSparseAttention.js';
-import { selectBlocksFromArrays } from './selectBlocks.js';
+import { checkFinite, selectBlocksFromArrays } from './selectBlocks.js';
 import { checkQkv, resolveScale } from './validate.js';
 
 /** Options of `permutedBlockSparseAttention`. */
@@ -88,7 +89,9 @@ export function keyPermutation(
 export async function permutedBlockSparseAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: PermutedAttentionOptions): Promise<PermutedAttentionResult> {
   const where = 'permutedBlockSparseAttention';
   const s = checkQkv(q, k, v, where);
-  if (!opts || typeof opts !== 'object') throw new Error(`${where}: options { blockSize, segmentSize, threshold | topK } are required`);
+  if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${where}: options { blockSize, segmentSize, threshold | topK } are required, got ${describeValue(opts)}`);
+  checkOptions(where, opts, ['blockSize', 'segmentSize', 'threshold', 'topK', 'pooling', 'causal', 'scale']);
+  if (opts.causal !== undefined) checkBoolean(`${where}: causal`, opts.causal);
   const { blockSize, segmentSize } = opts;
   if (!Number.isInteger(blockSize) || blockSize <= 0) throw new Error(`${where}: blockSize must be a positive integer, got ${String(blockSize)}`);
   if (!Number.isInteger(segmentSize) || segmentSize <= 0 || segmentSize % blockSize !== 0) {
@@ -97,6 +100,8 @@ export async function permutedBlockSparseAttention(q: tf.Tensor, k: tf.Tensor, v
   const scale = resolveScale(opts.scale, s.d, where);
   const causal = opts.causal !== false;
   const [qData, kData] = (await Promise.all([q.data(), k.data()])) as [Float32Array, Float32Array];
+  checkFinite(where, 'q', qData);
+  checkFinite(where, 'k', kData);
   const perm = keyPermutation(qData, kData, s, blockSize, segmentSize, scale, causal);
   const group = s.hq / s.hkv;
   const offset = s.lk - s.lq;

@@ -1,7 +1,18 @@
+import { checkOptions, describeValue } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import { assembleBlockMask, createBlockMask, type BlockMask, type MaskMod } from './blockMask.js';
 import { fullMask } from './masks.js';
 import { checkQkv, resolveScale } from './validate.js';
+
+/**
+ * Throws when `data` (the values of tensor `name`) holds NaN or ±Infinity: the pooled scores, and
+ * so the selected blocks, would be garbage without any other sign. @internal
+ */
+export function checkFinite(where: string, name: string, data: ArrayLike<number>): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) throw new Error(`${where}: ${name} must be finite, got ${String(data[i])} at flat index ${i}`);
+  }
+}
 
 /** Options of `selectBlocks`. */
 export interface SelectBlocksOptions {
@@ -107,6 +118,8 @@ export async function selectBlocks(q: tf.Tensor, k: tf.Tensor, opts: SelectBlock
   const where = 'selectBlocks';
   const s = checkQkv(q, k, k, where);
   const [qData, kData] = (await Promise.all([q.data(), k.data()])) as [Float32Array, Float32Array];
+  checkFinite(where, 'q', qData);
+  checkFinite(where, 'k', kData);
   return selectBlocksFromArrays(qData, kData, s, opts, where);
 }
 
@@ -117,7 +130,10 @@ export function selectBlocksFromArrays(
   opts: SelectBlocksOptions, where = 'selectBlocks',
   always?: (qb: number, nk: number) => number[],
 ): BlockMask {
-  if (!opts || typeof opts !== 'object') throw new Error(`${where}: options { blockSize, topK | threshold } are required`);
+  if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${where}: options { blockSize, topK | threshold } are required, got ${describeValue(opts)}`);
+  checkOptions(where, opts, ['blockSize', 'topK', 'threshold', 'pooling', 'maskMod', 'scale', 'maskShape']);
+  if (opts.maskMod !== undefined && typeof opts.maskMod !== 'function') throw new Error(`${where}: maskMod must be a mask function (b, h, qIdx, kvIdx) => boolean, got ${describeValue(opts.maskMod)}`);
+  if (opts.maskShape !== undefined && (!Array.isArray(opts.maskShape) || opts.maskShape.length !== 2)) throw new Error(`${where}: maskShape must be [batch, heads], got ${describeValue(opts.maskShape)}`);
   const { topK, threshold } = opts;
   if ((topK === undefined) === (threshold === undefined)) {
     throw new Error(`${where}: give exactly one of topK or threshold, got topK ${String(topK)} and threshold ${String(threshold)}`);
