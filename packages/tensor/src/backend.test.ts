@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { getWebGPUAdapterInfo, initBackend, type BackendName } from './backend.js';
+import { assertGradients, getWebGPUAdapterInfo, initBackend, type BackendName } from './backend.js';
 import { hasWebGPU } from './testing.js';
 
 describe('initBackend', () => {
@@ -8,6 +8,19 @@ describe('initBackend', () => {
     await expect(initBackend('nonsense' as BackendName)).rejects.toThrow(
       "initBackend: backend must be one of 'auto', 'cpu', 'wasm', 'webgpu', 'webgl', 'tensorflow', got \"nonsense\"",
     );
+  });
+  it('refuses unknown and mistyped options, naming them', async () => {
+    await expect(initBackend('cpu', { wasmPath: '/x' } as never)).rejects.toThrow(/wasmPath.*wasmPaths/);
+    await expect(initBackend('cpu', null as never)).rejects.toThrow('initBackend: options must be an object, got null');
+    await expect(initBackend('cpu', { requireGradients: 'yes' } as never)).rejects.toThrow(
+      'initBackend: requireGradients must be true or false, got "yes"',
+    );
+    await expect(initBackend('wasm', { wasmPaths: 5 } as never)).rejects.toThrow(/wasmPaths must be a non-empty string, got 5/);
+  });
+  it('says where the gradients came from (tfjs-core itself under vitest, which loads its ES modules)', async () => {
+    const info = await initBackend('cpu', { requireGradients: true });
+    expect(['preloaded', '@tensorflow/tfjs-core']).toContain(info.gradients);
+    expect(() => assertGradients('training')).not.toThrow();
   });
   it('starts cpu and wasm, finding the wasm binaries by itself', async () => {
     expect((await initBackend('cpu')).backend).toBe('cpu');

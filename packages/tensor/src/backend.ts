@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkBoolean, checkOptions, describeValue } from './options.js';
 
 /** A backend that `initBackend` can be asked for. `'auto'` picks the fastest one available. */
 export type BackendName = 'auto' | 'cpu' | 'wasm' | 'webgpu' | 'webgl' | 'tensorflow';
@@ -22,6 +23,8 @@ export interface BackendInfo {
   requested: BackendName;
   reason: string;
   adapter?: AdapterInfo;
+  /** Where tfjs's gradients came from; `'unavailable'` means training will throw (see `requireGradients`). */
+  gradients: GradientSource;
 }
 
 /** Options of `initBackend`. */
@@ -30,6 +33,12 @@ export interface InitBackendOptions {
   wasmPaths?: string;
   /** In `'auto'`, accept a software WebGPU adapter (off by default: it is slower than wasm). */
   allowSoftwareWebGPU?: boolean;
+  /**
+   * Throw at start-up, naming the package to install, when no gradients can be registered
+   * (plain Node with tfjs-core alone). Off by default: inference needs none, and training then
+   * fails at its first gradient with the same message.
+   */
+  requireGradients?: boolean;
 }
 
 const VALID: readonly BackendName[] = ['auto', 'cpu', 'wasm', 'webgpu', 'webgl', 'tensorflow'];
@@ -166,32 +175,119 @@ async function loadBackend(name: ConcreteBackend, opts: InitBackendOptions): Pro
   }
 }
 
-let opsRegistered: Promise<void> | undefined;
+/**
+ * Where the gradients `initBackend` relies on came from. Plain Node cannot load tfjs-core's own
+ * gradient files (extensionless ES module imports in a CommonJS package), so there they come from
+ * tfjs-layers or the `@tensorflow/tfjs` bundle, whose Node builds carry them.
+ */
+export type GradientSource =
+  | 'preloaded'
+  | '@tensorflow/tfjs-core'
+  | '@tensorflow/tfjs-layers'
+  | '@tensorflow/tfjs'
+  | 'unavailable';
+
+/** Marks the stand-in gradients, across copies of this package (ESM and CJS) in one process. */
+const STAND_IN = Symbol.for('@blockwise/tensor.missingGradient');
+
+/** Kernels whose gradients every training step needs; all present means tfjs's set is loaded. */
+const PROBES = ['Mean', 'Sum', 'BatchMatMul', 'RealDiv', 'Square'];
+
+function hasRealGradients(): boolean {
+  return PROBES.every((k) => {
+    const g = tf.getGradient(k) as (object & { [STAND_IN]?: true }) | undefined;
+    return g != null && !g[STAND_IN];
+  });
+}
+
+function missingGradientsMessage(what: string): string {
+  return (
+    `${what}: no tfjs gradients are registered. Plain Node cannot load them from @tensorflow/tfjs-core ` +
+    'alone (its ES module files do not load there); install @tensorflow/tfjs-layers (or @tensorflow/tfjs) ' +
+    'next to it: initBackend() then loads it, or import it yourself before training'
+  );
+}
 
 /**
- * tfjs-core alone registers no gradients (the `@tensorflow/tfjs` bundle and tfjs-layers do).
- * Register them so training works with tfjs-core alone: from tfjs-core's ES modules where a
- * bundler or test runner loads them, else through tfjs-layers or @tensorflow/tfjs when
- * installed (plain Node cannot load tfjs-core's ES module files).
+ * Throws a clear error, naming the package to install, when tfjs's gradients are not registered;
+ * call it before anything that differentiates.
  */
-function registerGradients(): Promise<void> {
-  opsRegistered ??= (async () => {
-    const attempts: (() => Promise<unknown>)[] = [
-      () => import('@tensorflow/tfjs-core/dist/register_all_gradients'),
-      () => import('@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops'),
-      () => optionalImport('@tensorflow/tfjs-layers'),
-      () => optionalImport('@tensorflow/tfjs'),
-    ];
-    for (const attempt of attempts) {
-      if (tf.getGradient('RealDiv') && tf.getGradient('MatMul')) return;
-      try {
-        await attempt();
-      } catch {
-        /* not loadable here: try the next */
-      }
+export function assertGradients(what: string): void {
+  if (!hasRealGradients()) throw new Error(missingGradientsMessage(what));
+}
+
+/**
+ * Without gradients tfjs fails deep inside backprop with "gradient function not found for Mean".
+ * Stand-ins make that failure say what to install; a later real registration replaces them.
+ */
+function registerStandIns(): void {
+  const kernels = Object.entries(tf as unknown as Record<string, unknown>)
+    .filter(([k, v]) => v === k && /^[A-Z]/.test(k))
+    .map(([k]) => k);
+  for (const kernelName of kernels) {
+    if (tf.getGradient(kernelName)) continue;
+    const config = {
+      kernelName,
+      gradFunc: (): never => {
+        throw new Error(missingGradientsMessage(`Cannot compute the gradient of '${kernelName}'`));
+      },
+      [STAND_IN]: true as const,
+    };
+    tf.registerGradient(config as unknown as tf.GradConfig);
+  }
+}
+
+/** Imports a package as the process's working folder sees it (pnpm hides undeclared packages from us). */
+async function importFromCwd(name: string): Promise<unknown> {
+  if (!isNode) throw new Error('not Node');
+  const { createRequire } = (await optionalImport('node:module')) as {
+    createRequire: (p: string) => NodeRequire;
+  };
+  const { pathToFileURL } = (await optionalImport('node:url')) as unknown as typeof import('node:url');
+  return optionalImport(pathToFileURL(createRequire(`${process.cwd()}/`).resolve(name)).href);
+}
+
+let attempted: Promise<GradientSource> | undefined;
+
+/**
+ * Registers tfjs's gradients, which tfjs-core alone does not. Bundlers and test runners load
+ * tfjs-core's own gradient modules (a literal import, so bundlers include it). Plain Node cannot,
+ * so there tfjs-layers or `@tensorflow/tfjs` is loaded when installed; their Node builds register
+ * the same gradients into tfjs-core's global registry. Failing all, stand-ins that name the
+ * package to install take the place of the gradients.
+ */
+function registerGradients(): Promise<GradientSource> {
+  attempted ??= hasRealGradients() ? Promise.resolve('preloaded') : loadGradients();
+  // Stand-ins are replaced when the caller loads tfjs-layers later (or tfjs-node brings them).
+  return attempted.then((s) => (s === 'unavailable' && hasRealGradients() ? 'preloaded' : s));
+}
+
+async function loadGradients(): Promise<GradientSource> {
+  const attempts: [GradientSource, () => Promise<unknown>][] = [
+    ['@tensorflow/tfjs-core', () => import('@tensorflow/tfjs-core/dist/register_all_gradients.js')],
+    ['@tensorflow/tfjs-layers', () => optionalImport('@tensorflow/tfjs-layers')],
+    ['@tensorflow/tfjs', () => optionalImport('@tensorflow/tfjs')],
+    ['@tensorflow/tfjs-layers', () => importFromCwd('@tensorflow/tfjs-layers')],
+    ['@tensorflow/tfjs', () => importFromCwd('@tensorflow/tfjs')],
+  ];
+  for (const [source, attempt] of attempts) {
+    try {
+      await attempt();
+    } catch {
+      /* not loadable here: try the next */
     }
-  })();
-  return opsRegistered;
+    if (hasRealGradients()) {
+      if (source === '@tensorflow/tfjs-core') {
+        // Tensor methods such as x.square(): only where tfjs-core's ES modules load, as above.
+        await import('@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js').catch(
+          () => undefined,
+        );
+      }
+      return source;
+    }
+  }
+  registerStandIns();
+  return 'unavailable';
 }
 
 async function activate(name: ConcreteBackend, opts: InitBackendOptions): Promise<void> {
@@ -202,20 +298,38 @@ async function activate(name: ConcreteBackend, opts: InitBackendOptions): Promis
   await tf.ready();
 }
 
+const OPTION_KEYS = ['wasmPaths', 'allowSoftwareWebGPU', 'requireGradients'] as const;
+
 /**
- * Starts a tfjs backend and makes it current. `'auto'` picks tfjs-node when installed, else a
- * hardware WebGPU adapter, else WebGL (browsers), else wasm, else cpu. Returns what was chosen
- * and why, with the WebGPU adapter when one is used.
+ * Starts a tfjs backend and makes it current, and registers tfjs's gradients (see
+ * `BackendInfo.gradients`). `'auto'` picks tfjs-node when installed, else a hardware WebGPU
+ * adapter, else WebGL (browsers), else wasm, else cpu. Returns what was chosen and why, with the
+ * WebGPU adapter when one is used.
  */
 export async function initBackend(
   name: BackendName = 'auto',
-  options: InitBackendOptions = {},
+  options?: InitBackendOptions,
 ): Promise<BackendInfo> {
   if (!VALID.includes(name)) {
     throw new Error(
-      `initBackend: backend must be one of ${VALID.map((v) => `'${v}'`).join(', ')}, got ${JSON.stringify(name)}`,
+      `initBackend: backend must be one of ${VALID.map((v) => `'${v}'`).join(', ')}, got ${describeValue(name)}`,
     );
   }
+  const opts = checkOptions('initBackend', options, OPTION_KEYS);
+  if (opts.wasmPaths !== undefined && (typeof opts.wasmPaths !== 'string' || opts.wasmPaths === '')) {
+    throw new TypeError(`initBackend: wasmPaths must be a non-empty string, got ${describeValue(opts.wasmPaths)}`);
+  }
+  if (opts.allowSoftwareWebGPU !== undefined) checkBoolean('initBackend: allowSoftwareWebGPU', opts.allowSoftwareWebGPU);
+  if (opts.requireGradients !== undefined) checkBoolean('initBackend: requireGradients', opts.requireGradients);
+  const started = await start(name, opts);
+  const gradients = await registerGradients();
+  if (gradients === 'unavailable' && opts.requireGradients) {
+    throw new Error(missingGradientsMessage(`initBackend('${name}', { requireGradients: true })`));
+  }
+  return { ...started, gradients };
+}
+
+async function start(name: BackendName, options: InitBackendOptions): Promise<Omit<BackendInfo, 'gradients'>> {
   if (name === 'webgpu') {
     const adapter = await getWebGPUAdapterInfo();
     if (!adapter) {

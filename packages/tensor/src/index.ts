@@ -1,6 +1,8 @@
 export {
   initBackend,
   getWebGPUAdapterInfo,
+  assertGradients,
+  type GradientSource,
   type BackendName,
   type ConcreteBackend,
   type AdapterInfo,
@@ -26,7 +28,7 @@ export {
   type WebGPUProgramSpec,
   type WebGPUUniform,
 } from './kernel.js';
-export { blockAbsmax, blockAbsmaxReference } from './absmax.js';
+export { blockAbsmax } from './absmax.js';
 export { createRng, type Rng } from './random.js';
 export { createGpuKernel, availableGpuKernelModes, type GpuKernel, type GpuKernelMode, type GpuKernelOptions } from './gpujs.js';
 export {
