@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import type { BenchData } from './suite.js';
 
+export { digitsSplit, type DigitsPart, type DigitsSplitOptions } from './split.js';
+
 /**
  * The folder holding the shipped data (apps/bench/data): next to the source, or, for the
  * bundled GPU build (.gpu/main.mjs), in the repository it runs from.

@@ -2,11 +2,21 @@
 export interface Metric {
   value: number;
   unit: string;
+  /**
+   * Which direction is an improvement (charts and `compare` use it). When absent,
+   * {@link metricDirection} infers it from the unit and the name.
+   */
+  better?: 'lower' | 'higher';
 }
 
 /** One measured configuration: `params` say what distinguishes it, `metrics` what was measured. */
 export interface Result {
   name: string;
+  /**
+   * Which table of the report the result belongs to ('step time', 'parity', ...): results of one
+   * kind share columns. When absent the report groups results by the metrics they carry.
+   */
+  kind?: string;
   params: Record<string, string | number | boolean>;
   metrics: Record<string, Metric>;
   samples?: unknown[];
@@ -69,4 +79,33 @@ export interface Suite {
   description: string;
   run(ctx: SuiteContext): Promise<Result[]>;
   validate?(results: Result[], ctx: SuiteContext): Check[];
+}
+
+// Inference of `better` when a metric does not say: by unit first (a time or a size is a cost,
+// a rate is a gain), then by words in the name. Lower: ms, s, bytes, loss, error, perplexity,
+// distance (and the sample-quality distances fd, sw2, w2, mmd, rmse, mape). Higher: GFLOP/s,
+// GB/s, tokens/s, accuracy, speed-up.
+const LOWER_UNITS = new Set(['ms', 's', 'us', 'ns', 'bytes', 'B', 'KiB', 'MiB', 'GiB', 'nats', 'bits', 'FLOP']);
+const HIGHER_UNIT = /\/s$/; // GFLOP/s, GB/s, tokens/s, samples/s
+const LOWER_NAME = /(ms|time|seconds|bytes|loss|error|err|perplexity|distance|rmse|mape|mae|^fd$|^sw2$|^w2$|^mmd$|nfe)$/i;
+const HIGHER_NAME = /(accuracy|acc|speed-?up|speedup|throughput|persecond|gflops|gbps|spearman|reduction)$/i;
+
+/**
+ * Whether lower or higher values of a metric are better: `metric.better` when set, otherwise
+ * inferred from the unit and then the name (see the comment above); undefined when neither
+ * says (a setting or a count such as measured density).
+ */
+export function metricDirection(name: string, metric: Metric): 'lower' | 'higher' | undefined {
+  if (metric.better === 'lower' || metric.better === 'higher') return metric.better;
+  if (HIGHER_UNIT.test(metric.unit)) return 'higher';
+  if (/accuracy/i.test(name)) return 'higher';
+  if (LOWER_UNITS.has(metric.unit)) {
+    // A byte count or FLOP count of a ratio (`stateRatioVsTfjsAdam`) is still a cost.
+    return 'lower';
+  }
+  const base = name.replace(/(Vs|Per)[A-Z0-9].*$/, '');
+  if (HIGHER_NAME.test(base)) return 'higher';
+  if (LOWER_NAME.test(base)) return 'lower';
+  if (/ratio/i.test(name) && /(ms|time|step|bytes|state|memory)/i.test(name)) return 'lower';
+  return undefined;
 }

@@ -8,6 +8,7 @@ import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { createRng, getWebGPUAdapterInfo, initBackend, type BackendInfo } from '@blockwise/tensor';
 import digitsCsv from 'virtual:digits-csv';
+import { digitsSplit } from '../src/split.js';
 import { trainDigits, checkAttention } from './demo.js';
 
 /** What the page exposes for tests and curious users. */
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
   $('status').textContent = 'training';
   const data = await loadDigits();
   const rng = createRng(1);
-  state.accuracy = await trainDigits(data, steps, rng, (step, loss, lr) => {
+  state.accuracy = await trainDigits(digitsSplit(data, { seed: 1 }), steps, rng, (step, loss, lr) => {
     state.losses.push(loss);
     state.lrs.push(lr);
     $('step').textContent = `${step + 1} / ${loss.toFixed(4)} / ${lr.toExponential(2)}`;

@@ -1,5 +1,6 @@
 import { availableGpuKernelModes, createGpuKernel, createRng, getWebGPUAdapterInfo, initBackend, type ConcreteBackend } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
+import { timeBest } from '../measure.js';
 import type { Check, Result, Suite, SuiteContext } from '../suite.js';
 
 /** Float64 dot product of row i of a and column j of b (n x n, row-major). */
@@ -19,11 +20,9 @@ function matmulError(a: Float32Array, b: Float32Array, c: ArrayLike<number>, n: 
   return worst;
 }
 
+/** Best of `reps` timed runs after one warm-up run (which compiles shaders and allocates). */
 async function timeIt(reps: number, step: () => Promise<void>): Promise<number> {
-  await step(); // warm-up: compiles shaders, allocates
-  const t0 = performance.now();
-  for (let r = 0; r < reps; r++) await step();
-  return (performance.now() - t0) / reps;
+  return (await timeBest(step, { repeats: reps, warmup: 1 })).bestMs;
 }
 
 async function tfjsBackends(): Promise<ConcreteBackend[]> {

@@ -4,6 +4,7 @@ import {
 } from '@blockwise/schedules';
 import { createRng } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
+import { digitsSplit } from '../data.js';
 import type { Check, Result, Suite, SuiteContext } from '../suite.js';
 
 /** Budgets (optimizer steps) and model size per mode. */
@@ -23,23 +24,10 @@ interface Data {
   nTrain: number;
 }
 
-/** Digits split 70/30 (seeded) into train and held-out test. */
+/** The bench's digits split (70/30, seeded) into train and held-out test. */
 function split(ctx: SuiteContext): Data {
-  const d = ctx.data.digits();
-  const perm = createRng(ctx.seed).permutation(d.n);
-  const nTest = Math.round(d.n * 0.3);
-  const gather = (idx: Int32Array) => {
-    const x = new Float32Array(idx.length * 64);
-    const y = new Int32Array(idx.length);
-    idx.forEach((k, r) => {
-      x.set(d.x.subarray(k * 64, k * 64 + 64), r * 64);
-      y[r] = d.y[k]!;
-    });
-    return { x, y };
-  };
-  const test = gather(perm.subarray(0, nTest));
-  const train = gather(perm.subarray(nTest));
-  return { xTrain: train.x, yTrain: train.y, xTest: tf.tensor2d(test.x, [nTest, 64]), yTest: test.y, nTrain: d.n - nTest };
+  const { train, test } = digitsSplit(ctx.data.digits(), { seed: ctx.seed });
+  return { xTrain: train.x, yTrain: train.y, xTest: tf.tensor2d(test.x, [test.n, 64]), yTest: test.y, nTrain: train.n };
 }
 
 interface RunLog {
@@ -51,8 +39,15 @@ interface RunLog {
   trainLoss: number;
 }
 
-/** Trains a 64-h-10 MLP with SGD + momentum under `schedule` for `steps` updates; records loss and gradient norm per step. */
-function train(data: Data, schedule: Schedule, steps: number, hidden: number, batch: number, seed: number): RunLog {
+/** Steps between host reads of the per-step loss and gradient norm (one read per block, not per step). */
+const READ_EVERY = 50;
+
+/**
+ * Trains a 64-h-10 MLP with SGD + momentum under `schedule` for `steps` updates; records loss
+ * and gradient norm per step. Values stay on the device and are read every READ_EVERY steps:
+ * WebGPU in Node cannot read synchronously, and a read per step stalls any GPU.
+ */
+async function train(data: Data, schedule: Schedule, steps: number, hidden: number, batch: number, seed: number): Promise<RunLog> {
   const rng = createRng(seed);
   const init = [rng.normalTensor([64, hidden], 0, Math.sqrt(2 / 64)), tf.zeros([hidden]), rng.normalTensor([hidden, 10], 0, Math.sqrt(1 / hidden)), tf.zeros([10])];
   const vars = init.map((t) => tf.variable(t));
@@ -73,6 +68,19 @@ function train(data: Data, schedule: Schedule, steps: number, hidden: number, ba
   const log: RunLog = { losses: [], gradNorms: [], lrs: [], testLoss: 0, testAccuracy: 0, trainLoss: 0 };
   const xb = new Float32Array(batch * 64);
   const yb = new Int32Array(batch);
+  let pending: tf.Tensor[] = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const all = tf.stack(pending);
+    tf.dispose(pending);
+    pending = [];
+    const v = await all.data();
+    all.dispose();
+    for (let i = 0; i < v.length; i += 2) {
+      log.losses.push(v[i]!);
+      log.gradNorms.push(v[i + 1]!);
+    }
+  };
   for (let s = 0; s < steps; s++) {
     for (let i = 0; i < batch; i++) {
       if (at >= perm.length) { perm = order.permutation(data.nTrain); at = 0; }
@@ -94,23 +102,25 @@ function train(data: Data, schedule: Schedule, steps: number, hidden: number, ba
       });
       return tf.stack([value, norm]);
     });
-    const [loss, norm] = out.dataSync();
-    out.dispose();
-    log.losses.push(loss!);
-    log.gradNorms.push(norm!);
+    pending.push(out);
     log.lrs.push(lr);
+    if (pending.length === READ_EVERY) await flush();
   }
-  const evalOn = (x: tf.Tensor2D, y: Int32Array) => tf.tidy(() => {
-    const z = logits(x);
-    const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(y, 'int32'), 10), z).dataSync()[0]!;
-    const pred = tf.argMax(z, -1).dataSync();
+  await flush();
+  const evalOn = async (x: tf.Tensor2D, y: Int32Array) => {
+    const [lossT, predT] = tf.tidy(() => {
+      const z = logits(x);
+      return [tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(y, 'int32'), 10), z), tf.argMax(z, -1)];
+    });
+    const [lossV, pred] = await Promise.all([lossT.data(), predT.data()]);
+    tf.dispose([lossT, predT]);
     let hit = 0;
     for (let i = 0; i < y.length; i++) hit += pred[i] === y[i] ? 1 : 0;
-    return { loss, acc: (100 * hit) / y.length };
-  });
-  const te = evalOn(data.xTest, data.yTest);
+    return { loss: lossV[0]!, acc: (100 * hit) / y.length };
+  };
+  const te = await evalOn(data.xTest, data.yTest);
   const xTr = tf.tensor2d(data.xTrain, [data.nTrain, 64]);
-  const tr = evalOn(xTr, data.yTrain);
+  const tr = await evalOn(xTr, data.yTrain);
   xTr.dispose();
   log.testLoss = te.loss;
   log.testAccuracy = te.acc;
@@ -163,7 +173,7 @@ export const schedulesSuite: Suite = {
       for (const name of SCHEDULES) {
         if (name === 'refined') scheds = schedulesFor(T, logs.get(`linear@${T}`)!.gradNorms);
         const s = scheds[name]!;
-        const log = train(data, s, T, S.hidden, S.batch, ctx.seed + 11);
+        const log = await train(data, s, T, S.hidden, S.batch, ctx.seed + 11);
         logs.set(`${name}@${T}`, log);
         results.push({
           name: `${name} ${T} steps`,
