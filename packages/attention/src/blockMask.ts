@@ -260,7 +260,7 @@ function tokenMask(m: BlockMask): Uint8Array {
 
 /**
  * Checks that `mask` fits attention over `[batch, heads, qLen, ...]` queries and `kvLen` keys;
- * throws naming both shapes otherwise.
+ * throws naming both shapes otherwise. @internal
  */
 export function checkBlockMask(mask: BlockMask, batch: number, heads: number, qLen: number, kvLen: number, where: string): void {
   if (!mask || !(mask.kvIndices instanceof Int32Array)) {

@@ -6,7 +6,7 @@ import { blockSparseAttentionOps } from './blockSparseOps.js';
 import type { AttentionWithLse } from './dense.js';
 import { blockSparseBackwardSimd, blockSparseForwardSimd, lastAttentionPath, useSimdKernel } from './simdKernel.js';
 import { blockSparseBackwardReference, blockSparseForwardReference, type MaskArrays, type SparseDims } from './sparseKernel.js';
-import { checkQkv, resolveScale } from './validate.js';
+import { checkFiniteInputs, checkFiniteOutput, checkQkv, resolveScale } from './validate.js';
 import { blockSparseBackwardWebGPU, blockSparseForwardWebGPU } from './webgpuKernels.js';
 
 /** Options of `blockSparseAttention`. */
@@ -225,6 +225,25 @@ export function blockSparseAttention(
   checkBlockMask(mask, s.batch, s.hq, s.lq, s.lk, where);
   const impl = checkOneOf(`${where}: impl`, opts.impl ?? 'auto', ['auto', 'kernel', 'ops', 'dense'] as const);
   if (opts.returnLse !== undefined) checkBoolean(`${where}: returnLse`, opts.returnLse);
+  const host = checkFiniteInputs(where, [['q', q], ['k', k], ['v', v]]);
+  const result = run(q, k, v, mask, scale, impl, !!opts.returnLse, s);
+  const output = opts.returnLse ? (result as AttentionWithLse).output : (result as tf.Tensor4D);
+  if (host) {
+    try {
+      checkFiniteOutput(where, output, q, k, scale);
+    } catch (e) {
+      if (opts.returnLse) (result as AttentionWithLse).lse.dispose();
+      throw e;
+    }
+  }
+  return result;
+}
+
+function run(
+  q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: BlockMask, scale: number,
+  impl: 'auto' | 'kernel' | 'ops' | 'dense', returnLse: boolean, s: { batch: number; hq: number },
+): tf.Tensor4D | AttentionWithLse {
+  const opts = { returnLse };
   const path = impl === 'auto' ? chooseImpl(mask, { batch: s.batch, heads: s.hq, returnLse: !!opts.returnLse }) : impl;
   if (path === 'dense') {
     const r = blockSparseAttentionDense(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, mask, scale, (qx, kx, vx, o, lse, dO) => {

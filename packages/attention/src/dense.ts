@@ -1,7 +1,7 @@
 import { checkBoolean, checkOptions, describeValue } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlockMask, MaskMod } from './blockMask.js';
-import { checkQkv, repeatKvHeads, resolveScale } from './validate.js';
+import { checkFiniteInputs, checkFiniteOutput, checkQkv, repeatKvHeads, resolveScale } from './validate.js';
 
 /** Options of `denseAttention`. */
 export interface DenseAttentionOptions {
@@ -60,6 +60,7 @@ export function denseAttention(
     throw new Error(`denseAttention: mask must be a mask function, a BlockMask or a tf.Tensor, got ${describeValue(opts.mask)}`);
   }
   const scale = resolveScale(opts.scale, s.d, 'denseAttention');
+  const host = checkFiniteInputs('denseAttention', [['q', q], ['k', k], ['v', v]]);
   const result = tf.tidy(() => {
     const group = s.hq / s.hkv;
     const kk = repeatKvHeads(k as tf.Tensor4D, group);
@@ -83,6 +84,14 @@ export function denseAttention(
     const lse = tf.squeeze(tf.where(positive, tf.add(mx, tf.log(safeL)), tf.fill(l.shape, -Infinity)), [3]) as tf.Tensor3D;
     return { output: tf.matMul(p, vv) as tf.Tensor4D, lse };
   });
+  if (host) {
+    try {
+      checkFiniteOutput('denseAttention', result.output, q, k, scale);
+    } catch (e) {
+      result.lse.dispose();
+      throw e;
+    }
+  }
   if (opts.returnLse) return result;
   result.lse.dispose();
   return result.output;

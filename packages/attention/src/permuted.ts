@@ -35,6 +35,7 @@ export interface PermutedAttentionResult {
  * key importance = attention mass from the last query block (summed over the query heads of the
  * group); keys are sorted by it, descending, within segments of `segmentSize`, so the keys that
  * matter gather in fewer blocks. Returns the permutation.
+ * @internal
  */
 export function keyPermutation(
   qData: Float32Array, kData: Float32Array,

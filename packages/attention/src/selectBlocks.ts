@@ -54,6 +54,7 @@ function pool(x: Float32Array, rows: number, block: number, d: number, mode: 'me
  * Picks key blocks per query block from pooled-score probabilities `prob` (one row of `nk`,
  * zero for blocks that are not candidates): the `topK` best, or the smallest set reaching
  * `threshold` of the mass; `always` blocks are added when they are candidates.
+ * @internal
  */
 export function pickBlocks(prob: Float64Array, candidate: Uint8Array, always: number[], opts: { topK?: number; threshold?: number }): Uint8Array {
   const nk = prob.length;
@@ -78,7 +79,7 @@ export function pickBlocks(prob: Float64Array, candidate: Uint8Array, always: nu
   return keep;
 }
 
-/** Keeps only the blocks `table` (per batch, head, query block, key block) marks, broadcasting `base` over batch and heads. */
+/** Keeps only the blocks `table` (per batch, head, query block, key block) marks, broadcasting `base` over batch and heads. @internal */
 export function restrictBlockMask(base: BlockMask, table: Uint8Array, batch: number, heads: number): BlockMask {
   const { numQBlocks: nq, numKvBlocks: nk } = base;
   const partialDense = new Uint8Array(batch * heads * nq * nk);
@@ -123,7 +124,7 @@ export async function selectBlocks(q: tf.Tensor, k: tf.Tensor, opts: SelectBlock
   return selectBlocksFromArrays(qData, kData, s, opts, where);
 }
 
-/** `selectBlocks` on host arrays (q `[batch, hq, lq, d]`, k `[batch, hkv, lk, d]`), for callers that already hold them. */
+/** `selectBlocks` on host arrays (q `[batch, hq, lq, d]`, k `[batch, hkv, lk, d]`), for callers that already hold them. @internal */
 export function selectBlocksFromArrays(
   qData: Float32Array, kData: Float32Array,
   s: { batch: number; hq: number; hkv: number; lq: number; lk: number; d: number },

@@ -4,7 +4,7 @@
  * blocks a `BlockMask` lists and reading the element mask only inside partial blocks.
  */
 
-/** Sizes of one block-sparse attention call. */
+/** Sizes of one block-sparse attention call. @internal */
 export interface SparseDims {
   batch: number;
   /** Query heads. */
@@ -23,7 +23,7 @@ export interface SparseDims {
   nk: number;
 }
 
-/** The block lists a kernel reads (flat, FlexAttention layout) and the partial blocks' element masks. */
+/** The block lists a kernel reads (flat, FlexAttention layout) and the partial blocks' element masks. @internal */
 export interface MaskArrays {
   kvNum: Int32Array;
   kvIdx: Int32Array;
@@ -238,7 +238,7 @@ function applyMask(s: Float32Array, rows: number, cols: number, ld: number, bits
   }
 }
 
-/** Forward pass: writes `out` `[batch, hq, lq, d]` and `lse` `[batch, hq, lq]` (-Infinity for rows with no key). */
+/** Forward pass: writes `out` `[batch, hq, lq, d]` and `lse` `[batch, hq, lq]` (-Infinity for rows with no key). @internal */
 export function blockSparseForwardReference(
   q: Float32Array, k: Float32Array, v: Float32Array,
   dims: SparseDims, mask: MaskArrays,
@@ -314,6 +314,7 @@ export function blockSparseForwardReference(
  * Backward pass (FlashAttention-2 recurrences, P recomputed from the saved log-sum-exp):
  * writes dq, dk, dv (zeroed here). `delta[row] = dO_row . O_row - dLse_row`. dk and dv sum
  * over the query heads sharing a key/value head.
+ * @internal
  */
 export function blockSparseBackwardReference(
   q: Float32Array, k: Float32Array, v: Float32Array,

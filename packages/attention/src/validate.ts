@@ -36,6 +36,39 @@ export function checkQkv(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, where: string
   return { batch, hq, hkv, lq, lk, d };
 }
 
+/**
+ * On cpu and wasm (data already on the host, the scan costs O(seq * dim) against the kernel's
+ * O(seq^2 * dim)): throws when q, k or v hold NaN or ±Infinity, which would otherwise come out as
+ * NaN rows without any other sign. Other backends keep their data on the device and are not read.
+ */
+export function checkFiniteInputs(where: string, tensors: [string, tf.Tensor][]): boolean {
+  const backend = tf.getBackend();
+  if (backend !== 'cpu' && backend !== 'wasm') return false;
+  for (const [name, t] of tensors) {
+    const data = t.dataSync();
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i]!)) throw new Error(`${where}: ${name} must be finite, got ${String(data[i])} at flat index ${i} of shape [${t.shape.join(', ')}]`);
+    }
+  }
+  return true;
+}
+
+/**
+ * After `checkFiniteInputs`: a non-finite output can only come from scores that overflow float32
+ * (|q| |k| scale beyond 3.4e38); the output is disposed and the call throws instead of returning it.
+ */
+export function checkFiniteOutput(where: string, out: tf.Tensor, q: tf.Tensor, k: tf.Tensor, scale: number): void {
+  const data = out.dataSync();
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      const amax = (t: tf.Tensor): number => Array.from(t.dataSync() as Float32Array).reduce((a: number, x: number) => Math.max(a, Math.abs(x)), 0);
+      const detail = `max |q| ${amax(q).toExponential(2)}, max |k| ${amax(k).toExponential(2)}, scale ${scale}`;
+      out.dispose();
+      throw new Error(`${where}: the attention scores overflow float32 (${detail}); scale q or k down`);
+    }
+  }
+}
+
 /** The softmax scale: given (finite and positive) or 1/sqrt(dim). */
 export function resolveScale(scale: number | undefined, d: number, where: string): number {
   if (scale === undefined) return 1 / Math.sqrt(d);
