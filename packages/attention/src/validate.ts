@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { toViewSync } from '@blockwise/tensor';
 
 /** Shapes of a checked q, k, v triple. */
 export interface QkvShape {
@@ -45,7 +46,7 @@ export function checkFiniteInputs(where: string, tensors: [string, tf.Tensor][])
   const backend = tf.getBackend();
   if (backend !== 'cpu' && backend !== 'wasm') return false;
   for (const [name, t] of tensors) {
-    const data = t.dataSync();
+    const data = toViewSync(t).data;
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i]!)) throw new Error(`${where}: ${name} must be finite, got ${String(data[i])} at flat index ${i} of shape [${t.shape.join(', ')}]`);
     }
@@ -58,10 +59,10 @@ export function checkFiniteInputs(where: string, tensors: [string, tf.Tensor][])
  * (|q| |k| scale beyond 3.4e38); the output is disposed and the call throws instead of returning it.
  */
 export function checkFiniteOutput(where: string, out: tf.Tensor, q: tf.Tensor, k: tf.Tensor, scale: number): void {
-  const data = out.dataSync();
+  const data = toViewSync(out).data;
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i]!)) {
-      const amax = (t: tf.Tensor): number => Array.from(t.dataSync() as Float32Array).reduce((a: number, x: number) => Math.max(a, Math.abs(x)), 0);
+      const amax = (t: tf.Tensor): number => Array.from(toViewSync(t).data).reduce((a: number, x: number) => Math.max(a, Math.abs(x)), 0);
       const detail = `max |q| ${amax(q).toExponential(2)}, max |k| ${amax(k).toExponential(2)}, scale ${scale}`;
       out.dispose();
       throw new Error(`${where}: the attention scores overflow float32 (${detail}); scale q or k down`);
