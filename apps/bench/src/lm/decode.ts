@@ -1,67 +1,197 @@
-import { createBlockMask, decodeBlockDiffusion as decodeBlocks, type BlockDecodeOptions, type BlockDiffusionModel, type BlockMask, type MaskMod } from '@blockwise/attention';
 import * as tf from '@tensorflow/tfjs-core';
-import { lmForward, type LmWeights } from './model.js';
-import { causalMask } from './train.js';
+import { cachedStep, disposeCache, emptyCache, type KvCache } from './kvcache.js';
+import type { LmWeights } from './model.js';
 
 /** Generated tokens and how many model calls they took. */
 export interface Decoded {
   tokens: Int32Array;
+  /** Every forward pass, the prompt's prefill included. */
   calls: number;
+  /** Size of every decoded block (autoregressive: all 1). */
+  blockSizes: number[];
 }
 
-/** Greedy autoregressive decoding: one model call per token. */
-export function decodeAutoregressive(w: LmWeights, prompt: Int32Array, count: number): Decoded {
-  const seq = Array.from(prompt);
-  let calls = 0;
-  for (let i = 0; i < count; i++) {
-    const ctx = seq.slice(-w.config.maxLen);
-    const next = tf.tidy(() => {
-      const logits = lmForward(w, tf.tensor2d(Int32Array.from(ctx), [1, ctx.length], 'int32'), causalMask(ctx.length));
-      const last = tf.slice(logits, [0, ctx.length - 1, 0], [1, 1, w.config.vocab - 1]); // never [MASK]
-      return tf.argMax(tf.reshape(last, [-1])).dataSync()[0]!;
-    });
-    calls++;
-    seq.push(next);
-  }
-  return { tokens: Int32Array.from(seq.slice(prompt.length)), calls };
+/** Most likely non-[MASK] token of every row and its probability (renormalised without [MASK]), read at once. */
+async function topOf(logits: tf.Tensor2D, maskId: number): Promise<{ token: Int32Array; prob: Float32Array }> {
+  const [rows, vocab] = logits.shape;
+  const both = tf.tidy(() => {
+    // [MASK] is the last id: drop its column so it is never predicted
+    const kept = maskId === vocab - 1 ? tf.slice(logits, [0, 0], [rows, vocab - 1]) : logits;
+    const p = tf.softmax(kept);
+    return tf.concat([tf.cast(tf.argMax(p, -1), 'float32'), tf.max(p, -1)]);
+  });
+  const v = await both.data();
+  both.dispose();
+  return { token: Int32Array.from(v.subarray(0, rows)), prob: Float32Array.from(v.subarray(rows)) };
+}
+
+function checkDecodeArgs(what: string, w: LmWeights, prompt: Int32Array, count: number): void {
+  if (!(prompt instanceof Int32Array) || prompt.length === 0) throw new Error(`${what}: prompt must be a non-empty Int32Array, got ${prompt?.constructor?.name ?? String(prompt)} of length ${prompt?.length}`);
+  if (!Number.isInteger(count) || count < 1) throw new Error(`${what}: count must be a positive integer, got ${String(count)}`);
+  if (prompt.length + count > w.config.maxLen) throw new Error(`${what}: prompt (${prompt.length}) + count (${count}) exceeds the model's ${w.config.maxLen} positions`);
 }
 
 /**
- * The BD3 model as `@blockwise/attention`'s decoding loop sees it. The cache is the clean prefix
- * (tokens; the model recomputes it, which changes time but not the count of model calls). A
- * call runs [prefix; block]: the prefix attends block-causally with the training block size
- * (bidirectional inside B-aligned blocks, as x_0 did in training), the block attends to the
- * whole prefix and to itself.
+ * Greedy autoregressive decoding with a key/value cache (the fair baseline): the prompt in one
+ * call that also yields the first token, then one call per token on that token alone.
  */
-export function bd3DecodingModel(w: LmWeights, maskId: number, trainBlock: number): BlockDiffusionModel<number[]> {
-  const masks = new Map<string, BlockMask>();
-  const maskFor = (prefix: number, len: number): BlockMask => {
-    const key = `${prefix}:${len}`;
-    if (!masks.has(key)) {
-      const mod: MaskMod = (_b, _h, q, kv) => q >= prefix || (kv < prefix && Math.floor(kv / trainBlock) <= Math.floor(q / trainBlock));
-      masks.set(key, createBlockMask(mod, { qLen: len, kvLen: len, blockSize: 16 }));
+export async function decodeAutoregressive(w: LmWeights, prompt: Int32Array, count: number, maskId = w.config.vocab - 1): Promise<Decoded> {
+  checkDecodeArgs('decodeAutoregressive', w, prompt, count);
+  let cache = emptyCache(w);
+  const out: number[] = [];
+  let input = prompt;
+  let calls = 0;
+  try {
+    while (out.length < count) {
+      const step = cachedStep(w, cache, input, input.length, input.length - 1);
+      if (step.cache !== cache) disposeCache(cache);
+      cache = step.cache;
+      calls++;
+      const top = await topOf(step.logits, maskId);
+      step.logits.dispose();
+      out.push(top.token[0]!);
+      input = Int32Array.of(top.token[0]!);
     }
-    return masks.get(key)!;
-  };
-  const V = w.config.vocab;
-  return {
-    vocabSize: V,
-    maskId,
-    initCache: (prompt) => Array.from(prompt),
-    extendCache: (cache, block) => [...cache, ...block],
-    predict: (block, cache) => {
-      const ctx = cache.slice(-(w.config.maxLen - block.length));
-      const len = ctx.length + block.length;
-      return tf.tidy(() => {
-        const logits = lmForward(w, tf.tensor2d(Int32Array.from([...ctx, ...block]), [1, len], 'int32'), maskFor(ctx.length, len));
-        return tf.slice(logits, [0, ctx.length, 0], [1, block.length, V]).dataSync() as Float32Array;
-      });
-    },
-  };
+  } finally {
+    disposeCache(cache);
+  }
+  return { tokens: Int32Array.from(out), calls, blockSizes: out.map(() => 1) };
 }
 
-/** Block-diffusion decoding of `count` tokens with the attention package's loop. */
-export async function decodeBlockDiffusion(w: LmWeights, prompt: Int32Array, count: number, opts: Omit<BlockDecodeOptions, 'maxTokens'>, maskId: number, trainBlock: number): Promise<Decoded> {
-  const r = await decodeBlocks(bd3DecodingModel(w, maskId, trainBlock), prompt, { ...opts, maxTokens: count });
-  return { tokens: r.tokens, calls: r.modelCalls };
+/** AdaBlock-dLLM: end each block at a confidently predicted delimiter. */
+export interface AdaptiveBlocks {
+  /** Token that ends a semantic step (a space: words; a newline: lines). */
+  delimiterId: number;
+  minBlock: number;
+  maxBlock: number;
+  /** Confidence the delimiter needs to end the block there (default 0.5). */
+  delimiterThreshold?: number;
+}
+
+/** Options of `decodeBlocks`. */
+export interface BlockDecodeOptions {
+  /** Tokens per block (with `adaptive`: the block size when no delimiter is confident). */
+  blockSize: number;
+  /** Unmask every position whose probability reaches this; at least the most confident one per call. */
+  threshold: number;
+  /** Fast-dLLM v2's sub-blocks: only the first sub-block that still has masked positions is unmasked. */
+  subBlockSize?: number;
+  adaptive?: AdaptiveBlocks;
+}
+
+const DECODE_KEYS = ['blockSize', 'threshold', 'subBlockSize', 'adaptive'];
+const ADAPTIVE_KEYS = ['delimiterId', 'minBlock', 'maxBlock', 'delimiterThreshold'];
+
+function checkBlockOptions(o: BlockDecodeOptions): void {
+  const int = (name: string, v: unknown, min: number) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new Error(`decodeBlocks: ${name} must be an integer >= ${min}, got ${String(v)}`);
+  };
+  if (o === null || typeof o !== 'object') throw new Error(`decodeBlocks: options must be an object, got ${String(o)}`);
+  for (const k of Object.keys(o)) if (!DECODE_KEYS.includes(k)) throw new Error(`decodeBlocks: unknown option ${JSON.stringify(k)} (expected one of ${DECODE_KEYS.join(', ')})`);
+  int('blockSize', o.blockSize, 1);
+  if (typeof o.threshold !== 'number' || !(o.threshold > 0 && o.threshold <= 1)) throw new Error(`decodeBlocks: threshold must be a number in (0, 1], got ${String(o.threshold)}`);
+  if (o.subBlockSize !== undefined) int('subBlockSize', o.subBlockSize, 1);
+  if (o.adaptive !== undefined) {
+    for (const k of Object.keys(o.adaptive)) if (!ADAPTIVE_KEYS.includes(k)) throw new Error(`decodeBlocks: unknown option adaptive.${k} (expected one of ${ADAPTIVE_KEYS.join(', ')})`);
+    int('adaptive.delimiterId', o.adaptive.delimiterId, 0);
+    int('adaptive.minBlock', o.adaptive.minBlock, 1);
+    int('adaptive.maxBlock', o.adaptive.maxBlock, o.adaptive.minBlock);
+  }
+}
+
+/**
+ * Block-diffusion decoding with a cache of finished blocks: blocks left to right, each denoised
+ * from all-[MASK] by model calls that unmask every position whose confidence reaches the
+ * threshold (at least the most confident one), within the current sub-block when sub-blocks are
+ * on. Position j of a block is predicted from the output at the position before it, as the
+ * conversion trained it (so block size 1 is exactly autoregressive decoding). The call that opens a block also commits the previous one (its clean tokens' keys and
+ * values join the cache in the same forward pass), so a block of k calls costs exactly k calls;
+ * the first call also carries the prompt. With `adaptive`, the opening call runs a `maxBlock`
+ * window and the block ends at the first position (at least `minBlock`) where the delimiter is
+ * predicted with enough confidence; that call's predictions are the block's first step.
+ */
+export async function decodeBlocks(w: LmWeights, prompt: Int32Array, count: number, opts: BlockDecodeOptions, maskId = w.config.vocab - 1): Promise<Decoded> {
+  checkDecodeArgs('decodeBlocks', w, prompt, count);
+  checkBlockOptions(opts);
+  const { threshold, adaptive } = opts;
+  const sub = opts.subBlockSize ?? Infinity;
+  let cache: KvCache = emptyCache(w);
+  let pendingClean = prompt;
+  const out: number[] = [];
+  const blockSizes: number[] = [];
+  let calls = 0;
+  // Predictions keep the autoregressive shift: block position j is read from the output at the
+  // position before it. The call that opens a block reads position 0 from the last committed
+  // token; that output does not change while the block is denoised, so later calls reuse it.
+  let opening: { token: number; prob: number } = { token: 0, prob: 0 };
+  const call = async (block: Int32Array) => {
+    const P = pendingClean.length;
+    const input = new Int32Array(P + block.length);
+    input.set(pendingClean);
+    input.set(block, P);
+    const step = P > 0 ? cachedStep(w, cache, input, P, P - 1, P - 1 + block.length) : block.length > 1 ? cachedStep(w, cache, input, 0, 0, block.length - 1) : undefined;
+    // a one-token block is always finished by its opening call, so no call is ever skipped here
+    if (!step) return { token: Int32Array.of(opening.token), prob: Float32Array.of(opening.prob) };
+    calls++;
+    if (step.cache !== cache) disposeCache(cache);
+    cache = step.cache;
+    pendingClean = new Int32Array(0);
+    const top = await topOf(step.logits, maskId);
+    step.logits.dispose();
+    if (P > 0) {
+      opening = { token: top.token[0]!, prob: top.prob[0]! };
+      return top;
+    }
+    const token = new Int32Array(block.length);
+    const prob = new Float32Array(block.length);
+    token[0] = opening.token;
+    prob[0] = opening.prob;
+    token.set(top.token, 1);
+    prob.set(top.prob, 1);
+    return { token, prob };
+  };
+  try {
+    while (out.length < count) {
+      const left = count - out.length;
+      let size = Math.min(opts.blockSize, left);
+      let first: Awaited<ReturnType<typeof call>> | undefined;
+      if (adaptive) {
+        const window = Math.min(adaptive.maxBlock, left);
+        first = await call(new Int32Array(window).fill(maskId));
+        size = Math.min(Math.max(adaptive.minBlock, opts.blockSize), window);
+        for (let i = Math.min(adaptive.minBlock, window) - 1; i < window; i++) {
+          if (first.token[i] === adaptive.delimiterId && first.prob[i]! >= (adaptive.delimiterThreshold ?? 0.5)) {
+            size = i + 1;
+            break;
+          }
+        }
+      }
+      const block = new Int32Array(size).fill(maskId);
+      let masked = size;
+      while (masked > 0) {
+        const top = first ?? (await call(block));
+        first = undefined;
+        let lo = 0;
+        while (block[lo] !== maskId) lo++;
+        const subStart = Number.isFinite(sub) ? Math.floor(lo / sub) * sub : 0;
+        const subEnd = Math.min(size, subStart + sub);
+        let best = -1;
+        const chosen: number[] = [];
+        for (let i = subStart; i < subEnd; i++) {
+          if (block[i] !== maskId) continue;
+          if (top.prob[i]! >= threshold) chosen.push(i);
+          if (best < 0 || top.prob[i]! > top.prob[best]!) best = i;
+        }
+        if (chosen.length === 0) chosen.push(best);
+        for (const i of chosen) block[i] = top.token[i]!;
+        masked -= chosen.length;
+      }
+      blockSizes.push(size);
+      out.push(...block);
+      pendingClean = block;
+    }
+  } finally {
+    disposeCache(cache);
+  }
+  return { tokens: Int32Array.from(out), calls, blockSizes };
 }

@@ -1,15 +1,34 @@
+import { createBlockMask, decodeBlockDiffusion, type BlockDiffusionModel } from '@blockwise/attention';
 import { createRng } from '@blockwise/tensor';
-import { useBackend } from '@blockwise/tensor/testing';
+import { describeBackends, useBackend } from '@blockwise/tensor/testing';
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeAutoregressive, decodeBlockDiffusion } from './decode.js';
-import { createLm, lmForward } from './model.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeAutoregressive, decodeBlocks, type BlockDecodeOptions } from './decode.js';
+import { cachedStep, disposeCache, emptyCache } from './kvcache.js';
+import { createLm, lmForward, type LmWeights } from './model.js';
+import { trainNgram } from './ngram.js';
 import { charTokenizer } from './tokenizer.js';
-import { bd3Mask, causalMask } from './train.js';
+import { blockIndex, causalMask, conversionMask } from './train.js';
 
-useBackend('cpu');
+const V = 12;
+const MASK = V - 1;
+
+function model(name: string): LmWeights {
+  // larger weights than the 0.02 init so that predictions differ by position and are not all tied
+  const w = createLm({ vocab: V, dim: 16, heads: 2, layers: 2, maxLen: 32 }, createRng(1), name);
+  for (const v of w.vars) if (v.shape.length === 2) v.assign(tf.mul(v, 20));
+  return w;
+}
+
+async function fullLogits(w: LmWeights, tokens: number[], mask: Parameters<typeof lmForward>[2], segments?: number[], attention: 'dense' | 'blockSparse' = 'dense'): Promise<Float32Array> {
+  const t = tf.tidy(() => lmForward(w, tf.tensor2d(Int32Array.from(tokens), [1, tokens.length], 'int32'), mask, segments, undefined, attention));
+  const v = (await t.data()) as Float32Array;
+  t.dispose();
+  return v;
+}
 
 describe('character tokenizer', () => {
+  useBackend('cpu');
   it('round-trips known characters and maps rare ones to ?', () => {
     const tok = charTokenizer('aaabbbccc!', 3);
     expect(tok.chars).toEqual(['?', 'a', 'b', 'c']);
@@ -18,50 +37,186 @@ describe('character tokenizer', () => {
   });
 });
 
-describe('character transformer', () => {
-  const V = 12;
-  let w: ReturnType<typeof createLm>;
+describe('masks of the character transformer', () => {
+  useBackend('cpu');
+  let w: LmWeights;
   beforeAll(() => {
-    w = createLm({ vocab: V, dim: 16, heads: 2, layers: 1, maxLen: 16 }, createRng(1), 'lmtest');
+    w = model('lmmask');
   });
-  const logits = (tokens: number[], mask: Parameters<typeof lmForward>[2], segments?: number[]) =>
-    tf.tidy(() => lmForward(w, tf.tensor2d(Int32Array.from(tokens), [1, tokens.length], 'int32'), mask, segments).dataSync() as Float32Array);
+  afterAll(() => tf.dispose(w.vars));
 
-  it('is causal under the causal mask: a later token never changes earlier logits', () => {
+  it('is causal under the causal mask: a later token never changes earlier logits', async () => {
     const a = [1, 2, 3, 4, 5, 6, 7, 8];
     const b = [...a.slice(0, 5), 9, 9, 9];
-    const la = logits(a, causalMask(8));
-    const lb = logits(b, causalMask(8));
+    const la = await fullLogits(w, a, causalMask(8));
+    const lb = await fullLogits(w, b, causalMask(8));
     expect(Array.from(la.subarray(0, 5 * V))).toEqual(Array.from(lb.subarray(0, 5 * V)));
     expect(Array.from(la.subarray(5 * V))).not.toEqual(Array.from(lb.subarray(5 * V)));
   });
 
-  it('under the BD3 mask x_t block j sees x_0 blocks before j only', () => {
-    // n = 8, blocks of 4: [x_t (8); x_0 (8)]. Changing x_0's second block (positions 12..15) must not
-    // change the logits of x_t's second block (positions 4..7), but does change x_0's own block.
-    const xt = [11, 2, 11, 4, 11, 11, 7, 11];
-    const x0 = [1, 2, 3, 4, 5, 6, 7, 8];
-    const other = [1, 2, 3, 4, 9, 9, 9, 9];
-    const la = logits([...xt, ...x0], bd3Mask(8, 4), [8, 8]);
-    const lb = logits([...xt, ...other], bd3Mask(8, 4), [8, 8]);
-    expect(Array.from(la.subarray(0, 8 * V))).toEqual(Array.from(lb.subarray(0, 8 * V)));
-    expect(Array.from(la.subarray(12 * V))).not.toEqual(Array.from(lb.subarray(12 * V)));
+  it('blockIndex starts a block at every offset + k * block', () => {
+    // blocks of 4 at offset 1: [0], [1..4], [5..8]
+    expect([0, 1, 4, 5, 8, 9].map((i) => blockIndex(i, 4, 1))).toEqual([0, 1, 1, 2, 2, 3]);
   });
 
-  it('decodes: one call per token autoregressively, at most one call per token by block diffusion', async () => {
-    const prompt = Int32Array.from([1, 2, 3, 4]);
-    const ar = decodeAutoregressive(w, prompt, 6);
-    expect(ar.tokens.length).toBe(6);
-    expect(ar.calls).toBe(6);
-    expect(Array.from(ar.tokens).every((t) => t >= 0 && t < V - 1)).toBe(true); // never [MASK]
-    const bd = await decodeBlockDiffusion(w, prompt, 8, { blockSize: 4, threshold: 0.05 }, V - 1, 4);
-    expect(bd.tokens.length).toBe(8);
-    expect(bd.calls).toBeLessThanOrEqual(8);
-    expect(Array.from(bd.tokens).includes(V - 1)).toBe(false);
+  it('conversion mask: a noisy block sees its own noisy block and earlier clean tokens only; the clean stream is causal', async () => {
+    // n = 8, blocks of 4 at offset 0, two noisy streams: [x_t^1 (8); x_t^2 (8); x_0 (8)].
+    const m = conversionMask(8, 4, 0, 2);
+    const allowed = (q: number, k: number) => m.maskMod(0, 0, q, k);
+    expect(allowed(5, 4) && allowed(5, 7)).toBe(true); // own block, both directions
+    expect(allowed(5, 3)).toBe(false); // earlier noisy block
+    expect(allowed(5, 16 + 3) && !allowed(5, 16 + 4)).toBe(true); // clean: earlier blocks only
+    expect(allowed(5, 8 + 5) || allowed(13, 5)).toBe(false); // the noisy streams never see each other
+    expect(allowed(16 + 5, 16 + 5) && !allowed(16 + 5, 16 + 6) && !allowed(16 + 5, 5)).toBe(true); // clean: causal, never noisy
+    // and the model obeys it: changing clean block 2 (x_0[4..7]) leaves both noisy copies of block 2 unchanged
+    const xt = [MASK, 2, MASK, 4, MASK, MASK, 7, MASK];
+    const xc = [1, MASK, 3, MASK, 5, 6, MASK, 8];
+    const la = await fullLogits(w, [...xt, ...xc, 1, 2, 3, 4, 5, 6, 7, 8], m, [8, 8, 8]);
+    const lb = await fullLogits(w, [...xt, ...xc, 1, 2, 3, 4, 9, 9, 9, 9], m, [8, 8, 8]);
+    expect(Array.from(la.subarray(0, 16 * V))).toEqual(Array.from(lb.subarray(0, 16 * V)));
+    expect(Array.from(la.subarray(20 * V))).not.toEqual(Array.from(lb.subarray(20 * V)));
   });
 
-  it('frees its tensors', () => {
-    tf.dispose(w.vars);
-    expect(w.vars.every((v) => v.isDisposed)).toBe(true);
+  it('dense (bias) attention equals the block-sparse kernel under the same mask', async () => {
+    const tokens = [1, 2, 3, MASK, MASK, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+    const m = conversionMask(8, 4, 2, 1);
+    const dense = await fullLogits(w, tokens, m, [8, 8], 'dense');
+    const sparse = await fullLogits(w, tokens, m, [8, 8], 'blockSparse');
+    dense.forEach((v, i) => expect(v).toBeCloseTo(sparse[i]!, 4));
+  });
+});
+
+describeBackends(['cpu', 'wasm', 'webgpu'], () => {
+  let w: LmWeights;
+  beforeAll(() => {
+    w = model('lmcache');
+  });
+  afterAll(() => tf.dispose(w.vars));
+
+  it('cached autoregressive steps give the full causal forward pass logits', async () => {
+    const seq = [1, 5, 2, 7, 3, 3, 9, 0, 4];
+    const ref = await fullLogits(w, seq, causalMask(seq.length));
+    let cache = emptyCache(w);
+    // prefill 4 tokens, then one token per call
+    const rows: number[] = [];
+    for (const [start, end] of [[0, 4], [4, 5], [5, 6], [6, 9]] as const) {
+      const step = cachedStep(w, cache, Int32Array.from(seq.slice(start, end)), end - start, 0);
+      if (step.cache !== cache) disposeCache(cache);
+      cache = step.cache;
+      rows.push(...(await step.logits.data()));
+      step.logits.dispose();
+    }
+    disposeCache(cache);
+    expect(rows.length).toBe(ref.length);
+    rows.forEach((v, i) => expect(v).toBeCloseTo(ref[i]!, 3));
+  });
+
+  it('a cached commit-and-denoise call gives the full forward pass under the block-diffusion mask', async () => {
+    // cache 5 tokens, then commit 3 clean tokens and denoise a block of 4 in one call; reference:
+    // the whole sequence at once, clean causal, block bidirectional over everything before it.
+    const clean = [1, 5, 2, 7, 3, 3, 9, 0];
+    const block = [MASK, 4, MASK, MASK];
+    const all = [...clean, ...block];
+    const mod = (_b: number, _h: number, q: number, k: number) => (q < clean.length ? k <= q : true);
+    const ref = await fullLogits(w, all, createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }), undefined, 'blockSparse');
+    const first = cachedStep(w, emptyCache(w), Int32Array.from(clean.slice(0, 5)), 5, 4);
+    first.logits.dispose();
+    const step = cachedStep(w, first.cache, Int32Array.from([...clean.slice(5), ...block]), 3, 3);
+    expect(step.cache.length).toBe(8);
+    const got = await step.logits.data();
+    step.logits.dispose();
+    disposeCache(first.cache);
+    disposeCache(step.cache);
+    got.forEach((v, i) => expect(v).toBeCloseTo(ref[8 * V + i]!, 3));
+  });
+});
+
+describe('decoders', () => {
+  useBackend('cpu');
+  let w: LmWeights;
+  beforeAll(() => {
+    w = model('lmdec');
+  });
+  afterAll(() => tf.dispose(w.vars));
+  const prompt = Int32Array.from([1, 2, 3, 4]);
+
+  it('autoregressive with a cache equals greedy decoding by full forward passes, one call per token', async () => {
+    const ar = await decodeAutoregressive(w, prompt, 10);
+    const seq = Array.from(prompt);
+    for (let i = 0; i < 10; i++) {
+      const l = (await fullLogits(w, seq, causalMask(seq.length))).subarray((seq.length - 1) * V, seq.length * V - 1); // never [MASK]
+      seq.push(l.indexOf(Math.max(...l)));
+    }
+    expect(Array.from(ar.tokens)).toEqual(seq.slice(4));
+    expect(ar.calls).toBe(10);
+  });
+
+  // Reference: the attention package's decoding loop over a cache-less, shift-reading model that recomputes the
+  // prefix with full forward passes; it counts block commits as free, our loop fuses them into
+  // the next block's first call, so both count the same calls.
+  const reference = (o: BlockDecodeOptions, count: number) => {
+    const m: BlockDiffusionModel<number[]> = {
+      vocabSize: V,
+      maskId: MASK,
+      initCache: (p) => Array.from(p),
+      extendCache: (c, b) => [...c, ...b],
+      predict: async (block, cache) => {
+        const all = [...cache, ...block];
+        const mod = (_b: number, _h: number, q: number, k: number) => (q < cache.length ? k <= q : true);
+        const l = await fullLogits(w, all, createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }));
+        // the autoregressive shift: block position j is read from the output before it
+        return l.slice((cache.length - 1) * V, (all.length - 1) * V);
+      },
+    };
+    return decodeBlockDiffusion(m, prompt, { maxTokens: count, ...o });
+  };
+
+  for (const o of [
+    { blockSize: 4, threshold: 0.3 },
+    { blockSize: 8, threshold: 0.2, subBlockSize: 4 },
+    { blockSize: 1, threshold: 0.9 },
+    { blockSize: 4, threshold: 0.3, adaptive: { delimiterId: 3, minBlock: 2, maxBlock: 6, delimiterThreshold: 0.1 } },
+  ] as BlockDecodeOptions[]) {
+    it(`block diffusion with a block cache equals the attention package's loop without one (${JSON.stringify(o)})`, async () => {
+      const before = tf.memory().numTensors;
+      const got = await decodeBlocks(w, prompt, 14, o);
+      expect(tf.memory().numTensors).toBe(before);
+      const ref = await reference(o, 14);
+      expect(Array.from(got.tokens)).toEqual(Array.from(ref.tokens));
+      expect(got.calls).toBe(ref.modelCalls);
+      expect(got.blockSizes).toEqual(ref.blockSizes);
+      expect(got.tokens.includes(MASK)).toBe(false);
+    });
+  }
+
+  it('block size 1 is autoregressive decoding (the same weights, the same tokens and calls)', async () => {
+    const bd = await decodeBlocks(w, prompt, 8, { blockSize: 1, threshold: 0.9 });
+    const ar = await decodeAutoregressive(w, prompt, 8);
+    expect(Array.from(bd.tokens)).toEqual(Array.from(ar.tokens));
+    expect(bd.calls).toBe(8);
+  });
+
+  it('rejects bad options naming them', async () => {
+    await expect(decodeBlocks(w, prompt, 4, { blockSize: 4, threshold: 0.9, treshold: 1 } as never)).rejects.toThrow(/unknown option "treshold"/);
+    await expect(decodeBlocks(w, prompt, 4, { blockSize: 4, threshold: 0 })).rejects.toThrow(/threshold must be a number in \(0, 1\], got 0/);
+    await expect(decodeBlocks(w, prompt, 4, { blockSize: 2.5, threshold: 0.5 })).rejects.toThrow(/blockSize must be an integer >= 1, got 2.5/);
+    await expect(decodeBlocks(w, prompt, 40, { blockSize: 4, threshold: 0.5 })).rejects.toThrow(/exceeds the model's 32 positions/);
+    await expect(decodeAutoregressive(w, new Int32Array(0), 4)).rejects.toThrow(/prompt must be a non-empty Int32Array/);
+  });
+});
+
+describe('n-gram judge', () => {
+  it('gives Witten-Bell probabilities that sum to one', () => {
+    const ids = [0, 1, 2, 0, 1, 2, 0, 1, 1];
+    const ng = trainNgram(ids, 4, 2);
+    // after "0": seen "0 1" three times, one distinct continuation: P(1|0) = (3 + 1 * P_uni(1)) / (3 + 1),
+    // P_uni(1) = (4 + 3 * 1/4) / (9 + 3) over counts 0:3, 1:4, 2:2 with 3 distinct
+    const uni1 = (4 + 3 / 4) / 12;
+    expect(ng.prob([0], 1)).toBeCloseTo((3 + uni1) / 4, 12);
+    for (const ctx of [[0], [1], [3], []]) {
+      const s = [0, 1, 2, 3].reduce((a, t) => a + ng.prob(ctx, t), 0);
+      expect(s).toBeCloseTo(1, 12);
+    }
+    expect(ng.nll([0, 1, 2], 1)).toBeCloseTo(-(Math.log(ng.prob([0], 1)) + Math.log(ng.prob([1], 2))) / 2, 12);
   });
 });

@@ -95,6 +95,30 @@ function gelu(x: tf.Tensor): tf.Tensor {
 /** Hook that sees the input of every MLP matrix (for pruning calibration). */
 export type MatrixInputHook = (name: string, x2d: tf.Tensor2D) => void;
 
+const biasCache = new WeakMap<BlockMask, Float32Array>();
+
+/** The mask as an additive bias `[qLen, kvLen]` (0 where attending, -1e9 elsewhere), cached per mask. */
+export function maskBias(mask: BlockMask): Float32Array {
+  let bias = biasCache.get(mask);
+  if (!bias) {
+    bias = new Float32Array(mask.qLen * mask.kvLen);
+    for (let q = 0; q < mask.qLen; q++) for (let k = 0; k < mask.kvLen; k++) if (!mask.maskMod(0, 0, q, k)) bias[q * mask.kvLen + k] = -1e9;
+    biasCache.set(mask, bias);
+  }
+  return bias;
+}
+
+/**
+ * Attention `[batch, heads, len, dh]` with the mask as an additive bias, through plain tfjs ops.
+ * At these sizes (a few hundred positions) it ran 2-4x faster on wasm than the block-sparse
+ * kernel, whose partial tiles (blocks that do not align with its 16-wide tiles) are evaluated
+ * element by element.
+ */
+export function maskedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor): tf.Tensor4D {
+  const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(q.shape[3])), bias);
+  return tf.matMul(tf.softmax(scores), v) as tf.Tensor4D;
+}
+
 /**
  * Logits `[batch, len, vocab]` for tokens `[batch, len]`, with attention restricted by `mask`
  * (a block mask over len x len). `segments` lists segment lengths whose positions each restart
@@ -106,6 +130,7 @@ export function lmForward(
   mask: BlockMask,
   segments?: number[],
   hook?: MatrixInputHook,
+  attention: 'blockSparse' | 'dense' = 'dense',
 ): tf.Tensor3D {
   const [batch, len] = tokens.shape;
   const { dim, heads, vocab } = w.config;
@@ -115,10 +140,12 @@ export function lmForward(
   const tokE = tf.reshape(linear(tf.oneHot(tf.reshape(tokens, [batch * len]), vocab), w.tokEmb), [batch, len, dim]);
   const posE = tf.concat(segs.map((n) => tf.slice(w.posEmb, [0, 0], [n, dim])), 0);
   let x: tf.Tensor = tf.add(tokE, posE);
+  const bias = attention === 'dense' ? tf.tensor2d(maskBias(mask), [mask.qLen, mask.kvLen]) : undefined;
   w.blocks.forEach((blk, l) => {
     const h = tf.reshape(layerNorm(x, blk.ln1g, blk.ln1b), [batch * len, dim]);
     const proj = (m: tf.Tensor) => tf.transpose(tf.reshape(linear(h, m), [batch, len, heads, dh]), [0, 2, 1, 3]);
-    const att = blockSparseAttention(proj(blk.wq), proj(blk.wk), proj(blk.wv), { blockMask: mask });
+    const [q, k, vv] = [proj(blk.wq), proj(blk.wk), proj(blk.wv)] as tf.Tensor4D[];
+    const att = bias ? maskedAttention(q!, k!, vv!, bias) : blockSparseAttention(q!, k!, vv!, { blockMask: mask });
     const merged = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [batch * len, dim]);
     x = tf.add(x, tf.reshape(linear(merged, blk.wo), [batch, len, dim]));
     const h2 = tf.reshape(layerNorm(x, blk.ln2g, blk.ln2b), [batch * len, dim]) as tf.Tensor2D;

@@ -13,30 +13,38 @@ export function mlpMatrices(w: LmWeights): Map<string, tf.Variable> {
   return m;
 }
 
-/** Runs calibration windows through the model once, collecting each MLP matrix's input statistics. */
-export function calibrate(w: LmWeights, x: Int32Array, windows: number, len: number): Map<string, LayerStats> {
+/**
+ * Runs calibration windows through the model once, collecting each MLP matrix's input statistics
+ * (inputs are read back asynchronously, once per batch of windows and matrix).
+ */
+export async function calibrate(w: LmWeights, x: Int32Array, windows: number, len: number): Promise<Map<string, LayerStats>> {
   const stats = new Map<string, LayerStats>();
   const per = 8;
   for (let i = 0; i < windows; i += per) {
     const n = Math.min(per, windows - i);
+    const inputs: [string, tf.Tensor2D][] = [];
     tf.tidy(() => {
       lmForward(w, tf.tensor2d(x.subarray(i * len, (i + n) * len), [n, len], 'int32'), causalMask(len), undefined, (name, x2d) => {
-        const [rows, cols] = x2d.shape;
-        let s = stats.get(name);
-        if (!s) stats.set(name, (s = createLayerStats(cols, { gram: true })));
-        accumulateLayerStats(s, x2d.dataSync() as Float32Array, rows);
+        inputs.push([name, tf.keep(x2d)]);
       });
     });
+    for (const [name, x2d] of inputs) {
+      const [rows, cols] = x2d.shape;
+      let s = stats.get(name);
+      if (!s) stats.set(name, (s = createLayerStats(cols, { gram: true })));
+      accumulateLayerStats(s, (await x2d.data()) as Float32Array, rows);
+      x2d.dispose();
+    }
   }
   return stats;
 }
 
 /** Per-matrix masks (1 = kept) from Wanda, or Wanda refined by iCBS for `icbsSteps` steps. */
-export function pruneMlp(w: LmWeights, stats: Map<string, LayerStats>, density: number, icbsSteps: number, seed: number): Map<string, { mask: Uint8Array; objectiveBefore?: number; objectiveAfter?: number }> {
+export async function pruneMlp(w: LmWeights, stats: Map<string, LayerStats>, density: number, icbsSteps: number, seed: number): Promise<Map<string, { mask: Uint8Array; objectiveBefore?: number; objectiveAfter?: number }>> {
   const out = new Map<string, { mask: Uint8Array; objectiveBefore?: number; objectiveAfter?: number }>();
   for (const [name, v] of mlpMatrices(w)) {
     const [inDim, outDim] = v.shape as [number, number];
-    const wm = weightMatrix(v.dataSync() as Float32Array, inDim, outDim);
+    const wm = weightMatrix((await v.data()) as Float32Array, inDim, outDim);
     const s = stats.get(name)!;
     const wanda = wandaMask(wm, inputNorms(s), { density });
     if (icbsSteps <= 0) {
@@ -50,17 +58,19 @@ export function pruneMlp(w: LmWeights, stats: Map<string, LayerStats>, density: 
 }
 
 /** Runs `fn` with the masks applied to the model's weights, then restores them. */
-export function withMasks<T>(w: LmWeights, masks: Map<string, { mask: Uint8Array }>, fn: () => T): T {
+export async function withMasks<T>(w: LmWeights, masks: Map<string, { mask: Uint8Array }>, fn: () => Promise<T>): Promise<T> {
   const saved = new Map<tf.Variable, tf.Tensor>();
   for (const [name, v] of mlpMatrices(w)) {
     const m = masks.get(name);
     if (!m) continue;
     saved.set(v, tf.clone(v));
     const [inDim, outDim] = v.shape as [number, number];
-    v.assign(tf.tensor2d(applyMask(weightMatrix(v.dataSync() as Float32Array, inDim, outDim), m.mask), [inDim, outDim]));
+    const masked = tf.tensor2d(applyMask(weightMatrix((await v.data()) as Float32Array, inDim, outDim), m.mask), [inDim, outDim]);
+    v.assign(masked);
+    masked.dispose();
   }
   try {
-    return fn();
+    return await fn();
   } finally {
     for (const [v, t] of saved) {
       v.assign(t);

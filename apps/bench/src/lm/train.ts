@@ -1,29 +1,50 @@
-import { blockCausal, blockDiffusion, causal, createBlockMask, type BlockMask } from '@blockwise/attention';
+import { causal, createBlockMask, type BlockMask, type MaskMod } from '@blockwise/attention';
 import type { Rng } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import { lmForward, tokenLoss, type LmWeights } from './model.js';
 
 const maskCache = new Map<string, BlockMask>();
 
+function cached(key: string, make: () => BlockMask): BlockMask {
+  let m = maskCache.get(key);
+  if (!m) maskCache.set(key, (m = make()));
+  return m;
+}
+
 /** Causal mask over `len` tokens (cached). */
 export function causalMask(len: number, tile = 16): BlockMask {
-  const key = `causal:${len}:${tile}`;
-  if (!maskCache.has(key)) maskCache.set(key, createBlockMask(causal, { qLen: len, kvLen: len, blockSize: Math.min(tile, len) }));
-  return maskCache.get(key)!;
+  return cached(`causal:${len}:${tile}`, () => createBlockMask(causal, { qLen: len, kvLen: len, blockSize: Math.min(tile, len) }));
 }
 
-/** BD3-LM training mask over [x_t; x_0] for sequences of `n` tokens and blocks of `block` (cached). */
-export function bd3Mask(n: number, block: number): BlockMask {
-  const key = `bd3:${n}:${block}`;
-  if (!maskCache.has(key)) maskCache.set(key, createBlockMask(blockDiffusion({ seqLen: n, blockSize: block }), { qLen: 2 * n, kvLen: 2 * n, blockSize: block }));
-  return maskCache.get(key)!;
+/**
+ * Index of the block that position `i` falls in, for blocks of `block` tokens starting at
+ * `offset` (the first block, before `offset`, is partial). Decoding starts blocks wherever the
+ * prompt ends, so training sees every alignment.
+ */
+export function blockIndex(i: number, block: number, offset: number): number {
+  return Math.floor((i + block - offset) / block);
 }
 
-/** Block-causal inference mask over `len` tokens with blocks of `block` (cached). */
-export function blockCausalMask(len: number, block: number): BlockMask {
-  const key = `bc:${len}:${block}`;
-  if (!maskCache.has(key)) maskCache.set(key, createBlockMask(blockCausal(block), { qLen: len, kvLen: len, blockSize: block }));
-  return maskCache.get(key)!;
+/**
+ * Block-diffusion training mask over `streams` noisy copies of a sequence of `n` tokens followed
+ * by the clean sequence: `[x_t^1; ...; x_t^k; x_0]`. A noisy token sees the noisy tokens of its
+ * own block (bidirectionally) and the clean tokens of earlier blocks; the clean stream is causal,
+ * exactly as in the autoregressive model it is converted from. BD3-LM makes the clean stream
+ * block-causal instead; keeping it causal makes the cache of finished tokens independent of where
+ * blocks start, which AdaBlock's variable block sizes need, and keeps the converted weights'
+ * prefix computation unchanged. Noisy streams never see each other (Fast-dLLM v2's complementary
+ * masks share one clean stream this way).
+ */
+export function conversionMask(n: number, block: number, offset = 0, streams = 1): BlockMask {
+  const noisy = streams * n;
+  const mod: MaskMod = (_b, _h, q, kv) => {
+    if (q >= noisy) return kv >= noisy && kv <= q;
+    const i = q % n;
+    if (kv >= noisy) return blockIndex(kv - noisy, block, offset) < blockIndex(i, block, offset);
+    return Math.floor(kv / n) === Math.floor(q / n) && blockIndex(kv % n, block, offset) === blockIndex(i, block, offset);
+  };
+  const len = noisy + n;
+  return cached(`conv:${n}:${block}:${offset}:${streams}`, () => createBlockMask(mod, { qLen: len, kvLen: len, blockSize: 16 }));
 }
 
 /** `count` random windows of `len + 1` tokens from a stream, as [inputs, next tokens]. */
@@ -60,41 +81,77 @@ export function causalLoss(w: LmWeights, x: Int32Array, y: Int32Array, batch: nu
   });
 }
 
+/** How `blockDiffusionLoss` noises a batch. */
+export interface NoiseOptions {
+  /** Tokens per block. */
+  block: number;
+  /** Where the first full block starts (0..block-1). */
+  offset?: number;
+  /**
+   * Fast-dLLM v2's complementary masks: a second noisy copy masks exactly the tokens the first
+   * leaves clean, so every token is trained masked once per step and no step is wasted on a
+   * copy that happens to mask little.
+   */
+  complementary?: boolean;
+}
+
 /**
- * BD3-LM masked-diffusion loss: each block of each sequence gets a noise level t ~ U(0.05, 1),
- * its tokens are replaced by [MASK] with probability t, and the model sees [x_t; x_0] under the
- * BD3 mask; the loss is the cross-entropy on the masked tokens (nats per masked token).
+ * Block-diffusion (masked-token) loss: in each block of each window a noise level t ~ U(0, 1)
+ * masks every token with probability t; the model sees the noisy copies and the clean window
+ * under `conversionMask` and is scored by cross-entropy on the masked tokens only (nats per
+ * masked token), as in SDAR / Efficient-DLM's conversion of an autoregressive model. Predictions
+ * keep the autoregressive shift (Fast-dLLM v2): token p is read from the output at p - 1, from
+ * the noisy block inside a block and from the clean stream at a block's first token, so the
+ * converted model keeps the next-token head it was trained with, and its first token of every
+ * block is exactly its autoregressive prediction. The window's first token has no predecessor
+ * and is never scored.
  */
-export function bd3Loss(w: LmWeights, x0: Int32Array, batch: number, n: number, block: number, maskId: number, rng: Rng): tf.Scalar {
-  const xt = new Int32Array(x0.length);
-  const weight = new Float32Array(x0.length);
+export function blockDiffusionLoss(w: LmWeights, x0: Int32Array, batch: number, n: number, maskId: number, noise: NoiseOptions, rng: Rng): tf.Scalar {
+  const { block, offset = 0, complementary = true } = noise;
+  const streams = complementary ? 2 : 1;
+  const tokens = new Int32Array(batch * (streams + 1) * n);
+  const weight = new Float32Array(batch * streams * (n - 1));
+  const targets = new Int32Array(batch * streams * (n - 1));
   for (let b = 0; b < batch; b++) {
-    for (let start = 0; start < n; start += block) {
-      const t = 0.05 + 0.95 * rng.next();
-      let any = false;
-      for (let i = start; i < Math.min(n, start + block); i++) {
-        const k = b * n + i;
-        const masked = rng.next() < t;
-        xt[k] = masked ? maskId : x0[k]!;
-        weight[k] = masked ? 1 : 0;
-        any ||= masked;
+    const row = b * (streams + 1) * n;
+    const win = x0.subarray(b * n, (b + 1) * n);
+    let t = 0;
+    let cur = -1;
+    for (let i = 0; i < n; i++) {
+      const bi = blockIndex(i, block, offset);
+      if (bi !== cur) {
+        cur = bi;
+        t = rng.next();
       }
-      if (!any) {
-        const k = b * n + start + rng.int(Math.min(block, n - start));
-        xt[k] = maskId;
-        weight[k] = 1;
+      const masked = rng.next() < t;
+      for (let s = 0; s < streams; s++) {
+        const m = s === 0 ? masked : !masked;
+        tokens[row + s * n + i] = m ? maskId : win[i]!;
+        if (i > 0) {
+          weight[(b * streams + s) * (n - 1) + i - 1] = m ? 1 : 0;
+          targets[(b * streams + s) * (n - 1) + i - 1] = win[i]!;
+        }
       }
+      tokens[row + streams * n + i] = win[i]!;
     }
   }
+  // target p (1..n-1) reads the clean stream's output at p - 1 when p starts a block
+  const fromClean = new Float32Array(n - 1);
+  for (let p = 1; p < n; p++) fromClean[p - 1] = blockIndex(p, block, offset) !== blockIndex(p - 1, block, offset) ? 1 : 0;
   return tf.tidy(() => {
-    const both = new Int32Array(batch * 2 * n);
-    for (let b = 0; b < batch; b++) {
-      both.set(xt.subarray(b * n, (b + 1) * n), b * 2 * n);
-      both.set(x0.subarray(b * n, (b + 1) * n), b * 2 * n + n);
-    }
-    const logits = lmForward(w, tf.tensor2d(both, [batch, 2 * n], 'int32'), bd3Mask(n, block), [n, n]);
-    const first = tf.slice(logits, [0, 0, 0], [batch, n, w.config.vocab]) as tf.Tensor3D;
-    return tokenLoss(first, tf.tensor2d(x0, [batch, n], 'int32'), tf.tensor2d(weight, [batch, n]));
+    const V = w.config.vocab;
+    const len = (streams + 1) * n;
+    const logits = lmForward(w, tf.tensor2d(tokens, [batch, len], 'int32'), conversionMask(n, block, offset, streams), Array(streams + 1).fill(n));
+    const noisy = tf.reshape(tf.slice(logits, [0, 0, 0], [batch, streams * n, V]), [batch, streams, n, V]);
+    const clean = tf.reshape(tf.slice(logits, [0, streams * n, 0], [batch, 1, n, V]), [batch, 1, n, V]);
+    const pick = tf.reshape(tf.tensor1d(fromClean), [1, 1, n - 1, 1]);
+    const prev = (x: tf.Tensor) => tf.slice(x, [0, 0, 0, 0], [batch, -1, n - 1, V]);
+    const shifted = tf.add(tf.mul(prev(clean), pick), tf.mul(prev(noisy), tf.sub(1, pick)));
+    return tokenLoss(
+      tf.reshape(shifted, [batch * streams, n - 1, V]) as tf.Tensor3D,
+      tf.tensor2d(targets, [batch * streams, n - 1], 'int32'),
+      tf.tensor2d(weight, [batch * streams, n - 1]),
+    );
   });
 }
 
@@ -111,36 +168,83 @@ export interface TrainLmOptions {
   steps: number;
   batch: number;
   len: number;
-  mode: 'causal' | 'bd3';
-  /** BD3 block size per step (a block-size curriculum), or a constant. */
+  mode: 'causal' | 'blockDiffusion';
+  /** Block-diffusion block size per step, or a constant (default 8). */
   blockSize?: number | ((step: number) => number);
   maskId: number;
   learningRate: (step: number) => number;
   rng: Rng;
-  progress?: (done: number, total: number) => void;
+  /**
+   * Losses stay on the device and are read together every `syncEvery` steps (default 25): a read
+   * per step stalls the WebGPU queue, and an unread queue grows without bound.
+   */
+  syncEvery?: number;
+  progress?: (done: number, total: number, loss: number) => void;
 }
 
 /** Trains in place with `optimizer`; returns the per-step losses and speed. */
 export async function trainLm(w: LmWeights, train: Int32Array, optimizer: tf.Optimizer, o: TrainLmOptions): Promise<TrainLog> {
   const log: TrainLog = { losses: [], lrs: [], stepMs: 0, tokensPerSecond: 0 };
+  const syncEvery = o.syncEvery ?? 25;
+  let pending: tf.Scalar[] = [];
+  const flush = async (step: number) => {
+    const stacked = tf.stack(pending);
+    const values = await stacked.data();
+    stacked.dispose();
+    tf.dispose(pending);
+    pending = [];
+    for (const v of values) {
+      if (!Number.isFinite(v)) throw new Error(`trainLm: loss became ${v} by step ${step}`);
+      log.losses.push(v);
+    }
+    o.progress?.(step + 1, o.steps, values[values.length - 1]!);
+  };
   const t0 = performance.now();
   for (let s = 0; s < o.steps; s++) {
     const { x, y } = sampleWindows(train, o.batch, o.len, o.rng);
     const block = typeof o.blockSize === 'function' ? o.blockSize(s) : (o.blockSize ?? 8);
+    const offset = o.mode === 'causal' ? 0 : o.rng.int(block);
     const loss = optimizer.minimize(
-      () => (o.mode === 'causal' ? causalLoss(w, x, y, o.batch, o.len) : bd3Loss(w, x, o.batch, o.len, block, o.maskId, o.rng)),
+      () => (o.mode === 'causal' ? causalLoss(w, x, y, o.batch, o.len) : blockDiffusionLoss(w, x, o.batch, o.len, o.maskId, { block, offset }, o.rng)),
       true,
       w.vars,
     )!;
-    const value = (await loss.data())[0]!;
-    loss.dispose();
-    if (!Number.isFinite(value)) throw new Error(`trainLm: loss became ${value} at step ${s}`);
-    log.losses.push(value);
+    pending.push(loss);
     log.lrs.push(o.learningRate(s));
-    o.progress?.(s + 1, o.steps);
+    if (pending.length === syncEvery || s === o.steps - 1) await flush(s);
   }
   const ms = performance.now() - t0;
   log.stepMs = ms / o.steps;
   log.tokensPerSecond = (o.steps * o.batch * o.len) / (ms / 1000);
   return log;
+}
+
+/**
+ * Mean of a loss over fixed windows in batches of 8, read from the device once at the end
+ * (nats per token).
+ */
+async function meanLoss(count: number, len: number, x: Int32Array, loss: (x: Int32Array, i: number, n: number) => tf.Scalar): Promise<number> {
+  const parts: tf.Scalar[] = [];
+  const per = 8;
+  for (let i = 0; i < count; i += per) {
+    const n = Math.min(per, count - i);
+    parts.push(tf.tidy(() => tf.mul(loss(x.subarray(i * len, (i + n) * len), i, n), n) as tf.Scalar));
+  }
+  const total = tf.addN(parts);
+  const v = (await total.data())[0]! / count;
+  tf.dispose([total, ...parts]);
+  return v;
+}
+
+/** Validation next-token loss of a causal model over `count` windows (nats per character). */
+export function causalValLoss(w: LmWeights, val: { x: Int32Array; y: Int32Array }, count: number, len: number): Promise<number> {
+  return meanLoss(count, len, val.x, (x, i, n) => causalLoss(w, x, val.y.subarray(i * len, (i + n) * len), n, len));
+}
+
+/**
+ * Validation masked-token loss of a block-diffusion model (nats per masked character), with a
+ * fixed noise draw (seeded) so two models are scored on the same masks.
+ */
+export function blockDiffusionValLoss(w: LmWeights, val: { x: Int32Array }, count: number, len: number, maskId: number, block: number, rng: Rng): Promise<number> {
+  return meanLoss(count, len, val.x, (x, _i, n) => blockDiffusionLoss(w, x, n, len, maskId, { block }, rng));
 }
