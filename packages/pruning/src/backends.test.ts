@@ -100,9 +100,9 @@ describe('host reads', () => {
     const many = await icbsReads(200);
     expect(many).toBe(few);
     // Per layer: kernel, task-loss gradient, and 2 calibration batches (64 rows / 32) for the
-    // statistics; up front a finite-output flag, the loss before and 2 batches x 3 layers for the
-    // dense reference inputs; at the end the loss after.
-    expect(few).toBe(3 * (1 + 1 + 2) + 2 + 2 * 3 + 1);
+    // statistics; up front a finite-input flag, a finite-output flag, the loss before and 2 batches
+    // x 3 layers for the dense reference inputs; at the end the loss after.
+    expect(few).toBe(3 * (1 + 1 + 2) + 3 + 2 * 3 + 1);
     const { model, x, y } = smallModel(4);
     await collectCalibration(model, x, { batchSize: 16 });
     await pruneSparseGPT(model, { density: 0.5, calibration: x, biasCorrection: true });

@@ -151,6 +151,7 @@ export function reconstructionGradient(stats: LayerStats, w: Float32Array, outDi
 
 /** Statistics of a whole input matrix at once (`x` row-major `rows x inputDim`). */
 export function layerStatsFromInputs(x: Float32Array, rows: number, inputDim: number, opts?: LayerStatsOptions): LayerStats {
+  checkNumber('layerStatsFromInputs: inputDim', inputDim, { integer: true, min: 1, max: MAX_GRAM_DIM });
   const s = createLayerStats(inputDim, opts);
   accumulateLayerStats(s, x, rows);
   return s;

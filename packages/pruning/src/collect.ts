@@ -42,8 +42,9 @@ export function checkBatchSize(fn: string, v: unknown): number {
 }
 
 /** @internal */
-export async function collectForTargets(model: LayersModel, targets: TargetLayer[], x: tf.Tensor, opts: CollectOptions = {}, fn = 'collectCalibration'): Promise<Map<string, LayerStats>> {
+export async function collectForTargets(model: LayersModel, targets: TargetLayer[], x: tf.Tensor, opts: CollectOptions = {}, fn = 'collectCalibration', inputChecked = false): Promise<Map<string, LayerStats>> {
   checkCalibrationInput(model, x, fn);
+  if (!inputChecked) await checkFiniteCalibration(x, fn);
   const batchSize = checkBatchSize(fn, opts.batchSize ?? 256);
   const wantGram = opts.gram === undefined ? true : checkBoolean(`${fn}: gram`, opts.gram);
   const maxGramBytes = checkNumber(`${fn}: maxGramBytes`, opts.maxGramBytes ?? 256 * 2 ** 20, { min: 0, exclusiveMin: true, allowInfinity: true });
@@ -95,6 +96,17 @@ export function checkCalibrationInput(model: LayersModel, x: tf.Tensor, fn = 'co
     throw new Error(`${fn}: calibration must have shape [n, ${want.slice(1).join(', ')}] with n >= 1 to match the model input, got [${x.shape.join(', ')}]`);
   }
   if (x.dtype !== 'float32') throw new Error(`${fn}: calibration must be float32, got ${x.dtype}`);
+}
+
+/**
+ * Throws unless every calibration value is finite (one read of a flag). Checked on the input itself:
+ * the model's outputs may hide a NaN (wasm's relu maps NaN to 0). @internal
+ */
+export async function checkFiniteCalibration(x: tf.Tensor, fn: string): Promise<void> {
+  const flag = tf.tidy(() => tf.all(tf.isFinite(x)));
+  const ok = (await flag.data())[0];
+  flag.dispose();
+  if (!ok) throw new RangeError(`${fn}: calibration inputs must be finite (they hold NaN or ±Infinity); nothing was pruned`);
 }
 
 /** The inputs of each target layer on `x`, row-major `[rows, inputDim]` (rows = samples x positions); one read per batch and layer. @internal */

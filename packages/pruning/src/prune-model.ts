@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { layerHessian, reconstructionError, type LayerStats } from './calibration.js';
 import { checkBoolean, checkNumber } from '@blockwise/tensor';
-import { checkBatchSize, checkCalibrationInput, collectForTargets, layerInputs } from './collect.js';
+import { checkBatchSize, checkCalibrationInput, checkFiniteCalibration, collectForTargets, layerInputs } from './collect.js';
 import { applyMask, checkNM, describe, maskDensity, resolveDensity, type Mask, type NMPattern, type WeightMatrix } from './matrix.js';
 import { checkMasks } from './masks-io.js';
 import type { LayerReport, PruneReport, PruningMasks } from './report.js';
@@ -107,6 +107,7 @@ export async function pruneModelWith(model: LayersModel, opts: PruneModelOptions
   if (y !== undefined && (!(y instanceof tf.Tensor) || y.shape[0] !== x!.shape[0])) {
     throw new Error(`${spec.fn}: calibration.y must be a tf.Tensor with ${x!.shape[0]} rows like calibration.x, got ${y instanceof tf.Tensor ? `[${y.shape.join(', ')}]` : describe(y)}`);
   }
+  if (x !== undefined) await checkFiniteCalibration(x, spec.fn);
   const before = x !== undefined ? predictAll(model, x, batchSize) : null;
   let lossBefore: number | null = null;
   try {
@@ -135,7 +136,7 @@ export async function pruneModelWith(model: LayersModel, opts: PruneModelOptions
   // The Gram matrix is needed by 'gram' methods; otherwise collected only for the report when it fits.
   const gramFits = (ts: TargetLayer[]): boolean => ts.reduce((s, t) => s + 8 * t.inDim * t.inDim, 0) <= maxGramBytes;
   const collect = (ts: TargetLayer[]): Promise<Map<string, LayerStats>> =>
-    collectForTargets(model, ts, x!, { batchSize, maxGramBytes, gram: spec.needs === 'gram' || gramFits(ts), reference: spec.reference ? reference : undefined }, spec.fn);
+    collectForTargets(model, ts, x!, { batchSize, maxGramBytes, gram: spec.needs === 'gram' || gramFits(ts), reference: spec.reference ? reference : undefined }, spec.fn, true);
   let allStats: Map<string, LayerStats> | null = null;
   if (x !== undefined && !sequential) allStats = await collect(targets);
 

@@ -32,8 +32,12 @@ export interface WandaMaskOptions extends DensityOption {
  * input feature i over the calibration samples. Same layout as the weights.
  */
 export function wandaScores(w: WeightMatrix, inputNorms: ArrayLike<number>): Float64Array {
-  checkMatrix(w, 'wandaScores');
-  checkNorms(inputNorms, w.shape[0], 'wandaScores');
+  return scoresOf(w, inputNorms, 'wandaScores');
+}
+
+function scoresOf(w: WeightMatrix, inputNorms: ArrayLike<number>, fn: string): Float64Array {
+  checkMatrix(w, fn);
+  checkNorms(inputNorms, w.shape[0], fn);
   const [inDim, outDim] = w.shape;
   const s = new Float64Array(w.data.length);
   for (let i = 0; i < inDim; i++) {
@@ -49,7 +53,7 @@ export function wandaScores(w: WeightMatrix, inputNorms: ArrayLike<number>): Flo
  */
 export function wandaMask(w: WeightMatrix, inputNorms: ArrayLike<number>, options: WandaMaskOptions): Mask {
   const opts = checkOptions('wandaMask', requireOptions('wandaMask', options), ['density', 'sparsity', 'nm', 'group']);
-  const scores = wandaScores(w, inputNorms);
+  const scores = scoresOf(w, inputNorms, 'wandaMask');
   const [inDim, outDim] = w.shape;
   const mask = new Uint8Array(w.data.length);
   if (opts.nm) {
