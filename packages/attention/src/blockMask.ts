@@ -120,7 +120,7 @@ export function createBlockMask(maskMod: MaskMod, opts: BlockMaskOptions): Block
   // work and memory with a clear error instead of hanging or running out of memory.
   const pairs = batch * heads * Math.ceil(qLen / qBlock) * qBlock * Math.ceil(kvLen / kvBlock) * kvBlock;
   if (pairs > MAX_PAIRS) {
-    throw new Error(`createBlockMask: batch * heads * qLen * kvLen (padded to whole blocks) is ${pairs}, more than the 2^31 (query, key) pairs a mask can evaluate (batch ${batch}, heads ${heads}, qLen ${qLen}, kvLen ${kvLen})`);
+    throw new Error(`createBlockMask: batch * heads * qLen * kvLen (padded to whole blocks) is ${pairs}, more than the 2^31 (query, key) pairs a mask can evaluate (batch ${batch}, heads ${heads}, qLen ${qLen}, kvLen ${kvLen}, blockSize [${qBlock}, ${kvBlock}])`);
   }
   const nq = Math.ceil(qLen / qBlock);
   const nk = Math.ceil(kvLen / kvBlock);
@@ -187,7 +187,7 @@ export function assembleBlockMask(a: {
   // work and memory with a clear error instead of hanging or running out of memory.
   const pairs = batch * heads * Math.ceil(qLen / qBlock) * qBlock * Math.ceil(kvLen / kvBlock) * kvBlock;
   if (pairs > MAX_PAIRS) {
-    throw new Error(`createBlockMask: batch * heads * qLen * kvLen (padded to whole blocks) is ${pairs}, more than the 2^31 (query, key) pairs a mask can evaluate (batch ${batch}, heads ${heads}, qLen ${qLen}, kvLen ${kvLen})`);
+    throw new Error(`createBlockMask: batch * heads * qLen * kvLen (padded to whole blocks) is ${pairs}, more than the 2^31 (query, key) pairs a mask can evaluate (batch ${batch}, heads ${heads}, qLen ${qLen}, kvLen ${kvLen}, blockSize [${qBlock}, ${kvBlock}])`);
   }
   const nq = Math.ceil(qLen / qBlock);
   const nk = Math.ceil(kvLen / kvBlock);

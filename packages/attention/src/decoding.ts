@@ -80,13 +80,20 @@ function checkInt(name: string, v: unknown, min: number, max = Number.MAX_SAFE_I
 }
 
 /** Rejects logits of the wrong length or with NaN (a broken model must not decode silently). */
-function checkLogits(logits: unknown, positions: number, vocab: number): Float32Array {
+function checkLogits(logits: unknown, positions: number, vocab: number, maskId: number): Float32Array {
   if (!(logits instanceof Float32Array)) throw new Error(`decodeBlockDiffusion: model.predict must return a Float32Array of logits, got ${describeValue(logits)}`);
   if (logits.length !== positions * vocab) {
     throw new Error(`decodeBlockDiffusion: model.predict returned ${logits.length} logits, expected ${positions * vocab} (${positions} positions x vocabSize ${vocab})`);
   }
   for (let i = 0; i < logits.length; i++) {
-    if (Number.isNaN(logits[i]!)) throw new Error(`decodeBlockDiffusion: model.predict returned NaN at position ${Math.floor(i / vocab)}, token ${i % vocab}`);
+    const x = logits[i]!;
+    // -Infinity rules a token out; NaN and +Infinity leave no defined probability
+    if (Number.isNaN(x) || x === Infinity) throw new Error(`decodeBlockDiffusion: model.predict returned ${x} at position ${Math.floor(i / vocab)}, token ${i % vocab}`);
+  }
+  for (let p = 0; p < positions; p++) {
+    let any = false;
+    for (let t = 0; t < vocab && !any; t++) any = t !== maskId && logits[p * vocab + t]! > -Infinity;
+    if (!any) throw new Error(`decodeBlockDiffusion: model.predict returned -Infinity for every token at position ${p}`);
   }
   return logits;
 }
@@ -104,7 +111,8 @@ export async function decodeBlockDiffusion<C>(model: BlockDiffusionModel<C>, pro
   if (!(prompt instanceof Int32Array)) throw new Error(`decodeBlockDiffusion: prompt must be an Int32Array of token ids, got ${describeValue(prompt)}`);
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`decodeBlockDiffusion: options { maxTokens, blockSize } are required, got ${describeValue(opts)}`);
   checkOptions('decodeBlockDiffusion', opts, ['maxTokens', 'blockSize', 'threshold', 'subBlockSize', 'adaptive', 'eosId', 'onStep']);
-  const maxTokens = checkInt('maxTokens', opts.maxTokens, 1);
+  // bounded: the tokens are collected in memory, and each costs model calls
+  const maxTokens = checkInt('maxTokens', opts.maxTokens, 1, 2 ** 24);
   const blockSize = checkInt('blockSize', opts.blockSize, 1);
   const threshold = opts.threshold ?? 0.9;
   if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) throw new Error(`decodeBlockDiffusion: threshold must be in (0, 1], got ${describeValue(threshold)}`);
@@ -136,7 +144,7 @@ export async function decodeBlockDiffusion<C>(model: BlockDiffusionModel<C>, pro
     if (ada) {
       // One call on a maxBlock window: its predictions set the block end and serve as the first step.
       const window = new Int32Array(Math.min(ada.maxBlock, left)).fill(model.maskId);
-      pending = checkLogits(await model.predict(window, cache), window.length, vocab);
+      pending = checkLogits(await model.predict(window, cache), window.length, vocab, model.maskId);
       calls++;
       size = Math.min(Math.max(ada.minBlock, blockSize), window.length);
       for (let i = ada.minBlock - 1; i < window.length; i++) {
@@ -151,7 +159,7 @@ export async function decodeBlockDiffusion<C>(model: BlockDiffusionModel<C>, pro
     block = new Int32Array(size).fill(model.maskId);
     let masked = size;
     while (masked > 0) {
-      const logits = pending ?? checkLogits(await model.predict(block, cache), block.length, vocab);
+      const logits = pending ?? checkLogits(await model.predict(block, cache), block.length, vocab, model.maskId);
       if (!pending) calls++;
       pending = undefined;
       // the current sub-block: the first one that still has masked positions

@@ -91,6 +91,9 @@ export function blockRank(segments: number[], opts: { causal?: boolean } = {}): 
     throw new Error(`blockRank: segments must list [instruction, ...documents, query] lengths (at least 2), got ${JSON.stringify(segments)}`);
   }
   segments.forEach((s, i) => checkInt('blockRank', `segments[${i}]`, s, 0));
+  // one int32 per position is kept: bound the total like createBlockMask bounds its pairs
+  const sum = segments.reduce((a, b) => a + b, 0);
+  if (sum > 2 ** 28) throw new Error(`blockRank: segments total ${sum} positions, more than 2^28`);
   const starts: number[] = [];
   let total = 0;
   for (const s of segments) {

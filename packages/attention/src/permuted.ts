@@ -121,7 +121,8 @@ export async function permutedBlockSparseAttention(q: tf.Tensor, k: tf.Tensor, v
       const last = Math.min((qb + 1) * blockSize, s.lq) - 1 + offset;
       const seg = Math.floor(Math.max(0, last) / segmentSize);
       const out = [0];
-      for (let i = 0; i < blocksPerSegment; i++) out.push(Math.min(nk - 1, seg * blocksPerSegment + i));
+      // a segment longer than the keys holds at most nk blocks (segmentSize may be huge)
+      for (let i = 0; i < Math.min(blocksPerSegment, nk); i++) out.push(Math.min(nk - 1, seg * blocksPerSegment + i));
       return out;
     },
   );
