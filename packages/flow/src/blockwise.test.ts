@@ -20,7 +20,7 @@ describe('segments', () => {
     f.dispose();
   });
   it('rejects K < 1 and bad boundaries', () => {
-    expect(() => segmentBoundaries(0)).toThrow(/K \(segments\) must be an integer >= 1, got 0/);
+    expect(() => segmentBoundaries(0)).toThrow(/segments \(K\) must be an integer >= 1 <= 1024, got 0/);
     expect(() => segmentBoundaries(2.5)).toThrow(/got 2.5/);
     expect(() => segmentBoundaries([0, 0.7, 0.5, 1])).toThrow(/strictly monotone/);
     expect(() => segmentBoundaries([0.1, 1])).toThrow(/increase from 0 to 1/);

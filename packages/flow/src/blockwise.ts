@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng } from '@blockwise/tensor';
+import { checkBoolean, checkNumber, checkOptions, describeValue } from '@blockwise/tensor';
 import { ensureGradients } from './gradients.js';
 import { createFeatureGuidance, type FeatureGuidance, type FeatureGuidanceConfig } from './features.js';
 import type { Activation } from './mlp.js';
-import { solveOde, STAGES, type OdeMethod } from './ode.js';
+import { checkMethod, checkState, solveOde, STAGES, type FixedMethod } from './ode.js';
 import type { AffinePath } from './path.js';
 import { checkTimeGrid, uniformTimeGrid } from './timegrid.js';
-import { drawFlowBatch, otCoupling, readLoss, trainingReads } from './training.js';
+import { checkLoopOptions, drawFlowBatch, MAX_DIM, otCoupling, trainLoop } from './training.js';
 import { createVelocityMlp, type VelocityModel } from './velocity.js';
 
 /** Configuration of a Blockwise Flow Matching model (K = 1 is a single network). */
@@ -30,7 +30,7 @@ export interface BlockwiseSampleOptions {
   /** Total steps, split evenly over the K segments (must be a multiple of K). */
   steps: number;
   /** Fixed-step method (default 'euler'). */
-  method?: Exclude<OdeMethod, 'dopri5'>;
+  method?: FixedMethod;
   /** Use the residual approximation for the features (default true when configured). */
   residual?: boolean;
   /** Stop on NaN/Inf velocities (default true; tested on the device, one scalar read back per segment). */
@@ -72,12 +72,22 @@ export interface BlockwiseLosses {
   residual?: tf.Scalar;
 }
 
+/** Most segments a BlockwiseFlow may have (each is a network of its own). */
+const MAX_SEGMENTS = 1024;
+const CONFIG_KEYS = ['dim', 'segments', 'hidden', 'frequencies', 'activation', 'seed', 'features'] as const;
+const TRAIN_KEYS = ['data', 'path', 'steps', 'batchSize', 'learningRate', 'optimizer', 'seed', 'ot', 'stratified', 'logEvery', 'onLog', 'syncEvery'] as const;
+const SAMPLE_KEYS = ['steps', 'method', 'residual', 'checkFinite'] as const;
+/** Most total sampling steps (a bound, so that a typo fails at once instead of running for days). */
+const MAX_SAMPLE_STEPS = 1e6;
+
 /** Validated segment boundaries [0, ..., 1] from K or a list. */
 export function segmentBoundaries(segments: number | number[]): number[] {
   if (typeof segments === 'number') {
-    if (!Number.isInteger(segments) || segments < 1) throw new Error(`K (segments) must be an integer >= 1, got ${segments}`);
+    checkNumber('segments (K)', segments, { integer: true, min: 1, max: MAX_SEGMENTS });
     return uniformTimeGrid(segments);
   }
+  if (!Array.isArray(segments)) throw new Error(`segments must be K (an integer) or boundaries [0, ..., 1], got ${describeValue(segments)}`);
+  if (segments.length - 1 > MAX_SEGMENTS) throw new Error(`segments must list at most ${MAX_SEGMENTS} segments, got ${segments.length - 1}`);
   const b = checkTimeGrid(segments, 'segments');
   if (b[0] !== 0 || b[b.length - 1] !== 1 || (b[1] as number) < (b[0] as number)) {
     throw new Error(`segments must increase from 0 to 1, got [${b.join(', ')}]`);
@@ -100,10 +110,12 @@ export class BlockwiseFlow {
   readonly dim: number;
 
   constructor(config: BlockwiseFlowConfig) {
-    if (!Number.isInteger(config.dim) || config.dim < 1) throw new Error(`dim must be a positive integer, got ${config.dim}`);
-    this.dim = config.dim;
+    if (config === undefined) throw new Error('BlockwiseFlow: a config { dim, segments, hidden } is required');
+    checkOptions('BlockwiseFlow', config, CONFIG_KEYS);
+    this.dim = checkNumber('BlockwiseFlow: dim', config.dim, { integer: true, min: 1, max: MAX_DIM });
     this.boundaries = segmentBoundaries(config.segments);
     const K = this.boundaries.length - 1;
+    if (!Array.isArray(config.hidden)) throw new Error(`BlockwiseFlow: hidden must be an array of widths (or one per segment), got ${describeValue(config.hidden)}`);
     const perSeg = Array.isArray(config.hidden[0]) ? (config.hidden as number[][]) : null;
     if (perSeg && perSeg.length !== K) throw new Error(`hidden must list one width list per segment (${K}), got ${perSeg.length}`);
     const seed = config.seed ?? 0;
@@ -214,48 +226,33 @@ export class BlockwiseFlow {
    * batchSize / K rows per step (otherwise t is uniform on [0, 1] and the split is random). The
    * loss is read back (awaited) only on logged steps and every `syncEvery` steps.
    */
-  async train(opts: BlockwiseTrainOptions): Promise<number[]> {
-    const { data, path, steps, batchSize = 256, learningRate = 1e-3 } = opts;
-    const plan = trainingReads(steps, opts.logEvery, opts.syncEvery);
-    if (!(learningRate > 0)) throw new Error(`learningRate must be a positive number, got ${learningRate}`);
-    ensureGradients('BlockwiseFlow.train');
-    const rng = createRng(opts.seed ?? 0);
-    const optimizer = opts.optimizer ?? tf.train.adam(learningRate);
-    const losses: number[] = [];
-    const vars = this.trainableVariables;
-    try {
-      for (let s = 0; s < steps; s++) {
-        const stratified = (opts.stratified ?? false) && this.K > 1;
-        const b = drawFlowBatch(data, this.dim, batchSize, rng, (opts.ot ?? false) && !stratified);
-        if (stratified && opts.ot) this.coupleBySegment(b.x0, b.x1, batchSize);
-        if (stratified) {
-          for (let i = 0; i < batchSize; i++) {
-            const k = i % this.K;
-            const lo = this.boundaries[k] as number;
-            const hi = this.boundaries[k + 1] as number;
-            // t is stored as float32: keep the rounded value inside [lo, hi) so it stays in segment k.
-            let v = lo + (b.t[i] as number) * (hi - lo);
-            if (Math.fround(v) < lo) v = lo + 1e-6;
-            if (Math.fround(v) >= hi && k + 1 < this.K) v = hi - 1e-6;
-            b.t[i] = v;
-          }
-        }
-        const x0 = tf.tensor2d(b.x0, [batchSize, this.dim]);
-        const x1 = tf.tensor2d(b.x1, [batchSize, this.dim]);
-        const cost = optimizer.minimize(() => this.losses(path, x0, x1, b.t).total, plan.reads(s), vars);
-        tf.dispose([x0, x1]);
-        if (cost) {
-          const v = await readLoss(cost, s);
-          if (plan.logs(s)) {
-            losses.push(v);
-            opts.onLog?.(s, v);
-          }
+  async train(options: BlockwiseTrainOptions): Promise<number[]> {
+    if (options === undefined) throw new Error('BlockwiseFlow.train: options are required ({ data, path, steps, ... })');
+    const opts = checkOptions('BlockwiseFlow.train', options, TRAIN_KEYS);
+    const o = checkLoopOptions('BlockwiseFlow.train', opts, this.dim);
+    const { data, path } = opts;
+    const stratified = (opts.stratified === undefined ? false : checkBoolean('BlockwiseFlow.train: stratified', opts.stratified)) && this.K > 1;
+    const ot = opts.ot ?? false;
+    const n = o.batchSize;
+    return trainLoop('BlockwiseFlow.train', o, this.trainableVariables, (_s, rng) => {
+      const b = drawFlowBatch(data, this.dim, n, rng, ot && !stratified);
+      if (stratified && ot) this.coupleBySegment(b.x0, b.x1, n);
+      if (stratified) {
+        for (let i = 0; i < n; i++) {
+          const k = i % this.K;
+          const lo = this.boundaries[k] as number;
+          const hi = this.boundaries[k + 1] as number;
+          // t is stored as float32: keep the rounded value inside [lo, hi) so it stays in segment k.
+          let v = lo + (b.t[i] as number) * (hi - lo);
+          if (Math.fround(v) < lo) v = lo + 1e-6;
+          if (Math.fround(v) >= hi && k + 1 < this.K) v = hi - 1e-6;
+          b.t[i] = v;
         }
       }
-    } finally {
-      if (!opts.optimizer) optimizer.dispose();
-    }
-    return losses;
+      const x0 = tf.tensor2d(b.x0, [n, this.dim]);
+      const x1 = tf.tensor2d(b.x1, [n, this.dim]);
+      return { loss: () => this.losses(path, x0, x1, b.t).total, inputs: [x0, x1] };
+    });
   }
 
   /** Mini-batch OT within each stratified group (rows i with i mod K = k), in place on x0. */
@@ -275,13 +272,15 @@ export class BlockwiseFlow {
     }
   }
 
-  private checkSample(opts: BlockwiseSampleOptions): { perSeg: number; method: Exclude<OdeMethod, 'dopri5'>; residual: boolean } {
-    const method = opts.method ?? 'euler';
-    if (!(method in STAGES)) throw new Error(`method must be one of euler, midpoint, heun, rk4, got ${String(method)}`);
-    if (!Number.isInteger(opts.steps) || opts.steps < this.K || opts.steps % this.K !== 0) {
-      throw new Error(`steps must be a positive multiple of K = ${this.K}, got ${opts.steps}`);
-    }
-    return { perSeg: opts.steps / this.K, method, residual: (opts.residual ?? true) && !!this.guidance?.residualNet };
+  private checkSample(what: string, options: BlockwiseSampleOptions): { perSeg: number; method: FixedMethod; residual: boolean; checkFinite: boolean } {
+    if (options === undefined) throw new Error(`${what}: options { steps } are required`);
+    const opts = checkOptions(what, options, SAMPLE_KEYS);
+    const method = checkMethod(what, opts.method ?? 'euler', Object.keys(STAGES) as FixedMethod[]);
+    checkNumber(`${what}: steps`, opts.steps, { integer: true, min: 1, max: MAX_SAMPLE_STEPS });
+    if (opts.steps % this.K !== 0) throw new Error(`${what}: steps must be a positive multiple of K = ${this.K}, got ${opts.steps}`);
+    const residual = opts.residual === undefined ? true : checkBoolean(`${what}: residual`, opts.residual);
+    const checkFinite = opts.checkFinite === undefined ? true : checkBoolean(`${what}: checkFinite`, opts.checkFinite);
+    return { perSeg: opts.steps / this.K, method, residual: residual && !!this.guidance?.residualNet, checkFinite };
   }
 
   /**
@@ -290,7 +289,7 @@ export class BlockwiseFlow {
    * run F (no residual) or the residual network R.
    */
   flopsPerSample(opts: BlockwiseSampleOptions): number {
-    const { perSeg, method, residual } = this.checkSample(opts);
+    const { perSeg, method, residual } = this.checkSample('BlockwiseFlow.flopsPerSample', opts);
     const evals = perSeg * STAGES[method];
     const g = this.guidance;
     let total = 0;
@@ -306,14 +305,15 @@ export class BlockwiseFlow {
    * scalar per segment (the NaN/Inf flag; none with `checkFinite: false`). x0 is not disposed.
    */
   async sample(x0: tf.Tensor2D, opts: BlockwiseSampleOptions): Promise<{ x: tf.Tensor2D; nfe: number; flopsPerSample: number }> {
-    const { perSeg, method, residual } = this.checkSample(opts);
-    if (x0.rank !== 2 || x0.shape[1] !== this.dim) throw new Error(`x0 must be [n, ${this.dim}], got [${x0.shape.join(', ')}]`);
+    const { perSeg, method, residual, checkFinite } = this.checkSample('BlockwiseFlow.sample', opts);
+    checkState('BlockwiseFlow.sample', 'x0', x0);
+    if (x0.rank !== 2 || x0.shape[1] !== this.dim) throw new Error(`BlockwiseFlow.sample: x0 must be [n, ${this.dim}], got [${x0.shape.join(', ')}]`);
     let x = x0;
     let nfe = 0;
     let flops = 0;
     try {
       for (let k = 0; k < this.K; k++) {
-        const r = await this.sampleSegment(k, x, perSeg, method, residual, opts.checkFinite);
+        const r = await this.sampleSegment(k, x, perSeg, method, residual, checkFinite);
         if (x !== x0) x.dispose();
         x = r.x;
         nfe += r.nfe;
@@ -331,9 +331,9 @@ export class BlockwiseFlow {
     k: number,
     x: tf.Tensor2D,
     perSeg: number,
-    method: Exclude<OdeMethod, 'dopri5'>,
+    method: FixedMethod,
     residual: boolean,
-    checkFinite: boolean | undefined,
+    checkFinite: boolean,
   ): Promise<{ x: tf.Tensor2D; nfe: number; flops: number }> {
     const g = this.guidance;
     const net = this.nets[k] as VelocityModel;

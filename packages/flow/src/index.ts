@@ -24,11 +24,12 @@ export {
   STAGES,
   type VelocityFn,
   type OdeMethod,
+  type FixedMethod,
   type SolveOdeOptions,
   type OdeResult,
   type CountedVelocity,
 } from './ode.js';
-export type { AdaptiveOptions } from './dopri5.js';
+export type { AdaptiveOptions, AdaptiveMethod } from './adaptive.js';
 export { guidedVelocity, classifierFreeGuidance, type GuidanceConvention, type GuidanceOptions } from './guidance.js';
 export {
   logLikelihood,

@@ -26,8 +26,12 @@ describe('solveOde fixed-step orders', () => {
   const cases: [OdeMethod, number, number, number][] = [
     ['euler', 32, 1.8, 2.2],
     ['midpoint', 32, 3.5, 4.5],
-    ['heun', 32, 3.5, 4.5],
-    ['rk4', 4, 13, 19],
+    ['heun2', 32, 3.5, 4.5],
+    ['heun3', 16, 7, 9],
+    ['rk4-classic', 4, 13, 19],
+    // The 3/8 rule reaches its asymptotic ratio 16 later on this field: 10.4 from 8 to 16 steps
+    // and 13.3 from 16 to 32 in float64 (4.8 from 4 to 8); past that float32 rounding dominates.
+    ['rk4', 8, 9, 19], // 9.36 in float32; a 3rd-order method would give 8
   ];
   for (const [method, n, lo, hi] of cases) {
     it(`${method}: error ratio when halving the step is in [${lo}, ${hi}]`, async () => {
@@ -68,9 +72,10 @@ describe('solveOde fixed-step orders', () => {
 
   it('does not leak tensors', async () => {
     const x0 = tf.tensor2d([[1, 2]]);
-    for (const method of ['euler', 'midpoint', 'heun', 'rk4', 'dopri5'] as OdeMethod[]) {
+    for (const method of ['euler', 'midpoint', 'heun', 'heun3', 'rk4', 'rk4-classic', 'dopri5', 'bosh3', 'adaptive_heun'] as OdeMethod[]) {
       const before = tf.memory().numTensors;
-      const r = await solveOde(field, x0, { method, stepSize: 0.1, returnIntermediates: true, timeGrid: [0, 0.5, 1] });
+      const fixed = !['dopri5', 'bosh3', 'adaptive_heun'].includes(method);
+      const r = await solveOde(field, x0, { method, stepSize: fixed ? 0.1 : undefined, returnIntermediates: true, timeGrid: [0, 0.5, 1] });
       tf.dispose([r.x, ...(r.intermediates ?? [])]);
       expect(tf.memory().numTensors, method).toBe(before);
     }
@@ -107,9 +112,11 @@ describe('solveOde dopri5', () => {
 
   it('rejects bad tolerances', async () => {
     const x0 = tf.tensor1d([1]);
-    await expect(solveOde(field, x0, { method: 'dopri5', rtol: 0 })).rejects.toThrow(/rtol must be a positive number, got 0/);
-    await expect(solveOde(field, x0, { method: 'dopri5', rtol: -1 })).rejects.toThrow(/rtol must be a positive number, got -1/);
-    await expect(solveOde(field, x0, { method: 'dopri5', atol: -1 })).rejects.toThrow(/atol must be a non-negative number/);
+    await expect(solveOde(field, x0, { method: 'dopri5', rtol: 0 })).rejects.toThrow(/rtol must be a finite number > 0, got 0/);
+    await expect(solveOde(field, x0, { method: 'dopri5', rtol: -1 })).rejects.toThrow(/rtol must be a finite number > 0, got -1/);
+    await expect(solveOde(field, x0, { method: 'dopri5', atol: -1 })).rejects.toThrow(/atol must be a finite number >= 0, got -1/);
+    await expect(solveOde(field, x0, { method: 'dopri5', stepSize: 0.1 })).rejects.toThrow(/stepSize applies to fixed-step methods; dopri5/);
+    await expect(solveOde(field, x0, { method: 'euler', firstStep: 0.1 })).rejects.toThrow(/firstStep applies to the adaptive methods/);
     x0.dispose();
   });
 });
@@ -156,10 +163,145 @@ describe('solveOde exactness and bad input', () => {
   it('rejects non-monotone grids, bad step sizes, methods and shapes', async () => {
     const x0 = tf.tensor1d([1]);
     await expect(solveOde(field, x0, { timeGrid: [0, 0.6, 0.5, 1] })).rejects.toThrow(/timeGrid must be strictly monotone, got 0.6 then 0.5/);
-    await expect(solveOde(field, x0, { stepSize: 0 })).rejects.toThrow(/stepSize must be a positive number, got 0/);
-    await expect(solveOde(field, x0, { syncEvery: 0 })).rejects.toThrow(/syncEvery must be a positive integer, got 0/);
-    await expect(solveOde(field, x0, { method: 'rk45' as OdeMethod })).rejects.toThrow(/method must be one of/);
-    await expect(solveOde(() => tf.zeros([2]), x0)).rejects.toThrow(/state's shape \[1\], got \[2\] at step 0 \(t = 0\)/);
+    await expect(solveOde(field, x0, { stepSize: 0 })).rejects.toThrow(/stepSize must be a finite number > 0, got 0/);
+    await expect(solveOde(field, x0, { syncEvery: 0 })).rejects.toThrow(/syncEvery must be an integer >= 1, got 0/);
+    await expect(solveOde(field, x0, { method: 'rk45' as OdeMethod })).rejects.toThrow(/method must be one of euler, .*, got "rk45"/);
+    await expect(solveOde(field, x0, { method: 'rk-4' as OdeMethod })).rejects.toThrow(/did you mean "rk4"\?/);
+    await expect(solveOde(field, x0, { method: 'explicit_adams' as OdeMethod })).rejects.toThrow(/torchdiffeq method this package does not implement/);
+    await expect(solveOde(() => tf.zeros([2]), x0)).rejects.toThrow(/state's shape \[1\], got float32 \[2\] at step 0 \(t = 0\)/);
+    await expect(solveOde(() => tf.zeros([1], 'int32'), x0)).rejects.toThrow(/velocity must return float32 .*got int32 \[1\]/);
+    x0.dispose();
+  });
+
+  it('unknown and misspelt options throw naming the nearest valid one', async () => {
+    const x0 = tf.tensor1d([1]);
+    // The issue's case: `steps: 8` used to run one Euler step silently.
+    await expect(solveOde(field, x0, { steps: 8 } as never)).rejects.toThrow(/solveOde: unknown option "steps"; fixed-step solves take stepSize/);
+    await expect(solveOde(field, x0, null as never)).rejects.toThrow(/solveOde: options must be an object, got null/);
+    await expect(solveOde(field, x0, { checkFinite: 'yes' } as never)).rejects.toThrow(/checkFinite must be true or false, got "yes"/);
+    await expect(solveOde(field, x0, { rtol: Infinity })).rejects.toThrow(/rtol must be a finite number > 0, got Infinity/);
+    x0.dispose();
+  });
+
+  it('bounds the step count: stepSize 1e-300 throws at once instead of running forever', async () => {
+    const x0 = tf.tensor1d([1]);
+    await expect(solveOde(field, x0, { stepSize: 1e-300 })).rejects.toThrow(/stepSize 1e-300 needs about 1\.00e\+300 steps over timeGrid, more than maxSteps \(100000\)/);
+    // The count is exact: steps of 1e-5 over [0, 2] need 200000 > maxSteps; the error says how to raise it.
+    await expect(solveOde(field, x0, { stepSize: 1e-5, timeGrid: [0, 2] })).rejects.toThrow(/needs 200000 steps/);
+    await expect(solveOde(field, x0, { maxSteps: 2 ** 40 })).rejects.toThrow(/maxSteps must be an integer >= 1 <= 2147483647/);
+    x0.dispose();
+  });
+
+  it('empty, int32 and disposed states are named', async () => {
+    const empty = tf.zeros([0, 2]);
+    await expect(solveOde(field, empty)).rejects.toThrow(/x0 must hold at least one element, got shape \[0, 2\]/);
+    const ints = tf.tensor1d([1, 2], 'int32');
+    await expect(solveOde(field, ints)).rejects.toThrow(/x0 must be float32, got int32/);
+    const gone = tf.tensor1d([1]);
+    gone.dispose();
+    await expect(solveOde(field, gone)).rejects.toThrow(/x0 is disposed/);
+    tf.dispose([empty, ints]);
+  });
+
+  it('a finite velocity that overflows the state (3e38) is an error, not Infinity', async () => {
+    // x0 = 1e38, v = 3e38 constant: one Euler step gives 4e38 > float32's max 3.4e38.
+    const x0 = tf.tensor1d([1e38]);
+    const before = tf.memory().numTensors;
+    const big: VelocityFn = (x) => tf.fill(x.shape, 3e38);
+    for (const method of ['euler', 'rk4', 'dopri5'] as OdeMethod[]) {
+      await expect(solveOde(big, x0, { method }), method).rejects.toThrow(/state (became|or its error estimate became) NaN or Inf/);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    x0.dispose();
+  });
+});
+
+describe('torchdiffeq method semantics (hand-derived)', () => {
+  async function oneStep(method: OdeMethod, v: VelocityFn, x0v: number): Promise<number> {
+    const x0 = tf.tensor1d([x0v]);
+    const r = await solveOde(v, x0, { method, timeGrid: [0, 1] });
+    const out = (await r.x.data())[0] as number;
+    tf.dispose([x0, r.x]);
+    return out;
+  }
+
+  it("'rk4' is Kutta's 3/8 rule, 'rk4-classic' the 1/6, 1/3, 1/3, 1/6 method", async () => {
+    // dx/dt = t^4, one step h = 1 from x = 0: a quadrature of t^4 over [0, 1] (exact 1/5).
+    // 3/8 rule: (f(0) + 3 f(1/3) + 3 f(2/3) + f(1)) / 8 = (0 + 3/81 + 48/81 + 1) / 8 = 11/54.
+    // Classic: (f(0) + 4 f(1/2) + f(1)) / 6 = (0 + 1/4 + 1) / 6 = 5/24.
+    const quartic: VelocityFn = (x, t) => tf.fill(x.shape, t ** 4);
+    expect(await oneStep('rk4', quartic, 0)).toBeCloseTo(11 / 54, 6);
+    expect(await oneStep('rk4-classic', quartic, 0)).toBeCloseTo(5 / 24, 6);
+    // dx/dt = x^2, one step h = 1 from x = 1 (exercises the stage weights a_ij):
+    // k1 = 1, k2 = (1 + k1/3)^2 = 16/9, k3 = (1 + k2 - k1/3)^2 = (22/9)^2 = 484/81,
+    // k4 = (1 + k1 - k2 + k3)^2 = (502/81)^2 = 252004/6561,
+    // x1 = 1 + (k1 + 3 k2 + 3 k3 + k4) / 8 = 1 + 411169/52488 = 463657/52488.
+    const square: VelocityFn = (x) => tf.square(x);
+    expect(await oneStep('rk4', square, 1)).toBeCloseTo(463657 / 52488, 4);
+    // Classic: k2 = 9/4, k3 = (1 + 9/8)^2 = 289/64, k4 = (1 + 289/64)^2 = 124609/4096,
+    // x1 = 1 + (1 + 9/2 + 289/32 + 124609/4096) / 6 = 1 + 184129/24576.
+    expect(await oneStep('rk4-classic', square, 1)).toBeCloseTo(1 + 184129 / 24576, 4);
+    // heun3 on t^4: (f(0) + 3 f(2/3)) / 4 = 3 (16/81) / 4 = 4/27; heun2 (= heun): (f(0) + f(1)) / 2.
+    expect(await oneStep('heun3', quartic, 0)).toBeCloseTo(4 / 27, 6);
+    expect(await oneStep('heun2', quartic, 0)).toBeCloseTo(0.5, 6);
+    expect(await oneStep('heun', quartic, 0)).toBeCloseTo(0.5, 6);
+  });
+
+  it("dopri5's error estimate is Shampine's: accepts or rejects a first step at the hand-derived threshold", async () => {
+    // dx/dt = 5 t^4 from x(0) = 0, one step h = 1. The 5th-order weights b integrate t^4 exactly;
+    // Shampine's b_hat (1951/21600, 0, 22642/50085, 451/720, -12231/42400, 649/6300, 1/60) at the
+    // stage times c = (0, 1/5, 3/10, 4/5, 8/9, 1, 1) give sum b_hat c^4 = 80929/405000, so the
+    // estimate is |err| = 5 (1/5 - 80929/405000) = 71/81000 = 8.765e-4 (the 1980 weights
+    // 5179/57600, ... would give 5 * 71/270000 = 1.315e-3). With one element and rtol ~ 0 the
+    // error ratio is |err| / atol: accepted for atol = 9.2e-4, rejected for atol = 8.4e-4.
+    const v: VelocityFn = (x, t) => tf.fill(x.shape, 5 * t ** 4);
+    const x0 = tf.tensor1d([0]);
+    const ok = await solveOde(v, x0, { method: 'dopri5', firstStep: 1, atol: 9.2e-4, rtol: 1e-12 });
+    expect([ok.steps, ok.rejected, ok.nfe]).toEqual([1, 0, 7]);
+    expectClose(ok.x, [1], { atol: 1e-6 });
+    const no = await solveOde(v, x0, { method: 'dopri5', firstStep: 1, atol: 8.4e-4, rtol: 1e-12 });
+    expect(no.rejected).toBeGreaterThanOrEqual(1);
+    // Even with the old weights' larger estimate, 1.2e-3 < 1.315e-3 would reject; Shampine's accepts.
+    const mid = await solveOde(v, x0, { method: 'dopri5', firstStep: 1, atol: 1.2e-3, rtol: 1e-12 });
+    expect(mid.rejected).toBe(0);
+    tf.dispose([x0, ok.x, no.x, mid.x]);
+  });
+
+  it('dopri5 step count follows torchdiffeq step for step (hand-traced)', async () => {
+    // Same field, atol 1e-4, rtol 1e-12. For a degree-4 field the estimate of a step of size h
+    // is (71/81000) h^5 wherever it starts (the error weights annihilate degrees <= 3).
+    // Initial step (torchdiffeq's _select_initial_step): y0 = 0 so d0 = 0 < 1e-5 and h0 = 1e-6;
+    // f0 = 0 so d1 = 0; f(h0) = 5e-24 gives d2 = 5e-24 / 1e-4 / 1e-6 = 5e-14 > 1e-15, so
+    // h1 = (0.01 / d2)^(1/5) = 182 and the first step is min(100 h0, h1) = 1e-4.
+    // Steps 1e-4, 1e-3, 1e-2: ratio < 1e-9, growth capped at ifactor = 10. Step 0.1: ratio
+    // 8.765e-5, factor 0.9 / ratio^(1/5) = 5.83, next h = 0.583 = 0.9 (atol 81000/71)^(1/5).
+    // From t = 0.1111: ratio = 0.9^5 < 1, factor 1: t = 0.694, then 1.277 > 1 (torchdiffeq steps
+    // past the end and interpolates). 6 accepted steps, 0 rejected,
+    // nfe = 1 (f0) + 1 (initial-step probe) + 6 * 6 = 38.
+    const v: VelocityFn = (x, t) => tf.fill(x.shape, 5 * t ** 4);
+    const x0 = tf.tensor1d([0]);
+    const r = await solveOde(v, x0, { method: 'dopri5', atol: 1e-4, rtol: 1e-12 });
+    expect([r.steps, r.rejected, r.nfe]).toEqual([6, 0, 38]);
+    expectClose(r.x, [1], { atol: 1e-4 });
+    tf.dispose([x0, r.x]);
+  });
+
+  it('adaptive solves step through grid times and interpolate there, as torchdiffeq does', async () => {
+    // Intermediate output times do not change the steps taken (torchdiffeq's _advance), only what
+    // is returned: the 4th-order interpolant at each grid time.
+    const x0 = tf.tensor1d([1, 2]);
+    for (const method of ['dopri5', 'bosh3', 'adaptive_heun'] as OdeMethod[]) {
+      const plain = await solveOde(field, x0, { method, timeGrid: [0, T], rtol: 1e-5, atol: 1e-5 });
+      const grid = [0, 0.3, 1.1, 1.7, T];
+      const dense = await solveOde(field, x0, { method, timeGrid: grid, rtol: 1e-5, atol: 1e-5, returnIntermediates: true });
+      expect([dense.steps, dense.rejected, dense.nfe], method).toEqual([plain.steps, plain.rejected, plain.nfe]);
+      expectClose(dense.x, plain.x, { atol: 1e-6, label: method });
+      // bosh3's and adaptive_heun's midpoints (torchdiffeq's _BS_C_MID, _AH_C_MID) are low-order
+      // estimates, so their interpolants are coarser than dopri5's (Shampine's dense output).
+      const rtol = method === 'dopri5' ? 2e-4 : 5e-3;
+      dense.intermediates?.forEach((s, i) => expectClose(s, [1, 2].map((a) => a * Math.exp(Math.sin(grid[i] as number))), { rtol, label: `${method} t=${grid[i]}` }));
+      tf.dispose([plain.x, dense.x, ...(dense.intermediates ?? [])]);
+    }
     x0.dispose();
   });
 });

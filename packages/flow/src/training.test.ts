@@ -102,8 +102,8 @@ describe('flow-matching training', () => {
 
   it('rejects bad arguments', async () => {
     const v = createVelocityMlp({ dim: 2, hidden: [4] });
-    await expect(trainFlowMatching(v, { data: new Float32Array(4), dim: 2, path: affinePath(condOTScheduler()), steps: 0 })).rejects.toThrow(/steps must be a positive integer, got 0/);
-    await expect(trainFlowMatching(v, { data: new Float32Array(4), dim: 2, path: affinePath(condOTScheduler()), steps: 5, syncEvery: 1.5 })).rejects.toThrow(/syncEvery must be a positive integer, got 1.5/);
+    await expect(trainFlowMatching(v, { data: new Float32Array(4), dim: 2, path: affinePath(condOTScheduler()), steps: 0 })).rejects.toThrow(/trainFlowMatching: steps must be an integer >= 1 <= 100000000, got 0/);
+    await expect(trainFlowMatching(v, { data: new Float32Array(4), dim: 2, path: affinePath(condOTScheduler()), steps: 5, syncEvery: 1.5 })).rejects.toThrow(/syncEvery must be an integer >= 1, got 1.5/);
     expect(() => createMlp({ inputDim: 2, hidden: [0], outputDim: 1 })).toThrow(/hidden\[0\] must be a positive integer, got 0/);
     expect(() => otCoupling(new Float32Array(4), new Float32Array(6), 2)).toThrow(/same length, got 4 and 6/);
     v.dispose();
