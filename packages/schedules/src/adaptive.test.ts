@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { autoLRS, createHypergradientLR, evalExponential, fitExponential, gpPosterior, hypergradientInit, hypergradientStep } from './index.js';
+import { evalExponential, fitExponential, gpPosterior } from './autolrs.js';
+import { autoLRS, createHypergradientLR, hypergradientInit, hypergradientStep } from './index.js';
 
 describe('hypergradient LR', () => {
   const opts = { initialLr: 0.1, hyperLr: 0.01, minLr: 0.01, maxLr: 0.2 };

@@ -14,7 +14,7 @@ export interface ExponentialFit {
   rmse: number;
 }
 
-/** Least squares for L(t) = a e^(bt) + c: linear in (a, c) for each b; b by grid and golden-section search. */
+/** @internal Least squares for L(t) = a e^(bt) + c: linear in (a, c) for each b; b by grid and golden-section search. */
 export function fitExponential(losses: ArrayLike<number>): ExponentialFit {
   const n = losses.length;
   if (n < 3) throw new RangeError(`fitExponential needs at least 3 losses, got ${n}`);
@@ -56,12 +56,12 @@ export function fitExponential(losses: ArrayLike<number>): ExponentialFit {
   return { a: fin.a, b: fin.b, c: fin.c, rmse: Math.sqrt(fin.sse / n) };
 }
 
-/** Value of an exponential fit at step t (t counted like the fitted series, from 1). */
+/** @internal Value of an exponential fit at step t (t counted like the fitted series, from 1). */
 export function evalExponential(fit: ExponentialFit, t: number): number {
   return fit.a * Math.exp(fit.b * t) + fit.c;
 }
 
-/** Gaussian-process posterior (RBF kernel, standardised outputs) at the query points. */
+/** @internal Gaussian-process posterior (RBF kernel, standardised outputs) at the query points. */
 export function gpPosterior(xs: number[], ys: number[], query: number[], opts: { lengthScale?: number; noise?: number } = {}): { mean: number[]; std: number[] } {
   const ell = opts.lengthScale ?? 0.2;
   const noise = opts.noise ?? 1e-4;
@@ -96,17 +96,20 @@ export function gpPosterior(xs: number[], ys: number[], query: number[], opts: {
   return { mean, std };
 }
 
+const MAX_TRIALS = 200;
+const MAX_STAGES = 100_000;
+
 /** Options of {@link autoLRS}. */
 export interface AutoLRSOptions<C> {
   minLr: number;
   maxLr: number;
-  /** Number of stages; one LR is chosen per stage. */
+  /** Number of stages (at most 100000); one LR is chosen per stage. */
   stages: number;
   /** Steps of each stage (trained with the chosen LR). */
   stageSteps: number;
   /** Steps of each exploratory trial (default stageSteps / 10, at least 3). */
   trialSteps?: number;
-  /** Trials per stage (default 6). */
+  /** Trials per stage (default 6, at most 200). */
   trials?: number;
   /** LCB exploration weight kappa (default 2). */
   kappa?: number;
@@ -144,7 +147,11 @@ export async function autoLRS<C>(options: AutoLRSOptions<C>): Promise<AutoLRSRes
   const trialSteps = positiveInt('trialSteps', options.trialSteps ?? Math.max(3, Math.floor(stageSteps / 10)));
   if (trialSteps < 3) throw new RangeError(`trialSteps must be >= 3 to fit an exponential, got ${trialSteps}`);
   const nTrials = positiveInt('trials', options.trials ?? 6);
+  // The GP refits on every trial (cubic in the trials so far); the paper needs about ten.
+  if (nTrials > MAX_TRIALS) throw new RangeError(`autoLRS: trials must be <= ${MAX_TRIALS}, got ${nTrials}`);
+  if (stages > MAX_STAGES) throw new RangeError(`autoLRS: stages must be <= ${MAX_STAGES}, got ${stages}`);
   const kappa = finite('kappa', options.kappa ?? 2);
+  if (kappa < 0) throw new RangeError(`autoLRS: kappa must be >= 0, got ${kappa}`);
   for (const f of ['train', 'checkpoint', 'restore'] as const) if (typeof options[f] !== 'function') throw new TypeError(`${f} must be a function, got ${String(options[f])}`);
   const toLr = (x: number) => Math.exp(Math.log(lo) + x * (Math.log(hi) - Math.log(lo)));
   const grid = Array.from({ length: 101 }, (_, i) => i / 100);

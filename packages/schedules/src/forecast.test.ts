@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cosineDecay, constantSchedule, fitLossCurve, forecastError, linearSchedule, lossCurveAreas, predictLossCurve, rankSchedules, scheduleLrs, warmupStableDecay } from './index.js';
+import { lossCurveAreas } from './forecast.js';
+import { cosineDecay, constantSchedule, fitLossCurve, forecastError, linearSchedule, predictLossCurve, rankSchedules, scheduleLrs, warmupStableDecay } from './index.js';
 
 // Synthetic truth from the paper's law itself; the fitter must recover it from one schedule and predict others.
 const truth = { L0: 2, A: 1.5, alpha: 0.5, C: 0.05, lambda: 0.999, rmse: 0 };

@@ -4,7 +4,7 @@
  * S2 = sum of m_i with m_i = lambda * m_{i-1} + (lr_{i-1} - lr_i) ("annealing area").
  */
 import { checkSchedule, type Schedule } from './schedule.js';
-import { finite, inRange, knownKeys, nonNegativeInt, objectArg, positiveInt } from './validate.js';
+import { arrayLike, finite, inRange, knownKeys, nonNegativeInt, objectArg, stepCount } from './validate.js';
 
 /** The four fitted parameters plus the momentum lambda and the fit's error. */
 export interface LossCurveFit {
@@ -124,8 +124,9 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
   knownKeys('fitLossCurve', options, ['lrs', 'losses', 'steps', 'lambda', 'skip', 'error']);
   const relative = (options.error ?? 'relative') === 'relative';
   if (options.error !== undefined && options.error !== 'relative' && options.error !== 'absolute') throw new RangeError(`error must be "relative" or "absolute", got ${String(options.error)}`);
-  const { lrs, losses } = options;
-  const steps = options.steps ?? Array.from({ length: losses.length }, (_, i) => i);
+  const lrs = arrayLike('lrs', options.lrs) as ArrayLike<number>;
+  const losses = arrayLike('losses', options.losses) as ArrayLike<number>;
+  const steps = options.steps === undefined ? Array.from({ length: losses.length }, (_, i) => i) : arrayLike('steps', options.steps);
   if (steps.length !== losses.length) throw new RangeError(`steps and losses must have the same length, got ${steps.length} and ${losses.length}`);
   const skip = nonNegativeInt('skip', options.skip ?? 0);
   const idx: number[] = [];
@@ -194,11 +195,18 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
     continue;
   }
   if (!best) throw new RangeError('fitLossCurve: the least-squares problem is singular for every alpha (is the LR constant zero?)');
-  return best;
+  const fit: LossCurveFit = best;
+  // Finite inputs can still overflow the sums (losses near 1e308); a NaN fit would forecast NaN silently.
+  if (![fit.L0, fit.A, fit.alpha, fit.C, fit.rmse].every(Number.isFinite)) {
+    throw new RangeError(`fitLossCurve: the fit is not finite (${JSON.stringify(fit)}); rescale the losses or LRs`);
+  }
+  return fit;
 }
 
 /** Predicted loss after each update of a run with these LRs. */
 export function predictLossCurve(fit: LossCurveFit, lrs: ArrayLike<number>): Float64Array {
+  checkFit('predictLossCurve', fit);
+  arrayLike('lrs', lrs);
   const { s1, s2 } = lossCurveAreas(lrs, fit.lambda);
   const out = new Float64Array(lrs.length);
   for (let i = 0; i < lrs.length; i++) {
@@ -208,13 +216,24 @@ export function predictLossCurve(fit: LossCurveFit, lrs: ArrayLike<number>): Flo
   // Before the first non-zero LR the law is undefined; hold the first defined value instead of returning NaN.
   const first = out.findIndex((v) => !Number.isNaN(v));
   for (let i = 0; i < (first < 0 ? out.length : first); i++) out[i] = first < 0 ? fit.L0 + fit.A : (out[first] as number);
+  const bad = out.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new RangeError(`predictLossCurve: the forecast is ${out[bad]} after update ${bad} (the LR sums overflow); rescale the LRs`);
   return out;
+}
+
+/** Throws unless `fit` looks like fitLossCurve's result: a hand-edited or NaN fit would forecast garbage. */
+function checkFit(what: string, fit: unknown): LossCurveFit {
+  objectArg(`${what}: fit`, fit);
+  const f = fit as Record<string, unknown>;
+  for (const k of ['L0', 'A', 'alpha', 'C'] as const) finite(`${what}: fit.${k}`, f[k]);
+  inRange(`${what}: fit.lambda`, f.lambda, 0, 1);
+  return fit as LossCurveFit;
 }
 
 /** LRs of updates 0..n-1 of a schedule. */
 export function scheduleLrs(schedule: Schedule, totalSteps: number): Float64Array {
   checkSchedule('schedule', schedule);
-  positiveInt('totalSteps', totalSteps);
+  stepCount('totalSteps', totalSteps);
   const out = new Float64Array(totalSteps);
   for (let i = 0; i < totalSteps; i++) out[i] = schedule(i);
   return out;
@@ -230,6 +249,9 @@ export interface RankedSchedule {
 
 /** Predicts every candidate's loss curve over totalSteps and sorts them by predicted final loss (best first). */
 export function rankSchedules(fit: LossCurveFit, candidates: Record<string, Schedule>, totalSteps: number): RankedSchedule[] {
+  checkFit('rankSchedules', fit);
+  objectArg('candidates', candidates);
+  stepCount('totalSteps', totalSteps);
   return Object.entries(candidates)
     .map(([name, s]) => {
       const curve = predictLossCurve(fit, scheduleLrs(s, totalSteps));
@@ -252,7 +274,9 @@ export interface ForecastError {
 /** Compares a fit's forecast for a run's LRs with that run's observed losses (a held-out curve). */
 export function forecastError(fit: LossCurveFit, lrs: ArrayLike<number>, losses: ArrayLike<number>, steps?: ArrayLike<number>): ForecastError {
   const pred = predictLossCurve(fit, lrs);
-  const st = steps ?? Array.from({ length: losses.length }, (_, i) => i);
+  arrayLike('losses', losses);
+  const st = steps === undefined ? Array.from({ length: losses.length }, (_, i) => i) : arrayLike('steps', steps);
+  if (losses.length === 0) throw new RangeError('forecastError: losses is empty');
   if (st.length !== losses.length) throw new RangeError(`steps and losses must have the same length, got ${st.length} and ${losses.length}`);
   let se = 0;
   let ape = 0;

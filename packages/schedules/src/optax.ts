@@ -2,6 +2,7 @@
 import { joinSchedules } from './compose.js';
 import { readKwargs, unknownName, type Kwargs } from './kwargs.js';
 import { defineSchedule, type Schedule } from './schedule.js';
+import { own } from './validate.js';
 import { constantSchedule, cosineDecay, exponentialDecay, linearSchedule, piecewiseConstant, piecewiseInterpolate, polynomialSchedule } from './shapes.js';
 import { cosineOneCycle, linearOneCycle, sgdrSchedule, warmupConstant, warmupCosineDecay, warmupExponentialDecay, type WarmupCosineDecayOptions } from './warmup.js';
 
@@ -103,8 +104,9 @@ export const optaxScheduleNames: readonly string[] = Object.keys(params);
  * values agree to float32 precision). `lr` is not used: optax schedules carry their own values.
  */
 export function fromOptax(name: string, kwargs: Kwargs = {}): Schedule {
+  if (typeof name !== 'string') unknownName('fromOptax', name, optaxScheduleNames);
   const key = name.replace(/^optax\.(schedules\.)?/, '');
-  if (!(key in params)) unknownName('fromOptax', name, optaxScheduleNames);
+  if (!own(params, key)) unknownName('fromOptax', name, optaxScheduleNames);
   const r = readKwargs('fromOptax', key, kwargs, params[key] as string[], required[key] as string[]);
   if (r.has('lr')) r.fail('lr', 'is not an optax keyword: optax schedules carry their own values');
   const s = (table(r)[key] as () => Schedule)();

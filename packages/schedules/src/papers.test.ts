@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { medianFilter } from './refined.js';
 import {
-  batchScaledSchedule, constantSchedule, linearSchedule, medianFilter, powerSchedule, refinedSchedule, refinedShape, rewarmSchedule,
+  batchScaledSchedule, constantSchedule, linearSchedule, powerSchedule, refinedSchedule, refinedShape, rewarmSchedule,
   rexSchedule, scaleLearningRate, warmupStableDecay, wsdsCheckpoints, wsdsSchedule,
 } from './index.js';
 

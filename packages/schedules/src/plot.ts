@@ -1,15 +1,17 @@
 /** Plots of one or more schedules: an SVG string (for reports and browsers) and a terminal chart. */
 import type { Schedule } from './schedule.js';
-import { positiveInt } from './validate.js';
+import { arrayLike, knownKeys, objectArg, oneOf } from './validate.js';
 
 /** Schedules (sampled at steps 0..steps-1) or already-sampled series, by name. */
 export type PlotSeries = Record<string, Schedule | ArrayLike<number>>;
 
 /** Options of the plots. */
 export interface PlotOptions {
-  /** Steps to sample each schedule at (default 100; arrays are used as they are). */
+  /** Steps to sample each schedule at (default 100, at most 100000; arrays are used as they are). */
   steps?: number;
+  /** Characters (terminal, default 72, at most 1000) or pixels (SVG, default 640, at most 20000). */
   width?: number;
+  /** Rows (terminal, default 16, at most 500) or pixels (SVG, default 360, at most 20000). */
   height?: number;
   title?: string;
 }
@@ -17,10 +19,38 @@ export interface PlotOptions {
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 const MARKS = ['*', '+', 'o', 'x', '#', '@', '%', '&'];
 
+/** Most steps a plot samples: more points than any screen shows, and bounded so a typo cannot exhaust memory. */
+const MAX_PLOT_STEPS = 100_000;
+/** Largest plot sides: characters for the terminal chart, pixels for SVG. */
+const MAX_TERMINAL = { width: 1000, height: 500 };
+const MAX_SVG = { width: 20_000, height: 20_000 };
+const KEYS = ['steps', 'width', 'height', 'title'];
+
+function side(what: string, name: string, v: unknown, dflt: number, max: number): number {
+  const x = v ?? dflt;
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < 1 || x > max) {
+    throw new RangeError(`${what}: ${name} must be an integer in [1, ${max}], got ${typeof x === 'string' ? JSON.stringify(x) : String(x)}`);
+  }
+  return x;
+}
+
+function readOptions(what: string, options: unknown, max: { width: number; height: number }, dflt: { width: number; height: number }, extra: string[] = []) {
+  const o = objectArg(`${what}: options`, options ?? {});
+  knownKeys(what, o, [...KEYS, ...extra]);
+  if (o.title !== undefined && typeof o.title !== 'string') throw new TypeError(`${what}: title must be a string, got ${String(o.title)}`);
+  return {
+    steps: side(what, 'steps', o.steps, 100, MAX_PLOT_STEPS),
+    W: side(what, 'width', o.width, dflt.width, max.width),
+    H: side(what, 'height', o.height, dflt.height, max.height),
+    title: o.title as string | undefined,
+  };
+}
+
 function sample(series: PlotSeries, steps: number): [string, number[]][] {
+  objectArg('plot: series', series);
   const out = Object.entries(series).map(([name, s]) => {
-    const ys = typeof s === 'function' ? Array.from({ length: steps }, (_, i) => s(i)) : Array.from(s);
-    ys.forEach((v, i) => { if (!Number.isFinite(v)) throw new RangeError(`plot: series ${JSON.stringify(name)} has ${v} at index ${i}`); });
+    const ys = typeof s === 'function' ? Array.from({ length: steps }, (_, i) => s(i)) : Array.from(arrayLike(`plot: series ${JSON.stringify(name)}`, s) as ArrayLike<number>);
+    ys.forEach((v, i) => { if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`plot: series ${JSON.stringify(name)} has ${v} at index ${i}`); });
     return [name, ys] as [string, number[]];
   });
   if (out.length === 0 || out.every(([, ys]) => ys.length === 0)) throw new RangeError('plot: give at least one non-empty series');
@@ -39,9 +69,8 @@ const fmt = (v: number) => (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4) || v === 0
 
 /** An SVG line chart of the series (self-contained string, no scripts). */
 export function plotSvg(series: PlotSeries, options: PlotOptions = {}): string {
-  const steps = positiveInt('steps', options.steps ?? 100);
-  const W = positiveInt('width', options.width ?? 640);
-  const H = positiveInt('height', options.height ?? 360);
+  const { steps, W, H, title } = readOptions('plotSvg', options, MAX_SVG, { width: 640, height: 360 });
+  options = { title };
   const data = sample(series, steps);
   const { lo, hi, n } = bounds(data);
   const m = { l: 60, r: 140, t: options.title ? 30 : 12, b: 36 };
@@ -70,9 +99,8 @@ export function plotSvg(series: PlotSeries, options: PlotOptions = {}): string {
 
 /** A text chart for terminals: one mark per series, y labels at top and bottom, a legend below. */
 export function plotTerminal(series: PlotSeries, options: PlotOptions = {}): string {
-  const steps = positiveInt('steps', options.steps ?? 100);
-  const W = positiveInt('width', options.width ?? 72);
-  const H = positiveInt('height', options.height ?? 16);
+  const { steps, W, H, title } = readOptions('plotTerminal', options, MAX_TERMINAL, { width: 72, height: 16 });
+  options = { title };
   const data = sample(series, steps);
   const { lo, hi, n } = bounds(data);
   const grid = Array.from({ length: H }, () => new Array<string>(W).fill(' '));
@@ -96,8 +124,8 @@ export function plotTerminal(series: PlotSeries, options: PlotOptions = {}): str
 
 /** Renders the series as an SVG string (format 'svg', the default) or as a terminal chart (format 'terminal'). */
 export function plot(series: PlotSeries, options: PlotOptions & { format?: 'svg' | 'terminal' } = {}): string {
-  const { format = 'svg', ...rest } = options;
-  if (format === 'svg') return plotSvg(series, rest);
-  if (format === 'terminal') return plotTerminal(series, rest);
-  throw new RangeError(`format must be "svg" or "terminal", got ${JSON.stringify(format)}`);
+  const o = objectArg('plot: options', options ?? {});
+  knownKeys('plot', o, [...KEYS, 'format']);
+  const { format = 'svg', ...rest } = o as PlotOptions & { format?: unknown };
+  return oneOf('plot: format', format, ['svg', 'terminal'] as const) === 'svg' ? plotSvg(series, rest) : plotTerminal(series, rest);
 }

@@ -1,4 +1,5 @@
 /** The Schedule type, its JSON spec and the wrapper every built-in schedule goes through. */
+import { stepCount } from './validate.js';
 
 /** A schedule: a pure function from the step (update count, from 0) to a value such as the learning rate. */
 export type Schedule = (step: number) => number;
@@ -54,7 +55,9 @@ export function checkSchedule(name: string, s: unknown): Schedule {
 
 /** Samples a schedule at steps 0..n-1 (handy for plots and tests). */
 export function sampleSchedule(schedule: Schedule, n: number, start = 0): number[] {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be an integer >= 0, got ${n}`);
+  checkSchedule('schedule', schedule);
+  stepCount('sampleSchedule: n', n, 0);
+  checkStep(start);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) out[i] = schedule(start + i);
   return out;

@@ -26,6 +26,8 @@ export function polynomialSchedule(options: PolynomialOptions): Schedule {
   const init = finite('initValue', options.initValue);
   const end = finite('endValue', options.endValue);
   const power = finite('power', options.power);
+  // Negative powers are finite until the last transition step, where 0^power is infinite: refuse them up front.
+  if (power < 0) throw new RangeError(`polynomialSchedule: power must be >= 0 (a negative power grows without bound as the decay ends), got ${power}`);
   const steps = finite('transitionSteps', options.transitionSteps);
   const begin = nonNegative('transitionBegin', options.transitionBegin ?? 0);
   const spec = { type: 'polynomialSchedule', initValue: init, endValue: end, power, transitionSteps: steps, transitionBegin: begin };

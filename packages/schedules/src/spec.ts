@@ -13,6 +13,7 @@ import { fromTimm } from './timm.js';
 import { fromTorch, fromTorchMomentum } from './torch.js';
 import { fromTransformers } from './transformers.js';
 import * as warm from './warmup.js';
+import { own } from './validate.js';
 import { rewarmSchedule, warmupStableDecay, wsdsSchedule } from './wsd.js';
 
 type Opts = Record<string, unknown>;
@@ -73,18 +74,19 @@ const registry: Record<string, (s: Opts) => Schedule> = {
 /** Every spec type fromSpec understands. */
 export const specTypes: readonly string[] = Object.keys(registry);
 
-function toJson(v: unknown, path: string): unknown {
+function toJson(v: unknown, path: string, depth = 0): unknown {
+  if (depth > MAX_SPEC_DEPTH) throw new RangeError(`toSpec: ${path} is nested more than ${MAX_SPEC_DEPTH} levels deep`);
   if (typeof v === 'function') {
     const inner = specOf(v as Schedule);
     if (!inner) throw new TypeError(`toSpec: ${path} is a user-written function; only built-in schedules have a JSON spec`);
-    return toJson(inner, path);
+    return toJson(inner, path, depth + 1);
   }
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new RangeError(`toSpec: ${path} is ${v}, which JSON cannot hold`);
     return v;
   }
-  if (Array.isArray(v)) return v.map((x, i) => toJson(x, `${path}[${i}]`));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(x, `${path}.${k}`)]));
+  if (Array.isArray(v)) return v.map((x, i) => toJson(x, `${path}[${i}]`, depth + 1));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(x, `${path}.${k}`, depth + 1)]));
   return v;
 }
 
@@ -95,37 +97,76 @@ export function toSpec(schedule: Schedule): ScheduleSpec {
 }
 
 function isSpec(v: unknown): v is ScheduleSpec {
-  return !!v && typeof v === 'object' && !Array.isArray(v) && typeof (v as Opts).type === 'string' && (v as Opts).type as string in registry;
+  return !!v && typeof v === 'object' && !Array.isArray(v) && own(registry, (v as Opts).type) !== undefined;
 }
 
-function rebuild(v: unknown): unknown {
-  if (isSpec(v)) return fromSpec(v);
-  if (Array.isArray(v)) return v.map(rebuild);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rebuild(x)]));
+/**
+ * Deepest nesting a spec may have. Real compositions nest a few levels; the bound turns a hostile or
+ * runaway spec (20,000 levels) into a clear error instead of a stack overflow, here and when the
+ * rebuilt schedule (one call frame per level) is evaluated.
+ */
+export const MAX_SPEC_DEPTH = 100;
+
+function rebuild(v: unknown, depth: number, path: string): unknown {
+  if (depth > MAX_SPEC_DEPTH) {
+    const where = path.length > 80 ? `${path.slice(0, 40)}...${path.slice(-30)}` : path;
+    throw new RangeError(`fromSpec: the spec is nested more than ${MAX_SPEC_DEPTH} levels deep (at ${where}); flatten it`);
+  }
+  if (isSpec(v)) return build(v, depth, path);
+  if (Array.isArray(v)) return v.map((x, i) => rebuild(x, depth + 1, `${path}[${i}]`));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rebuild(x, depth + 1, `${path}.${k}`)]));
   return v;
+}
+
+function build(s: Opts, depth: number, path: string): Schedule {
+  const type = s.type;
+  const make = own(registry, type);
+  if (!make) {
+    throw new RangeError(`fromSpec: unknown type ${describe(type)}; valid types are ${specTypes.join(', ')}`);
+  }
+  const { type: _t, ...rest } = s;
+  void _t;
+  const built = Object.fromEntries(Object.entries(rest).map(([k, x]) => [k, rebuild(x, depth + 1, `${path}.${k}`)]));
+  try {
+    return make(built);
+  } catch (e) {
+    const err = e as Error;
+    if (!err.message.startsWith('fromSpec')) err.message = `fromSpec(${type as string}): ${err.message}`;
+    throw err;
+  }
+}
+
+function describe(v: unknown): string {
+  return v === undefined ? 'undefined' : JSON.stringify(v) ?? String(v);
+}
+
+/** JSON.parse recurses per level and overflows the stack on deep input: measure the nesting before parsing. */
+function checkJsonDepth(text: string): void {
+  // Every spec level is one object, and arrays or kwargs add a level or two each.
+  const limit = 3 * MAX_SPEC_DEPTH;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > limit) throw new RangeError(`fromSpec: the JSON is nested more than ${limit} levels deep; flatten the spec`);
+    } else if (c === 125 || c === 93) depth--;
+  }
 }
 
 /** Rebuilds a schedule from its JSON spec (an object or a JSON string), validating every field. */
 export function fromSpec(spec: ScheduleSpec | string): Schedule {
   let s: unknown = spec;
   if (typeof spec === 'string') {
+    checkJsonDepth(spec);
     try { s = JSON.parse(spec); } catch (e) { throw new SyntaxError(`fromSpec: not valid JSON: ${(e as Error).message}`); }
   }
   if (!s || typeof s !== 'object' || Array.isArray(s)) throw new TypeError(`fromSpec expects an object with a "type", got ${String(s)}`);
-  const type = (s as Opts).type;
-  if (typeof type !== 'string' || !(type in registry)) {
-    throw new RangeError(`fromSpec: unknown type ${JSON.stringify(type)}; valid types are ${specTypes.join(', ')}`);
-  }
-  const { type: _t, ...rest } = s as Opts;
-  void _t;
-  const built = rebuild(rest) as Opts;
-  try {
-    return (registry[type] as (x: Opts) => Schedule)(built);
-  } catch (e) {
-    const err = e as Error;
-    err.message = `fromSpec(${type}): ${err.message}`;
-    throw err;
-  }
+  return build(s as Opts, 0, 'spec');
 }
 
 /** Checks a spec without keeping the schedule: returns null when valid, else the error message. */

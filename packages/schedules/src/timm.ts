@@ -1,6 +1,7 @@
 /** fromTimm: `timm.scheduler` classes, the rate set by `scheduler.step(t)` (formulas as in timm/scheduler/*.py). */
 import { readKwargs, unknownName, type Kwargs } from './kwargs.js';
 import { defineSchedule, type Schedule } from './schedule.js';
+import { own } from './validate.js';
 
 type Reader = ReturnType<typeof readKwargs>;
 
@@ -59,6 +60,7 @@ const table: Record<string, { accepted: string[]; required: string[]; make: (r: 
     make: (r, lr) => {
       const k = r.num('k_decay', 1);
       const p = r.num('power', 0.5);
+      if (p < 0) r.fail('power', `must be >= 0 (a negative power grows without bound as the decay ends), got ${p}`);
       return cyclic(r, lr, (tc, ti, hi, lo) => lo + (hi - lo) * Math.pow(1 - Math.pow(tc, k) / Math.pow(ti, k), p));
     },
   },
@@ -168,8 +170,8 @@ export const timmSchedulerNames: readonly string[] = [...Object.keys(table), ...
  * PlateauLRScheduler is not a function of the step and is refused.
  */
 export function fromTimm(name: string, kwargs: Kwargs = {}): Schedule {
-  const key = aliases[name] ?? name;
-  const entry = table[key];
+  const key = own(aliases, name) ?? name;
+  const entry = own(table, key);
   if (!entry) unknownName('fromTimm', name, timmSchedulerNames);
   const r = readKwargs('fromTimm', name, kwargs, entry.accepted, entry.required);
   if (r.has('noise_range_t')) r.fail('noise_range_t', 'adds noise from PyTorch\'s RNG and cannot be reproduced; pass null');

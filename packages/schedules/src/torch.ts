@@ -3,6 +3,7 @@ import { oneCycle } from './cyclic.js';
 import { oneCycleMomentum } from './hyperparams.js';
 import { readKwargs, unknownName, type Kwargs } from './kwargs.js';
 import { defineSchedule, type Schedule } from './schedule.js';
+import { own } from './validate.js';
 
 type Reader = ReturnType<typeof readKwargs>;
 /** A scheduler's LR after t calls of step(), given the base LR. */
@@ -93,6 +94,7 @@ const table: Record<string, Entry> = {
     make: (r, lr) => {
       const n = r.int('total_iters', 5);
       const p = r.num('power', 1);
+      if (p < 0) r.fail('power', `must be >= 0 (a negative power grows without bound as the decay ends), got ${p}`);
       return (t) => lr * Math.pow(1 - Math.min(n, t) / n, p);
     },
   },
@@ -176,7 +178,7 @@ function subSchedulers(r: Reader, lr: number): { name: string; f: Closed }[] {
   if (!Array.isArray(list) || list.length === 0) r.fail('schedulers', `must be a non-empty list of { name, kwargs }, got ${String(list)}`);
   return (list as SubSpec[]).map((s, i) => {
     if (typeof s !== 'object' || s === null || typeof s.name !== 'string') r.fail(`schedulers[${i}]`, 'must be { name, kwargs }');
-    const entry = table[s.name];
+    const entry = own(table, s.name);
     if (!entry) return unknownName(`fromTorch schedulers[${i}]`, s.name, Object.keys(table));
     const sub = readKwargs('fromTorch', s.name, s.kwargs ?? {}, entry.accepted, entry.required);
     return { name: s.name, f: entry.make(sub, lr) };
@@ -217,7 +219,7 @@ const composite: Record<string, Entry> = {
     accepted: ['schedulers', 'optimizer'], required: ['schedulers'],
     make: (r, lr) => {
       const subs = subSchedulers(r, lr);
-      const bad = subs.find((s) => !table[s.name]?.chainable);
+      const bad = subs.find((s) => !own(table, s.name)?.chainable);
       if (bad) r.fail('schedulers', `contains ${bad.name}; only multiplicative (chainable) schedulers compose as a product: ${Object.keys(table).filter((k) => table[k]?.chainable).join(', ')}`);
       return (t) => subs.reduce((v, s) => (lr === 0 ? 0 : (v * s.f(t)) / lr), lr);
     },
@@ -236,7 +238,7 @@ export const torchSchedulerNames: readonly string[] = [...Object.keys(table), ..
  * ReduceLROnPlateau is not a function of the step and is refused.
  */
 export function fromTorch(name: string, kwargs: Kwargs = {}): Schedule {
-  const entry = table[name] ?? composite[name];
+  const entry = own(table, name) ?? own(composite, name);
   if (!entry) unknownName('fromTorch', name, torchSchedulerNames);
   const r = readKwargs('fromTorch', name, kwargs, entry.accepted, entry.required);
   if (r.has('last_epoch') && r.int('last_epoch') !== -1) r.fail('last_epoch', 'must be -1 (evaluate the schedule at the resumed step instead)');

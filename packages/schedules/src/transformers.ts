@@ -1,6 +1,7 @@
 /** fromTransformers: HuggingFace transformers' schedulers (`transformers/optimization.py`), base LR times LambdaLR's factor. */
 import { readKwargs, unknownName, type Kwargs } from './kwargs.js';
 import { defineSchedule, type Schedule } from './schedule.js';
+import { own } from './validate.js';
 
 type Maker = (r: ReturnType<typeof readKwargs>) => (t: number) => number;
 
@@ -63,6 +64,7 @@ const table: Record<string, { accepted: string[]; required: string[]; make: Make
       const T = r.int('num_training_steps');
       const end = r.num('lr_end', 1e-7);
       const power = r.num('power', 1);
+      if (power < 0) r.fail('power', `must be >= 0 (a negative power grows without bound as the decay ends), got ${power}`);
       const lr0 = r.lr();
       if (!(lr0 > end)) r.fail('lr_end', `(${end}) must be smaller than initial lr (${lr0}), as transformers requires`);
       return (t) => {
@@ -193,8 +195,8 @@ export const transformersSchedulerNames: readonly string[] = [...Object.keys(tab
  * `reduce_lr_on_plateau` is not a function of the step and is refused.
  */
 export function fromTransformers(name: string, kwargs: Kwargs = {}): Schedule {
-  const key = aliases[name] ?? name;
-  const entry = table[key];
+  const key = own(aliases, name) ?? name;
+  const entry = own(table, key);
   if (!entry) unknownName('fromTransformers', name, transformersSchedulerNames);
   const r = readKwargs('fromTransformers', name, flatten(kwargs), entry.accepted, entry.required);
   if (r.has('last_epoch') && r.int('last_epoch') !== -1) r.fail('last_epoch', 'must be -1 (a resumed scheduler is the same schedule: evaluate it at the resumed step)');

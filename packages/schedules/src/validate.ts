@@ -88,3 +88,35 @@ export function objectArg(name: string, v: unknown): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError(`${name} must be an options object, got ${show(v)}`);
   return v as Record<string, unknown>;
 }
+
+/**
+ * `table[key]` for own keys only: a user-given name such as "constructor", "toString" or "__proto__" must
+ * not find `Object.prototype`'s members.
+ */
+export function own<T>(table: Readonly<Record<string, T>>, key: unknown): T | undefined {
+  return typeof key === 'string' && Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
+}
+
+/**
+ * Largest number of steps sampled, plotted or forecast in one call (80 MB of float64). A step count such as 1e9
+ * would exhaust the process's memory with no error, so it is refused instead.
+ */
+export const MAX_STEPS = 10_000_000;
+
+/** Throws unless `v` is an integer in [min, MAX_STEPS] (a count of steps to materialise). */
+export function stepCount(name: string, v: unknown, min = 1): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_STEPS) {
+    throw new RangeError(`${name} must be an integer in [${min}, ${MAX_STEPS}], got ${show(v)}`);
+  }
+  return v;
+}
+
+/** Throws unless `v` is an array or typed array (of at most MAX_STEPS entries). */
+export function arrayLike(name: string, v: unknown): ArrayLike<unknown> {
+  if (!Array.isArray(v) && !(ArrayBuffer.isView(v) && !(v instanceof DataView))) {
+    throw new TypeError(`${name} must be an array or typed array of numbers, got ${show(v)}`);
+  }
+  const n = (v as ArrayLike<unknown>).length;
+  if (n > MAX_STEPS) throw new RangeError(`${name} has ${n} entries; at most ${MAX_STEPS} are supported`);
+  return v as ArrayLike<unknown>;
+}
