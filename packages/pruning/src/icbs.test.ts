@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { layerHessian, reconstructionError } from './calibration.js';
-import { icbsObjective, icbsPrune, smallestK, type BlockSelection } from './icbs.js';
+import { icbsObjective, icbsPrune, type BlockSelection } from './icbs.js';
+import { smallestK } from './icbs-search.js';
 import { createRng } from '@blockwise/tensor';
 import { magnitudeMask } from './magnitude.js';
 import { applyMask, maskDensity } from './matrix.js';

@@ -25,6 +25,13 @@ describe('pruningSuite.validate', () => {
     expect(checks.filter((c) => !c.pass)).toEqual([]);
   });
 
+  it('checks that iCBS reads do not grow with its steps', () => {
+    const steps = (n: number, reads: number): Result => ({ name: `icbs steps ${n}`, params: { method: 'icbs-steps', density: 0.1, pattern: 'unstructured', steps: n }, metrics: { accuracy: { value: 50, unit: '%' }, hostReads: { value: reads, unit: '' } } });
+    const ok = pruningSuite.validate!([...base, steps(0, 31), steps(50, 31)], ctx).find((c) => c.name.startsWith('iCBS host reads'))!;
+    expect(ok).toMatchObject({ pass: true, detail: '0 steps: 31 reads, 50 steps: 31 reads' });
+    expect(pruningSuite.validate!([...base, steps(0, 31), steps(50, 81)], ctx).find((c) => c.name.startsWith('iCBS host reads'))!.pass).toBe(false);
+  });
+
   it('fails the 3-point margin at 10% and a slow suite', () => {
     const res = base.map((x) => (x.params.method === 'icbs' && x.params.density === 0.1 ? r('icbs', 0.1, 23.5) : x));
     res[0] = { ...res[0]!, metrics: { ...res[0]!.metrics, suiteSeconds: { value: 130, unit: 's' } } };
