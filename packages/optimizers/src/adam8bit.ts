@@ -1,41 +1,43 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { adamHypers, adamStep32, type AdamWOptions } from './adamw.js';
-import { EightBitOptimizer, type EightBitOptions } from './eightBit.js';
+import { checkOptions } from '@blockwise/tensor';
+import { ADAMW_KEYS, adamHypers, adamUpdate, type AdamHyper, type AdamWOptions } from './adamw.js';
+import { EIGHT_BIT_KEYS, EightBitOptimizer, type EightBitOptions } from './eightBit.js';
 import { ALGO } from './fused8bit.js';
 import type { HyperSpec } from './optimizerBase.js';
 
 /** Options of `Adam8bit` and `AdamW8bit`. */
 export interface Adam8bitOptions extends AdamWOptions, EightBitOptions {}
 
-abstract class Adam8bitBase extends EightBitOptimizer {
-  private readonly specs: Record<string, HyperSpec>;
+abstract class Adam8bitBase extends EightBitOptimizer<AdamHyper> {
+  private readonly specs: Record<AdamHyper, HyperSpec>;
   protected abstract readonly decoupled: boolean;
 
-  constructor(options: Adam8bitOptions, defaultWeightDecay: number) {
-    super(options);
-    this.specs = adamHypers(options, defaultWeightDecay);
+  constructor(what: string, options: Adam8bitOptions | undefined, defaultWeightDecay: number) {
+    const o = checkOptions(what, options, [...ADAMW_KEYS, ...EIGHT_BIT_KEYS]);
+    super(o);
+    this.specs = adamHypers(o, defaultWeightDecay);
   }
 
-  protected hypers(): Record<string, HyperSpec> {
+  protected hypers(): Record<AdamHyper, HyperSpec> {
     return this.specs;
   }
 
-  protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<string, number>, t: number): void {
+  protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<AdamHyper, number>, t: number): void {
     if (!this.quantizes(name, variable.size)) {
       const m = this.ensureSlot(name, 'm', () => tf.zerosLike(variable));
       const v = this.ensureSlot(name, 'v', () => tf.zerosLike(variable));
-      adamStep32(variable, grad, m, v, h, t, this.decoupled);
+      adamUpdate(this, variable, grad, m, v, h, t, this.decoupled);
       return;
     }
-    const b1 = h.beta1!;
-    const b2 = h.beta2!;
+    const b1 = h.beta1;
+    const b2 = h.beta2;
     const next = this.fusedUpdate(name, variable, grad, {
       algo: ALGO.adam,
-      lr: h.learningRate!,
+      lr: h.learningRate,
       beta1: b1,
       beta2: b2,
-      eps: h.epsilon!,
-      weightDecay: h.weightDecay!,
+      eps: h.epsilon,
+      weightDecay: h.weightDecay,
       decoupled: this.decoupled ? 1 : 0,
       bc1: 1 - b1 ** t,
       bc2: 1 - b2 ** t,
@@ -61,8 +63,8 @@ export class Adam8bit extends Adam8bitBase {
     return 'Adam8bit';
   }
   protected readonly decoupled = false;
-  constructor(options: Adam8bitOptions = {}) {
-    super(options, 0);
+  constructor(options?: Adam8bitOptions) {
+    super('Adam8bit', options, 0);
   }
 }
 tf.serialization.registerClass(Adam8bit);
@@ -78,8 +80,8 @@ export class AdamW8bit extends Adam8bitBase {
     return 'AdamW8bit';
   }
   protected readonly decoupled = true;
-  constructor(options: Adam8bitOptions = {}) {
-    super(options, 1e-2);
+  constructor(options?: Adam8bitOptions) {
+    super('AdamW8bit', options, 1e-2);
   }
 }
 tf.serialization.registerClass(AdamW8bit);

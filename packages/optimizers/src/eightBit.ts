@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ALGO_STATES, fused8bitStep, packedStateLength, type Fused8bitAttrs } from './fused8bit.js';
+import { checkNumber, checkOneOf } from '@blockwise/tensor';
+import { fused8bitStep, packedStateLength, type Fused8bitAttrs } from './fused8bit.js';
+import { lastFused8bitPath, wasmSimdSupported } from './fused8bitSimd.js';
 import { matchesAny, toPatterns } from './hyper.js';
+import { ALGO_STATES, type Algo8, type KernelChoice } from './kernelDefs.js';
 import { BlockwiseOptimizer } from './optimizerBase.js';
 import { checkBlockSize } from './quantize.js';
 
@@ -21,7 +24,19 @@ export interface EightBitOptions {
    * underscores because tfjs-layers camel-cases strings when it loads a saved optimizer config).
    */
   float32StatePatterns?: (string | RegExp)[];
+  /**
+   * Implementation of the fused steps on cpu and wasm: 'auto' (default: WebAssembly SIMD where
+   * the engine has it), 'simd' or 'js' (the typed-array reference). All give the same bits;
+   * `lastKernel()` says which ran. 4-bit states always run the reference.
+   */
+  kernel?: KernelChoice;
 }
+
+/** Option names every 8-bit optimizer takes besides its hyperparameters and `kernel`. */
+export const EIGHT_BIT_KEYS = ['blockSize', 'optimBits', 'minQuantizedSize', 'float32StatePatterns'] as const;
+
+/** Largest block: bitsandbytes uses at most 4096; larger blocks only lose precision. */
+export const MAX_BLOCK_SIZE = 1 << 16;
 
 /** Slot name of the packed quantized state: `q8` or `q4`. */
 export const packedSlot = (bits: number): string => `q${bits}`;
@@ -30,7 +45,7 @@ export const packedSlot = (bits: number): string => `q${bits}`;
  * Base of the 8-bit optimizers: decides per variable between float32 state and the packed
  * 8-bit state, and runs the fused kernel for the latter.
  */
-export abstract class EightBitOptimizer extends BlockwiseOptimizer {
+export abstract class EightBitOptimizer<K extends string = string> extends BlockwiseOptimizer<K> {
   /** Elements per quantization block. */
   readonly blockSize: number;
   /** 4, 8 or 32. */
@@ -40,15 +55,14 @@ export abstract class EightBitOptimizer extends BlockwiseOptimizer {
   /** Names that keep float32 state. */
   readonly float32StatePatterns: RegExp[];
 
+  /** `o` was checked for unknown names by the subclass. */
   constructor(o: EightBitOptions) {
-    super();
-    const bits = o.optimBits ?? 8;
-    if (bits !== 4 && bits !== 8 && bits !== 32) throw new Error(`optimBits must be 4, 8 or 32, got ${String(bits)}`);
+    super(o.kernel);
+    const bits = checkOneOf('optimBits', o.optimBits ?? 8, [4, 8, 32] as const);
     this.optimBits = bits;
     this.blockSize = checkBlockSize(o.blockSize ?? (bits === 4 ? 128 : 256));
-    const minSize = o.minQuantizedSize ?? 4096;
-    if (!Number.isInteger(minSize) || minSize < 0) throw new Error(`minQuantizedSize must be an integer >= 0, got ${minSize}`);
-    this.minQuantizedSize = minSize;
+    if (this.blockSize > MAX_BLOCK_SIZE) throw new Error(`blockSize must be at most ${MAX_BLOCK_SIZE}, got ${this.blockSize}`);
+    this.minQuantizedSize = checkNumber('minQuantizedSize', o.minQuantizedSize ?? 4096, { min: 0, integer: true });
     this.float32StatePatterns = toPatterns('float32StatePatterns', o.float32StatePatterns ?? ['[Ss]table.?[Ee]mbedding']);
   }
 
@@ -58,23 +72,32 @@ export abstract class EightBitOptimizer extends BlockwiseOptimizer {
   }
 
   /** Runs the fused kernel on a variable: returns the kernel's first output (new parameter or LAMB update). */
-  protected fusedUpdate(name: string, variable: tf.Variable, grad: tf.Tensor, attrs: Omit<Fused8bitAttrs, 'n' | 'blockSize' | 'fresh' | 'bits'>): tf.Tensor {
+  protected fusedUpdate(name: string, variable: tf.Variable, grad: tf.Tensor, attrs: Omit<Fused8bitAttrs, 'n' | 'blockSize' | 'fresh' | 'bits' | 'impl'>): tf.Tensor {
     const n = variable.size;
     const bits = this.optimBits;
-    const len = packedStateLength(n, ALGO_STATES[attrs.algo]!, this.blockSize, bits);
+    const S = ALGO_STATES[attrs.algo as Algo8];
+    const len = packedStateLength(n, S, this.blockSize, bits);
     const slot = packedSlot(bits);
     const fresh = this.getSlot(name, slot) === undefined;
     const state = this.ensureSlot(name, slot, () => tf.zeros([len], 'int32'));
     if (state.size !== len || state.dtype !== 'int32') {
       throw new Error(`state of '${name}' has ${state.size} ${state.dtype} values, expected ${len} int32 (was it saved with another blockSize?)`);
     }
+    if (this.loaded.has(state)) {
+      checkBlockMaxima(name, state, len - S * Math.ceil(n / this.blockSize));
+      this.loaded.delete(state);
+    }
+    lastFused8bitPath.path = 'none';
     const [out, next] = fused8bitStep(tf.reshape(variable, [n]), tf.reshape(grad, [n]), state, {
       ...attrs,
       n,
       blockSize: this.blockSize,
       fresh: fresh ? 1 : 0,
       bits,
+      impl: this.kernel,
     });
+    const path: string = lastFused8bitPath.path;
+    this.noteKernel(tf.getBackend() === 'webgpu' ? 'wgsl' : path === 'heap' || path === 'copy' ? 'wasm-simd' : 'js');
     state.assign(next);
     return out;
   }
@@ -89,3 +112,21 @@ export abstract class EightBitOptimizer extends BlockwiseOptimizer {
     };
   }
 }
+
+/**
+ * Throws when a loaded packed state's block maxima (float32 bit patterns after the codes) are not
+ * finite and >= 0: such a state would turn parameters NaN. Read once, at the state's first use
+ * (on cpu and wasm; WebGPU forbids synchronous reads).
+ */
+function checkBlockMaxima(name: string, state: tf.Variable, from: number): void {
+  if (tf.getBackend() === 'webgpu') return;
+  const words = state.dataSync() as Int32Array;
+  const maxima = new Float32Array(words.buffer, words.byteOffset + 4 * from, words.length - from);
+  for (let i = 0; i < maxima.length; i++) {
+    const x = maxima[i]!;
+    if (!(x >= 0 && x - x === 0)) throw new Error(`setWeights: packed state '${name}' has block maximum ${x} at block ${i}; it must be finite and >= 0 (corrupted checkpoint?)`);
+  }
+}
+
+/** @internal Whether `kernel: 'simd'` can run the 8-bit kernels here. */
+export const eightBitSimd = wasmSimdSupported;

@@ -19,6 +19,7 @@ function random4bitState(n: number, S: number, blockSize: number, seed: number):
 }
 
 const base: Omit<Fused8bitAttrs, 'algo' | 'n'> = {
+  impl: 'auto',
   bits: 8,
   blockSize: 256,
   lr: 1e-2,

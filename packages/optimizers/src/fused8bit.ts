@@ -5,13 +5,10 @@ import { codeTable, quantizeInto } from './fastQuantize.js';
 import { fourBitMaps, fourBitStateMap, fused4bitReference, unpackCodes } from './fourBit.js';
 import { blockMax, getScratch, updateBlock } from './updateRules.js';
 import { CHUNK, fused8bitWgsl, partialMaxWgsl } from './fused8bitWgsl.js';
-import { fused8bitImplementation, fused8bitSimd, fused8bitWasmKernel, lastFused8bitPath } from './fused8bitSimd.js';
+import { fused8bitSimd, fused8bitWasmKernel, lastFused8bitPath, wasmSimdSupported } from './fused8bitSimd.js';
+import { ALGO_STATES, type Algo8, type KernelChoice } from './kernelDefs.js';
 
-/** Update rules the fused 8-bit kernel knows. */
-export const ALGO = { adam: 0, momentum: 1, lion: 2, lamb: 3 } as const;
-
-/** Number of quantized states each rule keeps. */
-export const ALGO_STATES: Record<number, 1 | 2> = { 0: 2, 1: 1, 2: 1, 3: 2 };
+export { ALGO, ALGO_STATES } from './kernelDefs.js';
 
 /** Scalar attributes of one fused step (all numbers so they pass through tfjs attrs). */
 export interface Fused8bitAttrs {
@@ -35,6 +32,8 @@ export interface Fused8bitAttrs {
   fresh: number;
   /** Bits per code: 8 (four codes per int32 word) or 4 (eight per word). */
   bits: number;
+  /** Implementation on cpu and wasm: 'auto' and 'simd' run WebAssembly SIMD (8-bit codes), 'js' the reference. */
+  impl: KernelChoice;
 }
 
 /**
@@ -84,12 +83,12 @@ function outputs(n: number, stateLength: number): { outP: Float32Array; outS: In
 
 /** Typed-array reference of the fused step (what cpu and wasm run). */
 export function fused8bitReference(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO[] {
-  if (a.bits === 4) return fused4bitReference(inputs, a, ALGO_STATES[a.algo]!);
+  if (a.bits === 4) return fused4bitReference(inputs, a, ALGO_STATES[a.algo as Algo8]);
   const p = inputs[0]!.data as Float32Array;
   const g = inputs[1]!.data as Float32Array;
   const st = inputs[2]!.data as Int32Array;
   const { n, blockSize: B, algo } = a;
-  const S = ALGO_STATES[algo]!;
+  const S = ALGO_STATES[algo as Algo8];
   const W = Math.ceil(n / 4);
   const nb = Math.ceil(n / B);
   if (st.length !== packedStateLength(n, S, B)) {
@@ -135,7 +134,7 @@ export function partialMaxReference(inputs: KernelIO[], a: Fused8bitAttrs): Kern
   const g = inputs[1]!.data as Float32Array;
   const st = inputs[2]!.data as Int32Array;
   const { n, blockSize: B, algo } = a;
-  const S = ALGO_STATES[algo]!;
+  const S = ALGO_STATES[algo as Algo8];
   const W = Math.ceil((n * a.bits) / 32);
   const nb = Math.ceil(n / B);
   const C = B / CHUNK;
@@ -166,7 +165,7 @@ const partialOp = defineKernel<Fused8bitAttrs>({
 
 /** The step on cpu (and wasm without the in-heap path): WebAssembly SIMD where the engine has it, bit-identical to the reference. */
 function computeFused(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO[] {
-  if (a.bits === 8 && fused8bitImplementation() === 'wasm-simd') return fused8bitSimd(inputs, a, ALGO_STATES[a.algo]!);
+  if (a.bits === 8 && a.impl !== 'js' && wasmSimdSupported()) return fused8bitSimd(inputs, a, ALGO_STATES[a.algo as Algo8]);
   lastFused8bitPath.path = 'js';
   return fused8bitReference(inputs, a);
 }
@@ -174,7 +173,7 @@ function computeFused(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO[] {
 // On the wasm backend the SIMD module runs on the tfjs heap itself; registered before
 // `defineKernel`, which keeps a kernel already registered for a backend.
 if (!tf.getKernel('BlockwiseFused8bitStep', 'wasm')) {
-  tf.registerKernel({ kernelName: 'BlockwiseFused8bitStep', backendName: 'wasm', kernelFunc: fused8bitWasmKernel(computeFused, (a) => ALGO_STATES[a.algo]!) });
+  tf.registerKernel({ kernelName: 'BlockwiseFused8bitStep', backendName: 'wasm', kernelFunc: fused8bitWasmKernel(computeFused, (a) => ALGO_STATES[a.algo as Algo8]) });
 }
 
 const fusedOp = defineKernel<Fused8bitAttrs>({

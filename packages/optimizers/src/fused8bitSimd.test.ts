@@ -1,17 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createRng } from '@blockwise/tensor';
+import { describe, expect, it } from 'vitest';
+import { createRng, initBackend } from '@blockwise/tensor';
 import { describeBackends, expectNoLeaks } from '@blockwise/tensor/testing';
 import { AdamW8bit } from './adam8bit.js';
 import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
 import { codeTable } from './fastQuantize.js';
 import { ALGO, ALGO_STATES, fused8bitReference, fused8bitStep, type Fused8bitAttrs } from './fused8bit.js';
-import { fused8bitImplementation, lastFused8bitPath, setFused8bitImplementation, threshold, wasmSimdSupported } from './fused8bitSimd.js';
+import { lastFused8bitPath, threshold, wasmSimdSupported } from './fused8bitSimd.js';
+import type { Algo8 } from './kernelDefs.js';
 import { Lion8bit } from './lion.js';
 import { Momentum8bit } from './momentum8bit.js';
 import { makeVar, randomPackedState } from './testUtil.js';
 
-const base = { bits: 8, lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.01, bc1: 1 - 0.9 ** 3, bc2: 1 - 0.99 ** 3, momentum: 0.9 };
+const base = { impl: 'auto' as const, bits: 8, lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.01, bc1: 1 - 0.9 ** 3, bc2: 1 - 0.99 ** 3, momentum: 0.9 };
 
 /** Attribute sets covering every rule and its switches (decoupled vs L2, Nesterov, dampening, first step). */
 const CASES: [string, Omit<Fused8bitAttrs, 'n' | 'blockSize'>][] = [
@@ -35,19 +36,23 @@ const SIZES: [number, number][] = [
   [5000, 1024],
 ];
 
-afterAll(() => setFused8bitImplementation('auto'));
-
 describe('WebAssembly SIMD support', () => {
-  it('is detected in this Node and chosen by default', () => {
+  it('is detected in this Node and chosen by default; the kernel option switches per optimizer', async () => {
+    await initBackend('wasm');
     expect(wasmSimdSupported()).toBe(true);
-    expect(fused8bitImplementation()).toBe('wasm-simd');
-  });
-  it('setFused8bitImplementation switches and rejects unknown choices', () => {
-    setFused8bitImplementation('js');
-    expect(fused8bitImplementation()).toBe('js');
-    setFused8bitImplementation('auto');
-    expect(fused8bitImplementation()).toBe('wasm-simd');
-    expect(() => setFused8bitImplementation('gpu' as 'js')).toThrow(/choice must be 'auto', 'wasm-simd' or 'js', got gpu/);
+    const w = makeVar(new Float32Array(4096).fill(1), [4096]);
+    const g = tf.fill([4096], 0.1);
+    const auto = new AdamW8bit();
+    const js = new AdamW8bit({ kernel: 'js' });
+    expect(auto.lastKernel()).toBe('');
+    auto.applyGradients({ [w.name]: g });
+    js.applyGradients({ [w.name]: g });
+    expect(auto.lastKernel()).toBe('wasm-simd');
+    expect(js.lastKernel()).toBe('js');
+    expect(() => new AdamW8bit({ kernel: 'gpu' as 'js' })).toThrow(/kernel must be one of "auto", "simd", "js", got "gpu"/);
+    tf.dispose([w, g]);
+    auto.dispose();
+    js.dispose();
   });
 });
 
@@ -74,9 +79,8 @@ describe('threshold', () => {
 describeBackends(['cpu', 'wasm'], (backend) => {
   for (const [name, attrs] of CASES) {
     it(`${name}: the SIMD kernel equals the JavaScript reference bit for bit`, async () => {
-      setFused8bitImplementation('wasm-simd');
       for (const [n, B] of SIZES) {
-        const S = ALGO_STATES[attrs.algo]!;
+        const S = ALGO_STATES[attrs.algo as Algo8];
         const rng = createRng(n + B + attrs.algo);
         const p = rng.fillNormal(new Float32Array(n));
         const g = rng.fillNormal(new Float32Array(n), 0, 0.01);
@@ -86,7 +90,7 @@ describeBackends(['cpu', 'wasm'], (backend) => {
         g[n - 1] = -Infinity;
         g.fill(0, 0, Math.min(n, B));
         const st = randomPackedState(n, S, B, n + 1, true);
-        const a: Fused8bitAttrs = { ...attrs, n, blockSize: B };
+        const a: Fused8bitAttrs = { ...attrs, n, blockSize: B, impl: 'simd' };
         const [refP, refS] = fused8bitReference(
           [
             { data: p, shape: [n], dtype: 'float32' },
@@ -112,31 +116,31 @@ describeBackends(['cpu', 'wasm'], (backend) => {
   }
 
   for (const [name, make] of [
-    ['AdamW8bit', () => new AdamW8bit({ learningRate: 1e-2 })],
-    ['Lion8bit', () => new Lion8bit({ learningRate: 1e-3 })],
-    ['Momentum8bit', () => new Momentum8bit({ learningRate: 1e-2, momentum: 0.9, nesterov: true })],
+    ['AdamW8bit', (kernel: 'simd' | 'js') => new AdamW8bit({ learningRate: 1e-2, kernel })],
+    ['Lion8bit', (kernel: 'simd' | 'js') => new Lion8bit({ learningRate: 1e-3, kernel })],
+    ['Momentum8bit', (kernel: 'simd' | 'js') => new Momentum8bit({ learningRate: 1e-2, momentum: 0.9, nesterov: true, kernel })],
   ] as const) {
     it(`${name}: five steps with the SIMD kernel equal five with the JavaScript one, state included, without leaks`, async () => {
       const n = 8192;
       const rng = createRng(21);
       const p0 = rng.fillNormal(new Float32Array(n), 0, 0.1);
       const grads = Array.from({ length: 5 }, () => rng.fillNormal(new Float32Array(n), 0, 0.01));
-      const run = async (impl: 'wasm-simd' | 'js'): Promise<{ p: Float32Array; state: Int32Array }> => {
-        setFused8bitImplementation(impl);
+      const run = async (impl: 'simd' | 'js'): Promise<{ p: Float32Array; state: Int32Array }> => {
         const w = makeVar(p0, [64, 128]);
-        const opt = make();
+        const opt = make(impl);
         const gs = grads.map((g) => tf.tensor(g, [64, 128]));
         opt.applyGradients({ [w.name]: gs[0]! });
         await expectNoLeaks(() => {
           for (const g of gs.slice(1)) opt.applyGradients({ [w.name]: g });
         });
+        expect(opt.lastKernel()).toBe(impl === 'js' ? 'js' : 'wasm-simd');
         const p = Float32Array.from(await w.data());
         const state = Int32Array.from((await opt.getWeights())[1]!.tensor.dataSync());
         opt.dispose();
         tf.dispose([w, ...gs]);
         return { p, state };
       };
-      const fast = await run('wasm-simd');
+      const fast = await run('simd');
       const js = await run('js');
       expect(fast.p).toEqual(js.p);
       expect(fast.state).toEqual(js.state);

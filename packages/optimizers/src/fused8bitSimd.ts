@@ -6,9 +6,6 @@ import type { Fused8bitAttrs } from './fused8bit.js';
 import { ruleConstants } from './updateRules.js';
 import { FUSED8BIT_WASM_BASE64 } from './wasm/fused8bitWasm.js';
 
-/** Implementations of the fused 8-bit step on the cpu and wasm backends. */
-export type Fused8bitImplementation = 'wasm-simd' | 'js';
-
 interface Exports {
   step: (algo: number, n4: number, bs: number, p: number, q: number, g: number, st: number, out: number, tab: number) => void;
   MAP0: WebAssembly.Global;
@@ -36,7 +33,6 @@ let compiled: WebAssembly.Module | undefined;
 let supported: boolean | undefined;
 let own: Engine | undefined;
 const onHeap = new WeakMap<WebAssembly.Memory, Engine | null>();
-let preference: 'auto' | Fused8bitImplementation = 'auto';
 /** Where the last fused 8-bit step ran (tests): on the tfjs heap, on copies in the module's memory, or in JavaScript. */
 export const lastFused8bitPath = { path: 'none' as 'none' | 'heap' | 'copy' | 'js' };
 
@@ -59,30 +55,6 @@ export function wasmSimdSupported(): boolean {
     }
   }
   return supported;
-}
-
-/**
- * Chooses the implementation of the fused 8-bit step on the cpu and wasm backends: `'auto'`
- * (default: WebAssembly SIMD where the engine has it, else JavaScript), `'wasm-simd'` (throws if
- * unsupported) or `'js'` (the typed-array reference). Both give bit-identical results.
- */
-export function setFused8bitImplementation(choice: 'auto' | Fused8bitImplementation): void {
-  if (choice !== 'auto' && choice !== 'wasm-simd' && choice !== 'js') {
-    throw new Error(`setFused8bitImplementation: choice must be 'auto', 'wasm-simd' or 'js', got ${String(choice)}`);
-  }
-  if (choice === 'wasm-simd' && !wasmSimdSupported()) {
-    throw new Error("setFused8bitImplementation: 'wasm-simd' needs WebAssembly SIMD, which this engine lacks");
-  }
-  preference = choice;
-}
-
-/**
- * The implementation that runs the fused step of 8-bit states on the cpu and wasm backends now
- * (4-bit states always run the JavaScript reference; WebGPU runs WGSL).
- */
-export function fused8bitImplementation(): Fused8bitImplementation {
-  if (preference !== 'auto') return preference;
-  return wasmSimdSupported() ? 'wasm-simd' : 'js';
 }
 
 const f32 = new Float32Array(1);
@@ -233,7 +205,7 @@ export function fused8bitWasmKernel(compute: (inputs: KernelIO[], a: Fused8bitAt
     const a = attrs as unknown as Fused8bitAttrs;
     const [p, g, st] = (['p', 'g', 'state'] as const).map((k) => inputs[k] as Info) as [Info, Info, Info];
     const B = a.blockSize;
-    const engine = a.bits === 8 && a.n % 4 === 0 && fused8bitImplementation() === 'wasm-simd' ? heapEngine(b, B) : null;
+    const engine = a.bits === 8 && a.n % 4 === 0 && a.impl !== 'js' && wasmSimdSupported() ? heapEngine(b, B) : null;
     if (!engine) {
       const io = (t: Info): KernelIO => ({ data: b.typedArrayFromHeap(t) as Float32Array | Int32Array, shape: [...t.shape], dtype: t.dtype === 'int32' ? 'int32' : 'float32' });
       return compute([io(p), io(g), io(st)], a).map((o) => {

@@ -1,14 +1,13 @@
 import type { WebGPUProgramSpec, WebGPUUniform } from '@blockwise/tensor';
 import type { Fused8bitAttrs } from './fused8bit.js';
-
-const STATES: Record<number, number> = { 0: 2, 1: 1, 2: 1, 3: 2 };
+import { ALGO, ALGO_STATES, type Algo8 } from './kernelDefs.js';
 
 /** Elements per partial maximum (a block of B elements has B / 32 partials). */
 export const CHUNK = 32;
 
 /** Uniforms and shared WGSL (decode, nearest code, one element's update) of the programs below. */
 function shared(a: Fused8bitAttrs): { uniforms: WebGPUUniform[]; common: string; S: number } {
-  const S = STATES[a.algo]!;
+  const S = ALGO_STATES[a.algo as Algo8];
   const W = Math.ceil((a.n * a.bits) / 32);
   const nb = Math.ceil(a.n / a.blockSize);
   const decoupled = a.decoupled !== 0;
@@ -38,6 +37,11 @@ function shared(a: Fused8bitAttrs): { uniforms: WebGPUUniform[]; common: string;
   ];
   const common = `
 const ALGO : i32 = ${a.algo};
+const ALGO_ADAM : i32 = ${ALGO.adam};
+const ALGO_MOMENTUM : i32 = ${ALGO.momentum};
+const ALGO_LAMB : i32 = ${ALGO.lamb};
+
+fn isFinite(x : f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
 const NSTATES : i32 = ${S};
 const BITS : i32 = ${a.bits};
 const PER_WORD : i32 = ${32 / a.bits};
@@ -80,18 +84,17 @@ fn stepAt(i : i32) -> vec3<f32> {
   var nm = m;
   var nv = v;
   var np = pi;
-  let finite = (bitcast<u32>(gi) & 0x7f800000u) != 0x7f800000u;
-  if (finite) {
-    if (ALGO == 0 || ALGO == 3) {
+  if (isFinite(gi)) {
+    if (NSTATES == 2) {
       gi = gi + uniforms.uL2 * pi;
       nm = uniforms.uB1 * m + (1.0 - uniforms.uB1) * gi;
       nv = uniforms.uB2 * v + (1.0 - uniforms.uB2) * gi * gi;
-      if (ALGO == 0) {
+      if (ALGO == ALGO_ADAM) {
         np = pi * uniforms.uDecay - uniforms.uStepSize * nm / (sqrt(nv) / uniforms.uSqrtBc2 + uniforms.uEps);
       } else {
         np = nm / uniforms.uBc1 / (sqrt(nv / uniforms.uBc2) + uniforms.uEps) + uniforms.uWd * pi;
       }
-    } else if (ALGO == 1) {
+    } else if (ALGO == ALGO_MOMENTUM) {
       gi = gi + uniforms.uWd * pi;
       if (uniforms.uFresh != 0) { nm = gi; } else { nm = uniforms.uMu * m + (1.0 - uniforms.uDamp) * gi; }
       var upd = nm;
@@ -99,10 +102,17 @@ fn stepAt(i : i32) -> vec3<f32> {
       np = pi - uniforms.uLr * upd;
     } else {
       let c = uniforms.uB1 * m + (1.0 - uniforms.uB1) * gi;
-      np = pi * uniforms.uDecay - uniforms.uLr * sign(c);
+      np = pi * uniforms.uDecay - uniforms.uLr * select(select(0.0, -1.0, c < 0.0), 1.0, c > 0.0);
       nm = uniforms.uB2 * m + (1.0 - uniforms.uB2) * gi;
     }
-  } else if (ALGO == 3) {
+    // An overflowing element is treated like a non-finite gradient: nothing changes.
+    if (!(isFinite(nm) && isFinite(nv) && isFinite(np))) {
+      nm = m;
+      nv = v;
+      np = pi;
+      if (ALGO == ALGO_LAMB) { np = 0.0; }
+    }
+  } else if (ALGO == ALGO_LAMB) {
     np = 0.0;
   }
   return vec3<f32>(nm, nv, np);

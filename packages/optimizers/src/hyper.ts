@@ -59,3 +59,12 @@ export function matchesAny(patterns: RegExp[], name: string): boolean {
     return p.test(name);
   });
 }
+
+/**
+ * The exclusion list of the layer adaptation (trust ratio): unset, null or empty falls back to
+ * the weight-decay exclusions, as tensorflow-addons LAMB and the model-garden LARS read `[]`.
+ */
+export function adaptationPatterns(value: unknown, decay: RegExp[]): RegExp[] {
+  if (value == null || (Array.isArray(value) && value.length === 0)) return decay;
+  return toPatterns('excludeFromLayerAdaptation', value);
+}

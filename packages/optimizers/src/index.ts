@@ -13,4 +13,5 @@ export { Muon, type MuonOptions } from './muon.js';
 export { newtonSchulz } from './newtonSchulz.js';
 export { optimizerStateBytes } from './stateBytes.js';
 export { decodePackedState, packedStateLength } from './fused8bit.js';
-export { fused8bitImplementation, setFused8bitImplementation, wasmSimdSupported, type Fused8bitImplementation } from './fused8bitSimd.js';
+export { wasmSimdSupported } from './fused8bitSimd.js';
+export type { KernelChoice, KernelName } from './kernelDefs.js';

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { EightBitOptimizer, type EightBitOptions } from './eightBit.js';
+import { checkOptions } from '@blockwise/tensor';
+import { EIGHT_BIT_KEYS, EightBitOptimizer, type EightBitOptions } from './eightBit.js';
 import { ALGO } from './fused8bit.js';
-import { checkHyper, matchesAny, nonNegative, toPatterns, unitInterval, type HyperParameter } from './hyper.js';
-import { BlockwiseOptimizer, finiteGrad, type HyperSpec } from './optimizerBase.js';
+import { adaptationPatterns, checkHyper, matchesAny, nonNegative, toPatterns, unitInterval, type HyperParameter } from './hyper.js';
+import type { KernelChoice } from './kernelDefs.js';
+import { BlockwiseOptimizer, finiteGrad, type FusedRunner, type HyperSpec } from './optimizerBase.js';
 import { trustRatio } from './trustRatio.js';
 
 /** Options of `LAMB` (tensorflow-addons names in camelCase and its defaults). */
@@ -19,11 +21,20 @@ export interface LAMBOptions {
   weightDecay?: HyperParameter;
   /** Variables whose name matches (regex search) get no weight decay. */
   excludeFromWeightDecay?: (string | RegExp)[];
-  /** Variables whose name matches get no trust ratio (default: `excludeFromWeightDecay`). */
+  /**
+   * Variables whose name matches get no trust ratio. Unset or empty (`[]`): the
+   * `excludeFromWeightDecay` list, as tensorflow-addons reads an empty list (like `None`).
+   */
   excludeFromLayerAdaptation?: (string | RegExp)[];
+  /** Implementation of the fused step on cpu and wasm: 'auto' (default), 'simd' or 'js'. */
+  kernel?: KernelChoice;
 }
 
-function lambHypers(o: LAMBOptions): Record<string, HyperSpec> {
+/** Names of LAMB's hyperparameters. */
+export type LambHyper = 'learningRate' | 'beta1' | 'beta2' | 'epsilon' | 'weightDecay';
+const LAMB_KEYS = ['learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'excludeFromWeightDecay', 'excludeFromLayerAdaptation', 'kernel'] as const;
+
+function lambHypers(o: LAMBOptions): Record<LambHyper, HyperSpec> {
   return {
     learningRate: { value: checkHyper('learningRate', o.learningRate ?? 1e-3, nonNegative), check: nonNegative },
     beta1: { value: checkHyper('beta1', o.beta1 ?? 0.9, unitInterval), check: unitInterval },
@@ -39,7 +50,7 @@ class Exclusions {
   readonly adapt: RegExp[];
   constructor(o: LAMBOptions) {
     this.decay = toPatterns('excludeFromWeightDecay', o.excludeFromWeightDecay);
-    this.adapt = o.excludeFromLayerAdaptation === undefined ? this.decay : toPatterns('excludeFromLayerAdaptation', o.excludeFromLayerAdaptation);
+    this.adapt = adaptationPatterns(o.excludeFromLayerAdaptation, this.decay);
   }
   config(): tf.serialization.ConfigDict {
     return { excludeFromWeightDecay: this.decay.map((p) => p.source), excludeFromLayerAdaptation: this.adapt.map((p) => p.source) };
@@ -52,21 +63,40 @@ function applyTrust(p: tf.Variable, u: tf.Tensor, lr: number, adapt: boolean): v
   p.assign(tf.sub(p, tf.mul(u, step)));
 }
 
-/** One float32 LAMB step on a variable and its `m`/`v` state (non-finite gradient elements untouched). */
-function lambStep32(name: string, p: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, h: Record<string, number>, t: number, excl: Exclusions): void {
-  const b1 = h.beta1!;
-  const b2 = h.beta2!;
+/**
+ * One float32 LAMB step: the fused kernel (a pass for the moments, the update and both norms,
+ * a pass for the parameter) where the backend has one, else `lambStep32`.
+ */
+function lambUpdate(opt: FusedRunner, name: string, p: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, h: Record<LambHyper, number>, t: number, excl: Exclusions): void {
+  const { beta1: b1, beta2: b2 } = h;
+  const constants = {
+    b1,
+    c1: 1 - b1,
+    b2,
+    c2: 1 - b2,
+    bc1: 1 - b1 ** t,
+    bc2: 1 - b2 ** t,
+    eps: h.epsilon,
+    wd: matchesAny(excl.decay, name) ? 0 : h.weightDecay,
+  };
+  const call = { rule: 'lamb' as const, constants, adapt: !matchesAny(excl.adapt, name), lr: h.learningRate, eta: 1, trustEps: 0 };
+  if (!opt.runFused32(p, grad, [m, v], call)) lambStep32(name, p, grad, m, v, h, t, excl);
+}
+
+/** One float32 LAMB step with tfjs ops on a variable and its `m`/`v` state (non-finite gradient elements untouched). */
+function lambStep32(name: string, p: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, h: Record<LambHyper, number>, t: number, excl: Exclusions): void {
+  const { beta1: b1, beta2: b2 } = h;
   const { g, ok } = finiteGrad(grad);
   const nm = tf.where(ok, tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)), m);
   const nv = tf.where(ok, tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)), v);
   const mHat = tf.div(nm, 1 - b1 ** t);
   const vHat = tf.div(nv, 1 - b2 ** t);
-  let u = tf.div(mHat, tf.add(tf.sqrt(vHat), h.epsilon!));
-  if (h.weightDecay! > 0 && !matchesAny(excl.decay, name)) u = tf.add(u, tf.mul(p, h.weightDecay!));
+  let u = tf.div(mHat, tf.add(tf.sqrt(vHat), h.epsilon));
+  if (h.weightDecay > 0 && !matchesAny(excl.decay, name)) u = tf.add(u, tf.mul(p, h.weightDecay));
   u = tf.where(ok, u, tf.zerosLike(u));
   m.assign(nm);
   v.assign(nv);
-  applyTrust(p, u, h.learningRate!, !matchesAny(excl.adapt, name));
+  applyTrust(p, u, h.learningRate, !matchesAny(excl.adapt, name));
 }
 
 /**
@@ -74,28 +104,29 @@ function lambStep32(name: string, p: tf.Variable, grad: tf.Tensor, m: tf.Variabl
  * `u = m_hat / (sqrt(v_hat) + eps) + wd * p`, and a layer-wise trust ratio `||p|| / ||u||`;
  * exclusion regexes switch off weight decay and adaptation per variable name.
  */
-export class LAMB extends BlockwiseOptimizer {
+export class LAMB extends BlockwiseOptimizer<LambHyper> {
   /** Name under which tfjs serialization knows this class. */
   static get className(): string {
     return 'LAMB';
   }
-  private readonly specs: Record<string, HyperSpec>;
+  private readonly specs: Record<LambHyper, HyperSpec>;
   private readonly excl: Exclusions;
 
-  constructor(options: LAMBOptions = {}) {
-    super();
-    this.specs = lambHypers(options);
-    this.excl = new Exclusions(options);
+  constructor(options?: LAMBOptions) {
+    const o = checkOptions('LAMB', options, LAMB_KEYS);
+    super(o.kernel);
+    this.specs = lambHypers(o);
+    this.excl = new Exclusions(o);
   }
 
-  protected hypers(): Record<string, HyperSpec> {
+  protected hypers(): Record<LambHyper, HyperSpec> {
     return this.specs;
   }
 
-  protected updateVariable(name: string, p: tf.Variable, grad: tf.Tensor, h: Record<string, number>, t: number): void {
+  protected updateVariable(name: string, p: tf.Variable, grad: tf.Tensor, h: Record<LambHyper, number>, t: number): void {
     const m = this.ensureSlot(name, 'm', () => tf.zerosLike(p));
     const v = this.ensureSlot(name, 'v', () => tf.zerosLike(p));
-    lambStep32(name, p, grad, m, v, h, t, this.excl);
+    lambUpdate(this, name, p, grad, m, v, h, t, this.excl);
   }
 
   getConfig(): tf.serialization.ConfigDict {
@@ -111,40 +142,41 @@ export interface LAMB8bitOptions extends LAMBOptions, EightBitOptions {}
  * LAMB with both moments in 8-bit block-wise state: the fused kernel returns the raw update
  * `u`, the trust ratio (two norms) is applied on the device afterwards.
  */
-export class LAMB8bit extends EightBitOptimizer {
+export class LAMB8bit extends EightBitOptimizer<LambHyper> {
   /** Name under which tfjs serialization knows this class. */
   static get className(): string {
     return 'LAMB8bit';
   }
-  private readonly specs: Record<string, HyperSpec>;
+  private readonly specs: Record<LambHyper, HyperSpec>;
   private readonly excl: Exclusions;
 
-  constructor(options: LAMB8bitOptions = {}) {
-    super(options);
-    this.specs = lambHypers(options);
-    this.excl = new Exclusions(options);
+  constructor(options?: LAMB8bitOptions) {
+    const o = checkOptions('LAMB8bit', options, [...LAMB_KEYS, ...EIGHT_BIT_KEYS]);
+    super(o);
+    this.specs = lambHypers(o);
+    this.excl = new Exclusions(o);
   }
 
-  protected hypers(): Record<string, HyperSpec> {
+  protected hypers(): Record<LambHyper, HyperSpec> {
     return this.specs;
   }
 
-  protected updateVariable(name: string, p: tf.Variable, grad: tf.Tensor, h: Record<string, number>, t: number): void {
+  protected updateVariable(name: string, p: tf.Variable, grad: tf.Tensor, h: Record<LambHyper, number>, t: number): void {
     if (!this.quantizes(name, p.size)) {
       const m = this.ensureSlot(name, 'm', () => tf.zerosLike(p));
       const v = this.ensureSlot(name, 'v', () => tf.zerosLike(p));
-      lambStep32(name, p, grad, m, v, h, t, this.excl);
+      lambUpdate(this, name, p, grad, m, v, h, t, this.excl);
       return;
     }
-    const b1 = h.beta1!;
-    const b2 = h.beta2!;
-    const decay = matchesAny(this.excl.decay, name) ? 0 : h.weightDecay!;
+    const b1 = h.beta1;
+    const b2 = h.beta2;
+    const decay = matchesAny(this.excl.decay, name) ? 0 : h.weightDecay;
     const u = this.fusedUpdate(name, p, grad, {
       algo: ALGO.lamb,
-      lr: h.learningRate!,
+      lr: h.learningRate,
       beta1: b1,
       beta2: b2,
-      eps: h.epsilon!,
+      eps: h.epsilon,
       weightDecay: decay,
       decoupled: 1,
       bc1: 1 - b1 ** t,
@@ -153,7 +185,7 @@ export class LAMB8bit extends EightBitOptimizer {
       dampening: 0,
       nesterov: 0,
     });
-    applyTrust(p, tf.reshape(u, p.shape), h.learningRate!, !matchesAny(this.excl.adapt, name));
+    applyTrust(p, tf.reshape(u, p.shape), h.learningRate, !matchesAny(this.excl.adapt, name));
   }
 
   getConfig(): tf.serialization.ConfigDict {

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { EightBitOptimizer, type EightBitOptions } from './eightBit.js';
+import { checkOptions } from '@blockwise/tensor';
+import { EIGHT_BIT_KEYS, EightBitOptimizer, type EightBitOptions } from './eightBit.js';
 import { ALGO } from './fused8bit.js';
 import { checkHyper, nonNegative, unitInterval, type HyperParameter } from './hyper.js';
-import { BlockwiseOptimizer, finiteGrad, type HyperSpec } from './optimizerBase.js';
+import type { KernelChoice } from './kernelDefs.js';
+import { BlockwiseOptimizer, finiteGrad, type FusedRunner, type HyperSpec } from './optimizerBase.js';
 
 /** Options of `Lion` and `Lion8bit` (defaults of the paper's reference code and bitsandbytes). */
 export interface LionOptions {
@@ -14,9 +16,15 @@ export interface LionOptions {
   beta2?: HyperParameter;
   /** Decoupled weight decay (default 0). */
   weightDecay?: HyperParameter;
+  /** Implementation of the fused step on cpu and wasm: 'auto' (default), 'simd' or 'js'. */
+  kernel?: KernelChoice;
 }
 
-function lionHypers(o: LionOptions): Record<string, HyperSpec> {
+/** Names of Lion's hyperparameters. */
+export type LionHyper = 'learningRate' | 'beta1' | 'beta2' | 'weightDecay';
+const LION_KEYS = ['learningRate', 'beta1', 'beta2', 'weightDecay', 'kernel'] as const;
+
+function lionHypers(o: LionOptions): Record<LionHyper, HyperSpec> {
   return {
     learningRate: { value: checkHyper('learningRate', o.learningRate ?? 1e-4, nonNegative), check: nonNegative },
     beta1: { value: checkHyper('beta1', o.beta1 ?? 0.9, unitInterval), check: unitInterval },
@@ -26,42 +34,50 @@ function lionHypers(o: LionOptions): Record<string, HyperSpec> {
 }
 
 /**
- * One float32 Lion step (arXiv 2302.06675): `c = b1 m + (1-b1) g`, `p = p (1 - lr wd) - lr sign(c)`,
- * `m = b2 m + (1-b2) g`; non-finite gradient elements are left untouched.
+ * One float32 Lion step (arXiv 2302.06675) with tfjs ops (WebGPU and other backends without the
+ * fused kernel): `c = b1 m + (1-b1) g`, `p = p (1 - lr wd) - lr sign(c)`, `m = b2 m + (1-b2) g`;
+ * non-finite gradient elements are left untouched. The sign comes from comparisons: tfjs's wasm
+ * `Sign` returns 0 for |c| < 1.19e-7, which would skip every tiny update.
  */
-export function lionStep32(p: tf.Variable, grad: tf.Tensor, m: tf.Variable, h: Record<string, number>): void {
-  const lr = h.learningRate!;
-  const b1 = h.beta1!;
-  const b2 = h.beta2!;
-  const wd = h.weightDecay!;
+export function lionStep32(p: tf.Variable, grad: tf.Tensor, m: tf.Variable, h: Record<LionHyper, number>): void {
+  const { learningRate: lr, beta1: b1, beta2: b2, weightDecay: wd } = h;
   const { g, ok } = finiteGrad(grad);
   const c = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
   const p0 = wd !== 0 ? tf.mul(p, 1 - lr * wd) : p;
-  const np = tf.sub(p0, tf.mul(tf.sign(c), lr));
+  const sign = tf.sub(tf.cast(tf.greater(c, 0), 'float32'), tf.cast(tf.less(c, 0), 'float32'));
+  const np = tf.sub(p0, tf.mul(sign, lr));
   const nm = tf.add(tf.mul(m, b2), tf.mul(g, 1 - b2));
   m.assign(tf.where(ok, nm, m));
   p.assign(tf.where(ok, np, p));
 }
 
+/** One float32 Lion step: the fused kernel where the backend has one, else `lionStep32`. */
+function lionUpdate(opt: FusedRunner, p: tf.Variable, grad: tf.Tensor, m: tf.Variable, h: Record<LionHyper, number>): void {
+  const { learningRate: lr, beta1: b1, beta2: b2, weightDecay: wd } = h;
+  const constants = { b1, c1: 1 - b1, b2, c2: 1 - b2, decay: 1 - lr * wd, lr };
+  if (!opt.runFused32(p, grad, [m], { rule: 'lion', constants })) lionStep32(p, grad, m, h);
+}
+
 /** Lion with float32 momentum; every hyperparameter takes a number or a schedule. */
-export class Lion extends BlockwiseOptimizer {
+export class Lion extends BlockwiseOptimizer<LionHyper> {
   /** Name under which tfjs serialization knows this class. */
   static get className(): string {
     return 'Lion';
   }
-  private readonly specs: Record<string, HyperSpec>;
+  private readonly specs: Record<LionHyper, HyperSpec>;
 
-  constructor(options: LionOptions = {}) {
-    super();
-    this.specs = lionHypers(options);
+  constructor(options?: LionOptions) {
+    const o = checkOptions('Lion', options, LION_KEYS);
+    super(o.kernel);
+    this.specs = lionHypers(o);
   }
 
-  protected hypers(): Record<string, HyperSpec> {
+  protected hypers(): Record<LionHyper, HyperSpec> {
     return this.specs;
   }
 
-  protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<string, number>): void {
-    lionStep32(variable, grad, this.ensureSlot(name, 'm', () => tf.zerosLike(variable)), h);
+  protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<LionHyper, number>): void {
+    lionUpdate(this, variable, grad, this.ensureSlot(name, 'm', () => tf.zerosLike(variable)), h);
   }
 
   getConfig(): tf.serialization.ConfigDict {
@@ -74,34 +90,35 @@ tf.serialization.registerClass(Lion);
 export interface Lion8bitOptions extends LionOptions, EightBitOptions {}
 
 /** Lion with its momentum in 8-bit block-wise state (signed dynamic map), one fused kernel per tensor. */
-export class Lion8bit extends EightBitOptimizer {
+export class Lion8bit extends EightBitOptimizer<LionHyper> {
   /** Name under which tfjs serialization knows this class. */
   static get className(): string {
     return 'Lion8bit';
   }
-  private readonly specs: Record<string, HyperSpec>;
+  private readonly specs: Record<LionHyper, HyperSpec>;
 
-  constructor(options: Lion8bitOptions = {}) {
-    super(options);
-    this.specs = lionHypers(options);
+  constructor(options?: Lion8bitOptions) {
+    const o = checkOptions('Lion8bit', options, [...LION_KEYS, ...EIGHT_BIT_KEYS]);
+    super(o);
+    this.specs = lionHypers(o);
   }
 
-  protected hypers(): Record<string, HyperSpec> {
+  protected hypers(): Record<LionHyper, HyperSpec> {
     return this.specs;
   }
 
-  protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<string, number>): void {
+  protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<LionHyper, number>): void {
     if (!this.quantizes(name, variable.size)) {
-      lionStep32(variable, grad, this.ensureSlot(name, 'm', () => tf.zerosLike(variable)), h);
+      lionUpdate(this, variable, grad, this.ensureSlot(name, 'm', () => tf.zerosLike(variable)), h);
       return;
     }
     const next = this.fusedUpdate(name, variable, grad, {
       algo: ALGO.lion,
-      lr: h.learningRate!,
-      beta1: h.beta1!,
-      beta2: h.beta2!,
+      lr: h.learningRate,
+      beta1: h.beta1,
+      beta2: h.beta2,
       eps: 0,
-      weightDecay: h.weightDecay!,
+      weightDecay: h.weightDecay,
       decoupled: 1,
       bc1: 1,
       bc2: 1,

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { EightBitOptimizer, type EightBitOptions } from './eightBit.js';
+import { checkBoolean, checkOptions } from '@blockwise/tensor';
+import { EIGHT_BIT_KEYS, EightBitOptimizer, type EightBitOptions } from './eightBit.js';
 import { ALGO } from './fused8bit.js';
 import { checkHyper, closedUnit, nonNegative, unitInterval, type HyperParameter } from './hyper.js';
 import { finiteGrad, type HyperSpec } from './optimizerBase.js';
@@ -23,16 +24,21 @@ export interface Momentum8bitOptions extends EightBitOptions {
  * then `b = mu b + (1 - dampening) g`; Nesterov steps along `g + mu b`), with the buffer in 8-bit
  * block-wise state. `optimBits: 32` gives exactly torch.optim.SGD with momentum.
  */
-export class Momentum8bit extends EightBitOptimizer {
+/** Names of SGD momentum's hyperparameters. */
+export type MomentumHyper = 'learningRate' | 'momentum' | 'dampening' | 'weightDecay';
+const MOMENTUM_KEYS = ['learningRate', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'kernel', ...EIGHT_BIT_KEYS] as const;
+
+export class Momentum8bit extends EightBitOptimizer<MomentumHyper> {
   /** Name under which tfjs serialization knows this class. */
   static get className(): string {
     return 'Momentum8bit';
   }
-  private readonly specs: Record<string, HyperSpec>;
+  private readonly specs: Record<MomentumHyper, HyperSpec>;
   /** Nesterov momentum. */
   readonly nesterov: boolean;
 
-  constructor(options: Momentum8bitOptions = {}) {
+  constructor(opts?: Momentum8bitOptions) {
+    const options = checkOptions('Momentum8bit', opts, MOMENTUM_KEYS);
     super(options);
     this.specs = {
       learningRate: { value: checkHyper('learningRate', options.learningRate ?? 0.01, nonNegative), check: nonNegative },
@@ -40,25 +46,23 @@ export class Momentum8bit extends EightBitOptimizer {
       dampening: { value: checkHyper('dampening', options.dampening ?? 0, closedUnit), check: closedUnit },
       weightDecay: { value: checkHyper('weightDecay', options.weightDecay ?? 0, nonNegative), check: nonNegative },
     };
-    this.nesterov = options.nesterov ?? false;
-    if (typeof this.nesterov !== 'boolean') throw new Error(`nesterov must be a boolean, got ${typeof this.nesterov}`);
+    this.nesterov = checkBoolean('nesterov', options.nesterov ?? false);
     if (this.nesterov && options.dampening !== undefined && options.dampening !== 0) {
       throw new Error(`nesterov requires dampening 0, got ${String(options.dampening)}`);
     }
   }
 
-  protected hypers(): Record<string, HyperSpec> {
+  protected hypers(): Record<MomentumHyper, HyperSpec> {
     return this.specs;
   }
 
-  protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<string, number>): void {
-    const lr = h.learningRate!;
-    const mu = h.momentum!;
-    const damp = h.dampening!;
-    const wd = h.weightDecay!;
+  protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<MomentumHyper, number>): void {
+    const { learningRate: lr, momentum: mu, dampening: damp, weightDecay: wd } = h;
     if (!this.quantizes(name, variable.size)) {
       const fresh = this.getSlot(name, 'momentum') === undefined;
       const buf = this.ensureSlot(name, 'momentum', () => tf.zerosLike(variable));
+      const constants = { mu, c: 1 - damp, wd, lr, nesterov: this.nesterov ? 1 : 0, fresh: fresh ? 1 : 0 };
+      if (this.runFused32(variable, grad, [buf], { rule: 'momentum', constants })) return;
       const { g: g0, ok } = finiteGrad(grad);
       const g = wd !== 0 ? tf.add(g0, tf.mul(variable, wd)) : g0;
       const nb = fresh ? g : tf.add(tf.mul(buf, mu), tf.mul(g, 1 - damp));

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { adamHypers, adamStep32, type AdamWOptions } from './adamw.js';
+import { checkBoolean, checkNumber, checkOneOf, checkOptions } from '@blockwise/tensor';
+import { ADAMW_KEYS, adamHypers, adamUpdate, type AdamHyper, type AdamWOptions } from './adamw.js';
+import type { KernelChoice } from './kernelDefs.js';
 import { checkHyper, matchesAny, nonNegative, toPatterns, unitInterval, type HyperParameter } from './hyper.js';
 import { newtonSchulz, NS_COEFFICIENTS } from './newtonSchulz.js';
 import { BlockwiseOptimizer, finiteGrad, type HyperSpec } from './optimizerBase.js';
@@ -38,56 +40,71 @@ export interface MuonOptions {
    * `true` uses beta 0.9.
    */
   noiseAdaptive?: boolean | { beta?: number };
+  /** Implementation of the fused AdamW step on cpu and wasm: 'auto' (default), 'simd' or 'js'. */
+  kernel?: KernelChoice;
 }
+
+/** Names of Muon's hyperparameters (the AdamW fallback's under `adamw.`). */
+export type MuonHyper = 'learningRate' | 'weightDecay' | 'momentum' | `adamw.${AdamHyper}`;
+const MUON_KEYS = [
+  'learningRate', 'weightDecay', 'momentum', 'nesterov', 'nsSteps', 'nsCoefficients', 'epsilon', 'adjustLrFn',
+  'matrixLayout', 'adamw', 'adamwPatterns', 'noiseAdaptive', 'kernel',
+] as const;
+/** More Newton-Schulz steps than this only repeat the orthogonalization (5 is the default). */
+export const MAX_NS_STEPS = 100;
 
 /**
  * Muon (torch.optim.Muon): momentum `b = mu b + (1 - mu) g`, Nesterov `g + mu (b - g)`, Newton-Schulz
  * orthogonalization, `p *= 1 - lr wd`, `p -= lr * scale(shape) * O`. Variables that are not
  * matrices (biases, norms) and names matching `adamwPatterns` use AdamW instead.
  */
-export class Muon extends BlockwiseOptimizer {
+export class Muon extends BlockwiseOptimizer<MuonHyper> {
   /** Name under which tfjs serialization knows this class. */
   static get className(): string {
     return 'Muon';
   }
-  private readonly specs: Record<string, HyperSpec>;
-  private readonly adamSpecs: Record<string, HyperSpec>;
-  private readonly options: Required<Omit<MuonOptions, 'learningRate' | 'weightDecay' | 'momentum' | 'adamw' | 'adamwPatterns' | 'noiseAdaptive'>>;
+  private readonly specs: Record<'learningRate' | 'weightDecay' | 'momentum', HyperSpec>;
+  private readonly adamSpecs: Record<AdamHyper, HyperSpec>;
+  private readonly options: Required<Omit<MuonOptions, 'learningRate' | 'weightDecay' | 'momentum' | 'adamw' | 'adamwPatterns' | 'noiseAdaptive' | 'kernel'>>;
   private readonly adamwPatterns: RegExp[];
   private readonly noiseBeta: number | null;
   private layerScales = new Map<string, tf.Tensor>();
 
-  constructor(o: MuonOptions = {}) {
-    super();
+  constructor(options?: MuonOptions) {
+    const o = checkOptions('Muon', options, MUON_KEYS);
+    super(o.kernel);
     this.specs = {
       learningRate: { value: checkHyper('learningRate', o.learningRate ?? 1e-3, nonNegative), check: nonNegative },
       weightDecay: { value: checkHyper('weightDecay', o.weightDecay ?? 0.1, nonNegative), check: nonNegative },
       momentum: { value: checkHyper('momentum', o.momentum ?? 0.95, unitInterval), check: unitInterval },
     };
-    this.adamSpecs = adamHypers(o.adamw ?? {}, 1e-2);
-    const nsSteps = o.nsSteps ?? 5;
-    if (!Number.isInteger(nsSteps) || nsSteps < 1) throw new Error(`nsSteps must be an integer >= 1, got ${nsSteps}`);
+    // The fallback's options: the same checks, named `adamw.<key>` (its kernel is Muon's).
+    const adamw = checkOptions('Muon adamw', o.adamw, ADAMW_KEYS.filter((k) => k !== 'kernel'));
+    this.adamSpecs = adamHypers(adamw, 1e-2);
+    const nsSteps = checkNumber('nsSteps', o.nsSteps ?? 5, { min: 1, max: MAX_NS_STEPS, integer: true });
     const coeffs = o.nsCoefficients ?? NS_COEFFICIENTS;
-    if (!Array.isArray(coeffs) || coeffs.length !== 3 || !coeffs.every(Number.isFinite)) {
+    if (!Array.isArray(coeffs) || coeffs.length !== 3 || !coeffs.every((c) => typeof c === 'number' && Number.isFinite(c))) {
       throw new Error(`nsCoefficients must be three finite numbers, got ${JSON.stringify(coeffs)}`);
     }
-    const eps = o.epsilon ?? 1e-7;
-    if (!(eps > 0)) throw new Error(`epsilon must be > 0, got ${eps}`);
-    const adjust = o.adjustLrFn ?? 'original';
-    if (adjust !== 'original' && adjust !== 'match_rms_adamw') throw new Error(`adjustLrFn must be 'original' or 'match_rms_adamw', got ${String(adjust)}`);
-    const layout = o.matrixLayout ?? 'tfjs';
-    if (layout !== 'tfjs' && layout !== 'torch') throw new Error(`matrixLayout must be 'tfjs' or 'torch', got ${String(layout)}`);
-    this.options = { nesterov: o.nesterov ?? true, nsSteps, nsCoefficients: coeffs, epsilon: eps, adjustLrFn: adjust, matrixLayout: layout };
+    const eps = checkNumber('epsilon', o.epsilon ?? 1e-7, { min: 0, exclusiveMin: true });
+    const adjust = checkOneOf('adjustLrFn', o.adjustLrFn ?? 'original', ['original', 'match_rms_adamw'] as const);
+    const layout = checkOneOf('matrixLayout', o.matrixLayout ?? 'tfjs', ['tfjs', 'torch'] as const);
+    const nesterov = checkBoolean('nesterov', o.nesterov ?? true);
+    this.options = { nesterov, nsSteps, nsCoefficients: coeffs, epsilon: eps, adjustLrFn: adjust, matrixLayout: layout };
     this.adamwPatterns = toPatterns('adamwPatterns', o.adamwPatterns);
     const na = o.noiseAdaptive ?? false;
-    const beta = na === false ? null : na === true ? 0.9 : (na.beta ?? 0.9);
-    if (beta !== null && !(beta >= 0 && beta < 1)) throw new Error(`noiseAdaptive.beta must be in [0, 1), got ${beta}`);
+    let beta: number | null = null;
+    if (na === true) beta = 0.9;
+    else if (na !== false) {
+      const nao = checkOptions('Muon noiseAdaptive', na as { beta?: number }, ['beta']);
+      beta = checkNumber('noiseAdaptive.beta', nao.beta ?? 0.9, { min: 0, max: 1, exclusiveMax: true });
+    }
     this.noiseBeta = beta;
   }
 
-  protected hypers(): Record<string, HyperSpec> {
-    const out: Record<string, HyperSpec> = { ...this.specs };
-    for (const [k, v] of Object.entries(this.adamSpecs)) out[`adamw.${k}`] = v;
+  protected hypers(): Record<MuonHyper, HyperSpec> {
+    const out = { ...this.specs } as Record<MuonHyper, HyperSpec>;
+    for (const [k, v] of Object.entries(this.adamSpecs) as [AdamHyper, HyperSpec][]) out[`adamw.${k}`] = v;
     return out;
   }
 
@@ -133,17 +150,18 @@ export class Muon extends BlockwiseOptimizer {
     }
   }
 
-  protected updateVariable(name: string, p: tf.Variable, grad: tf.Tensor, h: Record<string, number>, t: number): void {
+  protected updateVariable(name: string, p: tf.Variable, grad: tf.Tensor, h: Record<MuonHyper, number>, t: number): void {
     if (!this.usesMuon(name, p.shape)) {
       const m = this.ensureSlot(name, 'm', () => tf.zerosLike(p));
       const v = this.ensureSlot(name, 'v', () => tf.zerosLike(p));
-      const ah: Record<string, number> = {};
-      for (const k of Object.keys(this.adamSpecs)) ah[k] = h[`adamw.${k}`]!;
-      adamStep32(p, grad, m, v, ah, t, true);
+      const ah = {} as Record<AdamHyper, number>;
+      for (const k of Object.keys(this.adamSpecs) as AdamHyper[]) ah[k] = h[`adamw.${k}`];
+      adamUpdate(this, p, grad, m, v, ah, t, true);
       return;
     }
-    const lr = h.learningRate!;
-    const mu = h.momentum!;
+    this.noteKernel('tfjs-ops');
+    const lr = h.learningRate;
+    const mu = h.momentum;
     const buf = this.ensureSlot(name, 'momentum_buffer', () => tf.zerosLike(p));
     const { g, ok } = finiteGrad(grad);
     const nb = tf.add(tf.mul(buf, mu), tf.mul(g, 1 - mu));
@@ -152,7 +170,7 @@ export class Muon extends BlockwiseOptimizer {
     let step: tf.Tensor | number = lr * this.shapeScale(p.shape);
     const layer = this.layerScales.get(name);
     if (layer) step = tf.mul(layer, step);
-    const decayed = h.weightDecay! !== 0 ? tf.mul(p, 1 - lr * h.weightDecay!) : p;
+    const decayed = h.weightDecay !== 0 ? tf.mul(p, 1 - lr * h.weightDecay) : p;
     buf.assign(nb);
     p.assign(tf.where(ok, tf.sub(decayed, tf.mul(o, step)), p));
   }

@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkOneOf } from '@blockwise/tensor';
+import { fused32Available, fused32SimdSupported, fused32Step, type Fused32Call } from './fused32.js';
 import { evalHyper, type HyperCheck, type HyperParameter } from './hyper.js';
+import { KERNEL_CHOICES, type KernelChoice, type KernelName, type Rule32Name } from './kernelDefs.js';
 
 /** A named tensor, as tfjs optimizers exchange weights. */
 export interface NamedTensor {
@@ -13,34 +16,71 @@ export interface HyperSpec {
   check: HyperCheck;
 }
 
+/** @internal What the shared step functions need of an optimizer: its fused-step runner. */
+export interface FusedRunner {
+  runFused32<R extends Rule32Name>(p: tf.Variable, grad: tf.Tensor, states: tf.Variable[], call: Omit<Fused32Call<R>, 'impl'>): boolean;
+}
+
+/** Validates the `kernel` option: one of 'auto', 'simd', 'js'; 'simd' needs WebAssembly SIMD here. */
+export function checkKernelChoice(value: unknown): KernelChoice {
+  const k = checkOneOf('kernel', value ?? 'auto', KERNEL_CHOICES);
+  if (k === 'simd' && !fused32SimdSupported()) throw new Error("kernel: 'simd' needs WebAssembly SIMD, which this JavaScript engine lacks; use 'auto' or 'js'");
+  return k;
+}
+
+/** Tensors whose state could be re-attached to a renamed variable: tfjs's `_1` suffixes removed. */
+const baseName = (name: string): string => name.replace(/_\d+(?=\/|$)/g, '');
+
 /**
  * The shared machinery of this package's optimizers: per-variable named state slots (what
  * `getWeights`/`setWeights` round-trip, with the iteration count first as in tfjs), schedules
- * resolved and checked before anything is written, and one `tf.tidy` per update.
+ * resolved and checked before anything is written, and one `tf.tidy` per update. Generic over
+ * the names of its hyperparameters, so a misspelt name is a compile error.
  */
-export abstract class BlockwiseOptimizer extends tf.Optimizer {
+export abstract class BlockwiseOptimizer<K extends string = string> extends tf.Optimizer {
   /** variable name -> slot name -> state variable. */
   protected readonly slots = new Map<string, Map<string, tf.Variable>>();
+  /** Which implementation runs the fused steps: 'auto' (fastest here), 'simd' or 'js'. */
+  readonly kernel: KernelChoice;
+  /** State loaded by `setWeights` for names no variable had at load time (matched at the first step). */
+  private pending = new Map<string, Map<string, tf.Variable>>();
+  private ran = new Set<KernelName>();
+  /** State variables created by `setWeights` (packed ones are checked at their first use). */
+  protected readonly loaded = new WeakSet<tf.Variable>();
+  private lastRan = '';
+  private disposed = false;
+
+  constructor(kernel?: KernelChoice) {
+    super();
+    this.kernel = checkKernelChoice(kernel);
+  }
 
   /** The hyperparameters (number or schedule) with their checks, by option name. */
-  protected abstract hypers(): Record<string, HyperSpec>;
+  protected abstract hypers(): Record<K, HyperSpec>;
 
   /** Applies one update to one variable; runs inside `tf.tidy`. */
-  protected abstract updateVariable(
-    name: string,
-    variable: tf.Variable,
-    grad: tf.Tensor,
-    h: Record<string, number>,
-    t: number,
-  ): void;
+  protected abstract updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<K, number>, t: number): void;
 
   /** Hook run inside the update's tidy before any variable is updated (cross-layer statistics). */
-  protected beforeUpdates(_entries: [string, tf.Tensor | undefined][], _h: Record<string, number>, _t: number): void {}
+  protected beforeUpdates(_entries: [string, tf.Tensor | undefined][], _h: Record<K, number>, _t: number): void {}
+
+  /**
+   * Which implementation ran the last step: 'wasm-simd', 'js' (typed arrays), 'wgsl' or
+   * 'tfjs-ops', joined with '+' when variables took different paths; '' before the first step.
+   */
+  lastKernel(): string {
+    return this.lastRan;
+  }
+
+  /** Records the implementation that updated a variable in this step. */
+  protected noteKernel(k: KernelName): void {
+    this.ran.add(k);
+  }
 
   /** Resolves every hyperparameter at `step` (0-based count of updates done); throws on a bad value. */
-  resolveHypers(step: number): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [name, spec] of Object.entries(this.hypers())) out[name] = evalHyper(name, spec.value, step, spec.check);
+  resolveHypers(step: number): Record<K, number> {
+    const out = {} as Record<K, number>;
+    for (const [name, spec] of Object.entries(this.hypers()) as [K, HyperSpec][]) out[name] = evalHyper(name, spec.value, step, spec.check);
     return out;
   }
 
@@ -49,18 +89,53 @@ export abstract class BlockwiseOptimizer extends tf.Optimizer {
     const entries: [string, tf.Tensor | undefined][] = Array.isArray(variableGradients)
       ? variableGradients.map((v) => [v.name, v.tensor])
       : Object.entries(variableGradients);
+    if (this.disposed) throw new Error(`${this.getClassName()}.applyGradients: this optimizer was disposed; create a new one (its state is gone)`);
+    for (const [name, grad] of entries) {
+      if (grad == null) continue;
+      const variable = tf.engine().registeredVariables[name];
+      if (!variable) throw new Error(`applyGradients: no registered variable named '${name}'`);
+      if (!(grad instanceof tf.Tensor) || grad.isDisposed) throw new Error(`applyGradients: the gradient of '${name}' must be a live tf.Tensor, got ${grad instanceof tf.Tensor ? 'a disposed tensor' : typeof grad}`);
+      if (grad.size !== variable.size) {
+        throw new Error(`applyGradients: the gradient of '${name}' has shape [${grad.shape.join(', ')}], the variable [${variable.shape.join(', ')}]`);
+      }
+      if (grad.dtype !== 'float32' && grad.dtype !== 'int32') throw new Error(`applyGradients: the gradient of '${name}' must be float32 or int32, got ${grad.dtype}`);
+    }
+    this.adoptPending(entries);
     const step = this.iterations;
     const h = this.resolveHypers(step);
+    this.ran.clear();
     tf.tidy(() => {
-      this.beforeUpdates(entries, h, step + 1);
-      for (const [name, grad] of entries) {
+      // int32 gradients are cast (as tf.train.adam effectively does): the kernels read float32.
+      const cast = entries.map(([n, g]) => [n, g != null && g.dtype !== 'float32' ? tf.cast(g, 'float32') : g] as [string, tf.Tensor | undefined]);
+      this.beforeUpdates(cast, h, step + 1);
+      for (const [name, grad] of cast) {
         if (grad == null) continue;
-        const variable = tf.engine().registeredVariables[name];
-        if (!variable) throw new Error(`applyGradients: no registered variable named '${name}'`);
-        this.updateVariable(name, variable, grad, h, step + 1);
+        this.updateVariable(name, tf.engine().registeredVariables[name]!, grad, h, step + 1);
       }
     });
+    this.lastRan = [...this.ran].sort().join('+');
     this.incrementIterations();
+  }
+
+  /**
+   * Attaches state loaded under another name to a variable that has none: tfjs renames the
+   * variables of a model loaded again in the same process (`dense/kernel_1`), so a loaded
+   * `dense/kernel/m` belongs to `dense/kernel_1` when exactly one loaded name matches after the
+   * numeric suffixes are removed and every state has the variable's size.
+   */
+  private adoptPending(entries: [string, tf.Tensor | undefined][]): void {
+    if (this.pending.size === 0) return;
+    for (const [name, grad] of entries) {
+      if (grad == null || this.slots.has(name)) continue;
+      const exact = this.pending.get(name);
+      const size = grad.size;
+      const candidates = exact
+        ? [name]
+        : [...this.pending.keys()].filter((k) => baseName(k) === baseName(name) && [...this.pending.get(k)!.values()].every((v) => v.size === size || v.dtype === 'int32' || v.size === 1));
+      if (candidates.length !== 1) continue;
+      this.slots.set(name, this.pending.get(candidates[0]!)!);
+      this.pending.delete(candidates[0]!);
+    }
   }
 
   /** The slot `slot` of variable `varName`, if it exists. */
@@ -104,32 +179,76 @@ export abstract class BlockwiseOptimizer extends tf.Optimizer {
     return [await this.saveIterations(), ...states];
   }
 
+  /**
+   * Loads state saved by `getWeights` (or tfjs's `model.save(..., { includeOptimizer: true })`).
+   * Everything is checked before anything is replaced: the iteration count (an integer >= 0),
+   * names `<variable>/<slot>`, finite float32 state, non-negative second moments, finite
+   * non-negative block maxima of packed states. Passing this optimizer's own `getWeights()` works.
+   */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const rest = await this.extractIterations(weightValues);
-    this.disposeSlots();
+    if (this.disposed) throw new Error(`${this.getClassName()}.setWeights: this optimizer was disposed`);
+    if (!Array.isArray(weightValues) || weightValues.length === 0) {
+      throw new Error(`setWeights: weightValues must be a non-empty array of { name, tensor } with the iteration count first, got ${Array.isArray(weightValues) ? 'an empty array' : typeof weightValues}`);
+    }
+    const [first, ...rest] = weightValues;
+    if (!(first?.tensor instanceof tf.Tensor) || first.tensor.size !== 1) throw new Error('setWeights: the first weight must be the scalar iteration count');
+    const iter = (await first.tensor.data())[0]!;
+    if (!Number.isInteger(iter) || iter < 0) throw new Error(`setWeights: the iteration count must be an integer >= 0, got ${iter}`);
+    const parsed: { varName: string; slot: string; tensor: tf.Tensor }[] = [];
     for (const { name, tensor } of rest) {
-      const cut = name.lastIndexOf('/');
-      if (cut <= 0) throw new Error(`setWeights: state names look like '<variable>/<slot>', got '${name}'`);
-      const varName = name.slice(0, cut);
-      const slot = name.slice(cut + 1);
-      this.ensureSlot(varName, slot, () => tf.clone(tensor));
+      const cut = typeof name === 'string' ? name.lastIndexOf('/') : -1;
+      if (cut <= 0) throw new Error(`setWeights: state names look like '<variable>/<slot>', got ${JSON.stringify(name)}`);
+      if (!(tensor instanceof tf.Tensor) || tensor.isDisposed) throw new Error(`setWeights: '${name}' must be a live tf.Tensor`);
+      await checkState(name, name.slice(cut + 1), tensor);
+      parsed.push({ varName: name.slice(0, cut), slot: name.slice(cut + 1), tensor });
+    }
+    // Clone before disposing: the tensors may be this optimizer's own slots.
+    const fresh = parsed.map(({ varName, slot, tensor }) => ({ varName, slot, v: tf.tidy(() => tf.variable(tf.clone(tensor), false)) }));
+    await this.extractIterations(weightValues);
+    this.disposeSlots();
+    for (const { varName, slot, v } of fresh) {
+      const target = tf.engine().registeredVariables[varName] ? this.slots : this.pending;
+      let m = target.get(varName);
+      if (!m) {
+        m = new Map();
+        target.set(varName, m);
+      }
+      m.set(slot, v);
+      this.loaded.add(v);
     }
   }
 
-  private disposeSlots(): void {
-    for (const m of this.slots.values()) for (const v of m.values()) v.dispose();
-    this.slots.clear();
+  /**
+   * @internal Runs one fused float32-state step when the backend has the kernel (cpu, wasm) and
+   * records which implementation ran; returns false elsewhere (the caller then uses tfjs ops).
+   */
+  runFused32<R extends Rule32Name>(p: tf.Variable, grad: tf.Tensor, states: tf.Variable[], call: Omit<Fused32Call<R>, 'impl'>): boolean {
+    if (!fused32Available(tf.getBackend())) {
+      this.noteKernel('tfjs-ops');
+      return false;
+    }
+    this.noteKernel(fused32Step(p, grad, states, { ...call, impl: this.kernel }));
+    return true;
   }
 
+  private disposeSlots(): void {
+    for (const map of [this.slots, this.pending]) {
+      for (const m of map.values()) for (const v of m.values()) v.dispose();
+      map.clear();
+    }
+  }
+
+  /** Frees the state; stepping afterwards throws (instead of silently starting from zero state). */
   override dispose(): void {
     this.disposeSlots();
+    this.disposed = true;
     super.dispose();
   }
 
   /** Hyperparameter values for `getConfig`: numbers as given; a schedule as its current value. */
   protected hyperConfig(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [name, spec] of Object.entries(this.hypers())) {
+    for (const [name, spec] of Object.entries(this.hypers()) as [K, HyperSpec][]) {
       out[name] = typeof spec.value === 'number' ? spec.value : evalHyper(name, spec.value, this.iterations, spec.check);
     }
     return out;
@@ -140,7 +259,24 @@ export abstract class BlockwiseOptimizer extends tf.Optimizer {
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
-    return new cls(config);
+    // tfjs-layers hands its deserialization context along with the saved config.
+    const { customObjects: _ignored, ...own } = config;
+    return new cls(own);
+  }
+}
+
+/** Throws when a loaded state tensor cannot be right (non-finite values, negative second moments or block maxima). */
+async function checkState(name: string, slot: string, t: tf.Tensor): Promise<void> {
+  if (/^q[48]$/.test(slot)) {
+    if (t.dtype !== 'int32' || t.rank !== 1) throw new Error(`setWeights: packed state '${name}' must be a 1-D int32 tensor, got ${t.dtype} of rank ${t.rank}`);
+    return;
+  }
+  if (t.dtype !== 'float32') throw new Error(`setWeights: state '${name}' must be float32, got ${t.dtype}`);
+  const d = (await t.data()) as Float32Array;
+  for (let i = 0; i < d.length; i++) {
+    const x = d[i]!;
+    if (x - x !== 0) throw new Error(`setWeights: state '${name}' holds ${x} at index ${i}; saved state is always finite`);
+    if (slot === 'v' && x < 0) throw new Error(`setWeights: second moment '${name}' holds ${x} at index ${i}; it must be >= 0`);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Fused8bitAttrs } from './fused8bit.js';
+import { ALGO, twoStates } from './kernelDefs.js';
 
 /** Per-block scratch arrays of the typed-array kernels. */
 export interface Scratch {
@@ -35,11 +36,11 @@ type Twelve = [...Six, ...Six];
  */
 export function ruleConstants(a: Fused8bitAttrs): Float32Array {
   const { lr, beta1: b1, beta2: b2, weightDecay: wd } = a;
-  if (a.algo === 0 || a.algo === 3) {
+  if (twoStates(a.algo)) {
     const decoupled = a.decoupled !== 0;
     return Float32Array.of(b1, 1 - b1, b2, 1 - b2, decoupled ? 0 : wd, decoupled ? 1 - lr * wd : 1, lr / a.bc1, 1 / Math.sqrt(a.bc2), a.eps, a.bc1, a.bc2, wd);
   }
-  if (a.algo === 1) return Float32Array.of(a.momentum, 1 - a.dampening, wd, lr, a.nesterov ? 1 : 0, a.fresh ? 1 : 0);
+  if (a.algo === ALGO.momentum) return Float32Array.of(a.momentum, 1 - a.dampening, wd, lr, a.nesterov ? 1 : 0, a.fresh ? 1 : 0);
   return Float32Array.of(b1, 1 - b1, b2, 1 - b2, 1 - lr * wd, lr);
 }
 
@@ -69,9 +70,9 @@ export function updateBlock(
 ): void {
   const k = ruleConstants(a);
   const algo = a.algo;
-  if (algo === 0 || algo === 3) {
+  if (twoStates(algo)) {
     const [b1, c1, b2, c2, l2, decay, stepSize, invSqrtBc2, eps, bc1, bc2, wd] = k as unknown as Twelve;
-    const lamb = algo === 3;
+    const lamb = algo === ALGO.lamb;
     let mx0 = 0;
     let mx1 = 0;
     for (let i = start; i < end; i++) {
@@ -82,14 +83,18 @@ export function updateBlock(
       const v = f(map1[codes[off1 + i]!]! * a1);
       let nm = m;
       let nv = v;
-      if (g0 - g0 === 0) {
-        // finite gradient (x - x is NaN for NaN and +-Infinity)
-        const gi = f(g0 + f(l2 * pi));
-        nm = f(f(b1 * m) + f(c1 * gi));
-        nv = f(f(b2 * v) + f(f(c2 * gi) * gi));
-        outP[i] = lamb
-          ? f(f(f(nm / bc1) / f(f(Math.sqrt(f(nv / bc2))) + eps)) + f(wd * pi))
-          : f(f(pi * decay) - f(f(stepSize * nm) / f(f(f(Math.sqrt(nv)) * invSqrtBc2) + eps)));
+      // x - x is NaN for NaN and +-Infinity: a non-finite gradient, or an element whose update
+      // overflows, keeps its parameter (LAMB: update 0) and states.
+      const gi = f(g0 + f(l2 * pi));
+      const tm = f(f(b1 * m) + f(c1 * gi));
+      const tv = f(f(b2 * v) + f(f(c2 * gi) * gi));
+      const tp = lamb
+        ? f(f(f(tm / bc1) / f(f(Math.sqrt(f(tv / bc2))) + eps)) + f(wd * pi))
+        : f(f(pi * decay) - f(f(stepSize * tm) / f(f(f(Math.sqrt(tv)) * invSqrtBc2) + eps)));
+      if (g0 - g0 === 0 && tm - tm === 0 && tv - tv === 0 && tp - tp === 0) {
+        nm = tm;
+        nv = tv;
+        outP[i] = tp;
       } else {
         outP[i] = lamb ? 0 : pi;
       }
@@ -101,7 +106,7 @@ export function updateBlock(
     }
     blockMax[0] = mx0;
     blockMax[1] = mx1;
-  } else if (algo === 1) {
+  } else if (algo === ALGO.momentum) {
     const [mu, c, wd, lr, nesterov, fresh] = k as unknown as Six;
     let mx0 = 0;
     for (let i = start; i < end; i++) {
@@ -110,10 +115,12 @@ export function updateBlock(
       const m = f(map0[codes[i]!]! * a0);
       const g0 = g[i]!;
       let nm = m;
-      if (g0 - g0 === 0) {
-        const gi = f(g0 + f(wd * pi));
-        nm = fresh ? gi : f(f(mu * m) + f(c * gi));
-        outP[i] = f(pi - f(lr * (nesterov ? f(gi + f(mu * nm)) : nm)));
+      const gi = f(g0 + f(wd * pi));
+      const tm = fresh ? gi : f(f(mu * m) + f(c * gi));
+      const tp = f(pi - f(lr * (nesterov ? f(gi + f(mu * tm)) : tm)));
+      if (g0 - g0 === 0 && tm - tm === 0 && tp - tp === 0) {
+        nm = tm;
+        outP[i] = tp;
       } else {
         outP[i] = pi;
       }
@@ -131,10 +138,12 @@ export function updateBlock(
       const m = f(map0[codes[i]!]! * a0);
       const gi = g[i]!;
       let nm = m;
-      if (gi - gi === 0) {
-        const c = f(f(b1 * m) + f(c1 * gi));
-        outP[i] = f(f(pi * decay) - f(lr * (c > 0 ? 1 : c < 0 ? -1 : 0)));
-        nm = f(f(b2 * m) + f(c2 * gi));
+      const c = f(f(b1 * m) + f(c1 * gi));
+      const tp = f(f(pi * decay) - f(lr * (c > 0 ? 1 : c < 0 ? -1 : 0)));
+      const tm = f(f(b2 * m) + f(c2 * gi));
+      if (gi - gi === 0 && tm - tm === 0 && tp - tp === 0) {
+        nm = tm;
+        outP[i] = tp;
       } else {
         outP[i] = pi;
       }

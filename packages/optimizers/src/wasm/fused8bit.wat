@@ -137,9 +137,13 @@
               (f32x4.sub (f32x4.mul (local.get $pi) (local.get $decay))
                          (f32x4.div (f32x4.mul (local.get $ss) (local.get $nm))
                                     (f32x4.add (f32x4.mul (f32x4.sqrt (local.get $nv)) (local.get $isb)) (local.get $eps)))))))
-        ;; Rare: a non-finite gradient (g - g is NaN for NaN and +-Infinity) keeps the element's
-        ;; parameter (LAMB: update 0) and states.
-        (local.set $ok (f32x4.eq (f32x4.sub (local.get $g0) (local.get $g0)) (local.get $zero)))
+        ;; Rare: a non-finite gradient (g - g is NaN for NaN and +-Infinity), or an element whose
+        ;; update overflows, keeps the element's parameter (LAMB: update 0) and states.
+        (local.set $ok (v128.and
+          (v128.and (f32x4.eq (f32x4.sub (local.get $g0) (local.get $g0)) (local.get $zero))
+                    (f32x4.eq (f32x4.sub (local.get $nm) (local.get $nm)) (local.get $zero)))
+          (v128.and (f32x4.eq (f32x4.sub (local.get $nv) (local.get $nv)) (local.get $zero))
+                    (f32x4.eq (f32x4.sub (local.get $np) (local.get $np)) (local.get $zero)))))
         (if (i32.eqz (i32x4.all_true (local.get $ok)))
           (then
             (local.set $np (v128.bitselect (local.get $np) (select (result v128) (local.get $zero) (local.get $pi) (local.get $lamb)) (local.get $ok)))
@@ -195,7 +199,9 @@
         ;; p - lr * (nesterov ? gi + mu * nm : nm)
         (local.set $np (f32x4.sub (local.get $pi) (f32x4.mul (local.get $lr)
           (v128.bitselect (f32x4.add (local.get $gi) (f32x4.mul (local.get $mu) (local.get $nm))) (local.get $nm) (local.get $nest)))))
-        (local.set $ok (f32x4.eq (f32x4.sub (local.get $g0) (local.get $g0)) (local.get $zero)))
+        (local.set $ok (v128.and (f32x4.eq (f32x4.sub (local.get $g0) (local.get $g0)) (local.get $zero))
+          (v128.and (f32x4.eq (f32x4.sub (local.get $nm) (local.get $nm)) (local.get $zero))
+                    (f32x4.eq (f32x4.sub (local.get $np) (local.get $np)) (local.get $zero)))))
         (if (i32.eqz (i32x4.all_true (local.get $ok)))
           (then
             (local.set $np (v128.bitselect (local.get $np) (local.get $pi) (local.get $ok)))
@@ -242,7 +248,9 @@
         (local.set $sign (v128.bitselect (f32x4.neg (local.get $one)) (local.get $sign) (f32x4.lt (local.get $c) (local.get $zero))))
         (local.set $np (f32x4.sub (f32x4.mul (local.get $pi) (local.get $decay)) (f32x4.mul (local.get $lr) (local.get $sign))))
         (local.set $nm (f32x4.add (f32x4.mul (local.get $b2) (local.get $m)) (f32x4.mul (local.get $k2) (local.get $gi))))
-        (local.set $ok (f32x4.eq (f32x4.sub (local.get $gi) (local.get $gi)) (local.get $zero)))
+        (local.set $ok (v128.and (f32x4.eq (f32x4.sub (local.get $gi) (local.get $gi)) (local.get $zero))
+          (v128.and (f32x4.eq (f32x4.sub (local.get $nm) (local.get $nm)) (local.get $zero))
+                    (f32x4.eq (f32x4.sub (local.get $np) (local.get $np)) (local.get $zero)))))
         (if (i32.eqz (i32x4.all_true (local.get $ok)))
           (then
             (local.set $np (v128.bitselect (local.get $np) (local.get $pi) (local.get $ok)))
