@@ -191,3 +191,50 @@ describe('feature guidance and FLOPs', () => {
     clf.dispose();
   });
 });
+
+describe('BlockwiseFlow and training: bad options and bad numbers', () => {
+  const data = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i));
+  const values = async (vars: tf.Variable[]): Promise<number[]> => (await Promise.all(vars.map((v) => v.data()))).flatMap((d) => Array.from(d));
+
+  it('misspelt options throw naming the nearest valid one (config, train, sample)', async () => {
+    expect(() => new BlockwiseFlow({ dim: 2, segment: 2, hidden: [4] } as never)).toThrow(/BlockwiseFlow: unknown option "segment"; did you mean "segments"\?/);
+    expect(() => new BlockwiseFlow(null as never)).toThrow(/BlockwiseFlow: options must be an object, got null/);
+    expect(() => new BlockwiseFlow({ dim: 2, segments: 1e6, hidden: [4] })).toThrow(/segments \(K\) must be an integer >= 1 <= 1024, got 1000000/);
+    const f = new BlockwiseFlow({ dim: 2, segments: 2, hidden: [4], seed: 1 });
+    await expect(f.train({ data, path, steps: 2, learningrate: 0.5 } as never)).rejects.toThrow(/BlockwiseFlow.train: unknown option "learningrate"; did you mean "learningRate"\?/);
+    await expect(f.train({ data, path, steps: 2, stratified: 'yes' } as never)).rejects.toThrow(/stratified must be true or false, got "yes"/);
+    await expect(f.train({ data, path, steps: 2, learningRate: Infinity })).rejects.toThrow(/learningRate must be a finite number > 0, got Infinity/);
+    await expect(f.train({ data, path, steps: 2, batchSize: 2 ** 30 })).rejects.toThrow(/batchSize must be an integer >= 1 <= 1048576/);
+    await expect(f.train({ data, path, steps: 2, optimizer: tf.train.sgd(0.1), learningRate: 0.1 })).rejects.toThrow(/learningRate applies to the default Adam only/);
+    const x0 = tf.zeros([3, 2]);
+    await expect(f.sample(x0 as tf.Tensor2D, { steps: 2, methd: 'euler' } as never)).rejects.toThrow(/unknown option "methd"; did you mean "method"\?/);
+    await expect(f.sample(x0 as tf.Tensor2D, { steps: 2, method: 'dopri5' } as never)).rejects.toThrow(/method must be one of euler, midpoint, heun, heun2, heun3, rk4, rk4-classic, got "dopri5"/);
+    await expect(f.sample(x0 as tf.Tensor2D, { steps: 1e9 })).rejects.toThrow(/steps must be an integer >= 1 <= 1000000, got 1000000000/);
+    expect(() => f.flopsPerSample({ steps: 3 })).toThrow(/steps must be a positive multiple of K = 2, got 3/);
+    tf.dispose(x0);
+    f.dispose();
+  });
+
+  it('NaN data throws before training and leaves the parameters untouched', async () => {
+    const f = new BlockwiseFlow({ dim: 2, segments: 2, hidden: [4], seed: 1 });
+    const before = await values(f.trainableVariables);
+    const bad = data.slice();
+    bad[7] = NaN;
+    await expect(f.train({ data: bad, path, steps: 5 })).rejects.toThrow(/data must be finite, got NaN at index 7 \(row 3\)/);
+    expect(await values(f.trainableVariables)).toEqual(before);
+    f.dispose();
+  });
+
+  it('a diverging run restores the parameters to the last finite checked values and throws', async () => {
+    const f = new BlockwiseFlow({ dim: 2, segments: 2, hidden: [8], seed: 1 });
+    const n0 = tf.memory().numTensors;
+    // Plain SGD at rate 1e6 on a quadratic loss blows up within a few steps (loss Inf, then NaN).
+    const sgd = tf.train.sgd(1e6);
+    await expect(f.train({ data, path, steps: 50, optimizer: sgd, syncEvery: 1 })).rejects.toThrow(/training diverged: .* at step \d+; the parameters were restored to (their initial values|their values after step \d+)/);
+    const after = await values(f.trainableVariables);
+    expect(after.every(Number.isFinite)).toBe(true);
+    sgd.dispose();
+    expect(tf.memory().numTensors).toBe(n0);
+    f.dispose();
+  });
+});

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkNumber, checkOptions } from '@blockwise/tensor';
 import { createMlp, timeFeatures, type Activation, type Mlp } from './mlp.js';
 
 /** Semantic feature guidance of Blockwise Flow Matching, with optional feature residual approximation. */
@@ -44,9 +45,10 @@ export function createFeatureGuidance(
   activation: Activation | undefined,
   seed: number,
 ): FeatureGuidance {
-  if (!Number.isInteger(config.featureDim) || config.featureDim < 1) {
-    throw new Error(`featureDim must be a positive integer, got ${config.featureDim}`);
-  }
+  checkOptions('features', config, ['featureDim', 'hidden', 'target', 'targetDim', 'weight', 'residual']);
+  checkNumber('features: featureDim', config.featureDim, { integer: true, min: 1 });
+  checkNumber('features: targetDim', config.targetDim, { integer: true, min: 1 });
+  if (config.residual !== undefined) checkOptions('features.residual', config.residual, ['hidden']);
   if (typeof config.target !== 'function') throw new Error('target must be a function x1 => features');
   const weight = config.weight ?? 0.5;
   if (!Number.isFinite(weight) || weight < 0) throw new Error(`weight must be a non-negative number, got ${weight}`);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkOptions } from '@blockwise/tensor';
 import type { VelocityFn } from './ode.js';
 
 /**
@@ -15,7 +16,9 @@ export interface GuidanceOptions {
 }
 
 function checkGuidance(opts: GuidanceOptions): void {
-  if (!opts || (opts.convention !== 'ho-salimans' && opts.convention !== 'diffusers')) {
+  if (opts === undefined) throw new Error("guidance options { scale, convention } are required (convention 'ho-salimans' or 'diffusers')");
+  checkOptions('guidance', opts, ['scale', 'convention']);
+  if (opts.convention !== 'ho-salimans' && opts.convention !== 'diffusers') {
     throw new Error(`convention must be 'ho-salimans' or 'diffusers', got ${String(opts?.convention)}`);
   }
   if (!Number.isFinite(opts.scale)) throw new Error(`scale must be a finite number, got ${opts.scale}`);

@@ -54,7 +54,9 @@ describe('logLikelihood', () => {
     const r = await logLikelihood((x) => tf.mul(x, 0.1), x1, { steps: 2 });
     tf.dispose([r.logLikelihood, r.x0]);
     expect(tf.memory().numTensors).toBe(before);
-    await expect(logLikelihood((x) => x, x1, { steps: 0 })).rejects.toThrow(/steps must be a positive integer, got 0/);
+    await expect(logLikelihood((x) => x, x1, { steps: 0 })).rejects.toThrow(/logLikelihood: steps must be an integer >= 1 <= 1000000, got 0/);
+    await expect(logLikelihood((x) => x, x1, { step: 4 } as never)).rejects.toThrow(/logLikelihood: unknown option "step"; did you mean "steps"\?/);
+    await expect(logLikelihood((x) => x, x1, { method: 'dopri5', steps: 4 })).rejects.toThrow(/steps applies to fixed-step methods; dopri5/);
     await expect(logLikelihood((x) => x, tf.zeros([3]) as never)).rejects.toThrow(/x1 must be a 2-D tf.Tensor/);
   });
 });

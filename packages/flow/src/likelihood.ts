@@ -1,15 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng } from '@blockwise/tensor';
+import { checkNumber, checkOneOf, checkOptions, createRng, describeValue } from '@blockwise/tensor';
 import { ensureGradients } from './gradients.js';
-import { solveOde, type OdeMethod, type VelocityFn } from './ode.js';
+import { checkMethod, checkState, solveOde, STAGES, type OdeMethod, type VelocityFn } from './ode.js';
+
+const LIKELIHOOD_KEYS = ['method', 'steps', 'rtol', 'atol', 'divergence', 'probe', 'seed', 'logP0'] as const;
+const ADAPTIVE = ['dopri5', 'bosh3', 'adaptive_heun'] as const;
+const METHODS = [...(Object.keys(STAGES) as OdeMethod[]), ...ADAPTIVE];
 
 /** Options of `logLikelihood`. */
 export interface LogLikelihoodOptions {
-  /** Integration method (default 'rk4'). */
+  /** Integration method (default 'rk4': torchdiffeq's, the 3/8 rule). */
   method?: OdeMethod;
   /** Steps from t = 1 back to t = 0 for fixed-step methods (default 20). */
   steps?: number;
-  /** dopri5 tolerances. */
+  /** Adaptive methods' tolerances (default 1e-5 each). */
   rtol?: number;
   atol?: number;
   /** 'exact' (d backward passes per evaluation) or 'hutchinson'; default exact when dim <= 16. */
@@ -66,19 +70,25 @@ export function divergence(velocity: VelocityFn, x: tf.Tensor2D, t: number, prob
  * variables: integrate [x, L] from t = 1 to 0 with dL/dt = div v; then log p1(x1) = log p0(x0) + L(0).
  * Asynchronous like `solveOde` (bad arguments reject the promise).
  */
-export async function logLikelihood(velocity: VelocityFn, x1: tf.Tensor2D, opts: LogLikelihoodOptions = {}): Promise<LogLikelihoodResult> {
-  if (!(x1 instanceof tf.Tensor) || x1.rank !== 2) throw new Error(`x1 must be a 2-D tf.Tensor [n, d], got rank ${(x1 as tf.Tensor)?.rank}`);
+export async function logLikelihood(velocity: VelocityFn, x1: tf.Tensor2D, options?: LogLikelihoodOptions): Promise<LogLikelihoodResult> {
+  const opts = checkOptions('logLikelihood', options, LIKELIHOOD_KEYS);
+  if (typeof velocity !== 'function') throw new Error(`logLikelihood: velocity must be a function (x, t) => tf.Tensor, got ${describeValue(velocity)}`);
+  checkState('logLikelihood', 'x1', x1);
+  if (x1.rank !== 2) throw new Error(`logLikelihood: x1 must be a 2-D tf.Tensor [n, d], got shape [${x1.shape.join(', ')}]`);
   const [n, d] = x1.shape;
-  const steps = opts.steps ?? 20;
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
-  const mode = opts.divergence ?? (d <= 16 ? 'exact' : 'hutchinson');
-  if (mode !== 'exact' && mode !== 'hutchinson') throw new Error(`divergence must be 'exact' or 'hutchinson', got ${String(mode)}`);
-  const method = opts.method ?? 'rk4';
+  const method = checkMethod('logLikelihood', opts.method ?? 'rk4', METHODS);
+  const adaptive = (ADAPTIVE as readonly string[]).includes(method);
+  if (adaptive && opts.steps !== undefined) throw new Error(`logLikelihood: steps applies to fixed-step methods; ${method} chooses its own steps`);
+  const steps = opts.steps === undefined ? 20 : checkNumber('logLikelihood: steps', opts.steps, { integer: true, min: 1, max: 1e6 });
+  const mode = checkOneOf('logLikelihood: divergence', opts.divergence ?? (d <= 16 ? 'exact' : 'hutchinson'), ['exact', 'hutchinson'] as const);
+  const probeKind = checkOneOf('logLikelihood: probe', opts.probe ?? 'rademacher', ['rademacher', 'gaussian'] as const);
+  const seed = opts.seed === undefined ? 0 : checkNumber('logLikelihood: seed', opts.seed, { integer: true });
+  if (opts.logP0 !== undefined && typeof opts.logP0 !== 'function') throw new Error(`logLikelihood: logP0 must be a function x0 => log density per row, got ${describeValue(opts.logP0)}`);
   let probe: tf.Tensor2D | undefined;
   if (mode === 'hutchinson') {
-    const rng = createRng(opts.seed ?? 0);
+    const rng = createRng(seed);
     const a = new Float32Array(n * d);
-    if ((opts.probe ?? 'rademacher') === 'gaussian') rng.fillNormal(a);
+    if (probeKind === 'gaussian') rng.fillNormal(a);
     else for (let i = 0; i < a.length; i++) a[i] = rng.next() < 0.5 ? -1 : 1;
     probe = tf.tensor2d(a, [n, d]);
   }
@@ -90,13 +100,12 @@ export async function logLikelihood(velocity: VelocityFn, x1: tf.Tensor2D, opts:
     });
   const z1 = tf.tidy(() => tf.concat([x1, tf.zeros([n, 1])], 1));
   try {
-    const grid = method === 'dopri5' ? [1, 0] : undefined;
     const r = await solveOde(aug, z1, {
       method,
-      timeGrid: grid ?? [1, 0],
-      stepSize: method === 'dopri5' ? undefined : 1 / steps,
-      rtol: opts.rtol,
-      atol: opts.atol,
+      timeGrid: [1, 0],
+      ...(adaptive ? {} : { stepSize: 1 / steps }),
+      ...(opts.rtol === undefined ? {} : { rtol: opts.rtol }),
+      ...(opts.atol === undefined ? {} : { atol: opts.atol }),
     });
     const out = tf.tidy(() => {
       const x0 = tf.slice(r.x, [0, 0], [n, d]) as tf.Tensor2D;

@@ -1,12 +1,16 @@
-import { createRng } from '@blockwise/tensor';
+import { checkBoolean, checkNumber, checkOptions, createRng, describeValue } from '@blockwise/tensor';
 import { linearAssignment, squaredDistances } from './assignment.js';
 import { matmulSquare, meanCov, sqrtPsd, symmetricEigen } from './linalg.js';
+
+/** Most pairwise distances `mmdRbf` computes (each is a float64 on the host). */
+const MAX_PAIRS = 1e8;
 
 /** Sample sets are row-major [n, d] arrays of numbers. */
 type Samples = ArrayLike<number>;
 
 function rows(x: Samples, d: number, name: string): number {
-  if (!Number.isInteger(d) || d < 1) throw new Error(`d must be a positive integer, got ${d}`);
+  checkNumber('d', d, { integer: true, min: 1 });
+  if (x === null || typeof x !== 'object' || typeof x.length !== 'number') throw new Error(`${name} must be an array of numbers [n * d], got ${describeValue(x)}`);
   if (x.length === 0 || x.length % d !== 0) throw new Error(`${name} must hold a positive multiple of d = ${d} values, got ${x.length}`);
   for (let i = 0; i < x.length; i++) {
     if (!Number.isFinite(x[i])) throw new Error(`${name}[${i}] must be finite, got ${x[i]}`);
@@ -35,12 +39,12 @@ function quantile(sorted: Float64Array, q: number): number {
  * Sliced 2-Wasserstein distance: sqrt of the mean over random unit directions of the 1-D W2^2
  * between projections (sorted matching for equal sizes, quantile matching otherwise).
  */
-export function slicedWasserstein(a: Samples, b: Samples, d: number, opts: SlicedWassersteinOptions = {}): number {
+export function slicedWasserstein(a: Samples, b: Samples, d: number, options?: SlicedWassersteinOptions): number {
+  const opts = checkOptions('slicedWasserstein', options, ['projections', 'seed']);
   const n = rows(a, d, 'a');
   const m = rows(b, d, 'b');
-  const L = opts.projections ?? 128;
-  if (!Number.isInteger(L) || L < 1) throw new Error(`projections must be a positive integer, got ${L}`);
-  const rng = createRng(opts.seed ?? 0);
+  const L = opts.projections === undefined ? 128 : checkNumber('slicedWasserstein: projections', opts.projections, { integer: true, min: 1, max: 1e6 });
+  const rng = createRng(opts.seed === undefined ? 0 : checkNumber('slicedWasserstein: seed', opts.seed, { integer: true }));
   const dir = new Float64Array(d);
   const pa = new Float64Array(n);
   const pb = new Float64Array(m);
@@ -85,10 +89,15 @@ export interface MmdOptions {
 }
 
 /** Squared maximum mean discrepancy with (a sum of) RBF kernels. */
-export function mmdRbf(a: Samples, b: Samples, d: number, opts: MmdOptions = {}): number {
+export function mmdRbf(a: Samples, b: Samples, d: number, options?: MmdOptions): number {
+  const opts = checkOptions('mmdRbf', options, ['bandwidths', 'unbiased']);
   const n = rows(a, d, 'a');
   const m = rows(b, d, 'b');
-  const unbiased = opts.unbiased ?? true;
+  if (n * m > MAX_PAIRS || n * n > MAX_PAIRS || m * m > MAX_PAIRS) throw new Error(`mmdRbf: ${n} x ${m} samples need more than ${MAX_PAIRS} pairwise distances; subsample`);
+  const unbiased = opts.unbiased === undefined ? true : checkBoolean('mmdRbf: unbiased', opts.unbiased);
+  if (opts.bandwidths !== undefined && (!Array.isArray(opts.bandwidths) || opts.bandwidths.length === 0)) {
+    throw new Error(`mmdRbf: bandwidths must be a non-empty array of positive numbers, got ${describeValue(opts.bandwidths)}`);
+  }
   if (unbiased && (n < 2 || m < 2)) throw new Error(`unbiased MMD needs at least 2 samples per set, got ${n} and ${m}`);
   const daa = squaredDistances(a, a, d);
   const dbb = squaredDistances(b, b, d);

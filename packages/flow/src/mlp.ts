@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng } from '@blockwise/tensor';
+import { checkNumber, checkOneOf, checkOptions, createRng, describeValue } from '@blockwise/tensor';
 
 /** Hidden-layer activation of `createMlp`. */
 export type Activation = 'silu' | 'relu' | 'tanh';
@@ -28,8 +28,11 @@ export interface Mlp {
   dispose(): void;
 }
 
-function positiveInt(v: number, name: string): void {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+/** Largest layer width (a [width, width] float32 kernel of 2^16 is already 16 GiB). */
+const MAX_WIDTH = 1 << 16;
+
+function positiveInt(v: unknown, name: string): void {
+  checkNumber(name, v, { integer: true, min: 1, max: MAX_WIDTH });
 }
 
 /** FLOPs per sample of a chain of dense layers with these widths (2 * in * out each, biases and activations not counted). */
@@ -41,13 +44,16 @@ export function denseFlops(widths: number[]): number {
 
 /** Builds a dense MLP with He-uniform weights and zero biases. */
 export function createMlp(config: MlpConfig): Mlp {
-  positiveInt(config.inputDim, 'inputDim');
-  positiveInt(config.outputDim, 'outputDim');
-  if (!Array.isArray(config.hidden)) throw new Error(`hidden must be an array of widths, got ${String(config.hidden)}`);
-  config.hidden.forEach((h, i) => positiveInt(h, `hidden[${i}]`));
-  const activation = config.activation ?? 'silu';
-  if (!['silu', 'relu', 'tanh'].includes(activation)) throw new Error(`activation must be silu, relu or tanh, got ${activation}`);
-  const full: Required<MlpConfig> = { ...config, activation, seed: config.seed ?? 0 };
+  if (config === undefined) throw new Error('createMlp: a config { inputDim, hidden, outputDim } is required');
+  checkOptions('createMlp', config, ['inputDim', 'hidden', 'outputDim', 'activation', 'seed']);
+  positiveInt(config.inputDim, 'createMlp: inputDim');
+  positiveInt(config.outputDim, 'createMlp: outputDim');
+  if (!Array.isArray(config.hidden)) throw new Error(`createMlp: hidden must be an array of widths, got ${describeValue(config.hidden)}`);
+  if (config.hidden.length > 64) throw new Error(`createMlp: hidden must list at most 64 layers, got ${config.hidden.length}`);
+  config.hidden.forEach((h, i) => positiveInt(h, `createMlp: hidden[${i}]`));
+  const activation = checkOneOf('createMlp: activation', config.activation ?? 'silu', ['silu', 'relu', 'tanh'] as const);
+  const seed = config.seed === undefined ? 0 : checkNumber('createMlp: seed', config.seed, { integer: true });
+  const full: Required<MlpConfig> = { ...config, activation, seed };
   const widths = [config.inputDim, ...config.hidden, config.outputDim];
   const rng = createRng(full.seed);
   const variables: tf.Variable[] = [];
@@ -94,7 +100,8 @@ export function createMlp(config: MlpConfig): Mlp {
  * may differ (training) or `t` may be one number (sampling).
  */
 export function timeFeatures(t: tf.Tensor1D | number, n: number, frequencies: number): tf.Tensor2D {
-  if (!Number.isInteger(frequencies) || frequencies < 0) throw new Error(`frequencies must be a non-negative integer, got ${frequencies}`);
+  // 2^k overflows float32's exactness long before k = 64; more frequencies are noise.
+  checkNumber('frequencies', frequencies, { integer: true, min: 0, max: 64 });
   return tf.tidy(() => {
     const tt = typeof t === 'number' ? tf.fill([n, 1], t) : tf.reshape(t, [n, 1]);
     const parts: tf.Tensor[] = [tt];

@@ -29,6 +29,9 @@ describe('time grids', () => {
     expect(() => checkTimeGrid([0])).toThrow(/at least 2 times, got 1/);
     expect(() => checkTimeGrid([0, NaN])).toThrow(/timeGrid\[1\] must be a finite number, got NaN/);
     expect(() => shiftTime(0.5, 0)).toThrow(/shift must be a positive number, got 0/);
-    expect(() => uniformTimeGrid(0)).toThrow(/steps must be a positive integer, got 0/);
+    expect(() => uniformTimeGrid(0)).toThrow(/uniformTimeGrid: steps must be an integer >= 1 <= 10000000, got 0/);
+    // 1e10 times would exhaust memory: bounded with a clear error instead.
+    expect(() => uniformTimeGrid(1e10)).toThrow(/uniformTimeGrid: steps must be an integer >= 1 <= 10000000, got 10000000000/);
+    expect(() => dynamicShiftMu(256, { baseshift: 1 } as never)).toThrow(/dynamicShiftMu: unknown option "baseshift"; did you mean "baseShift"\?/);
   });
 });

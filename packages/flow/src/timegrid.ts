@@ -3,8 +3,15 @@
  * flow-match schedulers, translated to our convention through sigma = 1 - t.
  */
 
+import { checkNumber, checkOptions, describeValue } from '@blockwise/tensor';
+
+/** Largest grid `uniformTimeGrid` builds (an array of that many times; 1e10 would exhaust memory). */
+const MAX_GRID_STEPS = 1e7;
+
 /** Throws unless `grid` holds at least two finite times, strictly increasing or strictly decreasing. */
 export function checkTimeGrid(grid: ArrayLike<number>, name = 'timeGrid'): number[] {
+  if (grid === null || typeof grid !== 'object' || typeof grid.length !== 'number') throw new Error(`${name} must be an array of times, got ${describeValue(grid)}`);
+  if (grid.length > MAX_GRID_STEPS + 1) throw new Error(`${name} must hold at most ${MAX_GRID_STEPS + 1} times, got ${grid.length}`);
   const g = Array.from(grid);
   if (g.length < 2) throw new Error(`${name} must hold at least 2 times, got ${g.length}`);
   for (let i = 0; i < g.length; i++) {
@@ -24,7 +31,7 @@ export function checkTimeGrid(grid: ArrayLike<number>, name = 'timeGrid'): numbe
 
 /** `steps + 1` equally spaced times from t0 to t1 (default 0 to 1). */
 export function uniformTimeGrid(steps: number, t0 = 0, t1 = 1): number[] {
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
+  checkNumber('uniformTimeGrid: steps', steps, { integer: true, min: 1, max: MAX_GRID_STEPS });
   if (!Number.isFinite(t0) || !Number.isFinite(t1) || t0 === t1) {
     throw new Error(`t0 and t1 must be distinct finite numbers, got ${t0} and ${t1}`);
   }
@@ -61,8 +68,13 @@ export interface DynamicShiftOptions {
  * mu of diffusers' dynamic shifting: linear in the sequence length, baseShift at baseSeqLen (256)
  * and maxShift at maxSeqLen (4096). The equivalent static shift is exp(mu).
  */
-export function dynamicShiftMu(seqLen: number, opts: DynamicShiftOptions = {}): number {
-  const { baseSeqLen = 256, maxSeqLen = 4096, baseShift = 0.5, maxShift = 1.15 } = opts;
+export function dynamicShiftMu(seqLen: number, options?: DynamicShiftOptions): number {
+  const opts = checkOptions('dynamicShiftMu', options, ['baseSeqLen', 'maxSeqLen', 'baseShift', 'maxShift']);
+  const num = (k: keyof DynamicShiftOptions, dflt: number): number => (opts[k] === undefined ? dflt : checkNumber(`dynamicShiftMu: ${k}`, opts[k]));
+  const baseSeqLen = num('baseSeqLen', 256);
+  const maxSeqLen = num('maxSeqLen', 4096);
+  const baseShift = num('baseShift', 0.5);
+  const maxShift = num('maxShift', 1.15);
   if (!Number.isFinite(seqLen) || seqLen <= 0) throw new Error(`seqLen must be a positive number, got ${seqLen}`);
   if (!(maxSeqLen > baseSeqLen)) throw new Error(`maxSeqLen must exceed baseSeqLen (${baseSeqLen}), got ${maxSeqLen}`);
   const m = (maxShift - baseShift) / (maxSeqLen - baseSeqLen);

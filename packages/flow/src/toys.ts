@@ -1,4 +1,4 @@
-import { createRng } from '@blockwise/tensor';
+import { checkNumber, checkOneOf, createRng } from '@blockwise/tensor';
 
 /** Names of the seeded 2-D toy distributions. */
 export type ToyName = 'checkerboard' | 'eightGaussians' | 'twoMoons' | 'rings';
@@ -11,7 +11,9 @@ export type ToyName = 'checkerboard' | 'eightGaussians' | 'twoMoons' | 'rings';
  * - rings: 4 concentric circles of radii 0.5, 1, 1.5, 2 (radial noise std 0.04), points uniform in angle.
  */
 export function sampleToy(name: ToyName, n: number, seed: number): Float32Array {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`n must be a positive integer, got ${n}`);
+  checkOneOf('sampleToy: name', name, ['checkerboard', 'eightGaussians', 'twoMoons', 'rings'] as const);
+  checkNumber('sampleToy: n', n, { integer: true, min: 1, max: 1e8 });
+  checkNumber('sampleToy: seed', seed, { integer: true });
   const rng = createRng(seed);
   const out = new Float32Array(2 * n);
   for (let i = 0; i < n; i++) {

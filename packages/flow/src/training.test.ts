@@ -104,8 +104,29 @@ describe('flow-matching training', () => {
     const v = createVelocityMlp({ dim: 2, hidden: [4] });
     await expect(trainFlowMatching(v, { data: new Float32Array(4), dim: 2, path: affinePath(condOTScheduler()), steps: 0 })).rejects.toThrow(/trainFlowMatching: steps must be an integer >= 1 <= 100000000, got 0/);
     await expect(trainFlowMatching(v, { data: new Float32Array(4), dim: 2, path: affinePath(condOTScheduler()), steps: 5, syncEvery: 1.5 })).rejects.toThrow(/syncEvery must be an integer >= 1, got 1.5/);
-    expect(() => createMlp({ inputDim: 2, hidden: [0], outputDim: 1 })).toThrow(/hidden\[0\] must be a positive integer, got 0/);
+    expect(() => createMlp({ inputDim: 2, hidden: [0], outputDim: 1 })).toThrow(/createMlp: hidden\[0\] must be an integer >= 1 <= 65536, got 0/);
     expect(() => otCoupling(new Float32Array(4), new Float32Array(6), 2)).toThrow(/same length, got 4 and 6/);
+    v.dispose();
+  });
+});
+
+describe('trainFlowMatching: options and bad numbers', () => {
+  it('misspelt options throw; NaN data leaves the model untouched', async () => {
+    const v = createVelocityMlp({ dim: 2, hidden: [4], seed: 1 });
+    const path = affinePath(condOTScheduler());
+    const data = gaussianData(16, [0, 0], 1, 1);
+    await expect(trainFlowMatching(v, { data, dim: 2, path, steps: 2, learningrate: 0.5 } as never)).rejects.toThrow(
+      /trainFlowMatching: unknown option "learningrate"; did you mean "learningRate"\?/,
+    );
+    await expect(trainFlowMatching(v, null as never)).rejects.toThrow(/trainFlowMatching: options must be an object, got null/);
+    await expect(trainFlowMatching(v, { data: [1, 2] as never, dim: 2, path, steps: 2 })).rejects.toThrow(/data must be a Float32Array/);
+    await expect(trainFlowMatching(v, { data, dim: 3, path, steps: 2 })).rejects.toThrow(/data must hold a positive multiple of dim = 3 values, got 32/);
+    const before = (await Promise.all(v.trainableVariables.map((w) => w.data()))).flatMap((d) => Array.from(d));
+    const bad = data.slice();
+    bad[0] = Infinity;
+    await expect(trainFlowMatching(v, { data: bad, dim: 2, path, steps: 3 })).rejects.toThrow(/data must be finite, got Infinity at index 0/);
+    const after = (await Promise.all(v.trainableVariables.map((w) => w.data()))).flatMap((d) => Array.from(d));
+    expect(after).toEqual(before);
     v.dispose();
   });
 });

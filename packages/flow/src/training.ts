@@ -30,6 +30,7 @@ export function flowMatchingLoss(
  * reordered copy of x0 [n, d].
  */
 export function otCoupling(x0: Float32Array, x1: Float32Array, d: number): Float32Array {
+  checkNumber('otCoupling: d', d, { integer: true, min: 1 });
   if (x0.length !== x1.length) throw new Error(`x0 and x1 must have the same length, got ${x0.length} and ${x1.length}`);
   const n = x0.length / d;
   if (!Number.isInteger(n) || n < 1) throw new Error(`lengths must be a positive multiple of d = ${d}, got ${x0.length}`);
@@ -52,6 +53,8 @@ export interface FlowBatch {
 
 /** Draws a batch: data rows with replacement, standard normal noise, t uniform in [0, 1), optional OT pairing. */
 export function drawFlowBatch(data: Float32Array, dim: number, batchSize: number, rng: Rng, ot = false): FlowBatch {
+  checkNumber('drawFlowBatch: dim', dim, { integer: true, min: 1 });
+  checkNumber('drawFlowBatch: batchSize', batchSize, { integer: true, min: 1, max: MAX_BATCH });
   const rowsN = data.length / dim;
   if (!Number.isInteger(rowsN) || rowsN < 1) throw new Error(`data must hold a positive multiple of dim = ${dim} values, got ${data.length}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkNumber, checkOptions, describeValue } from '@blockwise/tensor';
 import { createMlp, timeFeatures, type Activation } from './mlp.js';
 import type { VelocityFn } from './ode.js';
 
@@ -29,9 +30,11 @@ export interface VelocityMlpConfig {
 
 /** An MLP velocity model on [x, time features, condition]. */
 export function createVelocityMlp(config: VelocityMlpConfig): VelocityModel {
-  const condDim = config.condDim ?? 0;
-  const F = config.frequencies ?? 6;
-  if (!Number.isInteger(condDim) || condDim < 0) throw new Error(`condDim must be a non-negative integer, got ${condDim}`);
+  if (config === undefined) throw new Error('createVelocityMlp: a config { dim, hidden } is required');
+  checkOptions('createVelocityMlp', config, ['dim', 'hidden', 'condDim', 'frequencies', 'activation', 'seed']);
+  checkNumber('createVelocityMlp: dim', config.dim, { integer: true, min: 1 });
+  const condDim = config.condDim === undefined ? 0 : checkNumber('createVelocityMlp: condDim', config.condDim, { integer: true, min: 0 });
+  const F = config.frequencies === undefined ? 6 : checkNumber('createVelocityMlp: frequencies', config.frequencies, { integer: true, min: 0, max: 64 });
   const mlp = createMlp({
     inputDim: config.dim + 1 + 2 * F + condDim,
     hidden: config.hidden,
@@ -67,8 +70,12 @@ export interface LayersModelLike {
  * Adapts a tfjs-layers model that maps [x, time features (1 + 2 F columns), condition] to a
  * velocity [n, dim]. FLOPs are counted from its rank-2 'kernel' weights (dense layers).
  */
-export function velocityFromLayersModel(model: LayersModelLike, opts: { frequencies?: number } = {}): VelocityModel {
-  const F = opts.frequencies ?? 6;
+export function velocityFromLayersModel(model: LayersModelLike, options?: { frequencies?: number }): VelocityModel {
+  const opts = checkOptions('velocityFromLayersModel', options, ['frequencies']);
+  if (!model || typeof model.apply !== 'function' || !Array.isArray(model.trainableWeights)) {
+    throw new Error(`velocityFromLayersModel: model must be a tfjs-layers model, got ${describeValue(model)}`);
+  }
+  const F = opts.frequencies === undefined ? 6 : checkNumber('velocityFromLayersModel: frequencies', opts.frequencies, { integer: true, min: 0, max: 64 });
   let flops = 0;
   for (const w of model.trainableWeights) if (w.shape.length === 2 && /kernel/.test(w.name)) flops += 2 * (w.shape[0] as number) * (w.shape[1] as number);
   return {
