@@ -11,7 +11,7 @@ describe('blockAbsmaxReference', () => {
     expect(Array.from(blockAbsmaxReference(x, 3))).toEqual([5, 4, 7]);
   });
   it('rejects a block size of 0', () => {
-    expect(() => blockAbsmaxReference(new Float32Array(4), 0)).toThrow(/blockSize must be a positive integer, got 0/);
+    expect(() => blockAbsmaxReference(new Float32Array(4), 0)).toThrow(/blockSize must be an integer in \[1, 1073741824\], got 0/);
   });
 });
 

@@ -1,14 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineKernel } from './kernel.js';
+import { describeValue } from './options.js';
+
+/** Kernels index blocks with int32 arithmetic; a larger block is one block anyway for any tensor tfjs can hold. */
+const MAX_BLOCK_SIZE = 2 ** 30;
 
 function checkBlockSize(blockSize: number, fn: string): void {
-  if (!Number.isInteger(blockSize) || blockSize <= 0) {
-    throw new Error(`${fn}: blockSize must be a positive integer, got ${blockSize}`);
+  if (!Number.isInteger(blockSize) || blockSize <= 0 || blockSize > MAX_BLOCK_SIZE) {
+    throw new Error(`${fn}: blockSize must be an integer in [1, ${MAX_BLOCK_SIZE}], got ${describeValue(blockSize)}`);
   }
 }
 
 /**
- * Typed-array reference of block-wise absmax: `out[b] = max |x[i]|` over
+ * @internal Typed-array reference of block-wise absmax: `out[b] = max |x[i]|` over
  * `i in [b * blockSize, (b + 1) * blockSize)`; the last block may be shorter.
  */
 export function blockAbsmaxReference(x: Float32Array, blockSize: number): Float32Array {
@@ -70,6 +74,7 @@ const absmaxOp = defineKernel<AbsmaxAttrs>({
  * elements of the flattened float tensor, as a 1-D tensor of `ceil(size / blockSize)` values.
  */
 export function blockAbsmax(x: tf.Tensor, blockSize: number): tf.Tensor1D {
+  if (!(x instanceof tf.Tensor)) throw new TypeError(`blockAbsmax: x must be a tf.Tensor, got ${describeValue(x)}`);
   checkBlockSize(blockSize, 'blockAbsmax');
   if (x.dtype !== 'float32') throw new Error(`blockAbsmax: x must be float32, got ${x.dtype}`);
   if (x.size === 0) throw new Error(`blockAbsmax: x must not be empty, got shape [${x.shape.join(', ')}]`);

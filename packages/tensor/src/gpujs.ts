@@ -1,4 +1,5 @@
 import { getWebGPUAdapterInfo } from './backend.js';
+import { checkOptions, describeValue } from './options.js';
 
 /** gpu.js modes `createGpuKernel` can build for; `'best'` tries them in this order. */
 export type GpuKernelMode = 'best' | 'webgpu' | 'webgl2' | 'webgl' | 'headlessgl' | 'webasm' | 'cpu';
@@ -70,7 +71,11 @@ export async function createGpuKernel<R = Float32Array>(
   options: GpuKernelOptions,
 ): Promise<GpuKernel<R>> {
   if (typeof fn !== 'function') throw new Error(`createGpuKernel: fn must be a function, got ${typeof fn}`);
-  const { output, mode = 'best', settings = {} } = options ?? ({} as GpuKernelOptions);
+  if (options === undefined) throw new TypeError('createGpuKernel: options with an `output` size are required');
+  const { output, mode = 'best', settings = {} } = checkOptions('createGpuKernel', options, ['output', 'mode', 'settings']);
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
+    throw new TypeError(`createGpuKernel: settings must be an object of gpu.js kernel settings, got ${describeValue(settings)}`);
+  }
   if (!Array.isArray(output) || output.length < 1 || output.length > 3 || !output.every((d) => Number.isInteger(d) && d > 0)) {
     throw new Error(`createGpuKernel: output must be 1 to 3 positive integers, got ${JSON.stringify(output)}`);
   }

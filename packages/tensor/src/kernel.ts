@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkBoolean, checkOptions } from './options.js';
 
 /** A kernel input or output as plain data. */
 export interface KernelIO {
@@ -196,6 +197,13 @@ const BACKENDS = ['cpu', 'wasm', 'webgpu', 'webgl', 'tensorflow'] as const;
 export function defineKernel<A extends object = Record<string, never>>(
   def: KernelDefinition<A>,
 ): (inputs: Record<string, tf.Tensor>, attrs?: A) => tf.Tensor | tf.Tensor[] {
+  if (def === undefined) throw new TypeError('defineKernel: a kernel definition { name, inputNames, compute, ... } is required');
+  checkOptions('defineKernel', def, ['name', 'inputNames', 'compute', 'webgpu', 'gradient', 'saveInputs', 'saveOutputs']);
+  for (const k of ['webgpu', 'gradient'] as const) {
+    if (def[k] !== undefined && typeof def[k] !== 'function') throw new TypeError(`defineKernel: ${k} must be a function, got ${typeof def[k]}`);
+  }
+  if (def.saveInputs !== undefined) checkBoolean('defineKernel: saveInputs', def.saveInputs);
+  if (def.saveOutputs !== undefined) checkBoolean('defineKernel: saveOutputs', def.saveOutputs);
   if (typeof def.name !== 'string' || !/^[A-Za-z][A-Za-z0-9_]*$/.test(def.name)) {
     throw new Error(`defineKernel: name must be an identifier like 'BlockwiseAbsmax', got ${JSON.stringify(def.name)}`);
   }
