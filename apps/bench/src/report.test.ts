@@ -2,8 +2,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseArgs } from './cli.js';
-import { compareReports } from './compare.js';
 import { encodeGrayPng, imageGrid } from './png.js';
 import { renderMarkdown, resultsTable, writeReport, type Report } from './report.js';
 
@@ -44,20 +42,6 @@ describe('reports', () => {
     expect(resultsTable([])).toBe('_no results_\n');
     expect(renderMarkdown(report('cpu', 1))).toContain('| fast | yes | yes |');
   });
-  it('compares two reports metric by metric', () => {
-    const a = join(dir, 'a.json');
-    const b = join(dir, 'b.json');
-    writeFileSync(a, JSON.stringify(report('wasm', 10)));
-    const rb = report('webgpu', 5);
-    rb.suites[0]!.results.pop();
-    writeFileSync(b, JSON.stringify(rb));
-    const out = compareReports(a, b);
-    // ms halves (5 / 10), GFLOP/s is unchanged
-    expect(out).toMatch(/demo \/ matmul \[n=256\]\s+ms \(ms\)\s+10\.00\s+5\.000\s+0\.500/);
-    expect(out).toMatch(/gflops \(GFLOP\/s\)\s+4\.000\s+4\.000\s+1\.000/);
-    expect(out).toContain('only in A: 1 result(s)');
-    expect(() => compareReports(join(dir, 'missing.json'), b)).toThrow('compare: no report at');
-  });
 });
 
 describe('PNG images', () => {
@@ -67,15 +51,5 @@ describe('PNG images', () => {
     expect([g.width, g.height]).toEqual([7, 4]);
     const png = encodeGrayPng(g.gray, g.width, g.height);
     expect(Array.from(png.subarray(0, 8))).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
-  });
-});
-
-describe('command line', () => {
-  it('parses options and names what is wrong', () => {
-    expect(parseArgs(['--suite', 'backends', '--full', '--backend=cpu'])).toMatchObject({ suites: ['backends'], full: true, backend: 'cpu' });
-    expect(parseArgs(['compare', 'a', 'b'])).toEqual({ compare: ['a', 'b'] });
-    expect(() => parseArgs(['--suite', 'nope'])).toThrow("--suite: unknown suite 'nope'");
-    expect(() => parseArgs(['--seed', 'x'])).toThrow('--seed must be an integer, got x');
-    expect(() => parseArgs(['--frobnicate'])).toThrow('unknown option --frobnicate');
   });
 });

@@ -30,6 +30,8 @@ export interface SuiteReport {
   checks: Check[];
   charts: (Chart & { svg?: string })[];
   images: { name: string; path: string; title?: string }[];
+  /** What the reader should know about this run of the suite (e.g. sizes shrunk on a slow adapter). */
+  notes?: string[];
   error?: string;
 }
 

@@ -53,6 +53,10 @@ export interface BenchData {
 export interface SuiteContext {
   /** The tfjs backend in use ('wasm', 'cpu', 'webgpu', ...). */
   backend: string;
+  /** True on WebGPU through a software adapter (Mesa lavapipe, SwiftShader): slow, so quick runs shrink sizes. */
+  softwareAdapter?: boolean;
+  /** Adds a note under the suite's heading in the report (e.g. which sizes were shrunk and why). */
+  note?(msg: string): void;
   quick: boolean;
   full: boolean;
   seed: number;
@@ -108,4 +112,32 @@ export function metricDirection(name: string, metric: Metric): 'lower' | 'higher
   if (LOWER_NAME.test(base)) return 'lower';
   if (/ratio/i.test(name) && /(ms|time|step|bytes|state|memory)/i.test(name)) return 'lower';
   return undefined;
+}
+
+/** Options of {@link shrinkSize}. */
+export interface ShrinkOptions {
+  /** Factor applied on a slow backend (default 0.25). */
+  factor?: number;
+  /** Smallest size returned (default 1). */
+  min?: number;
+  /** Round down to a multiple of this (default 1), e.g. a block size. */
+  multipleOf?: number;
+  /** What the size is, for the report's note ('sequence length'). */
+  what: string;
+}
+
+/**
+ * A size for this run: `size` itself, except in quick mode on a software WebGPU adapter, where
+ * it is scaled by `factor` (at least `min`, rounded down to `multipleOf`) and the report gets a
+ * note saying so. Suites use it so `--backend webgpu` finishes on CI machines without a GPU.
+ */
+export function shrinkSize(ctx: SuiteContext, size: number, options: ShrinkOptions): number {
+  if (!Number.isFinite(size) || size < 1) throw new RangeError(`shrinkSize: size must be a finite number >= 1, got ${size}`);
+  const { factor = 0.25, min = 1, multipleOf = 1, what } = options;
+  if (!(factor > 0 && factor <= 1)) throw new RangeError(`shrinkSize: factor must be in (0, 1], got ${factor}`);
+  if (!ctx.softwareAdapter || ctx.full) return size;
+  const m = Math.max(1, Math.floor(multipleOf));
+  const shrunk = Math.max(min, Math.floor((size * factor) / m) * m);
+  if (shrunk < size) ctx.note?.(`${what} shrunk from ${size} to ${shrunk} on the software WebGPU adapter (quick mode)`);
+  return Math.min(size, shrunk);
 }
