@@ -1,13 +1,11 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { assertGradients } from '@blockwise/tensor';
 
 /**
- * tfjs-core alone registers no gradients; `initBackend` of @blockwise/tensor (or importing
- * @tensorflow/tfjs or tfjs-layers) does. Training and divergences call this first for a clear error.
+ * tfjs-core alone registers no gradients; `initBackend` of @blockwise/tensor loads them (from
+ * tfjs-core under bundlers, from @tensorflow/tfjs-layers or @tensorflow/tfjs in plain Node).
+ * Training and divergences call this first, so a missing package is named up front instead of
+ * "gradient function not found" deep inside backprop (or "call initBackend()" after the caller did).
  */
 export function ensureGradients(what: string): void {
-  if (!tf.getGradient('BatchMatMul') || !tf.getGradient('Sum')) {
-    throw new Error(
-      `${what} needs tfjs gradients: call initBackend() from @blockwise/tensor, or import @tensorflow/tfjs or @tensorflow/tfjs-layers, first`,
-    );
-  }
+  assertGradients(what);
 }

@@ -20,14 +20,12 @@ export {
 } from './timegrid.js';
 export {
   solveOde,
-  countedVelocity,
   STAGES,
   type VelocityFn,
   type OdeMethod,
   type FixedMethod,
   type SolveOdeOptions,
   type OdeResult,
-  type CountedVelocity,
 } from './ode.js';
 export type { AdaptiveOptions, AdaptiveMethod } from './adaptive.js';
 export { guidedVelocity, classifierFreeGuidance, type GuidanceConvention, type GuidanceOptions } from './guidance.js';
@@ -39,7 +37,6 @@ export {
   type LogLikelihoodResult,
 } from './likelihood.js';
 export { linearAssignment, squaredDistances, type Assignment } from './assignment.js';
-export { symmetricEigen, sqrtPsd, matmulSquare, meanCov } from './linalg.js';
 export {
   slicedWasserstein,
   mmdRbf,

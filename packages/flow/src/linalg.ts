@@ -1,6 +1,6 @@
 /** Small dense linear algebra on Float64Array (row-major), for metrics. */
 
-/** Eigen-decomposition of a symmetric n x n matrix by cyclic Jacobi rotations: A = V diag(values) V^T. */
+/** @internal Eigen-decomposition of a symmetric n x n matrix by cyclic Jacobi rotations: A = V diag(values) V^T. */
 export function symmetricEigen(a: ArrayLike<number>, n: number, maxSweeps = 100): { values: Float64Array; vectors: Float64Array } {
   if (!Number.isInteger(n) || n < 1) throw new Error(`n must be a positive integer, got ${n}`);
   if (a.length !== n * n) throw new Error(`matrix must hold n * n = ${n * n} values, got ${a.length}`);
@@ -61,7 +61,7 @@ export function symmetricEigen(a: ArrayLike<number>, n: number, maxSweeps = 100)
   return { values, vectors: v };
 }
 
-/** Square root of a symmetric positive semi-definite matrix (negative eigenvalues from round-off clamp to 0). */
+/** @internal Square root of a symmetric positive semi-definite matrix (negative eigenvalues from round-off clamp to 0). */
 export function sqrtPsd(a: ArrayLike<number>, n: number): Float64Array {
   const { values, vectors } = symmetricEigen(a, n);
   const out = new Float64Array(n * n);
@@ -76,7 +76,7 @@ export function sqrtPsd(a: ArrayLike<number>, n: number): Float64Array {
   return out;
 }
 
-/** C = A B for n x n matrices. */
+/** @internal C = A B for n x n matrices. */
 export function matmulSquare(a: ArrayLike<number>, b: ArrayLike<number>, n: number): Float64Array {
   const out = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
@@ -89,7 +89,7 @@ export function matmulSquare(a: ArrayLike<number>, b: ArrayLike<number>, n: numb
   return out;
 }
 
-/** Mean [d] and unbiased covariance [d, d] of the rows of x [n, d]. */
+/** @internal Mean [d] and unbiased covariance [d, d] of the rows of x [n, d]. */
 export function meanCov(x: ArrayLike<number>, d: number): { mean: Float64Array; cov: Float64Array; n: number } {
   if (!Number.isInteger(d) || d < 1) throw new Error(`d must be a positive integer, got ${d}`);
   if (x.length % d !== 0) throw new Error(`x length ${x.length} must be a multiple of d = ${d}`);

@@ -73,7 +73,7 @@ export function checkMethod<M extends string>(what: string, method: unknown, met
   throw new Error(`${what}: method must be one of ${list}, got ${describeValue(method)}${near ? `; did you mean ${JSON.stringify(near)}?` : ''}`);
 }
 
-/** Velocity evaluation with counting, shape checks and a device-side finiteness flag. */
+/** @internal Velocity evaluation with counting, shape checks and a device-side finiteness flag. */
 export interface CountedVelocity {
   (x: tf.Tensor, t: number, step: number): tf.Tensor;
   nfe: number;
@@ -95,6 +95,7 @@ export interface CountedVelocity {
 const NO_BAD_CALL = 2 ** 30;
 
 /**
+ * @internal
  * Wraps `velocity` so every call is counted and checked: the shape and dtype at once, NaN/Inf (when
  * `checkFinite`) on the device, into a flag holding the index of the first bad evaluation, so
  * that no evaluation waits for the host; `check()` reads the flag.
