@@ -1,7 +1,8 @@
-import { blockSparseAttention, chooseImpl, createBlockMask, type BlockMask } from '@blockwise/attention';
+import { blockSparseAttention, chooseImpl, createBlockMask, denseAttention, type BlockMask, type MaskMod } from '@blockwise/attention';
 import { createRng, getWebGPUAdapterInfo, type Rng } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Check, Result, Suite, SuiteContext } from '../suite.js';
+import { timeBest } from '../measure.js';
+import type { Check, Metric, Result, Suite, SuiteContext } from '../suite.js';
 
 const DIM = 64;
 const BLOCK = 64;
@@ -10,8 +11,8 @@ const BLOCK = 64;
  * A block mask keeping, in every query block, the diagonal block plus random other key blocks, so
  * that `keep` of the `nk` blocks of each row are computed (block sparsity 1 - keep / nk).
  */
-function randomBlockMask(len: number, sparsity: number, rng: Rng): BlockMask {
-  const nk = Math.ceil(len / BLOCK);
+function randomBlockMask(len: number, sparsity: number, rng: Rng, block = BLOCK): BlockMask {
+  const nk = Math.ceil(len / block);
   const keep = Math.max(1, Math.round((1 - sparsity / 100) * nk));
   const table = new Uint8Array(nk * nk);
   for (let qb = 0; qb < nk; qb++) {
@@ -19,7 +20,7 @@ function randomBlockMask(len: number, sparsity: number, rng: Rng): BlockMask {
     const others = Array.from(rng.permutation(nk)).filter((kb) => kb !== qb);
     for (let i = 0; i < keep - 1; i++) table[qb * nk + others[i]!] = 1;
   }
-  return createBlockMask((_b, _h, q, kv) => table[Math.floor(q / BLOCK) * nk + Math.floor(kv / BLOCK)] === 1, { qLen: len, kvLen: len, blockSize: BLOCK });
+  return createBlockMask((_b, _h, q, kv) => table[Math.floor(q / block) * nk + Math.floor(kv / block)] === 1, { qLen: len, kvLen: len, blockSize: block });
 }
 
 /** Additive bias for the dense baseline: 0 where the mask attends, -1e9 elsewhere. */
@@ -51,47 +52,100 @@ function denseForwardBackward(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf
   return [o, dQ, dK, dV];
 }
 
-/**
- * Best-of-n wall time of `fn` including reading its outputs back: at least `minReps` runs, more
- * (up to 10) while the total stays under `budgetMs`. The minimum is the least disturbed by other
- * work on a shared machine.
- */
-async function timeMs(minReps: number, budgetMs: number, fn: () => tf.Tensor[]): Promise<number> {
-  let best = Infinity;
-  let spent = 0;
-  for (let r = 0; r < 10 && (r < minReps || spent + best < budgetMs); r++) {
-    const t0 = performance.now();
-    const outs = fn();
-    await Promise.all(outs.map((t) => t.data()));
-    const dt = performance.now() - t0;
-    tf.dispose(outs);
-    best = Math.min(best, dt);
-    spent += dt;
-  }
-  return best;
-}
-
 interface Plan {
   len: number;
+  heads: number;
   sparsities: number[];
+  /** Dense baseline: forward and forward+backward, forward only, or none. */
+  dense: 'both' | 'forward' | 'none';
 }
 
 function plan(ctx: SuiteContext, softwareGpu: boolean): Plan[] {
   if (softwareGpu && !ctx.full) {
     // WebGPU on a CPU (software) adapter: a smoke run at small sizes; its times say nothing about GPUs
     return [
-      { len: 256, sparsities: [0, 75] },
-      { len: 512, sparsities: [0, 50, 75, 88] },
+      { len: 256, heads: 1, sparsities: [0, 75], dense: 'both' },
+      { len: 512, heads: 1, sparsities: [0, 50, 75, 88], dense: 'both' },
     ];
   }
+  const cpuLike = ctx.backend === 'wasm' || ctx.backend === 'cpu';
   if (ctx.full) {
     const sweep = [0, 25, 50, 75, 90, 95, 97];
-    return [1024, 2048, 4096, 8192, 16384].map((len) => ({ len, sparsities: len <= 4096 ? sweep : [0, 50, 90, 97] }));
+    return [
+      ...[1024, 2048, 4096, 8192, 16384].map((len) => ({ len, heads: 2, sparsities: len <= 4096 ? sweep : [0, 50, 90, 97], dense: (len <= (cpuLike ? 4096 : 8192) ? 'both' : 'none') as Plan['dense'] })),
+      { len: 4096, heads: 4, sparsities: [0, 90], dense: 'forward' },
+    ];
   }
   return [
-    { len: 1024, sparsities: [0, 90] },
-    { len: 2048, sparsities: [0, 50, 75, 90, 97] },
+    { len: 1024, heads: 1, sparsities: [0, 90], dense: 'both' },
+    { len: 2048, heads: 1, sparsities: [0, 50, 75, 90, 97], dense: 'both' },
+    // 4 heads at 4096: the kernel at 90% only (0% would cost ~10 s with its backward; the dense
+    // forward alone measured 30 s per run on wasm, its backward several minutes)
+    ...(cpuLike ? [{ len: 4096, heads: 4, sparsities: [90], dense: 'none' as const }] : []),
   ];
+}
+
+const ms = (value: number): Metric => ({ value, unit: 'ms', better: 'lower' });
+const gflops = (value: number): Metric => ({ value, unit: 'GFLOP/s', better: 'higher' });
+
+/**
+ * FLOPs of attention on the computed blocks (block area = (1 - sparsity) * qLen * kvLen, padded
+ * blocks included, FlexAttention's accounting): forward 4 * area * dim per head (Q·Kᵀ and P·V),
+ * forward+backward 14 (the backward's five products, as FlashAttention-2 counts them).
+ */
+function attentionFlops(len: number, heads: number, sparsity: number, pass: 'forward' | 'forwardBackward'): number {
+  const area = (1 - sparsity / 100) * len * len;
+  return (pass === 'forward' ? 4 : 14) * area * DIM * heads;
+}
+
+/** tfjs matMul GFLOP/s at 512 x 512 x 512 on the current backend, best of a few runs. */
+async function matMulGflops(): Promise<number> {
+  const a = tf.randomNormal([512, 512]);
+  const b = tf.randomNormal([512, 512]);
+  const t = await timeBest(() => tf.matMul(a, b), { repeats: 5, warmup: 1 });
+  tf.dispose([a, b]);
+  return (2 * 512 ** 3) / t.bestMs / 1e6;
+}
+
+/**
+ * Agreement with dense attention on this backend (the suite's correctness targets): a random
+ * block mask plus causal, and a mask with fully masked rows, at seq 256, 2 query heads on 1 kv
+ * head; largest |difference| of output, LSE and dq, dk, dv, and whether the empty rows give 0,
+ * -Infinity LSE and finite gradients.
+ */
+async function accuracy(rng: Rng): Promise<{ maxDiff: number; emptyRowsOk: boolean }> {
+  const len = 256;
+  const [q, k, v] = [rng.normalTensor([1, 2, len, DIM]), rng.normalTensor([1, 1, len, DIM]), rng.normalTensor([1, 1, len, DIM])];
+  const w = rng.normalTensor([1, 2, len, DIM]);
+  let maxDiff = 0;
+  const run = (f: (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => { output: tf.Tensor; lse: tf.Tensor }): tf.Tensor[] =>
+    tf.tidy(() => {
+      const { output, lse } = f(q, k, v);
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a, b, c).output, w)))([q, k, v]);
+      return [output, tf.where(tf.isFinite(lse), lse, tf.fill(lse.shape, -1e30)), ...g];
+    });
+  const random = randomBlockMask(len, 50, rng, 32);
+  const mod: MaskMod = (b, h, i, j) => random.maskMod(b, h, i, j) && i >= j;
+  const blockMask = createBlockMask(mod, { qLen: len, kvLen: len, blockSize: 32 });
+  const sparse = run((a, b, c) => blockSparseAttention(a, b, c, { blockMask, returnLse: true }));
+  const dense = run((a, b, c) => denseAttention(a, b, c, { mask: mod, returnLse: true }));
+  for (let i = 0; i < sparse.length; i++) {
+    const [x, y] = await Promise.all([sparse[i]!.data(), dense[i]!.data()]);
+    for (let j = 0; j < x.length; j++) maxDiff = Math.max(maxDiff, Math.abs(x[j]! - y[j]!));
+  }
+  tf.dispose([...sparse, ...dense]);
+  // strictly upper triangular: the last query row sees no key
+  const empty = createBlockMask((_b, _h, i, j) => j > i, { qLen: len, kvLen: len, blockSize: 32 });
+  const r = run((a, b, c) => blockSparseAttention(a, b, c, { blockMask: empty, returnLse: true }));
+  const [out, , ...grads] = await Promise.all(r.map((t) => t.data()));
+  const lse = await blockSparseAttention(q, k, v, { blockMask: empty, returnLse: true });
+  const lseData = await lse.lse.data();
+  tf.dispose([lse.output, lse.lse, ...r, q, k, v, w]);
+  const emptyRowsOk =
+    Array.from(out!.slice((len - 1) * DIM, len * DIM)).every((x) => x === 0) &&
+    lseData[len - 1] === -Infinity && lseData[2 * len - 1] === -Infinity &&
+    grads.every((g) => g!.every(Number.isFinite));
+  return { maxDiff, emptyRowsOk };
 }
 
 async function runSuite(ctx: SuiteContext): Promise<Result[]> {
@@ -100,60 +154,78 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
   const softwareGpu = ctx.backend === 'webgpu' && ((await getWebGPUAdapterInfo())?.isSoftware ?? false);
   if (softwareGpu) ctx.log('attention: software WebGPU adapter, small sizes only (times are not GPU times)');
   const plans = plan(ctx, softwareGpu);
-  const total = plans.reduce((s, p) => s + p.sparsities.length + 1, 0);
+  const total = plans.reduce((s, p) => s + p.sparsities.length + 1, 0) + 2;
   let done = 0;
   const scale = 1 / Math.sqrt(DIM);
-  // one head keeps the quick run short; the full run uses two (about 15 minutes on 2 cores, wasm)
-  const HEADS = ctx.full ? 2 : 1;
-  for (const { len, sparsities } of plans) {
-    const q = rng.normalTensor([1, HEADS, len, DIM]);
-    const k = rng.normalTensor([1, HEADS, len, DIM]);
-    const v = rng.normalTensor([1, HEADS, len, DIM]);
-    const dO = rng.normalTensor([1, HEADS, len, DIM]);
-    // best of a few runs; one run at 8K and beyond (a 16K forward at 0% is ~140 GFLOP)
-    const fwdReps = ctx.full ? (len >= 8192 ? 1 : 3) : 2;
-    const bwdReps = ctx.full ? (len >= 8192 ? 1 : 2) : 1;
-    const budget = ctx.full ? 5000 : 1000;
+  // the matMul rate of this run, before and after the attention runs (the best of both: a shared
+  // machine slows either)
+  const matmulBefore = await matMulGflops();
+  ctx.progress('attention', ++done, total);
+  const acc = await accuracy(rng);
+  results.push({
+    name: 'agreement with dense attention (seq 256, GQA 2/1, random blocks and causal; empty rows)',
+    kind: 'accuracy',
+    params: { backend: ctx.backend, seqLen: 256, dim: DIM },
+    metrics: { maxAbsDiff: { value: acc.maxDiff, unit: '', better: 'lower' }, emptyRowsOk: { value: acc.emptyRowsOk ? 1 : 0, unit: '', better: 'higher' } },
+  });
+  for (const { len, heads, sparsities, dense } of plans) {
+    const q = rng.normalTensor([1, heads, len, DIM]);
+    const k = rng.normalTensor([1, heads, len, DIM]);
+    const v = rng.normalTensor([1, heads, len, DIM]);
+    const dO = rng.normalTensor([1, heads, len, DIM]);
+    // best of a few runs; fewer at 8K and beyond (a 16K forward at 0% is ~140 GFLOP)
+    const big = len * len * heads >= 8192 * 8192;
+    const fwdOpts = { repeats: ctx.full ? (big ? 1 : 3) : 2, budgetMs: ctx.full ? 5000 : 1000 };
+    const bwdOpts = { repeats: ctx.full ? (big ? 1 : 2) : 1, budgetMs: ctx.full ? 5000 : 1000 };
     // GPU backends compile shaders on first use: warm the backward too (cpu/wasm only JIT, and the
     // quick run cannot afford an extra backward per configuration)
     const cpuLike = ctx.backend === 'wasm' || ctx.backend === 'cpu';
-    const warmBackward = ctx.full || !cpuLike;
+    const warm = ctx.full || !cpuLike ? 1 : 0;
     // Dense baseline with an all-true mask bias: dense cost does not depend on the mask.
     const full = randomBlockMask(len, 0, rng);
-    const bias = denseBias(full);
-    // wasm32 memory (4 GiB) and the cpu backend cannot hold the dense score matrices much beyond 4K.
-    const dense = len <= (ctx.backend === 'wasm' || ctx.backend === 'cpu' ? 4096 : 8192);
-    if (dense) {
+    if (dense !== 'none') {
+      const bias = denseBias(full);
       tf.dispose(tf.tidy(() => denseForward(q, k, v, bias, scale))); // warm-up
-      if (warmBackward) tf.dispose(tf.tidy(() => denseForwardBackward(q, k, v, bias, scale, dO)));
-      const fwd = await timeMs(fwdReps, budget, () => tf.tidy(() => denseForward(q, k, v, bias, scale).slice(0, 1)));
-      const fb = await timeMs(bwdReps, budget, () => tf.tidy(() => denseForwardBackward(q, k, v, bias, scale, dO)));
+      const fwd = (await timeBest(() => tf.tidy(() => denseForward(q, k, v, bias, scale).slice(0, 1)), fwdOpts)).bestMs;
+      const metrics: Record<string, Metric> = { forwardMs: ms(fwd), forwardGflops: gflops(attentionFlops(len, heads, 0, 'forward') / fwd / 1e6) };
+      if (dense === 'both') {
+        const fb = (await timeBest(() => tf.tidy(() => denseForwardBackward(q, k, v, bias, scale, dO)), { ...bwdOpts, warmup: warm })).bestMs;
+        metrics.forwardBackwardMs = ms(fb);
+        metrics.forwardBackwardGflops = gflops(attentionFlops(len, heads, 0, 'forwardBackward') / fb / 1e6);
+      }
+      bias.dispose();
       results.push({
         name: 'dense attention (tfjs matMul, masked softmax, matMul)',
-        params: { impl: 'dense', backend: ctx.backend, seqLen: len, heads: HEADS, dim: DIM, sparsity: 0 },
-        metrics: { forwardMs: { value: fwd, unit: 'ms' }, forwardBackwardMs: { value: fb, unit: 'ms' } },
+        kind: 'dense',
+        params: { impl: 'dense', seqLen: len, heads, sparsity: 0 },
+        metrics,
       });
     }
-    bias.dispose();
     ctx.progress('attention', ++done, total);
     for (const target of sparsities) {
       const blockMask = target === 0 ? full : randomBlockMask(len, target, rng);
+      const sparsity = blockMask.sparsity();
       // 'auto' is what users get; where it picks another path, the kernel is measured beside it
-      const autoPath = chooseImpl(blockMask, { batch: 1, heads: HEADS });
+      const autoPath = chooseImpl(blockMask, { batch: 1, heads });
       for (const impl of autoPath === 'kernel' ? (['auto'] as const) : (['auto', 'kernel'] as const)) {
-        const grad = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => blockSparseAttention(a, b, c, { blockMask, impl }));
+        // one forward and one backward (valueAndGrads), as the dense baseline does
+        const step = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => blockSparseAttention(a, b, c, { blockMask, impl }));
         tf.dispose(blockSparseAttention(q, k, v, { blockMask, impl })); // warm-up
-        if (warmBackward) tf.dispose(tf.tidy(() => grad([q, k, v], dO)));
-        const fwd = await timeMs(fwdReps, budget, () => [blockSparseAttention(q, k, v, { blockMask, impl })]);
-        const fb = await timeMs(bwdReps, budget, () => tf.tidy(() => [blockSparseAttention(q, k, v, { blockMask, impl }), ...grad([q, k, v], dO)]));
+        const fwd = (await timeBest(() => [blockSparseAttention(q, k, v, { blockMask, impl })], fwdOpts)).bestMs;
+        const fb = (await timeBest(() => tf.tidy(() => {
+          const { value, grads } = step([q, k, v], dO as tf.Tensor4D);
+          return [value, ...grads];
+        }), { ...bwdOpts, warmup: warm })).bestMs;
         const path = impl === 'kernel' ? 'kernel' : autoPath;
         results.push({
           name: impl === 'auto' ? `block-sparse attention (auto: ${autoPath})` : 'block-sparse attention (kernel)',
-          params: { impl: impl === 'auto' ? 'blockSparse' : 'blockSparseKernel', path, backend: ctx.backend, seqLen: len, heads: HEADS, dim: DIM, blockSize: BLOCK, targetSparsity: target, sparsity: Number(blockMask.sparsity().toFixed(2)) },
+          kind: 'blockSparse',
+          params: { impl: impl === 'auto' ? 'blockSparse' : 'blockSparseKernel', path, seqLen: len, heads, targetSparsity: target, sparsity: Number(sparsity.toFixed(2)) },
           metrics: {
-            forwardMs: { value: fwd, unit: 'ms' },
-            forwardBackwardMs: { value: fb, unit: 'ms' },
-            blockSparsity: { value: blockMask.sparsity(), unit: '%' },
+            forwardMs: ms(fwd),
+            forwardBackwardMs: ms(fb),
+            forwardGflops: gflops(attentionFlops(len, heads, sparsity, 'forward') / fwd / 1e6),
+            forwardBackwardGflops: gflops(attentionFlops(len, heads, sparsity, 'forwardBackward') / fb / 1e6),
           },
         });
       }
@@ -161,25 +233,40 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
     }
     tf.dispose([q, k, v, dO]);
   }
+  const matmulAfter = await matMulGflops();
+  ctx.progress('attention', ++done, total);
+  results.push({
+    name: 'tfjs matMul 512 x 512 x 512 (this run, best of before and after the attention runs)',
+    kind: 'matmul',
+    params: { backend: ctx.backend, n: 512, before: Number(matmulBefore.toFixed(2)), after: Number(matmulAfter.toFixed(2)) },
+    metrics: { gflops: gflops(Math.max(matmulBefore, matmulAfter)) },
+  });
+  // every run's rate beside the matMul rate of the same run, as a share
+  for (const r of results) {
+    const m = Math.max(matmulBefore, matmulAfter);
+    if (r.metrics.forwardGflops) r.metrics.forwardShareOfMatmul = { value: (100 * r.metrics.forwardGflops.value) / m, unit: '%', better: 'higher' };
+    if (r.metrics.forwardBackwardGflops) r.metrics.forwardBackwardShareOfMatmul = { value: (100 * r.metrics.forwardBackwardGflops.value) / m, unit: '%', better: 'higher' };
+  }
   charts(ctx, results);
   return results;
 }
 
 function charts(ctx: SuiteContext, results: Result[]): void {
-  const sparse = results.filter((r) => r.params.impl === 'blockSparse');
-  const dense = results.filter((r) => r.params.impl === 'dense');
+  const sparse = results.filter((r) => r.params.impl === 'blockSparse' && r.params.heads === 1 + Number(ctx.full));
+  const dense = results.filter((r) => r.params.impl === 'dense' && r.params.heads === 1 + Number(ctx.full));
   const lens = [...new Set(sparse.map((r) => Number(r.params.seqLen)))];
   const longest = Math.max(...lens.filter((l) => sparse.filter((r) => r.params.seqLen === l).length > 2));
   const atLen = sparse.filter((r) => r.params.seqLen === longest);
   const d = dense.find((r) => r.params.seqLen === longest);
   const series = (metric: string): [number, number][] => atLen.map((r) => [Number(r.params.sparsity), r.metrics[metric]!.value]);
-  const flat = (metric: string): [number, number][] => (d ? [[0, d.metrics[metric]!.value], [100, d.metrics[metric]!.value]] : []);
+  const flat = (metric: string): [number, number][] => (d?.metrics[metric] ? [[0, d.metrics[metric].value], [100, d.metrics[metric].value]] : []);
   ctx.chart({
     id: 'attention-time-vs-sparsity',
     title: `Attention time vs block sparsity (seq ${longest}, ${atLen[0]?.params.heads} heads, dim ${DIM}, ${ctx.backend})`,
     kind: 'line',
     x: 'block sparsity (%)',
     y: 'ms',
+    logY: true,
     series: [
       { name: 'block-sparse forward', points: series('forwardMs') },
       { name: 'block-sparse forward+backward', points: series('forwardBackwardMs') },
@@ -191,62 +278,84 @@ function charts(ctx: SuiteContext, results: Result[]): void {
     ],
   });
   const bySparsity = [...new Set(sparse.map((r) => Number(r.params.targetSparsity)))];
+  // x is log2 of the length: a log scale would round its axis out to the next power of ten
+  // (9,000 for data that stops at 2,048); log2 lengths are whole numbers the axis ends at.
   ctx.chart({
     id: 'attention-time-vs-length',
-    title: `Attention forward time vs sequence length (${ctx.backend})`,
+    title: `Attention forward time vs sequence length (${atLen[0]?.params.heads} heads, ${ctx.backend})`,
     kind: 'line',
-    x: 'sequence length',
+    x: `log2 sequence length (${lens.map((l) => `${Math.log2(l)} = ${l}`).join(', ')})`,
     y: 'ms',
-    logX: true,
     logY: true,
     series: [
-      { name: 'tfjs dense', points: dense.map((r) => [Number(r.params.seqLen), r.metrics.forwardMs!.value]) },
+      { name: 'tfjs dense', points: dense.map((r) => [Math.log2(Number(r.params.seqLen)), r.metrics.forwardMs!.value]) },
       ...bySparsity.map((s) => ({
         name: `block-sparse ${s}%`,
-        points: sparse.filter((r) => r.params.targetSparsity === s).map((r) => [Number(r.params.seqLen), r.metrics.forwardMs!.value] as [number, number]),
+        points: sparse.filter((r) => r.params.targetSparsity === s).map((r) => [Math.log2(Number(r.params.seqLen)), r.metrics.forwardMs!.value] as [number, number]),
       })),
     ],
   });
 }
 
+const PASSES = [['forwardMs', 'forward'], ['forwardBackwardMs', 'forward+backward']] as const;
+
 function validateSuite(results: Result[]): Check[] {
   const checks: Check[] = [];
   const sparse = results.filter((r) => r.params.impl === 'blockSparse');
   const dense = results.filter((r) => r.params.impl === 'dense');
-  for (const metric of ['forwardMs', 'forwardBackwardMs'] as const) {
-    const label = metric === 'forwardMs' ? 'forward' : 'forward+backward';
+  const matmul = results.find((r) => r.kind === 'matmul')?.metrics.gflops?.value;
+  // Kernel rate on computed blocks vs the backend's matMul rate of the same run: at the issue's
+  // configuration (seq 2048, 1 head, 0% sparsity, where the kernel computes every block); every
+  // kernel run's share is listed in the detail
+  if (matmul) {
+    for (const [metric, label] of PASSES) {
+      const rate = metric === 'forwardMs' ? 'forwardGflops' : 'forwardBackwardGflops';
+      const kernelRuns = results.filter((r) => (r.params.impl === 'blockSparse' || r.params.impl === 'blockSparseKernel') && r.params.path === 'kernel' && r.metrics[rate]);
+      if (kernelRuns.length === 0) continue;
+      const work = (r: Result): number => Number(r.params.seqLen) ** 2 * Number(r.params.heads) * (1 - Number(r.params.sparsity) / 100);
+      const top = kernelRuns.find((r) => r.params.seqLen === 2048 && r.params.targetSparsity === 0) ?? kernelRuns.reduce((a, b) => (work(b) > work(a) ? b : a));
+      const share = top.metrics[rate]!.value / matmul;
+      checks.push({
+        name: `${label}: kernel GFLOP/s on computed blocks >= 50% of tfjs matMul 512 GFLOP/s (same run)`,
+        pass: share >= 0.5,
+        detail: `${(100 * share).toFixed(0)}%: ${top.metrics[rate]!.value.toFixed(1)} GFLOP/s at seq ${top.params.seqLen}, ${top.params.heads} heads, ${top.params.sparsity}% sparsity vs matMul ${matmul.toFixed(1)} GFLOP/s; every kernel run: ` +
+          kernelRuns.map((r) => `${r.params.seqLen}/${r.params.heads}h/${r.params.targetSparsity}%: ${(100 * r.metrics[rate]!.value / matmul).toFixed(0)}%`).join(', '),
+      });
+    }
+  }
+  for (const [metric, label] of PASSES) {
     for (const d of dense) {
       const len = d.params.seqLen;
-      const base = d.metrics[metric]!.value;
-      const at = (s: number): Result | undefined => sparse.find((r) => r.params.seqLen === len && r.params.targetSparsity === s);
+      const heads = d.params.heads;
+      const base = d.metrics[metric]?.value;
+      if (base === undefined) continue;
+      const at = (s: number): Result | undefined => sparse.find((r) => r.params.seqLen === len && r.params.heads === heads && r.params.targetSparsity === s);
       const s90 = at(90);
-      if (s90) {
+      if (s90 && len === 2048) {
         const speedup = base / s90.metrics[metric]!.value;
         checks.push({
-          name: `${label}: 90% block sparsity >= 5x faster than tfjs dense (seq ${len})`,
-          pass: speedup >= 5,
-          detail: `${speedup.toFixed(2)}x (dense ${base.toFixed(1)} ms, block-sparse ${s90.metrics[metric]!.value.toFixed(1)} ms at ${s90.params.sparsity}% sparsity)`,
+          name: `${label}: 90% block sparsity >= 20x faster than tfjs dense (seq ${len})`,
+          pass: speedup >= 20,
+          detail: `${speedup.toFixed(1)}x (dense ${base.toFixed(1)} ms, block-sparse ${s90.metrics[metric]!.value.toFixed(1)} ms at ${s90.params.sparsity}% sparsity, ${heads} heads; goal beyond the issue 30x)`,
         });
       }
       const s0 = at(0);
-      if (s0) {
+      if (s0 && (len === 1024 || len === 2048)) {
         const ratio = s0.metrics[metric]!.value / base;
-        const kernel = results.find((r) => r.params.impl === 'blockSparseKernel' && r.params.seqLen === len && r.params.targetSparsity === 0);
-        const kernelNote = kernel ? `; the kernel alone ${(kernel.metrics[metric]!.value / base).toFixed(2)}x` : '';
+        const path = String(s0.params.path ?? 'kernel');
         checks.push({
-          name: `${label}: 0% sparsity no slower than 1.5x tfjs dense (seq ${len})`,
-          pass: ratio <= 1.5,
-          detail: `${ratio.toFixed(2)}x dense time via the ${String(s0.params.path ?? 'kernel')} path (dense ${base.toFixed(1)} ms, block-sparse ${s0.metrics[metric]!.value.toFixed(1)} ms)${kernelNote}`,
+          name: `${label}: 0% sparsity <= 1.0x tfjs dense without the dense fallback (seq ${len})`,
+          pass: ratio <= 1 && path !== 'dense',
+          detail: `${ratio.toFixed(2)}x dense time via the ${path} path (dense ${base.toFixed(1)} ms, block-sparse ${s0.metrics[metric]!.value.toFixed(1)} ms)`,
         });
       }
     }
-    // Proportionality, per path (the kernel, and the tfjs-ops path where auto uses it): least-squares
-    // line of time against the computed fraction 1 - sparsity; it should explain the times
-    // (R^2 >= 0.9) and pass near the origin (intercept <= 15% of t(0)).
+    // Proportionality, per path and length: least-squares line of time against the computed
+    // fraction 1 - sparsity; it should explain the times (R^2 >= 0.98)
     const byPath = (path: string): Result[] =>
       results.filter((r) => (r.params.impl === 'blockSparse' || r.params.impl === 'blockSparseKernel') && (r.params.path ?? 'kernel') === path);
     for (const [path, len] of ['kernel', 'ops'].flatMap((p) => [...new Set(byPath(p).map((r) => r.params.seqLen))].map((l) => [p, l] as const))) {
-      const rows = byPath(path).filter((r) => r.params.seqLen === len);
+      const rows = byPath(path).filter((r) => r.params.seqLen === len && r.params.heads === byPath(path).find((x) => x.params.seqLen === len)!.params.heads);
       const t0 = rows.find((r) => r.params.targetSparsity === 0);
       if (!t0 || rows.length < 4) continue;
       const base = t0.metrics[metric]!.value;
@@ -261,11 +370,25 @@ function validateSuite(results: Result[]): Check[] {
       const intercept = my - slope * mx;
       const r2 = syy > 0 ? (sxy * sxy) / (sxx * syy) : 1;
       checks.push({
-        name: `${label}: ${path === 'kernel' ? '' : `${path} path `}time falls in proportion to (1 - sparsity) (seq ${len})`,
-        pass: r2 >= 0.9 && Math.abs(intercept) <= 0.15,
+        name: `${label}: ${path === 'kernel' ? '' : `${path} path `}time proportional to (1 - sparsity), R^2 >= 0.98 (seq ${len})`,
+        pass: r2 >= 0.98,
         detail: `t/t(0) = ${intercept.toFixed(3)} + ${slope.toFixed(3)} (1 - s), R^2 ${r2.toFixed(3)}; ` + pts.map((p) => `${(100 * (1 - p.x)).toFixed(1)}%: ${p.y.toFixed(3)}`).join(', '),
       });
     }
+  }
+  const acc = results.find((r) => r.kind === 'accuracy');
+  if (acc) {
+    const diff = acc.metrics.maxAbsDiff!.value;
+    checks.push({
+      name: 'outputs, LSE and gradients equal dense attention within 1e-5 (this backend)',
+      pass: diff <= 1e-5,
+      detail: `largest |block-sparse - dense| over output, LSE, dq, dk, dv: ${diff.toExponential(2)} (seq 256, GQA, random blocks and causal)`,
+    });
+    checks.push({
+      name: 'fully masked rows: output 0, LSE -Infinity, finite gradients',
+      pass: acc.metrics.emptyRowsOk!.value === 1,
+      detail: acc.metrics.emptyRowsOk!.value === 1 ? 'as required' : 'an empty row gave a non-zero output, a finite LSE or a non-finite gradient',
+    });
   }
   return checks;
 }
@@ -274,7 +397,7 @@ function validateSuite(results: Result[]): Check[] {
 export const attentionSuite: Suite = {
   name: 'attention',
   description:
-    'Block-sparse attention (@blockwise/attention, impl auto; where auto picks the tfjs-ops or dense path, the kernel is measured beside it) forward and forward+backward time against tfjs dense attention (matMul, masked softmax, matMul) on the same backend, by sequence length and block sparsity (random key blocks per query block plus the diagonal, 64-blocks, dim 64; 1 head in --quick, 2 in --full).',
+    'Block-sparse attention (@blockwise/attention, impl auto; where auto picks the tfjs-ops or dense path, the kernel is measured beside it) forward and forward+backward time against tfjs dense attention (matMul, masked softmax, matMul) on the same backend, by sequence length and block sparsity (random key blocks per query block plus the diagonal, 64-blocks, dim 64; 1 head in --quick, 2 in --full, plus 4 heads at seq 4096), GFLOP/s on computed blocks beside the tfjs matMul 512 GFLOP/s of the same run, and agreement with dense attention.',
   run: runSuite,
   validate: validateSuite,
 };
