@@ -32,6 +32,13 @@ describe('pruningSuite.validate', () => {
     expect(pruningSuite.validate!([...base, steps(0, 31), steps(50, 81)], ctx).find((c) => c.name.startsWith('iCBS host reads'))!.pass).toBe(false);
   });
 
+  it('on a software WebGPU adapter the time target is not checked (its times measure nothing)', () => {
+    const slow = [{ ...base[0]!, metrics: { ...base[0]!.metrics, suiteSeconds: { value: 400, unit: 's' } } }, ...base.slice(1)];
+    const checks = pruningSuite.validate!(slow, { quick: true, softwareAdapter: true } as SuiteContext);
+    expect(checks.map((c) => c.name)).not.toContain('suite under two minutes with --quick');
+    expect(checks.filter((c) => !c.pass)).toEqual([]);
+  });
+
   it('fails the 3-point margin at 10% and a slow suite', () => {
     const res = base.map((x) => (x.params.method === 'icbs' && x.params.density === 0.1 ? r('icbs', 0.1, 23.5) : x));
     res[0] = { ...res[0]!, metrics: { ...res[0]!.metrics, suiteSeconds: { value: 130, unit: 's' } } };
