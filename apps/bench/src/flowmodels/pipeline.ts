@@ -55,14 +55,14 @@ export async function trainOneFlow(
   seed: number,
   log: (m: string) => void,
   stepsOverride?: number,
-): Promise<{ spec: FlowModelSpec; model: BlockwiseFlow; losses: [number, number][]; trainMs: number }> {
+): Promise<{ spec: FlowModelSpec; model: BlockwiseFlow; losses: [number, number][]; trainMs: number; optimizerStateBytes: number }> {
   const s: FlowModelSpec = stepsOverride ? { ...spec, train: { ...spec.train, steps: stepsOverride } } : spec;
   const model = buildFlow(s, clf, seed + 10);
   const every = Math.max(1, Math.round(s.train.steps / 10 / 50)) * 50;
-  const { losses, trainMs } = await trainFlow(model, s, data, seed + 20, (step, loss) => {
+  const r = await trainFlow(model, s, data, seed + 20, (step, loss) => {
     if (step % every === 0 || step === s.train.steps - 1) log(`${s.id}: step ${step}/${s.train.steps}, loss ${loss.toFixed(4)}`);
   });
-  return { spec: s, model, losses, trainMs };
+  return { spec: s, model, ...r };
 }
 
 /** Mean of the last five logged losses (one logged loss is noisy). */
@@ -139,6 +139,10 @@ export async function trainFlowModels(o: TrainFlowModelsOptions): Promise<void> 
       clf = loadFlowClassifier(dataset)!.clf;
     }
     const ref = await flowReference(data, clf, dataset === 'digits' ? data.ref.length / 64 : checkerboardEvalSamples);
+    if (dataset === 'digits') {
+      const floor = frechetDistance(await clf.features(data.trainPixels!.subarray(0, ref.n * 64)), ref.refFeatures!, clf.featureDim);
+      o.log(`digits real-vs-real Fréchet floor ${floor.toFixed(3)}, real held-out digits confident ${(100 * (await confidentShare(clf, data.refPixels!)).share).toFixed(1)}%`);
+    }
     // The digits-gen suite's AdamW8bit + WSD model last: the flow comparison's models come first.
     for (const spec of [...flowSpecs(dataset), ...(dataset === 'digits' ? [digitsGenSpecs().recipe] : [])]) {
       if (!wanted(spec.id)) continue;
@@ -157,6 +161,7 @@ export async function trainFlowModels(o: TrainFlowModelsOptions): Promise<void> 
           architecture: { K: spec.K, hidden: spec.hidden, features: spec.features ?? null, activation: spec.activation, frequencies: 6 },
           training: { ...t.spec.train, optimizer: `${t.spec.train.optimizer ?? 'AdamW'} (weightDecay 0)`, schedule: t.spec.train.schedule === 'wsd' ? 'warmupStableDecay (75% stable, cosine decay to 2% of the peak)' : 'warmupCosineDecay to 2% of the peak', stratified: spec.K > 1 },
           trainMs: Math.round(t.trainMs),
+          optimizerStateBytes: t.optimizerStateBytes,
           finalLoss: finalLoss(t.losses),
           losses: t.losses.filter((_, i) => i % 4 === 0 || i === t.losses.length - 1),
           metrics: evalsMeta(evals),
