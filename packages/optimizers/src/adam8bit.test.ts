@@ -185,7 +185,7 @@ describe('AdamW8bit', () => {
   });
 
   it('Adam8bit adds L2 weight decay to the gradient (PyTorch Adam) and validates options', () => {
-    expect(() => new Adam8bit({ blockSize: 48 })).toThrow(/blockSize must be a positive multiple of 32, got 48/);
+    expect(() => new Adam8bit({ blockSize: 48 })).toThrow(/blockSize must be a positive multiple of 32 up to 65536, got 48/);
     expect(() => new AdamW8bit({ optimBits: 16 as 8 })).toThrow(/optimBits must be one of 4, 8, 32, got 16/);
     expect(() => new AdamW8bit({ beta2: 1.5 })).toThrow(/beta2/);
     // With wd = 0.5 and a zero gradient, the first Adam step sees g = 0.5 p, so every element moves

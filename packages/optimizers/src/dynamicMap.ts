@@ -47,6 +47,7 @@ function scaledMeans(items: number, exponent: number): number[] {
  * with zeros to 256 entries, as in bitsandbytes.
  */
 export function createDynamicMap(signed = true, maxExponentBits = 7, totalBits = 8): Float32Array {
+  if (typeof signed !== 'boolean') throw new TypeError(`createDynamicMap: signed must be true or false, got ${JSON.stringify(signed)}`);
   if (!Number.isInteger(totalBits) || totalBits < 2 || totalBits > 8) {
     throw new Error(`createDynamicMap: totalBits must be an integer in [2, 8], got ${totalBits}`);
   }

@@ -35,9 +35,6 @@ export interface EightBitOptions {
 /** Option names every 8-bit optimizer takes besides its hyperparameters and `kernel`. */
 export const EIGHT_BIT_KEYS = ['blockSize', 'optimBits', 'minQuantizedSize', 'float32StatePatterns'] as const;
 
-/** Largest block: bitsandbytes uses at most 4096; larger blocks only lose precision. */
-export const MAX_BLOCK_SIZE = 1 << 16;
-
 /** Slot name of the packed quantized state: `q8` or `q4`. */
 export const packedSlot = (bits: number): string => `q${bits}`;
 
@@ -61,7 +58,6 @@ export abstract class EightBitOptimizer<K extends string = string> extends Block
     const bits = checkOneOf('optimBits', o.optimBits ?? 8, [4, 8, 32] as const);
     this.optimBits = bits;
     this.blockSize = checkBlockSize(o.blockSize ?? (bits === 4 ? 128 : 256));
-    if (this.blockSize > MAX_BLOCK_SIZE) throw new Error(`blockSize must be at most ${MAX_BLOCK_SIZE}, got ${this.blockSize}`);
     this.minQuantizedSize = checkNumber('minQuantizedSize', o.minQuantizedSize ?? 4096, { min: 0, integer: true });
     this.float32StatePatterns = toPatterns('float32StatePatterns', o.float32StatePatterns ?? ['[Ss]table.?[Ee]mbedding']);
   }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { defineKernel, type KernelIO, type WebGPUProgramSpec } from '@blockwise/tensor';
+import { checkNumber, checkOneOf, defineKernel, describeValue, type KernelIO, type WebGPUProgramSpec } from '@blockwise/tensor';
+import { checkBlockSize } from './quantize.js';
 import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
 import { codeTable, quantizeInto } from './fastQuantize.js';
 import { fourBitMaps, fourBitStateMap, fused4bitReference, unpackCodes } from './fourBit.js';
@@ -42,11 +43,20 @@ export interface Fused8bitAttrs {
  * S-1] [absmax of state 0 (ceil(n/B) float32 bit patterns)] ... [absmax of state S-1]`.
  */
 export function packedStateLength(n: number, numStates: number, blockSize: number, bits = 8): number {
+  checkNumber('packedStateLength: n', n, { min: 0, max: 2 ** 31, integer: true });
+  checkOneOf('packedStateLength: numStates', numStates, [1, 2] as const);
+  checkBlockSize(blockSize, 'packedStateLength: blockSize');
+  checkOneOf('packedStateLength: bits', bits, [4, 8] as const);
   return numStates * (Math.ceil((n * bits) / 32) + Math.ceil(n / blockSize));
 }
 
 /** Dequantizes state `s` of a packed state array on the host (tests, diagnostics). */
 export function decodePackedState(data: Int32Array, n: number, numStates: number, blockSize: number, s: number, bits = 8): Float32Array {
+  const want = packedStateLength(n, numStates, blockSize, bits);
+  if (!(data instanceof Int32Array) || data.length !== want) {
+    throw new RangeError(`decodePackedState: data must be an Int32Array of ${want} words for ${n} elements, ${numStates} states, block ${blockSize}, ${bits} bits; got ${describeValue(data)}`);
+  }
+  checkNumber('decodePackedState: s', s, { min: 0, max: numStates - 1, integer: true });
   const W = Math.ceil((n * bits) / 32);
   const nb = Math.ceil(n / blockSize);
   const { codes, stride } = unpackCodes(data, n, numStates, bits);

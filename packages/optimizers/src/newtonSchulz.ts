@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkNumber, describeValue } from '@blockwise/tensor';
 
 /** Default quintic Newton-Schulz coefficients of Muon (torch.optim.Muon). */
 export const NS_COEFFICIENTS: [number, number, number] = [3.4445, -4.775, 2.0315];
@@ -9,8 +10,13 @@ export const NS_COEFFICIENTS: [number, number, number] = [3.4445, -4.775, 2.0315
  * wide orientation, divide by max(||X||_F, eps), then `X <- a X + (b A + c A A) X` with `A = X X^T`.
  */
 export function newtonSchulz(g: tf.Tensor2D, steps = 5, coefficients: [number, number, number] = NS_COEFFICIENTS, eps = 1e-7): tf.Tensor2D {
-  if (g.rank !== 2) throw new Error(`newtonSchulz needs a matrix, got rank ${g.rank}`);
-  if (!Number.isInteger(steps) || steps < 0) throw new Error(`steps must be an integer >= 0, got ${steps}`);
+  if (!(g instanceof tf.Tensor) || g.rank !== 2) throw new Error(`newtonSchulz: g must be a 2-D tf.Tensor, got ${g instanceof tf.Tensor ? `rank ${g.rank}` : describeValue(g)}`);
+  if (g.dtype !== 'float32') throw new Error(`newtonSchulz: g must be float32, got ${g.dtype}`);
+  checkNumber('newtonSchulz: steps', steps, { min: 0, max: 100, integer: true });
+  if (!Array.isArray(coefficients) || coefficients.length !== 3 || !coefficients.every((c) => typeof c === 'number' && Number.isFinite(c))) {
+    throw new Error(`newtonSchulz: coefficients must be three finite numbers, got ${describeValue(coefficients)}`);
+  }
+  checkNumber('newtonSchulz: eps', eps, { min: 0, exclusiveMin: true });
   return tf.tidy(() => {
     const [a, b, c] = coefficients;
     const tall = g.shape[0] > g.shape[1];

@@ -28,8 +28,12 @@ export function checkKernelChoice(value: unknown): KernelChoice {
   return k;
 }
 
-/** Tensors whose state could be re-attached to a renamed variable: tfjs's `_1` suffixes removed. */
-const baseName = (name: string): string => name.replace(/_\d+(?=\/|$)/g, '');
+/** The names `name` has with one `_<n>` suffix of a path component removed (tfjs's renaming undone). */
+function withoutOneSuffix(name: string): string[] {
+  const out: string[] = [];
+  for (const m of name.matchAll(/_\d+(?=\/|$)/g)) out.push(name.slice(0, m.index) + name.slice(m.index + m[0].length));
+  return out;
+}
 
 /**
  * The shared machinery of this package's optimizers: per-variable named state slots (what
@@ -42,8 +46,8 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
   protected readonly slots = new Map<string, Map<string, tf.Variable>>();
   /** Which implementation runs the fused steps: 'auto' (fastest here), 'simd' or 'js'. */
   readonly kernel: KernelChoice;
-  /** State loaded by `setWeights` for names no variable had at load time (matched at the first step). */
-  private pending = new Map<string, Map<string, tf.Variable>>();
+  /** Variable names whose state `setWeights` loaded and no step has used yet. */
+  private unclaimed = new Set<string>();
   private ran = new Set<KernelName>();
   /** State variables created by `setWeights` (packed ones are checked at their first use). */
   protected readonly loaded = new WeakSet<tf.Variable>();
@@ -100,7 +104,7 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
       }
       if (grad.dtype !== 'float32' && grad.dtype !== 'int32') throw new Error(`applyGradients: the gradient of '${name}' must be float32 or int32, got ${grad.dtype}`);
     }
-    this.adoptPending(entries);
+    this.adoptLoaded(entries);
     const step = this.iterations;
     const h = this.resolveHypers(step);
     this.ran.clear();
@@ -119,22 +123,26 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
 
   /**
    * Attaches state loaded under another name to a variable that has none: tfjs renames the
-   * variables of a model loaded again in the same process (`dense/kernel_1`), so a loaded
-   * `dense/kernel/m` belongs to `dense/kernel_1` when exactly one loaded name matches after the
-   * numeric suffixes are removed and every state has the variable's size.
+   * variables of a model loaded again in the same process (`fc1/kernel` becomes `fc1/kernel_1`
+   * or `fc1_1/kernel`), so loaded state that no step has used yet moves to a variable whose name
+   * is its name with one `_<n>` added, when exactly one such state exists and its size matches.
    */
-  private adoptPending(entries: [string, tf.Tensor | undefined][]): void {
-    if (this.pending.size === 0) return;
+  private adoptLoaded(entries: [string, tf.Tensor | undefined][]): void {
+    if (this.unclaimed.size === 0) return;
     for (const [name, grad] of entries) {
-      if (grad == null || this.slots.has(name)) continue;
-      const exact = this.pending.get(name);
-      const size = grad.size;
-      const candidates = exact
-        ? [name]
-        : [...this.pending.keys()].filter((k) => baseName(k) === baseName(name) && [...this.pending.get(k)!.values()].every((v) => v.size === size || v.dtype === 'int32' || v.size === 1));
+      if (grad == null) continue;
+      if (this.slots.has(name)) {
+        this.unclaimed.delete(name);
+        continue;
+      }
+      const candidates = [...this.unclaimed].filter(
+        (k) => withoutOneSuffix(name).includes(k) && [...this.slots.get(k)!.values()].every((v) => v.size === grad.size || v.dtype === 'int32' || v.size === 1),
+      );
       if (candidates.length !== 1) continue;
-      this.slots.set(name, this.pending.get(candidates[0]!)!);
-      this.pending.delete(candidates[0]!);
+      const from = candidates[0]!;
+      this.slots.set(name, this.slots.get(from)!);
+      this.slots.delete(from);
+      this.unclaimed.delete(from);
     }
   }
 
@@ -207,14 +215,14 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
     await this.extractIterations(weightValues);
     this.disposeSlots();
     for (const { varName, slot, v } of fresh) {
-      const target = tf.engine().registeredVariables[varName] ? this.slots : this.pending;
-      let m = target.get(varName);
+      let m = this.slots.get(varName);
       if (!m) {
         m = new Map();
-        target.set(varName, m);
+        this.slots.set(varName, m);
       }
       m.set(slot, v);
       this.loaded.add(v);
+      this.unclaimed.add(varName);
     }
   }
 
@@ -232,10 +240,9 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
   }
 
   private disposeSlots(): void {
-    for (const map of [this.slots, this.pending]) {
-      for (const m of map.values()) for (const v of m.values()) v.dispose();
-      map.clear();
-    }
+    for (const m of this.slots.values()) for (const v of m.values()) v.dispose();
+    this.slots.clear();
+    this.unclaimed.clear();
   }
 
   /** Frees the state; stepping afterwards throws (instead of silently starting from zero state). */

@@ -1,3 +1,4 @@
+import { checkNumber, checkOptions, describeValue } from '@blockwise/tensor';
 import { signedDynamicMap } from './dynamicMap.js';
 
 /** Options of `quantizeBlockwise` / `dequantizeBlockwise`. */
@@ -16,10 +17,13 @@ export interface QuantizedBlocks {
   absmax: Float32Array;
 }
 
-/** Throws unless `blockSize` is a positive multiple of 32. */
+/** Largest block: bitsandbytes uses at most 4096; larger blocks only lose precision (and 2**35 would not fit in memory). */
+export const MAX_BLOCK_SIZE = 1 << 16;
+
+/** Throws unless `blockSize` is a multiple of 32 in [32, MAX_BLOCK_SIZE]. */
 export function checkBlockSize(blockSize: unknown, label = 'blockSize'): number {
-  if (typeof blockSize !== 'number' || !Number.isInteger(blockSize) || blockSize <= 0 || blockSize % 32 !== 0) {
-    throw new Error(`${label} must be a positive multiple of 32, got ${String(blockSize)}`);
+  if (typeof blockSize !== 'number' || !Number.isInteger(blockSize) || blockSize <= 0 || blockSize % 32 !== 0 || blockSize > MAX_BLOCK_SIZE) {
+    throw new Error(`${label} must be a positive multiple of 32 up to ${MAX_BLOCK_SIZE}, got ${describeValue(blockSize)}`);
   }
   return blockSize;
 }
@@ -36,6 +40,8 @@ function checkMap(map: unknown): Float32Array {
  * search for the last entry <= x, then the closer of it and its successor (ties go down).
  */
 export function nearestCode(map: Float32Array, x: number): number {
+  checkMap(map);
+  if (typeof x !== 'number' || Number.isNaN(x)) throw new TypeError(`nearestCode: x must be a number, got ${describeValue(x)}`);
   let lo = 0;
   // Invariant: map[lo] <= x or lo === 0; each step halves the window of 256.
   for (let half = 128; half >= 1; half >>= 1) {
@@ -53,7 +59,8 @@ export function nearestCode(map: Float32Array, x: number): number {
  * Block-wise quantization (arXiv 2110.02861): each block of `blockSize` elements is divided by
  * its max |x| and every value is rounded to the nearest map entry. Non-finite inputs throw.
  */
-export function quantizeBlockwise(x: Float32Array, opts: BlockwiseOptions = {}): QuantizedBlocks {
+export function quantizeBlockwise(x: Float32Array, options?: BlockwiseOptions): QuantizedBlocks {
+  const opts = checkOptions('quantizeBlockwise', options, ['blockSize', 'map']);
   const blockSize = checkBlockSize(opts.blockSize ?? 256);
   const map = checkMap(opts.map ?? signedDynamicMap());
   if (!(x instanceof Float32Array)) throw new Error(`x must be a Float32Array, got ${typeof x}`);
@@ -80,10 +87,18 @@ export function quantizeBlockwise(x: Float32Array, opts: BlockwiseOptions = {}):
 }
 
 /** Inverse of `quantizeBlockwise`: `map[code] * absmax[block]` for every element. */
-export function dequantizeBlockwise(q: QuantizedBlocks, opts: BlockwiseOptions = {}): Float32Array {
+export function dequantizeBlockwise(q: QuantizedBlocks, options?: BlockwiseOptions): Float32Array {
+  const opts = checkOptions('dequantizeBlockwise', options, ['blockSize', 'map']);
   const blockSize = checkBlockSize(opts.blockSize ?? 256);
   const map = checkMap(opts.map ?? signedDynamicMap());
+  if (typeof q !== 'object' || q === null || !(q.codes instanceof Uint8Array) || !(q.absmax instanceof Float32Array)) {
+    throw new TypeError(`dequantizeBlockwise: q must be { codes: Uint8Array, absmax: Float32Array }, got ${describeValue(q)}`);
+  }
   const { codes, absmax } = q;
+  for (let b = 0; b < absmax.length; b++) {
+    const a = absmax[b]!;
+    if (!(a >= 0 && a - a === 0)) throw new RangeError(`dequantizeBlockwise: absmax must be finite and >= 0, got ${a} at block ${b}`);
+  }
   const nb = Math.ceil(codes.length / blockSize);
   if (absmax.length !== nb) {
     throw new Error(`absmax must hold one value per block (${nb} for ${codes.length} codes, block ${blockSize}), got ${absmax.length}`);
