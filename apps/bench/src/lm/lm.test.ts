@@ -8,7 +8,8 @@ import { cachedStep, disposeCache, emptyCache } from './kvcache.js';
 import { createLm, lmForward, type LmWeights } from './model.js';
 import { trainNgram } from './ngram.js';
 import { charTokenizer } from './tokenizer.js';
-import { blockIndex, causalMask, conversionMask } from './train.js';
+import { AdamW } from '@blockwise/optimizers';
+import { blockDiffusionLoss, blockIndex, causalMask, conversionMask, trainLm } from './train.js';
 
 const V = 12;
 const MASK = V - 1;
@@ -202,6 +203,37 @@ describe('decoders', () => {
     await expect(decodeBlocks(w, prompt, 4, { blockSize: 2.5, threshold: 0.5 })).rejects.toThrow(/blockSize must be an integer >= 1, got 2.5/);
     await expect(decodeBlocks(w, prompt, 40, { blockSize: 4, threshold: 0.5 })).rejects.toThrow(/exceeds the model's 32 positions/);
     await expect(decodeAutoregressive(w, new Int32Array(0), 4)).rejects.toThrow(/prompt must be a non-empty Int32Array/);
+  });
+});
+
+describe('block-diffusion training', () => {
+  useBackend('cpu');
+  it('the conversion loss is the cross-entropy of the masked tokens: a uniform model scores log(V)', async () => {
+    // all-zero weights give uniform logits over the V ids, so every masked token costs log(V)
+    const w = createLm({ vocab: V, dim: 8, heads: 2, layers: 1, maxLen: 16 }, createRng(2), 'lmzero');
+    for (const v of w.vars) v.assign(tf.zerosLike(v));
+    const x0 = Int32Array.from({ length: 2 * 16 }, (_, i) => i % (V - 1));
+    const l = blockDiffusionLoss(w, x0, 2, 16, MASK, { block: 4, offset: 1 }, createRng(3));
+    expect((await l.data())[0]).toBeCloseTo(Math.log(V), 5);
+    tf.dispose([l, ...w.vars]);
+  });
+
+  it('trains from a causal model without NaN or leaked tensors, reading the loss every syncEvery steps', async () => {
+    const w = model('lmtrain');
+    const ids = Int32Array.from({ length: 400 }, (_, i) => (i * 7) % (V - 1));
+    const opt = new AdamW({ learningRate: 1e-2 });
+    const reads: number[] = [];
+    const run = (steps: number) => trainLm(w, ids, opt, { steps, batch: 2, len: 16, mode: 'blockDiffusion', blockSize: 4, maskId: MASK, learningRate: () => 1e-2, rng: createRng(4), syncEvery: 3, progress: (d) => reads.push(d) });
+    await run(1); // creates the optimizer's state
+    const before = tf.memory().numTensors;
+    reads.length = 0;
+    const log = await run(7);
+    expect(reads).toEqual([3, 6, 7]);
+    expect(log.losses.length).toBe(7);
+    expect(log.losses.every(Number.isFinite)).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+    opt.dispose();
+    tf.dispose(w.vars);
   });
 });
 

@@ -28,7 +28,7 @@ export const SHIPPED_RECIPE: LmRecipe = {
   len: 64,
   batch: 16,
   causalSteps: 2000,
-  convertSteps: 400,
+  convertSteps: 300,
   peakLr: 3e-3,
   blockSizes: [4, 8, 16],
 };

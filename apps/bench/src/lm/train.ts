@@ -143,9 +143,10 @@ export function blockDiffusionLoss(w: LmWeights, x0: Int32Array, batch: number, 
     const len = (streams + 1) * n;
     const logits = lmForward(w, tf.tensor2d(tokens, [batch, len], 'int32'), conversionMask(n, block, offset, streams), Array(streams + 1).fill(n));
     const noisy = tf.reshape(tf.slice(logits, [0, 0, 0], [batch, streams * n, V]), [batch, streams, n, V]);
-    const clean = tf.reshape(tf.slice(logits, [0, streams * n, 0], [batch, 1, n, V]), [batch, 1, n, V]);
+    const clean = tf.reshape(tf.slice(logits, [0, streams * n, 0], [batch, n, V]), [batch, 1, n, V]);
     const pick = tf.reshape(tf.tensor1d(fromClean), [1, 1, n - 1, 1]);
-    const prev = (x: tf.Tensor) => tf.slice(x, [0, 0, 0, 0], [batch, -1, n - 1, V]);
+    // explicit sizes: the gradient of a slice sized -1 comes out misshapen in tfjs 4.22
+    const prev = (x: tf.Tensor) => tf.slice(x, [0, 0, 0, 0], [batch, x.shape[1]!, n - 1, V]);
     const shifted = tf.add(tf.mul(prev(clean), pick), tf.mul(prev(noisy), tf.sub(1, pick)));
     return tokenLoss(
       tf.reshape(shifted, [batch * streams, n - 1, V]) as tf.Tensor3D,
