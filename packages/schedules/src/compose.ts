@@ -1,6 +1,6 @@
 /** Composition: join schedules in time, warm-up wrappers, scaling, clamping, products and cycles. */
 import { checkSchedule, defineSchedule, type Schedule } from './schedule.js';
-import { finite, knownKeys, nonNegative, numberArray, objectArg, oneOf, positive } from './validate.js';
+import { finite, inRange, knownKeys, nonNegative, numberArray, objectArg, oneOf, positive } from './validate.js';
 
 /**
  * Runs `schedules[0]` until `boundaries[0]`, then `schedules[1]` with its clock restarted at 0, and so on,
@@ -110,7 +110,8 @@ export function cycleSchedule(schedule: Schedule, options: CycleOptions): Schedu
   objectArg('options', options);
   knownKeys('cycleSchedule', options, ['period', 'decay', 'limit']);
   const period = positive('period', options.period);
-  const decay = nonNegative('decay', options.decay ?? 1);
+  // A factor above 1 grows without bound and overflows at some later cycle: refuse it here, not mid-run.
+  const decay = inRange('decay', options.decay ?? 1, 0, 1);
   const limit = options.limit === undefined ? Infinity : positive('limit', options.limit);
   const spec: Record<string, unknown> = { schedule, period, decay };
   if (options.limit !== undefined) spec.limit = limit;

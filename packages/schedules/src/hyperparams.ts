@@ -72,6 +72,7 @@ export function weightDecaySchedule(options: { initValue: number; endValue: numb
   knownKeys('weightDecaySchedule', options, ['initValue', 'endValue', 'totalSteps']);
   nonNegative('initValue', options.initValue);
   nonNegative('endValue', options.endValue);
+  positive('totalSteps', options.totalSteps);
   return cosineRamp({ initValue: options.initValue, endValue: options.endValue, rampSteps: options.totalSteps });
 }
 

@@ -67,3 +67,22 @@ export function readKwargs(lib: string, name: string, kwargs: unknown, accepted:
     },
   };
 }
+
+const camel = (k: string) => k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * Runs a translator's builder. The builders name options in camelCase (`pctStart`); a Python user passed
+ * `pct_start`, so an error about a keyword they gave is prefixed with that keyword as they spelled it.
+ */
+export function asKwargError<T>(lib: string, name: string, kwargs: unknown, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    const err = e as Error;
+    if (kwargs && typeof kwargs === 'object') {
+      const named = Object.keys(kwargs).filter((k) => camel(k) !== k && err.message.includes(camel(k)) && !err.message.includes(k));
+      if (named.length > 0) err.message = `${lib}(${JSON.stringify(name)}) ${named.join(', ')}: ${err.message}`;
+    }
+    throw err;
+  }
+}

@@ -1,6 +1,6 @@
 /** fromOptax: optax schedule constructors by name with their keyword arguments (`optax/schedules/_schedule.py`). */
 import { joinSchedules } from './compose.js';
-import { readKwargs, unknownName, type Kwargs } from './kwargs.js';
+import { asKwargError, readKwargs, unknownName, type Kwargs } from './kwargs.js';
 import { defineSchedule, type Schedule } from './schedule.js';
 import { own } from './validate.js';
 import { constantSchedule, cosineDecay, exponentialDecay, linearSchedule, piecewiseConstant, piecewiseInterpolate, polynomialSchedule } from './shapes.js';
@@ -109,6 +109,6 @@ export function fromOptax(name: string, kwargs: Kwargs = {}): Schedule {
   if (!own(params, key)) unknownName('fromOptax', name, optaxScheduleNames);
   const r = readKwargs('fromOptax', key, kwargs, params[key] as string[], required[key] as string[]);
   if (r.has('lr')) r.fail('lr', 'is not an optax keyword: optax schedules carry their own values');
-  const s = (table(r)[key] as () => Schedule)();
+  const s = asKwargError('fromOptax', key, kwargs, () => (table(r)[key] as () => Schedule)());
   return defineSchedule({ type: 'fromOptax', name: key, kwargs: { ...kwargs } }, s);
 }

@@ -1,6 +1,6 @@
 /** Classic schedule shapes. Semantics follow optax (`optax/schedules/_schedule.py`) where optax has the shape. */
 import { defineSchedule, type Schedule } from './schedule.js';
-import { bool, finite, knownKeys, nonNegative, numberArray, objectArg, oneOf, positive } from './validate.js';
+import { bool, finite, inRange, knownKeys, nonNegative, numberArray, objectArg, oneOf, positive } from './validate.js';
 
 /** A schedule that always returns `value`. */
 export function constantSchedule(value: number): Schedule {
@@ -75,6 +75,10 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   const end = options.endValue === undefined ? undefined : finite('endValue', options.endValue);
   const spec: Record<string, unknown> = { type: 'exponentialDecay', initValue: init, transitionSteps: steps, decayRate: rate, transitionBegin: begin, staircase };
   if (end !== undefined) spec.endValue = end;
+  // Growth (rate > 1) is bounded only by endValue (as in optax); without it the value overflows mid-run.
+  if (rate > 1 && steps > 0 && end === undefined) {
+    throw new RangeError(`exponentialDecay: decayRate ${rate} > 1 grows without bound; give endValue as its upper bound, or a decayRate in [0, 1]`);
+  }
   if (steps <= 0 || rate === 0) return defineSchedule({ ...spec, type: 'exponentialDecay' }, () => init);
   return defineSchedule({ ...spec, type: 'exponentialDecay' }, (t) => {
     const d = t - begin;
@@ -104,7 +108,8 @@ export function cosineDecay(options: CosineDecayOptions): Schedule {
   const init = finite('initValue', options.initValue);
   const T = positive('decaySteps', options.decaySteps);
   const alpha = finite('alpha', options.alpha ?? 0);
-  const exponent = finite('exponent', options.exponent ?? 1);
+  // A negative exponent makes the cosine's zero at the end an infinity (and values near it huge): refuse it.
+  const exponent = nonNegative('exponent', options.exponent ?? 1);
   return defineSchedule({ type: 'cosineDecay', initValue: init, decaySteps: T, alpha, exponent }, (t) => {
     const c = Math.min(t, T);
     const cos = 0.5 * (1 + Math.cos((Math.PI * c) / T));
@@ -190,7 +195,8 @@ export function stepDecay(options: StepDecayOptions): Schedule {
   knownKeys('stepDecay', options, ['initValue', 'stepSize', 'gamma']);
   const init = finite('initValue', options.initValue);
   const size = positive('stepSize', options.stepSize);
-  const gamma = nonNegative('gamma', options.gamma ?? 0.1);
+  // gamma > 1 grows geometrically and overflows mid-run; a decay is in [0, 1].
+  const gamma = inRange('gamma', options.gamma ?? 0.1, 0, 1);
   return defineSchedule({ type: 'stepDecay', initValue: init, stepSize: size, gamma }, (t) => init * Math.pow(gamma, Math.floor(t / size)));
 }
 

@@ -1,5 +1,5 @@
 /** fromTimm: `timm.scheduler` classes, the rate set by `scheduler.step(t)` (formulas as in timm/scheduler/*.py). */
-import { readKwargs, unknownName, type Kwargs } from './kwargs.js';
+import { asKwargError, readKwargs, unknownName, type Kwargs } from './kwargs.js';
 import { defineSchedule, type Schedule } from './schedule.js';
 import { own } from './validate.js';
 
@@ -176,6 +176,6 @@ export function fromTimm(name: string, kwargs: Kwargs = {}): Schedule {
   const r = readKwargs('fromTimm', name, kwargs, entry.accepted, entry.required);
   if (r.has('noise_range_t')) r.fail('noise_range_t', 'adds noise from PyTorch\'s RNG and cannot be reproduced; pass null');
   const lr = r.lr();
-  const f = entry.make(r, lr);
+  const f = asKwargError('fromTimm', name, kwargs, () => entry.make(r, lr));
   return defineSchedule({ type: 'fromTimm', name, kwargs: { ...kwargs } }, f, { integer: true });
 }

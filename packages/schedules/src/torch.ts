@@ -1,7 +1,7 @@
 /** fromTorch: `torch.optim.lr_scheduler` (and `torch.optim.swa_utils.SWALR`) as closed-form functions of the update count. */
 import { oneCycle } from './cyclic.js';
 import { oneCycleMomentum } from './hyperparams.js';
-import { readKwargs, unknownName, type Kwargs } from './kwargs.js';
+import { asKwargError, readKwargs, unknownName, type Kwargs } from './kwargs.js';
 import { defineSchedule, type Schedule } from './schedule.js';
 import { own } from './validate.js';
 
@@ -93,6 +93,8 @@ const table: Record<string, Entry> = {
     accepted: ['total_iters', 'power', ...common], required: [], chainable: true,
     make: (r, lr) => {
       const n = r.int('total_iters', 5);
+      // PyTorch divides by total_iters (ZeroDivisionError at 0); a negative one gives a NaN LR.
+      if (n <= 0) r.fail('total_iters', `must be > 0, got ${n}`);
       const p = r.num('power', 1);
       if (p < 0) r.fail('power', `must be >= 0 (a negative power grows without bound as the decay ends), got ${p}`);
       return (t) => lr * Math.pow(1 - Math.min(n, t) / n, p);
@@ -243,7 +245,7 @@ export function fromTorch(name: string, kwargs: Kwargs = {}): Schedule {
   const r = readKwargs('fromTorch', name, kwargs, entry.accepted, entry.required);
   if (r.has('last_epoch') && r.int('last_epoch') !== -1) r.fail('last_epoch', 'must be -1 (evaluate the schedule at the resumed step instead)');
   const lr = r.lr();
-  const f = entry.make(r, lr);
+  const f = asKwargError('fromTorch', name, kwargs, () => entry.make(r, lr));
   return defineSchedule({ type: 'fromTorch', name, kwargs: { ...kwargs } }, f, { integer: true });
 }
 

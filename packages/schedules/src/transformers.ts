@@ -1,5 +1,5 @@
 /** fromTransformers: HuggingFace transformers' schedulers (`transformers/optimization.py`), base LR times LambdaLR's factor. */
-import { readKwargs, unknownName, type Kwargs } from './kwargs.js';
+import { asKwargError, readKwargs, unknownName, type Kwargs } from './kwargs.js';
 import { defineSchedule, type Schedule } from './schedule.js';
 import { own } from './validate.js';
 
@@ -201,6 +201,6 @@ export function fromTransformers(name: string, kwargs: Kwargs = {}): Schedule {
   const r = readKwargs('fromTransformers', name, flatten(kwargs), entry.accepted, entry.required);
   if (r.has('last_epoch') && r.int('last_epoch') !== -1) r.fail('last_epoch', 'must be -1 (a resumed scheduler is the same schedule: evaluate it at the resumed step)');
   const lr = r.lr();
-  const factor = entry.make(r);
+  const factor = asKwargError('fromTransformers', name, kwargs, () => entry.make(r));
   return defineSchedule({ type: 'fromTransformers', name, kwargs: { ...kwargs } }, (t) => lr * factor(t), { integer: true });
 }

@@ -104,7 +104,7 @@ export function wsdsCheckpoints(options: WsdsOptions): WsdsCheckpoint[] {
     const startOfSegment = Math.max(prev, out.length === 0 ? w : prev);
     const d = Math.max(1, Math.round(frac * (b - prev)));
     if (b - d < startOfSegment) {
-      throw new RangeError(`wsdsSchedule: budget ${b} leaves no room for a ${d}-step decay after step ${startOfSegment} (warm-up or previous budget)`);
+      throw new RangeError(`wsdsSchedule: budget ${b} leaves no room for a ${d}-step decay after step ${startOfSegment} (the end of warmupSteps or of the previous budget)`);
     }
     out.push({ budget: b, decayStart: b - d, decaySteps: d });
     prev = b;
