@@ -46,8 +46,8 @@ export function createFeatureGuidance(
   seed: number,
 ): FeatureGuidance {
   checkOptions('features', config, ['featureDim', 'hidden', 'target', 'targetDim', 'weight', 'residual']);
-  checkNumber('features: featureDim', config.featureDim, { integer: true, min: 1 });
-  checkNumber('features: targetDim', config.targetDim, { integer: true, min: 1 });
+  checkNumber('features: featureDim', config.featureDim, { integer: true, min: 1, max: 1 << 14 });
+  checkNumber('features: targetDim', config.targetDim, { integer: true, min: 1, max: 1 << 15 });
   if (config.residual !== undefined) checkOptions('features.residual', config.residual, ['hidden']);
   if (typeof config.target !== 'function') throw new Error('target must be a function x1 => features');
   const weight = config.weight ?? 0.5;

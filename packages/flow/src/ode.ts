@@ -142,6 +142,7 @@ export function countedVelocity(velocity: VelocityFn, checkFinite = true): Count
     const index = (await firstBad.data())[0] as number;
     if (index >= NO_BAD_CALL) return;
     const c = calls[Math.min(index, calls.length - 1)] as { step: number; t: number; state: boolean };
+    if (c.state && c.step < 0) throw new Error(`x0 holds NaN or Inf (t = ${c.t}); the solve needs a finite starting state`);
     if (c.state) {
       throw new Error(
         `the state became NaN or Inf at step ${c.step} (t = ${c.t}) although the velocities were finite: x + h v overflowed float32 (max 3.4e38)`,
@@ -285,7 +286,11 @@ export async function solveOde(velocity: VelocityFn, x0: tf.Tensor, options?: So
   const f = countedVelocity(velocity, checkFinite);
   const inter: tf.Tensor[] | undefined = returnIntermediates ? [x0.clone()] : undefined;
   try {
+    // x0 itself joins the flag (as step -1), so NaN input is named as such rather than as the
+    // velocity's fault; adaptive solves read it at once (their step-size rule would turn NaN first).
+    f.watchState(x0, -1, grid[0] as number);
     if (adaptive) {
+      await f.check();
       const r = await integrateAdaptive(method as AdaptiveMethod, f, x0, grid, adaptiveOpts, inter);
       return { x: r.x, intermediates: inter, nfe: f.nfe, steps: r.steps, rejected: r.rejected };
     }

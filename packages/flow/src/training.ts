@@ -255,4 +255,4 @@ export async function trainFlowMatching(model: VelocityModel, options: TrainOpti
 }
 
 /** Largest state dimension the training and model constructors accept. @internal */
-export const MAX_DIM = 1 << 20;
+export const MAX_DIM = 1 << 15;

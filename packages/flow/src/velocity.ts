@@ -32,8 +32,9 @@ export interface VelocityMlpConfig {
 export function createVelocityMlp(config: VelocityMlpConfig): VelocityModel {
   if (config === undefined) throw new Error('createVelocityMlp: a config { dim, hidden } is required');
   checkOptions('createVelocityMlp', config, ['dim', 'hidden', 'condDim', 'frequencies', 'activation', 'seed']);
-  checkNumber('createVelocityMlp: dim', config.dim, { integer: true, min: 1 });
-  const condDim = config.condDim === undefined ? 0 : checkNumber('createVelocityMlp: condDim', config.condDim, { integer: true, min: 0 });
+  // The network's input is [x, time features, condition]: together within createMlp's width cap.
+  checkNumber('createVelocityMlp: dim', config.dim, { integer: true, min: 1, max: 1 << 15 });
+  const condDim = config.condDim === undefined ? 0 : checkNumber('createVelocityMlp: condDim', config.condDim, { integer: true, min: 0, max: 1 << 14 });
   const F = config.frequencies === undefined ? 6 : checkNumber('createVelocityMlp: frequencies', config.frequencies, { integer: true, min: 0, max: 64 });
   const mlp = createMlp({
     inputDim: config.dim + 1 + 2 * F + condDim,
