@@ -280,7 +280,12 @@ async function run(o: RunOptions): Promise<number> {
       image: (name, pixels, width, height, opts = {}) => {
         const g = imageGrid(pixels, width, height, opts.cols ?? 10, opts.scale ?? 4);
         const path = ctx.writeFile(`${name}.png`, encodeGrayPng(g.gray, g.width, g.height));
-        sr.images.push({ name, path, ...(opts.title ? { title: opts.title } : {}) });
+        let realPath: string | undefined;
+        if (opts.real) {
+          const r = imageGrid(opts.real, width, height, opts.cols ?? 10, opts.scale ?? 4);
+          realPath = ctx.writeFile(`${name}-real.png`, encodeGrayPng(r.gray, r.width, r.height));
+        }
+        sr.images.push({ name, path, ...(opts.title ? { title: opts.title } : {}), ...(realPath ? { realPath } : {}) });
         return path;
       },
       data: benchData,

@@ -30,7 +30,13 @@ export interface Chart {
   x: string;
   y: string;
   logX?: boolean;
+  /**
+   * Log scale on y. When absent, the chart uses a log scale if its positive values span 30x or
+   * more (a 12 ms bar stays visible beside a 360 ms one).
+   */
   logY?: boolean;
+  /** The suite's headline chart, shown right after its Targets table (default: the first chart). */
+  headline?: boolean;
   series: { name: string; points: [number, number][] }[];
 }
 
@@ -72,7 +78,13 @@ export interface SuiteContext {
     pixels: Float32Array,
     width: number,
     height: number,
-    opts?: { cols?: number; scale?: number; title?: string },
+    opts?: {
+      cols?: number;
+      scale?: number;
+      title?: string;
+      /** Real samples (same width and height) shown beside the generated ones. */
+      real?: Float32Array;
+    },
   ): string;
   data: BenchData;
 }

@@ -177,6 +177,7 @@ export const schedulesSuite: Suite = {
         logs.set(`${name}@${T}`, log);
         results.push({
           name: `${name} ${T} steps`,
+          kind: 'training runs',
           params: { schedule: name, steps: T, hidden: S.hidden, batch: S.batch, peakLr: PEAK },
           metrics: {
             testLoss: { value: log.testLoss, unit: 'nats' },
@@ -213,14 +214,16 @@ export const schedulesSuite: Suite = {
         n++;
         if (fitOn === 'cosine') {
           results.push({
-            name: `forecast cosine@${T} -> ${key}`,
+            name: key,
+            kind: 'loss forecast, per held-out curve',
             params: { fittedOn: `cosine@${T}`, predicted: key },
             metrics: { mape: { value: 100 * e.mape, unit: '%' }, rmse: { value: e.rmse, unit: 'nats' }, finalAbsError: { value: e.finalAbsError, unit: 'nats' }, finalRelError: { value: 100 * e.finalRelError, unit: '%' } },
           });
         }
       }
       results.push({
-        name: `forecast fitted on ${fitOn}@${T}`,
+        name: `${fitOn}@${T}`,
+        kind: 'loss forecast fits',
         params: { fittedOn: `${fitOn}@${T}`, heldOutCurves: n, L0: +fit.L0.toFixed(4), A: +fit.A.toFixed(4), alpha: +fit.alpha.toFixed(4), C: +fit.C.toFixed(4), lambda: fit.lambda },
         metrics: { fitRmse: { value: fit.rmse, unit: 'nats' }, meanHeldOutMape: { value: (100 * sumMape) / n, unit: '%' }, worstHeldOutMape: { value: 100 * worst, unit: '%' }, meanFinalRelError: { value: (100 * sumFinal) / n, unit: '%' } },
       });
@@ -237,6 +240,7 @@ export const schedulesSuite: Suite = {
         const rho = 1 - (6 * ro.reduce((acc, r, i) => acc + (r - rp[i]!) ** 2, 0)) / (m * (m * m - 1));
         results.push({
           name: `forecast ranking at ${T} steps`,
+          kind: 'forecast ranking',
           params: { fittedOn: `cosine@${T}`, observedOrder: [...finals].sort((a, b) => a.observed - b.observed).map((f) => f.name).join(' < '), predictedOrder: [...finals].sort((a, b) => a.predicted - b.predicted).map((f) => f.name).join(' < ') },
           metrics: { spearman: { value: rho, unit: '' } },
         });
@@ -267,7 +271,7 @@ export const schedulesSuite: Suite = {
     const finite = runs.every((r) => Object.values(r.metrics).every((m) => Number.isFinite(m.value)));
     const bigRuns = runs.filter((r) => r.params.steps === big);
     const minAcc = Math.min(...bigRuns.map((r) => r.metrics.testAccuracy!.value));
-    const fc = results.find((r) => r.name.startsWith('forecast fitted on cosine'));
+    const fc = results.find((r) => r.kind === 'loss forecast fits' && String(r.params.fittedOn).startsWith('cosine@'));
     const mape = fc?.metrics.meanHeldOutMape?.value ?? Infinity;
     const finalErr = fc?.metrics.meanFinalRelError?.value ?? Infinity;
     const rank = results.find((r) => r.name.startsWith('forecast ranking'))?.metrics.spearman?.value ?? Number.NaN;
