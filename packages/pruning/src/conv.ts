@@ -16,7 +16,7 @@ export function convGeometry(config: Record<string, unknown>, name: string): Con
   const pair = (v: unknown, what: string): [number, number] => {
     const a = typeof v === 'number' ? [v, v] : Array.isArray(v) ? v : null;
     if (!a || a.length !== 2 || !a.every((e) => Number.isInteger(e) && e >= 1)) throw new Error(`layers: Conv2D '${name}' has an unsupported ${what} ${describe(v)}`);
-    return [a[0] as number, a[1] as number];
+    return [a[0]!, a[1]!];
   };
   const [kh, kw] = pair(config.kernelSize, 'kernelSize');
   const [strideH, strideW] = pair(config.strides ?? 1, 'strides');

@@ -70,7 +70,7 @@ export interface ICBSResult {
 export function icbsObjective(w: WeightMatrix, mask: Mask, hessian: Float64Array, gradient?: Float32Array, gradientWeight = 1): number {
   checkMatrix(w, 'icbsObjective');
   checkMask(mask, w, 'icbsObjective');
-  const [inDim, outDim] = w.shape;
+  const inDim = w.shape[0];
   checkSquare(hessian, inDim, 'icbsObjective: hessian');
   if (gradient !== undefined) {
     if (!(gradient instanceof Float32Array) || gradient.length !== w.data.length) throw new Error(`icbsObjective: gradient must be a Float32Array with the weights' ${w.data.length} values, got ${describe(gradient)}`);

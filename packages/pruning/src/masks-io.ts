@@ -77,7 +77,7 @@ export function masksFromJSON(json: string): PruningMasks {
   try {
     o = JSON.parse(json);
   } catch (e) {
-    throw new Error(`masksFromJSON: not JSON (${(e as Error).message})`);
+    throw new Error(`masksFromJSON: not JSON (${(e as Error).message})`, { cause: e });
   }
   return fromObject(o, 'masksFromJSON');
 }

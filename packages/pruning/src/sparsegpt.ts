@@ -5,7 +5,6 @@ import {
   checkSquare,
   requireOptions,
   checkNM,
-  describe,
   prunedCount,
   resolveDensity,
   type DensityOption,
