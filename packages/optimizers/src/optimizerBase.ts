@@ -99,7 +99,7 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
       const variable = tf.engine().registeredVariables[name];
       if (!variable) throw new Error(`applyGradients: no registered variable named '${name}'`);
       if (!(grad instanceof tf.Tensor) || grad.isDisposed) throw new Error(`applyGradients: the gradient of '${name}' must be a live tf.Tensor, got ${grad instanceof tf.Tensor ? 'a disposed tensor' : typeof grad}`);
-      if (grad.size !== variable.size) {
+      if (grad.shape.length !== variable.shape.length || grad.shape.some((d, i) => d !== variable.shape[i])) {
         throw new Error(`applyGradients: the gradient of '${name}' has shape [${grad.shape.join(', ')}], the variable [${variable.shape.join(', ')}]`);
       }
       if (grad.dtype !== 'float32' && grad.dtype !== 'int32') throw new Error(`applyGradients: the gradient of '${name}' must be float32 or int32, got ${grad.dtype}`);
