@@ -159,3 +159,68 @@ describe('every builder and translator: clear error or finite schedule', () => {
     );
   });
 });
+
+/** Entry points with positional arguments: [name, call, valid arguments]. */
+type Call = [name: string, call: (...args: unknown[]) => unknown, args: unknown[]];
+const hg = { initialLr: 0.1, hyperLr: 0.01, minLr: 0.01, maxLr: 0.2 };
+const lrs = Array.from({ length: 30 }, (_, i) => 0.1 * (1 - i / 40));
+const fit = S.fitLossCurve({ lrs, losses: lrs.map((_, i) => 2 + 1 / Math.sqrt(i + 1)) });
+const CALLS: Call[] = [
+  ['constantSchedule', (v) => S.constantSchedule(v as number), [0.5]],
+  ['scaleSchedule', (a, b) => S.scaleSchedule(a as S.Schedule, b as number), [one, 2]],
+  ['delaySchedule', (a, b) => S.delaySchedule(a as S.Schedule, b as number), [one, 5]],
+  ['joinSchedules', (a, b) => S.joinSchedules(a as S.Schedule[], b as number[]), [[one, S.constantSchedule(2)], [10]]],
+  ['multiplySchedules', (a, b) => S.multiplySchedules(a as S.Schedule, b as number), [one, 0.5]],
+  ['sgdrSchedule', (a) => S.sgdrSchedule(a as never), [[{ peakValue: 1, warmupSteps: 5, decaySteps: 50 }]]],
+  ['scaleLearningRate', (a, b) => S.scaleLearningRate(a as number, b as never), [0.1, { baseBatchSize: 256, batchSize: 1024, optimizer: 'sgd' }]],
+  ['batchScaledSchedule', (a, b) => S.batchScaledSchedule(a as S.Schedule, b as never), [one, { baseBatchSize: 256, batchSize: 1024, rule: 'sqrt' }]],
+  ['refinedShape', (a, b, c) => S.refinedShape(a as number[], b as 'adam', c as number), [[1, 2, 3, 2, 1], 'adam', 1]],
+  ['wsdsCheckpoints', (a) => S.wsdsCheckpoints(a as never), [{ peakValue: 1, warmupSteps: 5, budgets: [50, 100] }]],
+  ['hypergradientInit', (a) => S.hypergradientInit(a as never), [hg]],
+  ['hypergradientStep', (a, b, c) => S.hypergradientStep(a as never, b as number[], c as never), [S.hypergradientInit(hg), [1, 2], hg]],
+  ['createHypergradientLR', (a) => S.createHypergradientLR(a as never).lr, [hg]],
+  ['multigridSchedule', (a) => S.multigridSchedule(a as never)(17), [{ baseBatchSize: 8, baseShape: [16, 32, 32], longCycleSteps: 40, totalSteps: 200, finalFraction: 0.2 }]],
+  ['mixtureSchedule', (a) => S.mixtureSchedule(a as never)(95), [{ weights: { web: 3, code: 1 }, finalWeights: { web: 1, code: 1, math: 2 }, totalSteps: 100, finalFraction: 0.2 }]],
+  ['fitLossCurve', (a) => S.fitLossCurve(a as never), [{ lrs, losses: lrs.map((_, i) => 2 + 1 / Math.sqrt(i + 1)) }]],
+  ['predictLossCurve', (a, b) => S.predictLossCurve(a as never, b as number[]), [fit, lrs]],
+  ['forecastError', (a, b, c) => S.forecastError(a as never, b as number[], c as number[]), [fit, lrs, [2.5, 2.4, 2.3]]],
+  ['rankSchedules', (a, b, c) => S.rankSchedules(a as never, b as never, c as number).map((r) => r.finalLoss), [fit, { a: S.constantSchedule(0.1) }, 40]],
+  ['plotTerminal', (a, b) => S.plotTerminal(a as never, b as never).length, [{ a: [1, 2, 3] }, { width: 20, height: 5 }]],
+  ['plotSvg', (a, b) => S.plotSvg(a as never, b as never).length, [{ a: one }, { steps: 10 }]],
+  ['fromSpec', (a) => S.fromSpec(a as never), [{ type: 'constantSchedule', value: 1 }]],
+  ['toSpec', (a) => S.toSpec(a as never).type, [one]],
+];
+
+/** Every number in a result, however nested (schedules are sampled). */
+function numbersIn(v: unknown, out: number[] = [], depth = 0): number[] {
+  if (depth > 4) return out;
+  if (typeof v === 'number') out.push(v);
+  else if (typeof v === 'function') for (const t of [0, 1, 7, 50]) numbersIn((v as S.Schedule)(t), out, depth + 1);
+  else if (Array.isArray(v) || ArrayBuffer.isView(v)) for (const x of Array.from(v as ArrayLike<unknown>)) numbersIn(x, out, depth + 1);
+  else if (v && typeof v === 'object') for (const x of Object.values(v)) numbersIn(x, out, depth + 1);
+  return out;
+}
+
+describe('positional entry points: clear error or finite result', () => {
+  it('one argument replaced by a bad value', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: CALLS.length - 1 }), fc.nat(), fc.constantFrom(...BAD, one, [one], { a: Number.NaN }), (ci, ai, bad) => {
+        const [name, call, args] = CALLS[ci]!;
+        const i = ai % args.length;
+        const a = [...args];
+        a[i] = bad;
+        let out: unknown;
+        try {
+          out = call(...a);
+        } catch (e) {
+          // A clear error is one the library wrote: not a TypeError from deep inside, and not a late NaN.
+          const msg = (e as Error).message;
+          expect(msg, `${name} with argument ${i} = ${String(bad)}`).not.toMatch(/Cannot read|is not a function|is not iterable|produced NaN/);
+          return;
+        }
+        for (const v of numbersIn(out)) expect(Number.isFinite(v), `${name} with argument ${i} = ${String(bad)} gave ${v}`).toBe(true);
+      }),
+      RUNS,
+    );
+  });
+});

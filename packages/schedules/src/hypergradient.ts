@@ -3,7 +3,7 @@
  * product of successive updates (aligned updates: raise it; opposed: lower it), clipped to [minLr, maxLr].
  * The state is an explicit plain object so it can be checkpointed.
  */
-import { finite, knownKeys, nonNegative, objectArg, positive } from './validate.js';
+import { arrayLike, finite, knownKeys, nonNegative, objectArg, positive } from './validate.js';
 
 /** Options of the hypergradient rule. */
 export interface HypergradientOptions {
@@ -46,7 +46,9 @@ export function hypergradientInit(options: HypergradientOptions): HypergradientS
  */
 export function hypergradientStep(state: HypergradientState, update: ArrayLike<number>, options: HypergradientOptions): HypergradientState {
   const o = check(options);
+  objectArg('state', state);
   finite('state.lr', state.lr);
+  arrayLike('update', update);
   const u = Array.from(update, (v, i) => finite(`update[${i}]`, v));
   let lr = state.lr;
   if (state.previous) {
@@ -80,6 +82,7 @@ export interface HypergradientLR {
 
 /** Creates a hypergradient LR controller, optionally resuming from a saved state. */
 export function createHypergradientLR(options: HypergradientOptions, state?: HypergradientState): HypergradientLR {
+  if (state !== undefined) objectArg('state', state);
   let s = state ? { ...state, previous: state.previous ? [...state.previous] : null } : hypergradientInit(options);
   finite('state.lr', s.lr);
   return {

@@ -118,6 +118,9 @@ const table: Record<string, Entry> = {
       const max = r.num('max_lr');
       const up = r.num('step_size_up', 2000);
       const down = r.has('step_size_down') ? r.num('step_size_down') : up;
+      // PyTorch divides by step_size_up's share of the cycle (ZeroDivisionError at 0).
+      if (!(up > 0)) r.fail('step_size_up', `must be > 0, got ${up}`);
+      if (!(down >= 0)) r.fail('step_size_down', `must be >= 0, got ${down}`);
       const total = up + down;
       const ratio = up / total;
       const gamma = r.num('gamma', 1);

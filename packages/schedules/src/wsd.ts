@@ -94,6 +94,7 @@ export interface WsdsCheckpoint {
 
 /** Where WSD-S decays and which step counts give the decayed checkpoints. */
 export function wsdsCheckpoints(options: WsdsOptions): WsdsCheckpoint[] {
+  objectArg('wsdsCheckpoints: options', options);
   const budgets = numberArray('budgets', options.budgets, { sorted: true, nonNegative: true });
   if (budgets.length === 0) throw new RangeError('budgets must list at least one step count, got []');
   const frac = inRange('decayFraction', options.decayFraction ?? 0.1, 0, 1);
