@@ -9,7 +9,7 @@ const digitsCsv = fileURLToPath(new URL('../data/digits/digits.csv.gz', import.m
 
 // The page imports the packages from source, like the tests; `virtual:digits-csv` is the
 // digits CSV, unzipped at build time.
-export default defineConfig({
+export default defineConfig(({ command }) => ({
   plugins: [
     {
       name: 'blockwise-digits',
@@ -21,7 +21,9 @@ export default defineConfig({
     },
   ],
   root: fileURLToPath(new URL('.', import.meta.url)),
-  base: './',
+  // Relative URLs in the build (dist/ opens from any folder); '/' for the dev server, which
+  // answers 404 for '/' under a relative base.
+  base: command === 'build' ? './' : '/',
   resolve: {
     alias: packages.map((name) => ({
       find: new RegExp(`^@blockwise/${name}$`),
@@ -29,6 +31,10 @@ export default defineConfig({
     })),
   },
   build: { target: 'es2022', outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 4000 },
-  server: { fs: { allow: [fileURLToPath(new URL('../../../', import.meta.url))] } },
-  logLevel: 'warn',
-});
+  server: { host: '127.0.0.1', fs: { allow: [fileURLToPath(new URL('../../../', import.meta.url))] } },
+  preview: { host: '127.0.0.1' },
+  // The dependency scan does not run plugins: it must not try to resolve the virtual module.
+  optimizeDeps: { exclude: ['virtual:digits-csv'] },
+  // The dev server prints its address; builds print only problems.
+  logLevel: command === 'build' ? 'warn' : 'info',
+}));
