@@ -158,8 +158,14 @@ export class BlockwiseFlow {
    * its segment's network, plus alignment and residual losses when feature guidance is configured.
    */
   losses(path: AffinePath, x0In: tf.Tensor2D, x1In: tf.Tensor2D, tIn: Float32Array): BlockwiseLosses {
+    for (const [name, x] of [['x0', x0In], ['x1', x1In]] as const) {
+      checkState('BlockwiseFlow.losses', name, x);
+      if (x.rank !== 2 || x.shape[1] !== this.dim) throw new Error(`BlockwiseFlow.losses: ${name} must be [n, ${this.dim}], got [${x.shape.join(', ')}]`);
+    }
     const n = x0In.shape[0];
-    if (tIn.length !== n) throw new Error(`t must hold one time per row (${n}), got ${tIn.length}`);
+    if (x1In.shape[0] !== n) throw new Error(`BlockwiseFlow.losses: x0 and x1 must have the same rows, got ${n} and ${x1In.shape[0]}`);
+    if (!(tIn instanceof Float32Array)) throw new Error(`BlockwiseFlow.losses: t must be a Float32Array, got ${describeValue(tIn)}`);
+    if (tIn.length !== n) throw new Error(`BlockwiseFlow.losses: t must hold one time per row (${n}), got ${tIn.length}`);
     // Rows are ordered by segment (a gather of the constant inputs only), so each network reads a
     // contiguous slice: the gradient of a slice is a pad, which every backend has (a gather's
     // gradient needs UnsortedSegmentSum, missing on wasm).

@@ -102,7 +102,7 @@ describe('solveOde dopri5', () => {
     expect(nfes[1]).toBeGreaterThan(nfes[0] as number);
   });
 
-  it('lands on every grid time', async () => {
+  it('returns the state at every grid time (interpolated, as torchdiffeq)', async () => {
     const x0 = tf.tensor1d([1]);
     const grid = [0, 0.3, 1.1, 2];
     const r = await solveOde(field, x0, { method: 'dopri5', timeGrid: grid, rtol: 1e-6, atol: 1e-6, returnIntermediates: true });
@@ -211,6 +211,16 @@ describe('solveOde exactness and bad input', () => {
     for (const method of ['euler', 'rk4', 'dopri5'] as OdeMethod[]) {
       await expect(solveOde(big, x0, { method }), method).rejects.toThrow(/state (became|or its error estimate became) NaN or Inf/);
     }
+    // Euler steps of 0.01 add 3e36 each: 1e38 + 80 * 3e36 = 3.4e38 overflows at about step 80.
+    // The state is tested where the flag is read (every 2 steps here), so the solve stops there,
+    // well before its 100 steps.
+    let calls = 0;
+    const counted: VelocityFn = (x, t) => {
+      calls++;
+      return big(x, t);
+    };
+    await expect(solveOde(counted, x0, { stepSize: 0.01, syncEvery: 2 })).rejects.toThrow(/the state became NaN or Inf by step 8\d \(t = 0\.8\d+\)/);
+    expect(calls).toBeLessThan(90);
     expect(tf.memory().numTensors).toBe(before);
     x0.dispose();
   });

@@ -78,8 +78,9 @@ export interface CountedVelocity {
   (x: tf.Tensor, t: number, step: number): tf.Tensor;
   nfe: number;
   /**
-   * Folds the finiteness of a new state into the flag (no read): a finite velocity can still
-   * overflow the state (x + h v beyond float32's 3.4e38). A no-op without `checkFinite`.
+   * Folds the finiteness of a state into the flag (no read): a finite velocity can still
+   * overflow the state (x + h v beyond float32's 3.4e38). Step -1 stands for x0. A no-op
+   * without `checkFinite`.
    */
   watchState(x: tf.Tensor, step: number, t: number): void;
   /**
@@ -145,7 +146,7 @@ export function countedVelocity(velocity: VelocityFn, checkFinite = true): Count
     if (c.state && c.step < 0) throw new Error(`x0 holds NaN or Inf (t = ${c.t}); the solve needs a finite starting state`);
     if (c.state) {
       throw new Error(
-        `the state became NaN or Inf at step ${c.step} (t = ${c.t}) although the velocities were finite: x + h v overflowed float32 (max 3.4e38)`,
+        `the state became NaN or Inf by step ${c.step} (t = ${c.t}) although the velocities were finite: x + h v overflowed float32 (max 3.4e38)`,
       );
     }
     throw new Error(`velocity returned NaN or Inf at step ${c.step} (t = ${c.t}); the model diverged or got bad input`);
@@ -355,9 +356,13 @@ async function integrateFixed(
         const next = fixedStep(method, f, x, t, tNext - t, steps);
         if (x !== x0 && !inter?.includes(x)) x.dispose();
         x = next;
-        f.watchState(x, steps, tNext);
+        const last = i + 2 === grid.length && j === n - 1;
+        const sync = steps % syncEvery === syncEvery - 1 && !last;
+        // A non-finite state stays non-finite (x + h v with Inf or NaN in x never turns finite),
+        // so testing it where the flag is read and at the end catches every overflow.
+        if (sync || last) f.watchState(x, steps, tNext);
         steps++;
-        if (steps % syncEvery === 0 && !(i + 2 === grid.length && j === n - 1)) {
+        if (sync) {
           if (checkFinite) await f.check();
           else await awaitDevice(x);
         }
