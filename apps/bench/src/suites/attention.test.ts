@@ -70,6 +70,11 @@ describe('attention suite validate()', () => {
 
   it('the GFLOP/s share uses the seq 2048, 0% run', () => {
     const share = attentionSuite.validate!(good, ctx).find((c) => c.name.startsWith('forward: kernel GFLOP/s'))!;
-    expect(share.detail).toMatch(/^67%: 13\.4 GFLOP\/s at seq 2048, 1 heads, 0% sparsity/);
+    expect(share.detail).toMatch(/^67%: 13\.4 GFLOP\/s at seq 2048, 1 head\(s\), 0% sparsity/);
+    // a matMul rate measured beside the run takes precedence: 13.4 / 40 = 34%, a failure
+    const paired = good.map((r, i) => (i === 1 ? { ...r, metrics: { ...r.metrics, matmulGflops: { value: 40, unit: 'GFLOP/s' } } } : r));
+    const c = attentionSuite.validate!(paired, ctx).find((x) => x.name.startsWith('forward: kernel GFLOP/s'))!;
+    expect(c.pass).toBe(false);
+    expect(c.detail).toMatch(/^34%: .* vs matMul 40\.0 GFLOP\/s beside it/);
   });
 });
