@@ -2,7 +2,7 @@ import { createRng } from '@blockwise/tensor';
 import { describe, expect, it } from 'vitest';
 import { benchData, digitsSplit } from './data.js';
 import { median, timeBest } from './measure.js';
-import { metricDirection } from './suite.js';
+import { metricDirection, shrinkSize, type SuiteContext } from './suite.js';
 
 describe('median', () => {
   it('is the middle value, or the mean of the two middle values', () => {
@@ -115,5 +115,30 @@ describe('metricDirection', () => {
     ['blockSparsity', '%', undefined],
   ] as const)('%s (%s) -> %s', (name, unit, dir) => {
     expect(metricDirection(name, { value: 1, unit })).toBe(dir);
+  });
+});
+
+describe('shrinkSize', () => {
+  const ctx = (softwareAdapter: boolean, full = false) => {
+    const notes: string[] = [];
+    return { notes, ctx: { backend: 'webgpu', softwareAdapter, full, quick: !full, note: (m: string) => void notes.push(m) } as unknown as SuiteContext };
+  };
+  it('shrinks only in quick mode on a software adapter, and says so', () => {
+    const a = ctx(true);
+    // 1024 * 0.25 = 256, a multiple of 64
+    expect(shrinkSize(a.ctx, 1024, { what: 'sequence length', multipleOf: 64 })).toBe(256);
+    expect(a.notes).toEqual(['sequence length shrunk from 1024 to 256 on the software WebGPU adapter (quick mode)']);
+    // 100 * 0.25 = 25 -> floor to a multiple of 16 = 16, below min 32 -> 32
+    expect(shrinkSize(a.ctx, 100, { what: 'x', multipleOf: 16, min: 32 })).toBe(32);
+    // min above the size: never grows
+    expect(shrinkSize(a.ctx, 8, { what: 'y', min: 64 })).toBe(8);
+    for (const b of [ctx(false), ctx(true, true)]) {
+      expect(shrinkSize(b.ctx, 1024, { what: 'sequence length' })).toBe(1024);
+      expect(b.notes).toEqual([]);
+    }
+  });
+  it('names bad arguments', () => {
+    expect(() => shrinkSize(ctx(true).ctx, 0, { what: 'n' })).toThrow(/size must be a finite number >= 1, got 0/);
+    expect(() => shrinkSize(ctx(true).ctx, 10, { what: 'n', factor: 2 })).toThrow(/factor must be in \(0, 1\], got 2/);
   });
 });

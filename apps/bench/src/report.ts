@@ -254,6 +254,9 @@ function blocks(report: Report): Block[] {
     { type: 'p', text: `on ${e.date}` },
     { type: 'table', table: envTable(e) },
   ];
+  if (e.backend === 'webgpu' && typeof e.adapter === 'string' && e.adapter.endsWith('(software)')) {
+    out.push({ type: 'p', cls: 'note', text: 'Note: WebGPU ran on a software adapter (no GPU): times are CPU times, and quick runs shrink sizes where a suite says so below.' });
+  }
   for (const s of report.suites) {
     out.push({ type: 'h2', text: s.name }, { type: 'p', text: `${s.description} (${s.seconds.toFixed(1)} s)` });
     for (const n of s.notes ?? []) out.push({ type: 'p', text: `Note: ${n}`, cls: 'note' });
