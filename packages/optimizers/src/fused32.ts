@@ -33,6 +33,7 @@ interface Exports {
   RULE_LION: WebAssembly.Global;
   RULE_LARS: WebAssembly.Global;
   RULE_LAMB: WebAssembly.Global;
+  RULE_TRUST: WebAssembly.Global;
   NORMS_OFFSET: WebAssembly.Global;
 }
 
@@ -121,7 +122,7 @@ function runStep(a: Fused32Attrs, x: Fused32Arrays, simd: SimdPart | null): void
       callSimd(simd, 'norms', a.rule, k);
       lanes.set(new Float64Array(simd.engine.memory.buffer, simd.engine.k + 4 * MAX_CONSTANTS, 8));
     }
-    normsRange(rule as 'lars' | 'lamb', k, x, n4, a.n, lanes);
+    normsRange(rule as 'lars' | 'lamb' | 'trust', k, x, n4, a.n, lanes);
     const [wNorm, uNorm] = laneNorms(lanes);
     const scaleAt = (RULE32_CONSTANTS[rule] as readonly string[]).indexOf('scale');
     k[scaleAt] = a.adapt ? a.lr * trust(wNorm, uNorm, a.eta, a.trustEps) : a.lr;
@@ -131,6 +132,8 @@ function runStep(a: Fused32Attrs, x: Fused32Arrays, simd: SimdPart | null): void
 }
 
 const numStates = (a: Fused32Attrs): number => RULE32_SLOTS[rule32Name(a.rule)].length;
+/** The output arrays a rule does not write. */
+const NONE = new Float32Array(0);
 
 /** The step on the module's own memory: copies in, runs every element, returns copies. */
 function simdOnCopies(ins: Float32Array[], a: Fused32Attrs): Float32Array[] {
@@ -173,8 +176,8 @@ function computeCpu(inputs: KernelIO[], a: Fused32Attrs): KernelIO[] {
       s0: ins[2]!,
       s1: ins[3]!,
       op: new Float32Array(a.n),
-      o0: new Float32Array(a.n),
-      o1: S === 2 ? new Float32Array(a.n) : new Float32Array(0),
+      o0: S >= 1 ? new Float32Array(a.n) : NONE,
+      o1: S === 2 ? new Float32Array(a.n) : NONE,
     };
     runStep(a, x, null);
     outs = [x.op, x.o0, x.o1].slice(0, 1 + S);
@@ -224,8 +227,7 @@ const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const g = inputs.g as Info;
   const s0 = inputs.s0 as Info;
   const s1 = (S === 2 ? inputs.s1 : inputs.s0) as Info;
-  const outs = [b.makeOutput([a.n], 'float32'), b.makeOutput([a.n], 'float32')];
-  if (S === 2) outs.push(b.makeOutput([a.n], 'float32'));
+  const outs = Array.from({ length: 1 + S }, () => b.makeOutput([a.n], 'float32'));
   const engine = a.impl === 'js' ? null : heapEngine(b);
   if (a.impl === 'simd' && !engine) {
     // A heap the module cannot import (threaded build): the module on copies.
@@ -236,8 +238,8 @@ const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   }
   // Views after every allocation: an allocation may have grown (and detached) the heap.
   const view = (t: Info): Float32Array => b.typedArrayFromHeap(t) as Float32Array;
-  const o1 = S === 2 ? outs[2]! : outs[1]!;
-  const x: Fused32Arrays = { p: view(p), g: view(g), s0: view(s0), s1: view(s1), op: view(outs[0]!), o0: view(outs[1]!), o1: view(o1) };
+  // Rules with fewer states point the unused outputs at the parameter output (never written).
+  const x: Fused32Arrays = { p: view(p), g: view(g), s0: view(s0), s1: view(s1), op: view(outs[0]!), o0: view(outs[Math.min(1, S)]!), o1: view(outs[S]!) };
   const simd = engine
     ? { engine, n4: a.n & ~3, ptrs: { p: x.p.byteOffset, g: x.g.byteOffset, s0: x.s0.byteOffset, s1: x.s1.byteOffset, op: x.op.byteOffset, o0: x.o0.byteOffset, o1: x.o1.byteOffset } }
     : null;
@@ -294,8 +296,12 @@ export function fused32Step<R extends Rule32Name>(p: tf.Variable, grad: tf.Tenso
   };
   return tf.tidy(() => {
     const flat = (t: tf.Tensor): tf.Tensor => (t.rank === 1 ? t : tf.reshape(t, [n]));
-    const s0 = flat(states[0]!);
-    const out = fusedOp({ p: flat(p), g: flat(grad), s0, s1: states[1] ? flat(states[1]) : s0 }, attrs) as tf.Tensor[];
+    const g = flat(grad);
+    // Rules without a state (trust) pass the gradient in the unused state inputs.
+    const s0 = states[0] ? flat(states[0]) : g;
+    const res = fusedOp({ p: flat(p), g, s0, s1: states[1] ? flat(states[1]) : s0 }, attrs);
+    // One output (no state) comes back as a tensor, not a list.
+    const out = Array.isArray(res) ? res : [res];
     const kernel = lastFused32Kernel.kernel;
     p.assign(tf.reshape(out[0]!, p.shape));
     states.forEach((s, i) => s.assign(tf.reshape(out[i + 1]!, s.shape)));

@@ -33,6 +33,7 @@ const M = idx('momentum');
 const L = idx('lion');
 const R = idx('lars');
 const B = idx('lamb');
+const T = idx('trust');
 
 /** Adam (decoupled or L2), one pass. */
 function adam(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number): void {
@@ -91,9 +92,8 @@ function lion(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number
   }
 }
 
-/** LARS first pass: sums of squares of p and of g~ = g + wd p (elements with a finite g~). */
-function larsNorms(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number, lanes: Float64Array): void {
-  const wd = k[R.wd]!;
+/** LARS first pass: sums of squares of p and of g~ = g + wd p (elements with a finite g~); `trust`: wd = 0. */
+function larsNorms(wd: number, x: Fused32Arrays, start: number, end: number, lanes: Float64Array): void {
   const { p, g } = x;
   for (let i = start; i < end; i++) {
     const pi = p[i]!;
@@ -155,18 +155,31 @@ function lambApply(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: n
   }
 }
 
-/** The single pass of a rule without norms, or the second pass of LARS / LAMB. */
+/** `trust` second pass: `p' = p - scale u` with the update u in `g`. */
+function trustApply(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number): void {
+  const s = k[T.scale]!;
+  const { p, g, op } = x;
+  for (let i = start; i < end; i++) {
+    const pi = p[i]!;
+    const np = f(pi - f(s * g[i]!));
+    op[i] = np - np === 0 ? np : pi;
+  }
+}
+
+/** The single pass of a rule without norms, or the second pass of LARS / LAMB / trust. */
 export function applyRange(rule: Rule32Name, k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number): void {
   if (rule === 'adam') adam(k, x, start, end);
   else if (rule === 'momentum') momentum(k, x, start, end);
   else if (rule === 'lion') lion(k, x, start, end);
   else if (rule === 'lars') larsApply(k, x, start, end);
-  else lambApply(k, x, start, end);
+  else if (rule === 'lamb') lambApply(k, x, start, end);
+  else trustApply(k, x, start, end);
 }
 
 /** The first pass of LARS / LAMB: adds element i's squares to `lanes[i % 4]` and `lanes[4 + i % 4]`. */
-export function normsRange(rule: 'lars' | 'lamb', k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number, lanes: Float64Array): void {
-  if (rule === 'lars') larsNorms(k, x, start, end, lanes);
+export function normsRange(rule: 'lars' | 'lamb' | 'trust', k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number, lanes: Float64Array): void {
+  if (rule === 'lars') larsNorms(k[R.wd]!, x, start, end, lanes);
+  else if (rule === 'trust') larsNorms(0, x, start, end, lanes);
   else lambMoments(k, x, start, end, lanes);
 }
 

@@ -18,7 +18,7 @@ export const ALGO_STATES: Readonly<Record<Algo8, 1 | 2>> = { [ALGO.adam]: 2, [AL
 export const twoStates = (algo: number): boolean => ALGO_STATES[algo as Algo8] === 2;
 
 /** Update rules of the fused float32-state step. */
-export const RULE32 = { adam: 0, momentum: 1, lion: 2, lars: 3, lamb: 4 } as const;
+export const RULE32 = { adam: 0, momentum: 1, lion: 2, lars: 3, lamb: 4, trust: 5 } as const;
 /** One of `RULE32`'s ids. */
 export type Rule32 = (typeof RULE32)[keyof typeof RULE32];
 /** Name of a float32 rule. */
@@ -31,6 +31,7 @@ export const RULE32_SLOTS: Readonly<Record<Rule32Name, readonly string[]>> = {
   lion: ['m'],
   lars: ['momentum'],
   lamb: ['m', 'v'],
+  trust: [],
 };
 
 /**
@@ -41,6 +42,7 @@ export const RULE32_SLOTS: Readonly<Record<Rule32Name, readonly string[]>> = {
  * - lion: `p' = p*decay - lr*sign(b1 m + c1 g)`, `m' = b2 m + c2 g`
  * - lars: `g~ = g + wd p`; `m' = mu m + scale g~`, `scale = lr * trust` (second pass)
  * - lamb: `u = (m'/bc1) / (sqrt(v'/bc2) + eps) + wd p`; `p' = p - scale u`, `scale = lr * trust`
+ * - trust: LAMB8bit's second half, the update u given as the gradient input: `p' = p - scale u`
  */
 export const RULE32_CONSTANTS = {
   adam: ['b1', 'c1', 'b2', 'c2', 'l2', 'decay', 'stepSize', 'invSqrtBc2', 'eps'],
@@ -48,6 +50,7 @@ export const RULE32_CONSTANTS = {
   lion: ['b1', 'c1', 'b2', 'c2', 'decay', 'lr'],
   lars: ['mu', 'wd', 'nesterov', 'scale'],
   lamb: ['b1', 'c1', 'b2', 'c2', 'bc1', 'bc2', 'eps', 'wd', 'scale'],
+  trust: ['scale'],
 } as const satisfies Record<Rule32Name, readonly string[]>;
 
 /** The constants of rule `R` by name. */
@@ -69,7 +72,7 @@ export function rule32Name(id: number): Rule32Name {
 }
 
 /** True for the rules whose step needs per-tensor norms (a first pass before the update). */
-export const hasNorms = (rule: Rule32Name): boolean => rule === 'lars' || rule === 'lamb';
+export const hasNorms = (rule: Rule32Name): boolean => rule === 'lars' || rule === 'lamb' || rule === 'trust';
 
 /** Which implementation a caller asks for: `'auto'` picks the fastest the backend has. */
 export type KernelChoice = 'auto' | 'simd' | 'js';

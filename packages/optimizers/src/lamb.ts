@@ -185,7 +185,12 @@ export class LAMB8bit extends EightBitOptimizer<LambHyper> {
       dampening: 0,
       nesterov: 0,
     });
-    applyTrust(p, tf.reshape(u, p.shape), h.learningRate, !matchesAny(this.excl.adapt, name));
+    // The trust ratio and the parameter update in one more fused call (norms pass, update pass).
+    const adapt = !matchesAny(this.excl.adapt, name);
+    const uShaped = tf.reshape(u, p.shape);
+    if (!this.runFused32(p, uShaped, [], { rule: 'trust', constants: {}, adapt, lr: h.learningRate, eta: 1, trustEps: 0 })) {
+      applyTrust(p, uShaped, h.learningRate, adapt);
+    }
   }
 
   getConfig(): tf.serialization.ConfigDict {

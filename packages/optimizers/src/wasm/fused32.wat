@@ -22,6 +22,7 @@
   (global $LION (export "RULE_LION") i32 (i32.const 2))
   (global $LARS (export "RULE_LARS") i32 (i32.const 3))
   (global $LAMB (export "RULE_LAMB") i32 (i32.const 4))
+  (global $TRUST (export "RULE_TRUST") i32 (i32.const 5))
   (global (export "NORMS_OFFSET") i32 (i32.const 64))
 
   ;; All lanes finite: x - x == 0 is false exactly for NaN and +-Infinity.
@@ -153,11 +154,11 @@
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $next))))
 
-  ;; LARS first pass: sums of squares of p and of g~ = g + wd p (finite lanes). K: wd at 4.
-  (func $larsNorms (param $n4 i32) (param $p i32) (param $g i32) (param $k i32)
-    (local $i i32) (local $wd v128) (local $pi v128) (local $gi v128)
+  ;; LARS first pass: sums of squares of p and of g~ = g + wd p (finite lanes); the trust rule's
+  ;; first pass with wd = 0 (the LAMB8bit update u as g).
+  (func $larsNorms (param $n4 i32) (param $p i32) (param $g i32) (param $wd v128) (param $k i32)
+    (local $i i32) (local $pi v128) (local $gi v128)
     (local $pLo v128) (local $pHi v128) (local $gLo v128) (local $gHi v128)
-    (local.set $wd (v128.load32_splat offset=4 (local.get $k)))
     (local.set $n4 (i32.shl (local.get $n4) (i32.const 2)))
     (block $done
       (loop $next
@@ -271,7 +272,22 @@
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $next))))
 
-  ;; The single pass of Adam, momentum and Lion, or the second pass of LARS and LAMB.
+  ;; Trust second pass: p' = p - scale * u (u at $g). K: scale at 0.
+  (func $trustApply (param $n4 i32) (param $p i32) (param $g i32) (param $op i32) (param $k i32)
+    (local $i i32) (local $s v128) (local $pi v128) (local $np v128)
+    (local.set $s (v128.load32_splat offset=0 (local.get $k)))
+    (local.set $n4 (i32.shl (local.get $n4) (i32.const 2)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $pi (v128.load (i32.add (local.get $p) (local.get $i))))
+        (local.set $np (f32x4.sub (local.get $pi) (f32x4.mul (local.get $s) (v128.load (i32.add (local.get $g) (local.get $i))))))
+        (v128.store (i32.add (local.get $op) (local.get $i))
+          (v128.bitselect (local.get $np) (local.get $pi) (call $finite (local.get $np))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next))))
+
+  ;; The single pass of Adam, momentum and Lion, or the second pass of LARS, LAMB and trust.
   (func (export "apply") (param $rule i32) (param $n4 i32) (param $p i32) (param $g i32) (param $s0 i32) (param $s1 i32)
                          (param $op i32) (param $o0 i32) (param $o1 i32) (param $k i32)
     (if (i32.eq (local.get $rule) (global.get $ADAM))
@@ -283,13 +299,17 @@
     (if (i32.eq (local.get $rule) (global.get $LARS))
       (then (call $larsApply (local.get $n4) (local.get $p) (local.get $g) (local.get $s0) (local.get $op) (local.get $o0) (local.get $k))))
     (if (i32.eq (local.get $rule) (global.get $LAMB))
-      (then (call $lambApply (local.get $n4) (local.get $p) (local.get $op) (local.get $k)))))
+      (then (call $lambApply (local.get $n4) (local.get $p) (local.get $op) (local.get $k))))
+    (if (i32.eq (local.get $rule) (global.get $TRUST))
+      (then (call $trustApply (local.get $n4) (local.get $p) (local.get $g) (local.get $op) (local.get $k)))))
 
-  ;; The first pass of LARS and LAMB (norm lanes at $k + 64).
+  ;; The first pass of LARS, LAMB and trust (norm lanes at $k + 64).
   (func (export "norms") (param $rule i32) (param $n4 i32) (param $p i32) (param $g i32) (param $s0 i32) (param $s1 i32)
                          (param $op i32) (param $o0 i32) (param $o1 i32) (param $k i32)
     (if (i32.eq (local.get $rule) (global.get $LARS))
-      (then (call $larsNorms (local.get $n4) (local.get $p) (local.get $g) (local.get $k))))
+      (then (call $larsNorms (local.get $n4) (local.get $p) (local.get $g) (v128.load32_splat offset=4 (local.get $k)) (local.get $k))))
+    (if (i32.eq (local.get $rule) (global.get $TRUST))
+      (then (call $larsNorms (local.get $n4) (local.get $p) (local.get $g) (f32x4.splat (f32.const 0)) (local.get $k))))
     (if (i32.eq (local.get $rule) (global.get $LAMB))
       (then (call $lambMoments (local.get $n4) (local.get $p) (local.get $g) (local.get $s0) (local.get $s1) (local.get $op) (local.get $o0) (local.get $o1) (local.get $k)))))
 )
