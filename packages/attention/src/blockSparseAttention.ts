@@ -123,7 +123,29 @@ function simdHere(): boolean {
   return on;
 }
 
-let gradOp: ((inputs: Record<string, tf.Tensor>, attrs?: SparseAttrs) => tf.Tensor | tf.Tensor[]) | undefined;
+
+const gradOp = defineKernel<SparseAttrs>({
+  name: 'BlockwiseBlockSparseAttentionGrad',
+  inputNames: ['q', 'k', 'v', 'lse', 'delta', 'dO', 'mask'],
+  compute: (ins, attrs) => {
+    const [q, k, v, lse, delta, dO, mask] = ins as [KernelIO, KernelIO, KernelIO, KernelIO, KernelIO, KernelIO, KernelIO];
+    const dims = dimsOf(q.shape, k.shape, attrs);
+    const dq = new Float32Array(q.data.length);
+    const dk = new Float32Array(k.data.length);
+    const dv = new Float32Array(v.data.length);
+    const run = simdHere() ? blockSparseBackwardSimd : blockSparseBackwardReference;
+    run(
+      f32(q), f32(k), f32(v), f32(lse), f32(delta), f32(dO),
+      dims, maskArrays(mask.data as Int32Array, attrs), dq, dk, dv,
+    );
+    return [
+      { data: dq, shape: q.shape, dtype: 'float32' },
+      { data: dk, shape: k.shape, dtype: 'float32' },
+      { data: dv, shape: v.shape, dtype: 'float32' },
+    ];
+  },
+  webgpu: (ins, attrs) => blockSparseBackwardWebGPU(ins, attrs),
+});
 
 const forwardOp = defineKernel<SparseAttrs>({
   name: 'BlockwiseBlockSparseAttention',
@@ -151,33 +173,11 @@ const forwardOp = defineKernel<SparseAttrs>({
     let delta = tf.sum(tf.mul(dO, o), -1);
     if (dLse) delta = tf.sub(delta, dLse);
     // One backward kernel call yields all three gradients; the thunks hand them out.
-    const grads = gradOp!({ q, k, v, lse, delta, dO, mask }, attrs) as tf.Tensor[];
+    const grads = gradOp({ q, k, v, lse, delta, dO, mask }, attrs) as tf.Tensor[];
     return { q: () => grads[0]!, k: () => grads[1]!, v: () => grads[2]! };
   },
 });
 
-gradOp = defineKernel<SparseAttrs>({
-  name: 'BlockwiseBlockSparseAttentionGrad',
-  inputNames: ['q', 'k', 'v', 'lse', 'delta', 'dO', 'mask'],
-  compute: (ins, attrs) => {
-    const [q, k, v, lse, delta, dO, mask] = ins as [KernelIO, KernelIO, KernelIO, KernelIO, KernelIO, KernelIO, KernelIO];
-    const dims = dimsOf(q.shape, k.shape, attrs);
-    const dq = new Float32Array(q.data.length);
-    const dk = new Float32Array(k.data.length);
-    const dv = new Float32Array(v.data.length);
-    const run = simdHere() ? blockSparseBackwardSimd : blockSparseBackwardReference;
-    run(
-      f32(q), f32(k), f32(v), f32(lse), f32(delta), f32(dO),
-      dims, maskArrays(mask.data as Int32Array, attrs), dq, dk, dv,
-    );
-    return [
-      { data: dq, shape: q.shape, dtype: 'float32' },
-      { data: dk, shape: k.shape, dtype: 'float32' },
-      { data: dv, shape: v.shape, dtype: 'float32' },
-    ];
-  },
-  webgpu: (ins, attrs) => blockSparseBackwardWebGPU(ins, attrs),
-});
 
 /**
  * The path `impl: 'auto'` takes for this mask on the current backend: 'kernel' on wasm (the SIMD
@@ -257,7 +257,7 @@ function run(
       void lse;
       const [o2, lse2] = forwardOp({ q: qx, k: kx, v: vx, mask: maskT }, attrs) as [tf.Tensor, tf.Tensor];
       const delta = tf.sum(tf.mul(dO, o2), -1);
-      return gradOp!({ q: qx, k: kx, v: vx, lse: lse2, delta, dO, mask: maskT }, attrs) as tf.Tensor[];
+      return gradOp({ q: qx, k: kx, v: vx, lse: lse2, delta, dO, mask: maskT }, attrs) as tf.Tensor[];
     });
     if (opts.returnLse) return r;
     r.lse.dispose();

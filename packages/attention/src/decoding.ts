@@ -139,7 +139,6 @@ export async function decodeBlockDiffusion<C>(model: BlockDiffusionModel<C>, pro
   while (!done && out.length < maxTokens) {
     const left = maxTokens - out.length;
     let size = Math.min(blockSize, left);
-    let block: Int32Array;
     let pending: Float32Array | undefined;
     if (ada) {
       // One call on a maxBlock window: its predictions set the block end and serve as the first step.
@@ -156,7 +155,7 @@ export async function decodeBlockDiffusion<C>(model: BlockDiffusionModel<C>, pro
       }
       size = Math.min(size, window.length);
     }
-    block = new Int32Array(size).fill(model.maskId);
+    const block = new Int32Array(size).fill(model.maskId);
     let masked = size;
     while (masked > 0) {
       const logits = pending ?? checkLogits(await model.predict(block, cache), block.length, vocab, model.maskId);

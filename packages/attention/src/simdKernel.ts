@@ -95,7 +95,13 @@ function memoryFor(bytes: number): { e: Exports; memory: WebAssembly.Memory } {
   }
   const have = engine.memory.buffer.byteLength;
   if (bytes > 2 ** 32 - 65536) throw new Error(`blockSparseAttention: the WebAssembly kernel needs ${bytes} bytes of memory, more than the 4 GiB a module can address; use impl: 'ops'`);
-  if (bytes > have) engine.memory.grow(Math.ceil((bytes - have) / 65536));
+  if (bytes > have) {
+    try {
+      engine.memory.grow(Math.ceil((bytes - have) / 65536));
+    } catch (e) {
+      throw new Error(`blockSparseAttention: the WebAssembly kernel could not grow its memory to ${bytes} bytes (${e instanceof Error ? e.message : String(e)}); use impl: 'ops' or smaller inputs`, { cause: e });
+    }
+  }
   return engine;
 }
 

@@ -239,7 +239,7 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
     tf.dispose([q, k, v, dO]);
   }
   const matmulAfter = await matMulGflops();
-  ctx.progress('attention', ++done, total);
+  ctx.progress('attention', done + 1, total);
   results.push({
     name: 'tfjs matMul 512 x 512 x 512 (this run: best of before, beside each block-sparse run and after)',
     kind: 'matmul',
