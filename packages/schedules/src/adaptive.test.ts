@@ -44,7 +44,7 @@ describe('AutoLRS building blocks', () => {
     const post = gpPosterior([0.2, 0.8], [1, 3], [0.2, 0.8, 0.5]);
     expect(post.mean[0]).toBeCloseTo(1, 2);
     expect(post.mean[1]).toBeCloseTo(3, 2);
-    expect(post.std[2] as number).toBeGreaterThan(post.std[0] as number);
+    expect(post.std[2]!).toBeGreaterThan(post.std[0]!);
   });
   it('finds the best LR of a quadratic toy problem per stage', async () => {
     // Gradient descent on f(x) = x^2 / 2: x <- x (1 - lr); the best LR in [0.01, 1] is 1 (it converges in one step).
@@ -56,7 +56,7 @@ describe('AutoLRS building blocks', () => {
       train: (lr, steps) => Array.from({ length: steps }, () => { x *= 1 - lr; return 0.5 * x * x + 1; }),
     });
     expect(res.lrs).toHaveLength(2);
-    expect(res.lrs[0] as number).toBeGreaterThan(0.5);
+    expect(res.lrs[0]!).toBeGreaterThan(0.5);
     expect(res.trials).toHaveLength(12);
   });
   it('treats divergence as a failed trial, never NaN', async () => {
@@ -67,6 +67,6 @@ describe('AutoLRS building blocks', () => {
       train: (lr, steps) => Array.from({ length: steps }, () => { x *= 1 - lr; return lr > 2 ? Number.NaN : x * x; }),
     });
     expect(Number.isFinite(res.lrs[0])).toBe(true);
-    expect(res.lrs[0] as number).toBeLessThan(2);
+    expect(res.lrs[0]!).toBeLessThan(2);
   });
 });

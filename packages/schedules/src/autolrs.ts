@@ -23,14 +23,14 @@ export function fitExponential(losses: ArrayLike<number>): ExponentialFit {
     let se = 0, see = 0, sy = 0, sey = 0;
     for (let i = 0; i < n; i++) {
       const e = Math.exp(b * (i + 1));
-      se += e; see += e * e; sy += y[i] as number; sey += e * (y[i] as number);
+      se += e; see += e * e; sy += y[i]!; sey += e * y[i]!;
     }
     const det = n * see - se * se;
     if (Math.abs(det) < 1e-12 * (n * see + 1)) return null;
     const a = (n * sey - se * sy) / det;
     const c = (sy - a * se) / n;
     let r = 0;
-    for (let i = 0; i < n; i++) { const d = (y[i] as number) - a * Math.exp(b * (i + 1)) - c; r += d * d; }
+    for (let i = 0; i < n; i++) { const d = y[i]! - a * Math.exp(b * (i + 1)) - c; r += d * d; }
     return { a, b, c, sse: r };
   };
   // b = -k/n with k from 1e-3 to 50 (decaying curves); the flat limit is covered by small k.
@@ -42,8 +42,8 @@ export function fitExponential(losses: ArrayLike<number>): ExponentialFit {
     const mean = y.reduce((s, v) => s + v, 0) / n;
     return { a: 0, b: 0, c: mean, rmse: Math.sqrt(y.reduce((s, v) => s + (v - mean) ** 2, 0) / n) };
   }
-  let lo = Math.log(ks[Math.max(0, bk - 1)] as number);
-  let hi = Math.log(ks[Math.min(ks.length - 1, bk + 1)] as number);
+  let lo = Math.log(ks[Math.max(0, bk - 1)]!);
+  let hi = Math.log(ks[Math.min(ks.length - 1, bk + 1)]!);
   const g = (Math.sqrt(5) - 1) / 2;
   const f = (u: number) => solve(-Math.exp(u) / n)?.sse ?? Infinity;
   for (let it = 0; it < 40; it++) {
@@ -62,7 +62,12 @@ export function evalExponential(fit: ExponentialFit, t: number): number {
 }
 
 /** @internal Gaussian-process posterior (RBF kernel, standardised outputs) at the query points. */
-export function gpPosterior(xs: number[], ys: number[], query: number[], opts: { lengthScale?: number; noise?: number } = {}): { mean: number[]; std: number[] } {
+export function gpPosterior(
+  xs: number[],
+  ys: number[],
+  query: number[],
+  opts: { lengthScale?: number; noise?: number } = {},
+): { mean: number[]; std: number[] } {
   const ell = opts.lengthScale ?? 0.2;
   const noise = opts.noise ?? 1e-4;
   const n = xs.length;
@@ -75,19 +80,36 @@ export function gpPosterior(xs: number[], ys: number[], query: number[], opts: {
   const L: number[][] = xs.map(() => new Array<number>(n).fill(0));
   for (let i = 0; i < n; i++) {
     for (let j = 0; j <= i; j++) {
-      let s = k(xs[i] as number, xs[j] as number) + (i === j ? noise : 0);
-      for (let p = 0; p < j; p++) s -= (L[i] as number[])[p] as number * ((L[j] as number[])[p] as number);
-      (L[i] as number[])[j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / ((L[j] as number[])[j] as number);
+      let s = k(xs[i]!, xs[j]!) + (i === j ? noise : 0);
+      for (let p = 0; p < j; p++) s -= (L[i] as number[])[p]! * ((L[j] as number[])[p]!);
+      (L[i] as number[])[j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / ((L[j] as number[])[j]!);
     }
   }
-  const fwd = (b: number[]) => { const x = new Array<number>(n).fill(0); for (let i = 0; i < n; i++) { let s = b[i] as number; for (let p = 0; p < i; p++) s -= ((L[i] as number[])[p] as number) * (x[p] as number); x[i] = s / ((L[i] as number[])[i] as number); } return x; };
-  const bwd = (b: number[]) => { const x = new Array<number>(n).fill(0); for (let i = n - 1; i >= 0; i--) { let s = b[i] as number; for (let p = i + 1; p < n; p++) s -= ((L[p] as number[])[i] as number) * (x[p] as number); x[i] = s / ((L[i] as number[])[i] as number); } return x; };
+  // Triangular solves with L (forward) and L^T (backward).
+  const fwd = (b: number[]) => {
+    const x = new Array<number>(n).fill(0);
+    for (let i = 0; i < n; i++) {
+      let s = b[i]!;
+      for (let p = 0; p < i; p++) s -= L[i]![p]! * x[p]!;
+      x[i] = s / L[i]![i]!;
+    }
+    return x;
+  };
+  const bwd = (b: number[]) => {
+    const x = new Array<number>(n).fill(0);
+    for (let i = n - 1; i >= 0; i--) {
+      let s = b[i]!;
+      for (let p = i + 1; p < n; p++) s -= L[p]![i]! * x[p]!;
+      x[i] = s / L[i]![i]!;
+    }
+    return x;
+  };
   const alpha = bwd(fwd(z));
   const mean: number[] = [];
   const std: number[] = [];
   for (const q of query) {
     const ks = xs.map((x) => k(x, q));
-    const m = ks.reduce((s, v, i) => s + v * (alpha[i] as number), 0);
+    const m = ks.reduce((s, v, i) => s + v * alpha[i]!, 0);
     const v = fwd(ks);
     const varz = Math.max(0, 1 - v.reduce((s, w) => s + w * w, 0));
     mean.push(mu + sd * m);
@@ -171,8 +193,8 @@ export async function autoLRS<C>(options: AutoLRSOptions<C>): Promise<AutoLRSRes
         const cap = finiteYs.length ? Math.max(...finiteYs) + (Math.max(...finiteYs) - Math.min(...finiteYs) + 1) : 1;
         const post = gpPosterior(xs, ys.map((y) => (Number.isFinite(y) ? y : cap)), grid);
         let bi = 0;
-        post.mean.forEach((m, i) => { if (m - kappa * (post.std[i] as number) < (post.mean[bi] as number) - kappa * (post.std[bi] as number)) bi = i; });
-        x = grid[bi] as number;
+        post.mean.forEach((m, i) => { if (m - kappa * (post.std[i]!) < (post.mean[bi]!) - kappa * (post.std[bi]!)) bi = i; });
+        x = grid[bi]!;
       }
       const lr = toLr(x);
       await options.restore(ckpt);
@@ -188,8 +210,8 @@ export async function autoLRS<C>(options: AutoLRSOptions<C>): Promise<AutoLRSRes
       trials.push({ stage, lr, forecast });
     }
     let best = -1;
-    ys.forEach((y, i) => { if (Number.isFinite(y) && (best < 0 || y < (ys[best] as number))) best = i; });
-    const lr = best < 0 ? lo : toLr(xs[best] as number);
+    ys.forEach((y, i) => { if (Number.isFinite(y) && (best < 0 || y < ys[best]!)) best = i; });
+    const lr = best < 0 ? lo : toLr(xs[best]!);
     await options.restore(ckpt);
     await options.train(lr, stageSteps);
     lrs.push(lr);

@@ -15,8 +15,8 @@ export function joinSchedules(schedules: Schedule[], boundaries: number[]): Sche
   }
   return defineSchedule({ type: 'joinSchedules', schedules: [...schedules], boundaries: [...b] }, (t) => {
     let i = 0;
-    while (i < b.length && t >= (b[i] as number)) i++;
-    const start = i === 0 ? 0 : (b[i - 1] as number);
+    while (i < b.length && t >= b[i]!) i++;
+    const start = i === 0 ? 0 : b[i - 1]!;
     return (schedules[i] as Schedule)(t - start);
   });
 }

@@ -29,7 +29,7 @@ export function lossCurveAreas(lrs: ArrayLike<number>, lambda: number): { s1: Fl
   for (let i = 0; i < n; i++) {
     const lr = finite(`lrs[${i}]`, lrs[i]);
     if (lr < 0) throw new RangeError(`lrs[${i}] must be >= 0, got ${lr}`);
-    const prev = i === 0 ? lr : (lrs[i - 1] as number);
+    const prev = i === 0 ? lr : lrs[i - 1]!;
     m = lambda * m + (prev - lr);
     a += lr;
     b += m;
@@ -53,12 +53,12 @@ function solve3(x1: number[], x2: number[], y: number[], wt: number[]): [number,
     if (free.length > 0) {
       const sol = lsq(free.map((j) => cols[j] as number[]), y, wt);
       if (!sol || sol.some((v) => v < 0)) continue;
-      free.forEach((j, k) => { p[j] = sol[k] as number; });
+      free.forEach((j, k) => { p[j] = sol[k]!; });
     }
     let e = 0;
     for (let i = 0; i < n; i++) {
-      const r = (y[i] as number) - (p[0] + p[1] * (x1[i] as number) + p[2] * (x2[i] as number));
-      e += (wt[i] as number) * r * r;
+      const r = y[i]! - (p[0] + p[1] * x1[i]! + p[2] * x2[i]!);
+      e += wt[i]! * r * r;
     }
     if (!best || e < best.e) best = { p, e };
     if (mask === 7 && best) return best.p; // the unconstrained optimum is feasible
@@ -70,32 +70,32 @@ function solve3(x1: number[], x2: number[], y: number[], wt: number[]): [number,
 function lsq(cols: number[][], y: number[], wt: number[]): number[] | null {
   const k = cols.length;
   const n = y.length;
-  const scale = cols.map((c) => Math.sqrt(c.reduce((s, v, i) => s + (wt[i] as number) * v * v, 0)) || 1);
+  const scale = cols.map((c) => Math.sqrt(c.reduce((s, v, i) => s + wt[i]! * v * v, 0)) || 1);
   const A: number[][] = [];
   for (let p = 0; p < k; p++) {
     const row = new Array<number>(k + 1).fill(0);
     for (let i = 0; i < n; i++) {
-      const cp = ((cols[p] as number[])[i] as number) / (scale[p] as number);
-      const w = wt[i] as number;
-      for (let q = 0; q < k; q++) row[q] = (row[q] as number) + w * cp * (((cols[q] as number[])[i] as number) / (scale[q] as number));
-      row[k] = (row[k] as number) + w * cp * (y[i] as number);
+      const cp = ((cols[p] as number[])[i]!) / scale[p]!;
+      const w = wt[i]!;
+      for (let q = 0; q < k; q++) row[q] = row[q]! + w * cp * (((cols[q] as number[])[i]!) / scale[q]!);
+      row[k] = row[k]! + w * cp * y[i]!;
     }
-    row[p] = (row[p] as number) + 1e-12;
+    row[p] = row[p]! + 1e-12;
     A.push(row);
   }
   for (let c = 0; c < k; c++) {
     let piv = c;
-    for (let r = c + 1; r < k; r++) if (Math.abs((A[r] as number[])[c] as number) > Math.abs((A[piv] as number[])[c] as number)) piv = r;
+    for (let r = c + 1; r < k; r++) if (Math.abs((A[r] as number[])[c]!) > Math.abs((A[piv] as number[])[c]!)) piv = r;
     [A[c], A[piv]] = [A[piv] as number[], A[c] as number[]];
-    const d = (A[c] as number[])[c] as number;
+    const d = (A[c] as number[])[c]!;
     if (Math.abs(d) < 1e-300) return null;
     for (let r = 0; r < k; r++) {
       if (r === c) continue;
-      const f = ((A[r] as number[])[c] as number) / d;
-      for (let j = c; j <= k; j++) (A[r] as number[])[j] = ((A[r] as number[])[j] as number) - f * ((A[c] as number[])[j] as number);
+      const f = ((A[r] as number[])[c]!) / d;
+      for (let j = c; j <= k; j++) (A[r] as number[])[j] = ((A[r] as number[])[j]!) - f * ((A[c] as number[])[j]!);
     }
   }
-  const sol = cols.map((_, i) => ((A[i] as number[])[k] as number) / ((A[i] as number[])[i] as number) / (scale[i] as number));
+  const sol = cols.map((_, i) => ((A[i] as number[])[k]!) / ((A[i] as number[])[i]!) / scale[i]!);
   return sol.every(Number.isFinite) ? sol : null;
 }
 
@@ -107,7 +107,10 @@ export interface FitLossCurveOptions {
   losses: ArrayLike<number>;
   /** Update index of each loss (default 0, 1, 2, ...). */
   steps?: ArrayLike<number>;
-  /** Fixed momentum lambda; omit to pick the best of 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995 (the paper uses 0.99-0.999 for long LLM runs; short runs fit smaller values). */
+  /**
+   * Fixed momentum lambda; omit to pick the best of 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995
+   * (the paper uses 0.99-0.999 for long LLM runs; short runs fit smaller values).
+   */
   lambda?: number;
   /** Ignore losses before this update (noisy first steps; default 0). */
   skip?: number;
@@ -146,17 +149,17 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
   let bestScore = Infinity;
   for (const lambda of lambdas) {
     const { s1, s2 } = lossCurveAreas(lrs, lambda);
-    const a1 = idx.map((i) => s1[i] as number);
+    const a1 = idx.map((i) => s1[i]!);
     if (a1.some((v) => !(v > 0))) throw new RangeError('fitLossCurve: the LR sum S1 is 0 at a fitted step; skip the steps before the first non-zero LR');
-    const a2 = idx.map((i) => -(s2[i] as number));
+    const a2 = idx.map((i) => -s2[i]!);
     const sse = (alpha: number): { e: number; p: [number, number, number] } | null => {
       const x1 = a1.map((v) => Math.pow(v, -alpha));
       const p = solve3(x1, a2, y, wt);
       if (!p) return null;
       let e = 0;
       for (let i = 0; i < y.length; i++) {
-        const r = (y[i] as number) - (p[0] + p[1] * (x1[i] as number) + p[2] * (a2[i] as number));
-        e += (wt[i] as number) * r * r;
+        const r = y[i]! - (p[0] + p[1] * x1[i]! + p[2] * a2[i]!);
+        e += wt[i]! * r * r;
       }
       return { e, p };
     };
@@ -169,8 +172,8 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
       if (r && r.e < be) { be = r.e; bi = i; }
     });
     if (bi < 0) continue;
-    let lo = Math.log(grid[Math.max(0, bi - 1)] as number);
-    let hi = Math.log(grid[Math.min(grid.length - 1, bi + 1)] as number);
+    let lo = Math.log(grid[Math.max(0, bi - 1)]!);
+    let hi = Math.log(grid[Math.min(grid.length - 1, bi + 1)]!);
     const g = (Math.sqrt(5) - 1) / 2;
     const f = (u: number) => sse(Math.exp(u))?.e ?? Infinity;
     let c = hi - g * (hi - lo);
@@ -183,10 +186,10 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
     }
     const alpha = Math.exp((lo + hi) / 2);
     const r = sse(alpha);
-    const cand = r && r.e <= be ? { alpha, ...r } : { alpha: grid[bi] as number, ...(sse(grid[bi] as number) as { e: number; p: [number, number, number] }) };
+    const cand = r && r.e <= be ? { alpha, ...r } : { alpha: grid[bi]!, ...(sse(grid[bi]!) as { e: number; p: [number, number, number] }) };
     let se = 0;
     for (let i = 0; i < y.length; i++) {
-      const r = (y[i] as number) - (cand.p[0] + cand.p[1] * Math.pow(a1[i] as number, -cand.alpha) + cand.p[2] * (a2[i] as number));
+      const r = y[i]! - (cand.p[0] + cand.p[1] * Math.pow(a1[i]!, -cand.alpha) + cand.p[2] * a2[i]!);
       se += r * r;
     }
     const fit: LossCurveFit = { L0: cand.p[0], A: cand.p[1], alpha: cand.alpha, C: cand.p[2], lambda, rmse: Math.sqrt(se / y.length) };
@@ -210,12 +213,12 @@ export function predictLossCurve(fit: LossCurveFit, lrs: ArrayLike<number>): Flo
   const { s1, s2 } = lossCurveAreas(lrs, fit.lambda);
   const out = new Float64Array(lrs.length);
   for (let i = 0; i < lrs.length; i++) {
-    const a = s1[i] as number;
-    out[i] = a > 0 ? fit.L0 + fit.A * Math.pow(a, -fit.alpha) - fit.C * (s2[i] as number) : Number.NaN;
+    const a = s1[i]!;
+    out[i] = a > 0 ? fit.L0 + fit.A * Math.pow(a, -fit.alpha) - fit.C * s2[i]! : Number.NaN;
   }
   // Before the first non-zero LR the law is undefined; hold the first defined value instead of returning NaN.
   const first = out.findIndex((v) => !Number.isNaN(v));
-  for (let i = 0; i < (first < 0 ? out.length : first); i++) out[i] = first < 0 ? fit.L0 + fit.A : (out[first] as number);
+  for (let i = 0; i < (first < 0 ? out.length : first); i++) out[i] = first < 0 ? fit.L0 + fit.A : out[first]!;
   const bad = out.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) throw new RangeError(`predictLossCurve: the forecast is ${out[bad]} after update ${bad} (the LR sums overflow); rescale the LRs`);
   return out;
@@ -255,7 +258,7 @@ export function rankSchedules(fit: LossCurveFit, candidates: Record<string, Sche
   return Object.entries(candidates)
     .map(([name, s]) => {
       const curve = predictLossCurve(fit, scheduleLrs(s, totalSteps));
-      return { name, finalLoss: curve[curve.length - 1] as number, curve };
+      return { name, finalLoss: curve[curve.length - 1]!, curve };
     })
     .sort((a, b) => a.finalLoss - b.finalLoss);
 }
@@ -286,7 +289,7 @@ export function forecastError(fit: LossCurveFit, lrs: ArrayLike<number>, losses:
     const s = nonNegativeInt(`steps[${k}]`, st[k]);
     if (s >= pred.length) throw new RangeError(`steps[${k}] = ${s} is past the last LR (lrs has ${pred.length} entries)`);
     const o = finite(`losses[${k}]`, losses[k]);
-    const e = (pred[s] as number) - o;
+    const e = pred[s]! - o;
     se += e * e;
     ape += Math.abs(e) / Math.max(Math.abs(o), 1e-12);
     last = Math.abs(e);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import goldens from './goldens/schedules.json' with { type: 'json' };
 import {
-  constantSchedule, cosineDecay, fromOptax, fromTransformers, inverseSqrtSchedule, warmupStableDecay, cosineOneCycle, exponentialDecay, joinSchedules, linearOneCycle, linearSchedule,
+  constantSchedule, cosineDecay, fromOptax, fromTransformers, inverseSqrtSchedule, warmupStableDecay, cosineOneCycle, exponentialDecay,
+  joinSchedules, linearOneCycle, linearSchedule,
   piecewiseConstant, polynomialSchedule, sgdrSchedule, warmupCosineDecay, warmupExponentialDecay,
 } from './index.js';
 import type { Schedule } from './index.js';
@@ -12,7 +13,7 @@ const steps = goldens.steps;
 function expectFloat32(name: string, s: Schedule, want: number[]) {
   steps.forEach((t, i) => {
     const got = s(t);
-    const w = want[i] as number;
+    const w = want[i]!;
     const ok = Math.abs(got - w) <= 1e-7 || Math.abs(got - w) <= 1e-6 * Math.abs(w);
     expect(ok, `${name} at step ${t}: got ${got}, optax ${w}`).toBe(true);
   });
@@ -53,7 +54,7 @@ describe('optax goldens (native builders)', () => {
 function expectF64(name: string, s: Schedule, want: number[]) {
   steps.forEach((t, i) => {
     const got = s(t);
-    const w = want[i] as number;
+    const w = want[i]!;
     expect(Math.abs(got - w) <= 1e-9 * Math.abs(w) + 1e-12, `${name} at step ${t}: got ${got}, transformers ${w}`).toBe(true);
   });
 }
@@ -84,7 +85,8 @@ describe('transformers goldens (native builders)', () => {
   for (const shape of ['linear', 'cosine', '1-sqrt'] as const) {
     const name = `wsd(w=10,stable=50,decay=40,min_lr_ratio=0.1,decay_type=${shape})`;
     it(`warmupStableDecay ${shape}`, () => {
-      expectF64(name, warmupStableDecay({ peakValue: 1, warmupSteps: 10, stableSteps: 50, decaySteps: 40, minRatio: 0.1, decayShape: shape }), tfGold[name] as number[]);
+      const s = warmupStableDecay({ peakValue: 1, warmupSteps: 10, stableSteps: 50, decaySteps: 40, minRatio: 0.1, decayShape: shape });
+      expectF64(name, s, tfGold[name] as number[]);
     });
   }
   it('inverseSqrtSchedule', () => expectF64('inverse_sqrt', inverseSqrtSchedule({ peakValue: 1, warmupSteps: 10 }), tfGold['inverse_sqrt(w=10)'] as number[]));

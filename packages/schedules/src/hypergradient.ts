@@ -57,8 +57,8 @@ export function hypergradientStep(state: HypergradientState, update: ArrayLike<n
     let na = 0;
     let nb = 0;
     for (let i = 0; i < u.length; i++) {
-      const a = u[i] as number;
-      const b = state.previous[i] as number;
+      const a = u[i]!;
+      const b = state.previous[i]!;
       dot += a * b;
       na += a * a;
       nb += b * b;

@@ -92,7 +92,10 @@ export interface MultigridOptions {
   baseShape: number[];
   /** Steps of one long cycle (it is repeated). */
   longCycleSteps: number;
-  /** Per long-cycle phase, the factor applied to every dimension (default [1/2, 1/sqrt2, 1/sqrt2, 1] as arXiv 1912.00998's spatial long cycle; temporal factors can be given per dimension). */
+  /**
+   * Per long-cycle phase, the factor applied to every dimension (default [1/2, 1/sqrt2, 1/sqrt2, 1] as
+   * arXiv 1912.00998's spatial long cycle; temporal factors can be given per dimension).
+   */
   longFactors?: number[][];
   /** Short cycle factors applied per step within a phase (default [1/2, 1/sqrt2, 1]); [] disables. */
   shortFactors?: number[];
@@ -119,7 +122,7 @@ export function multigridSchedule(options: MultigridOptions): ValueSchedule<Batc
   const finalFrac = inRange('finalFraction', options.finalFraction ?? 0, 0, 1);
   const total = options.totalSteps === undefined ? Infinity : positive('totalSteps', options.totalSteps);
   const make = (factors: number[]): BatchShape => {
-    const dims = shape.map((d, i) => Math.max(1, Math.round(d * (factors[Math.min(i, factors.length - 1)] as number))));
+    const dims = shape.map((d, i) => Math.max(1, Math.round(d * (factors[Math.min(i, factors.length - 1)]!))));
     const ratio = shape.reduce((p, d) => p * d, 1) / dims.reduce((p, d) => p * d, 1);
     return { batchSize: Math.max(1, Math.round(b0 * ratio)), shape: dims };
   };
@@ -128,7 +131,7 @@ export function multigridSchedule(options: MultigridOptions): ValueSchedule<Batc
     if (t >= total * (1 - finalFrac)) return { batchSize: b0, shape: [...shape] };
     const phase = Math.floor(((t % cycle) / cycle) * longs.length);
     const long = longs[Math.min(phase, longs.length - 1)] as number[];
-    const s = shorts.length ? (shorts[Math.floor(t) % shorts.length] as number) : 1;
+    const s = shorts.length ? (shorts[Math.floor(t) % shorts.length]!) : 1;
     return make(long.map((f) => f * s));
   };
 }
@@ -190,8 +193,8 @@ export function blockSizeCurriculum(options: BlockSizeCurriculumOptions): Schedu
   if (bounds.length !== sizes.length - 1) throw new RangeError(`boundaries must have sizes.length - 1 = ${sizes.length - 1} entries, got ${bounds.length}`);
   return defineSchedule({ type: 'blockSizeCurriculum', sizes: [...sizes], boundaries: [...bounds] }, (t) => {
     let i = 0;
-    while (i < bounds.length && t >= (bounds[i] as number)) i++;
-    return sizes[i] as number;
+    while (i < bounds.length && t >= bounds[i]!) i++;
+    return sizes[i]!;
   });
 }
 

@@ -109,7 +109,7 @@ export function plotTerminal(series: PlotSeries, options: PlotOptions = {}): str
     for (let c = 0; c < W; c++) {
       const i = Math.round((c / Math.max(1, W - 1)) * (ys.length - 1));
       if (i >= ys.length) continue;
-      const r = Math.round((1 - ((ys[i] as number) - lo) / (hi - lo)) * (H - 1));
+      const r = Math.round((1 - (ys[i]! - lo) / (hi - lo)) * (H - 1));
       (grid[r] as string[])[c] = mark;
     }
   });

@@ -25,10 +25,10 @@ export function medianFilter(values: ArrayLike<number>, width: number): Float64A
   const buf: number[] = [];
   for (let i = 0; i < n; i++) {
     buf.length = 0;
-    for (let j = Math.max(0, i - half); j <= Math.min(n - 1, i + (width - 1 - half)); j++) buf.push(values[j] as number);
+    for (let j = Math.max(0, i - half); j <= Math.min(n - 1, i + (width - 1 - half)); j++) buf.push(values[j]!);
     buf.sort((x, y) => x - y);
     const m = buf.length >> 1;
-    out[i] = buf.length % 2 ? (buf[m] as number) : ((buf[m - 1] as number) + (buf[m] as number)) / 2;
+    out[i] = buf.length % 2 ? buf[m]! : (buf[m - 1]! + buf[m]!) / 2;
   }
   return out;
 }
@@ -43,16 +43,16 @@ export function refinedShape(gradNorms: number[], optimizer: 'sgd' | 'adam', smo
   const g = medianFilter(gradNorms, smoothingWindow);
   const n = g.length;
   const w = new Float64Array(n);
-  for (let i = 0; i < n; i++) w[i] = optimizer === 'sgd' ? 1 / ((g[i] as number) * (g[i] as number)) : 1 / (g[i] as number);
+  for (let i = 0; i < n; i++) w[i] = optimizer === 'sgd' ? 1 / (g[i]! * g[i]!) : 1 / g[i]!;
   const lr = new Float64Array(n);
   let tail = 0;
   for (let i = n - 1; i >= 0; i--) {
-    lr[i] = (w[i] as number) * tail;
-    tail += w[i] as number;
+    lr[i] = w[i]! * tail;
+    tail += w[i]!;
   }
   let max = 0;
   for (const v of lr) max = Math.max(max, v);
-  for (let i = 0; i < n; i++) lr[i] = (lr[i] as number) / max;
+  for (let i = 0; i < n; i++) lr[i] = lr[i]! / max;
   return lr;
 }
 
@@ -76,6 +76,6 @@ export function refinedSchedule(options: RefinedOptions): Schedule {
     if (u >= n - 1) return 0;
     const i = Math.floor(u);
     const f = u - i;
-    return peak * ((shape[i] as number) * (1 - f) + (shape[i + 1] as number) * f);
+    return peak * (shape[i]! * (1 - f) + shape[i + 1]! * f);
   });
 }

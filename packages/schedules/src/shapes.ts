@@ -130,7 +130,7 @@ function pairs(what: string, boundaries: unknown, scales: unknown): [number, num
   const b = numberArray('boundaries', boundaries);
   const s = numberArray('scales', scales, { nonNegative: true });
   if (b.length !== s.length) throw new RangeError(`${what}: boundaries and scales must have the same length, got ${b.length} and ${s.length}`);
-  return b.map((x, i) => [x, s[i] as number] as [number, number]).sort((p, q) => p[0] - q[0]);
+  return b.map((x, i) => [x, s[i]!] as [number, number]).sort((p, q) => p[0] - q[0]);
 }
 
 /** init times the product of every scale whose boundary is <= t, as `optax.piecewise_constant_schedule`. */
@@ -163,7 +163,7 @@ export function piecewiseInterpolate(options: PiecewiseInterpolateOptions): Sche
   const ps = pairs('piecewiseInterpolate', options.boundaries, options.scales);
   const bounds = [0, ...ps.map((p) => p[0])];
   const values = [init];
-  for (const [, s] of ps) values.push((values[values.length - 1] as number) * s);
+  for (const [, s] of ps) values.push(values[values.length - 1]! * s);
   const interp = kind === 'linear'
     ? (a: number, b: number, p: number) => (b - a) * p + a
     : (a: number, b: number, p: number) => b + ((a - b) / 2) * (Math.cos(Math.PI * p) + 1);
@@ -172,11 +172,11 @@ export function piecewiseInterpolate(options: PiecewiseInterpolateOptions): Sche
     // optax sums over every interval that contains t (intervals are half-open) plus the tail.
     let v = 0;
     for (let i = 0; i + 1 < bounds.length; i++) {
-      const lo = bounds[i] as number;
-      const hi = bounds[i + 1] as number;
-      if (lo <= t && t < hi) v += interp(values[i] as number, values[i + 1] as number, (t - lo) / Math.max(hi - lo, 1));
+      const lo = bounds[i]!;
+      const hi = bounds[i + 1]!;
+      if (lo <= t && t < hi) v += interp(values[i]!, values[i + 1]!, (t - lo) / Math.max(hi - lo, 1));
     }
-    if ((bounds[bounds.length - 1] as number) <= t) v += values[values.length - 1] as number;
+    if (bounds[bounds.length - 1]! <= t) v += values[values.length - 1]!;
     return v;
   });
 }

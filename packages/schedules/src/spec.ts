@@ -18,7 +18,6 @@ import { rewarmSchedule, warmupStableDecay, wsdsSchedule } from './wsd.js';
 
 type Opts = Record<string, unknown>;
 // Builders take the spec without its `type`; nested specs have already been rebuilt into schedules.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const o = (f: (x: any) => Schedule) => (s: Opts) => f(s);
 const pick = (s: Opts, k: string) => s[k];
 const without = (s: Opts, ...keys: string[]) => Object.fromEntries(Object.entries(s).filter(([k]) => !keys.includes(k)));
@@ -163,7 +162,7 @@ export function fromSpec(spec: ScheduleSpec | string): Schedule {
   let s: unknown = spec;
   if (typeof spec === 'string') {
     checkJsonDepth(spec);
-    try { s = JSON.parse(spec); } catch (e) { throw new SyntaxError(`fromSpec: not valid JSON: ${(e as Error).message}`); }
+    try { s = JSON.parse(spec); } catch (e) { throw new SyntaxError(`fromSpec: not valid JSON: ${(e as Error).message}`, { cause: e }); }
   }
   if (!s || typeof s !== 'object' || Array.isArray(s)) throw new TypeError(`fromSpec expects an object with a "type", got ${String(s)}`);
   return build(s as Opts, 0, 'spec');

@@ -44,8 +44,8 @@ const table: Record<string, Entry> = {
       // Running products, extended on demand, so stepping through a run costs O(1) per step.
       const products = [lr];
       return (t) => {
-        for (let i = products.length; i <= t; i++) products.push((products[i - 1] as number) * f(i));
-        return products[t] as number;
+        for (let i = products.length; i <= t; i++) products.push(products[i - 1]! * f(i));
+        return products[t]!;
       };
     },
   },
@@ -205,8 +205,8 @@ const composite: Record<string, Entry> = {
       const m = ms as number[];
       return (t) => {
         let i = 0;
-        while (i < m.length && t >= (m[i] as number)) i++;
-        return (subs[i] as { f: Closed }).f(i === 0 ? t : t - (m[i - 1] as number));
+        while (i < m.length && t >= m[i]!) i++;
+        return (subs[i] as { f: Closed }).f(i === 0 ? t : t - m[i - 1]!);
       };
     },
   },

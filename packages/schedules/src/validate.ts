@@ -68,7 +68,7 @@ export function numberArray(name: string, v: unknown, opts: { sorted?: boolean; 
   });
   if (opts.sorted) {
     for (let i = 1; i < v.length; i++) {
-      if ((v[i] as number) < (v[i - 1] as number)) throw new RangeError(`${name} must be sorted ascending, got ${show(v)}`);
+      if (v[i]! < v[i - 1]!) throw new RangeError(`${name} must be sorted ascending, got ${show(v)}`);
     }
   }
   return v as number[];

@@ -91,7 +91,7 @@ const SOFTWARE = /llvmpipe|lavapipe|swiftshader|software|cpu/i;
 export async function getWebGPUAdapterInfo(): Promise<AdapterInfo | null> {
   const gpu = await getGpu();
   if (!gpu) return null;
-  let adapter: Record<string, unknown> | null = null;
+  let adapter: Record<string, unknown> | null;
   try {
     adapter = (await gpu.requestAdapter({ powerPreference: 'high-performance' })) as Record<
       string,
@@ -347,6 +347,7 @@ async function start(name: BackendName, options: InitBackendOptions): Promise<Om
       const msg = e instanceof Error ? e.message : String(e);
       throw new Error(
         `initBackend('${name}'): could not start it (${msg}); install its package (@tensorflow/tfjs-backend-${name === 'tensorflow' ? 'node' : name}) or use 'auto'`,
+        { cause: e },
       );
     }
     return { backend: name, requested: name, reason: 'requested' };

@@ -149,7 +149,7 @@ function webgpuImpl<A extends object>(def: KernelDefinition<A>): tf.KernelFunc {
         return fallback(args);
       } catch (e) {
         // tfjs-webgpu reads back synchronously through OffscreenCanvas, which Node lacks.
-        throw new Error(`${def.name}: no WGSL program is defined for webgpu and the synchronous read-back fallback failed here (${e instanceof Error ? e.message : String(e)}); give defineKernel a webgpu program`);
+        throw new Error(`${def.name}: no WGSL program is defined for webgpu and the synchronous read-back fallback failed here (${e instanceof Error ? e.message : String(e)}); give defineKernel a webgpu program`, { cause: e });
       }
     }
     const ins = def.inputNames.map((n) => inputs[n] as Info);

@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { fromView, packUint8, toView, toViewSync, unpackUint8, unpackUint8Sync, view } from './view.js';
 import { useBackend } from './testing.js';
