@@ -92,8 +92,10 @@ describe('results tables', () => {
       r(`run ${i}`, { seed: i, lr: i / 10, big: i % 2 === 0, backend: 'wasm', dim: 64 }, Object.fromEntries(Array.from({ length: 25 }, (_, m) => [`m${m}Ms`, i + m]).filter((_, m) => m % 5 !== i % 5)), 'runs'),
     );
     const tables = resultTables('runs', rows);
-    // key columns: result, seed, lr, big = 4, so 8 metrics a table: ceil(25 / 8) = 4 tables.
+    // key columns: result, seed, lr, big = 4, so at most 8 metrics a table: ceil(25 / 8) = 4
+    // tables, the metrics spread evenly: ceil(25 / 4) = 7, 7, 7, 4.
     expect(tables).toHaveLength(4);
+    expect(tables.map((t) => t.head.length - 4)).toEqual([7, 7, 7, 4]);
     expect(tables[0]!.caption).toBe('backend: wasm · dim: 64');
     for (const t of tables) {
       expect(t.head.length).toBeLessThanOrEqual(MAX_COLUMNS);

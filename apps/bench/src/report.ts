@@ -179,7 +179,9 @@ export function resultTables(title: string, rows: Result[]): Table[] {
     keyCols = ['result'];
     keyCells = (r: Result) => [[showName ? r.name : '', varying.map((p) => `${words(p)}=${formatParam(r.params[p])}`).join(', ')].filter(Boolean).join(': ')];
   }
-  const per = Math.max(1, MAX_COLUMNS - keyCols.length);
+  // Split the metrics evenly over as few tables as the column limit allows (8 + 1, not 11 + 1...).
+  const room = Math.max(1, MAX_COLUMNS - keyCols.length);
+  const per = Math.ceil(metrics.length / Math.max(1, Math.ceil(metrics.length / room)));
   const tables: Table[] = [];
   for (let i = 0; i < Math.max(1, metrics.length); i += per) {
     const ms = metrics.slice(i, i + per);
