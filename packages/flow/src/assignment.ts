@@ -84,6 +84,7 @@ export function squaredDistances(a: ArrayLike<number>, b: ArrayLike<number>, d: 
   }
   const n = a.length / d;
   const m = b.length / d;
+  if (n * m > 1e8) throw new Error(`squaredDistances: a and b have ${n} and ${m} rows, more than 1e8 pairs; subsample`);
   const out = new Float64Array(n * m);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < m; j++) {

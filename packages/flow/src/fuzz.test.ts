@@ -1,19 +1,24 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { describeBackends } from '@blockwise/tensor/testing';
+import { describeBackends, expectClose } from '@blockwise/tensor/testing';
 import { BlockwiseFlow, segmentBoundaries } from './blockwise.js';
 import { trainClassifier } from './classifier.js';
 import { classifierFreeGuidance, guidedVelocity } from './guidance.js';
 import { logLikelihood } from './likelihood.js';
-import { exactW2, frechetDistance, mmdRbf, slicedWasserstein } from './metrics.js';
 import { createMlp } from './mlp.js';
+import { exactW2, frechetDistance, mmdRbf, slicedWasserstein } from './metrics.js';
 import { solveOde, type VelocityFn } from './ode.js';
 import { affinePath } from './path.js';
-import { condOTScheduler } from './schedulers.js';
-import { dynamicShiftMu, shiftTime, uniformTimeGrid } from './timegrid.js';
+import { condOTScheduler, polynomialScheduler, vpScheduler } from './schedulers.js';
+import { linearAssignment, squaredDistances } from './assignment.js';
+import { flipTime } from './convention.js';
+import { denseFlops, timeFeatures } from './mlp.js';
+import { divergence } from './likelihood.js';
+import { checkTimeGrid, dynamicShiftMu, dynamicShiftTime, shiftTime, uniformTimeGrid } from './timegrid.js';
 import { sampleToy } from './toys.js';
-import { trainFlowMatching } from './training.js';
+import { drawFlowBatch, otCoupling, trainFlowMatching } from './training.js';
+import { createRng } from '@blockwise/tensor';
 import { createVelocityMlp, velocityFromLayersModel } from './velocity.js';
 
 // Every public entry point that takes options or data, driven with one corrupted option, argument
@@ -305,6 +310,87 @@ describeBackends(['cpu', 'wasm'], (backend) => {
         }
       }),
       { seed: 42, numRuns: 150 },
+    );
+  });
+
+  it(`schedulers, paths, time helpers, assignment, batches: bad numbers throw naming the argument [${backend}]`, async () => {
+    const names = ['polynomialScheduler', 'vpScheduler', 'path.sample', 'flipTime', 'checkTimeGrid', 'dynamicShiftTime', 'timeFeatures', 'denseFlops', 'linearAssignment', 'squaredDistances', 'otCoupling', 'drawFlowBatch', 'divergence'] as const;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...names), fc.constantFrom(...BAD), async (entry, bad) => {
+        const n0 = tf.memory().numTensors;
+        const m = (key: string): Mutation => ({ kind: 'bad', key, value: bad });
+        const num = bad as number;
+        const finite = (x: number): void => expect(Number.isFinite(x), `${entry}(${String(bad)})`).toBe(true);
+        switch (entry) {
+          case 'polynomialScheduler':
+            await probe(m('n'), () => polynomialScheduler(num).at(0.5), (o) => [o.alpha, o.sigma, o.dAlpha].forEach(finite));
+            break;
+          case 'vpScheduler':
+            await probe(m('beta'), () => vpScheduler(0.1, num).at(0.5), (o) => [o.alpha, o.sigma, o.dAlpha].forEach(finite));
+            break;
+          case 'path.sample': {
+            const x0 = tf.tensor2d([[1, 2]]);
+            const x1 = tf.tensor2d([[3, 4]]);
+            await probe(m('t'), () => path.sample(x0, x1, num), async (r) => {
+              // x_t = (1 - t) x0 + t x1 on the OT path.
+              expectClose(await r.xt.data(), [1 + 2 * num, 2 + 2 * num], { rtol: 1e-6 });
+              tf.dispose([r.xt, r.dxt]);
+            });
+            tf.dispose([x0, x1]);
+            break;
+          }
+          case 'flipTime':
+            await probe(m('t'), () => flipTime(num), (r) => expect(r).toBe(1 - num));
+            break;
+          case 'checkTimeGrid':
+            await probe(m('timeGrid'), () => checkTimeGrid([0, num, 2]), (g) => expect(g).toEqual([0, num, 2]));
+            break;
+          case 'dynamicShiftTime':
+            await probe(m('mu'), () => dynamicShiftTime(0.5, num), finite);
+            await probe(m('power'), () => dynamicShiftTime(0.5, 0.5, num), finite);
+            break;
+          case 'timeFeatures':
+            await probe(m('frequencies'), () => timeFeatures(0.5, 1, num), async (f) => {
+              expect(await allFinite(f)).toBe(true);
+              f.dispose();
+            });
+            break;
+          case 'denseFlops':
+            await probe(m('widths'), () => denseFlops([2, num, 1]), (f) => {
+              finite(f);
+              expect(f).toBe(2 * 2 * num + 2 * num);
+            });
+            break;
+          case 'linearAssignment':
+            // Diagonal pairing costs 0 + 0, the other 1 + num.
+            await probe(m('cost'), () => linearAssignment([0, 1, num, 0], 2), (r) => expect(r.cost).toBe(Math.min(0, 1 + num)));
+            await probe(m('n'), () => linearAssignment([0], num), (r) => expect(r.cost).toBe(0));
+            break;
+          case 'squaredDistances':
+            await probe(m('d'), () => squaredDistances([1, 2], [3, 4], num), (r) => expect(Array.from(r).every(Number.isFinite)).toBe(true));
+            break;
+          case 'otCoupling':
+            await probe(m('d'), () => otCoupling(new Float32Array(4), new Float32Array(4), num), (r) => expect(r.length).toBe(4));
+            break;
+          case 'drawFlowBatch': {
+            const data = Float32Array.from([0, 1, 2, 3]);
+            await probe(m('batchSize'), () => drawFlowBatch(data, 2, num, createRng(1)), (b) => expect(b.x1.every(Number.isFinite)).toBe(true));
+            break;
+          }
+          case 'divergence': {
+            // div of v = a x is 2 a for x in R^2 (exact divergence, one gradient per dimension).
+            if (typeof bad !== 'number' || !Number.isFinite(bad)) break;
+            const x = tf.tensor2d([[1, 2]]);
+            const { v, div } = divergence((y) => tf.mul(y, num), x, 0.5);
+            const d = (await div.data())[0] as number;
+            expect(Math.abs(d - 2 * num)).toBeLessThanOrEqual(1e-6 * Math.abs(2 * num) + 1e-6);
+            tf.dispose([v, div, x]);
+            break;
+          }
+        }
+        expect(tf.memory().numTensors, `${entry} leaks`).toBe(n0);
+      }),
+      { seed: 42, numRuns: 120 },
     );
   });
 });

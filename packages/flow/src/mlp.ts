@@ -37,6 +37,8 @@ function positiveInt(v: unknown, name: string): void {
 
 /** FLOPs per sample of a chain of dense layers with these widths (2 * in * out each, biases and activations not counted). */
 export function denseFlops(widths: number[]): number {
+  if (!Array.isArray(widths)) throw new Error(`denseFlops: widths must be an array of layer widths, got ${describeValue(widths)}`);
+  widths.forEach((w, i) => checkNumber(`denseFlops: widths[${i}]`, w, { integer: true, min: 1 }));
   let f = 0;
   for (let i = 0; i + 1 < widths.length; i++) f += 2 * (widths[i] as number) * (widths[i + 1] as number);
   return f;
