@@ -95,3 +95,36 @@ describeBackends(['cpu', 'wasm'], (backend) => {
     tf.dispose([p, m, g]);
   });
 });
+
+describeBackends(['webgpu'], () => {
+  for (const c of CASES) {
+    it(`${c.name}: the WGSL programs agree with the reference within float32 rounding, nothing read back`, async () => {
+      for (const n of [1027, 3000]) {
+        const rng = createRng(n + c.name.length);
+        const p = rng.fillNormal(new Float32Array(n), 0, 0.5);
+        const g = rng.fillNormal(new Float32Array(n), 0, 0.01);
+        const s0 = rng.fillNormal(new Float32Array(n), 0, 0.01);
+        const s1 = Float32Array.from(rng.fillNormal(new Float32Array(n), 0, 1e-4), Math.abs);
+        g[1] = NaN;
+        g[n - 1] = -Infinity;
+        g[5] = 1e30;
+        const lr = 0.01;
+        const ref = reference(c, [p, g, s0, s1].map((a) => a.slice()), lr);
+        const pv = tf.variable(tf.tensor1d(p), false);
+        const states = RULE32_SLOTS[c.rule].map((_, i) => tf.variable(tf.tensor1d(i === 0 ? s0 : s1), false));
+        const gt = tf.tensor1d(g);
+        const ran = fused32Step(pv, gt, states, { rule: c.rule, constants: c.k as never, impl: 'auto', adapt: c.adapt, lr, eta: c.eta, trustEps: c.trustEps });
+        expect(ran).toBe('wgsl');
+        const got = await Promise.all([pv, ...states].map(async (t) => (await t.data()) as Float32Array));
+        got.forEach((a, i) => {
+          for (let j = 0; j < n; j++) {
+            const want = ref[i]![j]!;
+            expect(Math.abs(a[j]! - want), `${c.name} output ${i} element ${j}: ${a[j]} vs ${want}`).toBeLessThanOrEqual(1e-6 + 1e-5 * Math.abs(want));
+          }
+        });
+        expect(got[0]![1]).toBe(p[1]);
+        tf.dispose([pv, gt, ...states]);
+      }
+    });
+  }
+});

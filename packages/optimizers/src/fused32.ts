@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineKernel, type KernelIO } from '@blockwise/tensor';
 import { applyRange, laneNorms, normsRange, trust, type Fused32Arrays } from './fused32Rules.js';
+import { fused32Wgsl, NORM_CHUNK, normPartsWgsl, normSumsWgsl } from './fused32Wgsl.js';
 import {
   hasNorms, MAX_CONSTANTS, packConstants, RULE32, RULE32_CONSTANTS, RULE32_SLOTS, rule32Name,
   type KernelChoice, type KernelName, type Rule32Constants, type Rule32Name,
@@ -255,13 +256,59 @@ if (!tf.getKernel('BlockwiseFused32Step', 'wasm')) {
 
 const fusedOp = defineKernel<Fused32Attrs>({
   name: 'BlockwiseFused32Step',
-  inputNames: ['p', 'g', 's0', 's1'],
+  // `norms` (the two sums of squares) is read only by the WGSL programs.
+  inputNames: ['p', 'g', 's0', 's1', 'norms'],
   compute: computeCpu,
+  webgpu: (_inputs, a) => fused32Wgsl(a),
+});
+
+/** WebGPU's first pass: scaled sums of squares per chunk (typed-array version: max and plain sums, for completeness). */
+const normPartsOp = defineKernel<Fused32Attrs>({
+  name: 'BlockwiseFused32NormParts',
+  inputNames: ['p', 'g', 's0', 's1'],
+  compute: (inputs, a) => {
+    const [p, g, s0, s1] = inputs.map((t) => t.data as Float32Array) as [Float32Array, Float32Array, Float32Array, Float32Array];
+    const chunks = Math.ceil(a.n / NORM_CHUNK);
+    const out = new Float32Array(4 * chunks);
+    const x: Fused32Arrays = { p, g, s0, s1, op: new Float32Array(a.n), o0: new Float32Array(a.n), o1: new Float32Array(a.n) };
+    const part = new Float64Array(8);
+    for (let c = 0; c < chunks; c++) {
+      part.fill(0);
+      normsRange(rule32Name(a.rule) as 'lars' | 'lamb' | 'trust', a.k, x, c * NORM_CHUNK, Math.min(a.n, (c + 1) * NORM_CHUNK), part);
+      const [w, u] = laneNorms(part);
+      // With max = norm, sum (x / max)^2 is 1: the norms program recombines it to the same norm.
+      out[c] = w;
+      out[chunks + c] = w > 0 ? 1 : 0;
+      out[2 * chunks + c] = u;
+      out[3 * chunks + c] = u > 0 ? 1 : 0;
+    }
+    return { data: out, shape: [out.length], dtype: 'float32' };
+  },
+  webgpu: (_inputs, a) => normPartsWgsl(a),
+});
+
+/** WebGPU's second pass: the two norms from the partial sums. */
+const normSumsOp = defineKernel<{ chunks: number }>({
+  name: 'BlockwiseFused32NormSums',
+  inputNames: ['parts'],
+  compute: (inputs, a) => {
+    const d = inputs[0]!.data;
+    const norm = (base: number): number => {
+      let m = 0;
+      for (let c = 0; c < a.chunks; c++) m = Math.max(m, d[base + c]!);
+      if (m === 0) return 0;
+      let s = 0;
+      for (let c = 0; c < a.chunks; c++) s += (d[base + c]! / m) ** 2 * d[base + a.chunks + c]!;
+      return m * Math.sqrt(s);
+    };
+    return { data: Float32Array.of(norm(0), norm(2 * a.chunks)), shape: [2], dtype: 'float32' };
+  },
+  webgpu: (_inputs, a) => normSumsWgsl(a.chunks),
 });
 
 /** Backends with a fused float32 kernel (elsewhere the optimizers use tfjs ops). */
 export function fused32Available(backend: string): boolean {
-  return backend === 'cpu' || backend === 'wasm';
+  return backend === 'cpu' || backend === 'wasm' || backend === 'webgpu';
 }
 
 /** What a step of a rule needs besides its constants. */
@@ -299,7 +346,13 @@ export function fused32Step<R extends Rule32Name>(p: tf.Variable, grad: tf.Tenso
     const g = flat(grad);
     // Rules without a state (trust) pass the gradient in the unused state inputs.
     const s0 = states[0] ? flat(states[0]) : g;
-    const res = fusedOp({ p: flat(p), g, s0, s1: states[1] ? flat(states[1]) : s0 }, attrs);
+    const pf = flat(p);
+    const s1 = states[1] ? flat(states[1]) : s0;
+    const gpu = tf.getBackend() === 'webgpu';
+    // WebGPU: the sums of squares in two small programs first, all on the device.
+    const norms = gpu && hasNorms(call.rule) ? (normSumsOp({ parts: normPartsOp({ p: pf, g, s0, s1 }, attrs) as tf.Tensor }, { chunks: Math.ceil(n / NORM_CHUNK) }) as tf.Tensor) : s0;
+    if (gpu) lastFused32Kernel.kernel = 'wgsl';
+    const res = fusedOp({ p: pf, g, s0, s1, norms }, attrs);
     // One output (no state) comes back as a tensor, not a list.
     const out = Array.isArray(res) ? res : [res];
     const kernel = lastFused32Kernel.kernel;
