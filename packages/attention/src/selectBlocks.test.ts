@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng } from '@blockwise/tensor';
-import { expectClose, useBackend } from '@blockwise/tensor/testing';
+import { describeBackends, expectClose, useBackend } from '@blockwise/tensor/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createBlockMask } from './blockMask.js';
 import { denseAttention } from './dense.js';
 import { causal } from './masks.js';
 import { keyPermutation, permutedBlockSparseAttention } from './permuted.js';
-import { pickBlocks, selectBlocks } from './selectBlocks.js';
+import { pickBlocks, selectBlocks, selectBlocksFromArrays } from './selectBlocks.js';
 
 useBackend('cpu');
 
@@ -107,5 +107,27 @@ describe('permuted block-sparse attention', () => {
   });
   it('rejects a segment size that is not a multiple of the block size', async () => {
     await expect(permutedBlockSparseAttention(q, k, v, { blockSize: 4, segmentSize: 6, threshold: 1 })).rejects.toThrow(/segmentSize must be a positive multiple of blockSize 4, got 6/);
+  });
+});
+
+describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
+  it(`the device path (pooled scores in tfjs ops, only block probabilities read back) picks the host path's blocks on ${backend}`, async () => {
+    const rng = createRng(31);
+    const s = { batch: 2, hq: 4, hkv: 2, lq: 60, lk: 60, d: 8 };
+    const q = rng.normalTensor([s.batch, s.hq, s.lq, s.d]);
+    const k = rng.normalTensor([s.batch, s.hkv, s.lk, s.d]);
+    const [qData, kData] = (await Promise.all([q.data(), k.data()])) as [Float32Array, Float32Array];
+    for (const opts of [
+      { blockSize: 8, topK: 2, maskMod: causal },
+      { blockSize: [8, 16] as [number, number], threshold: 0.6, pooling: 'max' as const },
+    ]) {
+      const host = selectBlocksFromArrays(qData, kData, s, opts);
+      const device = await selectBlocksFromArrays(null, null, s, opts, 'selectBlocks', undefined, { q, k });
+      expect(Array.from(device.toDense())).toEqual(Array.from(host.toDense()));
+    }
+    // on webgpu selectBlocks itself takes the device path
+    const viaApi = await selectBlocks(q, k, { blockSize: 8, topK: 2, maskMod: causal });
+    expect(Array.from(viaApi.toDense())).toEqual(Array.from(selectBlocksFromArrays(qData, kData, s, { blockSize: 8, topK: 2, maskMod: causal }).toDense()));
+    tf.dispose([q, k]);
   });
 });

@@ -118,19 +118,82 @@ export function restrictBlockMask(base: BlockMask, table: Uint8Array, batch: num
 export async function selectBlocks(q: tf.Tensor, k: tf.Tensor, opts: SelectBlocksOptions): Promise<BlockMask> {
   const where = 'selectBlocks';
   const s = checkQkv(q, k, k, where);
-  const [qData, kData] = (await Promise.all([q.data(), k.data()])) as [Float32Array, Float32Array];
-  checkFinite(where, 'q', qData);
-  checkFinite(where, 'k', kData);
-  return selectBlocksFromArrays(qData, kData, s, opts, where);
+  const backend = tf.getBackend();
+  if (backend === 'cpu' || backend === 'wasm') {
+    // host backends: the data is already here, and the float64 host scores are the reference
+    const [qData, kData] = (await Promise.all([q.data(), k.data()])) as [Float32Array, Float32Array];
+    checkFinite(where, 'q', qData);
+    checkFinite(where, 'k', kData);
+    return selectBlocksFromArrays(qData, kData, s, opts, where);
+  }
+  // device backends: pool and score on the device, read back only the [batch, heads, nq, nk]
+  // block probabilities (not q and k)
+  return selectBlocksFromArrays(null, null, s, opts, where, undefined, { q, k });
+}
+
+/**
+ * Pooled block probabilities computed with tfjs ops on the tensors' backend: `[batch, hq, nq, nk]`
+ * softmax over each row's candidate blocks (0 elsewhere), read back as one small array.
+ */
+async function deviceProbabilities(
+  q: tf.Tensor, k: tf.Tensor, s: { batch: number; hq: number; hkv: number; lq: number; lk: number; d: number },
+  base: BlockMask, pooling: 'mean' | 'max', scale: number, where: string,
+): Promise<Float32Array> {
+  const { numQBlocks: nq, numKvBlocks: nk, qBlock, kvBlock } = base;
+  const prob = tf.tidy(() => {
+    const pool = (x: tf.Tensor, heads: number, len: number, block: number, n: number): tf.Tensor => {
+      const extra = n * block - len;
+      // padding: 0 for the mean (divided by the real row count below), a huge negative for the max
+      const padded = extra > 0 ? tf.pad(x, [[0, 0], [0, 0], [0, extra], [0, 0]], pooling === 'max' ? -3e38 : 0) : x;
+      const blocks = tf.reshape(padded, [s.batch, heads, n, block, s.d]);
+      if (pooling === 'max') return tf.max(blocks, 3);
+      const counts = Float32Array.from({ length: n }, (_, i) => Math.min(block, len - i * block));
+      return tf.div(tf.sum(blocks, 3), tf.reshape(tf.tensor1d(counts), [1, 1, n, 1]));
+    };
+    const pq = pool(q, s.hq, s.lq, qBlock, nq);
+    const pk = pool(k, s.hkv, s.lk, kvBlock, nk);
+    const group = s.hq / s.hkv;
+    // query heads of one kv head share its pooled keys: [b, hkv, group * nq, d] x [b, hkv, nk, d]^T
+    const scores = tf.mul(tf.reshape(tf.matMul(tf.reshape(pq, [s.batch, s.hkv, group * nq, s.d]), pk, false, true), [s.batch, s.hq, nq, nk]), scale);
+    const cand = tf.cast(tf.tensor4d(base.toDense(), [base.batch, base.heads, nq, nk], 'int32'), 'bool');
+    const full = tf.logicalAnd(cand, tf.onesLike(scores).cast('bool'));
+    const masked = tf.where(full, scores, tf.fill(scores.shape, -Infinity));
+    const mx = tf.max(masked, -1, true);
+    const e = tf.where(full, tf.exp(tf.sub(masked, mx)), tf.zerosLike(scores));
+    const sum = tf.sum(e, -1, true);
+    return tf.where(tf.greater(sum, 0), tf.div(e, tf.maximum(sum, 1e-30)), tf.zerosLike(e));
+  });
+  const data = (await prob.data()) as Float32Array;
+  prob.dispose();
+  // non-finite q or k (not read back here) show up as NaN probabilities
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) throw new Error(`${where}: q and k must be finite (the pooled block scores hold ${String(data[i])})`);
+  }
+  return data;
 }
 
 /** `selectBlocks` on host arrays (q `[batch, hq, lq, d]`, k `[batch, hkv, lk, d]`), for callers that already hold them. @internal */
 export function selectBlocksFromArrays(
   qData: Float32Array, kData: Float32Array,
   s: { batch: number; hq: number; hkv: number; lq: number; lk: number; d: number },
+  opts: SelectBlocksOptions, where?: string,
+  always?: (qb: number, nk: number) => number[],
+): BlockMask;
+/** The device variant: q and k stay tensors, only the block probabilities are read. @internal */
+export function selectBlocksFromArrays(
+  qData: null, kData: null,
+  s: { batch: number; hq: number; hkv: number; lq: number; lk: number; d: number },
+  opts: SelectBlocksOptions, where: string,
+  always: undefined,
+  device: { q: tf.Tensor; k: tf.Tensor },
+): Promise<BlockMask>;
+export function selectBlocksFromArrays(
+  qData: Float32Array | null, kData: Float32Array | null,
+  s: { batch: number; hq: number; hkv: number; lq: number; lk: number; d: number },
   opts: SelectBlocksOptions, where = 'selectBlocks',
   always?: (qb: number, nk: number) => number[],
-): BlockMask {
+  device?: { q: tf.Tensor; k: tf.Tensor },
+): BlockMask | Promise<BlockMask> {
   if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${where}: options { blockSize, topK | threshold } are required, got ${describeValue(opts)}`);
   checkOptions(where, opts, ['blockSize', 'topK', 'threshold', 'pooling', 'maskMod', 'scale', 'maskShape']);
   if (opts.maskMod !== undefined && typeof opts.maskMod !== 'function') throw new Error(`${where}: maskMod must be a mask function (b, h, qIdx, kvIdx) => boolean, got ${describeValue(opts.maskMod)}`);
@@ -156,13 +219,34 @@ export function selectBlocksFromArrays(
     const lastQ = Math.min((qb + 1) * qBlock, s.lq) - 1 + (s.lk - s.lq);
     return [0, Math.min(nk - 1, Math.floor(Math.max(0, lastQ) / kvBlock))];
   };
+  const candidateOf = (b: number, h: number, qb: number): Uint8Array => {
+    const slice = ((mBatch === 1 ? 0 : b) * mHeads + (mHeads === 1 ? 0 : h)) * nq + qb;
+    return baseDense.subarray(slice * nk, (slice + 1) * nk);
+  };
+  const pick = (b: number, h: number, qb: number): void => {
+    const keep = pickBlocks(prob, candidateOf(b, h, qb), (always ?? defaultAlways)(qb, nk), { topK, threshold });
+    table.set(keep, ((b * s.hq + h) * nq + qb) * nk);
+  };
+  if (device) {
+    return deviceProbabilities(device.q, device.k, s, base, pooling, scale, where).then((all) => {
+      for (let b = 0; b < s.batch; b++) {
+        for (let h = 0; h < s.hq; h++) {
+          for (let qb = 0; qb < nq; qb++) {
+            const row = ((b * s.hq + h) * nq + qb) * nk;
+            for (let kb = 0; kb < nk; kb++) prob[kb] = all[row + kb]!;
+            pick(b, h, qb);
+          }
+        }
+      }
+      return restrictBlockMask(base, table, s.batch, s.hq);
+    });
+  }
   for (let b = 0; b < s.batch; b++) {
     for (let h = 0; h < s.hq; h++) {
-      const pq = pool(qData, s.lq, qBlock, s.d, pooling, b * s.hq + h);
-      const pk = pool(kData, s.lk, kvBlock, s.d, pooling, b * s.hkv + Math.floor(h / group));
+      const pq = pool(qData!, s.lq, qBlock, s.d, pooling, b * s.hq + h);
+      const pk = pool(kData!, s.lk, kvBlock, s.d, pooling, b * s.hkv + Math.floor(h / group));
       for (let qb = 0; qb < nq; qb++) {
-        const slice = ((mBatch === 1 ? 0 : b) * mHeads + (mHeads === 1 ? 0 : h)) * nq + qb;
-        const candidate = baseDense.subarray(slice * nk, (slice + 1) * nk);
+        const candidate = candidateOf(b, h, qb);
         let mx = -Infinity;
         for (let kb = 0; kb < nk; kb++) {
           if (!candidate[kb]) continue;
@@ -177,8 +261,7 @@ export function selectBlocksFromArrays(
           sum += prob[kb]!;
         }
         for (let kb = 0; kb < nk; kb++) prob[kb] = sum > 0 ? prob[kb]! / sum : 0;
-        const keep = pickBlocks(prob, candidate, (always ?? defaultAlways)(qb, nk), { topK, threshold });
-        table.set(keep, ((b * s.hq + h) * nq + qb) * nk);
+        pick(b, h, qb);
       }
     }
   }
