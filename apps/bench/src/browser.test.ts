@@ -18,6 +18,27 @@ interface PageState {
   error?: string;
 }
 
+// `npm run web` serves the page from the dev server with web/vite.config.ts (`cd web && npx
+// vite` ran vite from apps/bench, the workspace folder, without it, and answered 404 for '/').
+describe('web dev server (npm run web)', () => {
+  it('answers / with the page and serves its module on 127.0.0.1', async () => {
+    const vite = await import('vite');
+    const server = await vite.createServer({ configFile, mode: 'development', server: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
+    try {
+      await server.listen();
+      const base = server.resolvedUrls?.local[0] ?? '';
+      expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const page = await fetch(base);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('blockwise in the browser');
+      const main = await fetch(new URL('main.ts', base));
+      expect(main.status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
+
 // The page trains the digits classifier in headless Chromium (Debian's package, driven by
 // playwright-core; no browser download). Off CI without Chromium it skips, saying why; in CI
 // a missing Chromium fails.
