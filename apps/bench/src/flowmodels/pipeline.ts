@@ -11,7 +11,6 @@ import {
   classifierSpec,
   classifierTensors,
   digitsFlowData,
-  digitsGenSpecs,
   flowSpecs,
   flowTensors,
   loadFlowWeights,
@@ -143,8 +142,7 @@ export async function trainFlowModels(o: TrainFlowModelsOptions): Promise<void> 
       const floor = frechetDistance(await clf.features(data.trainPixels!.subarray(0, ref.n * 64)), ref.refFeatures!, clf.featureDim);
       o.log(`digits real-vs-real Fréchet floor ${floor.toFixed(3)}, real held-out digits confident ${(100 * (await confidentShare(clf, data.refPixels!)).share).toFixed(1)}%`);
     }
-    // The digits-gen suite's AdamW8bit + WSD model last: the flow comparison's models come first.
-    for (const spec of [...flowSpecs(dataset), ...(dataset === 'digits' ? [digitsGenSpecs().recipe] : [])]) {
+    for (const spec of flowSpecs(dataset)) {
       if (!wanted(spec.id)) continue;
       const t = await trainOneFlow(spec, data, clf, o.seed, o.log, o.stepsOverride);
       const evals = await evaluateFlow(t.model, ref, evalStepCounts, o.seed + 7);
