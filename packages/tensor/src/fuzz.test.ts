@@ -114,6 +114,25 @@ describeBackends(['cpu', 'wasm'], (backend) => {
     await throwsNaming(() => initBackend(backend, null as never), /initBackend: options must be an object, got null/);
     await throwsNaming(() => createGpuKernel(() => 0, { output: [1], settings: 5 } as never), /createGpuKernel: settings must be an object/);
     for (const seed of [Number.NaN, Infinity, 'x']) await throwsNaming(() => createRng(seed as number), /createRng: seed must be a finite number/);
+    const rng = createRng(7);
+    await fc.assert(
+      fc.asyncProperty(nasty, nasty, fc.array(fc.oneof(fc.integer({ min: 0, max: 3 }), junk), { maxLength: 3 }), async (m, sd, shape) => {
+        let t: tf.Tensor | undefined;
+        try {
+          t = rng.normalTensor(shape as number[], m, sd);
+        } catch (e) {
+          expect((e as Error).message).toMatch(/^Rng\.(normalTensor: shape|fillNormal: (mean|std) must be a finite number)/);
+          return;
+        }
+        // Accepted: finite parameters give finite samples, unless mean or std is near float32's maximum (3.4e38),
+        // where the float32 tensor itself cannot hold mean + std * z.
+        const data = await t.data();
+        t.dispose();
+        expect(data.every((v) => Number.isFinite(v)) || Math.abs(m) > 1e37 || Math.abs(sd) > 1e37).toBe(true);
+      }),
+      RUNS,
+    );
+    await throwsNaming(() => rng.uniformTensor([1e6, 1e6]), /Rng.uniformTensor: shape \[1000000, 1000000\] has 1000000000000 elements; at most 268435456/);
     expect(tf.getBackend()).toBe(backend);
   });
   it('the option checkers name the argument for every junk value', () => {

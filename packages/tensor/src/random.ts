@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkNumber, describeValue } from './options.js';
 
 /** A seeded random number generator: the same seed gives the same numbers everywhere. */
 export interface Rng {
@@ -37,13 +38,24 @@ function splitmix32(seed: number): () => number {
   };
 }
 
-function size(shape: number[]): number {
+/** Most elements one call fills (1 GiB of float32): a typo such as [1e6, 1e6] must not exhaust memory. */
+const MAX_ELEMENTS = 2 ** 28;
+
+function size(shape: number[], what: string): number {
+  if (!Array.isArray(shape)) throw new TypeError(`${what}: shape must be an array of sizes, got ${describeValue(shape)}`);
   let n = 1;
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new Error(`shape must hold non-negative integers, got [${shape.join(', ')}]`);
+    if (!Number.isInteger(d) || d < 0) throw new Error(`${what}: shape must hold non-negative integers, got [${shape.join(', ')}]`);
     n *= d;
   }
+  if (n > MAX_ELEMENTS) throw new RangeError(`${what}: shape [${shape.join(', ')}] has ${n} elements; at most ${MAX_ELEMENTS} are supported`);
   return n;
+}
+
+/** Throws unless the distribution parameters are finite (a NaN mean would fill the whole array with NaN). */
+function params(what: string, a: number, b: number, names: [string, string]): void {
+  checkNumber(`${what}: ${names[0]}`, a);
+  checkNumber(`${what}: ${names[1]}`, b);
 }
 
 /**
@@ -86,7 +98,7 @@ export function createRng(seed: number): Rng {
       return Math.floor(next() * n);
     },
     permutation: (n) => {
-      if (!Number.isInteger(n) || n < 0) throw new Error(`Rng.permutation: n must be a non-negative integer, got ${n}`);
+      if (!Number.isInteger(n) || n < 0 || n > MAX_ELEMENTS) throw new Error(`Rng.permutation: n must be an integer in [0, ${MAX_ELEMENTS}], got ${n}`);
       const p = new Int32Array(n);
       for (let i = 0; i < n; i++) p[i] = i;
       for (let i = n - 1; i > 0; i--) {
@@ -107,17 +119,19 @@ export function createRng(seed: number): Rng {
       return arr;
     },
     fillUniform: (arr, lo = 0, hi = 1) => {
+      params('Rng.fillUniform', lo, hi, ['lo', 'hi']);
       for (let i = 0; i < arr.length; i++) arr[i] = lo + (hi - lo) * next();
       return arr;
     },
     fillNormal: (arr, mean = 0, std = 1) => {
+      params('Rng.fillNormal', mean, std, ['mean', 'std']);
       for (let i = 0; i < arr.length; i++) arr[i] = mean + std * stdNormal();
       return arr;
     },
     normalTensor: (shape, mean = 0, std = 1) =>
-      tf.tensor(rng.fillNormal(new Float32Array(size(shape)), mean, std), shape, 'float32'),
+      tf.tensor(rng.fillNormal(new Float32Array(size(shape, 'Rng.normalTensor')), mean, std), shape, 'float32'),
     uniformTensor: (shape, lo = 0, hi = 1) =>
-      tf.tensor(rng.fillUniform(new Float32Array(size(shape)), lo, hi), shape, 'float32'),
+      tf.tensor(rng.fillUniform(new Float32Array(size(shape, 'Rng.uniformTensor')), lo, hi), shape, 'float32'),
     fork: () => createRng(u32()),
   };
   return rng;
