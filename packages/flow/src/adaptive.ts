@@ -117,7 +117,7 @@ async function rms(x: tf.Tensor): Promise<number> {
   const s = tf.tidy(() => tf.sqrt(tf.mean(tf.square(x))));
   x.dispose();
   try {
-    return (await s.data())[0] as number;
+    return (await s.data())[0]!;
   } finally {
     s.dispose();
   }
@@ -227,8 +227,8 @@ export async function integrateAdaptive(
   const tab = TABLEAUS[method];
   const { rtol, atol, safety, ifactor, dfactor, maxSteps, firstStep } = checkAdaptiveOptions(opts);
   const fsal = tab.cSol[tab.cSol.length - 1] === 0 && (tab.beta[tab.beta.length - 1] as number[]).every((b, i) => b === tab.cSol[i]);
-  const dir = Math.sign((grid[1] as number) - (grid[0] as number));
-  let t = grid[0] as number;
+  const dir = Math.sign((grid[1]!) - (grid[0]!));
+  let t = grid[0]!;
   let y = x0;
   let fy = f(y, t, 0);
   let last: LastStep | null = null;
@@ -246,7 +246,7 @@ export async function integrateAdaptive(
   try {
     let h = firstStep ?? (await initialStep(f, t, y, fy, dir, tab.order, rtol, atol));
     for (let gi = 1; gi < grid.length; gi++) {
-      const target = grid[gi] as number;
+      const target = grid[gi]!;
       while (dir * (target - t) > 0) {
         if (steps + rejected >= maxSteps) throw new Error(`solveOde (${method}): maxSteps (${maxSteps}) exceeded at t = ${t}`);
         const tNext = t + dir * h;
@@ -256,7 +256,7 @@ export async function integrateAdaptive(
         let yNew: tf.Tensor | null = null;
         try {
           for (let i = 0; i < tab.alpha.length; i++) {
-            const alpha = tab.alpha[i] as number;
+            const alpha = tab.alpha[i]!;
             const ys = lincomb(y, ks, tab.beta[i] as number[], dt);
             try {
               ks.push(f(ys, alpha === 1 ? tNext : t + alpha * dt, steps));

@@ -32,46 +32,46 @@ export function linearAssignment(cost: ArrayLike<number>, n: number): Assignment
     used.fill(0);
     do {
       used[j0] = 1;
-      const i0 = rowOfCol[j0] as number;
+      const i0 = rowOfCol[j0]!;
       let delta = Infinity;
       let j1 = 0;
       const base = (i0 - 1) * n;
       for (let j = 1; j <= n; j++) {
         if (used[j]) continue;
-        const cur = (cost[base + j - 1] as number) - (u[i0] as number) - (v[j] as number);
-        if (cur < (minv[j] as number)) {
+        const cur = (cost[base + j - 1]!) - (u[i0]!) - (v[j]!);
+        if (cur < (minv[j]!)) {
           minv[j] = cur;
           way[j] = j0;
         }
-        if ((minv[j] as number) < delta) {
-          delta = minv[j] as number;
+        if ((minv[j]!) < delta) {
+          delta = minv[j]!;
           j1 = j;
         }
       }
       for (let j = 0; j <= n; j++) {
         if (used[j]) {
-          const r = rowOfCol[j] as number;
-          u[r] = (u[r] as number) + delta;
-          v[j] = (v[j] as number) - delta;
+          const r = rowOfCol[j]!;
+          u[r] = (u[r]!) + delta;
+          v[j] = (v[j]!) - delta;
         } else {
-          minv[j] = (minv[j] as number) - delta;
+          minv[j] = (minv[j]!) - delta;
         }
       }
       j0 = j1;
     } while (rowOfCol[j0] !== 0);
     // Flip the augmenting path.
     do {
-      const j1 = way[j0] as number;
-      rowOfCol[j0] = rowOfCol[j1] as number;
+      const j1 = way[j0]!;
+      rowOfCol[j0] = rowOfCol[j1]!;
       j0 = j1;
     } while (j0 !== 0);
   }
   const colOfRow = new Int32Array(n);
   let total = 0;
   for (let j = 1; j <= n; j++) {
-    const r = (rowOfCol[j] as number) - 1;
+    const r = (rowOfCol[j]!) - 1;
     colOfRow[r] = j - 1;
-    total += cost[r * n + j - 1] as number;
+    total += cost[r * n + j - 1]!;
   }
   return { colOfRow, cost: total };
 }
@@ -90,7 +90,7 @@ export function squaredDistances(a: ArrayLike<number>, b: ArrayLike<number>, d: 
     for (let j = 0; j < m; j++) {
       let s = 0;
       for (let k = 0; k < d; k++) {
-        const diff = (a[i * d + k] as number) - (b[j * d + k] as number);
+        const diff = (a[i * d + k]!) - (b[j * d + k]!);
         s += diff * diff;
       }
       out[i * m + j] = s;

@@ -40,7 +40,7 @@ describe('BlockwiseFlow training', () => {
     const pick = (x: tf.Tensor2D, r: number[]): tf.Tensor2D => tf.gather(x, r) as tf.Tensor2D;
     const l0 = flowMatchingLoss(f.nets[0]!, path, pick(x0, [0, 2, 5]), pick(x1, [0, 2, 5]), [0.1, 0.2, 0.3]);
     const l1 = flowMatchingLoss(f.nets[1]!, path, pick(x0, [1, 3, 4]), pick(x1, [1, 3, 4]), [0.7, 0.9, 0.55]);
-    expectClose(fm, (((await l0.data())[0] as number) + ((await l1.data())[0] as number)) / 2, { rtol: 1e-5 });
+    expectClose(fm, (((await l0.data())[0]!) + ((await l1.data())[0]!)) / 2, { rtol: 1e-5 });
     expectClose(total, fm);
     f.dispose();
   });

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkBoolean, checkNumber, checkOptions, describeValue } from '@blockwise/tensor';
-import { ensureGradients } from './gradients.js';
 import { createFeatureGuidance, type FeatureGuidance, type FeatureGuidanceConfig } from './features.js';
 import type { Activation } from './mlp.js';
 import { checkMethod, checkState, solveOde, STAGES, type FixedMethod } from './ode.js';
@@ -89,7 +88,7 @@ export function segmentBoundaries(segments: number | number[]): number[] {
   if (!Array.isArray(segments)) throw new Error(`segments must be K (an integer) or boundaries [0, ..., 1], got ${describeValue(segments)}`);
   if (segments.length - 1 > MAX_SEGMENTS) throw new Error(`segments must list at most ${MAX_SEGMENTS} segments, got ${segments.length - 1}`);
   const b = checkTimeGrid(segments, 'segments');
-  if (b[0] !== 0 || b[b.length - 1] !== 1 || (b[1] as number) < (b[0] as number)) {
+  if (b[0] !== 0 || b[b.length - 1] !== 1 || (b[1]!) < (b[0]!)) {
     throw new Error(`segments must increase from 0 to 1, got [${b.join(', ')}]`);
   }
   return b;
@@ -149,7 +148,7 @@ export class BlockwiseFlow {
   /** The segment of time t: k with b_k <= t < b_{k+1} (t = 1 belongs to the last). */
   segmentOf(t: number): number {
     if (!Number.isFinite(t) || t < 0 || t > 1) throw new Error(`t must be a number in [0, 1], got ${t}`);
-    for (let k = 1; k < this.boundaries.length - 1; k++) if (t < (this.boundaries[k] as number)) return k - 1;
+    for (let k = 1; k < this.boundaries.length - 1; k++) if (t < (this.boundaries[k]!)) return k - 1;
     return this.K - 1;
   }
 
@@ -170,11 +169,11 @@ export class BlockwiseFlow {
     // contiguous slice: the gradient of a slice is a pad, which every backend has (a gather's
     // gradient needs UnsortedSegmentSum, missing on wasm).
     const seg = Array.from(tIn, (ti) => this.segmentOf(ti));
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (seg[a] as number) - (seg[b] as number) || a - b);
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (seg[a]!) - (seg[b]!) || a - b);
     const sorted = order.every((v, i) => v === i);
-    const t = sorted ? tIn : Float32Array.from(order, (i) => tIn[i] as number);
+    const t = sorted ? tIn : Float32Array.from(order, (i) => tIn[i]!);
     const counts = this.nets.map(() => 0);
-    for (const k of seg) counts[k] = (counts[k] as number) + 1;
+    for (const k of seg) counts[k] = (counts[k]!) + 1;
     const idx = sorted ? null : tf.tensor1d(order, 'int32');
     const x0 = idx ? (tf.gather(x0In, idx) as tf.Tensor2D) : x0In;
     const x1 = idx ? (tf.gather(x1In, idx) as tf.Tensor2D) : x1In;
@@ -182,7 +181,7 @@ export class BlockwiseFlow {
     // Residual targets are constants (no gradient into F): computed before the recorded part.
     let resTarget: { hA: tf.Tensor2D; tA: tf.Tensor1D; delta: tf.Tensor2D } | undefined;
     if (g?.residualNet) {
-      const tA = Float32Array.from(t, (ti) => this.boundaries[this.segmentOf(ti)] as number);
+      const tA = Float32Array.from(t, (ti) => this.boundaries[this.segmentOf(ti)]!);
       resTarget = tf.tidy(() => {
         const xa = path.sample(x0, x1, tA).xt as tf.Tensor2D;
         const xt = path.sample(x0, x1, t).xt as tf.Tensor2D;
@@ -198,9 +197,9 @@ export class BlockwiseFlow {
         const errs: tf.Scalar[] = [];
         let start = 0;
         this.nets.forEach((net, k) => {
-          const m = counts[k] as number;
+          const m = counts[k]!;
           if (m === 0) return;
-          const rows = (a: tf.Tensor): tf.Tensor => tf.slice(a, [start, 0], [m, a.shape[1] as number]);
+          const rows = (a: tf.Tensor): tf.Tensor => tf.slice(a, [start, 0], [m, a.shape[1]!]);
           const v = net.predict(rows(xt) as tf.Tensor2D, tf.slice(tt, [start], [m]), h ? (rows(h) as tf.Tensor2D) : undefined);
           errs.push(tf.sum(tf.square(tf.sub(v, rows(dxt)))) as tf.Scalar);
           start += m;
@@ -246,10 +245,10 @@ export class BlockwiseFlow {
       if (stratified) {
         for (let i = 0; i < n; i++) {
           const k = i % this.K;
-          const lo = this.boundaries[k] as number;
-          const hi = this.boundaries[k + 1] as number;
+          const lo = this.boundaries[k]!;
+          const hi = this.boundaries[k + 1]!;
           // t is stored as float32: keep the rounded value inside [lo, hi) so it stays in segment k.
-          let v = lo + (b.t[i] as number) * (hi - lo);
+          let v = lo + (b.t[i]!) * (hi - lo);
           if (Math.fround(v) < lo) v = lo + 1e-6;
           if (Math.fround(v) >= hi && k + 1 < this.K) v = hi - 1e-6;
           b.t[i] = v;
@@ -343,7 +342,7 @@ export class BlockwiseFlow {
   ): Promise<{ x: tf.Tensor2D; nfe: number; flops: number }> {
     const g = this.guidance;
     const net = this.nets[k] as VelocityModel;
-    const a = this.boundaries[k] as number;
+    const a = this.boundaries[k]!;
     let flops = 0;
     let hA: tf.Tensor2D | null = null;
     const velocity = (y: tf.Tensor, t: number): tf.Tensor =>
@@ -368,7 +367,7 @@ export class BlockwiseFlow {
         return net.predict(yy, t, h);
       });
     try {
-      const r = await solveOde(velocity, x, { method, timeGrid: uniformTimeGrid(perSeg, a, this.boundaries[k + 1] as number), checkFinite });
+      const r = await solveOde(velocity, x, { method, timeGrid: uniformTimeGrid(perSeg, a, this.boundaries[k + 1]!), checkFinite });
       return { x: r.x as tf.Tensor2D, nfe: r.nfe, flops };
     } finally {
       if (hA) (hA as tf.Tensor).dispose();

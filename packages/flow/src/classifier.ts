@@ -53,7 +53,7 @@ export function trainClassifier(x: Float32Array, y: Int32Array, dim: number, cla
   if (y.length !== n) throw new Error(`y must hold one label per row (${n}), got ${y.length}`);
   if (!Number.isInteger(classes) || classes < 2) throw new Error(`classes must be an integer >= 2, got ${classes}`);
   for (let i = 0; i < n; i++) {
-    const c = y[i] as number;
+    const c = y[i]!;
     if (!Number.isInteger(c) || c < 0 || c >= classes) throw new Error(`y[${i}] must be a label in [0, ${classes}), got ${c}`);
   }
   if (!Array.isArray(hidden) || hidden.length < 1) throw new Error('hidden must have at least one layer (the feature layer)');
@@ -67,7 +67,7 @@ export function trainClassifier(x: Float32Array, y: Int32Array, dim: number, cla
     for (let i = 0; i < batchSize; i++) {
       const r = rng.int(n);
       bx.set(x.subarray(r * dim, (r + 1) * dim), i * dim);
-      by[i] = y[r] as number;
+      by[i] = y[r]!;
     }
     const xt = tf.tensor2d(bx, [batchSize, dim]);
     const yt = tf.oneHot(tf.tensor1d(by, 'int32'), classes);
@@ -75,7 +75,7 @@ export function trainClassifier(x: Float32Array, y: Int32Array, dim: number, cla
     tf.dispose([xt, yt]);
   }
   optimizer.dispose();
-  const featureDim = hidden[hidden.length - 1] as number;
+  const featureDim = hidden[hidden.length - 1]!;
   const featureTensor = (xx: tf.Tensor2D): tf.Tensor2D => mlp.apply(xx, true);
   return {
     mlp,

@@ -84,11 +84,11 @@ describeBackends(['cpu', 'wasm'], (backend) => {
         const opts = apply({ method }, m);
         await probe(m, () => solveOde(decay, x0, opts as never), async (r) => {
           const got = Array.from(await r.x.data());
-          const endT = Array.isArray(opts.timeGrid) ? (opts.timeGrid[opts.timeGrid.length - 1] as number) : 1;
+          const endT = Array.isArray(opts.timeGrid) ? (opts.timeGrid[opts.timeGrid.length - 1]!) : 1;
           got.forEach((g, i) => {
-            const want = (x0Vals[i] as number) * Math.exp(-endT);
+            const want = (x0Vals[i]!) * Math.exp(-endT);
             expect(Number.isFinite(g)).toBe(true);
-            expect(Math.abs(g - want), `${method} ${m.key}=${String((m as { value?: unknown }).value)}`).toBeLessThanOrEqual(0.37 * Math.abs(x0Vals[i] as number) + 1e-3);
+            expect(Math.abs(g - want), `${method} ${m.key}=${String((m as { value?: unknown }).value)}`).toBeLessThanOrEqual(0.37 * Math.abs(x0Vals[i]!) + 1e-3);
           });
           tf.dispose([r.x, ...(r.intermediates ?? [])]);
         });
@@ -121,7 +121,7 @@ describeBackends(['cpu', 'wasm'], (backend) => {
           if (method !== 'sample') {
             const got = Array.from(await r.x.data());
             const want = Array.from(await x.data()).map((v) => v * Math.exp(-1));
-            got.forEach((g, i) => expect(Math.abs(g - (want[i] as number))).toBeLessThanOrEqual(0.37 * Math.abs((want[i] as number) * Math.E) + 1e-3));
+            got.forEach((g, i) => expect(Math.abs(g - (want[i]!))).toBeLessThanOrEqual(0.37 * Math.abs((want[i]!) * Math.E) + 1e-3));
           }
           r.x.dispose();
         } catch (e) {
@@ -201,7 +201,7 @@ describeBackends(['cpu', 'wasm'], (backend) => {
           model.dispose();
         } else if (entry === 'logLikelihood') {
           await probe(m, () => logLikelihood((x) => tf.zerosLike(x), x1, apply({ steps: 2 }, m) as never), async (r) => {
-            const lp = (await r.logLikelihood.data())[0] as number;
+            const lp = (await r.logLikelihood.data())[0]!;
             // A logP0 that is not the default changes the answer; only check finiteness then.
             if (m.key !== 'logP0') expect(Math.abs(lp - exactLogP)).toBeLessThan(1e-4);
             else expect(Number.isFinite(lp)).toBe(true);
@@ -263,7 +263,7 @@ describeBackends(['cpu', 'wasm'], (backend) => {
                 const r = fn();
                 expect(Number.isFinite(c[3]), `non-finite sample accepted`).toBe(true);
                 expect(Number.isFinite(r)).toBe(true);
-                if (c[3] === a[3]) expect(r).toBeCloseTo(refs[i] as number, 9);
+                if (c[3] === a[3]) expect(r).toBeCloseTo(refs[i]!, 9);
               } catch (e) {
                 expect((e as Error).message).toMatch(/a\[3\]/);
               }
@@ -382,7 +382,7 @@ describeBackends(['cpu', 'wasm'], (backend) => {
             if (typeof bad !== 'number' || !Number.isFinite(bad)) break;
             const x = tf.tensor2d([[1, 2]]);
             const { v, div } = divergence((y) => tf.mul(y, num), x, 0.5);
-            const d = (await div.data())[0] as number;
+            const d = (await div.data())[0]!;
             expect(Math.abs(d - 2 * num)).toBeLessThanOrEqual(1e-6 * Math.abs(2 * num) + 1e-6);
             tf.dispose([v, div, x]);
             break;

@@ -19,7 +19,7 @@ describe('linearAssignment', () => {
       const n = 6;
       const c = Array.from({ length: n * n }, () => Math.round(rng.uniform(-5, 10) * 100) / 100);
       let best = Infinity;
-      for (const p of permutations(n)) best = Math.min(best, p.reduce((s, j, i) => s + (c[i * n + j] as number), 0));
+      for (const p of permutations(n)) best = Math.min(best, p.reduce((s, j, i) => s + (c[i * n + j]!), 0));
       const r = linearAssignment(c, n);
       expect(r.cost).toBeCloseTo(best, 9);
       expect(new Set(r.colOfRow).size).toBe(n);
@@ -37,23 +37,23 @@ describe('symmetricEigen', () => {
     const n = 7;
     const g = Array.from({ length: n * n }, () => rng.normal());
     const a = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j] = (a[i * n + j] as number) + (g[i * n + k] as number) * (g[j * n + k] as number);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j] = (a[i * n + j]!) + (g[i * n + k]!) * (g[j * n + k]!);
     const { values, vectors } = symmetricEigen(a, n);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
         let r = 0;
         let o = 0;
         for (let k = 0; k < n; k++) {
-          r += (vectors[i * n + k] as number) * (values[k] as number) * (vectors[j * n + k] as number);
-          o += (vectors[k * n + i] as number) * (vectors[k * n + j] as number);
+          r += (vectors[i * n + k]!) * (values[k]!) * (vectors[j * n + k]!);
+          o += (vectors[k * n + i]!) * (vectors[k * n + j]!);
         }
-        expect(r).toBeCloseTo(a[i * n + j] as number, 8);
+        expect(r).toBeCloseTo(a[i * n + j]!, 8);
         expect(o).toBeCloseTo(i === j ? 1 : 0, 10);
       }
     }
     const s = sqrtPsd(a, n);
     const s2 = matmulSquare(s, s, n);
-    for (let i = 0; i < n * n; i++) expect(s2[i]).toBeCloseTo(a[i] as number, 7);
+    for (let i = 0; i < n * n; i++) expect(s2[i]).toBeCloseTo(a[i]!, 7);
   });
   it('rejects a non-symmetric matrix', () => {
     expect(() => symmetricEigen([1, 2, 3, 4], 2)).toThrow(/must be symmetric/);
@@ -63,7 +63,7 @@ describe('symmetricEigen', () => {
 describe('distribution metrics', () => {
   const a = sampleToy('eightGaussians', 200, 1);
   const c = [0.6, -0.8];
-  const shifted = a.map((v, i) => v + (c[i % 2] as number));
+  const shifted = a.map((v, i) => v + (c[i % 2]!));
 
   it('exact W2 of a translated set is the translation length', () => {
     // Any non-identity matching adds sum |a_i - a_s(i)|^2 >= 0 to n |c|^2.
@@ -109,14 +109,14 @@ describe('toys', () => {
     expect(sampleToy('checkerboard', 50, 7)).toEqual(sampleToy('checkerboard', 50, 7));
     const cb = sampleToy('checkerboard', 500, 1);
     for (let i = 0; i < 500; i++) {
-      const x = cb[2 * i] as number;
-      const y = cb[2 * i + 1] as number;
+      const x = cb[2 * i]!;
+      const y = cb[2 * i + 1]!;
       expect(Math.abs(x)).toBeLessThanOrEqual(2);
       expect((Math.floor(x + 2) + Math.floor(y + 2)) % 2).toBe(0);
     }
     const rings = sampleToy('rings', 400, 2);
     for (let i = 0; i < 400; i++) {
-      const r = Math.hypot(rings[2 * i] as number, rings[2 * i + 1] as number);
+      const r = Math.hypot(rings[2 * i]!, rings[2 * i + 1]!);
       expect(Math.abs(r * 2 - Math.round(r * 2))).toBeLessThan(0.4);
     }
     const moons = sampleToy('twoMoons', 400, 3);

@@ -32,7 +32,7 @@ function quantile(sorted: Float64Array, q: number): number {
   const lo = Math.max(0, Math.min(sorted.length - 1, Math.floor(pos)));
   const hi = Math.min(sorted.length - 1, lo + 1);
   const w = Math.max(0, Math.min(1, pos - lo));
-  return (sorted[lo] as number) * (1 - w) + (sorted[hi] as number) * w;
+  return (sorted[lo]!) * (1 - w) + (sorted[hi]!) * w;
 }
 
 /**
@@ -53,13 +53,13 @@ export function slicedWasserstein(a: Samples, b: Samples, d: number, options?: S
     let norm = 0;
     for (let k = 0; k < d; k++) {
       dir[k] = rng.normal();
-      norm += (dir[k] as number) ** 2;
+      norm += (dir[k]!) ** 2;
     }
     norm = Math.sqrt(norm) || 1;
     const proj = (x: Samples, out: Float64Array): void => {
       for (let i = 0; i < out.length; i++) {
         let s = 0;
-        for (let k = 0; k < d; k++) s += (x[i * d + k] as number) * (dir[k] as number);
+        for (let k = 0; k < d; k++) s += (x[i * d + k]!) * (dir[k]!);
         out[i] = s / norm;
       }
       out.sort();
@@ -68,7 +68,7 @@ export function slicedWasserstein(a: Samples, b: Samples, d: number, options?: S
     proj(b, pb);
     let w = 0;
     if (n === m) {
-      for (let i = 0; i < n; i++) w += ((pa[i] as number) - (pb[i] as number)) ** 2;
+      for (let i = 0; i < n; i++) w += ((pa[i]!) - (pb[i]!)) ** 2;
       w /= n;
     } else {
       const k = Math.max(n, m);
@@ -105,7 +105,7 @@ export function mmdRbf(a: Samples, b: Samples, d: number, options?: MmdOptions):
   let bw = opts.bandwidths;
   if (!bw) {
     const pooled = Float64Array.from(dab).sort();
-    const med = Math.sqrt(pooled[pooled.length >> 1] as number);
+    const med = Math.sqrt(pooled[pooled.length >> 1]!);
     bw = [med > 0 ? med : 1];
   }
   for (const s of bw) if (!Number.isFinite(s) || s <= 0) throw new Error(`bandwidths must be positive numbers, got ${s}`);
@@ -116,11 +116,11 @@ export function mmdRbf(a: Samples, b: Samples, d: number, options?: MmdOptions):
   };
   const within = (dm: Float64Array, c: number): number => {
     let s = 0;
-    for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) if (!unbiased || i !== j) s += k(dm[i * c + j] as number);
+    for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) if (!unbiased || i !== j) s += k(dm[i * c + j]!);
     return s / (unbiased ? c * (c - 1) : c * c);
   };
   let cross = 0;
-  for (let i = 0; i < dab.length; i++) cross += k(dab[i] as number);
+  for (let i = 0; i < dab.length; i++) cross += k(dab[i]!);
   return within(daa, n) + within(dbb, m) - (2 * cross) / (n * m);
 }
 
@@ -143,13 +143,13 @@ export function frechetDistance(a: Samples, b: Samples, d: number): number {
   const A = meanCov(a, d);
   const B = meanCov(b, d);
   let diff = 0;
-  for (let k = 0; k < d; k++) diff += ((A.mean[k] as number) - (B.mean[k] as number)) ** 2;
+  for (let k = 0; k < d; k++) diff += ((A.mean[k]!) - (B.mean[k]!)) ** 2;
   const ra = sqrtPsd(A.cov, d);
   const mid = matmulSquare(matmulSquare(ra, B.cov, d), ra, d);
   // Symmetrize against round-off before the eigendecomposition.
   for (let i = 0; i < d; i++) {
     for (let j = 0; j < i; j++) {
-      const s = ((mid[i * d + j] as number) + (mid[j * d + i] as number)) / 2;
+      const s = ((mid[i * d + j]!) + (mid[j * d + i]!)) / 2;
       mid[i * d + j] = s;
       mid[j * d + i] = s;
     }
@@ -158,6 +158,6 @@ export function frechetDistance(a: Samples, b: Samples, d: number): number {
   let trSqrt = 0;
   for (const v of values) trSqrt += Math.sqrt(Math.max(0, v));
   let tr = 0;
-  for (let k = 0; k < d; k++) tr += (A.cov[k * d + k] as number) + (B.cov[k * d + k] as number);
+  for (let k = 0; k < d; k++) tr += (A.cov[k * d + k]!) + (B.cov[k * d + k]!);
   return Math.max(0, diff + tr - 2 * trSqrt);
 }

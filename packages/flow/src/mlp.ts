@@ -40,7 +40,7 @@ export function denseFlops(widths: number[]): number {
   if (!Array.isArray(widths)) throw new Error(`denseFlops: widths must be an array of layer widths, got ${describeValue(widths)}`);
   widths.forEach((w, i) => checkNumber(`denseFlops: widths[${i}]`, w, { integer: true, min: 1 }));
   let f = 0;
-  for (let i = 0; i + 1 < widths.length; i++) f += 2 * (widths[i] as number) * (widths[i + 1] as number);
+  for (let i = 0; i + 1 < widths.length; i++) f += 2 * (widths[i]!) * (widths[i + 1]!);
   return f;
 }
 
@@ -60,12 +60,12 @@ export function createMlp(config: MlpConfig): Mlp {
   const rng = createRng(full.seed);
   const variables: tf.Variable[] = [];
   for (let l = 0; l + 1 < widths.length; l++) {
-    const fin = widths[l] as number;
-    const fout = widths[l + 1] as number;
+    const fin = widths[l]!;
+    const fout = widths[l + 1]!;
     const lim = Math.sqrt(6 / fin);
     const w = rng.fillUniform(new Float32Array(fin * fout), -lim, lim);
     // The last layer starts small so the initial velocity is near zero.
-    if (l + 2 === widths.length) for (let i = 0; i < w.length; i++) w[i] = (w[i] as number) * 0.1;
+    if (l + 2 === widths.length) for (let i = 0; i < w.length; i++) w[i] = (w[i]!) * 0.1;
     // tidy disposes the initial values (a variable shares their data), not the variables.
     variables.push(...tf.tidy(() => [tf.variable(tf.tensor2d(w, [fin, fout]), true), tf.variable(tf.zeros([fout]), true)]));
   }

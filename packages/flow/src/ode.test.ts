@@ -16,7 +16,7 @@ const exact = Math.exp(Math.sin(T));
 async function error(method: OdeMethod, steps: number): Promise<number> {
   const x0 = tf.tensor1d([1]);
   const r = await solveOde(field, x0, { method, timeGrid: [0, T], stepSize: T / steps });
-  const v = (await r.x.data())[0] as number;
+  const v = (await r.x.data())[0]!;
   tf.dispose([x0, r.x]);
   return Math.abs(v - exact);
 }
@@ -93,20 +93,20 @@ describe('solveOde dopri5', () => {
       const got = Array.from(await r.x.data());
       const want = [1, 2, 0.5].map((a) => a * exact);
       // Global error stays within a small multiple of the local tolerance scale (atol + rtol |x|).
-      const err = Math.max(...got.map((g, i) => Math.abs(g - (want[i] as number)) / (tol + tol * Math.abs(want[i] as number))));
+      const err = Math.max(...got.map((g, i) => Math.abs(g - (want[i]!)) / (tol + tol * Math.abs(want[i]!))));
       expect(err, `tol ${tol}`).toBeLessThan(5);
       errs.push(err);
       nfes.push(r.nfe);
       tf.dispose([x0, r.x]);
     }
-    expect(nfes[1]).toBeGreaterThan(nfes[0] as number);
+    expect(nfes[1]).toBeGreaterThan(nfes[0]!);
   });
 
   it('returns the state at every grid time (interpolated, as torchdiffeq)', async () => {
     const x0 = tf.tensor1d([1]);
     const grid = [0, 0.3, 1.1, 2];
     const r = await solveOde(field, x0, { method: 'dopri5', timeGrid: grid, rtol: 1e-6, atol: 1e-6, returnIntermediates: true });
-    r.intermediates?.forEach((s, i) => expectClose(s, [Math.exp(Math.sin(grid[i] as number))], { rtol: 1e-4 }));
+    r.intermediates?.forEach((s, i) => expectClose(s, [Math.exp(Math.sin(grid[i]!))], { rtol: 1e-4 }));
     tf.dispose([x0, r.x, ...(r.intermediates ?? [])]);
   });
 

@@ -140,7 +140,7 @@ export function countedVelocity(velocity: VelocityFn, checkFinite = true): Count
   };
   f.check = async () => {
     if (!firstBad) return;
-    const index = (await firstBad.data())[0] as number;
+    const index = (await firstBad.data())[0]!;
     if (index >= NO_BAD_CALL) return;
     const c = calls[Math.min(index, calls.length - 1)] as { step: number; t: number; state: boolean };
     if (c.state && c.step < 0) throw new Error(`x0 holds NaN or Inf (t = ${c.t}); the solve needs a finite starting state`);
@@ -289,7 +289,7 @@ export async function solveOde(velocity: VelocityFn, x0: tf.Tensor, options?: So
   try {
     // x0 itself joins the flag (as step -1), so NaN input is named as such rather than as the
     // velocity's fault; adaptive solves read it at once (their step-size rule would turn NaN first).
-    f.watchState(x0, -1, grid[0] as number);
+    f.watchState(x0, -1, grid[0]!);
     if (adaptive) {
       await f.check();
       const r = await integrateAdaptive(method as AdaptiveMethod, f, x0, grid, adaptiveOpts, inter);
@@ -310,7 +310,7 @@ function fixedPlan(grid: number[], stepSize: number | undefined, maxSteps: numbe
   const plan: number[] = [];
   let total = 0;
   for (let i = 0; i + 1 < grid.length; i++) {
-    const len = Math.abs((grid[i + 1] as number) - (grid[i] as number));
+    const len = Math.abs((grid[i + 1]!) - (grid[i]!));
     const n = stepSize === undefined ? 1 : Math.max(1, Math.ceil(len / stepSize - 1e-9));
     total += n;
     if (!(total <= maxSteps)) {
@@ -347,9 +347,9 @@ async function integrateFixed(
   let steps = 0;
   try {
     for (let i = 0; i + 1 < grid.length; i++) {
-      const a = grid[i] as number;
-      const b = grid[i + 1] as number;
-      const n = plan[i] as number;
+      const a = grid[i]!;
+      const b = grid[i + 1]!;
+      const n = plan[i]!;
       for (let j = 0; j < n; j++) {
         const t = j === 0 ? a : a + ((b - a) * j) / n;
         const tNext = j === n - 1 ? b : a + ((b - a) * (j + 1)) / n;

@@ -43,7 +43,7 @@ function coef(s: Scheduler, t: Times, like: tf.Tensor, f: (o: SchedulerOutput) =
   const n = like.shape[0];
   if (t.length !== n) throw new Error(`t must hold one time per row (${n}), got ${t.length}`);
   const vals = new Float32Array(n);
-  for (let i = 0; i < n; i++) vals[i] = eval1(t[i] as number);
+  for (let i = 0; i < n; i++) vals[i] = eval1(t[i]!);
   const shape = [n, ...like.shape.slice(1).map(() => 1)];
   return tf.tensor(vals, shape);
 }

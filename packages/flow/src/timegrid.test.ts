@@ -13,7 +13,7 @@ describe('time grids', () => {
     const g = shiftTimeGrid(uniformTimeGrid(4), 3);
     expect(g[0]).toBe(0);
     expect(g[4]).toBe(1);
-    for (let i = 1; i < g.length; i++) expect(g[i]).toBeGreaterThan(g[i - 1] as number);
+    for (let i = 1; i < g.length; i++) expect(g[i]).toBeGreaterThan(g[i - 1]!);
   });
   it('dynamic shift: mu is linear in sequence length, and power 1 equals the static shift exp(mu)', () => {
     expect(dynamicShiftMu(256)).toBeCloseTo(0.5, 12);

@@ -17,9 +17,9 @@ export function checkTimeGrid(grid: ArrayLike<number>, name = 'timeGrid'): numbe
   for (let i = 0; i < g.length; i++) {
     if (!Number.isFinite(g[i])) throw new Error(`${name}[${i}] must be a finite number, got ${g[i]}`);
   }
-  const dir = Math.sign((g[1] as number) - (g[0] as number));
+  const dir = Math.sign((g[1]!) - (g[0]!));
   for (let i = 1; i < g.length; i++) {
-    const d = (g[i] as number) - (g[i - 1] as number);
+    const d = (g[i]!) - (g[i - 1]!);
     if (dir === 0 || Math.sign(d) !== dir) {
       throw new Error(
         `${name} must be strictly monotone, got ${g[i - 1]} then ${g[i]} at index ${i} (grid [${g.join(', ')}])`,

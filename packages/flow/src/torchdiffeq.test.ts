@@ -13,7 +13,7 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
     async function oneStep(method: OdeMethod, v: VelocityFn, x0v: number): Promise<number> {
       const x0 = tf.tensor1d([x0v]);
       const r = await solveOde(v, x0, { method, timeGrid: [0, 1] });
-      const out = (await r.x.data())[0] as number;
+      const out = (await r.x.data())[0]!;
       tf.dispose([x0, r.x]);
       return out;
     }
@@ -93,7 +93,7 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
         // estimates, so their interpolants are coarser than dopri5's (Shampine's dense output).
         const rtol = method === 'dopri5' ? 2e-4 : 5e-3;
         for (const [i, s] of (dense.intermediates ?? []).entries()) {
-        expectClose(await s.data(), [1, 2].map((a) => a * Math.exp(Math.sin(grid[i] as number))), { rtol, label: `${method} t=${grid[i]}` });
+        expectClose(await s.data(), [1, 2].map((a) => a * Math.exp(Math.sin(grid[i]!))), { rtol, label: `${method} t=${grid[i]}` });
       }
         tf.dispose([plain.x, dense.x, ...(dense.intermediates ?? [])]);
       }

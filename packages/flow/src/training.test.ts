@@ -16,7 +16,7 @@ useBackend('cpu');
 function gaussianData(n: number, mean: number[], std: number, seed: number): Float32Array {
   const rng = createRng(seed);
   const out = new Float32Array(n * mean.length);
-  for (let i = 0; i < out.length; i++) out[i] = (mean[i % mean.length] as number) + rng.normal(0, std);
+  for (let i = 0; i < out.length; i++) out[i] = (mean[i % mean.length]!) + rng.normal(0, std);
   return out;
 }
 
@@ -26,15 +26,15 @@ describe('flow-matching training', () => {
     const model = createVelocityMlp({ dim: 2, hidden: [32, 32], frequencies: 2, seed: 1 });
     const path = affinePath(condOTScheduler());
     const losses = await trainFlowMatching(model, { data, dim: 2, path, steps: 300, batchSize: 128, learningRate: 3e-3, seed: 2, logEvery: 100 });
-    expect(losses[losses.length - 1]).toBeLessThan(losses[0] as number);
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]!);
     const x0 = createRng(5).normalTensor([500, 2]);
     const r = await solveOde(asVelocityFn(model), x0, { method: 'midpoint', stepSize: 0.1 });
     const v = await r.x.data();
-    const m = [0, 1].map((k) => { let a = 0; for (let i = 0; i < 500; i++) a += (v[2 * i + k] as number) / 500; return a; });
-    const s = [0, 1].map((k) => { let a = 0; for (let i = 0; i < 500; i++) a += ((v[2 * i + k] as number) - (m[k] as number)) ** 2 / 499; return a; });
+    const m = [0, 1].map((k) => { let a = 0; for (let i = 0; i < 500; i++) a += (v[2 * i + k]!) / 500; return a; });
+    const s = [0, 1].map((k) => { let a = 0; for (let i = 0; i < 500; i++) a += ((v[2 * i + k]!) - (m[k]!)) ** 2 / 499; return a; });
     expect(m[0]).toBeCloseTo(2, 0);
     expect(m[1]).toBeCloseTo(-1, 0);
-    for (const k of [0, 1]) expect(Math.abs(Math.sqrt(s[k] as number) - 0.5)).toBeLessThan(0.15);
+    for (const k of [0, 1]) expect(Math.abs(Math.sqrt(s[k]!) - 0.5)).toBeLessThan(0.15);
     tf.dispose([x0, r.x]);
     model.dispose();
   });
@@ -60,7 +60,7 @@ describe('flow-matching training', () => {
     const cost = (x0: Float32Array): number => {
       const c = squaredDistances(x0, b.x1, 2);
       let s = 0;
-      for (let i = 0; i < 64; i++) s += c[i * 64 + i] as number;
+      for (let i = 0; i < 64; i++) s += c[i * 64 + i]!;
       return s;
     };
     const paired = otCoupling(b.x0, b.x1, 2);
@@ -95,8 +95,9 @@ describe('flow-matching training', () => {
     const lv = velocityFromLayersModel(layers, { frequencies: 1 });
     expect(lv.flopsPerCall).toBe(2 * (40 + 16));
     const data = gaussianData(200, [1, 1], 0.3, 3);
-    const losses = await trainFlowMatching(lv, { data, dim: 2, path: affinePath(condOTScheduler()), steps: 30, batchSize: 32, logEvery: 29, learningRate: 1e-2 });
-    expect(losses[1]).toBeLessThan(losses[0] as number);
+    const path = affinePath(condOTScheduler());
+    const losses = await trainFlowMatching(lv, { data, dim: 2, path, steps: 30, batchSize: 32, logEvery: 29, learningRate: 1e-2 });
+    expect(losses[1]).toBeLessThan(losses[0]!);
     layers.dispose();
   });
 

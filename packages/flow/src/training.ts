@@ -38,7 +38,7 @@ export function otCoupling(x0: Float32Array, x1: Float32Array, d: number): Float
   // Rows of the cost are data rows, columns noise rows: data row i gets noise colOfRow[i].
   const { colOfRow } = linearAssignment(squaredDistances(x1, x0, d), n);
   const out = new Float32Array(x0.length);
-  for (let i = 0; i < n; i++) out.set(x0.subarray((colOfRow[i] as number) * d, ((colOfRow[i] as number) + 1) * d), i * d);
+  for (let i = 0; i < n; i++) out.set(x0.subarray((colOfRow[i]!) * d, ((colOfRow[i]!) + 1) * d), i * d);
   return out;
 }
 
@@ -206,7 +206,7 @@ export async function trainLoop(
       } finally {
         probe.dispose();
       }
-      const loss = read[0] as number;
+      const loss = read[0]!;
       if (!Number.isFinite(loss) || read.subarray(1).some((ok) => ok !== 1)) {
         vars.forEach((v, i) => v.assign(good[i] as tf.Tensor));
         const restored = goodStep < 0 ? 'their initial values' : `their values after step ${goodStep}`;

@@ -78,7 +78,7 @@ export function velocityFromLayersModel(model: LayersModelLike, options?: { freq
   }
   const F = opts.frequencies === undefined ? 6 : checkNumber('velocityFromLayersModel: frequencies', opts.frequencies, { integer: true, min: 0, max: 64 });
   let flops = 0;
-  for (const w of model.trainableWeights) if (w.shape.length === 2 && /kernel/.test(w.name)) flops += 2 * (w.shape[0] as number) * (w.shape[1] as number);
+  for (const w of model.trainableWeights) if (w.shape.length === 2 && /kernel/.test(w.name)) flops += 2 * (w.shape[0]!) * (w.shape[1]!);
   return {
     trainableVariables: model.trainableWeights.map((w) => w.read() as tf.Variable),
     flopsPerCall: flops,
