@@ -156,7 +156,7 @@ async function deviceProbabilities(
     // query heads of one kv head share its pooled keys: [b, hkv, group * nq, d] x [b, hkv, nk, d]^T
     const scores = tf.mul(tf.reshape(tf.matMul(tf.reshape(pq, [s.batch, s.hkv, group * nq, s.d]), pk, false, true), [s.batch, s.hq, nq, nk]), scale);
     const cand = tf.cast(tf.tensor4d(base.toDense(), [base.batch, base.heads, nq, nk], 'int32'), 'bool');
-    const full = tf.logicalAnd(cand, tf.onesLike(scores).cast('bool'));
+    const full = tf.logicalAnd(cand, tf.cast(tf.onesLike(scores), 'bool'));
     const masked = tf.where(full, scores, tf.fill(scores.shape, -Infinity));
     const mx = tf.max(masked, -1, true);
     const e = tf.where(full, tf.exp(tf.sub(masked, mx)), tf.zerosLike(scores));
