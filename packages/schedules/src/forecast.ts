@@ -17,7 +17,7 @@ export interface LossCurveFit {
   rmse: number;
 }
 
-/** S1 and S2 after each update i (lrs[i] is the LR of update i; the loss after it sees lrs[0..i]). */
+/** @internal S1 and S2 after each update i (lrs[i] is the LR of update i; the loss after it sees lrs[0..i]). */
 export function lossCurveAreas(lrs: ArrayLike<number>, lambda: number): { s1: Float64Array; s2: Float64Array } {
   inRange('lambda', lambda, 0, 1);
   const n = lrs.length;

@@ -16,7 +16,7 @@ export interface RefinedOptions {
   warmupSteps?: number;
 }
 
-/** Centred running median with a window of `width` (truncated at the ends). */
+/** @internal Centred running median with a window of `width` (truncated at the ends). */
 export function medianFilter(values: ArrayLike<number>, width: number): Float64Array {
   positiveInt('width', width);
   const n = values.length;

@@ -7,7 +7,7 @@ export type DecayShape = 'linear' | 'cosine' | '1-sqrt' | 'exponential';
 /** Shapes of the WSD warm-up (as transformers). */
 export type WarmupShape = 'linear' | 'cosine' | '1-sqrt';
 
-/** Decay factor from 1 (p = 0) to its end (p = 1); `minRatio` is only used by the exponential shape. */
+/** @internal Decay factor from 1 (p = 0) to its end (p = 1); `minRatio` is only used by the exponential shape. */
 export function decayFactor(shape: DecayShape, p: number, minRatio = 0, numCycles = 0.5): number {
   switch (shape) {
     case 'linear':
