@@ -111,6 +111,7 @@ describe('results tables', () => {
     expect(t!.caption).toBe('p: 1');
     const [u] = resultTables('forecast', [r('wsd@150', { predicted: 'wsd@150' }, { mape: 1 }), r('rex@150', { predicted: 'rex@150' }, { mape: 2 })]);
     expect(u!.head).toEqual(['result', 'mape ↓']);
+    expect(u!.caption).toBeUndefined();
   });
 
   it('writes the unit once and formats numbers to about 4 significant digits', () => {

@@ -166,7 +166,7 @@ export function resultTables(title: string, rows: Result[]): Table[] {
   // A param that only repeats the result's name (`predicted: 'wsd@150'` in 'wsd@150') gets no column.
   const echoesName = (p: string) => rows.every((r) => String(r.params[p]) === r.name);
   const varying = params.filter((p) => new Set(rows.map((r) => JSON.stringify(r.params[p]))).size > 1 && !echoesName(p));
-  const constant = params.filter((p) => !varying.includes(p));
+  const constant = params.filter((p) => !varying.includes(p) && !echoesName(p));
   const metrics = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))];
   const sample = (m: string) => rows.find((r) => r.metrics[m])!.metrics[m]!;
   const captionParts = constant.map((p) => `${words(p)}: ${formatParam(rows[0]!.params[p])}`);
