@@ -1,128 +1,114 @@
-import { BlockwiseFlow, affinePath, condOTScheduler, frechetDistance, slicedWasserstein, trainClassifier } from '@blockwise/flow';
-import { AdamW, AdamW8bit, optimizerStateBytes } from '@blockwise/optimizers';
-import { cosineDecay, warmupStableDecay, type Schedule } from '@blockwise/schedules';
-import { createRng } from '@blockwise/tensor';
-import * as tf from '@tensorflow/tfjs-core';
-import type { Check, Result, Suite, SuiteContext } from '../suite.js';
+import { frechetDistance } from '@blockwise/flow';
+import type { BlockwiseFlow } from '@blockwise/flow';
+import { evaluateFlow, flowReference, type FlowEval } from '../flowmodels/evaluate.js';
+import { digitsGenSpecs, flowSpecs, toPixels, type FlowModelSpec } from '../flowmodels/models.js';
+import { finalLoss, flowCheckpoint, flowData, loadFlowClassifier, loadFlowModel, trainOneFlow } from '../flowmodels/pipeline.js';
+import { confidentShare } from '../flowmodels/quality.js';
+import { shrinkSize, type Check, type Result, type Suite, type SuiteContext } from '../suite.js';
 
-const path = affinePath(condOTScheduler());
+const SAMPLE_STEPS = 16;
 
-/** [0, 1] pixels to the flow's [-1, 1] space and back (clipped). */
-const toFlow = (x: Float32Array) => x.map((v) => v * 2 - 1);
-const toPixels = (x: Float32Array) => x.map((v) => Math.min(1, Math.max(0, (v + 1) / 2)));
-
-interface Run {
-  name: string;
-  optimizer: 'AdamW8bit' | 'AdamW';
-  schedule: 'wsd' | 'cosine';
+function result(name: string, spec: FlowModelSpec, source: 'shipped' | 'retrained', e: FlowEval, train: { ms: number; loss: number; bytes?: number }, n: number): Result {
+  return {
+    name,
+    kind: 'model',
+    params: { model: 'BFM', K: spec.K, optimizer: spec.train.optimizer ?? 'AdamW', schedule: spec.train.schedule ?? 'cosine', trainSteps: spec.train.steps, sampleSteps: e.steps, source },
+    metrics: {
+      fd: { value: e.fd!, unit: '', better: 'lower' },
+      confident: { value: 100 * e.confident!, unit: '%', better: 'higher' },
+      sw2: { value: e.sw2, unit: '', better: 'lower' },
+      finalLoss: { value: train.loss, unit: '', better: 'lower' },
+      trainSeconds: { value: train.ms / 1000, unit: 's', better: 'lower' },
+      sampleMsPer1k: { value: (e.sampleMs / n) * 1000, unit: 'ms', better: 'lower' },
+      flopsPerSample: { value: e.flopsPerSample, unit: 'FLOP', better: 'lower' },
+      // Measured after training (checkpoints trained before the meta recorded it have none).
+      ...(train.bytes !== undefined ? { optimizerStateBytes: { value: train.bytes, unit: 'bytes', better: 'lower' as const } } : {}),
+    },
+  };
 }
 
-/** End to end: BFM on the digits trained with AdamW8bit + WSD (vs AdamW + cosine), sampled and scored. */
+/** End to end: the shipped BFM K = 2 on the digits, sampled and scored; --full trains it with AdamW8bit + WSD beside AdamW + cosine. */
 export const digitsGenSuite: Suite = {
   name: 'digits-gen',
-  description: 'Blockwise Flow Matching (K = 2) on the 8x8 digits, trained with AdamW8bit + WSD versus AdamW + cosine; generated digits next to real ones, digit Fréchet distance',
+  description:
+    'Blockwise Flow Matching (K = 2) on the 8x8 digits from the shipped checkpoint (AdamW + warm-up cosine): generated digits next to real ones, digit Fréchet distance against the real-vs-real floor, share classified with confidence >= 0.9. --full also trains BFM K = 2 from scratch with AdamW8bit + WSD and with AdamW + cosine and compares them.',
   async run(ctx: SuiteContext): Promise<Result[]> {
-    const d = ctx.data.digits();
-    const perm = createRng(ctx.seed).permutation(d.n);
-    const nTrain = Math.round(d.n * 0.75);
-    const pick = (from: number, to: number) => {
-      const x = new Float32Array((to - from) * 64);
-      const y = new Int32Array(to - from);
-      for (let r = from; r < to; r++) {
-        x.set(d.x.subarray(perm[r]! * 64, perm[r]! * 64 + 64), (r - from) * 64);
-        y[r - from] = d.y[perm[r]!]!;
-      }
-      return { x, y };
-    };
-    const train = pick(0, nTrain);
-    const test = pick(nTrain, d.n);
-    ctx.log('digits-gen: training the digit classifier that scores samples');
-    const clf = trainClassifier(train.x, train.y, 64, 10, { hidden: [64, 32], steps: ctx.full ? 800 : 300, seed: ctx.seed });
-    const refFeat = await clf.features(test.x);
-    const steps = ctx.full ? 3000 : 600;
-    const batch = ctx.full ? 256 : 128;
-    const sampleSteps = 16;
-    const nEval = test.y.length;
-    const trainFlow = toFlow(train.x);
-    const results: Result[] = [];
-    // The floor: real training digits against real held-out digits.
-    results.push({
-      name: 'real digits (train vs held-out)',
-      params: { model: 'data' },
-      metrics: {
-        fd: { value: frechetDistance(await clf.features(train.x.subarray(0, nEval * 64)), refFeat, clf.featureDim), unit: '' },
-        sw2: { value: slicedWasserstein(toFlow(train.x.subarray(0, nEval * 64)), toFlow(test.x), 64, { projections: 128, seed: ctx.seed }), unit: '' },
-      },
-    });
-    // Quick mode trains the project's recipe only; full mode adds the float32 AdamW + cosine reference.
-    const runs: Run[] = [
-      { name: 'BFM K=2, AdamW8bit + WSD', optimizer: 'AdamW8bit', schedule: 'wsd' },
-      ...(ctx.full ? [{ name: 'BFM K=2, AdamW + cosine', optimizer: 'AdamW', schedule: 'cosine' } as Run] : []),
-    ];
-    const curves: { name: string; points: [number, number][] }[] = [];
-    for (const run of runs) {
-      const peak = 2e-3;
-      const lr: Schedule =
-        run.schedule === 'wsd'
-          ? warmupStableDecay({ peakValue: peak, warmupSteps: Math.round(steps * 0.05), stableSteps: Math.round(steps * 0.75), decaySteps: steps - Math.round(steps * 0.05) - Math.round(steps * 0.75), minRatio: 0.05 })
-          : cosineDecay({ initValue: peak, decaySteps: steps, alpha: 0.05 });
-      const optimizer = run.optimizer === 'AdamW8bit' ? new AdamW8bit({ learningRate: lr, weightDecay: 0 }) : new AdamW({ learningRate: lr, weightDecay: 0 });
-      const model = new BlockwiseFlow({ dim: 64, segments: 2, hidden: [128, 128], seed: 11 });
-      const t0 = performance.now();
-      // BFM's own loop with the project's optimizer: stratified t gives every network `batch` rows per step.
-      const logged: [number, number][] = [];
-      await model.train({
-        data: trainFlow, path, steps, batchSize: batch * 2, stratified: true, optimizer, seed: ctx.seed + 3, logEvery: 4,
-        onLog: (s, v) => {
-          logged.push([s, v]);
-          ctx.progress(run.name, s + 1, steps);
-        },
-      });
-      const losses = logged.map(([, v]) => v);
-      const trainMs = performance.now() - t0;
-      curves.push({ name: run.name, points: logged });
-      const x0 = createRng(ctx.seed + 9).normalTensor([nEval, 64]) as tf.Tensor2D;
-      const s0 = performance.now();
-      const out = await model.sample(x0, { steps: sampleSteps, method: 'euler' });
-      const x = (await out.x.data()) as Float32Array;
-      const sampleMs = performance.now() - s0;
-      const pixels = toPixels(x);
-      results.push({
-        name: run.name,
-        params: { model: 'BFM', K: 2, optimizer: run.optimizer, schedule: run.schedule, trainSteps: steps, sampleSteps },
-        metrics: {
-          fd: { value: frechetDistance(await clf.features(pixels), refFeat, clf.featureDim), unit: '' },
-          sw2: { value: slicedWasserstein(x, toFlow(test.x), 64, { projections: 128, seed: ctx.seed }), unit: '' },
-          finalLoss: { value: losses.slice(-5).reduce((a, b) => a + b, 0) / Math.min(5, losses.length), unit: '' },
-          optimizerStateBytes: { value: optimizerStateBytes(optimizer), unit: 'bytes' },
-          trainMs: { value: trainMs, unit: 'ms' },
-          sampleMsPer1k: { value: (sampleMs / nEval) * 1000, unit: 'ms' },
-          flopsPerSample: { value: out.flopsPerSample, unit: 'FLOP' },
-        },
-      });
-      // One grid: 4 rows of real held-out digits above 4 rows of generated ones.
-      const grid = new Float32Array(80 * 64);
-      grid.set(test.x.subarray(0, 40 * 64), 0);
-      grid.set(pixels.subarray(0, 40 * 64), 40 * 64);
-      ctx.image(run.name.replace(/[^A-Za-z0-9]+/g, '-'), grid, 8, 8, { cols: 10, scale: 4, title: `top 4 rows real, bottom 4 rows generated: ${run.name}, ${sampleSteps} Euler steps` });
-      tf.dispose([x0, out.x]);
-      model.dispose();
-      optimizer.dispose();
+    const loaded = loadFlowClassifier('digits');
+    const { recipe, reference } = digitsGenSpecs();
+    const shippedSpec = flowSpecs('digits').find((s) => s.K === 2 && !s.features)!;
+    const shipped = loadFlowModel(shippedSpec);
+    if (!loaded || !shipped) {
+      loaded?.clf.dispose();
+      shipped?.model.dispose();
+      throw new Error(`digits-gen: the shipped checkpoints ${flowCheckpoint(shippedSpec)} and flow/digits-classifier are missing; train them: npx tsx apps/bench/src/flowmodels/train-checkpoints.ts --seed 1`);
     }
-    clf.dispose();
-    ctx.chart({ id: 'loss', title: 'BFM training loss on the digits', kind: 'line', x: 'step', y: 'flow-matching loss', series: curves });
+    const { clf, meta } = loaded;
+    const data = flowData('digits', meta.seed, ctx.data.digits());
+    const results: Result[] = [];
+    try {
+      const ref = await flowReference(data, clf, data.ref.length / 64);
+      // A software WebGPU adapter is slow: fewer samples there in quick mode (with a note in the report).
+      ref.n = shrinkSize(ctx, ref.n, { factor: 0.5, min: 256, what: 'generated and held-out digits' });
+      ref.refFeatures = ref.refFeatures!.subarray(0, ref.n * clf.featureDim);
+      const n = ref.n;
+      const floor = frechetDistance(await clf.features(data.trainPixels!.subarray(0, n * 64)), ref.refFeatures!, clf.featureDim);
+      results.push({
+        name: 'real digits (train vs held-out)',
+        kind: 'data',
+        params: { model: 'real digits' },
+        metrics: {
+          fd: { value: floor, unit: '', better: 'lower' },
+          confident: { value: 100 * (await confidentShare(clf, data.refPixels!.subarray(0, n * 64))).share, unit: '%', better: 'higher' },
+        },
+      });
+      const grids: { label: string; x: Float32Array }[] = [];
+      const score = async (spec: FlowModelSpec, model: BlockwiseFlow, source: 'shipped' | 'retrained', train: { ms: number; loss: number; bytes?: number }) => {
+        const [e] = await evaluateFlow(model, ref, [SAMPLE_STEPS], meta.seed + 9);
+        const name = `${spec.label}${source === 'retrained' ? ' (retrained)' : ' (shipped)'}`;
+        results.push(result(name, spec, source, e!, train, n));
+        grids.push({ label: name, x: e!.x });
+      };
+      const m = shipped.meta;
+      await score(reference, shipped.model, 'shipped', { ms: m.trainMs as number, loss: m.finalLoss as number, bytes: m.optimizerStateBytes as number | undefined });
+      if (ctx.full) {
+        for (const spec of [recipe, reference]) {
+          ctx.log(`digits-gen: training ${spec.label} from scratch (${spec.train.steps} steps)`);
+          const t = await trainOneFlow(spec, data, clf, meta.seed, (msg) => ctx.log(`digits-gen: ${msg}`));
+          try {
+            await score(spec, t.model, 'retrained', { ms: t.trainMs, loss: finalLoss(t.losses), bytes: t.optimizerStateBytes });
+            ctx.chart({ id: `loss-${spec.id}`, title: `training loss: ${spec.label}`, kind: 'line', x: 'step', y: 'flow-matching loss', series: [{ name: spec.label, points: t.losses }] });
+          } finally {
+            t.model.dispose();
+          }
+        }
+      }
+      // Real held-out digits on top, then four rows per model.
+      const per = 40;
+      const grid = new Float32Array(per * 64 * (grids.length + 1));
+      grid.set(data.refPixels!.subarray(0, per * 64), 0);
+      grids.forEach((g, i) => grid.set(toPixels(g.x.subarray(0, per * 64)), (i + 1) * per * 64));
+      ctx.image('digits-real-vs-generated', grid, 8, 8, { cols: 10, scale: 4, title: `top 4 rows real held-out digits, then 4 rows each: ${grids.map((g) => g.label).join('; ')} (${SAMPLE_STEPS} Euler steps)` });
+    } finally {
+      shipped.model.dispose();
+      clf.dispose();
+    }
     return results;
   },
   validate(results): Check[] {
-    const fd = (n: string) => results.find((r) => r.name === n)?.metrics.fd?.value ?? NaN;
-    const real = fd('real digits (train vs held-out)');
-    const a8 = fd('BFM K=2, AdamW8bit + WSD');
-    const a32 = fd('BFM K=2, AdamW + cosine');
+    const get = (n: string) => results.find((r) => r.name === n);
+    const real = get('real digits (train vs held-out)');
+    const floor = real?.metrics.fd?.value ?? NaN;
+    const mine = get('BFM K=2, AdamW + cosine (shipped)');
+    const fd = mine?.metrics.fd?.value ?? NaN;
+    const conf = mine?.metrics.confident?.value ?? NaN;
     const checks: Check[] = [
-      { name: 'generated digits are digit-like (Fréchet distance < 10x the real-vs-real floor)', pass: a8 < 10 * real, detail: `AdamW8bit + WSD ${a8.toFixed(3)}, real vs real ${real.toFixed(3)}` },
+      { name: 'digits-gen: Fréchet distance <= 3x the real-vs-real floor (shipped BFM K=2)', pass: fd <= 3 * floor, detail: `${fd.toFixed(2)}, floor ${floor.toFixed(2)} (${(fd / floor).toFixed(1)}x)` },
+      { name: 'digits-gen: >= 80% of generated digits classified with confidence >= 0.9 (shipped BFM K=2)', pass: conf >= 80, detail: `${conf.toFixed(1)}% (real held-out digits: ${(real?.metrics.confident?.value ?? NaN).toFixed(1)}%)` },
     ];
-    if (Number.isFinite(a32)) {
-      checks.push({ name: 'AdamW8bit + WSD matches AdamW + cosine (Fréchet distance within 25%)', pass: a8 <= a32 * 1.25, detail: `${a8.toFixed(3)} vs ${a32.toFixed(3)}` });
+    const a8 = get('BFM K=2, AdamW8bit + WSD (retrained)')?.metrics.fd?.value;
+    const a32 = get('BFM K=2, AdamW + cosine (retrained)')?.metrics.fd?.value;
+    if (a8 !== undefined && a32 !== undefined) {
+      checks.push({ name: 'digits-gen: AdamW8bit + WSD matches AdamW + cosine (Fréchet distance within 25%)', pass: a8 <= a32 * 1.25, detail: `${a8.toFixed(3)} vs ${a32.toFixed(3)}` });
     }
     return checks;
   },
