@@ -242,7 +242,11 @@ const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   // Rules with fewer states point the unused outputs at the parameter output (never written).
   const x: Fused32Arrays = { p: view(p), g: view(g), s0: view(s0), s1: view(s1), op: view(outs[0]!), o0: view(outs[Math.min(1, S)]!), o1: view(outs[S]!) };
   const simd = engine
-    ? { engine, n4: a.n & ~3, ptrs: { p: x.p.byteOffset, g: x.g.byteOffset, s0: x.s0.byteOffset, s1: x.s1.byteOffset, op: x.op.byteOffset, o0: x.o0.byteOffset, o1: x.o1.byteOffset } }
+    ? {
+        engine,
+        n4: a.n & ~3,
+        ptrs: { p: x.p.byteOffset, g: x.g.byteOffset, s0: x.s0.byteOffset, s1: x.s1.byteOffset, op: x.op.byteOffset, o0: x.o0.byteOffset, o1: x.o1.byteOffset },
+      }
     : null;
   runStep(a, x, simd);
   lastFused32Kernel.kernel = engine ? 'wasm-simd' : 'js';
@@ -350,7 +354,8 @@ export function fused32Step<R extends Rule32Name>(p: tf.Variable, grad: tf.Tenso
     const s1 = states[1] ? flat(states[1]) : s0;
     const gpu = tf.getBackend() === 'webgpu';
     // WebGPU: the sums of squares in two small programs first, all on the device.
-    const norms = gpu && hasNorms(call.rule) ? (normSumsOp({ parts: normPartsOp({ p: pf, g, s0, s1 }, attrs) as tf.Tensor }, { chunks: Math.ceil(n / NORM_CHUNK) }) as tf.Tensor) : s0;
+    const parts = (): tf.Tensor => normPartsOp({ p: pf, g, s0, s1 }, attrs) as tf.Tensor;
+    const norms = gpu && hasNorms(call.rule) ? (normSumsOp({ parts: parts() }, { chunks: Math.ceil(n / NORM_CHUNK) }) as tf.Tensor) : s0;
     if (gpu) lastFused32Kernel.kernel = 'wgsl';
     const res = fusedOp({ p: pf, g, s0, s1, norms }, attrs);
     // One output (no state) comes back as a tensor, not a list.

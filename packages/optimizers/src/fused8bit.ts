@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, checkOneOf, defineKernel, describeValue, type KernelIO, type WebGPUProgramSpec } from '@blockwise/tensor';
+import { checkNumber, checkOneOf, defineKernel, describeValue, type KernelIO } from '@blockwise/tensor';
 import { checkBlockSize } from './quantize.js';
 import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
 import { codeTable, quantizeInto } from './fastQuantize.js';

@@ -67,7 +67,17 @@ function applyTrust(p: tf.Variable, u: tf.Tensor, lr: number, adapt: boolean): v
  * One float32 LAMB step: the fused kernel (a pass for the moments, the update and both norms,
  * a pass for the parameter) where the backend has one, else `lambStep32`.
  */
-function lambUpdate(opt: FusedRunner, name: string, p: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, h: Record<LambHyper, number>, t: number, excl: Exclusions): void {
+function lambUpdate(
+  opt: FusedRunner,
+  name: string,
+  p: tf.Variable,
+  grad: tf.Tensor,
+  m: tf.Variable,
+  v: tf.Variable,
+  h: Record<LambHyper, number>,
+  t: number,
+  excl: Exclusions,
+): void {
   const { beta1: b1, beta2: b2 } = h;
   const constants = {
     b1,
@@ -84,7 +94,16 @@ function lambUpdate(opt: FusedRunner, name: string, p: tf.Variable, grad: tf.Ten
 }
 
 /** One float32 LAMB step with tfjs ops on a variable and its `m`/`v` state (non-finite gradient elements untouched). */
-function lambStep32(name: string, p: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, h: Record<LambHyper, number>, t: number, excl: Exclusions): void {
+function lambStep32(
+  name: string,
+  p: tf.Variable,
+  grad: tf.Tensor,
+  m: tf.Variable,
+  v: tf.Variable,
+  h: Record<LambHyper, number>,
+  t: number,
+  excl: Exclusions,
+): void {
   const { beta1: b1, beta2: b2 } = h;
   const { g, ok } = finiteGrad(grad);
   const nm = tf.where(ok, tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)), m);

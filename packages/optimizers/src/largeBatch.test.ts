@@ -15,7 +15,11 @@ const norm = (a: ArrayLike<number>): number => Math.sqrt(Array.from(a).reduce((s
  * u = m_hat / (sqrt(v_hat) + eps) (+ wd p unless excluded), ratio = ||p|| / ||u|| when both > 0
  * (1 if excluded from adaptation), p -= ratio * lr * u.
  */
-function lambReference(p0: Float32Array, grads: Float32Array[], o: { lr: number; b1: number; b2: number; eps: number; wd: number; decay: boolean; adapt: boolean }): Float64Array {
+function lambReference(
+  p0: Float32Array,
+  grads: Float32Array[],
+  o: { lr: number; b1: number; b2: number; eps: number; wd: number; decay: boolean; adapt: boolean },
+): Float64Array {
   const p = Float64Array.from(p0);
   const m = new Float64Array(p.length);
   const v = new Float64Array(p.length);

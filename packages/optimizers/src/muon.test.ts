@@ -49,7 +49,12 @@ function nsRef(g: Mat, steps = 5): Mat {
  * torch.optim.Muon step on Float64: buf = mu buf + (1 - mu) g; nesterov update = g + mu (buf - g);
  * O = NS(update); p *= 1 - lr wd; p -= lr * sqrt(max(1, A/B)) * O with [A, B] = torch [out, in].
  */
-function muonReference(p0: Float32Array, shape: [number, number], grads: Float32Array[], o: { lr: number; wd: number; mu: number; A: number; B: number }): Float64Array {
+function muonReference(
+  p0: Float32Array,
+  shape: [number, number],
+  grads: Float32Array[],
+  o: { lr: number; wd: number; mu: number; A: number; B: number },
+): Float64Array {
   const p = Float64Array.from(p0);
   const buf = new Float64Array(p.length);
   for (const g of grads) {

@@ -1,4 +1,4 @@
-import { checkNumber, checkOptions, describeValue } from '@blockwise/tensor';
+import { checkOptions, describeValue } from '@blockwise/tensor';
 import { signedDynamicMap } from './dynamicMap.js';
 
 /** Options of `quantizeBlockwise` / `dequantizeBlockwise`. */

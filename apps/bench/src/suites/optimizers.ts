@@ -334,7 +334,9 @@ export const optimizersSuite: Suite = {
           .filter((name) => OPTIMIZERS[name]!.group === group && name !== 'tf.train.adam')
           .map((name) => ({
             name,
-            points: steps.filter((r) => r.params.optimizer === name).map((r) => [Number(r.params.parameters), r.metrics.stepRatioVsTfjsAdam!.value] as [number, number]),
+            points: steps
+              .filter((r) => r.params.optimizer === name)
+              .map((r) => [Number(r.params.parameters), r.metrics.stepRatioVsTfjsAdam!.value] as [number, number]),
           })),
       });
     }
