@@ -117,3 +117,13 @@ describe('obscure or late failures', () => {
     expect(S.validateSpec(JSON.stringify({ type: 'fromTorch', name: '['.repeat(1000), kwargs: {} }))).toMatch(/unknown scheduler/);
   });
 });
+
+describe('misspelt names', () => {
+  it('name the nearest valid spelling, and none for an unrelated name', () => {
+    expect(() => S.cosineDecay({ initValue: 1, decaySteps: 10, alfa: 0.1 } as never)).toThrow(/unknown option "alfa"; valid options are .* \(did you mean "alpha"\?\)$/);
+    expect(() => S.fromTorch('StepLr', { step_size: 2 })).toThrow(/unknown scheduler "StepLr".*\(did you mean "StepLR"\?\)$/);
+    expect(() => S.fromTorch('StepLR', { step_size: 2, gama: 0.1 })).toThrow(/unknown keyword "gama".*\(did you mean "gamma"\?\)$/);
+    expect(S.validateSpec({ type: 'cosinedecay' })).toMatch(/\(did you mean "cosineDecay"\?\)$/);
+    expect(() => S.cosineDecay({ initValue: 1, decaySteps: 10, zzzzzzzz: 1 } as never)).toThrow(/valid options are initValue, decaySteps, alpha, exponent$/);
+  });
+});

@@ -1,11 +1,13 @@
 /** Keyword-argument handling for the Python-config translators (fromTorch, fromOptax, fromTransformers, fromTimm). */
 
+import { didYouMean } from './validate.js';
+
 /** The keyword arguments of a Python call, spelled as the library spells them. */
 export type Kwargs = Record<string, unknown>;
 
 /** Throws for an unknown scheduler name, listing the valid ones. */
 export function unknownName(lib: string, name: unknown, valid: readonly string[]): never {
-  throw new RangeError(`${lib}: unknown scheduler ${JSON.stringify(name)}; valid names are ${valid.join(', ')}`);
+  throw new RangeError(`${lib}: unknown scheduler ${JSON.stringify(name)}; valid names are ${valid.join(', ')}${didYouMean(name, valid)}`);
 }
 
 /**
@@ -18,7 +20,9 @@ export function readKwargs(lib: string, name: string, kwargs: unknown, accepted:
   const kw = kwargs as Kwargs;
   const all = [...accepted, 'lr'];
   for (const k of Object.keys(kw)) {
-    if (!all.includes(k)) throw new TypeError(`${lib}(${JSON.stringify(name)}): unknown keyword ${JSON.stringify(k)}; valid keywords are ${all.join(', ')}`);
+    if (!all.includes(k)) {
+      throw new TypeError(`${lib}(${JSON.stringify(name)}): unknown keyword ${JSON.stringify(k)}; valid keywords are ${all.join(', ')}${didYouMean(k, all)}`);
+    }
   }
   for (const k of required) {
     if (kw[k] === undefined || kw[k] === null) throw new TypeError(`${lib}(${JSON.stringify(name)}): missing required keyword ${JSON.stringify(k)}`);

@@ -13,7 +13,7 @@ import { fromTimm } from './timm.js';
 import { fromTorch, fromTorchMomentum } from './torch.js';
 import { fromTransformers } from './transformers.js';
 import * as warm from './warmup.js';
-import { own } from './validate.js';
+import { didYouMean, own } from './validate.js';
 import { rewarmSchedule, warmupStableDecay, wsdsSchedule } from './wsd.js';
 
 type Opts = Record<string, unknown>;
@@ -121,7 +121,7 @@ function build(s: Opts, depth: number, path: string): Schedule {
   const type = s.type;
   const make = own(registry, type);
   if (!make) {
-    throw new RangeError(`fromSpec: unknown type ${describe(type)}; valid types are ${specTypes.join(', ')}`);
+    throw new RangeError(`fromSpec: unknown type ${describe(type)}; valid types are ${specTypes.join(', ')}${didYouMean(type, specTypes)}`);
   }
   const { type: _t, ...rest } = s;
   void _t;

@@ -74,11 +74,39 @@ export function numberArray(name: string, v: unknown, opts: { sorted?: boolean; 
   return v as number[];
 }
 
+/** Case-insensitive edit distance (this package has no dependencies, so no shared helper). */
+function editDistance(a: string, b: string): number {
+  a = a.toLowerCase();
+  b = b.toLowerCase();
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * ` (did you mean "x"?)` for the candidate nearest a misspelt name, or '' when none is close (within about a
+ * third of the name's length), so unrelated names get no misleading hint.
+ */
+export function didYouMean(name: unknown, candidates: readonly string[]): string {
+  if (typeof name !== 'string' || name.length === 0) return '';
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name, c);
+    if (d < bestD) { bestD = d; best = c; }
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.ceil(name.length / 3)) ? ` (did you mean ${JSON.stringify(best)}?)` : '';
+}
+
 /** Throws when `options` has keys outside `allowed` (catches typos such as `warmup_step`). */
 export function knownKeys(what: string, options: object, allowed: readonly string[]): void {
   for (const k of Object.keys(options)) {
     if (!allowed.includes(k)) {
-      throw new TypeError(`${what}: unknown option ${JSON.stringify(k)}; valid options are ${allowed.join(', ')}`);
+      throw new TypeError(`${what}: unknown option ${JSON.stringify(k)}; valid options are ${allowed.join(', ')}${didYouMean(k, allowed)}`);
     }
   }
 }
