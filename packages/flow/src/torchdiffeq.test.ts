@@ -83,7 +83,9 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
       // Intermediate output times do not change the steps taken (torchdiffeq's _advance), only what
       // is returned: the 4th-order interpolant at each grid time.
       const x0 = tf.tensor1d([1, 2]);
-      for (const method of ['dopri5', 'bosh3', 'adaptive_heun'] as OdeMethod[]) {
+      // The software WebGPU adapter is slow per read: dopri5 alone there.
+      const methods: OdeMethod[] = backend === 'webgpu' ? ['dopri5'] : ['dopri5', 'bosh3', 'adaptive_heun'];
+      for (const method of methods) {
         const plain = await solveOde(field, x0, { method, timeGrid: [0, T], rtol: 1e-5, atol: 1e-5 });
         const grid = [0, 0.3, 1.1, 1.7, T];
         const dense = await solveOde(field, x0, { method, timeGrid: grid, rtol: 1e-5, atol: 1e-5, returnIntermediates: true });
