@@ -110,7 +110,7 @@ export function describeBackends(backends: TestBackend[], fn: (backend: TestBack
  * Runs `fn` and asserts that it leaves no tensor behind (`tf.memory().numTensors` unchanged);
  * returns its result. Tensors it returns count as leaks, so return plain data.
  */
-export async function expectNoLeaks<T>(fn: () => T | Promise<T>, label = 'function'): Promise<T> {
+async function expectNoLeaks<T>(fn: () => T | Promise<T>, label = 'function'): Promise<T> {
   const before = tf.memory().numTensors;
   const out = await fn();
   const after = tf.memory().numTensors;
@@ -119,3 +119,6 @@ export async function expectNoLeaks<T>(fn: () => T | Promise<T>, label = 'functi
   }
   return out;
 }
+
+// Listed by name: an `export async function` is missed by the README API check's export scanner.
+export { expectNoLeaks };
