@@ -6,7 +6,7 @@ import { AdamW8bit } from './adam8bit.js';
 import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
 import { codeTable } from './fastQuantize.js';
 import { ALGO, ALGO_STATES, fused8bitReference, fused8bitStep, type Fused8bitAttrs } from './fused8bit.js';
-import { lastFused8bitPath, threshold, wasmSimdSupported } from './fused8bitSimd.js';
+import { instantiate, lastFused8bitPath, threshold, wasmSimdSupported } from './fused8bitSimd.js';
 import type { Algo8 } from './kernelDefs.js';
 import { Lion8bit } from './lion.js';
 import { Momentum8bit } from './momentum8bit.js';
@@ -37,6 +37,10 @@ const SIZES: [number, number][] = [
 ];
 
 describe('WebAssembly SIMD support', () => {
+  it('the module exports the rule ids of ALGO', () => {
+    const e = instantiate(new WebAssembly.Memory({ initial: 1 }));
+    expect({ adam: e.ALGO_ADAM.value, momentum: e.ALGO_MOMENTUM.value, lion: e.ALGO_LION.value, lamb: e.ALGO_LAMB.value }).toEqual(ALGO);
+  });
   it('is detected in this Node and chosen by default; the kernel option switches per optimizer', async () => {
     await initBackend('wasm');
     expect(wasmSimdSupported()).toBe(true);

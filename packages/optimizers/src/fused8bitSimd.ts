@@ -15,6 +15,10 @@ interface Exports {
   BASE0: WebAssembly.Global;
   BASE1: WebAssembly.Global;
   TABLE_BYTES: WebAssembly.Global;
+  ALGO_ADAM: WebAssembly.Global;
+  ALGO_MOMENTUM: WebAssembly.Global;
+  ALGO_LION: WebAssembly.Global;
+  ALGO_LAMB: WebAssembly.Global;
 }
 
 /** One instance of the module on one memory, with its table area at `tab` (room for blocks of `maxBlock`). */
@@ -72,7 +76,8 @@ export function threshold(mid: number): number {
 
 const zeroCodes = [signedDynamicMap().indexOf(0), unsignedDynamicMap().indexOf(0)] as const;
 
-function instantiate(memory: WebAssembly.Memory): Exports {
+/** @internal The module's exports on a memory (tests compare its rule ids with `ALGO`). */
+export function instantiate(memory: WebAssembly.Memory): Exports {
   compiled ??= new WebAssembly.Module(moduleBytes());
   return new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Exports;
 }

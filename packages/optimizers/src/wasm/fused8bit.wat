@@ -30,6 +30,11 @@
   (global $BASE1 (export "BASE1") i32 (i32.const 137472))
   (global $SCRATCH (export "SCRATCH") i32 (i32.const 268544))
   (global (export "TABLE_BYTES") i32 (i32.const 268544))
+  ;; The rule ids of ALGO (src/kernelDefs.ts), exported so a test can compare.
+  (global $ADAM (export "ALGO_ADAM") i32 (i32.const 0))
+  (global $MOMENTUM (export "ALGO_MOMENTUM") i32 (i32.const 1))
+  (global $LION (export "ALGO_LION") i32 (i32.const 2))
+  (global $LAMB (export "ALGO_LAMB") i32 (i32.const 3))
 
   ;; Nearest codes of src[0..len) * (1 / amax) into dst[0..len) (len a multiple of 4), as
   ;; quantizeInto: x = fround(s * fround(1 / amax)); c = BASE[bits(x) >>> 15]; code = c + (x > mid c).
@@ -277,7 +282,7 @@
     (local $two i32) (local $abs i32) (local $absOut i32) (local $nbBytes i32)
     (local.set $s0 (i32.add (local.get $tab) (global.get $SCRATCH)))
     (local.set $s1 (i32.add (local.get $s0) (i32.shl (local.get $bs) (i32.const 2))))
-    (local.set $two (i32.or (i32.eqz (local.get $algo)) (i32.eq (local.get $algo) (i32.const 3))))
+    (local.set $two (i32.or (i32.eq (local.get $algo) (global.get $ADAM)) (i32.eq (local.get $algo) (global.get $LAMB))))
     ;; the maxima follow the S code arrays; state 1's follow state 0's (ceil(n4 / bs) each)
     (local.set $abs (i32.add (local.get $st) (i32.mul (local.get $n4) (i32.add (local.get $two) (i32.const 1)))))
     (local.set $absOut (i32.add (local.get $out) (i32.mul (local.get $n4) (i32.add (local.get $two) (i32.const 1)))))
@@ -291,7 +296,7 @@
         ;; byte offset of this block's maximum
         (local.set $b (i32.shl (i32.div_u (local.get $start) (local.get $bs)) (i32.const 2)))
         (if (local.get $two)
-          (then (call $adamBlock (i32.eq (local.get $algo) (i32.const 3))
+          (then (call $adamBlock (i32.eq (local.get $algo) (global.get $LAMB))
                   (i32.add (local.get $p) (i32.shl (local.get $end) (i32.const 2)))
                   (i32.add (local.get $p) (i32.shl (local.get $start) (i32.const 2)))
                   (i32.add (local.get $q) (i32.shl (local.get $start) (i32.const 2)))
@@ -301,7 +306,7 @@
                   (f32.load (i32.add (local.get $abs) (local.get $b)))
                   (f32.load (i32.add (i32.add (local.get $abs) (local.get $nbBytes)) (local.get $b)))
                   (local.get $s0) (local.get $s1) (local.get $tab))))
-        (if (i32.eq (local.get $algo) (i32.const 1))
+        (if (i32.eq (local.get $algo) (global.get $MOMENTUM))
           (then (call $momentumBlock
                   (i32.add (local.get $p) (i32.shl (local.get $end) (i32.const 2)))
                   (i32.add (local.get $p) (i32.shl (local.get $start) (i32.const 2)))
@@ -309,7 +314,7 @@
                   (i32.add (local.get $g) (i32.shl (local.get $start) (i32.const 2)))
                   (i32.add (local.get $st) (local.get $start))
                   (f32.load (i32.add (local.get $abs) (local.get $b))) (local.get $s0) (local.get $tab))))
-        (if (i32.eq (local.get $algo) (i32.const 2))
+        (if (i32.eq (local.get $algo) (global.get $LION))
           (then (call $lionBlock
                   (i32.add (local.get $p) (i32.shl (local.get $end) (i32.const 2)))
                   (i32.add (local.get $p) (i32.shl (local.get $start) (i32.const 2)))
