@@ -277,7 +277,7 @@ export const lmSuite: Suite = {
     'a character-level transformer on English text (held-out split): block-diffusion decoding of the shipped model converted from the causal one (tokens per model call, judge perplexity, wall-clock against autoregressive decoding with a KV cache) over block sizes and thresholds; AdamW8bit vs AdamW, WSD vs cosine (+ loss forecast); Wanda vs iCBS pruning to 50%',
   async run(ctx: SuiteContext): Promise<Result[]> {
     const S = ctx.full ? FULL : ctx.backend === 'webgpu' ? QUICK_WEBGPU : QUICK;
-    if (ctx.backend === 'webgpu' && !ctx.full) ctx.log('lm: sizes shrunk on WebGPU (software adapter): 1 prompt, 32 characters, 4 decoding settings, 20 training steps');
+    if (ctx.backend === 'webgpu' && !ctx.full) ctx.log('lm: sizes shrunk on WebGPU (software adapter): 1 prompt, 32 characters, autoregressive + 2 block-diffusion settings, 20 training steps, 8 calibration windows');
     const text = ctx.data.text();
     const tok = charTokenizer(text);
     const { train, val } = splitTokens(tok, text, 0.1);
