@@ -55,7 +55,7 @@ function exportsOf(file: string): { values: Set<string>; types: Set<string> } {
       (isType ? types : values).add(name);
     }
   }
-  for (const m of src.matchAll(/^export\s+(?:declare\s+)?(const|let|function|class|enum|type|interface)\s+([A-Za-z_$][\w$]*)/gm)) {
+  for (const m of src.matchAll(/^export\s+(?:declare\s+)?(?:async\s+)?(const|let|function\*?|class|enum|type|interface)\s+([A-Za-z_$][\w$]*)/gm)) {
     (m[1] === 'type' || m[1] === 'interface' ? types : values).add(m[2]!);
   }
   return { values, types };
