@@ -16,9 +16,14 @@ import {
 import { checkerboardInCells, confidentShare, densityImage } from '../flowmodels/quality.js';
 import { shrinkSize, type Check, type Result, type Suite, type SuiteContext } from '../suite.js';
 
-/** Sample counts per evaluation: fewer in quick mode on a software WebGPU adapter (slow), with a note. */
+/**
+ * Sample counts per evaluation: fewer checkerboard points in quick mode on a software WebGPU
+ * adapter (slow), with a note. Never fewer digits: the Fréchet distance is biased upward at small
+ * n (its real-vs-real floor went from 7.4 at 539 digits to 20.3 at 269), so the 3x-floor target
+ * would pass for models that do not meet it at the full count.
+ */
 function sampleCounts(ctx: SuiteContext, data: FlowData): number {
-  if (data.dataset === 'digits') return shrinkSize(ctx, data.ref.length / 64, { factor: 0.5, min: 256, what: 'generated and held-out digits per evaluation' });
+  if (data.dataset === 'digits') return data.ref.length / 64;
   return shrinkSize(ctx, checkerboardEvalSamples, { factor: 0.25, min: 500, what: 'checkerboard samples per evaluation' });
 }
 
