@@ -101,3 +101,54 @@ describe.skipIf(!haveChromium && !inCI)(`browser page (needs ${chromiumPath}: ap
     }
   });
 });
+
+// Issue 15's target: the HTML report fits a 1,400 px window. A synthetic report at least as wide
+// as a real quick run: a kind with 30 metrics and long names, 14-series charts, a wide caption.
+describe.skipIf(!haveChromium && !inCI)('report.html in Chromium', () => {
+  const out = mkdtempSync(join(tmpdir(), 'blockwise-report-width-'));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('is at most 1,400 px wide', async () => {
+    if (!haveChromium) throw new Error(`CI is set but ${chromiumPath} does not exist: install Debian's chromium package`);
+    const { writeReport } = await import('./report.js');
+    const long = 'forecast cosine@450 -> linear@150 with a rather long configuration name';
+    const results = Array.from({ length: 12 }, (_, i) => ({
+      name: `${long} ${i}`,
+      kind: 'wide',
+      params: { optimizer: `AdamW8bit(js kernel) variant ${i}`, seed: i, parameters: 1048576 * (i + 1), backend: 'webgpu' },
+      metrics: Object.fromEntries(Array.from({ length: 30 }, (_, m) => [`someRatherLongMetricName${m}VsTfjsAdam`, { value: 1234.5678 * (m + 1) * (i + 1), unit: m % 2 ? 'ms' : 'GFLOP/s' }])),
+    }));
+    const series = Array.from({ length: 14 }, (_, i) => ({ name: `AdamW8bit(js kernel) variant ${i} with optimBits 4`, points: [[256, 12 + i], [2048, 360 * (i + 1)]] as [number, number][] }));
+    await writeReport(
+      {
+        environment: { node: 'v20', platform: 'linux-x64', backend: 'webgpu', backendReason: 'requested', adapter: 'mesa llvmpipe-llvm-15-0-6-256-bits- llvmpipe: Mesa 25.0.7 (LLVM 15.0.6) 0.0.1 (software)', cpu: 'AMD EPYC', cores: 2, memoryGiB: 24, mode: 'quick', seed: 1, command: 'blockwise-bench --backend webgpu', date: '2026-12-03T00:00:00Z' },
+        suites: [{
+          name: 'wide', description: 'x '.repeat(200), seconds: 1, results, images: [], notes: ['y '.repeat(150)],
+          checks: [{ name: 'z '.repeat(60), pass: false, detail: 'w '.repeat(200) }],
+          charts: [
+            { id: 'a', title: 'step time of every optimizer against the parameters', kind: 'bar', x: 'parameters', y: 'ms', series },
+            { id: 'b', title: 'time vs length', kind: 'line', x: 'sequence length', y: 'ms', series },
+          ],
+        }],
+      },
+      out,
+    );
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      await page.goto(`file://${join(out, 'report.html')}`);
+      await page.waitForFunction(() => document.querySelectorAll('.chart svg, .chart canvas').length >= 2, undefined, { timeout: 60_000 });
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      expect(width).toBeLessThanOrEqual(1400);
+      // Nor does any table or chart scroll inside its own box.
+      const scrolling = await page.evaluate(() => [...document.querySelectorAll('.tw, .chart')].filter((e) => e.scrollWidth > e.clientWidth + 1).length);
+      expect(scrolling).toBe(0);
+      // Every table stays within 12 columns.
+      const cols = await page.evaluate(() => [...document.querySelectorAll('table')].map((t) => t.querySelectorAll('thead th').length));
+      expect(Math.max(...cols)).toBeLessThanOrEqual(12);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+});

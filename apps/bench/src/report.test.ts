@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,6 +65,24 @@ describe('reports', () => {
     expect(md).not.toContain('at somewhere');
     const html = renderHtml(rep, dir);
     expect(html).toContain('<p class="note">Note: sequence length shrunk from 1024 to 256');
+  });
+});
+
+describe('sample images', () => {
+  it('shows generated samples beside real ones in markdown and html', async () => {
+    const sub = join(dir, 'images');
+    mkdirSync(sub, { recursive: true });
+    const g = imageGrid(new Float32Array(4 * 64).fill(0.5), 8, 8, 2, 2);
+    writeFileSync(join(sub, 'demo-gen.png'), encodeGrayPng(g.gray, g.width, g.height));
+    writeFileSync(join(sub, 'demo-gen-real.png'), encodeGrayPng(g.gray, g.width, g.height));
+    const rep = report('wasm', 1);
+    rep.suites[0]!.images = [{ name: 'gen', path: 'demo-gen.png', realPath: 'demo-gen-real.png', title: 'BFM K=2 samples' }];
+    await writeReport(rep, sub);
+    const md = readFileSync(join(sub, 'report.md'), 'utf8');
+    expect(md).toContain('| BFM K=2 samples | real samples |');
+    expect(md).toContain('| ![gen](demo-gen.png) | ![real](demo-gen-real.png) |');
+    const html = readFileSync(join(sub, 'report.html'), 'utf8');
+    expect(html).toMatch(/<figure class="pair"><div><img src="data:image\/png;base64,[^"]+" alt="gen"><img src="data:image\/png;base64,[^"]+" alt="real samples"><\/div><figcaption>BFM K=2 samples; right: real samples/);
   });
 });
 
