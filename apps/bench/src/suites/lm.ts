@@ -138,18 +138,22 @@ async function decodingStudy(ctx: SuiteContext, S: Sizes, tok: CharTokenizer, va
       judgePpl: Math.exp(mean(judge)),
       ngramPpl: Math.exp(mean(prompts.map((p, i) => ngram.nll(Int32Array.from([...p, ...gens[i]!]), p.length)))),
       msPerToken: timing.bestMs / tokens,
-      samples: prompts.slice(0, 2).map((p, i) => `${tok.decode(p)}|${tok.decode(gens[i]!)}`),
+      // newlines shown as ⏎ so that a sample stays on one table row
+      samples: prompts.map((p, i) => `${tok.decode(p)} → ${tok.decode(gens[i]!)}`.replace(/\n/g, '⏎')),
     });
     ctx.progress(`decoding (${label})`, k + 1, settings.length);
   }
   return { rows, ar: rows[0]! };
 }
 
-function decodeResults(rows: DecodeRow[], ar: DecodeRow, label: string): Result[] {
+function decodeResults(ctx: SuiteContext, rows: DecodeRow[], ar: DecodeRow, label: string): Result[] {
+  // every sample of every setting in one file beside the report (the table shows the first)
+  const file = ctx.writeFile(`samples-${label.replace(/\W+/g, '-')}.md`, rows.map((r) => `## ${r.name}\n\n${r.samples.map((x) => `- \`${x}\``).join('\n')}\n`).join('\n'));
+  ctx.log(`lm: decoded samples (${label}) in ${file}`);
   return rows.map((r) => ({
     name: `decode ${label}: ${r.name}`,
     kind: 'decoding',
-    params: { checkpoints: label, model: r.model },
+    params: { checkpoints: label, model: r.model, sample: r.samples[0]! },
     metrics: {
       tokensPerCall: m(r.tokensPerCall, 'tokens', 'higher'),
       judgePerplexity: m(r.judgePpl, '', 'lower'),
@@ -288,7 +292,7 @@ export const lmSuite: Suite = {
     try {
       const ngram = trainNgram(train, tok.vocab, 4);
       const { rows, ar } = await decodingStudy(ctx, S, tok, val, ngram, shipped.causal, shipped.bd, 'shipped');
-      results.push(...decodeResults(rows, ar, 'shipped'));
+      results.push(...decodeResults(ctx, rows, ar, 'shipped'));
       const bdVal = await blockDiffusionValLoss(shipped.bd, valSet, S.valWindows, S.len, tok.maskId, 8, createRng(5));
       const beforeVal = await blockDiffusionValLoss(shipped.causal, valSet, S.valWindows, S.len, tok.maskId, 8, createRng(5));
       const arVal = await causalValLoss(shipped.causal, valSet, S.valWindows, S.len);
@@ -379,7 +383,7 @@ async function conversionStudy(ctx: SuiteContext, S: Sizes, tok: CharTokenizer, 
   try {
     for (const [label, bd] of [['converted here', conv.weights], ['from scratch', scratch.weights]] as const) {
       const { rows, ar } = await decodingStudy(ctx, S, tok, val, ngram, causal.weights, bd, label);
-      results.push(...decodeResults(rows, ar, label));
+      results.push(...decodeResults(ctx, rows, ar, label));
     }
     const valOf = (w: LmWeights) => blockDiffusionValLoss(w, valSet, S.valWindows, r.len, tok.maskId, 8, createRng(5));
     results.push({
