@@ -142,10 +142,10 @@ describe.skipIf(!haveChromium && !inCI)('report.html in Chromium', () => {
       const width = await page.evaluate(() => document.documentElement.scrollWidth);
       expect(width).toBeLessThanOrEqual(1400);
       // Nor does any table or chart scroll inside its own box.
-      const scrolling = await page.evaluate(() => [...document.querySelectorAll('.tw, .chart')].filter((e) => e.scrollWidth > e.clientWidth + 1).length);
+      const scrolling = await page.evaluate(() => Array.from(document.querySelectorAll('.tw, .chart')).filter((e) => e.scrollWidth > e.clientWidth + 1).length);
       expect(scrolling).toBe(0);
       // Every table stays within 12 columns.
-      const cols = await page.evaluate(() => [...document.querySelectorAll('table')].map((t) => t.querySelectorAll('thead th').length));
+      const cols = await page.evaluate(() => Array.from(document.querySelectorAll('table')).map((t) => t.querySelectorAll('thead th').length));
       expect(Math.max(...cols)).toBeLessThanOrEqual(12);
     } finally {
       await browser.close();
