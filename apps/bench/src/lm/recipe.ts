@@ -9,7 +9,7 @@ import { trainLm, type TrainLog } from './train.js';
  * Sizes and steps of the shipped character models, chosen by measurement on a shared 2-core
  * machine (wasm): about 0.35 s per causal step and 1.5 s per conversion step unloaded (the
  * conversion runs three streams of the window), so both stages train in about half an hour; the
- * shipped run took 25 min for the causal stage and about 25 min for the conversion under a load
+ * shipped run took 25 min for the causal stage and 20 min for the conversion (200 steps) under a load
  * of 15-30.
  */
 export interface LmRecipe {
