@@ -79,8 +79,9 @@ export abstract class EightBitOptimizer<K extends string = string> extends Block
     if (state.size !== len || state.dtype !== 'int32') {
       throw new Error(`state of '${name}' has ${state.size} ${state.dtype} values, expected ${len} int32 (was it saved with another blockSize?)`);
     }
-    if (this.loaded.has(state)) {
-      checkBlockMaxima(name, state, len - S * Math.ceil(n / this.blockSize));
+    const words = this.loaded.get(state);
+    if (words) {
+      checkBlockMaxima(name, words, len - S * Math.ceil(n / this.blockSize));
       this.loaded.delete(state);
     }
     lastFused8bitPath.path = 'none';
@@ -111,12 +112,10 @@ export abstract class EightBitOptimizer<K extends string = string> extends Block
 
 /**
  * Throws when a loaded packed state's block maxima (float32 bit patterns after the codes) are not
- * finite and >= 0: such a state would turn parameters NaN. Read once, at the state's first use
- * (on cpu and wasm; WebGPU forbids synchronous reads).
+ * finite and >= 0: such a state would turn parameters NaN. Checked at the state's first use, on
+ * the words `setWeights` read (no read from the device here, so WebGPU is checked too).
  */
-function checkBlockMaxima(name: string, state: tf.Variable, from: number): void {
-  if (tf.getBackend() === 'webgpu') return;
-  const words = state.dataSync() as Int32Array;
+function checkBlockMaxima(name: string, words: Int32Array, from: number): void {
   const maxima = new Float32Array(words.buffer, words.byteOffset + 4 * from, words.length - from);
   for (let i = 0; i < maxima.length; i++) {
     const x = maxima[i]!;

@@ -50,7 +50,7 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
   private unclaimed = new Set<string>();
   private ran = new Set<KernelName>();
   /** State variables created by `setWeights` (packed ones are checked at their first use). */
-  protected readonly loaded = new WeakSet<tf.Variable>();
+  protected readonly loaded = new WeakMap<tf.Variable, Int32Array | undefined>();
   private lastRan = '';
   private disposed = false;
 
@@ -202,26 +202,26 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
     if (!(first?.tensor instanceof tf.Tensor) || first.tensor.size !== 1) throw new Error('setWeights: the first weight must be the scalar iteration count');
     const iter = (await first.tensor.data())[0]!;
     if (!Number.isInteger(iter) || iter < 0) throw new Error(`setWeights: the iteration count must be an integer >= 0, got ${iter}`);
-    const parsed: { varName: string; slot: string; tensor: tf.Tensor }[] = [];
+    const parsed: { varName: string; slot: string; tensor: tf.Tensor; words: Int32Array | undefined }[] = [];
     for (const { name, tensor } of rest) {
       const cut = typeof name === 'string' ? name.lastIndexOf('/') : -1;
       if (cut <= 0) throw new Error(`setWeights: state names look like '<variable>/<slot>', got ${JSON.stringify(name)}`);
       if (!(tensor instanceof tf.Tensor) || tensor.isDisposed) throw new Error(`setWeights: '${name}' must be a live tf.Tensor`);
-      await checkState(name, name.slice(cut + 1), tensor);
-      parsed.push({ varName: name.slice(0, cut), slot: name.slice(cut + 1), tensor });
+      const words = await checkState(name, name.slice(cut + 1), tensor);
+      parsed.push({ varName: name.slice(0, cut), slot: name.slice(cut + 1), tensor, words });
     }
     // Clone before disposing: the tensors may be this optimizer's own slots.
-    const fresh = parsed.map(({ varName, slot, tensor }) => ({ varName, slot, v: tf.tidy(() => tf.variable(tf.clone(tensor), false)) }));
+    const fresh = parsed.map(({ varName, slot, tensor, words }) => ({ varName, slot, words, v: tf.tidy(() => tf.variable(tf.clone(tensor), false)) }));
     await this.extractIterations(weightValues);
     this.disposeSlots();
-    for (const { varName, slot, v } of fresh) {
+    for (const { varName, slot, v, words } of fresh) {
       let m = this.slots.get(varName);
       if (!m) {
         m = new Map();
         this.slots.set(varName, m);
       }
       m.set(slot, v);
-      this.loaded.add(v);
+      this.loaded.set(v, words);
       this.unclaimed.add(varName);
     }
   }
@@ -273,10 +273,12 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
 }
 
 /** Throws when a loaded state tensor cannot be right (non-finite values, negative second moments or block maxima). */
-async function checkState(name: string, slot: string, t: tf.Tensor): Promise<void> {
+async function checkState(name: string, slot: string, t: tf.Tensor): Promise<Int32Array | undefined> {
   if (/^q[48]$/.test(slot)) {
     if (t.dtype !== 'int32' || t.rank !== 1) throw new Error(`setWeights: packed state '${name}' must be a 1-D int32 tensor, got ${t.dtype} of rank ${t.rank}`);
-    return;
+    // Its block maxima sit at an offset that depends on the variable's size, known at the first
+    // step: keep the words read here so that step checks them without reading the device again.
+    return (await t.data()) as Int32Array;
   }
   if (t.dtype !== 'float32') throw new Error(`setWeights: state '${name}' must be float32, got ${t.dtype}`);
   const d = (await t.data()) as Float32Array;
@@ -285,6 +287,7 @@ async function checkState(name: string, slot: string, t: tf.Tensor): Promise<voi
     if (x - x !== 0) throw new Error(`setWeights: state '${name}' holds ${x} at index ${i}; saved state is always finite`);
     if (slot === 'v' && x < 0) throw new Error(`setWeights: second moment '${name}' holds ${x} at index ${i}; it must be >= 0`);
   }
+  return undefined;
 }
 
 /** Zeroes non-finite gradient entries and returns the mask of finite ones. */
