@@ -96,7 +96,11 @@ export function compareReports(pathA: string, pathB: string, options: { threshol
   type Entry = { suite: string; name: string; params: Record<string, string | number | boolean>; metrics: Record<string, Metric> };
   const index = (r: Report) => {
     const m = new Map<string, Entry>();
-    for (const s of r.suites) for (const res of s.results) m.set(key(s.name, res.name, res.params), { suite: s.name, name: res.name, params: res.params ?? {}, metrics: res.metrics });
+    for (const s of r.suites) {
+      for (const res of s.results) {
+        m.set(key(s.name, res.name, res.params), { suite: s.name, name: res.name, params: res.params ?? {}, metrics: res.metrics });
+      }
+    }
     return m;
   };
   const ia = index(A.report);
@@ -208,7 +212,14 @@ export function formatComparison(c: Comparison, options: { all?: boolean } = {})
       const metric = clip(m.unit ? `${m.metric} (${m.unit})` : m.metric, 22);
       const ratio = Number.isFinite(m.ratio) ? `${m.ratio.toFixed(3)}` : String(m.ratio);
       lines.push(
-        [clip(lab.get(m)!, labelW).padEnd(labelW), metric.padEnd(22), clip(num(m.a), 10).padStart(10), clip(num(m.b), 10).padStart(10), ratio.padStart(8), mark[m.verdict].padEnd(9)]
+        [
+          clip(lab.get(m)!, labelW).padEnd(labelW),
+          metric.padEnd(22),
+          clip(num(m.a), 10).padStart(10),
+          clip(num(m.b), 10).padStart(10),
+          ratio.padStart(8),
+          mark[m.verdict].padEnd(9),
+        ]
           .join('  ')
           .trimEnd(),
       );

@@ -130,7 +130,11 @@ export function groupResults(results: Result[]): Map<string, Result[]> {
     const g = groups[i]!;
     if (g.explicit) continue;
     const host = groups.find(
-      (h) => h !== g && !h.explicit && [...g.metrics].every((m) => h.metrics.has(m)) && 1 + new Set([...h.params, ...g.params]).size + h.metrics.size <= MAX_COLUMNS,
+      (h) =>
+        h !== g &&
+        !h.explicit &&
+        [...g.metrics].every((m) => h.metrics.has(m)) &&
+        1 + new Set([...h.params, ...g.params]).size + h.metrics.size <= MAX_COLUMNS,
     );
     if (host) {
       host.rows.push(...g.rows);

@@ -102,7 +102,8 @@ async function runGpuJs(ctx: SuiteContext, sizes: number[], elems: number): Prom
       if (mode === 'webasm' && n > 512) continue;
       const a = rng.fillNormal(new Float32Array(n * n));
       const b = rng.fillNormal(new Float32Array(n * n));
-      const k = await createGpuKernel<Float32Array[]>(matmulKernel as never, { output: [n, n], mode, settings: { constants: { n }, loopMaxIterations: n + 1 } });
+      const settings = { constants: { n }, loopMaxIterations: n + 1 };
+      const k = await createGpuKernel<Float32Array[]>(matmulKernel as never, { output: [n, n], mode, settings });
       const ms = await timeIt(n <= 256 ? 3 : 2, async () => {
         await k.run(a, b);
       });

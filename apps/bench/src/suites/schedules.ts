@@ -49,7 +49,12 @@ const READ_EVERY = 50;
  */
 async function train(data: Data, schedule: Schedule, steps: number, hidden: number, batch: number, seed: number): Promise<RunLog> {
   const rng = createRng(seed);
-  const init = [rng.normalTensor([64, hidden], 0, Math.sqrt(2 / 64)), tf.zeros([hidden]), rng.normalTensor([hidden, 10], 0, Math.sqrt(1 / hidden)), tf.zeros([10])];
+  const init = [
+    rng.normalTensor([64, hidden], 0, Math.sqrt(2 / 64)),
+    tf.zeros([hidden]),
+    rng.normalTensor([hidden, 10], 0, Math.sqrt(1 / hidden)),
+    tf.zeros([10]),
+  ];
   const vars = init.map((t) => tf.variable(t));
   init.forEach((t) => t.dispose());
   const [w1, b1, w2, b2] = vars as [tf.Variable, tf.Variable, tf.Variable, tf.Variable];
