@@ -56,9 +56,7 @@ export function flowSpecs(dataset: FlowDataset): FlowModelSpec[] {
     // hundred rows barely changes the paths.
     ot: false,
   });
-  // Digits got half the steps: the shared machine was overloaded (load average 20 on 2 cores) when
-  // these checkpoints were trained, and at 1,000 steps they are not converged (see the README).
-  const steps = toy ? 2000 : 1000;
+  const steps = 2000;
   const single = toy ? [128, 128, 128] : [256, 256];
   const k2 = toy ? [64, 64, 64] : [128, 128];
   const k4 = toy ? [48, 48, 48] : [96, 96];
