@@ -45,6 +45,19 @@ describe('flow suite validate', () => {
     expect(cost[1]!.detail).toMatch(/digits BFM K=4 16 steps, fd 7\.000/);
   });
 
+  it('--full: compares retrained models with the shipped ones at 32 steps (3 points in cells, FD within 30%)', () => {
+    const re = (r: Result): Result => ({ ...r, name: `${r.name} (retrained)`, params: { ...r.params, source: 'retrained' } });
+    const shipped = [row('checkerboard', 'single', 1, 32, 2000, { inCells: 80 }), row('digits', 'single', 1, 32, 4000, { fd: 20 })];
+    const ok = flowSuite.validate!([...shipped, re(row('checkerboard', 'single', 1, 32, 2000, { inCells: 77.5 })), re(row('digits', 'single', 1, 32, 4000, { fd: 25.9 }))], ctx);
+    const retrain = ok.filter((c) => c.name.includes('retrained'));
+    expect(retrain.map((c) => c.pass)).toEqual([true, true]);
+    expect(retrain[0]!.detail).toBe('single: 77.50 vs shipped 80.00');
+    const bad = flowSuite.validate!([...shipped, re(row('checkerboard', 'single', 1, 32, 2000, { inCells: 76.9 })), re(row('digits', 'single', 1, 32, 4000, { fd: 26.1 }))], ctx);
+    expect(bad.filter((c) => c.name.includes('retrained')).map((c) => c.pass)).toEqual([false, false]);
+    // Quick mode (no retrained rows) states no such target.
+    expect(flowSuite.validate!(shipped, ctx).some((c) => c.name.includes('retrained'))).toBe(false);
+  });
+
   it('fails the cost check without single-network results or without BFM within the budget', () => {
     const checks = flowSuite.validate!([row('checkerboard', 'BFM K=2', 2, 16, 900, { inCells: 95 }), row('digits', 'single', 1, 16, 100, { fd: 1 }), row('digits', 'BFM K=2', 2, 16, 90, { fd: 1 })], ctx);
     const cost = checks.filter((c) => c.name.includes('BFM reaches'));
