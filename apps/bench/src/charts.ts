@@ -12,6 +12,21 @@ const PALETTE = [
   '#1f3b63', '#a35200', '#8c1c1d', '#2f6f6a', '#2c5e26', '#9b7d00', '#6a3d66', '#c45a6a', '#5c3f2c', '#6f6a66',
 ];
 
+/** Splits a title into lines of at most `width` characters at spaces (a long title is never cut). */
+function wrap(text: string, width: number): string | string[] {
+  if (text.length <= width) return text;
+  const lines: string[] = [];
+  let line = '';
+  for (const w of text.split(' ')) {
+    if (line && line.length + 1 + w.length > width) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
 /** Whether a chart shows y on a log scale: as set, or when its positive values span AUTO_LOG_RATIO or more. */
 export function usesLogY(c: Chart): boolean {
   if (c.logY !== undefined) return c.logY;
@@ -35,7 +50,7 @@ export function chartSpec(c: Chart): vl.TopLevelSpec {
   const xs = values.map((v) => v.x);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: c.title, limit: 560 },
+    title: { text: wrap(c.title, 80) },
     width: 560,
     height: 260,
     data: { values },

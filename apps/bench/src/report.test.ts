@@ -138,6 +138,7 @@ describe('results tables', () => {
     expect(metricHeader('gflops', { value: 1, unit: 'GFLOP/s' })).toBe('GFLOP/s ↑');
     expect(metricHeader('stateBytesPerParam', { value: 1, unit: 'bytes' })).toBe('state bytes per param (bytes) ↓');
     expect(metricHeader('measuredDensity', { value: 1, unit: '' })).toBe('measured density');
+    expect(metricHeader('trainGflop', { value: 1, unit: 'GFLOP' })).toBe('train (GFLOP) ↓');
     expect(metricHeader('x', { value: 1, unit: '', better: 'higher' })).toBe('x ↑');
     expect([formatValue(1048576), formatValue(0.12345), formatValue(29.2234), formatValue(2e-5), formatValue(96.8512, '%'), formatValue(12345.6), formatValue(Number.NaN)]).toEqual([
       '1,048,576', '0.1235', '29.22', '2.00e-5', '96.9', '12,346', 'NaN',
@@ -160,6 +161,10 @@ describe('charts', () => {
     };
     expect(new Set(spec.encoding.color.scale.range).size).toBe(14);
     expect(spec.encoding.color.legend.labelLimit).toBe(0);
+    // A long title wraps instead of being cut.
+    const long = chartSpec({ id: 'c', title: 'checkerboard: samples in the data cells (%, higher is better) against FLOPs per sample, 4/8/16/32 steps', kind: 'line', x: 'n', y: 'y', series: [] }) as unknown as { title: { text: string[] } };
+    expect(long.title.text.join(' ')).toBe('checkerboard: samples in the data cells (%, higher is better) against FLOPs per sample, 4/8/16/32 steps');
+    expect(long.title.text.every((l) => l.length <= 80)).toBe(true);
     // The x axis ends at the data: 1..14, not rounded out.
     expect(spec.encoding.x.scale).toMatchObject({ domain: [1, 14], nice: false });
   });

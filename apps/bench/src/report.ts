@@ -75,6 +75,8 @@ const UNIT_WORDS: Record<string, RegExp> = {
   'GFLOP/s': /\s*gflops$/i,
   'GB/s': /\s*gbps$/i,
   bytes: /\s*bytes$/i,
+  GFLOP: /\s*gflops?$/i,
+  FLOP: /\s*flops?$/i,
   'tokens/s': /\s*tokens per second$/i,
 };
 

@@ -101,7 +101,7 @@ export interface Suite {
 // a rate is a gain), then by words in the name. Lower: ms, s, bytes, loss, error, perplexity,
 // distance (and the sample-quality distances fd, sw2, w2, mmd, rmse, mape). Higher: GFLOP/s,
 // GB/s, tokens/s, accuracy, speed-up.
-const LOWER_UNITS = new Set(['ms', 's', 'us', 'ns', 'bytes', 'B', 'KiB', 'MiB', 'GiB', 'nats', 'bits', 'FLOP']);
+const LOWER_UNITS = new Set(['ms', 's', 'us', 'ns', 'bytes', 'B', 'KiB', 'MiB', 'GiB', 'nats', 'bits', 'FLOP', 'GFLOP', 'TFLOP']);
 const HIGHER_UNIT = /\/s$/; // GFLOP/s, GB/s, tokens/s, samples/s
 const LOWER_NAME = /(ms|time|seconds|bytes|loss|error|err|perplexity|distance|rmse|mape|mae|^fd$|^sw2$|^w2$|^mmd$|nfe)$/i;
 const HIGHER_NAME = /(accuracy|acc|speed-?up|speedup|throughput|persecond|gflops|gbps|spearman|reduction)$/i;
