@@ -55,6 +55,7 @@ describeBackends(['cpu', 'webgpu'], (backend) => {
       expect(tf.memory().numTensors).toBe(n0);
       f.dispose();
 
+      const n1 = tf.memory().numTensors;
       const y = Int32Array.from({ length: 128 }, (_, i) => (data[2 * i]! > 1.5 ? 1 : 0));
       const clf = trainClassifier(data, y, 2, 2, { hidden: [8, 4], steps: 5, seed: 1 });
       const feats = await clf.features(data.subarray(0, 20));
@@ -63,6 +64,8 @@ describeBackends(['cpu', 'webgpu'], (backend) => {
       expect(acc).toBeGreaterThanOrEqual(0);
       expect(acc).toBeLessThanOrEqual(1);
       clf.dispose();
+      // training and disposing a classifier leaves nothing behind (it leaked a label tensor per step)
+      expect(tf.memory().numTensors).toBe(n1);
     });
   });
 });

@@ -70,7 +70,7 @@ export function trainClassifier(x: Float32Array, y: Int32Array, dim: number, cla
       by[i] = y[r]!;
     }
     const xt = tf.tensor2d(bx, [batchSize, dim]);
-    const yt = tf.oneHot(tf.tensor1d(by, 'int32'), classes);
+    const yt = tf.tidy(() => tf.oneHot(tf.tensor1d(by, 'int32'), classes));
     optimizer.minimize(() => tf.losses.softmaxCrossEntropy(yt, mlp.apply(xt)) as tf.Scalar, false, mlp.variables);
     tf.dispose([xt, yt]);
   }
