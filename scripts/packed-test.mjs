@@ -6,7 +6,7 @@
 // type-check a TypeScript consumer with --strict --module nodenext (ESM and CJS).
 // No source aliases, no vitest transforms. Usage: node scripts/packed-test.mjs [package ...]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,14 +29,22 @@ function check(name, fn) {
     console.log(`ok    ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (e) {
     failed++;
-    console.log(`FAIL  ${name}: ${String(e.message ?? e).trim().split('\n').slice(0, 25).join('\n      ')}`);
+    console.log(
+      `FAIL  ${name}: ${String(e.message ?? e)
+        .trim()
+        .split('\n')
+        .slice(0, 25)
+        .join('\n      ')}`,
+    );
   }
 }
 
 function run(cmd, args, cwd, timeout = 240_000) {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, NODE_OPTIONS: '' } });
   if (r.status !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}\n${(r.stdout ?? '').slice(-2000)}${(r.stderr ?? '').slice(-3000)}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}\n${(r.stdout ?? '').slice(-2000)}${(r.stderr ?? '').slice(-3000)}`,
+    );
   }
   return r.stdout;
 }
@@ -73,7 +81,10 @@ for (const p of packages) {
   check(`${name}: README install line in an empty folder`, () => {
     if (!install) throw new Error('README has no `npm install ...` line in a ```sh block under "## Install"');
     if (!install.includes(name)) throw new Error(`the install line does not install ${name}`);
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'newcomer', version: '1.0.0', private: true }) + '\n');
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({ name: 'newcomer', version: '1.0.0', private: true }) + '\n',
+    );
     const args = install.map((a) => tarball[a] ?? a);
     // Siblings the README does not name come with the package, as from the registry.
     for (const a of install) for (const dep of siblingClosure(a)) if (!install.includes(dep)) args.push(tarball[dep]);
@@ -95,14 +106,28 @@ for (const p of packages) {
     if (diff) throw new Error(diff);
   });
   check(`${name}: a TypeScript consumer type-checks with --strict --module nodenext`, () => {
-    const specifiers = Object.keys(manifest[p].exports).filter((k) => k !== './package.json').map((k) => name + k.slice(1));
-    const body = specifiers.map((s, i) => `import * as m${i} from '${s}';\nexport const keys${i}: string[] = Object.keys(m${i});\n`).join('');
+    const specifiers = Object.keys(manifest[p].exports)
+      .filter((k) => k !== './package.json')
+      .map((k) => name + k.slice(1));
+    const body = specifiers
+      .map((s, i) => `import * as m${i} from '${s}';\nexport const keys${i}: string[] = Object.keys(m${i});\n`)
+      .join('');
     writeFileSync(join(dir, 'consumer.mts'), body);
     writeFileSync(join(dir, 'consumer.cts'), body);
     // A package whose README names a compiler option its users need (and why) is checked with it.
     const extra = JSON.parse(/<!-- consumer-tsc-options: (\{[^>]*\}) -->/.exec(readme)?.[1] ?? '{}');
-    const compilerOptions = { noEmit: true, strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', ...extra };
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['consumer.mts', 'consumer.cts'] }));
+    const compilerOptions = {
+      noEmit: true,
+      strict: true,
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      target: 'es2022',
+      ...extra,
+    };
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions, files: ['consumer.mts', 'consumer.cts'] }),
+    );
     run(process.execPath, [tsc, '-p', 'tsconfig.json'], dir);
   });
 }

@@ -34,7 +34,9 @@ export interface Checkpoint {
 /** The folder of checkpoint `name` (a path under apps/bench/checkpoints, e.g. `flow/checkerboard-single`). */
 export function checkpointPath(name: string): string {
   if (!/^[a-z0-9][a-z0-9._/-]*$/i.test(name) || name.includes('..')) {
-    throw new Error(`checkpoint name must be a relative path of letters, digits, '.', '_', '-', '/', got ${JSON.stringify(name)}`);
+    throw new Error(
+      `checkpoint name must be a relative path of letters, digits, '.', '_', '-', '/', got ${JSON.stringify(name)}`,
+    );
   }
   return join(checkpointsDir, name);
 }
@@ -45,7 +47,12 @@ export function hasCheckpoint(name: string): boolean {
 }
 
 /** Writes named tensors and meta data as checkpoint `name` (or into `dir` when given). */
-export async function saveCheckpoint(name: string, tensors: tf.NamedTensorMap, meta: CheckpointMeta, dir?: string): Promise<string> {
+export async function saveCheckpoint(
+  name: string,
+  tensors: tf.NamedTensorMap,
+  meta: CheckpointMeta,
+  dir?: string,
+): Promise<string> {
   const folder = dir ?? checkpointPath(name);
   mkdirSync(folder, { recursive: true });
   const float32: tf.NamedTensorMap = {};
@@ -53,7 +60,11 @@ export async function saveCheckpoint(name: string, tensors: tf.NamedTensorMap, m
   const { data, specs } = await tf.io.encodeWeights(float32);
   for (const [k, t] of Object.entries(float32)) if (t !== tensors[k]) t.dispose();
   writeFileSync(join(folder, 'weights.bin'), new Uint8Array(data));
-  const modelJson = { format: 'blockwise-checkpoint', meta, weightsManifest: [{ paths: ['weights.bin'], weights: specs }] };
+  const modelJson = {
+    format: 'blockwise-checkpoint',
+    meta,
+    weightsManifest: [{ paths: ['weights.bin'], weights: specs }],
+  };
   writeFileSync(join(folder, 'model.json'), JSON.stringify(modelJson, null, 1) + '\n');
   return folder;
 }
@@ -62,12 +73,13 @@ export async function saveCheckpoint(name: string, tensors: tf.NamedTensorMap, m
 export function loadCheckpoint(name: string, dir?: string): Checkpoint {
   const folder = dir ?? checkpointPath(name);
   const jsonPath = join(folder, 'model.json');
-  if (!existsSync(jsonPath)) throw new Error(`checkpoint ${JSON.stringify(name)} not found: ${jsonPath} does not exist`);
+  if (!existsSync(jsonPath))
+    throw new Error(`checkpoint ${JSON.stringify(name)} not found: ${jsonPath} does not exist`);
   let parsed: { meta?: CheckpointMeta; weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
   try {
     parsed = JSON.parse(readFileSync(jsonPath, 'utf8'));
   } catch (e) {
-    throw new Error(`checkpoint ${jsonPath}: not valid JSON (${(e as Error).message})`);
+    throw new Error(`checkpoint ${jsonPath}: not valid JSON (${(e as Error).message})`, { cause: e });
   }
   const group = parsed.weightsManifest?.[0];
   if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights) || !parsed.meta) {
@@ -82,7 +94,8 @@ export function loadCheckpoint(name: string, dir?: string): Checkpoint {
     off += b.byteLength;
   }
   const expected = group.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
-  if (expected !== total) throw new Error(`checkpoint ${jsonPath}: weights hold ${total} bytes, the manifest describes ${expected}`);
+  if (expected !== total)
+    throw new Error(`checkpoint ${jsonPath}: weights hold ${total} bytes, the manifest describes ${expected}`);
   const tensors = tf.io.decodeWeights(bytes.buffer, group.weights);
   return { tensors, meta: parsed.meta };
 }

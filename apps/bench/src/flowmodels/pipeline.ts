@@ -32,9 +32,15 @@ export function dataSeeds(seed: number): { checkerboard: number; digitsSplit: nu
 }
 
 /** The data set as the checkpoints of `seed` were trained on it. */
-export function flowData(dataset: FlowDataset, seed: number, digits: { x: Float32Array; y: Int32Array; n: number }): FlowData {
+export function flowData(
+  dataset: FlowDataset,
+  seed: number,
+  digits: { x: Float32Array; y: Int32Array; n: number },
+): FlowData {
   const s = dataSeeds(seed);
-  return dataset === 'digits' ? digitsFlowData(digits, s.digitsSplit) : checkerboardFlowData(s.checkerboard, checkerboardEvalSamples);
+  return dataset === 'digits'
+    ? digitsFlowData(digits, s.digitsSplit)
+    : checkerboardFlowData(s.checkerboard, checkerboardEvalSamples);
 }
 
 /** Checkpoint names: `flow/<dataset>-classifier` and `flow/<spec id>`. */
@@ -54,12 +60,19 @@ export async function trainOneFlow(
   seed: number,
   log: (m: string) => void,
   stepsOverride?: number,
-): Promise<{ spec: FlowModelSpec; model: BlockwiseFlow; losses: [number, number][]; trainMs: number; optimizerStateBytes: number }> {
+): Promise<{
+  spec: FlowModelSpec;
+  model: BlockwiseFlow;
+  losses: [number, number][];
+  trainMs: number;
+  optimizerStateBytes: number;
+}> {
   const s: FlowModelSpec = stepsOverride ? { ...spec, train: { ...spec.train, steps: stepsOverride } } : spec;
   const model = buildFlow(s, clf, seed + 10);
   const every = Math.max(1, Math.round(s.train.steps / 10 / 50)) * 50;
   const r = await trainFlow(model, s, data, seed + 20, (step, loss) => {
-    if (step % every === 0 || step === s.train.steps - 1) log(`${s.id}: step ${step}/${s.train.steps}, loss ${loss.toFixed(4)}`);
+    if (step % every === 0 || step === s.train.steps - 1)
+      log(`${s.id}: step ${step}/${s.train.steps}, loss ${loss.toFixed(4)}`);
   });
   return { spec: s, model, ...r };
 }
@@ -84,7 +97,10 @@ export interface TrainFlowModelsOptions {
 }
 
 /** Loads the shipped classifier of `dataset`, or undefined when none is shipped. */
-export function loadFlowClassifier(dataset: FlowDataset, dir?: string): { clf: Classifier; meta: CheckpointMeta } | undefined {
+export function loadFlowClassifier(
+  dataset: FlowDataset,
+  dir?: string,
+): { clf: Classifier; meta: CheckpointMeta } | undefined {
   const name = classifierCheckpoint(dataset);
   if (!dir && !hasCheckpoint(name)) return undefined;
   const ck = loadCheckpoint(name, dir);
@@ -96,7 +112,10 @@ export function loadFlowClassifier(dataset: FlowDataset, dir?: string): { clf: C
 }
 
 /** Loads shipped flow model `spec`, or undefined when it is not shipped. */
-export function loadFlowModel(spec: FlowModelSpec, dir?: string): { model: BlockwiseFlow; meta: CheckpointMeta } | undefined {
+export function loadFlowModel(
+  spec: FlowModelSpec,
+  dir?: string,
+): { model: BlockwiseFlow; meta: CheckpointMeta } | undefined {
   const name = flowCheckpoint(spec);
   if (!dir && !hasCheckpoint(name)) return undefined;
   const ck = loadCheckpoint(name, dir);
@@ -105,7 +124,7 @@ export function loadFlowModel(spec: FlowModelSpec, dir?: string): { model: Block
     loadFlowWeights(model, ck.tensors);
   } catch (e) {
     model.dispose();
-    throw new Error(`${name}: ${(e as Error).message} (retrain it: ${String(ck.meta.command)})`);
+    throw new Error(`${name}: ${(e as Error).message} (retrain it: ${String(ck.meta.command)})`, { cause: e });
   } finally {
     tf.dispose(Object.values(ck.tensors));
   }
@@ -125,13 +144,27 @@ export async function trainFlowModels(o: TrainFlowModelsOptions): Promise<void> 
       const acc =
         dataset === 'digits'
           ? await clf.accuracy(data.refPixels!, data.refLabels!)
-          : await clf.accuracy(data.ref, Int32Array.from({ length: data.ref.length / 2 }, (_, i) => checkerCell(data.ref[2 * i]!, data.ref[2 * i + 1]!)));
-      o.log(`${clfId}: held-out accuracy ${(100 * acc).toFixed(1)}% (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+          : await clf.accuracy(
+              data.ref,
+              Int32Array.from({ length: data.ref.length / 2 }, (_, i) =>
+                checkerCell(data.ref[2 * i]!, data.ref[2 * i + 1]!),
+              ),
+            );
+      o.log(
+        `${clfId}: held-out accuracy ${(100 * acc).toFixed(1)}% (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
       const name = classifierCheckpoint(dataset);
       await saveCheckpoint(
         name,
         classifierTensors(clf),
-        { command: o.command, seed: o.seed, dataset, architecture: { ...classifierSpec[dataset], activation: 'relu' }, dataSeeds: dataSeeds(o.seed), heldOutAccuracy: acc },
+        {
+          command: o.command,
+          seed: o.seed,
+          dataset,
+          architecture: { ...classifierSpec[dataset], activation: 'relu' },
+          dataSeeds: dataSeeds(o.seed),
+          heldOutAccuracy: acc,
+        },
         o.saveDir?.(name),
       );
     } else {
@@ -139,14 +172,22 @@ export async function trainFlowModels(o: TrainFlowModelsOptions): Promise<void> 
     }
     const ref = await flowReference(data, clf, dataset === 'digits' ? data.ref.length / 64 : checkerboardEvalSamples);
     if (dataset === 'digits') {
-      const floor = frechetDistance(await clf.features(data.trainPixels!.subarray(0, ref.n * 64)), ref.refFeatures!, clf.featureDim);
-      o.log(`digits real-vs-real Fréchet floor ${floor.toFixed(3)}, real held-out digits confident ${(100 * (await confidentShare(clf, data.refPixels!)).share).toFixed(1)}%`);
+      const floor = frechetDistance(
+        await clf.features(data.trainPixels!.subarray(0, ref.n * 64)),
+        ref.refFeatures!,
+        clf.featureDim,
+      );
+      o.log(
+        `digits real-vs-real Fréchet floor ${floor.toFixed(3)}, real held-out digits confident ${(100 * (await confidentShare(clf, data.refPixels!)).share).toFixed(1)}%`,
+      );
     }
     for (const spec of flowSpecs(dataset)) {
       if (!wanted(spec.id)) continue;
       const t = await trainOneFlow(spec, data, clf, o.seed, o.log, o.stepsOverride);
       const evals = await evaluateFlow(t.model, ref, evalStepCounts, o.seed + 7);
-      o.log(`${spec.id}: trained in ${(t.trainMs / 1000).toFixed(1)} s, final loss ${finalLoss(t.losses).toFixed(4)}\n${describeEvals(spec.id, evals)}`);
+      o.log(
+        `${spec.id}: trained in ${(t.trainMs / 1000).toFixed(1)} s, final loss ${finalLoss(t.losses).toFixed(4)}\n${describeEvals(spec.id, evals)}`,
+      );
       const name = flowCheckpoint(spec);
       await saveCheckpoint(
         name,
@@ -156,8 +197,22 @@ export async function trainFlowModels(o: TrainFlowModelsOptions): Promise<void> 
           seed: o.seed,
           dataset,
           label: spec.label,
-          architecture: { K: spec.K, hidden: spec.hidden, features: spec.features ?? null, activation: spec.activation, frequencies: 6 },
-          training: { ...t.spec.train, optimizer: `${t.spec.train.optimizer ?? 'AdamW'} (weightDecay 0)`, schedule: t.spec.train.schedule === 'wsd' ? 'warmupStableDecay (75% stable, cosine decay to 2% of the peak)' : 'warmupCosineDecay to 2% of the peak', stratified: spec.K > 1 },
+          architecture: {
+            K: spec.K,
+            hidden: spec.hidden,
+            features: spec.features ?? null,
+            activation: spec.activation,
+            frequencies: 6,
+          },
+          training: {
+            ...t.spec.train,
+            optimizer: `${t.spec.train.optimizer ?? 'AdamW'} (weightDecay 0)`,
+            schedule:
+              t.spec.train.schedule === 'wsd'
+                ? 'warmupStableDecay (75% stable, cosine decay to 2% of the peak)'
+                : 'warmupCosineDecay to 2% of the peak',
+            stratified: spec.K > 1,
+          },
           trainMs: Math.round(t.trainMs),
           optimizerStateBytes: t.optimizerStateBytes,
           finalLoss: finalLoss(t.losses),

@@ -26,16 +26,28 @@ async function topOf(logits: tf.Tensor2D, maskId: number): Promise<{ token: Int3
 }
 
 function checkDecodeArgs(what: string, w: LmWeights, prompt: Int32Array, count: number): void {
-  if (!(prompt instanceof Int32Array) || prompt.length === 0) throw new Error(`${what}: prompt must be a non-empty Int32Array, got ${prompt?.constructor?.name ?? String(prompt)} of length ${prompt?.length}`);
-  if (!Number.isInteger(count) || count < 1) throw new Error(`${what}: count must be a positive integer, got ${String(count)}`);
-  if (prompt.length + count > w.config.maxLen) throw new Error(`${what}: prompt (${prompt.length}) + count (${count}) exceeds the model's ${w.config.maxLen} positions`);
+  if (!(prompt instanceof Int32Array) || prompt.length === 0)
+    throw new Error(
+      `${what}: prompt must be a non-empty Int32Array, got ${prompt?.constructor?.name ?? String(prompt)} of length ${prompt?.length}`,
+    );
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error(`${what}: count must be a positive integer, got ${String(count)}`);
+  if (prompt.length + count > w.config.maxLen)
+    throw new Error(
+      `${what}: prompt (${prompt.length}) + count (${count}) exceeds the model's ${w.config.maxLen} positions`,
+    );
 }
 
 /**
  * Greedy autoregressive decoding with a key/value cache (the fair baseline): the prompt in one
  * call that also yields the first token, then one call per token on that token alone.
  */
-export async function decodeAutoregressive(w: LmWeights, prompt: Int32Array, count: number, maskId = w.config.vocab - 1): Promise<Decoded> {
+export async function decodeAutoregressive(
+  w: LmWeights,
+  prompt: Int32Array,
+  count: number,
+  maskId = w.config.vocab - 1,
+): Promise<Decoded> {
   checkDecodeArgs('decodeAutoregressive', w, prompt, count);
   let cache = emptyCache(w);
   const out: number[] = [];
@@ -84,15 +96,21 @@ const ADAPTIVE_KEYS = ['delimiterId', 'minBlock', 'maxBlock', 'delimiterThreshol
 
 function checkBlockOptions(o: BlockDecodeOptions): void {
   const int = (name: string, v: unknown, min: number) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new Error(`decodeBlocks: ${name} must be an integer >= ${min}, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+      throw new Error(`decodeBlocks: ${name} must be an integer >= ${min}, got ${String(v)}`);
   };
   if (o === null || typeof o !== 'object') throw new Error(`decodeBlocks: options must be an object, got ${String(o)}`);
-  for (const k of Object.keys(o)) if (!DECODE_KEYS.includes(k)) throw new Error(`decodeBlocks: unknown option ${JSON.stringify(k)} (expected one of ${DECODE_KEYS.join(', ')})`);
+  for (const k of Object.keys(o))
+    if (!DECODE_KEYS.includes(k))
+      throw new Error(`decodeBlocks: unknown option ${JSON.stringify(k)} (expected one of ${DECODE_KEYS.join(', ')})`);
   int('blockSize', o.blockSize, 1);
-  if (typeof o.threshold !== 'number' || !(o.threshold > 0 && o.threshold <= 1)) throw new Error(`decodeBlocks: threshold must be a number in (0, 1], got ${String(o.threshold)}`);
+  if (typeof o.threshold !== 'number' || !(o.threshold > 0 && o.threshold <= 1))
+    throw new Error(`decodeBlocks: threshold must be a number in (0, 1], got ${String(o.threshold)}`);
   if (o.subBlockSize !== undefined) int('subBlockSize', o.subBlockSize, 1);
   if (o.adaptive !== undefined) {
-    for (const k of Object.keys(o.adaptive)) if (!ADAPTIVE_KEYS.includes(k)) throw new Error(`decodeBlocks: unknown option adaptive.${k} (expected one of ${ADAPTIVE_KEYS.join(', ')})`);
+    for (const k of Object.keys(o.adaptive))
+      if (!ADAPTIVE_KEYS.includes(k))
+        throw new Error(`decodeBlocks: unknown option adaptive.${k} (expected one of ${ADAPTIVE_KEYS.join(', ')})`);
     int('adaptive.delimiterId', o.adaptive.delimiterId, 0);
     int('adaptive.minBlock', o.adaptive.minBlock, 1);
     int('adaptive.maxBlock', o.adaptive.maxBlock, o.adaptive.minBlock);
@@ -104,13 +122,20 @@ function checkBlockOptions(o: BlockDecodeOptions): void {
  * from all-[MASK] by model calls that unmask every position whose confidence reaches the
  * threshold (at least the most confident one), within the current sub-block when sub-blocks are
  * on. Position j of a block is predicted from the output at the position before it, as the
- * conversion trained it (so block size 1 is exactly autoregressive decoding). The call that opens a block also commits the previous one (its clean tokens' keys and
+ * conversion trained it (so block size 1 is exactly autoregressive decoding). The call that
+ * opens a block also commits the previous one (its clean tokens' keys and
  * values join the cache in the same forward pass), so a block of k calls costs exactly k calls;
  * the first call also carries the prompt. With `adaptive`, the opening call runs a `maxBlock`
  * window and the block ends at the first position (at least `minBlock`) where the delimiter is
  * predicted with enough confidence; that call's predictions are the block's first step.
  */
-export async function decodeBlocks(w: LmWeights, prompt: Int32Array, count: number, opts: BlockDecodeOptions, maskId = w.config.vocab - 1): Promise<Decoded> {
+export async function decodeBlocks(
+  w: LmWeights,
+  prompt: Int32Array,
+  count: number,
+  opts: BlockDecodeOptions,
+  maskId = w.config.vocab - 1,
+): Promise<Decoded> {
   checkDecodeArgs('decodeBlocks', w, prompt, count);
   checkBlockOptions(opts);
   const { threshold, adaptive } = opts;
@@ -129,7 +154,12 @@ export async function decodeBlocks(w: LmWeights, prompt: Int32Array, count: numb
     const input = new Int32Array(P + block.length);
     input.set(pendingClean);
     input.set(block, P);
-    const step = P > 0 ? cachedStep(w, cache, input, P, P - 1, P - 1 + block.length) : block.length > 1 ? cachedStep(w, cache, input, 0, 0, block.length - 1) : undefined;
+    const step =
+      P > 0
+        ? cachedStep(w, cache, input, P, P - 1, P - 1 + block.length)
+        : block.length > 1
+          ? cachedStep(w, cache, input, 0, 0, block.length - 1)
+          : undefined;
     // a one-token block is always finished by its opening call, so no call is ever skipped here
     if (!step) return { token: Int32Array.of(opening.token), prob: Float32Array.of(opening.prob) };
     calls++;
