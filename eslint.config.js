@@ -29,15 +29,22 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: 'TSAsExpression[expression.type="MemberExpression"][expression.computed=true][typeAnnotation.type="TSNumberKeyword"]',
+          selector:
+            'TSAsExpression[expression.type="MemberExpression"][expression.computed=true][typeAnnotation.type="TSNumberKeyword"]',
           message: 'Write `x[i]!` for an indexed read, not `x[i] as number` (house style).',
         },
       ],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       // tfjs kernels and typed-array code index with known-good indices after explicit checks.
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-explicit-any': 'off',
-      'max-len': ['error', { code: 160, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreUrls: true, ignoreRegExpLiterals: true }],
+      'max-len': [
+        'error',
+        { code: 160, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreUrls: true, ignoreRegExpLiterals: true },
+      ],
     },
   },
   {

@@ -10,7 +10,8 @@ const packages = ['tensor', 'schedules', 'optimizers', 'attention', 'pruning', '
  * declared once, as `paths` in tsconfig.base.json (which TypeScript and tsx read too); here it
  * becomes vitest aliases: `@blockwise/*` -> `./packages/*\/src/index.ts`, exact entries first.
  */
-const paths: Record<string, string[]> = JSON.parse(readFileSync(new URL('tsconfig.base.json', root), 'utf8')).compilerOptions.paths;
+const paths: Record<string, string[]> = JSON.parse(readFileSync(new URL('tsconfig.base.json', root), 'utf8'))
+  .compilerOptions.paths;
 const alias = Object.entries(paths)
   .sort(([a], [b]) => Number(a.includes('*')) - Number(b.includes('*')))
   .map(([pattern, [target]]) => {

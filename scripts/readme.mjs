@@ -20,7 +20,13 @@ export function fencedAfter(readme, heading, lang) {
 export function readmeQuickStart(readme) {
   const sh = fencedAfter(readme, 'Install', 'sh');
   const line = sh?.split('\n').find((l) => /^\s*npm (install|i) /.test(l));
-  const install = line ? line.trim().split(/\s+/).slice(2).filter((a) => !a.startsWith('-')) : null;
+  const install = line
+    ? line
+        .trim()
+        .split(/\s+/)
+        .slice(2)
+        .filter((a) => !a.startsWith('-'))
+    : null;
   const at = readme.search(/^## Quick start\b/m);
   let js = null;
   let expected = null;
@@ -43,7 +49,11 @@ const numberRe = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?%?[,;:)]*$/i;
  * a message naming the first difference.
  */
 export function compareOutput(actual, expected) {
-  const lines = (s) => s.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = (s) =>
+    s
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0);
   const a = lines(actual);
   const e = lines(expected);
   if (a.length !== e.length) return `printed ${a.length} lines, the README shows ${e.length}:\n${actual}`;
@@ -65,15 +75,18 @@ export function compareOutput(actual, expected) {
 
 /** Turns an ES-module quick start into a CommonJS script: imports become requires, the body an async function. */
 export function toCommonJs(js) {
-  const body = js.replace(/^import\s+([\s\S]*?)\s+from\s+(['"][^'"]+['"]);?/gm, (_, what, from) => {
-    const spec = what.trim();
-    const star = /^\*\s+as\s+(\w+)$/.exec(spec);
-    if (star) return `const ${star[1]} = require(${from});`;
-    const named = /^\{([\s\S]*)\}$/.exec(spec);
-    if (named) return `const { ${named[1].replace(/\s+as\s+/g, ': ').trim()} } = require(${from});`;
-    const def = /^(\w+)\s*,\s*\{([\s\S]*)\}$/.exec(spec);
-    if (def) return `const ${def[1]} = require(${from});\nconst { ${def[2].replace(/\s+as\s+/g, ': ').trim()} } = ${def[1]};`;
-    return `const ${spec} = require(${from});`;
-  }).replace(/^import\s+(['"][^'"]+['"]);?/gm, 'require($1);');
+  const body = js
+    .replace(/^import\s+([\s\S]*?)\s+from\s+(['"][^'"]+['"]);?/gm, (_, what, from) => {
+      const spec = what.trim();
+      const star = /^\*\s+as\s+(\w+)$/.exec(spec);
+      if (star) return `const ${star[1]} = require(${from});`;
+      const named = /^\{([\s\S]*)\}$/.exec(spec);
+      if (named) return `const { ${named[1].replace(/\s+as\s+/g, ': ').trim()} } = require(${from});`;
+      const def = /^(\w+)\s*,\s*\{([\s\S]*)\}$/.exec(spec);
+      if (def)
+        return `const ${def[1]} = require(${from});\nconst { ${def[2].replace(/\s+as\s+/g, ': ').trim()} } = ${def[1]};`;
+      return `const ${spec} = require(${from});`;
+    })
+    .replace(/^import\s+(['"][^'"]+['"]);?/gm, 'require($1);');
   return `'use strict';\n(async () => {\n${body}\n})().catch((e) => { console.error(e); process.exit(1); });\n`;
 }

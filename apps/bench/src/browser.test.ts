@@ -23,7 +23,12 @@ interface PageState {
 describe('web dev server (npm run web)', () => {
   it('answers / with the page and serves its module on 127.0.0.1', async () => {
     const vite = await import('vite');
-    const server = await vite.createServer({ configFile, mode: 'development', server: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
+    const server = await vite.createServer({
+      configFile,
+      mode: 'development',
+      server: { port: 0, host: '127.0.0.1' },
+      logLevel: 'error',
+    });
     try {
       await server.listen();
       const base = server.resolvedUrls?.local[0] ?? '';
@@ -48,7 +53,8 @@ describe.skipIf(!haveChromium && !inCI)(`browser page (needs ${chromiumPath}: ap
   const profile = mkdtempSync(join(tmpdir(), 'blockwise-chromium-'));
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`CI is set but ${chromiumPath} does not exist: install Debian's chromium package`);
+    if (!haveChromium)
+      throw new Error(`CI is set but ${chromiumPath} does not exist: install Debian's chromium package`);
     const vite = await import('vite');
     await vite.build({ configFile, logLevel: 'error' });
     const server = await vite.preview({ configFile, preview: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
@@ -66,7 +72,15 @@ describe.skipIf(!haveChromium && !inCI)(`browser page (needs ${chromiumPath}: ap
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: chromiumPath,
       headless: true,
-      args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
+      args: [
+        '--no-sandbox',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--enable-unsafe-webgpu',
+      ],
     });
     try {
       const page = await context.newPage();
@@ -81,7 +95,9 @@ describe.skipIf(!haveChromium && !inCI)(`browser page (needs ${chromiumPath}: ap
         undefined,
         { timeout: 240_000, polling: 500 },
       );
-      const state = (await page.evaluate(() => (globalThis as unknown as { __blockwise: unknown }).__blockwise)) as PageState;
+      const state = (await page.evaluate(
+        () => (globalThis as unknown as { __blockwise: unknown }).__blockwise,
+      )) as PageState;
       expect(errors).toEqual([]);
       expect(state.error).toBeUndefined();
       expect(state.status).toBe('done');
@@ -95,7 +111,9 @@ describe.skipIf(!haveChromium && !inCI)(`browser page (needs ${chromiumPath}: ap
       expect(state.accuracy).toBeGreaterThan(0.8);
       expect(state.attention!.maxError).toBeLessThan(1e-4);
       expect(state.attention!.sparsity).toBeGreaterThan(40);
-      console.log(`browser page: ${state.backend?.backend} (${state.backend?.reason}), loss ${mean(L.slice(0, 5)).toFixed(3)} -> ${mean(L.slice(-10)).toFixed(3)}, accuracy ${state.accuracy}`);
+      console.log(
+        `browser page: ${state.backend?.backend} (${state.backend?.reason}), loss ${mean(L.slice(0, 5)).toFixed(3)} -> ${mean(L.slice(-10)).toFixed(3)}, accuracy ${state.accuracy}`,
+      );
     } finally {
       await context.close();
     }
@@ -109,27 +127,71 @@ describe.skipIf(!haveChromium && !inCI)('report.html in Chromium', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('is at most 1,400 px wide', async () => {
-    if (!haveChromium) throw new Error(`CI is set but ${chromiumPath} does not exist: install Debian's chromium package`);
+    if (!haveChromium)
+      throw new Error(`CI is set but ${chromiumPath} does not exist: install Debian's chromium package`);
     const { writeReport } = await import('./report.js');
     const long = 'forecast cosine@450 -> linear@150 with a rather long configuration name';
     const results = Array.from({ length: 12 }, (_, i) => ({
       name: `${long} ${i}`,
       kind: 'wide',
-      params: { optimizer: `AdamW8bit(js kernel) variant ${i}`, seed: i, parameters: 1048576 * (i + 1), backend: 'webgpu' },
-      metrics: Object.fromEntries(Array.from({ length: 30 }, (_, m) => [`someRatherLongMetricName${m}VsTfjsAdam`, { value: 1234.5678 * (m + 1) * (i + 1), unit: m % 2 ? 'ms' : 'GFLOP/s' }])),
+      params: {
+        optimizer: `AdamW8bit(js kernel) variant ${i}`,
+        seed: i,
+        parameters: 1048576 * (i + 1),
+        backend: 'webgpu',
+      },
+      metrics: Object.fromEntries(
+        Array.from({ length: 30 }, (_, m) => [
+          `someRatherLongMetricName${m}VsTfjsAdam`,
+          { value: 1234.5678 * (m + 1) * (i + 1), unit: m % 2 ? 'ms' : 'GFLOP/s' },
+        ]),
+      ),
     }));
-    const series = Array.from({ length: 14 }, (_, i) => ({ name: `AdamW8bit(js kernel) variant ${i} with optimBits 4`, points: [[256, 12 + i], [2048, 360 * (i + 1)]] as [number, number][] }));
+    const series = Array.from({ length: 14 }, (_, i) => ({
+      name: `AdamW8bit(js kernel) variant ${i} with optimBits 4`,
+      points: [
+        [256, 12 + i],
+        [2048, 360 * (i + 1)],
+      ] as [number, number][],
+    }));
     await writeReport(
       {
-        environment: { node: 'v20', platform: 'linux-x64', backend: 'webgpu', backendReason: 'requested', adapter: 'mesa llvmpipe-llvm-15-0-6-256-bits- llvmpipe: Mesa 25.0.7 (LLVM 15.0.6) 0.0.1 (software)', cpu: 'AMD EPYC', cores: 2, memoryGiB: 24, mode: 'quick', seed: 1, command: 'blockwise-bench --backend webgpu', date: '2026-12-03T00:00:00Z' },
-        suites: [{
-          name: 'wide', description: 'x '.repeat(200), seconds: 1, results, images: [], notes: ['y '.repeat(150)],
-          checks: [{ name: 'z '.repeat(60), pass: false, detail: 'w '.repeat(200) }],
-          charts: [
-            { id: 'a', title: 'step time of every optimizer against the parameters', kind: 'bar', x: 'parameters', y: 'ms', series },
-            { id: 'b', title: 'time vs length', kind: 'line', x: 'sequence length', y: 'ms', series },
-          ],
-        }],
+        environment: {
+          node: 'v20',
+          platform: 'linux-x64',
+          backend: 'webgpu',
+          backendReason: 'requested',
+          adapter: 'mesa llvmpipe-llvm-15-0-6-256-bits- llvmpipe: Mesa 25.0.7 (LLVM 15.0.6) 0.0.1 (software)',
+          cpu: 'AMD EPYC',
+          cores: 2,
+          memoryGiB: 24,
+          mode: 'quick',
+          seed: 1,
+          command: 'blockwise-bench --backend webgpu',
+          date: '2026-12-03T00:00:00Z',
+        },
+        suites: [
+          {
+            name: 'wide',
+            description: 'x '.repeat(200),
+            seconds: 1,
+            results,
+            images: [],
+            notes: ['y '.repeat(150)],
+            checks: [{ name: 'z '.repeat(60), pass: false, detail: 'w '.repeat(200) }],
+            charts: [
+              {
+                id: 'a',
+                title: 'step time of every optimizer against the parameters',
+                kind: 'bar',
+                x: 'parameters',
+                y: 'ms',
+                series,
+              },
+              { id: 'b', title: 'time vs length', kind: 'line', x: 'sequence length', y: 'ms', series },
+            ],
+          },
+        ],
       },
       out,
     );
@@ -138,14 +200,21 @@ describe.skipIf(!haveChromium && !inCI)('report.html in Chromium', () => {
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       await page.goto(`file://${join(out, 'report.html')}`);
-      await page.waitForFunction(() => document.querySelectorAll('.chart svg, .chart canvas').length >= 2, undefined, { timeout: 60_000 });
+      await page.waitForFunction(() => document.querySelectorAll('.chart svg, .chart canvas').length >= 2, undefined, {
+        timeout: 60_000,
+      });
       const width = await page.evaluate(() => document.documentElement.scrollWidth);
       expect(width).toBeLessThanOrEqual(1400);
       // Nor does any table or chart scroll inside its own box.
-      const scrolling = await page.evaluate(() => Array.from(document.querySelectorAll('.tw, .chart')).filter((e) => e.scrollWidth > e.clientWidth + 1).length);
+      const scrolling = await page.evaluate(
+        () =>
+          Array.from(document.querySelectorAll('.tw, .chart')).filter((e) => e.scrollWidth > e.clientWidth + 1).length,
+      );
       expect(scrolling).toBe(0);
       // Every table stays within 12 columns.
-      const cols = await page.evaluate(() => Array.from(document.querySelectorAll('table')).map((t) => t.querySelectorAll('thead th').length));
+      const cols = await page.evaluate(() =>
+        Array.from(document.querySelectorAll('table')).map((t) => t.querySelectorAll('thead th').length),
+      );
       expect(Math.max(...cols)).toBeLessThanOrEqual(12);
     } finally {
       await browser.close();

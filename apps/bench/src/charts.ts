@@ -8,8 +8,26 @@ export const AUTO_LOG_RATIO = 30;
 // Colour-blind-friendly, 10 distinct hues, then 10 lighter ones (never two series the same colour
 // while a chart has at most 20).
 const PALETTE = [
-  '#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac',
-  '#1f3b63', '#a35200', '#8c1c1d', '#2f6f6a', '#2c5e26', '#9b7d00', '#6a3d66', '#c45a6a', '#5c3f2c', '#6f6a66',
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+  '#1f3b63',
+  '#a35200',
+  '#8c1c1d',
+  '#2f6f6a',
+  '#2c5e26',
+  '#9b7d00',
+  '#6a3d66',
+  '#c45a6a',
+  '#5c3f2c',
+  '#6f6a66',
 ];
 
 /** Splits a title into lines of at most `width` characters at spaces (a long title is never cut). */
@@ -46,7 +64,12 @@ export function chartSpec(c: Chart): vl.TopLevelSpec {
   const logY = usesLogY(c);
   const names = c.series.map((s) => s.name);
   const categories = new Set(values.map((v) => v.x)).size;
-  const mark = c.kind === 'line' ? { type: 'line' as const, point: true } : c.kind === 'bar' ? { type: 'bar' as const } : { type: 'point' as const, filled: true, size: 60 };
+  const mark =
+    c.kind === 'line'
+      ? { type: 'line' as const, point: true }
+      : c.kind === 'bar'
+        ? { type: 'bar' as const }
+        : { type: 'point' as const, filled: true, size: 60 };
   const xs = values.map((v) => v.x);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -58,13 +81,22 @@ export function chartSpec(c: Chart): vl.TopLevelSpec {
     encoding: {
       x:
         c.kind === 'bar'
-          ? { field: 'x', type: 'ordinal', title: c.x, axis: { labelAngle: categories > 8 ? -40 : 0, labelOverlap: 'greedy' } }
+          ? {
+              field: 'x',
+              type: 'ordinal',
+              title: c.x,
+              axis: { labelAngle: categories > 8 ? -40 : 0, labelOverlap: 'greedy' },
+            }
           : {
               field: 'x',
               type: 'quantitative',
               title: c.x,
               // The axis ends at the data (no rounding out to 9,000 for data that stops at 2,048).
-              scale: { ...(c.logX ? { type: 'log' as const } : { zero: false }), nice: false, ...(xs.length ? { domain: [Math.min(...xs), Math.max(...xs)] } : {}) },
+              scale: {
+                ...(c.logX ? { type: 'log' as const } : { zero: false }),
+                nice: false,
+                ...(xs.length ? { domain: [Math.min(...xs), Math.max(...xs)] } : {}),
+              },
               axis: { labelOverlap: 'greedy', labelFlush: true },
             },
       y: {

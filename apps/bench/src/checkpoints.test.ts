@@ -10,7 +10,10 @@ describe('checkpoints', () => {
   it('round-trips named tensors and meta bit for bit', async () => {
     await tf.setBackend('cpu');
     const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
-    const w = tf.tensor2d([[1.5, -2], [3e-8, 4e30]]);
+    const w = tf.tensor2d([
+      [1.5, -2],
+      [3e-8, 4e30],
+    ]);
     const b = tf.tensor1d([0.1, 0.2, 0.3]);
     await saveCheckpoint('test', { 'layer/w': w, 'layer/b': b }, { command: 'x', seed: 7, width: 3 }, dir);
     const { tensors, meta } = loadCheckpoint('test', dir);

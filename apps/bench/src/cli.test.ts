@@ -35,14 +35,40 @@ async function usageError(argv: string[]): Promise<string> {
 
 function report(ms: number, acc: number, extra = false): Report {
   return {
-    environment: { node: 'v20', platform: 'linux-x64', backend: 'wasm', backendReason: 'test', adapter: null, cpu: 'cpu', cores: 2, memoryGiB: 24, mode: 'quick', seed: 1, command: 'blockwise-bench', date: '2026-11-26T00:00:00Z' },
+    environment: {
+      node: 'v20',
+      platform: 'linux-x64',
+      backend: 'wasm',
+      backendReason: 'test',
+      adapter: null,
+      cpu: 'cpu',
+      cores: 2,
+      memoryGiB: 24,
+      mode: 'quick',
+      seed: 1,
+      command: 'blockwise-bench',
+      date: '2026-11-26T00:00:00Z',
+    },
     suites: [
       {
-        name: 'demo', description: 'a demo suite', seconds: 1, checks: [], images: [], charts: [],
+        name: 'demo',
+        description: 'a demo suite',
+        seconds: 1,
+        checks: [],
+        images: [],
+        charts: [],
         results: [
-          { name: 'matmul', params: { n: 256 }, metrics: { ms: { value: ms, unit: 'ms' }, gflops: { value: 4, unit: 'GFLOP/s' } } },
+          {
+            name: 'matmul',
+            params: { n: 256 },
+            metrics: { ms: { value: ms, unit: 'ms' }, gflops: { value: 4, unit: 'GFLOP/s' } },
+          },
           { name: 'matmul', params: { n: 512 }, metrics: { ms: { value: 4 * ms, unit: 'ms' } } },
-          { name: 'train', params: {}, metrics: { accuracy: { value: acc, unit: '%' }, density: { value: acc / 100, unit: '' } } },
+          {
+            name: 'train',
+            params: {},
+            metrics: { accuracy: { value: acc, unit: '%' }, density: { value: acc / 100, unit: '' } },
+          },
           ...(extra ? [{ name: 'only here', params: {}, metrics: { x: { value: 1, unit: '' } } }] : []),
         ],
       },
@@ -52,11 +78,41 @@ function report(ms: number, acc: number, extra = false): Report {
 
 describe('command line: run options', () => {
   it('parses options', () => {
-    expect(parseArgs(['--suite', 'backends,schedules', '--suite=lm', '--full', '--backend=cpu', '--seed', '7', '--no-progress'])).toMatchObject({
-      command: 'run', suites: ['backends', 'schedules', 'lm'], full: true, backend: 'cpu', seed: 7, progress: false,
+    expect(
+      parseArgs([
+        '--suite',
+        'backends,schedules',
+        '--suite=lm',
+        '--full',
+        '--backend=cpu',
+        '--seed',
+        '7',
+        '--no-progress',
+      ]),
+    ).toMatchObject({
+      command: 'run',
+      suites: ['backends', 'schedules', 'lm'],
+      full: true,
+      backend: 'cpu',
+      seed: 7,
+      progress: false,
     });
-    expect(parseArgs([])).toMatchObject({ command: 'run', suites: [], full: false, backend: 'wasm', out: 'results', seed: 1, progress: true });
-    expect(parseArgs(['compare', 'a', 'b', '--json'])).toMatchObject({ command: 'compare', a: 'a', b: 'b', json: true, threshold: 0.1 });
+    expect(parseArgs([])).toMatchObject({
+      command: 'run',
+      suites: [],
+      full: false,
+      backend: 'wasm',
+      out: 'results',
+      seed: 1,
+      progress: true,
+    });
+    expect(parseArgs(['compare', 'a', 'b', '--json'])).toMatchObject({
+      command: 'compare',
+      a: 'a',
+      b: 'b',
+      json: true,
+      threshold: 0.1,
+    });
   });
 
   it('documents --no-progress and the exit statuses in --help', async () => {
@@ -86,13 +142,17 @@ describe('command line: run options', () => {
     err = [];
     const file = join(dir, 'a-file');
     writeFileSync(file, '');
-    expect(await usageError(['--out', join(file, 'sub'), '--suite', 'schedules'])).toMatch(/--out: .*a-file is not a folder/);
+    expect(await usageError(['--out', join(file, 'sub'), '--suite', 'schedules'])).toMatch(
+      /--out: .*a-file is not a folder/,
+    );
   });
 
   it('a backend that cannot start exits 2 and leaves no results folder behind', async () => {
     const target = join(dir, 'fresh', 'results');
     // tfjs-node is not a dependency of the bench: initBackend('tensorflow') fails here.
-    expect(await usageError(['--backend', 'tensorflow', '--out', target, '--suite', 'schedules'])).toMatch(/--backend tensorflow: cannot start it here/);
+    expect(await usageError(['--backend', 'tensorflow', '--out', target, '--suite', 'schedules'])).toMatch(
+      /--backend tensorflow: cannot start it here/,
+    );
     expect(existsSync(join(dir, 'fresh'))).toBe(false);
   });
 });
@@ -107,11 +167,31 @@ describe('command line: compare', () => {
 
   it.each([
     ['missing', () => join(dir, 'missing.json'), /compare: cannot read .*missing\.json: no such file/],
-    ['empty', () => (writeFileSync(join(dir, 'empty.json'), ''), join(dir, 'empty.json')), /empty\.json is not a blockwise report: empty/],
-    ['truncated', () => (writeFileSync(join(dir, 't.json'), readFileSync(a, 'utf8').slice(0, 100)), join(dir, 't.json')), /t\.json is not a blockwise report: truncated JSON/],
-    ['not JSON', () => (writeFileSync(join(dir, 'n.json'), 'hello\nworld'), join(dir, 'n.json')), /n\.json is not a blockwise report: not JSON/],
-    ['JSON but no report', () => (writeFileSync(join(dir, 'o.json'), '{"a": 1}'), join(dir, 'o.json')), /o\.json is not a blockwise report \(needs "environment"/],
-    ['a folder without report.json', () => (mkdirSync(join(dir, 'run'), { recursive: true }), join(dir, 'run')), /cannot read .*run\/report\.json: no such file/],
+    [
+      'empty',
+      () => (writeFileSync(join(dir, 'empty.json'), ''), join(dir, 'empty.json')),
+      /empty\.json is not a blockwise report: empty/,
+    ],
+    [
+      'truncated',
+      () => (writeFileSync(join(dir, 't.json'), readFileSync(a, 'utf8').slice(0, 100)), join(dir, 't.json')),
+      /t\.json is not a blockwise report: truncated JSON/,
+    ],
+    [
+      'not JSON',
+      () => (writeFileSync(join(dir, 'n.json'), 'hello\nworld'), join(dir, 'n.json')),
+      /n\.json is not a blockwise report: not JSON/,
+    ],
+    [
+      'JSON but no report',
+      () => (writeFileSync(join(dir, 'o.json'), '{"a": 1}'), join(dir, 'o.json')),
+      /o\.json is not a blockwise report \(needs "environment"/,
+    ],
+    [
+      'a folder without report.json',
+      () => (mkdirSync(join(dir, 'run'), { recursive: true }), join(dir, 'run')),
+      /cannot read .*run\/report\.json: no such file/,
+    ],
   ])('a %s report exits 2 naming the file', async (_what, make, message) => {
     expect(await usageError(['compare', a, make()])).toMatch(message);
   });
@@ -128,7 +208,9 @@ describe('command line: compare', () => {
     const text = out.join('\n');
     const lines = text.split('\n');
     for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(100);
-    const head = lines.findIndex((l) => /^suite\s+matched\s+better\s+worse\s+same\s+other\s+time B\/A\s+only A\s+only B$/.test(l));
+    const head = lines.findIndex((l) =>
+      /^suite\s+matched\s+better\s+worse\s+same\s+other\s+time B\/A\s+only A\s+only B$/.test(l),
+    );
     expect(head).toBeGreaterThan(0);
     // demo: 5 matched metrics. ms at n=256 and n=512 halve (time: better), GFLOP/s unchanged,
     // accuracy 90 -> 80 (worse), density 0.9 -> 0.8 has no direction (other).
@@ -151,20 +233,42 @@ describe('command line: compare', () => {
     out = [];
     expect(await main(['compare', a, b, '--json'])).toBe(0);
     const j = JSON.parse(out.join('\n'));
-    expect(j.suites[0]).toMatchObject({ suite: 'demo', matched: 5, better: 2, worse: 1, same: 1, changed: 1, onlyA: 1, onlyB: 0 });
+    expect(j.suites[0]).toMatchObject({
+      suite: 'demo',
+      matched: 5,
+      better: 2,
+      worse: 1,
+      same: 1,
+      changed: 1,
+      onlyA: 1,
+      onlyB: 0,
+    });
     expect(j.suites[0].timeRatio).toBeCloseTo(0.5, 12);
-    expect(j.metrics.find((m: { metric: string }) => m.metric === 'accuracy')).toMatchObject({ a: 90, b: 80, direction: 'higher', verdict: 'worse' });
+    expect(j.metrics.find((m: { metric: string }) => m.metric === 'accuracy')).toMatchObject({
+      a: 90,
+      b: 80,
+      direction: 'higher',
+      verdict: 'worse',
+    });
     [err, out] = [[], []];
-    expect(await usageError(['compare', a, b, '--threshold', 'x'])).toMatch(/--threshold must be a number in \[0, 1\), got 'x'/);
+    expect(await usageError(['compare', a, b, '--threshold', 'x'])).toMatch(
+      /--threshold must be a number in \[0, 1\), got 'x'/,
+    );
   });
 });
 
 describe('the blockwise-bench binary', () => {
   it('exits 2 with one line and no stack trace for a bad backend', () => {
     const tsx = createRequire(import.meta.url).resolve('tsx/cli');
-    const r = spawnSync(process.execPath, [tsx, fileURLToPath(new URL('./main.ts', import.meta.url)), '--backend', 'nope'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      [tsx, fileURLToPath(new URL('./main.ts', import.meta.url)), '--backend', 'nope'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^blockwise-bench: --backend: unknown backend 'nope'/)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^blockwise-bench: --backend: unknown backend 'nope'/),
+    ]);
   });
 });

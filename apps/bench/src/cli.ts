@@ -1,4 +1,13 @@
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs as parseNodeArgs } from 'node:util';
@@ -90,7 +99,10 @@ const COMPARE_FLAGS = {
 } as const;
 
 /** node:util.parseArgs with its errors rewritten as one-line usage errors. */
-function parseWith<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(argv: string[], options: T) {
+function parseWith<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(
+  argv: string[],
+  options: T,
+) {
   try {
     return parseNodeArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
@@ -121,40 +133,61 @@ export function parseArgs(argv: string[]): Command {
     const { values: v, positionals } = parseWith(argv.slice(1), COMPARE_FLAGS);
     if (v.help) return { command: 'help' };
     if (positionals.length !== 2) {
-      throw new UsageError(`compare needs two reports (report.json files or run folders), got ${positionals.length}: blockwise-bench compare A B`);
+      throw new UsageError(
+        `compare needs two reports (report.json files or run folders), got ${positionals.length}: blockwise-bench compare A B`,
+      );
     }
     const threshold = v.threshold === undefined ? DEFAULT_THRESHOLD : Number(v.threshold);
     if (!Number.isFinite(threshold) || threshold < 0 || threshold >= 1 || v.threshold?.trim() === '') {
       throw new UsageError(`--threshold must be a number in [0, 1), got '${v.threshold}'`);
     }
-    return { command: 'compare', a: positionals[0]!, b: positionals[1]!, json: !!v.json, all: !!v.all, threshold, debug: !!v.debug };
+    return {
+      command: 'compare',
+      a: positionals[0]!,
+      b: positionals[1]!,
+      json: !!v.json,
+      all: !!v.all,
+      threshold,
+      debug: !!v.debug,
+    };
   }
   const { values: v, positionals } = parseWith(argv, RUN_FLAGS);
   if (v.help) return { command: 'help' };
   if (positionals.length) {
-    throw new UsageError(`unexpected argument '${positionals[0]}'${positionals[0] === 'compare' ? ' (compare must come first)' : ''}; see --help`);
+    throw new UsageError(
+      `unexpected argument '${positionals[0]}'${positionals[0] === 'compare' ? ' (compare must come first)' : ''}; see --help`,
+    );
   }
   if (v.list) return { command: 'list' };
   if (v.quick && v.full) throw new UsageError('--quick and --full exclude each other: give one');
   const backend = v.backend ?? 'wasm';
   if (!BACKENDS.includes(backend as BackendName)) {
     const near = nearestName(backend, BACKENDS);
-    throw new UsageError(`--backend: unknown backend '${backend}'${near ? ` (did you mean ${near}?)` : ''}; backends are ${BACKENDS.join(', ')}`);
+    throw new UsageError(
+      `--backend: unknown backend '${backend}'${near ? ` (did you mean ${near}?)` : ''}; backends are ${BACKENDS.join(', ')}`,
+    );
   }
   const names = suites.map((s) => s.name);
   const raw = [...(v.suite ?? []), ...(v.suites ?? [])];
-  const picked = raw.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-  if (raw.length > 0 && picked.length === 0) throw new UsageError(`--suite: no suite named in '${raw.join(',')}'; suites are ${names.join(', ')}`);
+  const picked = raw
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (raw.length > 0 && picked.length === 0)
+    throw new UsageError(`--suite: no suite named in '${raw.join(',')}'; suites are ${names.join(', ')}`);
   for (const s of picked) {
     if (!names.includes(s)) {
       const near = nearestName(s, names);
-      throw new UsageError(`--suite: unknown suite '${s}'${near ? ` (did you mean ${near}?)` : ''}; suites are ${names.join(', ')}`);
+      throw new UsageError(
+        `--suite: unknown suite '${s}'${near ? ` (did you mean ${near}?)` : ''}; suites are ${names.join(', ')}`,
+      );
     }
   }
   let seed = 1;
   if (v.seed !== undefined) {
     seed = Number(v.seed);
-    if (v.seed.trim() === '' || !Number.isSafeInteger(seed)) throw new UsageError(`--seed must be an integer, got '${v.seed}'`);
+    if (v.seed.trim() === '' || !Number.isSafeInteger(seed))
+      throw new UsageError(`--seed must be an integer, got '${v.seed}'`);
   }
   if (v.out !== undefined && v.out.trim() === '') throw new UsageError('--out needs a folder, got an empty string');
   return {
@@ -227,7 +260,8 @@ function environment(o: RunOptions, info: BackendInfo): Report['environment'] {
     backend: info.backend,
     backendReason: info.reason,
     adapter: info.adapter
-      ? `${info.adapter.vendor} ${info.adapter.device || info.adapter.architecture} ${info.adapter.description}`.trim() + (info.adapter.isSoftware ? ' (software)' : '')
+      ? `${info.adapter.vendor} ${info.adapter.device || info.adapter.architecture} ${info.adapter.description}`.trim() +
+        (info.adapter.isSoftware ? ' (software)' : '')
       : null,
     cpu: cpuList[0]?.model ?? 'unknown',
     cores: cpuList.length,
@@ -256,10 +290,21 @@ async function run(o: RunOptions): Promise<number> {
   const selected = o.suites.length ? suites.filter((s) => o.suites.includes(s.name)) : suites;
   const softwareAdapter = info.backend === 'webgpu' && !!info.adapter?.isSoftware;
   const report: Report = { environment: environment(o, info), suites: [] };
-  console.error(`blockwise-bench: ${selected.length} suite(s) on ${info.backend} (${info.reason}), ${o.full ? 'full' : 'quick'}, writing ${outDir}`);
+  console.error(
+    `blockwise-bench: ${selected.length} suite(s) on ${info.backend} (${info.reason}), ${o.full ? 'full' : 'quick'}, writing ${outDir}`,
+  );
   let failed = 0;
   for (const suite of selected) {
-    const sr: SuiteReport = { name: suite.name, description: suite.description, seconds: 0, results: [], checks: [], charts: [], images: [], notes: [] };
+    const sr: SuiteReport = {
+      name: suite.name,
+      description: suite.description,
+      seconds: 0,
+      results: [],
+      checks: [],
+      charts: [],
+      images: [],
+      notes: [],
+    };
     const ctx: SuiteContext = {
       backend: info.backend,
       softwareAdapter,
@@ -345,7 +390,10 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (debug) console.error(e);
-    else console.error(`blockwise-bench: ${e instanceof Error ? e.message.split('\n')[0] : String(e)} (--debug for the stack trace)`);
+    else
+      console.error(
+        `blockwise-bench: ${e instanceof Error ? e.message.split('\n')[0] : String(e)} (--debug for the stack trace)`,
+      );
     return 1;
   }
 }

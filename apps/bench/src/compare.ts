@@ -57,28 +57,52 @@ export function loadReport(path: string): { report: Report; file: string } {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as { code?: string }).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a folder' : (code ?? String(e));
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'a folder'
+            : (code ?? String(e));
     throw new UsageError(`compare: cannot read ${file}: ${why}`);
   }
   let r: unknown;
   try {
     r = JSON.parse(text);
   } catch (e) {
-    const hint = text.trim().length === 0 ? 'empty' : /end of (JSON )?input|Unterminated/i.test(String(e)) ? 'truncated JSON' : 'not JSON';
-    throw new UsageError(`compare: ${file} is not a blockwise report: ${hint} (${clip((e as Error).message.replace(/\s+/g, ' '), 80)})`);
+    const hint =
+      text.trim().length === 0
+        ? 'empty'
+        : /end of (JSON )?input|Unterminated/i.test(String(e))
+          ? 'truncated JSON'
+          : 'not JSON';
+    throw new UsageError(
+      `compare: ${file} is not a blockwise report: ${hint} (${clip((e as Error).message.replace(/\s+/g, ' '), 80)})`,
+    );
   }
   const rep = r as Partial<Report> | null;
   const suitesOk =
     Array.isArray(rep?.suites) &&
-    rep!.suites.every((s) => typeof s?.name === 'string' && Array.isArray(s.results) && s.results.every((x) => typeof x?.name === 'string' && typeof x.metrics === 'object' && x.metrics !== null));
+    rep!.suites.every(
+      (s) =>
+        typeof s?.name === 'string' &&
+        Array.isArray(s.results) &&
+        s.results.every((x) => typeof x?.name === 'string' && typeof x.metrics === 'object' && x.metrics !== null),
+    );
   if (!rep || typeof rep !== 'object' || typeof rep.environment !== 'object' || !suitesOk) {
-    throw new UsageError(`compare: ${file} is not a blockwise report (needs "environment" and "suites" with named results and metrics)`);
+    throw new UsageError(
+      `compare: ${file} is not a blockwise report (needs "environment" and "suites" with named results and metrics)`,
+    );
   }
   return { report: rep as Report, file };
 }
 
 function key(suite: string, name: string, params: Record<string, unknown>): string {
-  const p = Object.keys(params ?? {}).sort().map((k) => `${k}=${String(params[k])}`).join(',');
+  const p = Object.keys(params ?? {})
+    .sort()
+    .map((k) => `${k}=${String(params[k])}`)
+    .join(',');
   return `${suite}\u0000${name}\u0000${p}`;
 }
 
@@ -93,12 +117,22 @@ export function compareReports(pathA: string, pathB: string, options: { threshol
   const threshold = options.threshold ?? DEFAULT_THRESHOLD;
   const A = loadReport(pathA);
   const B = loadReport(pathB);
-  type Entry = { suite: string; name: string; params: Record<string, string | number | boolean>; metrics: Record<string, Metric> };
+  type Entry = {
+    suite: string;
+    name: string;
+    params: Record<string, string | number | boolean>;
+    metrics: Record<string, Metric>;
+  };
   const index = (r: Report) => {
     const m = new Map<string, Entry>();
     for (const s of r.suites) {
       for (const res of s.results) {
-        m.set(key(s.name, res.name, res.params), { suite: s.name, name: res.name, params: res.params ?? {}, metrics: res.metrics });
+        m.set(key(s.name, res.name, res.params), {
+          suite: s.name,
+          name: res.name,
+          params: res.params ?? {},
+          metrics: res.metrics,
+        });
       }
     }
     return m;
@@ -120,13 +154,28 @@ export function compareReports(pathA: string, pathB: string, options: { threshol
       let verdict: MetricChange['verdict'] = 'same';
       if (rel > threshold || Number.isNaN(rel)) {
         if (!direction) verdict = 'changed';
-        else verdict = (vb.value < va.value) === (direction === 'lower') ? 'better' : 'worse';
+        else verdict = vb.value < va.value === (direction === 'lower') ? 'better' : 'worse';
       }
-      metrics.push({ suite: ea.suite, result: ea.name, params: ea.params, metric, unit: va.unit, a: va.value, b: vb.value, ratio, direction, verdict });
+      metrics.push({
+        suite: ea.suite,
+        result: ea.name,
+        params: ea.params,
+        metric,
+        unit: va.unit,
+        a: va.value,
+        b: vb.value,
+        ratio,
+        direction,
+        verdict,
+      });
     }
   }
-  const onlyA = [...ia].filter(([k]) => !ib.has(k)).map(([, e]) => ({ suite: e.suite, result: e.name, params: e.params }));
-  const onlyB = [...ib].filter(([k]) => !ia.has(k)).map(([, e]) => ({ suite: e.suite, result: e.name, params: e.params }));
+  const onlyA = [...ia]
+    .filter(([k]) => !ib.has(k))
+    .map(([, e]) => ({ suite: e.suite, result: e.name, params: e.params }));
+  const onlyB = [...ib]
+    .filter(([k]) => !ia.has(k))
+    .map(([, e]) => ({ suite: e.suite, result: e.name, params: e.params }));
   const names = [...new Set([...A.report.suites.map((s) => s.name), ...B.report.suites.map((s) => s.name)])];
   const summaries: SuiteSummary[] = names.map((suite) => {
     const ms = metrics.filter((m) => m.suite === suite);
@@ -169,10 +218,14 @@ function num(v: number): string {
 function labels(metrics: MetricChange[]): Map<MetricChange, string> {
   const out = new Map<MetricChange, string>();
   const groups = new Map<string, MetricChange[]>();
-  for (const m of metrics) groups.set(`${m.suite}\u0000${m.result}`, [...(groups.get(`${m.suite}\u0000${m.result}`) ?? []), m]);
+  for (const m of metrics)
+    groups.set(`${m.suite}\u0000${m.result}`, [...(groups.get(`${m.suite}\u0000${m.result}`) ?? []), m]);
   for (const g of groups.values()) {
-    const keys = [...new Set(g.flatMap((m) => Object.keys(m.params)))].filter((k) => new Set(g.map((m) => String(m.params[k]))).size > 1);
-    for (const m of g) out.set(m, keys.length ? `${m.result} ${keys.map((k) => String(m.params[k])).join(' ')}` : m.result);
+    const keys = [...new Set(g.flatMap((m) => Object.keys(m.params)))].filter(
+      (k) => new Set(g.map((m) => String(m.params[k]))).size > 1,
+    );
+    for (const m of g)
+      out.set(m, keys.length ? `${m.result} ${keys.map((k) => String(m.params[k])).join(' ')}` : m.result);
   }
   return out;
 }
@@ -192,12 +245,35 @@ export function formatComparison(c: Comparison, options: { all?: boolean } = {})
     '',
   ];
   const head = ['suite', 'matched', 'better', 'worse', 'same', 'other', 'time B/A', 'only A', 'only B'];
-  const rows = c.suites.map((s) => [s.suite, s.matched, s.better, s.worse, s.same, s.changed, s.timeRatio === null ? '–' : `${s.timeRatio.toFixed(2)}x`, s.onlyA, s.onlyB].map(String));
+  const rows = c.suites.map((s) =>
+    [
+      s.suite,
+      s.matched,
+      s.better,
+      s.worse,
+      s.same,
+      s.changed,
+      s.timeRatio === null ? '–' : `${s.timeRatio.toFixed(2)}x`,
+      s.onlyA,
+      s.onlyB,
+    ].map(String),
+  );
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmtRow = (r: string[]) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ').trimEnd();
+  const fmtRow = (r: string[]) =>
+    r
+      .map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   lines.push(fmtRow(head), ...rows.map(fmtRow));
   const shown = options.all ? c.metrics : c.metrics.filter((m) => m.verdict !== 'same');
-  lines.push('', options.all ? 'every matched metric:' : shown.length ? `changed beyond ${pct}% (--all for every metric):` : `no metric moved more than ${pct}%.`);
+  lines.push(
+    '',
+    options.all
+      ? 'every matched metric:'
+      : shown.length
+        ? `changed beyond ${pct}% (--all for every metric):`
+        : `no metric moved more than ${pct}%.`,
+  );
   if (shown.length) {
     const lab = labels(shown);
     const mark = { better: '+ better', worse: '- worse', same: '', changed: '~ changed' } as const;
@@ -229,8 +305,20 @@ export function formatComparison(c: Comparison, options: { all?: boolean } = {})
     if (!list.length) return;
     const per = new Map<string, number>();
     for (const x of list) per.set(x.suite, (per.get(x.suite) ?? 0) + 1);
-    lines.push('', clip(`only in ${what}: ${list.length} result(s) (${[...per].map(([s, n]) => `${s} ${n}`).join(', ')})`, W));
-    if (options.all) for (const x of list) lines.push(clip(`  ${x.suite} / ${x.result} ${Object.entries(x.params).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`, W));
+    lines.push(
+      '',
+      clip(`only in ${what}: ${list.length} result(s) (${[...per].map(([s, n]) => `${s} ${n}`).join(', ')})`, W),
+    );
+    if (options.all)
+      for (const x of list)
+        lines.push(
+          clip(
+            `  ${x.suite} / ${x.result} ${Object.entries(x.params)
+              .map(([k, v]) => `${k}=${String(v)}`)
+              .join(' ')}`,
+            W,
+          ),
+        );
   };
   only('A', c.onlyA);
   only('B', c.onlyB);

@@ -10,11 +10,12 @@ export { digitsSplit, type DigitsPart, type DigitsSplitOptions } from './split.j
  * The folder holding the shipped data (apps/bench/data): next to the source, or, for the
  * bundled GPU build (.gpu/main.mjs), in the repository it runs from.
  */
-export const dataDir = [
-  fileURLToPath(new URL('../data/', import.meta.url)),
-  resolve(process.cwd(), 'apps/bench/data'),
-  resolve(dirname(process.argv[1] ?? '.'), '../apps/bench/data'),
-].find((d) => existsSync(join(d, 'digits', 'digits.csv.gz'))) ?? fileURLToPath(new URL('../data/', import.meta.url));
+export const dataDir =
+  [
+    fileURLToPath(new URL('../data/', import.meta.url)),
+    resolve(process.cwd(), 'apps/bench/data'),
+    resolve(dirname(process.argv[1] ?? '.'), '../apps/bench/data'),
+  ].find((d) => existsSync(join(d, 'digits', 'digits.csv.gz'))) ?? fileURLToPath(new URL('../data/', import.meta.url));
 
 let digitsCache: ReturnType<BenchData['digits']> | undefined;
 let textCache: string | undefined;
@@ -45,7 +46,9 @@ export const benchData: BenchData = {
   text() {
     if (textCache === undefined) {
       const dir = join(dataDir, 'text');
-      const files = readdirSync(dir).filter((f) => f.endsWith('.txt') && !f.startsWith('COPYRIGHT')).sort();
+      const files = readdirSync(dir)
+        .filter((f) => f.endsWith('.txt') && !f.startsWith('COPYRIGHT'))
+        .sort();
       textCache = files
         .map((f) => readFileSync(join(dir, f), 'utf8'))
         .join('\n%\n')

@@ -41,7 +41,10 @@ describe('timeBest', () => {
   it('reads back and disposes returned tensors inside the timing', async () => {
     let read = 0;
     let disposed = 0;
-    const fake = () => ({ data: () => new Promise((r) => setTimeout(() => r(read++), 5)), dispose: () => void disposed++ });
+    const fake = () => ({
+      data: () => new Promise((r) => setTimeout(() => r(read++), 5)),
+      dispose: () => void disposed++,
+    });
     const t = await timeBest(() => [fake(), fake()], { repeats: 3 });
     expect([read, disposed]).toEqual([6, 6]);
     expect(t.bestMs).toBeGreaterThanOrEqual(4);
@@ -49,10 +52,16 @@ describe('timeBest', () => {
 
   it('names bad arguments', async () => {
     await expect(timeBest(42 as unknown as () => void)).rejects.toThrow(/fn must be a function, got 42/);
-    await expect(timeBest(() => 0, { repeat: 3 } as never)).rejects.toThrow(/unknown option "repeat"; did you mean "repeats"/);
+    await expect(timeBest(() => 0, { repeat: 3 } as never)).rejects.toThrow(
+      /unknown option "repeat"; did you mean "repeats"/,
+    );
     await expect(timeBest(() => 0, { repeats: 0 })).rejects.toThrow(/repeats must be an integer >= 1/);
-    await expect(timeBest(() => 0, { budgetMs: Number.NaN })).rejects.toThrow(/budgetMs must be a finite number >= 0, got NaN/);
-    await expect(timeBest(() => 0, { repeats: 5, maxRepeats: 2 })).rejects.toThrow(/maxRepeats must be an integer >= 5/);
+    await expect(timeBest(() => 0, { budgetMs: Number.NaN })).rejects.toThrow(
+      /budgetMs must be a finite number >= 0, got NaN/,
+    );
+    await expect(timeBest(() => 0, { repeats: 5, maxRepeats: 2 })).rejects.toThrow(
+      /maxRepeats must be an integer >= 5/,
+    );
   });
 });
 
@@ -85,9 +94,13 @@ describe('digitsSplit', () => {
   it('names bad arguments', () => {
     expect(() => digitsSplit(d, undefined as never)).toThrow(/options must be an object with a seed/);
     expect(() => digitsSplit(d, { seed: 1, testfraction: 0.2 } as never)).toThrow(/did you mean "testFraction"/);
-    expect(() => digitsSplit(d, { seed: 1, testFraction: 1 })).toThrow(/testFraction must be a finite number > 0 < 1, got 1/);
+    expect(() => digitsSplit(d, { seed: 1, testFraction: 1 })).toThrow(
+      /testFraction must be a finite number > 0 < 1, got 1/,
+    );
     expect(() => digitsSplit(d, { seed: Number.NaN })).toThrow(/seed must be a finite number, got NaN/);
-    expect(() => digitsSplit({ x: new Float32Array(64), y: new Int32Array(1), n: 2 }, { seed: 1 })).toThrow(/digits.x must hold n \* 64 = 128/);
+    expect(() => digitsSplit({ x: new Float32Array(64), y: new Int32Array(1), n: 2 }, { seed: 1 })).toThrow(
+      /digits.x must hold n \* 64 = 128/,
+    );
   });
 });
 
@@ -121,7 +134,16 @@ describe('metricDirection', () => {
 describe('shrinkSize', () => {
   const ctx = (softwareAdapter: boolean, full = false) => {
     const notes: string[] = [];
-    return { notes, ctx: { backend: 'webgpu', softwareAdapter, full, quick: !full, note: (m: string) => void notes.push(m) } as unknown as SuiteContext };
+    return {
+      notes,
+      ctx: {
+        backend: 'webgpu',
+        softwareAdapter,
+        full,
+        quick: !full,
+        note: (m: string) => void notes.push(m),
+      } as unknown as SuiteContext,
+    };
   };
   it('shrinks only in quick mode on a software adapter, and says so', () => {
     const a = ctx(true);

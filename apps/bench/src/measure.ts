@@ -7,9 +7,11 @@ import { checkNumber, checkOptions, describeValue } from '@blockwise/tensor';
 
 /** Median of a non-empty list of finite numbers (mean of the two middle values for even lengths). */
 export function median(xs: readonly number[]): number {
-  if (!Array.isArray(xs) || xs.length === 0) throw new RangeError(`median: xs must be a non-empty array of numbers, got ${describeValue(xs)}`);
+  if (!Array.isArray(xs) || xs.length === 0)
+    throw new RangeError(`median: xs must be a non-empty array of numbers, got ${describeValue(xs)}`);
   const s = xs.map((x, i) => {
-    if (typeof x !== 'number' || Number.isNaN(x)) throw new TypeError(`median: xs[${i}] must be a number, got ${describeValue(x)}`);
+    if (typeof x !== 'number' || Number.isNaN(x))
+      throw new TypeError(`median: xs[${i}] must be a number, got ${describeValue(x)}`);
     return x;
   });
   s.sort((a, b) => a - b);
@@ -50,7 +52,10 @@ interface Readable {
 }
 
 const isReadable = (v: unknown): v is Readable =>
-  typeof v === 'object' && v !== null && typeof (v as Readable).data === 'function' && typeof (v as Readable).dispose === 'function';
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as Readable).data === 'function' &&
+  typeof (v as Readable).dispose === 'function';
 
 /**
  * Waits for what `fn` returned. A tensor (or an array of tensors) is read back and disposed, so
@@ -77,7 +82,11 @@ export async function timeBest(fn: () => unknown, options?: TimeBestOptions): Pr
   if (typeof fn !== 'function') throw new TypeError(`timeBest: fn must be a function, got ${describeValue(fn)}`);
   const o = checkOptions('timeBest', options, ['repeats', 'budgetMs', 'maxRepeats', 'warmup']);
   const repeats = checkNumber('timeBest: repeats', o.repeats ?? 3, { min: 1, max: 1e6, integer: true });
-  const maxRepeats = checkNumber('timeBest: maxRepeats', o.maxRepeats ?? Math.max(10, repeats), { min: repeats, max: 1e6, integer: true });
+  const maxRepeats = checkNumber('timeBest: maxRepeats', o.maxRepeats ?? Math.max(10, repeats), {
+    min: repeats,
+    max: 1e6,
+    integer: true,
+  });
   const budgetMs = checkNumber('timeBest: budgetMs', o.budgetMs ?? 0, { min: 0, allowInfinity: false });
   const warmup = checkNumber('timeBest: warmup', o.warmup ?? 0, { min: 0, max: 1e6, integer: true });
   for (let i = 0; i < warmup; i++) await settle(fn());

@@ -31,13 +31,20 @@ describe('README quick starts run as written and print what the README shows', (
     const readme = readFileSync(join(root, 'packages', name, 'README.md'), 'utf8');
     it(`@blockwise/${name}: quick start`, () => {
       const { install, js, expected } = readmeQuickStart(readme);
-      expect(install, `packages/${name}/README.md needs an npm install line in a sh block under "## Install"`).not.toBeNull();
+      expect(
+        install,
+        `packages/${name}/README.md needs an npm install line in a sh block under "## Install"`,
+      ).not.toBeNull();
       expect(js, `packages/${name}/README.md needs a js block under "## Quick start"`).not.toBeNull();
-      expect(expected, `packages/${name}/README.md needs a text block with the output after its quick start`).not.toBeNull();
+      expect(
+        expected,
+        `packages/${name}/README.md needs a text block with the output after its quick start`,
+      ).not.toBeNull();
       expect(compareOutput(runFile(`${name}-quickstart.mjs`, js), expected)).toBeNull();
     });
     const ts = fencedAfter(readme, 'Example', 'ts');
-    if (ts) it(`@blockwise/${name}: TypeScript example`, () => expect(typeof runFile(`${name}.mts`, ts)).toBe('string'));
+    if (ts)
+      it(`@blockwise/${name}: TypeScript example`, () => expect(typeof runFile(`${name}.mts`, ts)).toBe('string'));
   }
 });
 
@@ -51,11 +58,17 @@ function exportsOf(file: string): { values: Set<string>; types: Set<string> } {
       const item = raw.replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '').trim();
       if (!item) continue;
       const isType = Boolean(m[1]) || item.startsWith('type ');
-      const name = item.replace(/^type\s+/, '').split(/\s+as\s+/).pop()!.trim();
+      const name = item
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)
+        .pop()!
+        .trim();
       (isType ? types : values).add(name);
     }
   }
-  for (const m of src.matchAll(/^export\s+(?:declare\s+)?(?:async\s+)?(const|let|function\*?|class|enum|type|interface)\s+([A-Za-z_$][\w$]*)/gm)) {
+  for (const m of src.matchAll(
+    /^export\s+(?:declare\s+)?(?:async\s+)?(const|let|function\*?|class|enum|type|interface)\s+([A-Za-z_$][\w$]*)/gm,
+  )) {
     (m[1] === 'type' || m[1] === 'interface' ? types : values).add(m[2]!);
   }
   return { values, types };

@@ -4,7 +4,18 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeGrayPng, imageGrid } from './png.js';
 import { chartSpec, usesLogY } from './charts.js';
-import { formatValue, groupResults, MAX_COLUMNS, metricHeader, renderHtml, renderMarkdown, resultTables, resultsTable, writeReport, type Report } from './report.js';
+import {
+  formatValue,
+  groupResults,
+  MAX_COLUMNS,
+  metricHeader,
+  renderHtml,
+  renderMarkdown,
+  resultTables,
+  resultsTable,
+  writeReport,
+  type Report,
+} from './report.js';
 import type { Chart, Result } from './suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'blockwise-report-'));
@@ -12,15 +23,53 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function report(backend: string, ms: number): Report {
   return {
-    environment: { node: 'v20', platform: 'linux-x64', backend, backendReason: 'test', adapter: null, cpu: 'cpu', cores: 2, memoryGiB: 24, mode: 'quick', seed: 1, command: 'blockwise-bench', date: '2026-11-26T00:00:00Z' },
+    environment: {
+      node: 'v20',
+      platform: 'linux-x64',
+      backend,
+      backendReason: 'test',
+      adapter: null,
+      cpu: 'cpu',
+      cores: 2,
+      memoryGiB: 24,
+      mode: 'quick',
+      seed: 1,
+      command: 'blockwise-bench',
+      date: '2026-11-26T00:00:00Z',
+    },
     suites: [
       {
-        name: 'demo', description: 'a demo suite', seconds: 1, checks: [{ name: 'fast', pass: true, detail: 'yes' }], images: [],
+        name: 'demo',
+        description: 'a demo suite',
+        seconds: 1,
+        checks: [{ name: 'fast', pass: true, detail: 'yes' }],
+        images: [],
         results: [
-          { name: 'matmul', params: { n: 256 }, metrics: { ms: { value: ms, unit: 'ms' }, gflops: { value: 4, unit: 'GFLOP/s' } } },
+          {
+            name: 'matmul',
+            params: { n: 256 },
+            metrics: { ms: { value: ms, unit: 'ms' }, gflops: { value: 4, unit: 'GFLOP/s' } },
+          },
           { name: 'only here', params: {}, metrics: { x: { value: 1, unit: '' } } },
         ],
-        charts: [{ id: 'c', title: 'a chart', kind: 'line', x: 'n', y: 'ms', series: [{ name: 's', points: [[1, 2], [2, 3]] }] }],
+        charts: [
+          {
+            id: 'c',
+            title: 'a chart',
+            kind: 'line',
+            x: 'n',
+            y: 'ms',
+            series: [
+              {
+                name: 's',
+                points: [
+                  [1, 2],
+                  [2, 3],
+                ],
+              },
+            ],
+          },
+        ],
       },
     ],
   };
@@ -31,7 +80,11 @@ describe('reports', () => {
     await writeReport(report('wasm', 10), dir);
     const json = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
     expect(Object.keys(json)).toEqual(['environment', 'suites']);
-    expect(json.suites[0]!.results[0]).toEqual({ name: 'matmul', params: { n: 256 }, metrics: { ms: { value: 10, unit: 'ms' }, gflops: { value: 4, unit: 'GFLOP/s' } } });
+    expect(json.suites[0]!.results[0]).toEqual({
+      name: 'matmul',
+      params: { n: 256 },
+      metrics: { ms: { value: 10, unit: 'ms' }, gflops: { value: 4, unit: 'GFLOP/s' } },
+    });
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     // One table per kind, units once, an arrow for the better direction.
     expect(md).toContain('| ms ↓ | GFLOP/s ↑ |');
@@ -76,19 +129,28 @@ describe('sample images', () => {
     writeFileSync(join(sub, 'demo-gen.png'), encodeGrayPng(g.gray, g.width, g.height));
     writeFileSync(join(sub, 'demo-gen-real.png'), encodeGrayPng(g.gray, g.width, g.height));
     const rep = report('wasm', 1);
-    rep.suites[0]!.images = [{ name: 'gen', path: 'demo-gen.png', realPath: 'demo-gen-real.png', title: 'BFM K=2 samples' }];
+    rep.suites[0]!.images = [
+      { name: 'gen', path: 'demo-gen.png', realPath: 'demo-gen-real.png', title: 'BFM K=2 samples' },
+    ];
     await writeReport(rep, sub);
     const md = readFileSync(join(sub, 'report.md'), 'utf8');
     expect(md).toContain('| BFM K=2 samples | real samples |');
     expect(md).toContain('| ![gen](demo-gen.png) | ![real](demo-gen-real.png) |');
     const html = readFileSync(join(sub, 'report.html'), 'utf8');
-    expect(html).toMatch(/<figure class="pair"><div><img src="data:image\/png;base64,[^"]+" alt="gen"><img src="data:image\/png;base64,[^"]+" alt="real samples"><\/div><figcaption>BFM K=2 samples; right: real samples/);
+    expect(html).toMatch(
+      /<figure class="pair"><div><img src="data:image\/png;base64,[^"]+" alt="gen"><img src="data:image\/png;base64,[^"]+" alt="real samples"><\/div><figcaption>BFM K=2 samples; right: real samples/,
+    );
   });
 });
 
 describe('results tables', () => {
   const r = (name: string, params: Result['params'], metrics: Record<string, number>, kind?: string): Result => ({
-    name, params, ...(kind ? { kind } : {}), metrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, { value: v, unit: k.endsWith('Ms') ? 'ms' : '' }])),
+    name,
+    params,
+    ...(kind ? { kind } : {}),
+    metrics: Object.fromEntries(
+      Object.entries(metrics).map(([k, v]) => [k, { value: v, unit: k.endsWith('Ms') ? 'ms' : '' }]),
+    ),
   });
 
   it('groups by kind, else by the metrics carried; a subset group joins its superset', () => {
@@ -107,7 +169,12 @@ describe('results tables', () => {
   it('has no empty column, says constant settings once, and keeps to 12 columns', () => {
     // 20 results of one kind, 3 varying and 2 constant params, 25 metrics, some missing.
     const rows = Array.from({ length: 20 }, (_, i) =>
-      r(`run ${i}`, { seed: i, lr: i / 10, big: i % 2 === 0, backend: 'wasm', dim: 64 }, Object.fromEntries(Array.from({ length: 25 }, (_, m) => [`m${m}Ms`, i + m]).filter((_, m) => m % 5 !== i % 5)), 'runs'),
+      r(
+        `run ${i}`,
+        { seed: i, lr: i / 10, big: i % 2 === 0, backend: 'wasm', dim: 64 },
+        Object.fromEntries(Array.from({ length: 25 }, (_, m) => [`m${m}Ms`, i + m]).filter((_, m) => m % 5 !== i % 5)),
+        'runs',
+      ),
     );
     const tables = resultTables('runs', rows);
     // key columns: result, seed, lr, big = 4, so at most 8 metrics a table: ceil(25 / 8) = 4
@@ -118,16 +185,26 @@ describe('results tables', () => {
     for (const t of tables) {
       expect(t.head.length).toBeLessThanOrEqual(MAX_COLUMNS);
       expect(t.head.slice(0, 4)).toEqual(['result', 'seed', 'lr', 'big']);
-      for (let c = 0; c < t.head.length; c++) expect(t.rows.some((row) => row[c] !== ''), `${t.title}: column ${t.head[c]}`).toBe(true);
+      for (let c = 0; c < t.head.length; c++)
+        expect(
+          t.rows.some((row) => row[c] !== ''),
+          `${t.title}: column ${t.head[c]}`,
+        ).toBe(true);
     }
     expect(tables[0]!.head[4]).toBe('m1 (ms) ↓'); // first seen (run 0 has no m0)
   });
 
   it('drops the name column when every result has the same name, and a param that repeats the name', () => {
-    const [t] = resultTables('step', [r('step', { optimizer: 'a', p: 1 }, { stepMs: 2 }), r('step', { optimizer: 'b', p: 1 }, { stepMs: 3 })]);
+    const [t] = resultTables('step', [
+      r('step', { optimizer: 'a', p: 1 }, { stepMs: 2 }),
+      r('step', { optimizer: 'b', p: 1 }, { stepMs: 3 }),
+    ]);
     expect(t!.head).toEqual(['optimizer', 'step (ms) ↓']);
     expect(t!.caption).toBe('p: 1');
-    const [u] = resultTables('forecast', [r('wsd@150', { predicted: 'wsd@150' }, { mape: 1 }), r('rex@150', { predicted: 'rex@150' }, { mape: 2 })]);
+    const [u] = resultTables('forecast', [
+      r('wsd@150', { predicted: 'wsd@150' }, { mape: 1 }),
+      r('rex@150', { predicted: 'rex@150' }, { mape: 2 }),
+    ]);
     expect(u!.head).toEqual(['result', 'mape ↓']);
     expect(u!.caption).toBeUndefined();
   });
@@ -140,14 +217,28 @@ describe('results tables', () => {
     expect(metricHeader('measuredDensity', { value: 1, unit: '' })).toBe('measured density');
     expect(metricHeader('trainGflop', { value: 1, unit: 'GFLOP' })).toBe('train (GFLOP) ↓');
     expect(metricHeader('x', { value: 1, unit: '', better: 'higher' })).toBe('x ↑');
-    expect([formatValue(1048576), formatValue(0.12345), formatValue(29.2234), formatValue(2e-5), formatValue(96.8512, '%'), formatValue(12345.6), formatValue(Number.NaN)]).toEqual([
-      '1,048,576', '0.1235', '29.22', '2.00e-5', '96.9', '12,346', 'NaN',
-    ]);
+    expect([
+      formatValue(1048576),
+      formatValue(0.12345),
+      formatValue(29.2234),
+      formatValue(2e-5),
+      formatValue(96.8512, '%'),
+      formatValue(12345.6),
+      formatValue(Number.NaN),
+    ]).toEqual(['1,048,576', '0.1235', '29.22', '2.00e-5', '96.9', '12,346', 'NaN']);
   });
 });
 
 describe('charts', () => {
-  const chart = (ys: number[], logY?: boolean): Chart => ({ id: 'c', title: 't', kind: 'bar', x: 'x', y: 'ms', ...(logY === undefined ? {} : { logY }), series: ys.map((y, i) => ({ name: `s${i}`, points: [[1, y]] })) });
+  const chart = (ys: number[], logY?: boolean): Chart => ({
+    id: 'c',
+    title: 't',
+    kind: 'bar',
+    x: 'x',
+    y: 'ms',
+    ...(logY === undefined ? {} : { logY }),
+    series: ys.map((y, i) => ({ name: `s${i}`, points: [[1, y]] })),
+  });
   it('goes log scale by itself when bars differ by 30x or more', () => {
     expect(usesLogY(chart([12, 360]))).toBe(true); // 30x
     expect(usesLogY(chart([12, 300]))).toBe(false); // 25x
@@ -156,14 +247,33 @@ describe('charts', () => {
   });
   it('gives every series its own colour and keeps whole legend names', () => {
     const names = Array.from({ length: 14 }, (_, i) => `AdamW8bit(js kernel) variant ${i}`);
-    const spec = chartSpec({ id: 'c', title: 't', kind: 'line', x: 'n', y: 'ms', series: names.map((name, i) => ({ name, points: [[i + 1, i + 1]] })) }) as unknown as {
-      encoding: { color: { scale: { range: string[] }; legend: { labelLimit: number } }; x: { scale: { domain: number[]; nice: boolean } } };
+    const spec = chartSpec({
+      id: 'c',
+      title: 't',
+      kind: 'line',
+      x: 'n',
+      y: 'ms',
+      series: names.map((name, i) => ({ name, points: [[i + 1, i + 1]] })),
+    }) as unknown as {
+      encoding: {
+        color: { scale: { range: string[] }; legend: { labelLimit: number } };
+        x: { scale: { domain: number[]; nice: boolean } };
+      };
     };
     expect(new Set(spec.encoding.color.scale.range).size).toBe(14);
     expect(spec.encoding.color.legend.labelLimit).toBe(0);
     // A long title wraps instead of being cut.
-    const long = chartSpec({ id: 'c', title: 'checkerboard: samples in the data cells (%, higher is better) against FLOPs per sample, 4/8/16/32 steps', kind: 'line', x: 'n', y: 'y', series: [] }) as unknown as { title: { text: string[] } };
-    expect(long.title.text.join(' ')).toBe('checkerboard: samples in the data cells (%, higher is better) against FLOPs per sample, 4/8/16/32 steps');
+    const long = chartSpec({
+      id: 'c',
+      title: 'checkerboard: samples in the data cells (%, higher is better) against FLOPs per sample, 4/8/16/32 steps',
+      kind: 'line',
+      x: 'n',
+      y: 'y',
+      series: [],
+    }) as unknown as { title: { text: string[] } };
+    expect(long.title.text.join(' ')).toBe(
+      'checkerboard: samples in the data cells (%, higher is better) against FLOPs per sample, 4/8/16/32 steps',
+    );
     expect(long.title.text.every((l) => l.length <= 80)).toBe(true);
     // The x axis ends at the data: 1..14, not rounded out.
     expect(spec.encoding.x.scale).toMatchObject({ domain: [1, 14], nice: false });

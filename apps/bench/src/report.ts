@@ -171,7 +171,9 @@ export function resultTables(title: string, rows: Result[]): Table[] {
   const params = [...new Set(rows.flatMap((r) => Object.keys(r.params)))];
   // A param that only repeats the result's name (`predicted: 'wsd@150'` in 'wsd@150') gets no column.
   const echoesName = (p: string) => rows.every((r) => String(r.params[p]) === r.name);
-  const varying = params.filter((p) => new Set(rows.map((r) => JSON.stringify(r.params[p]))).size > 1 && !echoesName(p));
+  const varying = params.filter(
+    (p) => new Set(rows.map((r) => JSON.stringify(r.params[p]))).size > 1 && !echoesName(p),
+  );
   const constant = params.filter((p) => !varying.includes(p) && !echoesName(p));
   const metrics = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))];
   const sample = (m: string) => rows.find((r) => r.metrics[m])!.metrics[m]!;
@@ -183,7 +185,11 @@ export function resultTables(title: string, rows: Result[]): Table[] {
   if (keyCols.length > MAX_COLUMNS / 2) {
     // Too many varying settings for columns: one column says them all.
     keyCols = ['result'];
-    keyCells = (r: Result) => [[showName ? r.name : '', varying.map((p) => `${words(p)}=${formatParam(r.params[p])}`).join(', ')].filter(Boolean).join(': ')];
+    keyCells = (r: Result) => [
+      [showName ? r.name : '', varying.map((p) => `${words(p)}=${formatParam(r.params[p])}`).join(', ')]
+        .filter(Boolean)
+        .join(': '),
+    ];
   }
   // Split the metrics evenly over as few tables as the column limit allows (8 + 1, not 11 + 1...).
   const room = Math.max(1, MAX_COLUMNS - keyCols.length);
@@ -192,11 +198,15 @@ export function resultTables(title: string, rows: Result[]): Table[] {
   for (let i = 0; i < Math.max(1, metrics.length); i += per) {
     const ms = metrics.slice(i, i + per);
     tables.push({
-      title: metrics.length > per ? `${title.trim()} (${i / per + 1} of ${Math.ceil(metrics.length / per)})` : title.trim(),
+      title:
+        metrics.length > per ? `${title.trim()} (${i / per + 1} of ${Math.ceil(metrics.length / per)})` : title.trim(),
       ...(captionParts.length && i === 0 ? { caption: captionParts.join(' · ') } : {}),
       head: [...keyCols, ...ms.map((m) => metricHeader(m, sample(m)))],
       align: [...keyCols.map(() => 'l' as const), ...ms.map(() => 'r' as const)],
-      rows: rows.map((r) => [...keyCells(r), ...ms.map((m) => (r.metrics[m] ? formatValue(r.metrics[m]!.value, r.metrics[m]!.unit) : ''))]),
+      rows: rows.map((r) => [
+        ...keyCells(r),
+        ...ms.map((m) => (r.metrics[m] ? formatValue(r.metrics[m]!.value, r.metrics[m]!.unit) : '')),
+      ]),
     });
   }
   return tables;
@@ -207,11 +217,13 @@ function esc(s: string): string {
 }
 
 function tableMarkdown(t: Table): string {
-  return [
-    `| ${t.head.map(esc).join(' | ')} |`,
-    `| ${t.align.map((a) => (a === 'r' ? '---:' : '---')).join(' | ')} |`,
-    ...t.rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
-  ].join('\n') + '\n';
+  return (
+    [
+      `| ${t.head.map(esc).join(' | ')} |`,
+      `| ${t.align.map((a) => (a === 'r' ? '---:' : '---')).join(' | ')} |`,
+      ...t.rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+    ].join('\n') + '\n'
+  );
 }
 
 /** Results as markdown tables, one per kind (see {@link groupResults} and {@link resultTables}). */
@@ -229,14 +241,30 @@ export function resultsTable(results: Result[]): string {
 }
 
 function checksTable(checks: Check[]): Table {
-  return { head: ['target', 'met', 'detail'], align: ['l', 'l', 'l'], rows: checks.map((c) => [c.name, c.pass ? 'yes' : '**no**', c.detail]) };
+  return {
+    head: ['target', 'met', 'detail'],
+    align: ['l', 'l', 'l'],
+    rows: checks.map((c) => [c.name, c.pass ? 'yes' : '**no**', c.detail]),
+  };
 }
 
 function envTable(e: Environment): Table {
   return {
     head: ['node', 'platform', 'backend', 'adapter', 'cpu', 'cores', 'memory', 'mode', 'seed'],
     align: ['l', 'l', 'l', 'l', 'l', 'r', 'r', 'l', 'r'],
-    rows: [[e.node, e.platform, `${e.backend} (${e.backendReason})`, e.adapter ?? 'none', e.cpu, String(e.cores), `${e.memoryGiB} GiB`, e.mode, String(e.seed)]],
+    rows: [
+      [
+        e.node,
+        e.platform,
+        `${e.backend} (${e.backendReason})`,
+        e.adapter ?? 'none',
+        e.cpu,
+        String(e.cores),
+        `${e.memoryGiB} GiB`,
+        e.mode,
+        String(e.seed),
+      ],
+    ],
   };
 }
 
@@ -263,7 +291,11 @@ function blocks(report: Report): Block[] {
     { type: 'table', table: envTable(e) },
   ];
   if (e.backend === 'webgpu' && typeof e.adapter === 'string' && e.adapter.endsWith('(software)')) {
-    out.push({ type: 'p', cls: 'note', text: 'Note: WebGPU ran on a software adapter (no GPU): times are CPU times, and quick runs shrink sizes where a suite says so below.' });
+    out.push({
+      type: 'p',
+      cls: 'note',
+      text: 'Note: WebGPU ran on a software adapter (no GPU): times are CPU times, and quick runs shrink sizes where a suite says so below.',
+    });
   }
   for (const s of report.suites) {
     out.push({ type: 'h2', text: s.name }, { type: 'p', text: `${s.description} (${s.seconds.toFixed(1)} s)` });
@@ -274,7 +306,8 @@ function blocks(report: Report): Block[] {
     if (s.charts[h]) out.push({ type: 'charts', charts: [s.charts[h]!] });
     if (s.results.length) {
       out.push({ type: 'h3', text: 'Results' });
-      for (const [title, rows] of groupResults(s.results)) for (const t of resultTables(title, rows)) out.push({ type: 'table', table: t });
+      for (const [title, rows] of groupResults(s.results))
+        for (const t of resultTables(title, rows)) out.push({ type: 'table', table: t });
     }
     const rest = s.charts.filter((_, i) => i !== h);
     if (rest.length) out.push({ type: 'h3', text: 'Charts' }, { type: 'charts', charts: rest });
@@ -313,7 +346,13 @@ export function renderMarkdown(report: Report): string {
         break;
       case 'images':
         for (const im of b.images) {
-          if (im.realPath) lines.push(`| ${esc(im.title ?? im.name)} | real samples |`, '| --- | --- |', `| ![${im.name}](${im.path}) | ![real](${im.realPath}) |`, '');
+          if (im.realPath)
+            lines.push(
+              `| ${esc(im.title ?? im.name)} | real samples |`,
+              '| --- | --- |',
+              `| ![${im.name}](${im.path}) | ![real](${im.realPath}) |`,
+              '',
+            );
           else lines.push(`![${im.title ?? im.name}](${im.path})`, '', `_${esc(im.title ?? im.name)}_`, '');
         }
         break;
@@ -329,7 +368,9 @@ function h(s: string): string {
 function tableHtml(t: Table): string {
   const cell = (c: string) => h(c).replace(/\*\*(.+?)\*\*/g, '<b>$1</b>');
   const head = t.head.map((c, i) => `<th class="${t.align[i]}">${cell(c)}</th>`).join('');
-  const body = t.rows.map((r) => `<tr>${r.map((c, i) => `<td class="${t.align[i]}">${cell(c)}</td>`).join('')}</tr>`).join('\n');
+  const body = t.rows
+    .map((r) => `<tr>${r.map((c, i) => `<td class="${t.align[i]}">${cell(c)}</td>`).join('')}</tr>`)
+    .join('\n');
   return `${t.title ? `<h4>${h(t.title)}</h4>` : ''}${t.caption ? `<p class="cap">${h(t.caption)}</p>` : ''}<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
@@ -338,7 +379,10 @@ function script(pkg: string, file: string): string | null {
   try {
     const require = createRequire(import.meta.url);
     let dir = dirname(require.resolve(pkg));
-    while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== pkg) {
+    while (
+      !existsSync(join(dir, 'package.json')) ||
+      JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== pkg
+    ) {
       const up = dirname(dir);
       if (up === dir) return null;
       dir = up;
@@ -354,7 +398,11 @@ function script(pkg: string, file: string): string | null {
  * as data URIs) with interactive charts and the same tables, opening from disk without a server.
  */
 export function renderHtml(report: Report, outDir: string): string {
-  const libs = [script('vega', 'build/vega.min.js'), script('vega-lite', 'build/vega-lite.min.js'), script('vega-embed', 'build/vega-embed.min.js')];
+  const libs = [
+    script('vega', 'build/vega.min.js'),
+    script('vega-lite', 'build/vega-lite.min.js'),
+    script('vega-embed', 'build/vega-embed.min.js'),
+  ];
   const interactive = libs.every((l) => l !== null);
   const specs: Record<string, unknown> = {};
   const parts: string[] = [];
@@ -402,9 +450,13 @@ export function renderHtml(report: Report, outDir: string): string {
         for (const im of b.images) {
           const cap = h(im.title ?? im.name);
           if (im.realPath) {
-            parts.push(`<figure class="pair"><div><img src="${png(im.path)}" alt="${h(im.name)}"><img src="${png(im.realPath)}" alt="real samples"></div><figcaption>${cap}; right: real samples</figcaption></figure>`);
+            parts.push(
+              `<figure class="pair"><div><img src="${png(im.path)}" alt="${h(im.name)}"><img src="${png(im.realPath)}" alt="real samples"></div><figcaption>${cap}; right: real samples</figcaption></figure>`,
+            );
           } else {
-            parts.push(`<figure><img src="${png(im.path)}" alt="${h(im.name)}"><figcaption>${cap}</figcaption></figure>`);
+            parts.push(
+              `<figure><img src="${png(im.path)}" alt="${h(im.name)}"><figcaption>${cap}</figcaption></figure>`,
+            );
           }
         }
         parts.push('</div>');
@@ -429,10 +481,14 @@ figcaption{font-size:13px;color:#555;max-width:640px}code{background:#f6f6f6}
 ${interactive ? libs.map((l) => `<script>${l}</script>`).join('\n') : ''}
 </head><body>
 ${parts.join('\n')}
-${interactive ? `<script>
+${
+  interactive
+    ? `<script>
 const specs = ${JSON.stringify(specs).replace(/</g, '\\u003c')};
 for (const [id, spec] of Object.entries(specs)) vegaEmbed('#' + id, spec, { actions: false });
-</script>` : ''}
+</script>`
+    : ''
+}
 </body></html>
 `;
 }

@@ -30,20 +30,35 @@ export function digitsSplit(
   digits: { x: Float32Array; y: Int32Array; n: number },
   options: DigitsSplitOptions,
 ): { train: DigitsPart; test: DigitsPart } {
-  if (typeof digits !== 'object' || digits === null || !(digits.x instanceof Float32Array) || !(digits.y instanceof Int32Array)) {
-    throw new TypeError(`digitsSplit: digits must be { x: Float32Array, y: Int32Array, n }, got ${describeValue(digits)}`);
+  if (
+    typeof digits !== 'object' ||
+    digits === null ||
+    !(digits.x instanceof Float32Array) ||
+    !(digits.y instanceof Int32Array)
+  ) {
+    throw new TypeError(
+      `digitsSplit: digits must be { x: Float32Array, y: Int32Array, n }, got ${describeValue(digits)}`,
+    );
   }
   const n = checkNumber('digitsSplit: digits.n', digits.n, { min: 2, integer: true });
   if (digits.x.length !== n * 64 || digits.y.length !== n) {
-    throw new RangeError(`digitsSplit: digits.x must hold n * 64 = ${n * 64} values and digits.y n = ${n}, got ${digits.x.length} and ${digits.y.length}`);
+    throw new RangeError(
+      `digitsSplit: digits.x must hold n * 64 = ${n * 64} values and digits.y n = ${n}, got ${digits.x.length} and ${digits.y.length}`,
+    );
   }
   if (options === undefined) throw new TypeError('digitsSplit: options must be an object with a seed, got undefined');
   const o = checkOptions('digitsSplit', options, ['testFraction', 'seed']);
   const seed = checkNumber('digitsSplit: seed', o.seed);
-  const testFraction = checkNumber('digitsSplit: testFraction', o.testFraction ?? 0.3, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true });
+  const testFraction = checkNumber('digitsSplit: testFraction', o.testFraction ?? 0.3, {
+    min: 0,
+    max: 1,
+    exclusiveMin: true,
+    exclusiveMax: true,
+  });
   const perm = createRng(seed).permutation(n);
   const nTest = Math.round(n * testFraction);
-  if (nTest < 1 || nTest >= n) throw new RangeError(`digitsSplit: testFraction ${testFraction} of ${n} rows leaves an empty side`);
+  if (nTest < 1 || nTest >= n)
+    throw new RangeError(`digitsSplit: testFraction ${testFraction} of ${n} rows leaves an empty side`);
   const take = (idx: Int32Array): DigitsPart => {
     const x = new Float32Array(idx.length * 64);
     const y = new Int32Array(idx.length);

@@ -101,9 +101,25 @@ export interface Suite {
 // a rate is a gain), then by words in the name. Lower: ms, s, bytes, loss, error, perplexity,
 // distance (and the sample-quality distances fd, sw2, w2, mmd, rmse, mape). Higher: GFLOP/s,
 // GB/s, tokens/s, accuracy, speed-up.
-const LOWER_UNITS = new Set(['ms', 's', 'us', 'ns', 'bytes', 'B', 'KiB', 'MiB', 'GiB', 'nats', 'bits', 'FLOP', 'GFLOP', 'TFLOP']);
+const LOWER_UNITS = new Set([
+  'ms',
+  's',
+  'us',
+  'ns',
+  'bytes',
+  'B',
+  'KiB',
+  'MiB',
+  'GiB',
+  'nats',
+  'bits',
+  'FLOP',
+  'GFLOP',
+  'TFLOP',
+]);
 const HIGHER_UNIT = /\/s$/; // GFLOP/s, GB/s, tokens/s, samples/s
-const LOWER_NAME = /(ms|time|seconds|bytes|loss|error|err|perplexity|distance|rmse|mape|mae|^fd$|^sw2$|^w2$|^mmd$|nfe)$/i;
+const LOWER_NAME =
+  /(ms|time|seconds|bytes|loss|error|err|perplexity|distance|rmse|mape|mae|^fd$|^sw2$|^w2$|^mmd$|nfe)$/i;
 const HIGHER_NAME = /(accuracy|acc|speed-?up|speedup|throughput|persecond|gflops|gbps|spearman|reduction)$/i;
 
 /**
@@ -144,7 +160,8 @@ export interface ShrinkOptions {
  * note saying so. Suites use it so `--backend webgpu` finishes on CI machines without a GPU.
  */
 export function shrinkSize(ctx: SuiteContext, size: number, options: ShrinkOptions): number {
-  if (!Number.isFinite(size) || size < 1) throw new RangeError(`shrinkSize: size must be a finite number >= 1, got ${size}`);
+  if (!Number.isFinite(size) || size < 1)
+    throw new RangeError(`shrinkSize: size must be a finite number >= 1, got ${size}`);
   const { factor = 0.25, min = 1, multipleOf = 1, what } = options;
   if (!(factor > 0 && factor <= 1)) throw new RangeError(`shrinkSize: factor must be in (0, 1], got ${factor}`);
   if (!ctx.softwareAdapter || ctx.full) return size;

@@ -17,7 +17,10 @@ export async function trainDigits(
   rng: Rng,
   onStep: (step: number, loss: number, lr: number) => void,
 ): Promise<number> {
-  const take = (p: DigitsPart) => ({ x: tf.tensor2d(p.x, [p.n, 64]), y: tf.tidy(() => tf.oneHot(tf.tensor1d(p.y, 'int32'), 10)) });
+  const take = (p: DigitsPart) => ({
+    x: tf.tensor2d(p.x, [p.n, 64]),
+    y: tf.tidy(() => tf.oneHot(tf.tensor1d(p.y, 'int32'), 10)),
+  });
   const nTrain = split.train.n;
   const train = take(split.train);
   const test = take(split.test);
@@ -28,7 +31,13 @@ export async function trainDigits(
   const logits = (x: tf.Tensor) => tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2);
   const warm = Math.max(1, Math.round(steps * 0.1));
   const decay = Math.max(1, Math.round(steps * 0.2));
-  const lr = warmupStableDecay({ peakValue: 0.01, warmupSteps: warm, stableSteps: steps - warm - decay, decaySteps: decay, minRatio: 0.1 });
+  const lr = warmupStableDecay({
+    peakValue: 0.01,
+    warmupSteps: warm,
+    stableSteps: steps - warm - decay,
+    decaySteps: decay,
+    minRatio: 0.1,
+  });
   const opt = new AdamW8bit({ learningRate: lr, weightDecay: 1e-4 });
   const batch = 64;
   for (let s = 0; s < steps; s++) {

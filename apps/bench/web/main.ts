@@ -96,7 +96,8 @@ function loadDigits(): Promise<{ x: Float32Array; y: Int32Array; n: number }> {
 async function main(): Promise<void> {
   state.backend = await pickBackend();
   const b = state.backend;
-  $('backend').textContent = `${b.backend} (${b.reason})${b.adapter ? ` — ${b.adapter.vendor} ${b.adapter.architecture} ${b.adapter.description}` : ''}`;
+  $('backend').textContent =
+    `${b.backend} (${b.reason})${b.adapter ? ` — ${b.adapter.vendor} ${b.adapter.architecture} ${b.adapter.description}` : ''}`;
   const steps = Number(new URLSearchParams(location.search).get('steps') ?? 150);
   state.status = 'training';
   $('status').textContent = 'training';
@@ -110,7 +111,8 @@ async function main(): Promise<void> {
   });
   $('accuracy').textContent = `${(100 * state.accuracy).toFixed(1)}%`;
   state.attention = await checkAttention(rng);
-  $('attention').textContent = `causal, ${state.attention.sparsity.toFixed(1)}% block sparsity: max |sparse - dense| = ${state.attention.maxError.toExponential(2)}, ${state.attention.ms.toFixed(1)} ms`;
+  $('attention').textContent =
+    `causal, ${state.attention.sparsity.toFixed(1)}% block sparsity: max |sparse - dense| = ${state.attention.maxError.toExponential(2)}, ${state.attention.ms.toFixed(1)} ms`;
   state.status = 'done';
   $('status').textContent = `done (tensors alive: ${tf.memory().numTensors})`;
 }

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { createBlockMask, type BlockMask, type MaskMod } from './blockMask.js';
-import { and, blockCausal, blockDiffusion, blockRank, causal, contextCausal, documents, not, or, prefixLM, slidingWindow } from './masks.js';
+import {
+  and,
+  blockCausal,
+  blockDiffusion,
+  blockRank,
+  causal,
+  contextCausal,
+  documents,
+  not,
+  or,
+  prefixLM,
+  slidingWindow,
+} from './masks.js';
 
 function sum(a: Int32Array): number {
   return a.reduce((s, v) => s + v, 0);
@@ -115,7 +127,8 @@ describe('createBlockMask (FlexAttention definitions)', () => {
     expect(counts(m3)).toEqual({ partial: 0, full: 6 });
     expect(m3.sparsity()).toBeCloseTo(62.5, 10);
     // token density (N+1)/(4N) for N = 2, 3, 4
-    for (const N of [2, 3, 4]) expect(density(blockDiffusion({ seqLen: N * 3, blockSize: 3 }), 6 * N)).toBeCloseTo((N + 1) / (4 * N), 12);
+    for (const N of [2, 3, 4])
+      expect(density(blockDiffusion({ seqLen: N * 3, blockSize: 3 }), 6 * N)).toBeCloseTo((N + 1) / (4 * N), 12);
   });
 
   it('rectangular blocks [4, 2] on causal 8', () => {
@@ -129,7 +142,12 @@ describe('createBlockMask (FlexAttention definitions)', () => {
 
   it('per-head masks and combinators', () => {
     // head 0 causal (3 blocks used of 4 at 8/4), head 1 not(causal) = strictly upper (qb0: kb0 partial, kb1 full; qb1: kb1 partial).
-    const m = createBlockMask((b, h, q, k) => (h === 0 ? causal(b, h, q, k) : not(causal)(b, h, q, k)), { qLen: 8, kvLen: 8, blockSize: 4, heads: 2 });
+    const m = createBlockMask((b, h, q, k) => (h === 0 ? causal(b, h, q, k) : not(causal)(b, h, q, k)), {
+      qLen: 8,
+      kvLen: 8,
+      blockSize: 4,
+      heads: 2,
+    });
     expect([...m.kvNumBlocks]).toEqual([1, 1, 1, 1]);
     expect([...m.fullKvNumBlocks]).toEqual([0, 1, 1, 0]);
     // 6 of 8 blocks computed over 2 heads: sparsity = 100 * (1 - 6 * 16 / (2 * 64)) = 25
@@ -142,14 +160,29 @@ describe('createBlockMask (FlexAttention definitions)', () => {
     const bc = blockCausal(2);
     expect([bc(0, 0, 0, 1), bc(0, 0, 1, 2), bc(0, 0, 3, 2)]).toEqual([true, false, true]);
     const cc = contextCausal(3, 2); // context 0..2 causal; blocks {3,4}, {5,6}
-    expect([cc(0, 0, 1, 2), cc(0, 0, 2, 1), cc(0, 0, 3, 4), cc(0, 0, 4, 0), cc(0, 0, 3, 5), cc(0, 0, 1, 3)]).toEqual([false, true, true, true, false, false]);
+    expect([cc(0, 0, 1, 2), cc(0, 0, 2, 1), cc(0, 0, 3, 4), cc(0, 0, 4, 0), cc(0, 0, 3, 5), cc(0, 0, 1, 3)]).toEqual([
+      false,
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
     const br = blockRank([2, 2, 2, 1], { causal: false }); // instr 0,1 | doc 2,3 | doc 4,5 | query 6
-    expect([br(0, 0, 2, 0), br(0, 0, 2, 4), br(0, 0, 4, 3), br(0, 0, 6, 3), br(0, 0, 0, 2)]).toEqual([true, false, false, true, false]);
+    expect([br(0, 0, 2, 0), br(0, 0, 2, 4), br(0, 0, 4, 3), br(0, 0, 6, 3), br(0, 0, 0, 2)]).toEqual([
+      true,
+      false,
+      false,
+      true,
+      false,
+    ]);
     expect(blockRank([2, 2, 1])(0, 0, 1, 3)).toBe(false); // causal by default
   });
 
   it('rejects bad sizes with clear errors', () => {
-    expect(() => createBlockMask(causal, { qLen: 8, kvLen: 8, blockSize: 0 })).toThrow(/blockSize \(query\) must be a positive integer, got 0/);
+    expect(() => createBlockMask(causal, { qLen: 8, kvLen: 8, blockSize: 0 })).toThrow(
+      /blockSize \(query\) must be a positive integer, got 0/,
+    );
     expect(() => createBlockMask(causal, { qLen: 0, kvLen: 8 })).toThrow(/qLen must be a positive integer, got 0/);
     expect(() => slidingWindow(0)).toThrow(/window must be an integer >= 1, got 0/);
     expect(() => blockDiffusion({ seqLen: 8, blockSize: 0 })).toThrow(/blockSize/);

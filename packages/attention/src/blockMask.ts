@@ -76,7 +76,14 @@ function checkPositiveInt(name: string, v: unknown): number {
 }
 
 /** Listed blocks first (ascending), then the rest (ascending), as PyTorch's stable descending argsort. */
-function orderRow(dense: Uint8Array, base: number, n: number, stride: number, outIdx: Int32Array, outBase: number): number {
+function orderRow(
+  dense: Uint8Array,
+  base: number,
+  n: number,
+  stride: number,
+  outIdx: Int32Array,
+  outBase: number,
+): number {
   let k = 0;
   for (let j = 0; j < n; j++) if (dense[base + j * stride]) outIdx[outBase + k++] = j;
   const count = k;
@@ -84,7 +91,13 @@ function orderRow(dense: Uint8Array, base: number, n: number, stride: number, ou
   return count;
 }
 
-function ordered(dense: Uint8Array, bh: number, rows: number, cols: number, transpose: boolean): { num: Int32Array; idx: Int32Array } {
+function ordered(
+  dense: Uint8Array,
+  bh: number,
+  rows: number,
+  cols: number,
+  transpose: boolean,
+): { num: Int32Array; idx: Int32Array } {
   const outRows = transpose ? cols : rows;
   const outCols = transpose ? rows : cols;
   const num = new Int32Array(bh * outRows);
@@ -105,8 +118,12 @@ function ordered(dense: Uint8Array, bh: number, rows: number, cols: number, tran
  * masked, a block is full when every pair in it attends and partial when some do.
  */
 export function createBlockMask(maskMod: MaskMod, opts: BlockMaskOptions): BlockMask {
-  if (typeof maskMod !== 'function') throw new Error(`createBlockMask: maskMod must be a function (b, h, qIdx, kvIdx) => boolean, got ${typeof maskMod}`);
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`createBlockMask: options { qLen, kvLen, blockSize } are required, got ${describeValue(opts)}`);
+  if (typeof maskMod !== 'function')
+    throw new Error(
+      `createBlockMask: maskMod must be a function (b, h, qIdx, kvIdx) => boolean, got ${typeof maskMod}`,
+    );
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
+    throw new Error(`createBlockMask: options { qLen, kvLen, blockSize } are required, got ${describeValue(opts)}`);
   checkOptions('createBlockMask', opts, BLOCK_MASK_KEYS);
   const qLen = checkPositiveInt('qLen', opts.qLen);
   const kvLen = checkPositiveInt('kvLen', opts.kvLen);
@@ -120,7 +137,9 @@ export function createBlockMask(maskMod: MaskMod, opts: BlockMaskOptions): Block
   // work and memory with a clear error instead of hanging or running out of memory.
   const pairs = batch * heads * Math.ceil(qLen / qBlock) * qBlock * Math.ceil(kvLen / kvBlock) * kvBlock;
   if (pairs > MAX_PAIRS) {
-    throw new Error(`createBlockMask: batch * heads * qLen * kvLen (padded to whole blocks) is ${pairs}, more than the 2^31 (query, key) pairs a mask can evaluate (batch ${batch}, heads ${heads}, qLen ${qLen}, kvLen ${kvLen}, blockSize [${qBlock}, ${kvBlock}])`);
+    throw new Error(
+      `createBlockMask: batch * heads * qLen * kvLen (padded to whole blocks) is ${pairs}, more than the 2^31 (query, key) pairs a mask can evaluate (batch ${batch}, heads ${heads}, qLen ${qLen}, kvLen ${kvLen}, blockSize [${qBlock}, ${kvBlock}])`,
+    );
   }
   const nq = Math.ceil(qLen / qBlock);
   const nk = Math.ceil(kvLen / kvBlock);
@@ -165,7 +184,19 @@ export function createBlockMask(maskMod: MaskMod, opts: BlockMaskOptions): Block
   }
   const partialBits = new Uint8Array(numPartial * blockArea);
   chunks.forEach((c, i) => partialBits.set(c, i * blockArea));
-  return assembleBlockMask({ batch, heads, qLen, kvLen, qBlock, kvBlock, partialDense, fullDense, partialOffset, partialBits, maskMod });
+  return assembleBlockMask({
+    batch,
+    heads,
+    qLen,
+    kvLen,
+    qBlock,
+    kvBlock,
+    partialDense,
+    fullDense,
+    partialOffset,
+    partialBits,
+    maskMod,
+  });
 }
 
 /** Builds the index lists and methods from block-level dense masks (shared with block selection). */
@@ -187,7 +218,9 @@ export function assembleBlockMask(a: {
   // work and memory with a clear error instead of hanging or running out of memory.
   const pairs = batch * heads * Math.ceil(qLen / qBlock) * qBlock * Math.ceil(kvLen / kvBlock) * kvBlock;
   if (pairs > MAX_PAIRS) {
-    throw new Error(`createBlockMask: batch * heads * qLen * kvLen (padded to whole blocks) is ${pairs}, more than the 2^31 (query, key) pairs a mask can evaluate (batch ${batch}, heads ${heads}, qLen ${qLen}, kvLen ${kvLen}, blockSize [${qBlock}, ${kvBlock}])`);
+    throw new Error(
+      `createBlockMask: batch * heads * qLen * kvLen (padded to whole blocks) is ${pairs}, more than the 2^31 (query, key) pairs a mask can evaluate (batch ${batch}, heads ${heads}, qLen ${qLen}, kvLen ${kvLen}, blockSize [${qBlock}, ${kvBlock}])`,
+    );
   }
   const nq = Math.ceil(qLen / qBlock);
   const nk = Math.ceil(kvLen / kvBlock);
@@ -262,7 +295,14 @@ function tokenMask(m: BlockMask): Uint8Array {
  * Checks that `mask` fits attention over `[batch, heads, qLen, ...]` queries and `kvLen` keys;
  * throws naming both shapes otherwise. @internal
  */
-export function checkBlockMask(mask: BlockMask, batch: number, heads: number, qLen: number, kvLen: number, where: string): void {
+export function checkBlockMask(
+  mask: BlockMask,
+  batch: number,
+  heads: number,
+  qLen: number,
+  kvLen: number,
+  where: string,
+): void {
   if (!mask || !(mask.kvIndices instanceof Int32Array)) {
     throw new Error(`${where}: blockMask must be a BlockMask from createBlockMask, got ${typeof mask}`);
   }

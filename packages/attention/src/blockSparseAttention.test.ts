@@ -9,7 +9,15 @@ import { denseAttention } from './dense.js';
 import { blockDiffusion, causal, fullMask, not, slidingWindow } from './masks.js';
 import { attentionSimdSupported } from './simdKernel.js';
 
-function qkv(seed: number, b: number, hq: number, hkv: number, lq: number, lk: number, d: number): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+function qkv(
+  seed: number,
+  b: number,
+  hq: number,
+  hkv: number,
+  lq: number,
+  lk: number,
+  d: number,
+): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
   const rng = createRng(seed);
   return [
     rng.normalTensor([b, hq, lq, d]) as tf.Tensor4D,
@@ -54,7 +62,13 @@ function run(attn: Attn, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, useLse: boole
   return { out: out!, lse: lse!, dq: dq!, dk: dk!, dv: dv! };
 }
 
-function compare(mod: MaskMod, dims: [number, number, number, number, number, number], block: number | [number, number], useLse: boolean, impl: 'kernel' | 'ops' | 'dense' = 'kernel'): void {
+function compare(
+  mod: MaskMod,
+  dims: [number, number, number, number, number, number],
+  block: number | [number, number],
+  useLse: boolean,
+  impl: 'kernel' | 'ops' | 'dense' = 'kernel',
+): void {
   const [b, hq, hkv, lq, lk, d] = dims;
   const [q, k, v] = qkv(7, b, hq, hkv, lq, lk, d);
   const blockMask = createBlockMask(mod, { qLen: lq, kvLen: lk, blockSize: block });
@@ -105,7 +119,9 @@ describe('blockSparseAttention vs denseAttention (cpu)', () => {
     const blockMask = createBlockMask(causal, { qLen: 8, kvLen: 8, blockSize: 4 });
     for (let step = 0; step < 2; step++) {
       await expectNoLeaks(() => {
-        const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(blockSparseAttention(a, b, v, { blockMask })))([q, k]);
+        const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(blockSparseAttention(a, b, v, { blockMask })),
+        )([q, k]);
         tf.dispose(value);
         tf.dispose(grads);
         const g = tf.grads((a: tf.Tensor) => tf.sum(blockSparseAttention(a, k, v, { blockMask })))([q]);
@@ -118,14 +134,24 @@ describe('blockSparseAttention vs denseAttention (cpu)', () => {
   it('rejects shapes that disagree, head counts that do not divide and masks for other lengths', () => {
     const [q, k, v] = qkv(1, 1, 3, 2, 8, 8, 4);
     const m8 = createBlockMask(causal, { qLen: 8, kvLen: 8, blockSize: 4 });
-    expect(() => blockSparseAttention(q, k, v, { blockMask: m8 })).toThrow(/query heads \(3, q \[1, 3, 8, 4\]\) must be a multiple of key\/value heads \(2, k \[1, 2, 8, 4\]\)/);
+    expect(() => blockSparseAttention(q, k, v, { blockMask: m8 })).toThrow(
+      /query heads \(3, q \[1, 3, 8, 4\]\) must be a multiple of key\/value heads \(2, k \[1, 2, 8, 4\]\)/,
+    );
     const [q2, k2, v2] = qkv(1, 1, 2, 2, 8, 8, 4);
     const m6 = createBlockMask(causal, { qLen: 6, kvLen: 6, blockSize: 4 });
-    expect(() => blockSparseAttention(q2, k2, v2, { blockMask: m6 })).toThrow(/built for shape \[1, 1, 6, 6\].*qLen 8, kvLen 8/);
-    expect(() => blockSparseAttention(q2, k2, tf.zeros([1, 2, 7, 4]), { blockMask: m8 })).toThrow(/k and v shapes must match, got k \[1, 2, 8, 4\] and v \[1, 2, 7, 4\]/);
-    expect(() => blockSparseAttention(q2, tf.zeros([1, 2, 8, 5]), tf.zeros([1, 2, 8, 5]), { blockMask: m8 })).toThrow(/head dims disagree/);
+    expect(() => blockSparseAttention(q2, k2, v2, { blockMask: m6 })).toThrow(
+      /built for shape \[1, 1, 6, 6\].*qLen 8, kvLen 8/,
+    );
+    expect(() => blockSparseAttention(q2, k2, tf.zeros([1, 2, 7, 4]), { blockMask: m8 })).toThrow(
+      /k and v shapes must match, got k \[1, 2, 8, 4\] and v \[1, 2, 7, 4\]/,
+    );
+    expect(() => blockSparseAttention(q2, tf.zeros([1, 2, 8, 5]), tf.zeros([1, 2, 8, 5]), { blockMask: m8 })).toThrow(
+      /head dims disagree/,
+    );
     expect(() => blockSparseAttention(tf.zeros([2, 8, 4]), k2, v2, { blockMask: m8 })).toThrow(/q must be 4-D/);
-    expect(() => blockSparseAttention(q2, k2, v2, { blockMask: m8, scale: 0 })).toThrow(/scale must be a finite positive number, got 0/);
+    expect(() => blockSparseAttention(q2, k2, v2, { blockMask: m8, scale: 0 })).toThrow(
+      /scale must be a finite positive number, got 0/,
+    );
     tf.dispose([q, k, v, q2, k2, v2]);
   });
 });
@@ -137,7 +163,8 @@ describe("impl 'ops' (gather + batched matMul, hand-written gradient) vs denseAt
     compare(fullMask, [1, 2, 1, 8, 8, 8], 4, false, 'ops');
   });
   it('causal with GQA and batch 2', () => compare(causal, [2, 4, 2, 12, 12, 8], 4, false, 'ops'));
-  it('sliding window, rectangular blocks, qLen != kvLen', () => compare(slidingWindow(3), [1, 2, 1, 9, 13, 4], [4, 2], false, 'ops'));
+  it('sliding window, rectangular blocks, qLen != kvLen', () =>
+    compare(slidingWindow(3), [1, 2, 1, 9, 13, 4], [4, 2], false, 'ops'));
   it('BD3-LM mask', () => compare(blockDiffusion({ seqLen: 6, blockSize: 3 }), [1, 2, 2, 12, 12, 8], 4, false, 'ops'));
   it('empty rows and empty query blocks give 0 and finite gradients', () => {
     // not(causal) with 4-blocks over 6: the last row sees nothing; (k < q is never true for q = 5)
@@ -146,12 +173,19 @@ describe("impl 'ops' (gather + batched matMul, hand-written gradient) vs denseAt
     compare((_b, _h, q, kv) => q < 4 && kv < 4, [1, 1, 1, 8, 8, 4], 4, false, 'ops');
   });
   it('masks that differ by head and by batch entry (slice by slice), with GQA', () => {
-    const perHead: MaskMod = (b, h, i, j) => (h % 2 === 0 ? causal(b, h, i, j) : slidingWindow(3, { causal: false })(b, h, i, j));
+    const perHead: MaskMod = (b, h, i, j) =>
+      h % 2 === 0 ? causal(b, h, i, j) : slidingWindow(3, { causal: false })(b, h, i, j);
     const [q, k, v] = qkv(21, 2, 4, 2, 7, 7, 4);
     for (const opts of [{ heads: 4 }, { batch: 2 }, { batch: 2, heads: 4 }]) {
       const mod: MaskMod = (b, h, i, j) => perHead(b, opts.heads ? h : 0, i, j) && (!opts.batch || b === 0 || j !== 0);
       const blockMask = createBlockMask(mod, { qLen: 7, kvLen: 7, blockSize: 2, ...opts });
-      const sparse = run((x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true, impl: 'ops' }), q, k, v, false);
+      const sparse = run(
+        (x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true, impl: 'ops' }),
+        q,
+        k,
+        v,
+        false,
+      );
       const dense = run((x, y, z) => denseAttention(x, y, z, { mask: blockMask, returnLse: true }), q, k, v, false);
       const tol = { atol: 1e-5, rtol: 1e-5 };
       expectClose(sparse.out, dense.out, { ...tol, label: `output ${JSON.stringify(opts)}` });
@@ -168,7 +202,11 @@ describe("impl 'ops' (gather + batched matMul, hand-written gradient) vs denseAt
     const blockMask = createBlockMask(causal, { qLen: 8, kvLen: 8, blockSize: 4 });
     for (let step = 0; step < 2; step++) {
       await expectNoLeaks(() => {
-        tf.dispose(tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(blockSparseAttention(a, b, c, { blockMask, impl: 'ops' })))([q, k, v]));
+        tf.dispose(
+          tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+            tf.sum(blockSparseAttention(a, b, c, { blockMask, impl: 'ops' })),
+          )([q, k, v]),
+        );
         const r = blockSparseAttention(q, k, v, { blockMask, impl: 'ops', returnLse: true });
         tf.dispose([r.output, r.lse]);
       });
@@ -190,7 +228,11 @@ describe("impl 'dense' (masked dense attention, hand-written gradient) vs denseA
     const blockMask = createBlockMask(fullMask, { qLen: 8, kvLen: 8, blockSize: 4 });
     for (let step = 0; step < 2; step++) {
       await expectNoLeaks(() => {
-        tf.dispose(tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(blockSparseAttention(a, b, c, { blockMask, impl: 'dense' })))([q, k, v]));
+        tf.dispose(
+          tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+            tf.sum(blockSparseAttention(a, b, c, { blockMask, impl: 'dense' })),
+          )([q, k, v]),
+        );
       });
     }
     tf.dispose([q, k, v]);
@@ -204,7 +246,9 @@ describe("impl 'dense' (masked dense attention, hand-written gradient) vs denseA
     expect(chooseImpl(dense, { batch: 1, heads: 1, returnLse: true })).toBe('kernel');
     expect(chooseImpl(dense, { batch: 1, heads: 1, backend: 'webgpu' })).toBe('ops');
     // the SIMD kernel beats tfjs dense attention on wasm even at 0% sparsity (measured 4-5x)
-    expect(chooseImpl(dense, { batch: 1, heads: 1, backend: 'wasm' })).toBe(attentionSimdSupported() ? 'kernel' : 'dense');
+    expect(chooseImpl(dense, { batch: 1, heads: 1, backend: 'wasm' })).toBe(
+      attentionSimdSupported() ? 'kernel' : 'dense',
+    );
     for (const blockMask of [dense, sparse]) {
       const a = blockSparseAttention(q, k, v, { blockMask });
       const b = blockSparseAttention(q, k, v, { blockMask, impl: 'kernel' });
@@ -220,7 +264,13 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
     const mod = slidingWindow(5);
     const [q, k, v] = qkv(11, 1, 2, 1, 9, 9, 4);
     const blockMask = createBlockMask(mod, { qLen: 9, kvLen: 9, blockSize: 4 });
-    const sparse = await runAsync((x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true }), q, k, v, true);
+    const sparse = await runAsync(
+      (x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true }),
+      q,
+      k,
+      v,
+      true,
+    );
     const dense = await runAsync((x, y, z) => denseAttention(x, y, z, { mask: mod, returnLse: true }), q, k, v, true);
     const tol = { atol: 2e-5, rtol: 2e-5 };
     expectClose(sparse.out, dense.out, { ...tol, label: 'output' });
@@ -233,9 +283,24 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
   it(`per-head masks with batch 2 and GQA match dense attention on ${backend}`, async () => {
     const [q, k, v] = qkv(12, 2, 4, 2, 7, 7, 4);
     // heads 0, 2 causal; heads 1, 3 a symmetric window of 3 (rows of partial and full blocks)
-    const blockMask = createBlockMask((b, h, i, j) => (h % 2 === 0 ? causal(b, h, i, j) : slidingWindow(3, { causal: false })(b, h, i, j)), { qLen: 7, kvLen: 7, blockSize: 2, heads: 4 });
-    const sparse = await runAsync((x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true }), q, k, v, true);
-    const dense = await runAsync((x, y, z) => denseAttention(x, y, z, { mask: blockMask, returnLse: true }), q, k, v, true);
+    const blockMask = createBlockMask(
+      (b, h, i, j) => (h % 2 === 0 ? causal(b, h, i, j) : slidingWindow(3, { causal: false })(b, h, i, j)),
+      { qLen: 7, kvLen: 7, blockSize: 2, heads: 4 },
+    );
+    const sparse = await runAsync(
+      (x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true }),
+      q,
+      k,
+      v,
+      true,
+    );
+    const dense = await runAsync(
+      (x, y, z) => denseAttention(x, y, z, { mask: blockMask, returnLse: true }),
+      q,
+      k,
+      v,
+      true,
+    );
     const tol = { atol: 2e-5, rtol: 2e-5 };
     expectClose(sparse.out, dense.out, { ...tol, label: 'output' });
     expectClose(sparse.lse, dense.lse, { ...tol, label: 'lse' });
@@ -248,8 +313,20 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
     // 31 rows of dim 64 fit a 16 KiB workgroup chunk pair, so each 32-block is read in 2 chunks (31 + 1).
     const [q, k, v] = qkv(13, 1, 2, 1, 40, 40, 64);
     const blockMask = createBlockMask(causal, { qLen: 40, kvLen: 40, blockSize: 32 });
-    const sparse = await runAsync((x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true }), q, k, v, true);
-    const dense = await runAsync((x, y, z) => denseAttention(x, y, z, { mask: causal, returnLse: true }), q, k, v, true);
+    const sparse = await runAsync(
+      (x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true }),
+      q,
+      k,
+      v,
+      true,
+    );
+    const dense = await runAsync(
+      (x, y, z) => denseAttention(x, y, z, { mask: causal, returnLse: true }),
+      q,
+      k,
+      v,
+      true,
+    );
     const tol = { atol: 2e-5, rtol: 2e-5 };
     expectClose(sparse.out, dense.out, { ...tol, label: 'output' });
     expectClose(sparse.lse, dense.lse, { ...tol, label: 'lse' });
@@ -262,7 +339,13 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
     const mod = slidingWindow(5);
     const [q, k, v] = qkv(14, 1, 2, 1, 9, 9, 4);
     const blockMask = createBlockMask(mod, { qLen: 9, kvLen: 9, blockSize: 4 });
-    const sparse = await runAsync((x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true, impl: 'ops' }), q, k, v, false);
+    const sparse = await runAsync(
+      (x, y, z) => blockSparseAttention(x, y, z, { blockMask, returnLse: true, impl: 'ops' }),
+      q,
+      k,
+      v,
+      false,
+    );
     const dense = await runAsync((x, y, z) => denseAttention(x, y, z, { mask: mod, returnLse: true }), q, k, v, false);
     const tol = { atol: 2e-5, rtol: 2e-5 };
     expectClose(sparse.out, dense.out, { ...tol, label: 'output' });
@@ -284,7 +367,9 @@ describeBackends(['cpu', 'wasm'], (backend) => {
     const v = rng.normalTensor([1, 2, 16, 8]);
     const blockMask = createBlockMask(causal, { qLen: 16, kvLen: 16, blockSize: 8 });
     for (const impl of ['dense', 'kernel', 'ops'] as const) {
-      const gs = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(blockSparseAttention(a, b, c, { blockMask, impl }), v)))([q, k, v]);
+      const gs = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+        tf.sum(tf.mul(blockSparseAttention(a, b, c, { blockMask, impl }), v)),
+      )([q, k, v]);
       for (const [i, g] of gs.entries()) {
         const data = await g.data();
         expect(data.every(Number.isFinite), `${impl} d${'qkv'[i]}`).toBe(true);

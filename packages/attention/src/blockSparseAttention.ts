@@ -1,11 +1,24 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkBoolean, checkNumber, checkOneOf, checkOptions, defineKernel, describeValue, type KernelIO } from '@blockwise/tensor';
+import {
+  checkBoolean,
+  checkNumber,
+  checkOneOf,
+  checkOptions,
+  defineKernel,
+  describeValue,
+  type KernelIO,
+} from '@blockwise/tensor';
 import { checkBlockMask, type BlockMask } from './blockMask.js';
 import { blockSparseAttentionDense, preferDense } from './blockSparseDense.js';
 import { blockSparseAttentionOps } from './blockSparseOps.js';
 import type { AttentionWithLse } from './dense.js';
 import { blockSparseBackwardSimd, blockSparseForwardSimd, lastAttentionPath, useSimdKernel } from './simdKernel.js';
-import { blockSparseBackwardReference, blockSparseForwardReference, type MaskArrays, type SparseDims } from './sparseKernel.js';
+import {
+  blockSparseBackwardReference,
+  blockSparseForwardReference,
+  type MaskArrays,
+  type SparseDims,
+} from './sparseKernel.js';
 import { checkFiniteInputs, checkFiniteOutput, checkQkv, resolveScale } from './validate.js';
 import { blockSparseBackwardWebGPU, blockSparseForwardWebGPU } from './webgpuKernels.js';
 
@@ -56,7 +69,12 @@ export function dimsOf(qShape: number[], kShape: number[], a: SparseAttrs): Spar
   const [batch, hq, lq, d] = qShape as [number, number, number, number];
   const [, hkv, lk] = kShape as [number, number, number];
   return {
-    batch, hq, hkv, lq, lk, d,
+    batch,
+    hq,
+    hkv,
+    lq,
+    lk,
+    d,
     scale: a.scale,
     maskBatch: a.maskBatch,
     maskHeads: a.maskHeads,
@@ -82,7 +100,19 @@ function maskArrays(pack: Int32Array, a: SparseAttrs): MaskArrays {
 
 interface Packed {
   data: Int32Array;
-  offsets: Record<'offKvNum' | 'offKvIdx' | 'offFullNum' | 'offFullIdx' | 'offPOff' | 'offQNum' | 'offQIdx' | 'offFullQNum' | 'offFullQIdx' | 'offBits', number>;
+  offsets: Record<
+    | 'offKvNum'
+    | 'offKvIdx'
+    | 'offFullNum'
+    | 'offFullIdx'
+    | 'offPOff'
+    | 'offQNum'
+    | 'offQIdx'
+    | 'offFullQNum'
+    | 'offFullQIdx'
+    | 'offBits',
+    number
+  >;
 }
 const packCache = new WeakMap<BlockMask, Packed>();
 
@@ -94,7 +124,17 @@ const packCache = new WeakMap<BlockMask, Packed>();
 export function packBlockMask(mask: BlockMask): Packed {
   const cached = packCache.get(mask);
   if (cached) return cached;
-  const parts = [mask.kvNumBlocks, mask.kvIndices, mask.fullKvNumBlocks, mask.fullKvIndices, mask.partialOffset, mask.qNumBlocks, mask.qIndices, mask.fullQNumBlocks, mask.fullQIndices];
+  const parts = [
+    mask.kvNumBlocks,
+    mask.kvIndices,
+    mask.fullKvNumBlocks,
+    mask.fullKvIndices,
+    mask.partialOffset,
+    mask.qNumBlocks,
+    mask.qIndices,
+    mask.fullQNumBlocks,
+    mask.fullQIndices,
+  ];
   const starts: number[] = [];
   let n = 0;
   for (const p of parts) {
@@ -104,9 +144,33 @@ export function packBlockMask(mask: BlockMask): Packed {
   const words = Math.max(1, Math.ceil(mask.partialBits.length / 4));
   const data = new Int32Array(n + words);
   parts.forEach((p, i) => data.set(p, starts[i]!));
-  new Uint8Array(data.buffer, (n) * 4, mask.partialBits.length).set(mask.partialBits);
-  const [offKvNum, offKvIdx, offFullNum, offFullIdx, offPOff, offQNum, offQIdx, offFullQNum, offFullQIdx] = starts as [number, number, number, number, number, number, number, number, number];
-  const packed: Packed = { data, offsets: { offKvNum, offKvIdx, offFullNum, offFullIdx, offPOff, offQNum, offQIdx, offFullQNum, offFullQIdx, offBits: n } };
+  new Uint8Array(data.buffer, n * 4, mask.partialBits.length).set(mask.partialBits);
+  const [offKvNum, offKvIdx, offFullNum, offFullIdx, offPOff, offQNum, offQIdx, offFullQNum, offFullQIdx] = starts as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const packed: Packed = {
+    data,
+    offsets: {
+      offKvNum,
+      offKvIdx,
+      offFullNum,
+      offFullIdx,
+      offPOff,
+      offQNum,
+      offQIdx,
+      offFullQNum,
+      offFullQIdx,
+      offBits: n,
+    },
+  };
   packCache.set(mask, packed);
   return packed;
 }
@@ -123,20 +187,36 @@ function simdHere(): boolean {
   return on;
 }
 
-
 const gradOp = defineKernel<SparseAttrs>({
   name: 'BlockwiseBlockSparseAttentionGrad',
   inputNames: ['q', 'k', 'v', 'lse', 'delta', 'dO', 'mask'],
   compute: (ins, attrs) => {
-    const [q, k, v, lse, delta, dO, mask] = ins as [KernelIO, KernelIO, KernelIO, KernelIO, KernelIO, KernelIO, KernelIO];
+    const [q, k, v, lse, delta, dO, mask] = ins as [
+      KernelIO,
+      KernelIO,
+      KernelIO,
+      KernelIO,
+      KernelIO,
+      KernelIO,
+      KernelIO,
+    ];
     const dims = dimsOf(q.shape, k.shape, attrs);
     const dq = new Float32Array(q.data.length);
     const dk = new Float32Array(k.data.length);
     const dv = new Float32Array(v.data.length);
     const run = simdHere() ? blockSparseBackwardSimd : blockSparseBackwardReference;
     run(
-      f32(q), f32(k), f32(v), f32(lse), f32(delta), f32(dO),
-      dims, maskArrays(mask.data as Int32Array, attrs), dq, dk, dv,
+      f32(q),
+      f32(k),
+      f32(v),
+      f32(lse),
+      f32(delta),
+      f32(dO),
+      dims,
+      maskArrays(mask.data as Int32Array, attrs),
+      dq,
+      dk,
+      dv,
     );
     return [
       { data: dq, shape: q.shape, dtype: 'float32' },
@@ -178,21 +258,26 @@ const forwardOp = defineKernel<SparseAttrs>({
   },
 });
 
-
 /**
  * The path `impl: 'auto'` takes for this mask on the current backend: 'kernel' on wasm (the SIMD
  * kernel), 'dense' on cpu for nearly dense masks, 'ops' on webgpu, webgl and tensorflow, else
  * 'kernel' (always 'kernel' when the log-sum-exp is requested, since only the kernel
  * differentiates it).
  */
-export function chooseImpl(mask: BlockMask, opts: { batch: number; heads: number; returnLse?: boolean; backend?: string }): 'kernel' | 'ops' | 'dense' {
-  if (!mask || !(mask.kvIndices instanceof Int32Array)) throw new Error(`chooseImpl: mask must be a BlockMask from createBlockMask, got ${describeValue(mask)}`);
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`chooseImpl: options { batch, heads } are required, got ${describeValue(opts)}`);
+export function chooseImpl(
+  mask: BlockMask,
+  opts: { batch: number; heads: number; returnLse?: boolean; backend?: string },
+): 'kernel' | 'ops' | 'dense' {
+  if (!mask || !(mask.kvIndices instanceof Int32Array))
+    throw new Error(`chooseImpl: mask must be a BlockMask from createBlockMask, got ${describeValue(mask)}`);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
+    throw new Error(`chooseImpl: options { batch, heads } are required, got ${describeValue(opts)}`);
   checkOptions('chooseImpl', opts, ['batch', 'heads', 'returnLse', 'backend']);
   checkNumber('chooseImpl: batch', opts.batch, { integer: true, min: 1 });
   checkNumber('chooseImpl: heads', opts.heads, { integer: true, min: 1 });
   if (opts.returnLse !== undefined) checkBoolean('chooseImpl: returnLse', opts.returnLse);
-  if (opts.backend !== undefined && typeof opts.backend !== 'string') throw new Error(`chooseImpl: backend must be a backend name, got ${describeValue(opts.backend)}`);
+  if (opts.backend !== undefined && typeof opts.backend !== 'string')
+    throw new Error(`chooseImpl: backend must be a backend name, got ${describeValue(opts.backend)}`);
   if (opts.returnLse) return 'kernel';
   const backend = opts.backend ?? tf.getBackend();
   if (backend === 'webgpu' || backend === 'webgl' || backend === 'tensorflow') return 'ops';
@@ -210,22 +295,39 @@ export function chooseImpl(mask: BlockMask, opts: { batch: number; heads: number
  * kernels on cpu, wasm (typed arrays) and webgpu (WGSL) with a registered gradient for q, k and v.
  * Rows with no allowed key give 0 (and -Infinity log-sum-exp).
  */
-export function blockSparseAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: BlockSparseAttentionOptions & { returnLse: true }): AttentionWithLse;
-export function blockSparseAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: BlockSparseAttentionOptions & { returnLse?: false }): tf.Tensor4D;
 export function blockSparseAttention(
-  q: tf.Tensor, k: tf.Tensor, v: tf.Tensor,
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  opts: BlockSparseAttentionOptions & { returnLse: true },
+): AttentionWithLse;
+export function blockSparseAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  opts: BlockSparseAttentionOptions & { returnLse?: false },
+): tf.Tensor4D;
+export function blockSparseAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
   opts: BlockSparseAttentionOptions & { returnLse?: boolean },
 ): tf.Tensor4D | AttentionWithLse {
   const where = 'blockSparseAttention';
   const s = checkQkv(q, k, v, where);
-  if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${where}: options { blockMask } are required, got ${describeValue(opts)}`);
+  if (!opts || typeof opts !== 'object' || Array.isArray(opts))
+    throw new Error(`${where}: options { blockMask } are required, got ${describeValue(opts)}`);
   checkOptions(where, opts, ['blockMask', 'scale', 'impl', 'returnLse']);
   const scale = resolveScale(opts.scale, s.d, where);
   const mask = opts.blockMask;
   checkBlockMask(mask, s.batch, s.hq, s.lq, s.lk, where);
   const impl = checkOneOf(`${where}: impl`, opts.impl ?? 'auto', ['auto', 'kernel', 'ops', 'dense'] as const);
   if (opts.returnLse !== undefined) checkBoolean(`${where}: returnLse`, opts.returnLse);
-  const host = checkFiniteInputs(where, [['q', q], ['k', k], ['v', v]]);
+  const host = checkFiniteInputs(where, [
+    ['q', q],
+    ['k', k],
+    ['v', v],
+  ]);
   const result = run(q, k, v, mask, scale, impl, !!opts.returnLse, s);
   const output = opts.returnLse ? (result as AttentionWithLse).output : (result as tf.Tensor4D);
   if (host) {
@@ -240,25 +342,45 @@ export function blockSparseAttention(
 }
 
 function run(
-  q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: BlockMask, scale: number,
-  impl: 'auto' | 'kernel' | 'ops' | 'dense', returnLse: boolean, s: { batch: number; hq: number },
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  mask: BlockMask,
+  scale: number,
+  impl: 'auto' | 'kernel' | 'ops' | 'dense',
+  returnLse: boolean,
+  s: { batch: number; hq: number },
 ): tf.Tensor4D | AttentionWithLse {
   const opts = { returnLse };
   const path = impl === 'auto' ? chooseImpl(mask, { batch: s.batch, heads: s.hq, returnLse: !!opts.returnLse }) : impl;
   if (path === 'dense') {
-    const r = blockSparseAttentionDense(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, mask, scale, (qx, kx, vx, o, lse, dO) => {
-      const packed = packBlockMask(mask);
-      const attrs: SparseAttrs = { scale, maskBatch: mask.batch, maskHeads: mask.heads, qBlock: mask.qBlock, kvBlock: mask.kvBlock, ...packed.offsets };
-      const maskT = tf.tensor1d(packed.data, 'int32');
-      // The backward kernel recomputes the scores, so it takes O and LSE from the kernel's own
-      // forward: the backend's matMul rounds differently, and at huge logits (q, k ~ 1e5) its LSE
-      // against the recomputed scores overflowed exp (non-finite gradients).
-      void o;
-      void lse;
-      const [o2, lse2] = forwardOp({ q: qx, k: kx, v: vx, mask: maskT }, attrs) as [tf.Tensor, tf.Tensor];
-      const delta = tf.sum(tf.mul(dO, o2), -1);
-      return gradOp({ q: qx, k: kx, v: vx, lse: lse2, delta, dO, mask: maskT }, attrs) as tf.Tensor[];
-    });
+    const r = blockSparseAttentionDense(
+      q as tf.Tensor4D,
+      k as tf.Tensor4D,
+      v as tf.Tensor4D,
+      mask,
+      scale,
+      (qx, kx, vx, o, lse, dO) => {
+        const packed = packBlockMask(mask);
+        const attrs: SparseAttrs = {
+          scale,
+          maskBatch: mask.batch,
+          maskHeads: mask.heads,
+          qBlock: mask.qBlock,
+          kvBlock: mask.kvBlock,
+          ...packed.offsets,
+        };
+        const maskT = tf.tensor1d(packed.data, 'int32');
+        // The backward kernel recomputes the scores, so it takes O and LSE from the kernel's own
+        // forward: the backend's matMul rounds differently, and at huge logits (q, k ~ 1e5) its LSE
+        // against the recomputed scores overflowed exp (non-finite gradients).
+        void o;
+        void lse;
+        const [o2, lse2] = forwardOp({ q: qx, k: kx, v: vx, mask: maskT }, attrs) as [tf.Tensor, tf.Tensor];
+        const delta = tf.sum(tf.mul(dO, o2), -1);
+        return gradOp({ q: qx, k: kx, v: vx, lse: lse2, delta, dO, mask: maskT }, attrs) as tf.Tensor[];
+      },
+    );
     if (opts.returnLse) return r;
     r.lse.dispose();
     return r.output;
@@ -270,8 +392,17 @@ function run(
     return r.output;
   }
   const packed = packBlockMask(mask);
-  const attrs: SparseAttrs = { scale, maskBatch: mask.batch, maskHeads: mask.heads, qBlock: mask.qBlock, kvBlock: mask.kvBlock, ...packed.offsets };
-  const [output, lse] = tf.tidy(() => forwardOp({ q, k, v, mask: tf.tensor1d(packed.data, 'int32') }, attrs) as tf.Tensor[]) as [tf.Tensor4D, tf.Tensor3D];
+  const attrs: SparseAttrs = {
+    scale,
+    maskBatch: mask.batch,
+    maskHeads: mask.heads,
+    qBlock: mask.qBlock,
+    kvBlock: mask.kvBlock,
+    ...packed.offsets,
+  };
+  const [output, lse] = tf.tidy(
+    () => forwardOp({ q, k, v, mask: tf.tensor1d(packed.data, 'int32') }, attrs) as tf.Tensor[],
+  ) as [tf.Tensor4D, tf.Tensor3D];
   if (opts.returnLse) return { output, lse };
   lse.dispose();
   return output;

@@ -41,7 +41,11 @@ export function preferDense(m: BlockMask, batch: number, heads: number): boolean
 
 /** Dense masked attention forward with the block-sparse backward kernel as its gradient (LSE without gradient). */
 export function blockSparseAttentionDense(
-  q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: BlockMask, scale: number,
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  mask: BlockMask,
+  scale: number,
   backward: (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, o: tf.Tensor, lse: tf.Tensor, dO: tf.Tensor) => tf.Tensor[],
 ): { output: tf.Tensor4D; lse: tf.Tensor3D } {
   const [b, h, lq, d] = q.shape;
@@ -49,7 +53,8 @@ export function blockSparseAttentionDense(
   const lk = k.shape[2];
   const group = h / hkv;
   const { bias, valid } = maskData(mask);
-  const expand = (x: tf.Tensor): tf.Tensor => (group === 1 ? x : tf.reshape(tf.tile(tf.reshape(x, [b * hkv, 1, lk * d]), [1, group, 1]), [b, h, lk, d]));
+  const expand = (x: tf.Tensor): tf.Tensor =>
+    group === 1 ? x : tf.reshape(tf.tile(tf.reshape(x, [b * hkv, 1, lk * d]), [1, group, 1]), [b, h, lk, d]);
   let lseOut: tf.Tensor3D | undefined;
   const f = tf.customGrad(((qx: tf.Tensor, kx: tf.Tensor, vx: tf.Tensor, save: tf.GradSaveFunc) => {
     const kk = expand(kx);
@@ -63,7 +68,10 @@ export function blockSparseAttentionDense(
     const p = tf.mul(tf.div(e, l), rowValid);
     const out = tf.matMul(p, vv);
     const lse = tf.add(m, tf.log(l));
-    const lse3 = tf.squeeze(tf.where(tf.cast(tf.add(tf.zerosLike(lse), rowValid), 'bool'), lse, tf.fill(lse.shape, -Infinity)), [3]);
+    const lse3 = tf.squeeze(
+      tf.where(tf.cast(tf.add(tf.zerosLike(lse), rowValid), 'bool'), lse, tf.fill(lse.shape, -Infinity)),
+      [3],
+    );
     lseOut = tf.keep(lse3 as tf.Tensor3D);
     save([qx, kx, vx, out, lse3]);
     return {

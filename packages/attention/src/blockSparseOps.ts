@@ -50,7 +50,9 @@ function allowed(m: BlockMask, qb: number, kb: number, i: number, j: number, par
 
 /** Groups of `rowsPer` rows by listed-block count; `lists(r)` gives the sorted listed blocks of row block r. */
 function buildGroups(
-  nRows: number, rowBlock: number, colBlock: number,
+  nRows: number,
+  rowBlock: number,
+  colBlock: number,
   lists: (r: number) => number[],
   ok: (r: number, c: number, i: number, j: number) => boolean,
 ): { groups: Group[]; inverse: Int32Array; emptyRows: number } {
@@ -114,16 +116,34 @@ function planFor(m: BlockMask): Plan {
     for (let i = 0; i < m.fullQNumBlocks[kb]!; i++) out.push(m.fullQIndices[kb * nq + i]!);
     return out.sort((a, b) => a - b);
   };
-  const fwd = buildGroups(nq, m.qBlock, m.kvBlock, kvList, (qb, kb, i, j) => allowed(m, qb, kb, i, j, m.partialOffset[qb * nk + kb]!));
-  const bwd = buildGroups(nk, m.kvBlock, m.qBlock, qList, (kb, qb, j, i) => allowed(m, qb, kb, i, j, m.partialOffset[qb * nk + kb]!));
-  const plan: Plan = { groups: fwd.groups, inverse: fwd.inverse, emptyRows: fwd.emptyRows, tGroups: bwd.groups, tInverse: bwd.inverse, tEmptyRows: bwd.emptyRows };
+  const fwd = buildGroups(nq, m.qBlock, m.kvBlock, kvList, (qb, kb, i, j) =>
+    allowed(m, qb, kb, i, j, m.partialOffset[qb * nk + kb]!),
+  );
+  const bwd = buildGroups(nk, m.kvBlock, m.qBlock, qList, (kb, qb, j, i) =>
+    allowed(m, qb, kb, i, j, m.partialOffset[qb * nk + kb]!),
+  );
+  const plan: Plan = {
+    groups: fwd.groups,
+    inverse: fwd.inverse,
+    emptyRows: fwd.emptyRows,
+    tGroups: bwd.groups,
+    tInverse: bwd.inverse,
+    tEmptyRows: bwd.emptyRows,
+  };
   plans.set(m, plan);
   return plan;
 }
 
 function padRows(x: tf.Tensor, rows: number): tf.Tensor {
   const extra = rows - x.shape[2]!;
-  return extra > 0 ? tf.pad(x, [[0, 0], [0, 0], [0, extra], [0, 0]]) : x;
+  return extra > 0
+    ? tf.pad(x, [
+        [0, 0],
+        [0, 0],
+        [0, extra],
+        [0, 0],
+      ])
+    : x;
 }
 
 /** `[B, H, rows, X]` rows in group order (groups, then zero rows for empty blocks) back to padded row order. */
@@ -172,7 +192,17 @@ function makeCore(mask: BlockMask, qShape: number[], kShape: number[], scale: nu
   const lkP = mask.numKvBlocks * mask.kvBlock;
   const expandKv = (x: tf.Tensor): tf.Tensor =>
     group === 1 ? x : tf.reshape(tf.tile(tf.reshape(x, [b * hkv, 1, lkP * d]), [1, group, 1]), [b, h, lkP, d]);
-  return { c: { b, h, d, scale, qBlock: mask.qBlock, kvBlock: mask.kvBlock }, plan: planFor(mask), group, hkv, lq, lk, lqP, lkP, expandKv };
+  return {
+    c: { b, h, d, scale, qBlock: mask.qBlock, kvBlock: mask.kvBlock },
+    plan: planFor(mask),
+    group,
+    hkv,
+    lq,
+    lk,
+    lqP,
+    lkP,
+    expandKv,
+  };
 }
 
 /** Output `[b, h, lq, d]` and padded log-sum-exp `[b, h, lqP]` of one mask slice. */
@@ -197,7 +227,16 @@ function forwardCore(core: Core, qx: tf.Tensor, kx: tf.Tensor, vx: tf.Tensor): {
     lses.push(tf.where(tf.cast(tf.reshape(valid, [1, 1, -1]), 'bool'), lse, tf.fill(lse.shape, -Infinity)));
   }
   const out = tf.slice(assemble(outs, plan.emptyRows, plan.inverse, [b, h, 0, d]), [0, 0, 0, 0], [b, h, core.lq, d]);
-  const lseP = tf.squeeze(assemble(lses.map((t) => tf.expandDims(t, 3)), plan.emptyRows, plan.inverse, [b, h, 0, 1], -Infinity), [3]);
+  const lseP = tf.squeeze(
+    assemble(
+      lses.map((t) => tf.expandDims(t, 3)),
+      plan.emptyRows,
+      plan.inverse,
+      [b, h, 0, 1],
+      -Infinity,
+    ),
+    [3],
+  );
   return { out, lseP };
 }
 
@@ -220,8 +259,16 @@ function maskSlice(m: BlockMask, s: number): BlockMask {
   const mb = Math.floor(s / m.heads);
   const mh = s % m.heads;
   const out = assembleBlockMask({
-    batch: 1, heads: 1, qLen: m.qLen, kvLen: m.kvLen, qBlock: m.qBlock, kvBlock: m.kvBlock,
-    partialDense, fullDense, partialOffset: m.partialOffset.slice(s * nq * nk, (s + 1) * nq * nk), partialBits: m.partialBits,
+    batch: 1,
+    heads: 1,
+    qLen: m.qLen,
+    kvLen: m.kvLen,
+    qBlock: m.qBlock,
+    kvBlock: m.kvBlock,
+    partialDense,
+    fullDense,
+    partialOffset: m.partialOffset.slice(s * nq * nk, (s + 1) * nq * nk),
+    partialBits: m.partialBits,
     maskMod: (_b, _h, q, kv) => m.maskMod(mb, mh, q, kv),
   });
   per.set(s, out);
@@ -244,7 +291,13 @@ interface Unit {
  * log-sum-exp output carries no gradient on this path). A mask that differs by batch entry or head
  * runs slice by slice.
  */
-export function blockSparseAttentionOps(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: BlockMask, scale: number): { output: tf.Tensor4D; lse: tf.Tensor3D } {
+export function blockSparseAttentionOps(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  mask: BlockMask,
+  scale: number,
+): { output: tf.Tensor4D; lse: tf.Tensor3D } {
   const [B, H, lq, d] = q.shape;
   const HKV = k.shape[1];
   const lk = k.shape[2];
@@ -282,7 +335,17 @@ export function blockSparseAttentionOps(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Te
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sq, sk, sv, so, sl] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
         const grads = units.map((u) =>
-          backward(u.core, [part(sq, u, false), part(sk, u, true), part(sv, u, true), part(so, u, false), tf.squeeze(part(sl, u, false), [3])], part(dy, u, false)),
+          backward(
+            u.core,
+            [
+              part(sq, u, false),
+              part(sk, u, true),
+              part(sv, u, true),
+              part(so, u, false),
+              tf.squeeze(part(sl, u, false), [3]),
+            ],
+            part(dy, u, false),
+          ),
         );
         const dq = join(grads.map((g) => g[0]!));
         if (units.length === 1) return [dq, grads[0]![1]!, grads[0]![2]!];
@@ -293,7 +356,9 @@ export function blockSparseAttentionOps(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Te
             const us = units.map((u, i) => ({ u, g: grads[i]![which]! })).filter(({ u }) => u.b0 === bRanges[bi]![0]);
             if (us[0]!.u.kn === HKV) cells.push(us[0]!.g);
             else {
-              const perKv = Array.from({ length: HKV }, (_, hk) => tf.addN(us.filter(({ u }) => u.k0 === hk).map(({ g }) => g)));
+              const perKv = Array.from({ length: HKV }, (_, hk) =>
+                tf.addN(us.filter(({ u }) => u.k0 === hk).map(({ g }) => g)),
+              );
               cells.push(tf.concat(perKv, 1));
             }
           }
@@ -318,7 +383,8 @@ function backward(core: Core, saved: tf.Tensor[], dy: tf.Tensor): tf.Tensor[] {
   // delta = rowsum(dO * O); rows with no key have lse -inf: use 0 there and zero their P.
   const delta = padRows(tf.sum(tf.mul(dy, out), -1, true), lqP);
   const lseSafe = tf.expandDims(tf.where(tf.isFinite(lseP), lseP, tf.zerosLike(lseP)), 3);
-  const rowsOf = (t: tf.Tensor, rows: Int32Array, n: number, w: number): tf.Tensor => tf.reshape(tf.gather(t, tf.tensor1d(rows, 'int32'), 2), [b * h * n, -1, w]);
+  const rowsOf = (t: tf.Tensor, rows: Int32Array, n: number, w: number): tf.Tensor =>
+    tf.reshape(tf.gather(t, tf.tensor1d(rows, 'int32'), 2), [b * h * n, -1, w]);
   const dqs: tf.Tensor[] = [];
   for (const g of plan.groups) {
     const { kg, s } = groupScores(c, g, qP, kP);

@@ -30,7 +30,8 @@ function toyModel(reach: number, log: { cacheLens: number[] }): BlockDiffusionMo
         const p = cache.length + i;
         let known = false;
         // positions left of the block are known (the prefix, or a virtual BOS at -1)
-        for (let r = 1; r <= reach; r++) if (i - r < 0 ? cache.length + i - r >= -1 : block[i - r] !== MASK) known = true;
+        for (let r = 1; r <= reach; r++)
+          if (i - r < 0 ? cache.length + i - r >= -1 : block[i - r] !== MASK) known = true;
         const want = target(p);
         const conf = want === DELIM ? 0.97 : known ? 0.95 : 0.3;
         for (let t = 0; t < VOCAB; t++) logits[i * VOCAB + t] = Math.log(t === want ? conf : (1 - conf) / (VOCAB - 2));
@@ -51,7 +52,11 @@ describe('decodeBlockDiffusion with a deterministic toy model', () => {
     // block 8..15: step 1 unmasks 8, 9, 14; step 2: 10, 11, 15; step 3: 12, 13 -> 3 calls
     // 16 tokens / 6 calls.
     const log = { cacheLens: [] as number[] };
-    const r = await decodeBlockDiffusion(toyModel(2, log), new Int32Array(0), { maxTokens: 16, blockSize: 8, threshold: 0.9 });
+    const r = await decodeBlockDiffusion(toyModel(2, log), new Int32Array(0), {
+      maxTokens: 16,
+      blockSize: 8,
+      threshold: 0.9,
+    });
     expect(Array.from(r.tokens)).toEqual(expected(16));
     expect(r.modelCalls).toBe(6);
     expect(r.tokensPerCall).toBeCloseTo(16 / 6, 12);
@@ -61,7 +66,11 @@ describe('decodeBlockDiffusion with a deterministic toy model', () => {
   });
 
   it('a threshold nothing reaches still unmasks one token per call', async () => {
-    const r = await decodeBlockDiffusion(toyModel(2, { cacheLens: [] }), new Int32Array(0), { maxTokens: 8, blockSize: 8, threshold: 0.99 });
+    const r = await decodeBlockDiffusion(toyModel(2, { cacheLens: [] }), new Int32Array(0), {
+      maxTokens: 8,
+      blockSize: 8,
+      threshold: 0.99,
+    });
     expect(Array.from(r.tokens)).toEqual(expected(8));
     expect(r.modelCalls).toBe(8);
   });
@@ -77,11 +86,17 @@ describe('decodeBlockDiffusion with a deterministic toy model', () => {
   it('sub-blocks: nothing past the current sub-block is unmasked', async () => {
     const seen: number[][] = [];
     const r = await decodeBlockDiffusion(toyModel(8, { cacheLens: [] }), new Int32Array(0), {
-      maxTokens: 8, blockSize: 8, subBlockSize: 4, threshold: 0.9,
+      maxTokens: 8,
+      blockSize: 8,
+      subBlockSize: 4,
+      threshold: 0.9,
       onStep: ({ unmasked }) => seen.push(unmasked),
     });
     // reach 8: every masked position is confident, so each call completes one 4-token sub-block.
-    expect(seen).toEqual([[0, 1, 2, 3], [4, 5, 6, 7]]);
+    expect(seen).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+    ]);
     expect(r.modelCalls).toBe(2);
     expect(Array.from(r.tokens)).toEqual(expected(8));
   });
@@ -89,7 +104,10 @@ describe('decodeBlockDiffusion with a deterministic toy model', () => {
   it('adaptive block size ends blocks at a confident delimiter (AdaBlock)', async () => {
     // delimiters at positions 4, 9, 14: blocks of 5 within [minBlock 2, maxBlock 8].
     const r = await decodeBlockDiffusion(toyModel(8, { cacheLens: [] }), new Int32Array(0), {
-      maxTokens: 15, blockSize: 4, threshold: 0.9, adaptive: { delimiterId: DELIM, minBlock: 2, maxBlock: 8, delimiterThreshold: 0.9 },
+      maxTokens: 15,
+      blockSize: 4,
+      threshold: 0.9,
+      adaptive: { delimiterId: DELIM, minBlock: 2, maxBlock: 8, delimiterThreshold: 0.9 },
     });
     expect(r.blockSizes).toEqual([5, 5, 5]);
     expect(Array.from(r.tokens)).toEqual(expected(15));
@@ -98,8 +116,14 @@ describe('decodeBlockDiffusion with a deterministic toy model', () => {
   });
 
   it('stops at the end-of-sequence token and rejects bad options', async () => {
-    const r = await decodeBlockDiffusion(toyModel(8, { cacheLens: [] }), new Int32Array(0), { maxTokens: 20, blockSize: 8, eosId: DELIM });
+    const r = await decodeBlockDiffusion(toyModel(8, { cacheLens: [] }), new Int32Array(0), {
+      maxTokens: 20,
+      blockSize: 8,
+      eosId: DELIM,
+    });
     expect(Array.from(r.tokens)).toEqual(expected(5));
-    await expect(decodeBlockDiffusion(toyModel(1, { cacheLens: [] }), new Int32Array(0), { maxTokens: 4, blockSize: 0 })).rejects.toThrow(/blockSize must be an integer >= 1, got 0/);
+    await expect(
+      decodeBlockDiffusion(toyModel(1, { cacheLens: [] }), new Int32Array(0), { maxTokens: 4, blockSize: 0 }),
+    ).rejects.toThrow(/blockSize must be an integer >= 1, got 0/);
   });
 });

@@ -81,19 +81,28 @@ function checkInt(name: string, v: unknown, min: number, max = Number.MAX_SAFE_I
 
 /** Rejects logits of the wrong length or with NaN (a broken model must not decode silently). */
 function checkLogits(logits: unknown, positions: number, vocab: number, maskId: number): Float32Array {
-  if (!(logits instanceof Float32Array)) throw new Error(`decodeBlockDiffusion: model.predict must return a Float32Array of logits, got ${describeValue(logits)}`);
+  if (!(logits instanceof Float32Array))
+    throw new Error(
+      `decodeBlockDiffusion: model.predict must return a Float32Array of logits, got ${describeValue(logits)}`,
+    );
   if (logits.length !== positions * vocab) {
-    throw new Error(`decodeBlockDiffusion: model.predict returned ${logits.length} logits, expected ${positions * vocab} (${positions} positions x vocabSize ${vocab})`);
+    throw new Error(
+      `decodeBlockDiffusion: model.predict returned ${logits.length} logits, expected ${positions * vocab} (${positions} positions x vocabSize ${vocab})`,
+    );
   }
   for (let i = 0; i < logits.length; i++) {
     const x = logits[i]!;
     // -Infinity rules a token out; NaN and +Infinity leave no defined probability
-    if (Number.isNaN(x) || x === Infinity) throw new Error(`decodeBlockDiffusion: model.predict returned ${x} at position ${Math.floor(i / vocab)}, token ${i % vocab}`);
+    if (Number.isNaN(x) || x === Infinity)
+      throw new Error(
+        `decodeBlockDiffusion: model.predict returned ${x} at position ${Math.floor(i / vocab)}, token ${i % vocab}`,
+      );
   }
   for (let p = 0; p < positions; p++) {
     let any = false;
     for (let t = 0; t < vocab && !any; t++) any = t !== maskId && logits[p * vocab + t]! > -Infinity;
-    if (!any) throw new Error(`decodeBlockDiffusion: model.predict returned -Infinity for every token at position ${p}`);
+    if (!any)
+      throw new Error(`decodeBlockDiffusion: model.predict returned -Infinity for every token at position ${p}`);
   }
   return logits;
 }
@@ -104,28 +113,56 @@ function checkLogits(logits: unknown, positions: number, vocab: number, maskId: 
  * one), optionally sub-block by sub-block (Fast-dLLM v2) and with the block size chosen from a
  * delimiter's confidence (AdaBlock-dLLM). Finished blocks go into the model's cache.
  */
-export async function decodeBlockDiffusion<C>(model: BlockDiffusionModel<C>, prompt: Int32Array, opts: BlockDecodeOptions): Promise<BlockDecodeResult> {
-  if (!model || typeof model !== 'object' || typeof model.predict !== 'function' || typeof model.initCache !== 'function' || typeof model.extendCache !== 'function') {
-    throw new Error(`decodeBlockDiffusion: model must have vocabSize, maskId, initCache, predict and extendCache, got ${describeValue(model)}`);
+export async function decodeBlockDiffusion<C>(
+  model: BlockDiffusionModel<C>,
+  prompt: Int32Array,
+  opts: BlockDecodeOptions,
+): Promise<BlockDecodeResult> {
+  if (
+    !model ||
+    typeof model !== 'object' ||
+    typeof model.predict !== 'function' ||
+    typeof model.initCache !== 'function' ||
+    typeof model.extendCache !== 'function'
+  ) {
+    throw new Error(
+      `decodeBlockDiffusion: model must have vocabSize, maskId, initCache, predict and extendCache, got ${describeValue(model)}`,
+    );
   }
-  if (!(prompt instanceof Int32Array)) throw new Error(`decodeBlockDiffusion: prompt must be an Int32Array of token ids, got ${describeValue(prompt)}`);
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`decodeBlockDiffusion: options { maxTokens, blockSize } are required, got ${describeValue(opts)}`);
-  checkOptions('decodeBlockDiffusion', opts, ['maxTokens', 'blockSize', 'threshold', 'subBlockSize', 'adaptive', 'eosId', 'onStep']);
+  if (!(prompt instanceof Int32Array))
+    throw new Error(`decodeBlockDiffusion: prompt must be an Int32Array of token ids, got ${describeValue(prompt)}`);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
+    throw new Error(`decodeBlockDiffusion: options { maxTokens, blockSize } are required, got ${describeValue(opts)}`);
+  checkOptions('decodeBlockDiffusion', opts, [
+    'maxTokens',
+    'blockSize',
+    'threshold',
+    'subBlockSize',
+    'adaptive',
+    'eosId',
+    'onStep',
+  ]);
   // bounded: the tokens are collected in memory, and each costs model calls
   const maxTokens = checkInt('maxTokens', opts.maxTokens, 1, 2 ** 24);
   const blockSize = checkInt('blockSize', opts.blockSize, 1);
   const threshold = opts.threshold ?? 0.9;
-  if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) throw new Error(`decodeBlockDiffusion: threshold must be in (0, 1], got ${describeValue(threshold)}`);
-  if (opts.onStep !== undefined && typeof opts.onStep !== 'function') throw new Error(`decodeBlockDiffusion: onStep must be a function, got ${describeValue(opts.onStep)}`);
+  if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1))
+    throw new Error(`decodeBlockDiffusion: threshold must be in (0, 1], got ${describeValue(threshold)}`);
+  if (opts.onStep !== undefined && typeof opts.onStep !== 'function')
+    throw new Error(`decodeBlockDiffusion: onStep must be a function, got ${describeValue(opts.onStep)}`);
   const sub = opts.subBlockSize === undefined ? Infinity : checkInt('subBlockSize', opts.subBlockSize, 1);
   const ada = opts.adaptive;
   if (ada !== undefined) {
-    if (ada === null || typeof ada !== 'object') throw new Error(`decodeBlockDiffusion: adaptive must be { delimiterId, minBlock, maxBlock }, got ${describeValue(ada)}`);
+    if (ada === null || typeof ada !== 'object')
+      throw new Error(
+        `decodeBlockDiffusion: adaptive must be { delimiterId, minBlock, maxBlock }, got ${describeValue(ada)}`,
+      );
     checkOptions('decodeBlockDiffusion: adaptive', ada, ['delimiterId', 'minBlock', 'maxBlock', 'delimiterThreshold']);
     checkInt('adaptive.minBlock', ada.minBlock, 1);
     checkInt('adaptive.maxBlock', ada.maxBlock, ada.minBlock);
     const dt = ada.delimiterThreshold ?? 0.5;
-    if (typeof dt !== 'number' || !(dt > 0 && dt <= 1)) throw new Error(`decodeBlockDiffusion: adaptive.delimiterThreshold must be in (0, 1], got ${describeValue(dt)}`);
+    if (typeof dt !== 'number' || !(dt > 0 && dt <= 1))
+      throw new Error(`decodeBlockDiffusion: adaptive.delimiterThreshold must be in (0, 1], got ${describeValue(dt)}`);
   }
   const vocab = checkInt('model.vocabSize', model.vocabSize, 2);
   checkInt('model.maskId', model.maskId, 0, vocab - 1);
@@ -195,5 +232,10 @@ export async function decodeBlockDiffusion<C>(model: BlockDiffusionModel<C>, pro
       }
     }
   }
-  return { tokens: Int32Array.from(out), modelCalls: calls, tokensPerCall: out.length / Math.max(1, calls), blockSizes };
+  return {
+    tokens: Int32Array.from(out),
+    modelCalls: calls,
+    tokensPerCall: out.length / Math.max(1, calls),
+    blockSizes,
+  };
 }

@@ -36,7 +36,9 @@ function maskTensor(mask: MaskMod | BlockMask | tf.Tensor, b: number, h: number,
   }
   const [mb, mh, mq, mk] = mask.shape;
   if (mq !== lq || mk !== lk) {
-    throw new Error(`denseAttention: blockMask was built for shape [${mask.shape.join(', ')}] but attention has qLen ${lq}, kvLen ${lk}`);
+    throw new Error(
+      `denseAttention: blockMask was built for shape [${mask.shape.join(', ')}] but attention has qLen ${lq}, kvLen ${lk}`,
+    );
   }
   return tf.tensor4d(Int32Array.from(mask.toTokenMask()), [mb, mh, lq, lk], 'bool');
 }
@@ -46,21 +48,45 @@ function maskTensor(mask: MaskMod | BlockMask | tf.Tensor, b: number, h: number,
  * grouped-query when query heads are a multiple of key/value heads. Rows with no allowed key give 0.
  * Differentiable by tfjs autodiff.
  */
-export function denseAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: DenseAttentionOptions & { returnLse: true }): AttentionWithLse;
-export function denseAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts?: DenseAttentionOptions & { returnLse?: false }): tf.Tensor4D;
 export function denseAttention(
-  q: tf.Tensor, k: tf.Tensor, v: tf.Tensor,
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  opts: DenseAttentionOptions & { returnLse: true },
+): AttentionWithLse;
+export function denseAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  opts?: DenseAttentionOptions & { returnLse?: false },
+): tf.Tensor4D;
+export function denseAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
   opts: DenseAttentionOptions & { returnLse?: boolean } = {},
 ): tf.Tensor4D | AttentionWithLse {
   const s = checkQkv(q, k, v, 'denseAttention');
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`denseAttention: options must be an object, got ${describeValue(opts)}`);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
+    throw new Error(`denseAttention: options must be an object, got ${describeValue(opts)}`);
   checkOptions('denseAttention', opts, ['mask', 'scale', 'returnLse']);
   if (opts.returnLse !== undefined) checkBoolean('denseAttention: returnLse', opts.returnLse);
-  if (opts.mask !== undefined && typeof opts.mask !== 'function' && !(opts.mask instanceof tf.Tensor) && !(opts.mask && (opts.mask as BlockMask).kvIndices instanceof Int32Array)) {
-    throw new Error(`denseAttention: mask must be a mask function, a BlockMask or a tf.Tensor, got ${describeValue(opts.mask)}`);
+  if (
+    opts.mask !== undefined &&
+    typeof opts.mask !== 'function' &&
+    !(opts.mask instanceof tf.Tensor) &&
+    !(opts.mask && (opts.mask as BlockMask).kvIndices instanceof Int32Array)
+  ) {
+    throw new Error(
+      `denseAttention: mask must be a mask function, a BlockMask or a tf.Tensor, got ${describeValue(opts.mask)}`,
+    );
   }
   const scale = resolveScale(opts.scale, s.d, 'denseAttention');
-  const host = checkFiniteInputs('denseAttention', [['q', q], ['k', k], ['v', v]]);
+  const host = checkFiniteInputs('denseAttention', [
+    ['q', q],
+    ['k', k],
+    ['v', v],
+  ]);
   const result = tf.tidy(() => {
     const group = s.hq / s.hkv;
     const kk = repeatKvHeads(k as tf.Tensor4D, group);
@@ -81,7 +107,10 @@ export function denseAttention(
     const positive = tf.any(m, -1, true); // from the mask, so no gradient flows through the test
     const safeL = tf.where(positive, l, tf.onesLike(l));
     const p = tf.div(e, safeL);
-    const lse = tf.squeeze(tf.where(positive, tf.add(mx, tf.log(safeL)), tf.fill(l.shape, -Infinity)), [3]) as tf.Tensor3D;
+    const lse = tf.squeeze(
+      tf.where(positive, tf.add(mx, tf.log(safeL)), tf.fill(l.shape, -Infinity)),
+      [3],
+    ) as tf.Tensor3D;
     return { output: tf.matMul(p, vv) as tf.Tensor4D, lse };
   });
   if (host) {

@@ -7,7 +7,19 @@ import { blockSparseAttention, chooseImpl } from './blockSparseAttention.js';
 import { createBlockMask, type BlockMask, type MaskMod } from './blockMask.js';
 import { decodeBlockDiffusion, type BlockDiffusionModel } from './decoding.js';
 import { denseAttention } from './dense.js';
-import { and, blockCausal, blockDiffusion, blockRank, causal, contextCausal, documents, not, or, prefixLM, slidingWindow } from './masks.js';
+import {
+  and,
+  blockCausal,
+  blockDiffusion,
+  blockRank,
+  causal,
+  contextCausal,
+  documents,
+  not,
+  or,
+  prefixLM,
+  slidingWindow,
+} from './masks.js';
 import { permutedBlockSparseAttention } from './permuted.js';
 import { selectBlocks } from './selectBlocks.js';
 
@@ -86,32 +98,47 @@ function attentionCases(bad: unknown, idx: number): Case[] {
   const qs = [B, H, L, D];
   const ks = [B, 1, L, D];
   /** Runs one attention entry point on (q, k, v) arrays and compares with the host reference. */
-  const attn = (which: 'sparse' | 'dense', q: Float32Array, k: Float32Array, v: Float32Array, opts: Record<string, unknown>, scale = 1 / Math.sqrt(D)): Case['call'] => () => {
-    const [tq, tk, tv] = [t(q, qs), t(k, ks), t(v, ks)];
-    try {
-      const r = which === 'sparse' ? blockSparseAttention(tq, tk, tv, opts as never) : denseAttention(tq, tk, tv, opts as never);
-      const out = (r instanceof tf.Tensor ? r : (r as { output: tf.Tensor }).output).dataSync().slice();
-      tf.dispose(r as never);
-      return { out, ref: hostAttention(q, k, v, scale) };
-    } finally {
-      tf.dispose([tq, tk, tv]);
-    }
-  };
+  const attn =
+    (
+      which: 'sparse' | 'dense',
+      q: Float32Array,
+      k: Float32Array,
+      v: Float32Array,
+      opts: Record<string, unknown>,
+      scale = 1 / Math.sqrt(D),
+    ): Case['call'] =>
+    () => {
+      const [tq, tk, tv] = [t(q, qs), t(k, ks), t(v, ks)];
+      try {
+        const r =
+          which === 'sparse'
+            ? blockSparseAttention(tq, tk, tv, opts as never)
+            : denseAttention(tq, tk, tv, opts as never);
+        const out = (r instanceof tf.Tensor ? r : (r as { output: tf.Tensor }).output).dataSync().slice();
+        tf.dispose(r as never);
+        return { out, ref: hostAttention(q, k, v, scale) };
+      } finally {
+        tf.dispose([tq, tk, tv]);
+      }
+    };
   const same = (o: unknown): void => {
     const { out, ref } = o as { out: Float32Array; ref: Float64Array };
     expect(out.every(Number.isFinite), 'finite output').toBe(true);
-    for (let i = 0; i < out.length; i++) expect(Math.abs(out[i]! - ref[i]!), `output[${i}]`).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(ref[i]!)));
+    for (let i = 0; i < out.length; i++)
+      expect(Math.abs(out[i]! - ref[i]!), `output[${i}]`).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(ref[i]!)));
   };
   const base = { blockMask: MASK, impl };
-  const shapeCall = (name: 'q' | 'k', make: () => tf.Tensor): Case['call'] => () => {
-    const x = make();
-    const [tq, tk, tv] = [t(Q, qs), t(K, ks), t(V, ks)];
-    try {
-      return blockSparseAttention(name === 'q' ? x : tq, name === 'k' ? x : tk, tv, { blockMask: MASK });
-    } finally {
-      tf.dispose([tq, tk, tv, x]);
-    }
-  };
+  const shapeCall =
+    (name: 'q' | 'k', make: () => tf.Tensor): Case['call'] =>
+    () => {
+      const x = make();
+      const [tq, tk, tv] = [t(Q, qs), t(K, ks), t(V, ks)];
+      try {
+        return blockSparseAttention(name === 'q' ? x : tq, name === 'k' ? x : tk, tv, { blockMask: MASK });
+      } finally {
+        tf.dispose([tq, tk, tv, x]);
+      }
+    };
   const scale = typeof bad === 'number' ? bad : 0.5;
   return [
     { arg: 'q', call: attn('sparse', withEl(Q), K, V, base), check: same },
@@ -128,8 +155,16 @@ function attentionCases(bad: unknown, idx: number): Case[] {
     { arg: 'q', call: shapeCall('q', () => tf.zeros([H, L, D])), check: () => expect.fail('rank-3 q accepted') },
     { arg: 'q', call: shapeCall('q', () => tf.zeros(qs, 'int32')), check: () => expect.fail('int32 q accepted') },
     { arg: 'q', call: shapeCall('q', () => tf.zeros([B, H, 0, D])), check: () => expect.fail('empty q accepted') },
-    { arg: 'k', call: shapeCall('k', () => tf.zeros([B, 1, L, D + 1])), check: () => expect.fail('k of another dim accepted') },
-    { arg: 'batch', call: () => chooseImpl(MASK, { batch: bad as number, heads: 1 }), check: (o) => expect(['kernel', 'ops', 'dense']).toContain(o) },
+    {
+      arg: 'k',
+      call: shapeCall('k', () => tf.zeros([B, 1, L, D + 1])),
+      check: () => expect.fail('k of another dim accepted'),
+    },
+    {
+      arg: 'batch',
+      call: () => chooseImpl(MASK, { batch: bad as number, heads: 1 }),
+      check: (o) => expect(['kernel', 'ops', 'dense']).toContain(o),
+    },
   ];
 }
 
@@ -150,15 +185,18 @@ describeBackends(['cpu', 'wasm'], (backend) => {
     const cases = (bad: unknown, idx: number): Case[] => {
       const badQ = Q.slice();
       if (typeof bad === 'number') badQ[idx % badQ.length] = bad;
-      const run = (opts: Record<string, unknown>, permuted = false, q = Q): Case['call'] => async () => {
-        const [tq, tk] = [tf.tensor(q, [B, H, L, D]), tf.tensor(K, [B, 1, L, D])];
-        try {
-          if (permuted) return (await permutedBlockSparseAttention(tq, tk, tk, opts as never)).output.dispose() ?? 'ran';
-          return await selectBlocks(tq, tk, opts as never);
-        } finally {
-          tf.dispose([tq, tk]);
-        }
-      };
+      const run =
+        (opts: Record<string, unknown>, permuted = false, q = Q): Case['call'] =>
+        async () => {
+          const [tq, tk] = [tf.tensor(q, [B, H, L, D]), tf.tensor(K, [B, 1, L, D])];
+          try {
+            if (permuted)
+              return (await permutedBlockSparseAttention(tq, tk, tk, opts as never)).output.dispose() ?? 'ran';
+            return await selectBlocks(tq, tk, opts as never);
+          } finally {
+            tf.dispose([tq, tk]);
+          }
+        };
       // topK 99 keeps every candidate block, so the selected mask must be the all-true mask
       const allKept = (o: unknown): void => {
         if (o === 'ran') return;
@@ -176,21 +214,33 @@ describeBackends(['cpu', 'wasm'], (backend) => {
       ];
     };
     const n = cases(0, 0).length;
-    await fc.assert(fc.asyncProperty(fc.nat(n - 1), fc.constantFrom(...BAD), fc.nat(1000), async (which, bad, idx) => expectOutcome(cases(bad, idx)[which]!)), { seed: 42, numRuns: 25 });
+    await fc.assert(
+      fc.asyncProperty(fc.nat(n - 1), fc.constantFrom(...BAD), fc.nat(1000), async (which, bad, idx) =>
+        expectOutcome(cases(bad, idx)[which]!),
+      ),
+      { seed: 42, numRuns: 25 },
+    );
   });
 });
 
 describe('mask builders and createBlockMask', () => {
   /** Evaluates a mask over L x L and compares with `want`. */
-  const agrees = (want: MaskMod) => (o: unknown): void => {
-    for (let i = 0; i < L; i++) for (let j = 0; j < L; j++) expect((o as MaskMod)(0, 0, i, j), `(${i}, ${j})`).toBe(want(0, 0, i, j));
-  };
+  const agrees =
+    (want: MaskMod) =>
+    (o: unknown): void => {
+      for (let i = 0; i < L; i++)
+        for (let j = 0; j < L; j++) expect((o as MaskMod)(0, 0, i, j), `(${i}, ${j})`).toBe(want(0, 0, i, j));
+    };
   const cases = (bad: unknown): Case[] => {
     const n = bad as number;
     return [
       { arg: 'window', call: () => slidingWindow(n), check: agrees((_b, _h, q, kv) => q >= kv && q - kv < n) },
       { arg: 'prefixLen', call: () => prefixLM(n), check: agrees((_b, _h, q, kv) => kv < n || q >= kv) },
-      { arg: 'blockSize', call: () => blockCausal(n), check: agrees((_b, _h, q, kv) => Math.floor(q / n) >= Math.floor(kv / n)) },
+      {
+        arg: 'blockSize',
+        call: () => blockCausal(n),
+        check: agrees((_b, _h, q, kv) => Math.floor(q / n) >= Math.floor(kv / n)),
+      },
       { arg: 'ctxLen', call: () => contextCausal(n, 2), check: (o) => expect(typeof o).toBe('function') },
       { arg: 'ids', call: () => documents(bad as never), check: (o) => expect(typeof o).toBe('function') },
       { arg: 'segments', call: () => blockRank(bad as never), check: (o) => expect(typeof o).toBe('function') },
@@ -198,8 +248,16 @@ describe('mask builders and createBlockMask', () => {
       { arg: 'argument 2', call: () => and(causal, bad as never), check: agrees(causal) },
       { arg: 'argument 2', call: () => or(causal, bad as never), check: agrees(causal) },
       { arg: 'argument 1', call: () => not(bad as never), check: agrees(causal) },
-      { arg: 'seqLen', call: () => blockDiffusion({ seqLen: n, blockSize: 2 }), check: (o) => expect(typeof o).toBe('function') },
-      { arg: 'causal', call: () => slidingWindow(2, { causal: bad as never }), check: agrees((_b, _h, q, kv) => q >= kv && q - kv < 2) },
+      {
+        arg: 'seqLen',
+        call: () => blockDiffusion({ seqLen: n, blockSize: 2 }),
+        check: (o) => expect(typeof o).toBe('function'),
+      },
+      {
+        arg: 'causal',
+        call: () => slidingWindow(2, { causal: bad as never }),
+        check: agrees((_b, _h, q, kv) => q >= kv && q - kv < 2),
+      },
       ...(['qLen', 'kvLen', 'blockSize', 'batch', 'heads', 'blocksize'] as const).map((key) => ({
         arg: key,
         call: () => createBlockMask(causal, { qLen: L, kvLen: L, blockSize: 4, [key]: bad } as never),
@@ -214,13 +272,24 @@ describe('mask builders and createBlockMask', () => {
           }
         },
       })),
-      { arg: /options|qLen/, call: () => createBlockMask(causal, bad as never), check: () => expect.fail('bad options accepted') },
-      { arg: 'maskMod', call: () => createBlockMask(bad as never, { qLen: L, kvLen: L }), check: () => expect.fail('bad maskMod accepted') },
+      {
+        arg: /options|qLen/,
+        call: () => createBlockMask(causal, bad as never),
+        check: () => expect.fail('bad options accepted'),
+      },
+      {
+        arg: 'maskMod',
+        call: () => createBlockMask(bad as never, { qLen: L, kvLen: L }),
+        check: () => expect.fail('bad maskMod accepted'),
+      },
     ];
   };
   it('one corrupted argument: a named error or the mask the definition gives', async () => {
     const n = cases(0).length;
-    await fc.assert(fc.asyncProperty(fc.nat(n - 1), fc.constantFrom(...BAD), async (which, bad) => expectOutcome(cases(bad)[which]!)), { seed: 42, numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(fc.nat(n - 1), fc.constantFrom(...BAD), async (which, bad) => expectOutcome(cases(bad)[which]!)),
+      { seed: 42, numRuns: 150 },
+    );
   });
 });
 
@@ -228,26 +297,41 @@ describe('decodeBlockDiffusion', () => {
   const VOCAB = 4;
   // token 1 has the highest logit at every position, so decoding must give all 1s
   const model: BlockDiffusionModel<null> = {
-    vocabSize: VOCAB, maskId: 3, initCache: () => null, extendCache: () => null,
+    vocabSize: VOCAB,
+    maskId: 3,
+    initCache: () => null,
+    extendCache: () => null,
     predict: (block) => Float32Array.from({ length: block.length * VOCAB }, (_, i) => (i % VOCAB === 1 ? 4 : 0)),
   };
   const cases = (bad: unknown): Case[] => {
-    const run = (opts: Record<string, unknown>, m: BlockDiffusionModel<null> = model): Case['call'] => () => decodeBlockDiffusion(m, new Int32Array([0]), { maxTokens: 4, blockSize: 2, ...opts } as never);
+    const run =
+      (opts: Record<string, unknown>, m: BlockDiffusionModel<null> = model): Case['call'] =>
+      () =>
+        decodeBlockDiffusion(m, new Int32Array([0]), { maxTokens: 4, blockSize: 2, ...opts } as never);
     const allOnes = (o: unknown): void => {
       const r = o as { tokens: Int32Array };
       expect(r.tokens.length).toBeGreaterThan(0);
       expect(Array.from(r.tokens).every((t) => t === 1)).toBe(true);
     };
     return [
-      ...(['maxTokens', 'blockSize', 'threshold', 'subBlockSize', 'eosId', 'onStep', 'adaptive', 'blocksize'] as const).map((key) => ({ arg: key, call: run({ [key]: bad }), check: allOnes })),
+      ...(
+        ['maxTokens', 'blockSize', 'threshold', 'subBlockSize', 'eosId', 'onStep', 'adaptive', 'blocksize'] as const
+      ).map((key) => ({ arg: key, call: run({ [key]: bad }), check: allOnes })),
       { arg: 'maskId', call: run({}, { ...model, maskId: bad as number }), check: allOnes },
       { arg: 'vocabSize', call: run({}, { ...model, vocabSize: bad as number }), check: allOnes },
       // equal logits everywhere: the first token that is not the mask token (0) wins every position
-      { arg: 'predict', call: run({}, { ...model, predict: (b) => new Float32Array(b.length * VOCAB).fill(bad as number) }), check: (o) => expect(Array.from((o as { tokens: Int32Array }).tokens)).toEqual([0, 0, 0, 0]) },
+      {
+        arg: 'predict',
+        call: run({}, { ...model, predict: (b) => new Float32Array(b.length * VOCAB).fill(bad as number) }),
+        check: (o) => expect(Array.from((o as { tokens: Int32Array }).tokens)).toEqual([0, 0, 0, 0]),
+      },
     ];
   };
   it('one corrupted option or model field: a named error or the tokens the model predicts', async () => {
     const n = cases(0).length;
-    await fc.assert(fc.asyncProperty(fc.nat(n - 1), fc.constantFrom(...BAD), async (which, bad) => expectOutcome(cases(bad)[which]!)), { seed: 42, numRuns: 80 });
+    await fc.assert(
+      fc.asyncProperty(fc.nat(n - 1), fc.constantFrom(...BAD), async (which, bad) => expectOutcome(cases(bad)[which]!)),
+      { seed: 42, numRuns: 80 },
+    );
   });
 });

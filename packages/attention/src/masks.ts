@@ -4,7 +4,10 @@ import type { MaskMod } from './blockMask.js';
 function checkMods(fn: string, mods: unknown[]): MaskMod[] {
   if (mods.length === 0) throw new Error(`${fn}: needs at least one mask`);
   mods.forEach((m, i) => {
-    if (typeof m !== 'function') throw new Error(`${fn}: argument ${i + 1} must be a mask function (b, h, qIdx, kvIdx) => boolean, got ${describeValue(m)}`);
+    if (typeof m !== 'function')
+      throw new Error(
+        `${fn}: argument ${i + 1} must be a mask function (b, h, qIdx, kvIdx) => boolean, got ${describeValue(m)}`,
+      );
   });
   return mods as MaskMod[];
 }
@@ -88,7 +91,9 @@ export function contextCausal(ctxLen: number, blockSize: number): MaskMod {
  */
 export function blockRank(segments: number[], opts: { causal?: boolean } = {}): MaskMod {
   if (!Array.isArray(segments) || segments.length < 2) {
-    throw new Error(`blockRank: segments must list [instruction, ...documents, query] lengths (at least 2), got ${JSON.stringify(segments)}`);
+    throw new Error(
+      `blockRank: segments must list [instruction, ...documents, query] lengths (at least 2), got ${JSON.stringify(segments)}`,
+    );
   }
   segments.forEach((s, i) => checkInt('blockRank', `segments[${i}]`, s, 0));
   // one int32 per position is kept: bound the total like createBlockMask bounds its pairs
@@ -105,7 +110,8 @@ export function blockRank(segments: number[], opts: { causal?: boolean } = {}): 
   const last = segments.length - 1;
   const isCausal = causalOption('blockRank', opts);
   return (_b, _h, q, kv) => {
-    if (q >= total || kv >= total) throw new Error(`blockRank: position ${Math.max(q, kv)} is beyond the segments' total length ${total}`);
+    if (q >= total || kv >= total)
+      throw new Error(`blockRank: position ${Math.max(q, kv)} is beyond the segments' total length ${total}`);
     if (isCausal && kv > q) return false;
     const sq = seg[q]!;
     const sk = seg[kv]!;
@@ -139,7 +145,8 @@ export function not(mod: MaskMod): MaskMod {
  * Density (N + 1) / (4N) for N = n / blockSize blocks.
  */
 export function blockDiffusion(opts: { seqLen: number; blockSize: number }): MaskMod {
-  if (opts === null || typeof opts !== 'object') throw new Error(`blockDiffusion: options { seqLen, blockSize } are required, got ${describeValue(opts)}`);
+  if (opts === null || typeof opts !== 'object')
+    throw new Error(`blockDiffusion: options { seqLen, blockSize } are required, got ${describeValue(opts)}`);
   checkOptions('blockDiffusion', opts, ['seqLen', 'blockSize']);
   const n = checkInt('blockDiffusion', 'seqLen', opts?.seqLen, 1);
   const bs = checkInt('blockDiffusion', 'blockSize', opts?.blockSize, 1);

@@ -38,9 +38,13 @@ export interface PermutedAttentionResult {
  * @internal
  */
 export function keyPermutation(
-  qData: Float32Array, kData: Float32Array,
+  qData: Float32Array,
+  kData: Float32Array,
   s: { batch: number; hq: number; hkv: number; lq: number; lk: number; d: number },
-  blockSize: number, segmentSize: number, scale: number, causal: boolean,
+  blockSize: number,
+  segmentSize: number,
+  scale: number,
+  causal: boolean,
 ): Int32Array {
   const group = s.hq / s.hkv;
   const perm = new Int32Array(s.batch * s.hkv * s.lk);
@@ -64,7 +68,7 @@ export function keyPermutation(
             mx = Math.max(mx, row[j]!);
           }
           let sum = 0;
-          for (let j = 0; j < limit; j++) sum += (row[j] = Math.exp(row[j]! - mx));
+          for (let j = 0; j < limit; j++) sum += row[j] = Math.exp(row[j]! - mx);
           for (let j = 0; j < limit; j++) importance[j]! += row[j]! / sum;
         }
       }
@@ -87,16 +91,27 @@ export function keyPermutation(
  * Softmax does not depend on key order, so with threshold 1 the output equals unpermuted attention.
  * Queries keep their order, so the output needs no inverse permutation.
  */
-export async function permutedBlockSparseAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: PermutedAttentionOptions): Promise<PermutedAttentionResult> {
+export async function permutedBlockSparseAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  opts: PermutedAttentionOptions,
+): Promise<PermutedAttentionResult> {
   const where = 'permutedBlockSparseAttention';
   const s = checkQkv(q, k, v, where);
-  if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${where}: options { blockSize, segmentSize, threshold | topK } are required, got ${describeValue(opts)}`);
+  if (!opts || typeof opts !== 'object' || Array.isArray(opts))
+    throw new Error(
+      `${where}: options { blockSize, segmentSize, threshold | topK } are required, got ${describeValue(opts)}`,
+    );
   checkOptions(where, opts, ['blockSize', 'segmentSize', 'threshold', 'topK', 'pooling', 'causal', 'scale']);
   if (opts.causal !== undefined) checkBoolean(`${where}: causal`, opts.causal);
   const { blockSize, segmentSize } = opts;
-  if (!Number.isInteger(blockSize) || blockSize <= 0) throw new Error(`${where}: blockSize must be a positive integer, got ${String(blockSize)}`);
+  if (!Number.isInteger(blockSize) || blockSize <= 0)
+    throw new Error(`${where}: blockSize must be a positive integer, got ${String(blockSize)}`);
   if (!Number.isInteger(segmentSize) || segmentSize <= 0 || segmentSize % blockSize !== 0) {
-    throw new Error(`${where}: segmentSize must be a positive multiple of blockSize ${blockSize}, got ${String(segmentSize)}`);
+    throw new Error(
+      `${where}: segmentSize must be a positive multiple of blockSize ${blockSize}, got ${String(segmentSize)}`,
+    );
   }
   const scale = resolveScale(opts.scale, s.d, where);
   const causal = opts.causal !== false;
@@ -109,10 +124,18 @@ export async function permutedBlockSparseAttention(q: tf.Tensor, k: tf.Tensor, v
   const nk = Math.ceil(s.lk / blockSize);
   const blocksPerSegment = segmentSize / blockSize;
   const blockMask = selectBlocksFromArrays(
-    qData, gatherRows(kData, perm, s.batch * s.hkv, s.lk, s.d), s,
+    qData,
+    gatherRows(kData, perm, s.batch * s.hkv, s.lk, s.d),
+    s,
     {
-      blockSize, topK: opts.topK, threshold: opts.threshold, pooling: opts.pooling, scale,
-      maskMod: causal ? (b, h, qi, kv) => qi + offset >= perm[(b * s.hkv + Math.floor(h / group)) * s.lk + kv]! : undefined,
+      blockSize,
+      topK: opts.topK,
+      threshold: opts.threshold,
+      pooling: opts.pooling,
+      scale,
+      maskMod: causal
+        ? (b, h, qi, kv) => qi + offset >= perm[(b * s.hkv + Math.floor(h / group)) * s.lk + kv]!
+        : undefined,
       maskShape: causal ? [s.batch, s.hq] : [1, 1],
     },
     where,
@@ -138,7 +161,11 @@ export async function permutedBlockSparseAttention(q: tf.Tensor, k: tf.Tensor, v
 function gatherRows(x: Float32Array, perm: Int32Array, heads: number, len: number, d: number): Float32Array {
   const out = new Float32Array(x.length);
   for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < len; i++) out.set(x.subarray((h * len + perm[h * len + i]!) * d, (h * len + perm[h * len + i]! + 1) * d), (h * len + i) * d);
+    for (let i = 0; i < len; i++)
+      out.set(
+        x.subarray((h * len + perm[h * len + i]!) * d, (h * len + perm[h * len + i]! + 1) * d),
+        (h * len + i) * d,
+      );
   }
   return out;
 }

@@ -53,8 +53,12 @@ describe('selectBlocks', () => {
   });
   it('rejects ambiguous or bad options', async () => {
     await expect(selectBlocks(q, k, { blockSize: 4 })).rejects.toThrow(/exactly one of topK or threshold/);
-    await expect(selectBlocks(q, k, { blockSize: 4, threshold: 1.5 })).rejects.toThrow(/threshold must be in \(0, 1\], got 1.5/);
-    await expect(selectBlocks(q, k, { blockSize: 0, topK: 1 })).rejects.toThrow(/blockSize \(query\) must be a positive integer, got 0/);
+    await expect(selectBlocks(q, k, { blockSize: 4, threshold: 1.5 })).rejects.toThrow(
+      /threshold must be in \(0, 1\], got 1.5/,
+    );
+    await expect(selectBlocks(q, k, { blockSize: 0, topK: 1 })).rejects.toThrow(
+      /blockSize \(query\) must be a positive integer, got 0/,
+    );
   });
 });
 
@@ -72,7 +76,8 @@ describe('permuted block-sparse attention', () => {
   it('keys are permuted only within segments', async () => {
     const [qd, kd] = [(await q.data()) as Float32Array, (await k.data()) as Float32Array];
     const perm = keyPermutation(qd, kd, { batch: 1, hq: 2, hkv: 1, lq: 16, lk: 16, d: 4 }, 4, 8, 0.5, true);
-    for (const s0 of [0, 8]) expect([...perm.slice(s0, s0 + 8)].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => i + s0));
+    for (const s0 of [0, 8])
+      expect([...perm.slice(s0, s0 + 8)].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => i + s0));
   });
   it('keys are ordered by the attention mass of the last query block', () => {
     // One head, dim 1, 8 keys, block 4, one segment of 8. The last query block (rows 4..7) has
@@ -106,7 +111,9 @@ describe('permuted block-sparse attention', () => {
     r.output.dispose();
   });
   it('rejects a segment size that is not a multiple of the block size', async () => {
-    await expect(permutedBlockSparseAttention(q, k, v, { blockSize: 4, segmentSize: 6, threshold: 1 })).rejects.toThrow(/segmentSize must be a positive multiple of blockSize 4, got 6/);
+    await expect(permutedBlockSparseAttention(q, k, v, { blockSize: 4, segmentSize: 6, threshold: 1 })).rejects.toThrow(
+      /segmentSize must be a positive multiple of blockSize 4, got 6/,
+    );
   });
 });
 
@@ -127,7 +134,9 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
     }
     // on webgpu selectBlocks itself takes the device path
     const viaApi = await selectBlocks(q, k, { blockSize: 8, topK: 2, maskMod: causal });
-    expect(Array.from(viaApi.toDense())).toEqual(Array.from(selectBlocksFromArrays(qData, kData, s, { blockSize: 8, topK: 2, maskMod: causal }).toDense()));
+    expect(Array.from(viaApi.toDense())).toEqual(
+      Array.from(selectBlocksFromArrays(qData, kData, s, { blockSize: 8, topK: 2, maskMod: causal }).toDense()),
+    );
     tf.dispose([q, k]);
   });
 });

@@ -10,7 +10,8 @@ import { checkQkv, resolveScale } from './validate.js';
  */
 export function checkFinite(where: string, name: string, data: ArrayLike<number>): void {
   for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) throw new Error(`${where}: ${name} must be finite, got ${String(data[i])} at flat index ${i}`);
+    if (!Number.isFinite(data[i]!))
+      throw new Error(`${where}: ${name} must be finite, got ${String(data[i])} at flat index ${i}`);
   }
 }
 
@@ -32,7 +33,14 @@ export interface SelectBlocksOptions {
   maskShape?: [number, number];
 }
 
-function pool(x: Float32Array, rows: number, block: number, d: number, mode: 'mean' | 'max', head: number): Float32Array {
+function pool(
+  x: Float32Array,
+  rows: number,
+  block: number,
+  d: number,
+  mode: 'mean' | 'max',
+  head: number,
+): Float32Array {
   const nb = Math.ceil(rows / block);
   const out = new Float32Array(nb * d);
   for (let bi = 0; bi < nb; bi++) {
@@ -56,7 +64,12 @@ function pool(x: Float32Array, rows: number, block: number, d: number, mode: 'me
  * `threshold` of the mass; `always` blocks are added when they are candidates.
  * @internal
  */
-export function pickBlocks(prob: Float64Array, candidate: Uint8Array, always: number[], opts: { topK?: number; threshold?: number }): Uint8Array {
+export function pickBlocks(
+  prob: Float64Array,
+  candidate: Uint8Array,
+  always: number[],
+  opts: { topK?: number; threshold?: number },
+): Uint8Array {
   const nk = prob.length;
   const keep = new Uint8Array(nk);
   const order = Array.from({ length: nk }, (_, i) => i).filter((i) => candidate[i]);
@@ -103,9 +116,19 @@ export function restrictBlockMask(base: BlockMask, table: Uint8Array, batch: num
     }
   }
   return assembleBlockMask({
-    batch, heads, qLen: base.qLen, kvLen: base.kvLen, qBlock: base.qBlock, kvBlock: base.kvBlock,
-    partialDense, fullDense, partialOffset, partialBits: base.partialBits,
-    maskMod: (b, h, q, kv) => table[(((b * heads + h) * nq) + Math.floor(q / base.qBlock)) * nk + Math.floor(kv / base.kvBlock)] === 1 && base.maskMod(b, h, q, kv),
+    batch,
+    heads,
+    qLen: base.qLen,
+    kvLen: base.kvLen,
+    qBlock: base.qBlock,
+    kvBlock: base.kvBlock,
+    partialDense,
+    fullDense,
+    partialOffset,
+    partialBits: base.partialBits,
+    maskMod: (b, h, q, kv) =>
+      table[((b * heads + h) * nq + Math.floor(q / base.qBlock)) * nk + Math.floor(kv / base.kvBlock)] === 1 &&
+      base.maskMod(b, h, q, kv),
   });
 }
 
@@ -136,15 +159,32 @@ export async function selectBlocks(q: tf.Tensor, k: tf.Tensor, opts: SelectBlock
  * softmax over each row's candidate blocks (0 elsewhere), read back as one small array.
  */
 async function deviceProbabilities(
-  q: tf.Tensor, k: tf.Tensor, s: { batch: number; hq: number; hkv: number; lq: number; lk: number; d: number },
-  base: BlockMask, pooling: 'mean' | 'max', scale: number, where: string,
+  q: tf.Tensor,
+  k: tf.Tensor,
+  s: { batch: number; hq: number; hkv: number; lq: number; lk: number; d: number },
+  base: BlockMask,
+  pooling: 'mean' | 'max',
+  scale: number,
+  where: string,
 ): Promise<Float32Array> {
   const { numQBlocks: nq, numKvBlocks: nk, qBlock, kvBlock } = base;
   const prob = tf.tidy(() => {
     const pool = (x: tf.Tensor, heads: number, len: number, block: number, n: number): tf.Tensor => {
       const extra = n * block - len;
       // padding: 0 for the mean (divided by the real row count below), a huge negative for the max
-      const padded = extra > 0 ? tf.pad(x, [[0, 0], [0, 0], [0, extra], [0, 0]], pooling === 'max' ? -3e38 : 0) : x;
+      const padded =
+        extra > 0
+          ? tf.pad(
+              x,
+              [
+                [0, 0],
+                [0, 0],
+                [0, extra],
+                [0, 0],
+              ],
+              pooling === 'max' ? -3e38 : 0,
+            )
+          : x;
       const blocks = tf.reshape(padded, [s.batch, heads, n, block, s.d]);
       if (pooling === 'max') return tf.max(blocks, 3);
       const counts = Float32Array.from({ length: n }, (_, i) => Math.min(block, len - i * block));
@@ -154,7 +194,15 @@ async function deviceProbabilities(
     const pk = pool(k, s.hkv, s.lk, kvBlock, nk);
     const group = s.hq / s.hkv;
     // query heads of one kv head share its pooled keys: [b, hkv, group * nq, d] x [b, hkv, nk, d]^T
-    const scores = tf.mul(tf.reshape(tf.matMul(tf.reshape(pq, [s.batch, s.hkv, group * nq, s.d]), pk, false, true), [s.batch, s.hq, nq, nk]), scale);
+    const scores = tf.mul(
+      tf.reshape(tf.matMul(tf.reshape(pq, [s.batch, s.hkv, group * nq, s.d]), pk, false, true), [
+        s.batch,
+        s.hq,
+        nq,
+        nk,
+      ]),
+      scale,
+    );
     const cand = tf.cast(tf.tensor4d(base.toDense(), [base.batch, base.heads, nq, nk], 'int32'), 'bool');
     const full = tf.logicalAnd(cand, tf.cast(tf.onesLike(scores), 'bool'));
     const masked = tf.where(full, scores, tf.fill(scores.shape, -Infinity));
@@ -167,48 +215,71 @@ async function deviceProbabilities(
   prob.dispose();
   // non-finite q or k (not read back here) show up as NaN probabilities
   for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) throw new Error(`${where}: q and k must be finite (the pooled block scores hold ${String(data[i])})`);
+    if (!Number.isFinite(data[i]!))
+      throw new Error(`${where}: q and k must be finite (the pooled block scores hold ${String(data[i])})`);
   }
   return data;
 }
 
 /** `selectBlocks` on host arrays (q `[batch, hq, lq, d]`, k `[batch, hkv, lk, d]`), for callers that already hold them. @internal */
 export function selectBlocksFromArrays(
-  qData: Float32Array, kData: Float32Array,
+  qData: Float32Array,
+  kData: Float32Array,
   s: { batch: number; hq: number; hkv: number; lq: number; lk: number; d: number },
-  opts: SelectBlocksOptions, where?: string,
+  opts: SelectBlocksOptions,
+  where?: string,
   always?: (qb: number, nk: number) => number[],
 ): BlockMask;
 /** The device variant: q and k stay tensors, only the block probabilities are read. @internal */
 export function selectBlocksFromArrays(
-  qData: null, kData: null,
+  qData: null,
+  kData: null,
   s: { batch: number; hq: number; hkv: number; lq: number; lk: number; d: number },
-  opts: SelectBlocksOptions, where: string,
+  opts: SelectBlocksOptions,
+  where: string,
   always: undefined,
   device: { q: tf.Tensor; k: tf.Tensor },
 ): Promise<BlockMask>;
 export function selectBlocksFromArrays(
-  qData: Float32Array | null, kData: Float32Array | null,
+  qData: Float32Array | null,
+  kData: Float32Array | null,
   s: { batch: number; hq: number; hkv: number; lq: number; lk: number; d: number },
-  opts: SelectBlocksOptions, where = 'selectBlocks',
+  opts: SelectBlocksOptions,
+  where = 'selectBlocks',
   always?: (qb: number, nk: number) => number[],
   device?: { q: tf.Tensor; k: tf.Tensor },
 ): BlockMask | Promise<BlockMask> {
-  if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${where}: options { blockSize, topK | threshold } are required, got ${describeValue(opts)}`);
+  if (!opts || typeof opts !== 'object' || Array.isArray(opts))
+    throw new Error(`${where}: options { blockSize, topK | threshold } are required, got ${describeValue(opts)}`);
   checkOptions(where, opts, ['blockSize', 'topK', 'threshold', 'pooling', 'maskMod', 'scale', 'maskShape']);
-  if (opts.maskMod !== undefined && typeof opts.maskMod !== 'function') throw new Error(`${where}: maskMod must be a mask function (b, h, qIdx, kvIdx) => boolean, got ${describeValue(opts.maskMod)}`);
-  if (opts.maskShape !== undefined && (!Array.isArray(opts.maskShape) || opts.maskShape.length !== 2)) throw new Error(`${where}: maskShape must be [batch, heads], got ${describeValue(opts.maskShape)}`);
+  if (opts.maskMod !== undefined && typeof opts.maskMod !== 'function')
+    throw new Error(
+      `${where}: maskMod must be a mask function (b, h, qIdx, kvIdx) => boolean, got ${describeValue(opts.maskMod)}`,
+    );
+  if (opts.maskShape !== undefined && (!Array.isArray(opts.maskShape) || opts.maskShape.length !== 2))
+    throw new Error(`${where}: maskShape must be [batch, heads], got ${describeValue(opts.maskShape)}`);
   const { topK, threshold } = opts;
   if ((topK === undefined) === (threshold === undefined)) {
-    throw new Error(`${where}: give exactly one of topK or threshold, got topK ${String(topK)} and threshold ${String(threshold)}`);
+    throw new Error(
+      `${where}: give exactly one of topK or threshold, got topK ${String(topK)} and threshold ${String(threshold)}`,
+    );
   }
-  if (topK !== undefined && (!Number.isInteger(topK) || topK < 1)) throw new Error(`${where}: topK must be a positive integer, got ${String(topK)}`);
-  if (threshold !== undefined && !(threshold > 0 && threshold <= 1)) throw new Error(`${where}: threshold must be in (0, 1], got ${String(threshold)}`);
+  if (topK !== undefined && (!Number.isInteger(topK) || topK < 1))
+    throw new Error(`${where}: topK must be a positive integer, got ${String(topK)}`);
+  if (threshold !== undefined && !(threshold > 0 && threshold <= 1))
+    throw new Error(`${where}: threshold must be in (0, 1], got ${String(threshold)}`);
   const pooling = opts.pooling ?? 'mean';
-  if (pooling !== 'mean' && pooling !== 'max') throw new Error(`${where}: pooling must be 'mean' or 'max', got ${String(pooling)}`);
+  if (pooling !== 'mean' && pooling !== 'max')
+    throw new Error(`${where}: pooling must be 'mean' or 'max', got ${String(pooling)}`);
   const scale = resolveScale(opts.scale, s.d, where);
   const [mBatch, mHeads] = opts.maskShape ?? [1, 1];
-  const base = createBlockMask(opts.maskMod ?? fullMask, { qLen: s.lq, kvLen: s.lk, blockSize: opts.blockSize, batch: mBatch, heads: mHeads });
+  const base = createBlockMask(opts.maskMod ?? fullMask, {
+    qLen: s.lq,
+    kvLen: s.lk,
+    blockSize: opts.blockSize,
+    batch: mBatch,
+    heads: mHeads,
+  });
   const { numQBlocks: nq, numKvBlocks: nk, qBlock, kvBlock } = base;
   const baseDense = base.toDense();
   const group = s.hq / s.hkv;

@@ -6,15 +6,23 @@ import { describe, expect, it } from 'vitest';
 import { blockSparseAttention, dimsOf, packBlockMask } from './blockSparseAttention.js';
 import { createBlockMask, type BlockMask, type MaskMod } from './blockMask.js';
 import { blockDiffusion, causal, fullMask, not, slidingWindow } from './masks.js';
-import { attentionSimdSupported, blockSparseBackwardSimd, blockSparseForwardSimd, lastAttentionPath } from './simdKernel.js';
+import {
+  attentionSimdSupported,
+  blockSparseBackwardSimd,
+  blockSparseForwardSimd,
+  lastAttentionPath,
+} from './simdKernel.js';
 import { blockSparseBackwardReference, blockSparseForwardReference, type MaskArrays } from './sparseKernel.js';
 
 function arrays(mask: BlockMask): MaskArrays {
   const { data, offsets: o } = packBlockMask(mask);
   const sub = (f: number, t: number): Int32Array => data.subarray(f, t);
   return {
-    kvNum: sub(o.offKvNum, o.offKvIdx), kvIdx: sub(o.offKvIdx, o.offFullNum), fullNum: sub(o.offFullNum, o.offFullIdx),
-    fullIdx: sub(o.offFullIdx, o.offPOff), pOff: sub(o.offPOff, o.offQNum),
+    kvNum: sub(o.offKvNum, o.offKvIdx),
+    kvIdx: sub(o.offKvIdx, o.offFullNum),
+    fullNum: sub(o.offFullNum, o.offFullIdx),
+    fullIdx: sub(o.offFullIdx, o.offPOff),
+    pOff: sub(o.offPOff, o.offQNum),
     pBits: new Uint8Array(data.buffer, data.byteOffset + o.offBits * 4, (data.length - o.offBits) * 4),
   };
 }
@@ -41,12 +49,33 @@ interface Case {
 const cases: Case[] = [
   { label: 'all-true, dim 3, length not a block multiple', mod: fullMask, dims: [1, 1, 1, 10, 10, 3], block: 4 },
   { label: 'causal, GQA 4/2, batch 2', mod: causal, dims: [2, 4, 2, 12, 12, 8], block: 4 },
-  { label: 'sliding window, rectangular blocks, qLen != kvLen', mod: slidingWindow(3), dims: [1, 2, 1, 9, 13, 4], block: [4, 2] },
-  { label: 'BD3-LM block diffusion', mod: blockDiffusion({ seqLen: 6, blockSize: 3 }), dims: [1, 2, 2, 12, 12, 8], block: 4 },
+  {
+    label: 'sliding window, rectangular blocks, qLen != kvLen',
+    mod: slidingWindow(3),
+    dims: [1, 2, 1, 9, 13, 4],
+    block: [4, 2],
+  },
+  {
+    label: 'BD3-LM block diffusion',
+    mod: blockDiffusion({ seqLen: 6, blockSize: 3 }),
+    dims: [1, 2, 2, 12, 12, 8],
+    block: 4,
+  },
   { label: 'empty rows (not causal)', mod: not(causal), dims: [1, 1, 1, 6, 6, 4], block: 4 },
-  { label: 'per-head masks', mod: (b, h, i, j) => (h % 2 === 0 ? causal(b, h, i, j) : slidingWindow(3, { causal: false })(b, h, i, j)), dims: [2, 4, 2, 7, 7, 4], block: 2, heads: 4 },
+  {
+    label: 'per-head masks',
+    mod: (b, h, i, j) => (h % 2 === 0 ? causal(b, h, i, j) : slidingWindow(3, { causal: false })(b, h, i, j)),
+    dims: [2, 4, 2, 7, 7, 4],
+    block: 2,
+    heads: 4,
+  },
   { label: 'causal, dim 64, 64-blocks, length 200', mod: causal, dims: [1, 2, 1, 200, 200, 64], block: 64 },
-  { label: 'sliding window 40, 32 x 128 blocks, dim 48', mod: slidingWindow(40), dims: [1, 1, 1, 150, 150, 48], block: [32, 128] },
+  {
+    label: 'sliding window 40, 32 x 128 blocks, dim 48',
+    mod: slidingWindow(40),
+    dims: [1, 1, 1, 150, 150, 48],
+    block: [32, 128],
+  },
 ];
 
 describe.skipIf(!attentionSimdSupported())('WebAssembly SIMD kernel vs the typed-array reference', () => {
@@ -60,7 +89,13 @@ describe.skipIf(!attentionSimdSupported())('WebAssembly SIMD kernel vs the typed
       const k = rand(B * HKV * LK * D);
       const v = rand(B * HKV * LK * D);
       const dO = rand(q.length);
-      const dims = dimsOf([B, HQ, LQ, D], [B, HKV, LK, D], { scale: 1 / Math.sqrt(D), maskBatch: mask.batch, maskHeads: mask.heads, qBlock: mask.qBlock, kvBlock: mask.kvBlock } as Parameters<typeof dimsOf>[2]);
+      const dims = dimsOf([B, HQ, LQ, D], [B, HKV, LK, D], {
+        scale: 1 / Math.sqrt(D),
+        maskBatch: mask.batch,
+        maskHeads: mask.heads,
+        qBlock: mask.qBlock,
+        kvBlock: mask.kvBlock,
+      } as Parameters<typeof dimsOf>[2]);
       const m = arrays(mask);
       const [o1, o2] = [new Float32Array(q.length), new Float32Array(q.length)];
       const [l1, l2] = [new Float32Array(B * HQ * LQ), new Float32Array(B * HQ * LQ)];
@@ -89,12 +124,23 @@ describe.skipIf(!attentionSimdSupported())('WebAssembly SIMD kernel vs the typed
     const q = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i));
     q[5 * 4] = NaN; // row 5
     const k = Float32Array.from({ length: 32 }, (_, i) => Math.cos(i));
-    const dims = dimsOf([1, 1, 8, 4], [1, 1, 8, 4], { scale: 0.5, maskBatch: 1, maskHeads: 1, qBlock: 4, kvBlock: 4 } as Parameters<typeof dimsOf>[2]);
+    const dims = dimsOf([1, 1, 8, 4], [1, 1, 8, 4], {
+      scale: 0.5,
+      maskBatch: 1,
+      maskHeads: 1,
+      qBlock: 4,
+      kvBlock: 4,
+    } as Parameters<typeof dimsOf>[2]);
     const [o1, o2, l1, l2] = [new Float32Array(32), new Float32Array(32), new Float32Array(8), new Float32Array(8)];
     blockSparseForwardReference(q, k, k, dims, arrays(mask), o1, l1);
     blockSparseForwardSimd(q, k, k, dims, arrays(mask), o2, l2);
     expect(Array.from(o2).map(Number.isNaN)).toEqual(Array.from(o1).map(Number.isNaN));
-    expect(relErr(o2.map((x) => (Number.isNaN(x) ? 0 : x)), o1.map((x) => (Number.isNaN(x) ? 0 : x)))).toBeLessThan(2e-6);
+    expect(
+      relErr(
+        o2.map((x) => (Number.isNaN(x) ? 0 : x)),
+        o1.map((x) => (Number.isNaN(x) ? 0 : x)),
+      ),
+    ).toBeLessThan(2e-6);
   });
 });
 
@@ -107,7 +153,9 @@ describe.skipIf(!attentionSimdSupported())('the wasm backend runs the SIMD kerne
         const rng = createRng(1);
         const [q, k, v] = [0, 1, 2].map(() => rng.normalTensor([1, 1, 8, 4]));
         lastAttentionPath.path = 'none';
-        const g = tf.grads((a: tf.Tensor) => tf.sum(blockSparseAttention(a, k!, v!, { blockMask: mask, impl: 'kernel' })))([q!]);
+        const g = tf.grads((a: tf.Tensor) =>
+          tf.sum(blockSparseAttention(a, k!, v!, { blockMask: mask, impl: 'kernel' })),
+        )([q!]);
         expect(lastAttentionPath.path).toBe(backend === 'wasm' ? 'wasm-simd' : 'js');
         tf.dispose([...g, q!, k!, v!]);
       });

@@ -51,7 +51,8 @@ export function setAttentionKernel(choice: 'auto' | 'wasm-simd' | 'js'): void {
   if (choice !== 'auto' && choice !== 'wasm-simd' && choice !== 'js') {
     throw new Error(`setAttentionKernel: choice must be 'auto', 'wasm-simd' or 'js', got ${String(choice)}`);
   }
-  if (choice === 'wasm-simd' && !attentionSimdSupported()) throw new Error("setAttentionKernel: 'wasm-simd' needs WebAssembly SIMD, which this engine lacks");
+  if (choice === 'wasm-simd' && !attentionSimdSupported())
+    throw new Error("setAttentionKernel: 'wasm-simd' needs WebAssembly SIMD, which this engine lacks");
   preference = choice;
 }
 
@@ -68,9 +69,37 @@ const up = (x: number, m: number): number => Math.ceil(x / m) * m;
 
 /** Byte offsets of the parameter block's fields (see attention.wat). */
 const P = {
-  nBH: 0, nq: 4, qBP: 8, kvBP: 12, dP: 16, qBlock: 20, kvBlock: 24, lk: 28, scale: 32, nk: 36,
-  Q: 40, KT: 44, V: 48, ACC: 52, M: 56, L: 60, rowStart: 64, listKb: 68, listOff: 72, bits: 76, S: 80,
-  kvHeadOf: 84, maskBaseOf: 88, dO: 92, VT: 96, K: 100, LSE: 104, DELTA: 108, dK: 112, dV: 116, DP: 120,
+  nBH: 0,
+  nq: 4,
+  qBP: 8,
+  kvBP: 12,
+  dP: 16,
+  qBlock: 20,
+  kvBlock: 24,
+  lk: 28,
+  scale: 32,
+  nk: 36,
+  Q: 40,
+  KT: 44,
+  V: 48,
+  ACC: 52,
+  M: 56,
+  L: 60,
+  rowStart: 64,
+  listKb: 68,
+  listOff: 72,
+  bits: 76,
+  S: 80,
+  kvHeadOf: 84,
+  maskBaseOf: 88,
+  dO: 92,
+  VT: 96,
+  K: 100,
+  LSE: 104,
+  DELTA: 108,
+  dK: 112,
+  dV: 116,
+  DP: 120,
 } as const;
 const PARAM_BYTES = 128;
 
@@ -88,18 +117,27 @@ class Arena {
 }
 
 function memoryFor(bytes: number): { e: Exports; memory: WebAssembly.Memory } {
-  if (!attentionSimdSupported()) throw new Error('blockSparseAttention: the WebAssembly SIMD kernel needs WebAssembly SIMD, which this engine lacks');
+  if (!attentionSimdSupported())
+    throw new Error(
+      'blockSparseAttention: the WebAssembly SIMD kernel needs WebAssembly SIMD, which this engine lacks',
+    );
   if (!engine) {
     const memory = new WebAssembly.Memory({ initial: 1 });
     engine = { e: new WebAssembly.Instance(compiled!, { env: { memory } }).exports as unknown as Exports, memory };
   }
   const have = engine.memory.buffer.byteLength;
-  if (bytes > 2 ** 32 - 65536) throw new Error(`blockSparseAttention: the WebAssembly kernel needs ${bytes} bytes of memory, more than the 4 GiB a module can address; use impl: 'ops'`);
+  if (bytes > 2 ** 32 - 65536)
+    throw new Error(
+      `blockSparseAttention: the WebAssembly kernel needs ${bytes} bytes of memory, more than the 4 GiB a module can address; use impl: 'ops'`,
+    );
   if (bytes > have) {
     try {
       engine.memory.grow(Math.ceil((bytes - have) / 65536));
     } catch (e) {
-      throw new Error(`blockSparseAttention: the WebAssembly kernel could not grow its memory to ${bytes} bytes (${e instanceof Error ? e.message : String(e)}); use impl: 'ops' or smaller inputs`, { cause: e });
+      throw new Error(
+        `blockSparseAttention: the WebAssembly kernel could not grow its memory to ${bytes} bytes (${e instanceof Error ? e.message : String(e)}); use impl: 'ops' or smaller inputs`,
+        { cause: e },
+      );
     }
   }
   return engine;
@@ -166,15 +204,30 @@ function geometry(dims: SparseDims, mask: MaskArrays): Geometry {
     }
   }
   return {
-    nBH: batch * hq, nKv: batch * hkv, qBP, kvBP, dP: up(d, 8),
-    qRowsP: nq * qBP, kRowsP: nk * kvBP,
+    nBH: batch * hq,
+    nKv: batch * hkv,
+    qBP,
+    kvBP,
+    dP: up(d, 8),
+    qRowsP: nq * qBP,
+    kRowsP: nk * kvBP,
     lists: mergedLists(mask, maskBatch * maskHeads * nq, nk),
-    kvHeadOf, maskBaseOf,
+    kvHeadOf,
+    maskBaseOf,
   };
 }
 
 /** Copies `[heads, len, d]` rows into `[heads][nBlocks * blockP][dP]` (zero padding already there). */
-function padRows(src: Float32Array, heads: number, len: number, d: number, block: number, blockP: number, dP: number, dst: Float32Array): void {
+function padRows(
+  src: Float32Array,
+  heads: number,
+  len: number,
+  d: number,
+  block: number,
+  blockP: number,
+  dP: number,
+  dst: Float32Array,
+): void {
   const rowsP = Math.ceil(len / block) * blockP;
   for (let h = 0; h < heads; h++) {
     for (let r = 0; r < len; r++) {
@@ -187,7 +240,16 @@ function padRows(src: Float32Array, heads: number, len: number, d: number, block
 }
 
 /** Copies `[heads, len, d]` keys into transposed tiles `[heads][nk][dP][kvBP]`. */
-function transposeTiles(src: Float32Array, heads: number, len: number, d: number, block: number, blockP: number, dP: number, dst: Float32Array): void {
+function transposeTiles(
+  src: Float32Array,
+  heads: number,
+  len: number,
+  d: number,
+  block: number,
+  blockP: number,
+  dP: number,
+  dst: Float32Array,
+): void {
   const nk = Math.ceil(len / block);
   for (let h = 0; h < heads; h++) {
     for (let r = 0; r < len; r++) {
@@ -201,7 +263,16 @@ function transposeTiles(src: Float32Array, heads: number, len: number, d: number
 }
 
 /** Copies padded rows `[heads][nBlocks * blockP][dP]` back to `[heads, len, d]`. */
-function unpadRows(src: Float32Array, heads: number, len: number, d: number, block: number, blockP: number, dP: number, dst: Float32Array): void {
+function unpadRows(
+  src: Float32Array,
+  heads: number,
+  len: number,
+  d: number,
+  block: number,
+  blockP: number,
+  dP: number,
+  dst: Float32Array,
+): void {
   const rowsP = Math.ceil(len / block) * blockP;
   for (let h = 0; h < heads; h++) {
     for (let r = 0; r < len; r++) {
@@ -247,9 +318,13 @@ function commonRegions(a: Arena, g: Geometry, mask: MaskArrays): void {
 
 /** Forward pass on the SIMD module: same contract as `blockSparseForwardReference`. @internal */
 export function blockSparseForwardSimd(
-  q: Float32Array, k: Float32Array, v: Float32Array,
-  dims: SparseDims, mask: MaskArrays,
-  out: Float32Array, lse: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  dims: SparseDims,
+  mask: MaskArrays,
+  out: Float32Array,
+  lse: Float32Array,
 ): void {
   const { lq, lk, d, qBlock, kvBlock } = dims;
   const g = geometry(dims, mask);
@@ -305,10 +380,17 @@ export function blockSparseForwardSimd(
 
 /** Backward pass on the SIMD module: same contract as `blockSparseBackwardReference`. @internal */
 export function blockSparseBackwardSimd(
-  q: Float32Array, k: Float32Array, v: Float32Array,
-  lse: Float32Array, delta: Float32Array, dO: Float32Array,
-  dims: SparseDims, mask: MaskArrays,
-  dq: Float32Array, dk: Float32Array, dv: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  lse: Float32Array,
+  delta: Float32Array,
+  dO: Float32Array,
+  dims: SparseDims,
+  mask: MaskArrays,
+  dq: Float32Array,
+  dk: Float32Array,
+  dv: Float32Array,
 ): void {
   const { lq, lk, d, qBlock, kvBlock } = dims;
   const g = geometry(dims, mask);
@@ -332,7 +414,13 @@ export function blockSparseBackwardSimd(
     return x;
   };
   const [Q, DO, ACC] = ['Q', 'dO', 'ACC'].map((n) => view(n, qFloats)) as [Float32Array, Float32Array, Float32Array];
-  const [KT, VT, K, DK, DV] = ['KT', 'VT', 'K', 'dK', 'dV'].map((n) => view(n, kFloats)) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+  const [KT, VT, K, DK, DV] = ['KT', 'VT', 'K', 'dK', 'dV'].map((n) => view(n, kFloats)) as [
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+  ];
   const LSE = new Float32Array(mem, o.LSE!, rowsP);
   const DELTA = view('DELTA', rowsP);
   LSE.fill(-Infinity);

@@ -63,7 +63,17 @@ function maskRow(dims: SparseDims, b: number, h: number, qb: number): number {
 }
 
 /** One row of `abT` (the odd row left over by the two-row loop). */
-function abTRow(a: Float32Array, ai: number, b: Float32Array, bOff: number, cols: number, d: number, scale: number, out: Float32Array, oi: number): void {
+function abTRow(
+  a: Float32Array,
+  ai: number,
+  b: Float32Array,
+  bOff: number,
+  cols: number,
+  d: number,
+  scale: number,
+  out: Float32Array,
+  oi: number,
+): void {
   for (let j = 0; j < cols; j++) {
     const bj = bOff + j * d;
     let s0 = 0;
@@ -77,7 +87,18 @@ function abTRow(a: Float32Array, ai: number, b: Float32Array, bOff: number, cols
  * with `d` columns). Register-blocked three (then two) a rows by four b rows: seven loads feed
  * twelve products (about 1.7x the GFLOP/s of a plain dot-product loop in V8).
  */
-function abT(a: Float32Array, aOff: number, rows: number, b: Float32Array, bOff: number, cols: number, d: number, scale: number, out: Float32Array, ld: number): void {
+function abT(
+  a: Float32Array,
+  aOff: number,
+  rows: number,
+  b: Float32Array,
+  bOff: number,
+  cols: number,
+  d: number,
+  scale: number,
+  out: Float32Array,
+  ld: number,
+): void {
   const cols4 = cols - (cols % 4);
   let i = 0;
   // three rows at a time first (12 accumulators, about 13% faster than two in V8), then pairs
@@ -94,19 +115,51 @@ function abT(a: Float32Array, aOff: number, rows: number, b: Float32Array, bOff:
       const b1 = b0 + d;
       const b2 = b1 + d;
       const b3 = b2 + d;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, r0 = 0, r1 = 0, r2 = 0, r3 = 0, u0 = 0, u1 = 0, u2 = 0, u3 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0,
+        r0 = 0,
+        r1 = 0,
+        r2 = 0,
+        r3 = 0,
+        u0 = 0,
+        u1 = 0,
+        u2 = 0,
+        u3 = 0;
       for (let t = 0; t < d; t++) {
         const x = a[ai + t]!;
         const y = a[ai1 + t]!;
         const z = a[ai2 + t]!;
-        const c0 = b[b0 + t]!, c1 = b[b1 + t]!, c2 = b[b2 + t]!, c3 = b[b3 + t]!;
-        s0 += x * c0; s1 += x * c1; s2 += x * c2; s3 += x * c3;
-        r0 += y * c0; r1 += y * c1; r2 += y * c2; r3 += y * c3;
-        u0 += z * c0; u1 += z * c1; u2 += z * c2; u3 += z * c3;
+        const c0 = b[b0 + t]!,
+          c1 = b[b1 + t]!,
+          c2 = b[b2 + t]!,
+          c3 = b[b3 + t]!;
+        s0 += x * c0;
+        s1 += x * c1;
+        s2 += x * c2;
+        s3 += x * c3;
+        r0 += y * c0;
+        r1 += y * c1;
+        r2 += y * c2;
+        r3 += y * c3;
+        u0 += z * c0;
+        u1 += z * c1;
+        u2 += z * c2;
+        u3 += z * c3;
       }
-      out[oi + j] = s0 * scale; out[oi + j + 1] = s1 * scale; out[oi + j + 2] = s2 * scale; out[oi + j + 3] = s3 * scale;
-      out[oi1 + j] = r0 * scale; out[oi1 + j + 1] = r1 * scale; out[oi1 + j + 2] = r2 * scale; out[oi1 + j + 3] = r3 * scale;
-      out[oi2 + j] = u0 * scale; out[oi2 + j + 1] = u1 * scale; out[oi2 + j + 2] = u2 * scale; out[oi2 + j + 3] = u3 * scale;
+      out[oi + j] = s0 * scale;
+      out[oi + j + 1] = s1 * scale;
+      out[oi + j + 2] = s2 * scale;
+      out[oi + j + 3] = s3 * scale;
+      out[oi1 + j] = r0 * scale;
+      out[oi1 + j + 1] = r1 * scale;
+      out[oi1 + j + 2] = r2 * scale;
+      out[oi1 + j + 3] = r3 * scale;
+      out[oi2 + j] = u0 * scale;
+      out[oi2 + j + 1] = u1 * scale;
+      out[oi2 + j + 2] = u2 * scale;
+      out[oi2 + j + 3] = u3 * scale;
     }
     if (j < cols) {
       abTRow(a, ai, b, bOff + j * d, cols - j, d, scale, out, oi + j);
@@ -125,16 +178,38 @@ function abT(a: Float32Array, aOff: number, rows: number, b: Float32Array, bOff:
       const b1 = b0 + d;
       const b2 = b1 + d;
       const b3 = b2 + d;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, r0 = 0, r1 = 0, r2 = 0, r3 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0,
+        r0 = 0,
+        r1 = 0,
+        r2 = 0,
+        r3 = 0;
       for (let t = 0; t < d; t++) {
         const x = a[ai + t]!;
         const y = a[ai1 + t]!;
-        const c0 = b[b0 + t]!, c1 = b[b1 + t]!, c2 = b[b2 + t]!, c3 = b[b3 + t]!;
-        s0 += x * c0; s1 += x * c1; s2 += x * c2; s3 += x * c3;
-        r0 += y * c0; r1 += y * c1; r2 += y * c2; r3 += y * c3;
+        const c0 = b[b0 + t]!,
+          c1 = b[b1 + t]!,
+          c2 = b[b2 + t]!,
+          c3 = b[b3 + t]!;
+        s0 += x * c0;
+        s1 += x * c1;
+        s2 += x * c2;
+        s3 += x * c3;
+        r0 += y * c0;
+        r1 += y * c1;
+        r2 += y * c2;
+        r3 += y * c3;
       }
-      out[oi + j] = s0 * scale; out[oi + j + 1] = s1 * scale; out[oi + j + 2] = s2 * scale; out[oi + j + 3] = s3 * scale;
-      out[oi1 + j] = r0 * scale; out[oi1 + j + 1] = r1 * scale; out[oi1 + j + 2] = r2 * scale; out[oi1 + j + 3] = r3 * scale;
+      out[oi + j] = s0 * scale;
+      out[oi + j + 1] = s1 * scale;
+      out[oi + j + 2] = s2 * scale;
+      out[oi + j + 3] = s3 * scale;
+      out[oi1 + j] = r0 * scale;
+      out[oi1 + j + 1] = r1 * scale;
+      out[oi1 + j + 2] = r2 * scale;
+      out[oi1 + j + 3] = r3 * scale;
     }
     if (j < cols) {
       abTRow(a, ai, b, bOff + j * d, cols - j, d, scale, out, oi + j);
@@ -145,7 +220,16 @@ function abT(a: Float32Array, aOff: number, rows: number, b: Float32Array, bOff:
 }
 
 /** `out[oi + :] += sum_j p[pi + j] * b[bOff + j*d + :]` for one row. */
-function accumRow(p: Float32Array, pi: number, cols: number, b: Float32Array, bOff: number, d: number, out: Float32Array, oi: number): void {
+function accumRow(
+  p: Float32Array,
+  pi: number,
+  cols: number,
+  b: Float32Array,
+  bOff: number,
+  d: number,
+  out: Float32Array,
+  oi: number,
+): void {
   for (let j = 0; j < cols; j++) {
     const pj = p[pi + j]!;
     if (pj === 0) continue;
@@ -155,7 +239,17 @@ function accumRow(p: Float32Array, pi: number, cols: number, b: Float32Array, bO
 }
 
 /** `out[outOff + i*d + :] += sum_j p[i * ld + j] * b[bOff + j*d + :]`, two rows by four j at a time. */
-function accumPB(p: Float32Array, ld: number, rows: number, cols: number, b: Float32Array, bOff: number, d: number, out: Float32Array, outOff: number): void {
+function accumPB(
+  p: Float32Array,
+  ld: number,
+  rows: number,
+  cols: number,
+  b: Float32Array,
+  bOff: number,
+  d: number,
+  out: Float32Array,
+  outOff: number,
+): void {
   const cols4 = cols - (cols % 4);
   let i = 0;
   for (; i + 1 < rows; i += 2) {
@@ -165,15 +259,24 @@ function accumPB(p: Float32Array, ld: number, rows: number, cols: number, b: Flo
     const oi1 = oi + d;
     let j = 0;
     for (; j < cols4; j += 4) {
-      const p0 = p[pi + j]!, p1 = p[pi + j + 1]!, p2 = p[pi + j + 2]!, p3 = p[pi + j + 3]!;
-      const q0 = p[pi1 + j]!, q1 = p[pi1 + j + 1]!, q2 = p[pi1 + j + 2]!, q3 = p[pi1 + j + 3]!;
+      const p0 = p[pi + j]!,
+        p1 = p[pi + j + 1]!,
+        p2 = p[pi + j + 2]!,
+        p3 = p[pi + j + 3]!;
+      const q0 = p[pi1 + j]!,
+        q1 = p[pi1 + j + 1]!,
+        q2 = p[pi1 + j + 2]!,
+        q3 = p[pi1 + j + 3]!;
       if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0 && q0 === 0 && q1 === 0 && q2 === 0 && q3 === 0) continue;
       const b0 = bOff + j * d;
       const b1 = b0 + d;
       const b2 = b1 + d;
       const b3 = b2 + d;
       for (let t = 0; t < d; t++) {
-        const c0 = b[b0 + t]!, c1 = b[b1 + t]!, c2 = b[b2 + t]!, c3 = b[b3 + t]!;
+        const c0 = b[b0 + t]!,
+          c1 = b[b1 + t]!,
+          c2 = b[b2 + t]!,
+          c3 = b[b3 + t]!;
         out[oi + t]! += p0 * c0 + p1 * c1 + p2 * c2 + p3 * c3;
         out[oi1 + t]! += q0 * c0 + q1 * c1 + q2 * c2 + q3 * c3;
       }
@@ -187,7 +290,17 @@ function accumPB(p: Float32Array, ld: number, rows: number, cols: number, b: Flo
 }
 
 /** `out[outOff + j*d + :] += sum_i p[i * ld + j] * a[aOff + i*d + :]`, two j by four i at a time. */
-function accumPtA(p: Float32Array, ld: number, rows: number, cols: number, a: Float32Array, aOff: number, d: number, out: Float32Array, outOff: number): void {
+function accumPtA(
+  p: Float32Array,
+  ld: number,
+  rows: number,
+  cols: number,
+  a: Float32Array,
+  aOff: number,
+  d: number,
+  out: Float32Array,
+  outOff: number,
+): void {
   const rows4 = rows - (rows % 4);
   let j = 0;
   for (; j + 1 < cols; j += 2) {
@@ -195,15 +308,24 @@ function accumPtA(p: Float32Array, ld: number, rows: number, cols: number, a: Fl
     const oj1 = oj + d;
     let i = 0;
     for (; i < rows4; i += 4) {
-      const p0 = p[i * ld + j]!, p1 = p[(i + 1) * ld + j]!, p2 = p[(i + 2) * ld + j]!, p3 = p[(i + 3) * ld + j]!;
-      const q0 = p[i * ld + j + 1]!, q1 = p[(i + 1) * ld + j + 1]!, q2 = p[(i + 2) * ld + j + 1]!, q3 = p[(i + 3) * ld + j + 1]!;
+      const p0 = p[i * ld + j]!,
+        p1 = p[(i + 1) * ld + j]!,
+        p2 = p[(i + 2) * ld + j]!,
+        p3 = p[(i + 3) * ld + j]!;
+      const q0 = p[i * ld + j + 1]!,
+        q1 = p[(i + 1) * ld + j + 1]!,
+        q2 = p[(i + 2) * ld + j + 1]!,
+        q3 = p[(i + 3) * ld + j + 1]!;
       if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0 && q0 === 0 && q1 === 0 && q2 === 0 && q3 === 0) continue;
       const a0 = aOff + i * d;
       const a1 = a0 + d;
       const a2 = a1 + d;
       const a3 = a2 + d;
       for (let t = 0; t < d; t++) {
-        const c0 = a[a0 + t]!, c1 = a[a1 + t]!, c2 = a[a2 + t]!, c3 = a[a3 + t]!;
+        const c0 = a[a0 + t]!,
+          c1 = a[a1 + t]!,
+          c2 = a[a2 + t]!,
+          c3 = a[a3 + t]!;
         out[oj + t]! += p0 * c0 + p1 * c1 + p2 * c2 + p3 * c3;
         out[oj1 + t]! += q0 * c0 + q1 * c1 + q2 * c2 + q3 * c3;
       }
@@ -240,9 +362,13 @@ function applyMask(s: Float32Array, rows: number, cols: number, ld: number, bits
 
 /** Forward pass: writes `out` `[batch, hq, lq, d]` and `lse` `[batch, hq, lq]` (-Infinity for rows with no key). @internal */
 export function blockSparseForwardReference(
-  q: Float32Array, k: Float32Array, v: Float32Array,
-  dims: SparseDims, mask: MaskArrays,
-  out: Float32Array, lse: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  dims: SparseDims,
+  mask: MaskArrays,
+  out: Float32Array,
+  lse: Float32Array,
 ): void {
   const { batch, hq, hkv, lq, lk, d, scale, qBlock, kvBlock, nq, nk } = dims;
   const group = hq / hkv;
@@ -317,10 +443,17 @@ export function blockSparseForwardReference(
  * @internal
  */
 export function blockSparseBackwardReference(
-  q: Float32Array, k: Float32Array, v: Float32Array,
-  lse: Float32Array, delta: Float32Array, dO: Float32Array,
-  dims: SparseDims, mask: MaskArrays,
-  dq: Float32Array, dk: Float32Array, dv: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  lse: Float32Array,
+  delta: Float32Array,
+  dO: Float32Array,
+  dims: SparseDims,
+  mask: MaskArrays,
+  dq: Float32Array,
+  dk: Float32Array,
+  dv: Float32Array,
 ): void {
   const { batch, hq, hkv, lq, lk, d, scale, qBlock, kvBlock, nq, nk } = dims;
   const group = hq / hkv;

@@ -18,7 +18,11 @@ const fmt = (t: tf.Tensor): string => `[${t.shape.join(', ')}]`;
  * dividing heads; throws naming the shapes otherwise.
  */
 export function checkQkv(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, where: string): QkvShape {
-  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
+  for (const [name, t] of [
+    ['q', q],
+    ['k', k],
+    ['v', v],
+  ] as const) {
     if (!(t instanceof tf.Tensor)) throw new Error(`${where}: ${name} must be a tf.Tensor, got ${typeof t}`);
     if (t.rank !== 4) throw new Error(`${where}: ${name} must be 4-D [batch, heads, seq, dim], got shape ${fmt(t)}`);
     if (t.dtype !== 'float32') throw new Error(`${where}: ${name} must be float32, got ${t.dtype}`);
@@ -31,7 +35,9 @@ export function checkQkv(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, where: string
   if (kb !== batch) throw new Error(`${where}: batch sizes disagree: q ${fmt(q)} vs k ${fmt(k)}`);
   if (kd !== d) throw new Error(`${where}: head dims disagree: q ${fmt(q)} has dim ${d}, k ${fmt(k)} has dim ${kd}`);
   if (hkv === 0 || hq % hkv !== 0) {
-    throw new Error(`${where}: query heads (${hq}, q ${fmt(q)}) must be a multiple of key/value heads (${hkv}, k ${fmt(k)})`);
+    throw new Error(
+      `${where}: query heads (${hq}, q ${fmt(q)}) must be a multiple of key/value heads (${hkv}, k ${fmt(k)})`,
+    );
   }
   if (lq === 0 || lk === 0 || d === 0) throw new Error(`${where}: empty dimension in q ${fmt(q)} or k ${fmt(k)}`);
   return { batch, hq, hkv, lq, lk, d };
@@ -48,7 +54,10 @@ export function checkFiniteInputs(where: string, tensors: [string, tf.Tensor][])
   for (const [name, t] of tensors) {
     const data = toViewSync(t).data;
     for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i]!)) throw new Error(`${where}: ${name} must be finite, got ${String(data[i])} at flat index ${i} of shape [${t.shape.join(', ')}]`);
+      if (!Number.isFinite(data[i]!))
+        throw new Error(
+          `${where}: ${name} must be finite, got ${String(data[i])} at flat index ${i} of shape [${t.shape.join(', ')}]`,
+        );
     }
   }
   return true;
@@ -62,7 +71,8 @@ export function checkFiniteOutput(where: string, out: tf.Tensor, q: tf.Tensor, k
   const data = toViewSync(out).data;
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i]!)) {
-      const amax = (t: tf.Tensor): number => Array.from(toViewSync(t).data).reduce((a: number, x: number) => Math.max(a, Math.abs(x)), 0);
+      const amax = (t: tf.Tensor): number =>
+        Array.from(toViewSync(t).data).reduce((a: number, x: number) => Math.max(a, Math.abs(x)), 0);
       const detail = `max |q| ${amax(q).toExponential(2)}, max |k| ${amax(k).toExponential(2)}, scale ${scale}`;
       out.dispose();
       throw new Error(`${where}: the attention scores overflow float32 (${detail}); scale q or k down`);
@@ -84,5 +94,7 @@ export function repeatKvHeads(x: tf.Tensor4D, group: number): tf.Tensor4D {
   if (group === 1) return x;
   const [b, h, l, d] = x.shape;
   // rank-3 tile: tfjs has no tile gradient above rank 4
-  return tf.tidy(() => tf.reshape(tf.tile(tf.reshape(x, [b * h, 1, l * d]), [1, group, 1]), [b, h * group, l, d]) as tf.Tensor4D);
+  return tf.tidy(
+    () => tf.reshape(tf.tile(tf.reshape(x, [b * h, 1, l * d]), [1, group, 1]), [b, h * group, l, d]) as tf.Tensor4D,
+  );
 }

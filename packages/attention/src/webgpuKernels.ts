@@ -6,7 +6,10 @@ type Shape = { shape: number[]; dtype: string };
 
 /** Reads every input once in a branch never taken, so no binding is compiled away (tfjs binds them all). */
 function touch(vars: string[]): string {
-  const f = vars.filter((v) => v !== 'mask').map((v) => `${v}[0]`).join(' + ');
+  const f = vars
+    .filter((v) => v !== 'mask')
+    .map((v) => `${v}[0]`)
+    .join(' + ');
   return `if (index < -1) { setOutputAtIndex(0, ${f} + f32(mask[0])); }`;
 }
 
@@ -190,7 +193,18 @@ fn main(index : i32) {
 
 const FWD_VARS = ['q', 'k', 'v', 'mask'];
 const BWD_VARS = ['q', 'k', 'v', 'lse', 'delta', 'dO', 'mask'];
-const OFFSETS = ['offKvNum', 'offKvIdx', 'offFullNum', 'offFullIdx', 'offPOff', 'offQNum', 'offQIdx', 'offFullQNum', 'offFullQIdx', 'offBits'] as const;
+const OFFSETS = [
+  'offKvNum',
+  'offKvIdx',
+  'offFullNum',
+  'offFullIdx',
+  'offPOff',
+  'offQNum',
+  'offQIdx',
+  'offFullQNum',
+  'offFullQIdx',
+  'offBits',
+] as const;
 
 function uniforms(qShape: number[], kShape: number[], a: SparseAttrs): NonNullable<WebGPUProgramSpec['uniforms']> {
   const [batch, hq, lq] = qShape as [number, number, number];
@@ -220,8 +234,16 @@ function canTile(a: SparseAttrs, d: number): boolean {
 }
 
 /** The program's workgroup count as defineKernel dispatches it, as a uniform (units loop over it). */
-function withWg(u: NonNullable<WebGPUProgramSpec['uniforms']>, outputShape: number[], wg: number): NonNullable<WebGPUProgramSpec['uniforms']> {
-  return [...u.slice(0, -1), { name: 'nWg', type: 'i32', value: Math.max(1, Math.ceil(prod(outputShape) / wg)) }, u[u.length - 1]!];
+function withWg(
+  u: NonNullable<WebGPUProgramSpec['uniforms']>,
+  outputShape: number[],
+  wg: number,
+): NonNullable<WebGPUProgramSpec['uniforms']> {
+  return [
+    ...u.slice(0, -1),
+    { name: 'nWg', type: 'i32', value: Math.max(1, Math.ceil(prod(outputShape) / wg)) },
+    u[u.length - 1]!,
+  ];
 }
 
 /** WebGPU programs of the forward kernel: the output, then the log-sum-exp. */
@@ -235,13 +257,39 @@ export function blockSparseForwardWebGPU(ins: Shape[], a: SparseAttrs): WebGPUPr
     const wg = a.qBlock;
     const t = touch(vars);
     return [
-      { outputShape: qShape, shaderKey: `tfwd_o_${d}_${wg}`, userCode: tiledRowCode(d, wg, 'o', HELPERS, t), variableNames: vars, uniforms: withWg(u, qShape, wg), workgroupSize: wg },
-      { outputShape: lseShape, shaderKey: `tfwd_lse_${d}_${wg}`, userCode: tiledRowCode(d, wg, 'lse', HELPERS, t), variableNames: vars, uniforms: withWg(u, lseShape, wg), workgroupSize: wg },
+      {
+        outputShape: qShape,
+        shaderKey: `tfwd_o_${d}_${wg}`,
+        userCode: tiledRowCode(d, wg, 'o', HELPERS, t),
+        variableNames: vars,
+        uniforms: withWg(u, qShape, wg),
+        workgroupSize: wg,
+      },
+      {
+        outputShape: lseShape,
+        shaderKey: `tfwd_lse_${d}_${wg}`,
+        userCode: tiledRowCode(d, wg, 'lse', HELPERS, t),
+        variableNames: vars,
+        uniforms: withWg(u, lseShape, wg),
+        workgroupSize: wg,
+      },
     ];
   }
   return [
-    { outputShape: qShape, shaderKey: `fwd_o_${d}`, userCode: forwardCode(d, false), variableNames: vars, uniforms: withWg(u, qShape, 64) },
-    { outputShape: lseShape, shaderKey: `fwd_lse_${d}`, userCode: forwardCode(d, true), variableNames: vars, uniforms: withWg(u, lseShape, 64) },
+    {
+      outputShape: qShape,
+      shaderKey: `fwd_o_${d}`,
+      userCode: forwardCode(d, false),
+      variableNames: vars,
+      uniforms: withWg(u, qShape, 64),
+    },
+    {
+      outputShape: lseShape,
+      shaderKey: `fwd_lse_${d}`,
+      userCode: forwardCode(d, true),
+      variableNames: vars,
+      uniforms: withWg(u, lseShape, 64),
+    },
   ];
 }
 
@@ -257,14 +305,53 @@ export function blockSparseBackwardWebGPU(ins: Shape[], a: SparseAttrs): WebGPUP
     const wq = a.qBlock;
     const wk = a.kvBlock;
     return [
-      { outputShape: qShape, shaderKey: `tbwd_dq_${d}_${wq}`, userCode: tiledRowCode(d, wq, 'dq', HELPERS, t), variableNames: vars, uniforms: withWg(u, qShape, wq), workgroupSize: wq },
-      { outputShape: kShape, shaderKey: `tbwd_dk_${d}_${wk}`, userCode: tiledColCode(d, wk, true, HELPERS, t), variableNames: vars, uniforms: withWg(u, kShape, wk), workgroupSize: wk },
-      { outputShape: kShape, shaderKey: `tbwd_dv_${d}_${wk}`, userCode: tiledColCode(d, wk, false, HELPERS, t), variableNames: vars, uniforms: withWg(u, kShape, wk), workgroupSize: wk },
+      {
+        outputShape: qShape,
+        shaderKey: `tbwd_dq_${d}_${wq}`,
+        userCode: tiledRowCode(d, wq, 'dq', HELPERS, t),
+        variableNames: vars,
+        uniforms: withWg(u, qShape, wq),
+        workgroupSize: wq,
+      },
+      {
+        outputShape: kShape,
+        shaderKey: `tbwd_dk_${d}_${wk}`,
+        userCode: tiledColCode(d, wk, true, HELPERS, t),
+        variableNames: vars,
+        uniforms: withWg(u, kShape, wk),
+        workgroupSize: wk,
+      },
+      {
+        outputShape: kShape,
+        shaderKey: `tbwd_dv_${d}_${wk}`,
+        userCode: tiledColCode(d, wk, false, HELPERS, t),
+        variableNames: vars,
+        uniforms: withWg(u, kShape, wk),
+        workgroupSize: wk,
+      },
     ];
   }
   return [
-    { outputShape: qShape, shaderKey: `bwd_dq_${d}`, userCode: dqCode(d), variableNames: vars, uniforms: withWg(u, qShape, 64) },
-    { outputShape: kShape, shaderKey: `bwd_dk_${d}`, userCode: dkvCode(d, true), variableNames: vars, uniforms: withWg(u, kShape, 64) },
-    { outputShape: kShape, shaderKey: `bwd_dv_${d}`, userCode: dkvCode(d, false), variableNames: vars, uniforms: withWg(u, kShape, 64) },
+    {
+      outputShape: qShape,
+      shaderKey: `bwd_dq_${d}`,
+      userCode: dqCode(d),
+      variableNames: vars,
+      uniforms: withWg(u, qShape, 64),
+    },
+    {
+      outputShape: kShape,
+      shaderKey: `bwd_dk_${d}`,
+      userCode: dkvCode(d, true),
+      variableNames: vars,
+      uniforms: withWg(u, kShape, 64),
+    },
+    {
+      outputShape: kShape,
+      shaderKey: `bwd_dv_${d}`,
+      userCode: dkvCode(d, false),
+      variableNames: vars,
+      uniforms: withWg(u, kShape, 64),
+    },
   ];
 }

@@ -169,7 +169,9 @@ async function initialStep(
 }
 
 /** Validates the step-size control options (throws naming the option and its value). */
-export function checkAdaptiveOptions(opts: AdaptiveOptions): Required<Omit<AdaptiveOptions, 'firstStep'>> & { firstStep?: number } {
+export function checkAdaptiveOptions(
+  opts: AdaptiveOptions,
+): Required<Omit<AdaptiveOptions, 'firstStep'>> & { firstStep?: number } {
   const n = (name: string, v: unknown, dflt: number, c: Parameters<typeof checkNumber>[2]): number =>
     v === undefined ? dflt : checkNumber(`solveOde: ${name}`, v, c);
   return {
@@ -179,7 +181,10 @@ export function checkAdaptiveOptions(opts: AdaptiveOptions): Required<Omit<Adapt
     ifactor: n('ifactor', opts.ifactor, 10, { min: 1 }),
     dfactor: n('dfactor', opts.dfactor, 0.2, { min: 0, exclusiveMin: true, max: 1 }),
     maxSteps: n('maxSteps', opts.maxSteps, 100000, { integer: true, min: 1, max: 2 ** 31 - 1 }),
-    firstStep: opts.firstStep === undefined ? undefined : checkNumber('solveOde: firstStep', opts.firstStep, { min: 0, exclusiveMin: true }),
+    firstStep:
+      opts.firstStep === undefined
+        ? undefined
+        : checkNumber('solveOde: firstStep', opts.firstStep, { min: 0, exclusiveMin: true }),
   };
 }
 
@@ -196,10 +201,23 @@ interface LastStep {
  * torchdiffeq's `_interp_fit` + `_interp_evaluate`: the quartic through y0, y_mid, y1 with slopes f0
  * and f1 at the ends, evaluated at fraction s of the step of signed length dt.
  */
-function interpolate(y0: tf.Tensor, y1: tf.Tensor, yMid: tf.Tensor, f0: tf.Tensor, f1: tf.Tensor, dt: number, s: number): tf.Tensor {
+function interpolate(
+  y0: tf.Tensor,
+  y1: tf.Tensor,
+  yMid: tf.Tensor,
+  f0: tf.Tensor,
+  f1: tf.Tensor,
+  dt: number,
+  s: number,
+): tf.Tensor {
   return tf.tidy(() => {
     const a = tf.addN([tf.mul(tf.sub(f1, f0), 2 * dt), tf.mul(tf.add(y1, y0), -8), tf.mul(yMid, 16)]);
-    const b = tf.addN([tf.mul(tf.sub(tf.mul(f0, 5), tf.mul(f1, 3)), dt), tf.mul(y0, 18), tf.mul(y1, 14), tf.mul(yMid, -32)]);
+    const b = tf.addN([
+      tf.mul(tf.sub(tf.mul(f0, 5), tf.mul(f1, 3)), dt),
+      tf.mul(y0, 18),
+      tf.mul(y1, 14),
+      tf.mul(yMid, -32),
+    ]);
     const c = tf.addN([tf.mul(tf.sub(f1, tf.mul(f0, 4)), dt), tf.mul(y0, -11), tf.mul(y1, -5), tf.mul(yMid, 16)]);
     const d = tf.mul(f0, dt);
     // Horner's form of e + d s + c s^2 + b s^3 + a s^4 with e = y0.
@@ -226,8 +244,10 @@ export async function integrateAdaptive(
 ): Promise<{ x: tf.Tensor; steps: number; rejected: number }> {
   const tab = TABLEAUS[method];
   const { rtol, atol, safety, ifactor, dfactor, maxSteps, firstStep } = checkAdaptiveOptions(opts);
-  const fsal = tab.cSol[tab.cSol.length - 1] === 0 && (tab.beta[tab.beta.length - 1] as number[]).every((b, i) => b === tab.cSol[i]);
-  const dir = Math.sign((grid[1]!) - (grid[0]!));
+  const fsal =
+    tab.cSol[tab.cSol.length - 1] === 0 &&
+    (tab.beta[tab.beta.length - 1] as number[]).every((b, i) => b === tab.cSol[i]);
+  const dir = Math.sign(grid[1]! - grid[0]!);
   let t = grid[0]!;
   let y = x0;
   let fy = f(y, t, 0);
@@ -248,7 +268,8 @@ export async function integrateAdaptive(
     for (let gi = 1; gi < grid.length; gi++) {
       const target = grid[gi]!;
       while (dir * (target - t) > 0) {
-        if (steps + rejected >= maxSteps) throw new Error(`solveOde (${method}): maxSteps (${maxSteps}) exceeded at t = ${t}`);
+        if (steps + rejected >= maxSteps)
+          throw new Error(`solveOde (${method}): maxSteps (${maxSteps}) exceeded at t = ${t}`);
         const tNext = t + dir * h;
         if (!(h > 0) || tNext === t) throw new Error(`solveOde (${method}): step size underflow (${h}) at t = ${t}`);
         const dt = tNext - t;
@@ -261,7 +282,8 @@ export async function integrateAdaptive(
             try {
               ks.push(f(ys, alpha === 1 ? tNext : t + alpha * dt, steps));
             } finally {
-              if (fsal && i === tab.alpha.length - 1) yNew = ys; // the last stage's point is the solution
+              if (fsal && i === tab.alpha.length - 1)
+                yNew = ys; // the last stage's point is the solution
               else ys.dispose();
             }
           }
@@ -292,7 +314,10 @@ export async function integrateAdaptive(
           } else {
             rejected++;
           }
-          h = ratio === 0 ? h * ifactor : h * Math.min(ifactor, Math.max(safety / ratio ** (1 / tab.order), ratio < 1 ? 1 : dfactor));
+          h =
+            ratio === 0
+              ? h * ifactor
+              : h * Math.min(ifactor, Math.max(safety / ratio ** (1 / tab.order), ratio < 1 ? 1 : dfactor));
         } finally {
           for (let s = 1; s < ks.length; s++) if (ks[s] !== fy) ks[s]?.dispose();
           if (yNew) (yNew as tf.Tensor).dispose();

@@ -38,12 +38,12 @@ export function linearAssignment(cost: ArrayLike<number>, n: number): Assignment
       const base = (i0 - 1) * n;
       for (let j = 1; j <= n; j++) {
         if (used[j]) continue;
-        const cur = (cost[base + j - 1]!) - (u[i0]!) - (v[j]!);
-        if (cur < (minv[j]!)) {
+        const cur = cost[base + j - 1]! - u[i0]! - v[j]!;
+        if (cur < minv[j]!) {
           minv[j] = cur;
           way[j] = j0;
         }
-        if ((minv[j]!) < delta) {
+        if (minv[j]! < delta) {
           delta = minv[j]!;
           j1 = j;
         }
@@ -51,10 +51,10 @@ export function linearAssignment(cost: ArrayLike<number>, n: number): Assignment
       for (let j = 0; j <= n; j++) {
         if (used[j]) {
           const r = rowOfCol[j]!;
-          u[r] = (u[r]!) + delta;
-          v[j] = (v[j]!) - delta;
+          u[r] = u[r]! + delta;
+          v[j] = v[j]! - delta;
         } else {
-          minv[j] = (minv[j]!) - delta;
+          minv[j] = minv[j]! - delta;
         }
       }
       j0 = j1;
@@ -69,7 +69,7 @@ export function linearAssignment(cost: ArrayLike<number>, n: number): Assignment
   const colOfRow = new Int32Array(n);
   let total = 0;
   for (let j = 1; j <= n; j++) {
-    const r = (rowOfCol[j]!) - 1;
+    const r = rowOfCol[j]! - 1;
     colOfRow[r] = j - 1;
     total += cost[r * n + j - 1]!;
   }
@@ -90,7 +90,7 @@ export function squaredDistances(a: ArrayLike<number>, b: ArrayLike<number>, d: 
     for (let j = 0; j < m; j++) {
       let s = 0;
       for (let k = 0; k < d; k++) {
-        const diff = (a[i * d + k]!) - (b[j * d + k]!);
+        const diff = a[i * d + k]! - b[j * d + k]!;
         s += diff * diff;
       }
       out[i * m + j] = s;

@@ -28,7 +28,9 @@ describeBackends(['cpu', 'webgpu'], (backend) => {
       expectClose(await dp.x.data(), want, { rtol: 1e-3, label: 'dopri5' });
       expect(dp.steps).toBeGreaterThan(0);
       const bad: VelocityFn = (x, t) => (t >= 0.5 ? tf.mul(x, NaN) : tf.mul(x, 1));
-      await expect(solveOde(bad, x0, { method: 'euler', stepSize: 0.25 })).rejects.toThrow(/NaN or Inf at step 2 \(t = 0.5\)/);
+      await expect(solveOde(bad, x0, { method: 'euler', stepSize: 0.25 })).rejects.toThrow(
+        /NaN or Inf at step 2 \(t = 0.5\)/,
+      );
       tf.dispose([x0, euler.x, dp.x]);
     });
 
@@ -38,7 +40,15 @@ describeBackends(['cpu', 'webgpu'], (backend) => {
       for (let i = 0; i < data.length; i++) data[i] = (i % 2 === 0 ? 1.5 : -1) + rng.normal(0, 0.3);
       const f = new BlockwiseFlow({ dim: 2, segments: 2, hidden: [16], frequencies: 2, seed: 1 });
       const n0 = tf.memory().numTensors;
-      const losses = await f.train({ data, path, steps: 20, batchSize: 32, learningRate: 1e-2, logEvery: 19, stratified: true });
+      const losses = await f.train({
+        data,
+        path,
+        steps: 20,
+        batchSize: 32,
+        learningRate: 1e-2,
+        logEvery: 19,
+        stratified: true,
+      });
       expect(losses).toHaveLength(2);
       expect(losses[1]).toBeLessThan(losses[0]!);
       const x0 = rng.normalTensor([64, 2]) as tf.Tensor2D;
@@ -94,7 +104,14 @@ describe('host reads', () => {
     await f.train({ data: Float32Array.from([1, 2, 3, 4]), path, steps: 10, batchSize: 8, logEvery: 5 });
     expect(reads).toHaveBeenCalledTimes(4 + 3); // logged steps 0, 5 and 9 (9 is also the syncEvery = 10 step)
     reads.mockClear();
-    const logged = await f.train({ data: Float32Array.from([1, 2, 3, 4]), path, steps: 25, batchSize: 8, logEvery: 100, syncEvery: 4 });
+    const logged = await f.train({
+      data: Float32Array.from([1, 2, 3, 4]),
+      path,
+      steps: 25,
+      batchSize: 8,
+      logEvery: 100,
+      syncEvery: 4,
+    });
     expect(logged).toHaveLength(2); // steps 0 and 24
     expect(reads).toHaveBeenCalledTimes(2 + 6); // logged steps 0 and 24, and steps 3, 7, ..., 23 (syncEvery)
     expect(sync).not.toHaveBeenCalled();

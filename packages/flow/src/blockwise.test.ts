@@ -24,7 +24,9 @@ describe('segments', () => {
     expect(() => segmentBoundaries(2.5)).toThrow(/got 2.5/);
     expect(() => segmentBoundaries([0, 0.7, 0.5, 1])).toThrow(/strictly monotone/);
     expect(() => segmentBoundaries([0.1, 1])).toThrow(/increase from 0 to 1/);
-    expect(() => new BlockwiseFlow({ dim: 2, segments: 2, hidden: [[4]] })).toThrow(/one width list per segment \(2\), got 1/);
+    expect(() => new BlockwiseFlow({ dim: 2, segments: 2, hidden: [[4]] })).toThrow(
+      /one width list per segment \(2\), got 1/,
+    );
   });
 });
 
@@ -40,7 +42,7 @@ describe('BlockwiseFlow training', () => {
     const pick = (x: tf.Tensor2D, r: number[]): tf.Tensor2D => tf.gather(x, r) as tf.Tensor2D;
     const l0 = flowMatchingLoss(f.nets[0]!, path, pick(x0, [0, 2, 5]), pick(x1, [0, 2, 5]), [0.1, 0.2, 0.3]);
     const l1 = flowMatchingLoss(f.nets[1]!, path, pick(x0, [1, 3, 4]), pick(x1, [1, 3, 4]), [0.7, 0.9, 0.55]);
-    expectClose(fm, (((await l0.data())[0]!) + ((await l1.data())[0]!)) / 2, { rtol: 1e-5 });
+    expectClose(fm, ((await l0.data())[0]! + (await l1.data())[0]!) / 2, { rtol: 1e-5 });
     expectClose(total, fm);
     f.dispose();
   });
@@ -56,17 +58,35 @@ describe('BlockwiseFlow training', () => {
       return orig(p, a, b, t);
     };
     await f.train({ data: Float32Array.from([1, 2, 3]), path, steps: 3, batchSize: 9, stratified: true });
-    expect(seen).toEqual([[3, 3, 3], [3, 3, 3], [3, 3, 3]]);
+    expect(seen).toEqual([
+      [3, 3, 3],
+      [3, 3, 3],
+      [3, 3, 3],
+    ]);
     // With OT, noise is paired within each segment's rows: on 1-D data the pairing is monotone per group
     // (read synchronously inside the override: this spec runs on the cpu backend).
     const pairs: number[][] = [];
     f.losses = (p, a, b, t) => {
       const x0 = a.dataSync();
       const x1 = b.dataSync();
-      for (let k = 0; k < 3; k++) pairs.push([0, 1, 2].map((j) => j * 3 + k).sort((i, j) => x1[i]! - x1[j]!).map((i) => x0[i]!));
+      for (let k = 0; k < 3; k++)
+        pairs.push(
+          [0, 1, 2]
+            .map((j) => j * 3 + k)
+            .sort((i, j) => x1[i]! - x1[j]!)
+            .map((i) => x0[i]!),
+        );
       return orig(p, a, b, t);
     };
-    await f.train({ data: Float32Array.from({ length: 1000 }, (_, i) => i / 100), path, steps: 2, batchSize: 9, stratified: true, ot: true, seed: 3 });
+    await f.train({
+      data: Float32Array.from({ length: 1000 }, (_, i) => i / 100),
+      path,
+      steps: 2,
+      batchSize: 9,
+      stratified: true,
+      ot: true,
+      seed: 3,
+    });
     for (const g of pairs) expect([...g].sort((a, b) => a - b)).toEqual(g);
     f.dispose();
   });
@@ -77,8 +97,14 @@ describe('BlockwiseFlow training', () => {
     const opt = tf.train.adam(0.01);
     const x0 = tf.ones([4, 2]) as tf.Tensor2D;
     const x1 = tf.fill([4, 2], 2) as tf.Tensor2D;
-    opt.minimize(() => f.losses(path, x0, x1, Float32Array.from([0.1, 0.2, 0.3, 0.4])).total, false, f.trainableVariables);
-    const changed = f.nets.map((n, k) => n.trainableVariables.some((v, i) => Array.from(v.dataSync()).some((a, j) => a !== before[k]![i]![j])));
+    opt.minimize(
+      () => f.losses(path, x0, x1, Float32Array.from([0.1, 0.2, 0.3, 0.4])).total,
+      false,
+      f.trainableVariables,
+    );
+    const changed = f.nets.map((n, k) =>
+      n.trainableVariables.some((v, i) => Array.from(v.dataSync()).some((a, j) => a !== before[k]![i]![j])),
+    );
     expect(changed).toEqual([true, false]);
     f.dispose();
   });
@@ -138,7 +164,10 @@ describe('feature guidance and FLOPs', () => {
 
     const target = (x: tf.Tensor2D): tf.Tensor2D => tf.concat([x, tf.square(x)], 1) as tf.Tensor2D;
     const g = new BlockwiseFlow({
-      dim: 2, segments: 2, hidden: [8], frequencies: 1,
+      dim: 2,
+      segments: 2,
+      hidden: [8],
+      frequencies: 1,
       features: { featureDim: 3, hidden: [10], target, targetDim: 4, residual: { hidden: [5] } },
     });
     // F: [2 + 3 -> 10 -> 3] = 2 (50 + 30) = 160. R: [2 + 3 + 3 + 3 -> 5 -> 3] = 2 (55 + 15) = 140.
@@ -172,8 +201,19 @@ describe('feature guidance and FLOPs', () => {
     const clf = trainClassifier(x, y, 2, 2, { hidden: [16, 8], steps: 150, seed: 1 });
     expect(await clf.accuracy(x, y)).toBeGreaterThan(0.95);
     const g = new BlockwiseFlow({
-      dim: 2, segments: 2, hidden: [16], frequencies: 2, seed: 2,
-      features: { featureDim: 8, hidden: [16], target: (x1) => clf.featureTensor(x1), targetDim: 8, weight: 1, residual: { hidden: [16] } },
+      dim: 2,
+      segments: 2,
+      hidden: [16],
+      frequencies: 2,
+      seed: 2,
+      features: {
+        featureDim: 8,
+        hidden: [16],
+        target: (x1) => clf.featureTensor(x1),
+        targetDim: 8,
+        weight: 1,
+        residual: { hidden: [16] },
+      },
     });
     const x0 = rng.normalTensor([128, 2]) as tf.Tensor2D;
     const x1 = tf.tensor2d(x.subarray(0, 256), [128, 2]);
@@ -194,22 +234,43 @@ describe('feature guidance and FLOPs', () => {
 
 describe('BlockwiseFlow and training: bad options and bad numbers', () => {
   const data = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i));
-  const values = async (vars: tf.Variable[]): Promise<number[]> => (await Promise.all(vars.map((v) => v.data()))).flatMap((d) => Array.from(d));
+  const values = async (vars: tf.Variable[]): Promise<number[]> =>
+    (await Promise.all(vars.map((v) => v.data()))).flatMap((d) => Array.from(d));
 
   it('misspelt options throw naming the nearest valid one (config, train, sample)', async () => {
-    expect(() => new BlockwiseFlow({ dim: 2, segment: 2, hidden: [4] } as never)).toThrow(/BlockwiseFlow: unknown option "segment"; did you mean "segments"\?/);
+    expect(() => new BlockwiseFlow({ dim: 2, segment: 2, hidden: [4] } as never)).toThrow(
+      /BlockwiseFlow: unknown option "segment"; did you mean "segments"\?/,
+    );
     expect(() => new BlockwiseFlow(null as never)).toThrow(/BlockwiseFlow: options must be an object, got null/);
-    expect(() => new BlockwiseFlow({ dim: 2, segments: 1e6, hidden: [4] })).toThrow(/segments \(K\) must be an integer >= 1 <= 1024, got 1000000/);
+    expect(() => new BlockwiseFlow({ dim: 2, segments: 1e6, hidden: [4] })).toThrow(
+      /segments \(K\) must be an integer >= 1 <= 1024, got 1000000/,
+    );
     const f = new BlockwiseFlow({ dim: 2, segments: 2, hidden: [4], seed: 1 });
-    await expect(f.train({ data, path, steps: 2, learningrate: 0.5 } as never)).rejects.toThrow(/BlockwiseFlow.train: unknown option "learningrate"; did you mean "learningRate"\?/);
-    await expect(f.train({ data, path, steps: 2, stratified: 'yes' } as never)).rejects.toThrow(/stratified must be true or false, got "yes"/);
-    await expect(f.train({ data, path, steps: 2, learningRate: Infinity })).rejects.toThrow(/learningRate must be a finite number > 0, got Infinity/);
-    await expect(f.train({ data, path, steps: 2, batchSize: 2 ** 30 })).rejects.toThrow(/batchSize must be an integer >= 1 <= 1048576/);
-    await expect(f.train({ data, path, steps: 2, optimizer: tf.train.sgd(0.1), learningRate: 0.1 })).rejects.toThrow(/learningRate applies to the default Adam only/);
+    await expect(f.train({ data, path, steps: 2, learningrate: 0.5 } as never)).rejects.toThrow(
+      /BlockwiseFlow.train: unknown option "learningrate"; did you mean "learningRate"\?/,
+    );
+    await expect(f.train({ data, path, steps: 2, stratified: 'yes' } as never)).rejects.toThrow(
+      /stratified must be true or false, got "yes"/,
+    );
+    await expect(f.train({ data, path, steps: 2, learningRate: Infinity })).rejects.toThrow(
+      /learningRate must be a finite number > 0, got Infinity/,
+    );
+    await expect(f.train({ data, path, steps: 2, batchSize: 2 ** 30 })).rejects.toThrow(
+      /batchSize must be an integer >= 1 <= 1048576/,
+    );
+    await expect(f.train({ data, path, steps: 2, optimizer: tf.train.sgd(0.1), learningRate: 0.1 })).rejects.toThrow(
+      /learningRate applies to the default Adam only/,
+    );
     const x0 = tf.zeros([3, 2]);
-    await expect(f.sample(x0 as tf.Tensor2D, { steps: 2, methd: 'euler' } as never)).rejects.toThrow(/unknown option "methd"; did you mean "method"\?/);
-    await expect(f.sample(x0 as tf.Tensor2D, { steps: 2, method: 'dopri5' } as never)).rejects.toThrow(/method must be one of euler, midpoint, heun, heun2, heun3, rk4, rk4-classic, got "dopri5"/);
-    await expect(f.sample(x0 as tf.Tensor2D, { steps: 1e9 })).rejects.toThrow(/steps must be an integer >= 1 <= 1000000, got 1000000000/);
+    await expect(f.sample(x0 as tf.Tensor2D, { steps: 2, methd: 'euler' } as never)).rejects.toThrow(
+      /unknown option "methd"; did you mean "method"\?/,
+    );
+    await expect(f.sample(x0 as tf.Tensor2D, { steps: 2, method: 'dopri5' } as never)).rejects.toThrow(
+      /method must be one of euler, midpoint, heun, heun2, heun3, rk4, rk4-classic, got "dopri5"/,
+    );
+    await expect(f.sample(x0 as tf.Tensor2D, { steps: 1e9 })).rejects.toThrow(
+      /steps must be an integer >= 1 <= 1000000, got 1000000000/,
+    );
     expect(() => f.flopsPerSample({ steps: 3 })).toThrow(/steps must be a positive multiple of K = 2, got 3/);
     tf.dispose(x0);
     f.dispose();
@@ -220,7 +281,9 @@ describe('BlockwiseFlow and training: bad options and bad numbers', () => {
     const before = await values(f.trainableVariables);
     const bad = data.slice();
     bad[7] = NaN;
-    await expect(f.train({ data: bad, path, steps: 5 })).rejects.toThrow(/data must be finite, got NaN at index 7 \(row 3\)/);
+    await expect(f.train({ data: bad, path, steps: 5 })).rejects.toThrow(
+      /data must be finite, got NaN at index 7 \(row 3\)/,
+    );
     expect(await values(f.trainableVariables)).toEqual(before);
     f.dispose();
   });
@@ -230,7 +293,9 @@ describe('BlockwiseFlow and training: bad options and bad numbers', () => {
     const n0 = tf.memory().numTensors;
     // Plain SGD at rate 1e6 on a quadratic loss blows up within a few steps (loss Inf, then NaN).
     const sgd = tf.train.sgd(1e6);
-    await expect(f.train({ data, path, steps: 50, optimizer: sgd, syncEvery: 1 })).rejects.toThrow(/training diverged: .* at step \d+; the parameters were restored to (their initial values|their values after step \d+)/);
+    await expect(f.train({ data, path, steps: 50, optimizer: sgd, syncEvery: 1 })).rejects.toThrow(
+      /training diverged: .* at step \d+; the parameters were restored to (their initial values|their values after step \d+)/,
+    );
     const after = await values(f.trainableVariables);
     expect(after.every(Number.isFinite)).toBe(true);
     sgd.dispose();

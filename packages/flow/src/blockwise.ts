@@ -74,7 +74,20 @@ export interface BlockwiseLosses {
 /** Most segments a BlockwiseFlow may have (each is a network of its own). */
 const MAX_SEGMENTS = 1024;
 const CONFIG_KEYS = ['dim', 'segments', 'hidden', 'frequencies', 'activation', 'seed', 'features'] as const;
-const TRAIN_KEYS = ['data', 'path', 'steps', 'batchSize', 'learningRate', 'optimizer', 'seed', 'ot', 'stratified', 'logEvery', 'onLog', 'syncEvery'] as const;
+const TRAIN_KEYS = [
+  'data',
+  'path',
+  'steps',
+  'batchSize',
+  'learningRate',
+  'optimizer',
+  'seed',
+  'ot',
+  'stratified',
+  'logEvery',
+  'onLog',
+  'syncEvery',
+] as const;
 const SAMPLE_KEYS = ['steps', 'method', 'residual', 'checkFinite'] as const;
 /** Most total sampling steps (a bound, so that a typo fails at once instead of running for days). */
 const MAX_SAMPLE_STEPS = 1e6;
@@ -85,10 +98,12 @@ export function segmentBoundaries(segments: number | number[]): number[] {
     checkNumber('segments (K)', segments, { integer: true, min: 1, max: MAX_SEGMENTS });
     return uniformTimeGrid(segments);
   }
-  if (!Array.isArray(segments)) throw new Error(`segments must be K (an integer) or boundaries [0, ..., 1], got ${describeValue(segments)}`);
-  if (segments.length - 1 > MAX_SEGMENTS) throw new Error(`segments must list at most ${MAX_SEGMENTS} segments, got ${segments.length - 1}`);
+  if (!Array.isArray(segments))
+    throw new Error(`segments must be K (an integer) or boundaries [0, ..., 1], got ${describeValue(segments)}`);
+  if (segments.length - 1 > MAX_SEGMENTS)
+    throw new Error(`segments must list at most ${MAX_SEGMENTS} segments, got ${segments.length - 1}`);
   const b = checkTimeGrid(segments, 'segments');
-  if (b[0] !== 0 || b[b.length - 1] !== 1 || (b[1]!) < (b[0]!)) {
+  if (b[0] !== 0 || b[b.length - 1] !== 1 || b[1]! < b[0]!) {
     throw new Error(`segments must increase from 0 to 1, got [${b.join(', ')}]`);
   }
   return b;
@@ -114,12 +129,18 @@ export class BlockwiseFlow {
     this.dim = checkNumber('BlockwiseFlow: dim', config.dim, { integer: true, min: 1, max: MAX_DIM });
     this.boundaries = segmentBoundaries(config.segments);
     const K = this.boundaries.length - 1;
-    if (!Array.isArray(config.hidden)) throw new Error(`BlockwiseFlow: hidden must be an array of widths (or one per segment), got ${describeValue(config.hidden)}`);
+    if (!Array.isArray(config.hidden))
+      throw new Error(
+        `BlockwiseFlow: hidden must be an array of widths (or one per segment), got ${describeValue(config.hidden)}`,
+      );
     const perSeg = Array.isArray(config.hidden[0]) ? (config.hidden as number[][]) : null;
-    if (perSeg && perSeg.length !== K) throw new Error(`hidden must list one width list per segment (${K}), got ${perSeg.length}`);
+    if (perSeg && perSeg.length !== K)
+      throw new Error(`hidden must list one width list per segment (${K}), got ${perSeg.length}`);
     const seed = config.seed ?? 0;
     const frequencies = config.frequencies ?? 6;
-    this.guidance = config.features ? createFeatureGuidance(config.features, config.dim, frequencies, config.activation, seed + 1000) : undefined;
+    this.guidance = config.features
+      ? createFeatureGuidance(config.features, config.dim, frequencies, config.activation, seed + 1000)
+      : undefined;
     this.nets = [];
     for (let k = 0; k < K; k++) {
       this.nets.push(
@@ -148,7 +169,7 @@ export class BlockwiseFlow {
   /** The segment of time t: k with b_k <= t < b_{k+1} (t = 1 belongs to the last). */
   segmentOf(t: number): number {
     if (!Number.isFinite(t) || t < 0 || t > 1) throw new Error(`t must be a number in [0, 1], got ${t}`);
-    for (let k = 1; k < this.boundaries.length - 1; k++) if (t < (this.boundaries[k]!)) return k - 1;
+    for (let k = 1; k < this.boundaries.length - 1; k++) if (t < this.boundaries[k]!) return k - 1;
     return this.K - 1;
   }
 
@@ -157,23 +178,30 @@ export class BlockwiseFlow {
    * its segment's network, plus alignment and residual losses when feature guidance is configured.
    */
   losses(path: AffinePath, x0In: tf.Tensor2D, x1In: tf.Tensor2D, tIn: Float32Array): BlockwiseLosses {
-    for (const [name, x] of [['x0', x0In], ['x1', x1In]] as const) {
+    for (const [name, x] of [
+      ['x0', x0In],
+      ['x1', x1In],
+    ] as const) {
       checkState('BlockwiseFlow.losses', name, x);
-      if (x.rank !== 2 || x.shape[1] !== this.dim) throw new Error(`BlockwiseFlow.losses: ${name} must be [n, ${this.dim}], got [${x.shape.join(', ')}]`);
+      if (x.rank !== 2 || x.shape[1] !== this.dim)
+        throw new Error(`BlockwiseFlow.losses: ${name} must be [n, ${this.dim}], got [${x.shape.join(', ')}]`);
     }
     const n = x0In.shape[0];
-    if (x1In.shape[0] !== n) throw new Error(`BlockwiseFlow.losses: x0 and x1 must have the same rows, got ${n} and ${x1In.shape[0]}`);
-    if (!(tIn instanceof Float32Array)) throw new Error(`BlockwiseFlow.losses: t must be a Float32Array, got ${describeValue(tIn)}`);
-    if (tIn.length !== n) throw new Error(`BlockwiseFlow.losses: t must hold one time per row (${n}), got ${tIn.length}`);
+    if (x1In.shape[0] !== n)
+      throw new Error(`BlockwiseFlow.losses: x0 and x1 must have the same rows, got ${n} and ${x1In.shape[0]}`);
+    if (!(tIn instanceof Float32Array))
+      throw new Error(`BlockwiseFlow.losses: t must be a Float32Array, got ${describeValue(tIn)}`);
+    if (tIn.length !== n)
+      throw new Error(`BlockwiseFlow.losses: t must hold one time per row (${n}), got ${tIn.length}`);
     // Rows are ordered by segment (a gather of the constant inputs only), so each network reads a
     // contiguous slice: the gradient of a slice is a pad, which every backend has (a gather's
     // gradient needs UnsortedSegmentSum, missing on wasm).
     const seg = Array.from(tIn, (ti) => this.segmentOf(ti));
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (seg[a]!) - (seg[b]!) || a - b);
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => seg[a]! - seg[b]! || a - b);
     const sorted = order.every((v, i) => v === i);
     const t = sorted ? tIn : Float32Array.from(order, (i) => tIn[i]!);
     const counts = this.nets.map(() => 0);
-    for (const k of seg) counts[k] = (counts[k]!) + 1;
+    for (const k of seg) counts[k] = counts[k]! + 1;
     const idx = sorted ? null : tf.tensor1d(order, 'int32');
     const x0 = idx ? (tf.gather(x0In, idx) as tf.Tensor2D) : x0In;
     const x1 = idx ? (tf.gather(x1In, idx) as tf.Tensor2D) : x1In;
@@ -200,7 +228,11 @@ export class BlockwiseFlow {
           const m = counts[k]!;
           if (m === 0) return;
           const rows = (a: tf.Tensor): tf.Tensor => tf.slice(a, [start, 0], [m, a.shape[1]!]);
-          const v = net.predict(rows(xt) as tf.Tensor2D, tf.slice(tt, [start], [m]), h ? (rows(h) as tf.Tensor2D) : undefined);
+          const v = net.predict(
+            rows(xt) as tf.Tensor2D,
+            tf.slice(tt, [start], [m]),
+            h ? (rows(h) as tf.Tensor2D) : undefined,
+          );
           errs.push(tf.sum(tf.square(tf.sub(v, rows(dxt)))) as tf.Scalar);
           start += m;
         });
@@ -232,11 +264,14 @@ export class BlockwiseFlow {
    * loss is read back (awaited) only on logged steps and every `syncEvery` steps.
    */
   async train(options: BlockwiseTrainOptions): Promise<number[]> {
-    if (options === undefined) throw new Error('BlockwiseFlow.train: options are required ({ data, path, steps, ... })');
+    if (options === undefined)
+      throw new Error('BlockwiseFlow.train: options are required ({ data, path, steps, ... })');
     const opts = checkOptions('BlockwiseFlow.train', options, TRAIN_KEYS);
     const o = checkLoopOptions('BlockwiseFlow.train', opts, this.dim);
     const { data, path } = opts;
-    const stratified = (opts.stratified === undefined ? false : checkBoolean('BlockwiseFlow.train: stratified', opts.stratified)) && this.K > 1;
+    const stratified =
+      (opts.stratified === undefined ? false : checkBoolean('BlockwiseFlow.train: stratified', opts.stratified)) &&
+      this.K > 1;
     const ot = opts.ot ?? false;
     const n = o.batchSize;
     return trainLoop('BlockwiseFlow.train', o, this.trainableVariables, (_s, rng) => {
@@ -248,7 +283,7 @@ export class BlockwiseFlow {
           const lo = this.boundaries[k]!;
           const hi = this.boundaries[k + 1]!;
           // t is stored as float32: keep the rounded value inside [lo, hi) so it stays in segment k.
-          let v = lo + (b.t[i]!) * (hi - lo);
+          let v = lo + b.t[i]! * (hi - lo);
           if (Math.fround(v) < lo) v = lo + 1e-6;
           if (Math.fround(v) >= hi && k + 1 < this.K) v = hi - 1e-6;
           b.t[i] = v;
@@ -277,12 +312,16 @@ export class BlockwiseFlow {
     }
   }
 
-  private checkSample(what: string, options: BlockwiseSampleOptions): { perSeg: number; method: FixedMethod; residual: boolean; checkFinite: boolean } {
+  private checkSample(
+    what: string,
+    options: BlockwiseSampleOptions,
+  ): { perSeg: number; method: FixedMethod; residual: boolean; checkFinite: boolean } {
     if (options === undefined) throw new Error(`${what}: options { steps } are required`);
     const opts = checkOptions(what, options, SAMPLE_KEYS);
     const method = checkMethod(what, opts.method ?? 'euler', Object.keys(STAGES) as FixedMethod[]);
     checkNumber(`${what}: steps`, opts.steps, { integer: true, min: 1, max: MAX_SAMPLE_STEPS });
-    if (opts.steps % this.K !== 0) throw new Error(`${what}: steps must be a positive multiple of K = ${this.K}, got ${opts.steps}`);
+    if (opts.steps % this.K !== 0)
+      throw new Error(`${what}: steps must be a positive multiple of K = ${this.K}, got ${opts.steps}`);
     const residual = opts.residual === undefined ? true : checkBoolean(`${what}: residual`, opts.residual);
     const checkFinite = opts.checkFinite === undefined ? true : checkBoolean(`${what}: checkFinite`, opts.checkFinite);
     return { perSeg: opts.steps / this.K, method, residual: residual && !!this.guidance?.residualNet, checkFinite };
@@ -300,7 +339,10 @@ export class BlockwiseFlow {
     let total = 0;
     for (const net of this.nets) {
       total += evals * net.flopsPerCall;
-      if (g) total += g.featureNet.flops + (evals - 1) * (residual ? (g.residualNet as { flops: number }).flops : g.featureNet.flops);
+      if (g)
+        total +=
+          g.featureNet.flops +
+          (evals - 1) * (residual ? (g.residualNet as { flops: number }).flops : g.featureNet.flops);
     }
     return total;
   }
@@ -309,10 +351,14 @@ export class BlockwiseFlow {
    * Samples from noise x0 [n, dim]: each segment integrated with its own network. Reads back one
    * scalar per segment (the NaN/Inf flag; none with `checkFinite: false`). x0 is not disposed.
    */
-  async sample(x0: tf.Tensor2D, opts: BlockwiseSampleOptions): Promise<{ x: tf.Tensor2D; nfe: number; flopsPerSample: number }> {
+  async sample(
+    x0: tf.Tensor2D,
+    opts: BlockwiseSampleOptions,
+  ): Promise<{ x: tf.Tensor2D; nfe: number; flopsPerSample: number }> {
     const { perSeg, method, residual, checkFinite } = this.checkSample('BlockwiseFlow.sample', opts);
     checkState('BlockwiseFlow.sample', 'x0', x0);
-    if (x0.rank !== 2 || x0.shape[1] !== this.dim) throw new Error(`BlockwiseFlow.sample: x0 must be [n, ${this.dim}], got [${x0.shape.join(', ')}]`);
+    if (x0.rank !== 2 || x0.shape[1] !== this.dim)
+      throw new Error(`BlockwiseFlow.sample: x0 must be [n, ${this.dim}], got [${x0.shape.join(', ')}]`);
     let x = x0;
     let nfe = 0;
     let flops = 0;
@@ -367,7 +413,11 @@ export class BlockwiseFlow {
         return net.predict(yy, t, h);
       });
     try {
-      const r = await solveOde(velocity, x, { method, timeGrid: uniformTimeGrid(perSeg, a, this.boundaries[k + 1]!), checkFinite });
+      const r = await solveOde(velocity, x, {
+        method,
+        timeGrid: uniformTimeGrid(perSeg, a, this.boundaries[k + 1]!),
+        checkFinite,
+      });
       return { x: r.x as tf.Tensor2D, nfe: r.nfe, flops };
     } finally {
       if (hA) (hA as tf.Tensor).dispose();

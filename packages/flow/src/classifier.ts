@@ -30,7 +30,8 @@ export interface Classifier {
 /** Rows of row-major x with `dim` columns (throws unless a positive whole number). */
 function rowsOf(x: Float32Array, dim: number, name: string): number {
   const n = x.length / dim;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must hold a positive multiple of dim = ${dim} values, got ${x.length}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`${name} must hold a positive multiple of dim = ${dim} values, got ${x.length}`);
   return n;
 }
 
@@ -38,25 +39,45 @@ function rowsOf(x: Float32Array, dim: number, name: string): number {
  * Trains a softmax MLP classifier (ReLU, Adam, cross-entropy) on x [N, dim] with labels y in
  * [0, classes). Synchronous: training reads nothing back (on WebGPU it only queues work).
  */
-export function trainClassifier(x: Float32Array, y: Int32Array, dim: number, classes: number, options?: ClassifierOptions): Classifier {
+export function trainClassifier(
+  x: Float32Array,
+  y: Int32Array,
+  dim: number,
+  classes: number,
+  options?: ClassifierOptions,
+): Classifier {
   const opts = checkOptions('trainClassifier', options, ['hidden', 'steps', 'batchSize', 'learningRate', 'seed']);
   const hidden = opts.hidden ?? [64, 32];
-  const steps = opts.steps === undefined ? 300 : checkNumber('trainClassifier: steps', opts.steps, { integer: true, min: 1, max: 1e8 });
-  const batchSize = opts.batchSize === undefined ? 128 : checkNumber('trainClassifier: batchSize', opts.batchSize, { integer: true, min: 1, max: 1 << 20 });
-  const learningRate = opts.learningRate === undefined ? 3e-3 : checkNumber('trainClassifier: learningRate', opts.learningRate, { min: 0, exclusiveMin: true });
+  const steps =
+    opts.steps === undefined
+      ? 300
+      : checkNumber('trainClassifier: steps', opts.steps, { integer: true, min: 1, max: 1e8 });
+  const batchSize =
+    opts.batchSize === undefined
+      ? 128
+      : checkNumber('trainClassifier: batchSize', opts.batchSize, { integer: true, min: 1, max: 1 << 20 });
+  const learningRate =
+    opts.learningRate === undefined
+      ? 3e-3
+      : checkNumber('trainClassifier: learningRate', opts.learningRate, { min: 0, exclusiveMin: true });
   if (opts.seed !== undefined) checkNumber('trainClassifier: seed', opts.seed, { integer: true });
-  if (!(x instanceof Float32Array)) throw new Error(`trainClassifier: x must be a Float32Array [N * dim], got ${describeValue(x)}`);
-  if (!(y instanceof Int32Array)) throw new Error(`trainClassifier: y must be an Int32Array of labels, got ${describeValue(y)}`);
+  if (!(x instanceof Float32Array))
+    throw new Error(`trainClassifier: x must be a Float32Array [N * dim], got ${describeValue(x)}`);
+  if (!(y instanceof Int32Array))
+    throw new Error(`trainClassifier: y must be an Int32Array of labels, got ${describeValue(y)}`);
   checkNumber('trainClassifier: dim', dim, { integer: true, min: 1 });
   const n = rowsOf(x, dim, 'x');
-  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) throw new Error(`trainClassifier: x must be finite, got ${x[i]} at index ${i}`);
+  for (let i = 0; i < x.length; i++)
+    if (!Number.isFinite(x[i])) throw new Error(`trainClassifier: x must be finite, got ${x[i]} at index ${i}`);
   if (y.length !== n) throw new Error(`y must hold one label per row (${n}), got ${y.length}`);
   if (!Number.isInteger(classes) || classes < 2) throw new Error(`classes must be an integer >= 2, got ${classes}`);
   for (let i = 0; i < n; i++) {
     const c = y[i]!;
-    if (!Number.isInteger(c) || c < 0 || c >= classes) throw new Error(`y[${i}] must be a label in [0, ${classes}), got ${c}`);
+    if (!Number.isInteger(c) || c < 0 || c >= classes)
+      throw new Error(`y[${i}] must be a label in [0, ${classes}), got ${c}`);
   }
-  if (!Array.isArray(hidden) || hidden.length < 1) throw new Error('hidden must have at least one layer (the feature layer)');
+  if (!Array.isArray(hidden) || hidden.length < 1)
+    throw new Error('hidden must have at least one layer (the feature layer)');
   ensureGradients('trainClassifier');
   const mlp = createMlp({ inputDim: dim, hidden, outputDim: classes, activation: 'relu', seed: opts.seed ?? 0 });
   const rng = createRng((opts.seed ?? 0) + 1);

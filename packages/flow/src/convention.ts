@@ -27,11 +27,15 @@ export function flipVelocity(v: tf.Tensor): tf.Tensor {
  * Wraps a model trained in the opposite convention, `model(x, sigma)` returning noise - data, as a
  * velocity field in ours: v(x, t) = -model(x, 1 - t).
  */
-export function fromNoiseAtOne(model: (x: tf.Tensor, sigma: number) => tf.Tensor): (x: tf.Tensor, t: number) => tf.Tensor {
+export function fromNoiseAtOne(
+  model: (x: tf.Tensor, sigma: number) => tf.Tensor,
+): (x: tf.Tensor, t: number) => tf.Tensor {
   return (x, t) => tf.tidy(() => tf.neg(model(x, flipTime(t))));
 }
 
 /** Wraps one of our velocity fields for code that expects the opposite convention: u(x, sigma) = -v(x, 1 - sigma). */
-export function toNoiseAtOne(velocity: (x: tf.Tensor, t: number) => tf.Tensor): (x: tf.Tensor, sigma: number) => tf.Tensor {
+export function toNoiseAtOne(
+  velocity: (x: tf.Tensor, t: number) => tf.Tensor,
+): (x: tf.Tensor, sigma: number) => tf.Tensor {
   return (x, sigma) => tf.tidy(() => tf.neg(velocity(x, flipTime(sigma))));
 }

@@ -31,7 +31,12 @@ export interface FeatureGuidance {
   /** h = F(x, t) [n, featureDim]. */
   features(x: tf.Tensor2D, t: tf.Tensor1D | number): tf.Tensor2D;
   /** h_a + R(x, t, h_a, t_a): the residual approximation of F(x, t). */
-  approximate(x: tf.Tensor2D, t: tf.Tensor1D | number, hAnchor: tf.Tensor2D, tAnchor: tf.Tensor1D | number): tf.Tensor2D;
+  approximate(
+    x: tf.Tensor2D,
+    t: tf.Tensor1D | number,
+    hAnchor: tf.Tensor2D,
+    tAnchor: tf.Tensor1D | number,
+  ): tf.Tensor2D;
   /** Mean over rows of 1 - cos(P h, phi(x1)). */
   alignLoss(h: tf.Tensor2D, x1: tf.Tensor2D): tf.Scalar;
   dispose(): void;
@@ -53,10 +58,22 @@ export function createFeatureGuidance(
   const weight = config.weight ?? 0.5;
   if (!Number.isFinite(weight) || weight < 0) throw new Error(`weight must be a non-negative number, got ${weight}`);
   const tf1 = 1 + 2 * frequencies;
-  const featureNet = createMlp({ inputDim: dim + tf1, hidden: config.hidden, outputDim: config.featureDim, activation, seed });
+  const featureNet = createMlp({
+    inputDim: dim + tf1,
+    hidden: config.hidden,
+    outputDim: config.featureDim,
+    activation,
+    seed,
+  });
   const alignHead = createMlp({ inputDim: config.featureDim, hidden: [], outputDim: config.targetDim, seed: seed + 1 });
   const residualNet = config.residual
-    ? createMlp({ inputDim: dim + 2 * tf1 + config.featureDim, hidden: config.residual.hidden, outputDim: config.featureDim, activation, seed: seed + 2 })
+    ? createMlp({
+        inputDim: dim + 2 * tf1 + config.featureDim,
+        hidden: config.residual.hidden,
+        outputDim: config.featureDim,
+        activation,
+        seed: seed + 2,
+      })
     : undefined;
   const variables = [...featureNet.variables, ...alignHead.variables, ...(residualNet?.variables ?? [])];
   return {
@@ -66,13 +83,18 @@ export function createFeatureGuidance(
     residualNet,
     variables,
     features(x, t) {
-      return tf.tidy(() => featureNet.apply(tf.concat([x, timeFeatures(t, x.shape[0], frequencies)], 1) as tf.Tensor2D));
+      return tf.tidy(() =>
+        featureNet.apply(tf.concat([x, timeFeatures(t, x.shape[0], frequencies)], 1) as tf.Tensor2D),
+      );
     },
     approximate(x, t, hAnchor, tAnchor) {
       if (!residualNet) throw new Error('approximate needs feature guidance configured with `residual`');
       return tf.tidy(() => {
         const n = x.shape[0];
-        const inp = tf.concat([x, timeFeatures(t, n, frequencies), timeFeatures(tAnchor, n, frequencies), hAnchor], 1) as tf.Tensor2D;
+        const inp = tf.concat(
+          [x, timeFeatures(t, n, frequencies), timeFeatures(tAnchor, n, frequencies), hAnchor],
+          1,
+        ) as tf.Tensor2D;
         return tf.add(hAnchor, residualNet.apply(inp)) as tf.Tensor2D;
       });
     },
@@ -80,7 +102,8 @@ export function createFeatureGuidance(
       return tf.tidy(() => {
         const p = alignHead.apply(h);
         const q = config.target(x1);
-        if (q.shape[1] !== config.targetDim) throw new Error(`target must return ${config.targetDim} columns, got ${q.shape[1]}`);
+        if (q.shape[1] !== config.targetDim)
+          throw new Error(`target must return ${config.targetDim} columns, got ${q.shape[1]}`);
         const dot = tf.sum(tf.mul(p, q), 1);
         const norm = tf.mul(tf.norm(p, 'euclidean', 1), tf.norm(q, 'euclidean', 1));
         return tf.mul(tf.mean(tf.sub(1, tf.div(dot, tf.add(norm, 1e-8)))), weight) as tf.Scalar;

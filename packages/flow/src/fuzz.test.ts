@@ -38,7 +38,9 @@ function mutations(keys: readonly string[]): fc.Arbitrary<Mutation> {
     .string({ minLength: 1, maxLength: 12 })
     .filter((k) => !keys.includes(k) && k !== '__proto__')
     .map((key): Mutation => ({ kind: 'unknown', key }));
-  const bad = fc.record({ key: fc.constantFrom(...keys), value: fc.constantFrom(...BAD) }).map((m): Mutation => ({ kind: 'bad', ...m }));
+  const bad = fc
+    .record({ key: fc.constantFrom(...keys), value: fc.constantFrom(...BAD) })
+    .map((m): Mutation => ({ kind: 'bad', ...m }));
   return fc.oneof(unknown, bad);
 }
 
@@ -74,7 +76,21 @@ describeBackends(['cpu', 'wasm'], (backend) => {
   // field is at least as accurate as one Euler step (error |x0| / e), so within 0.37 |x0| + 1e-3.
   const decay: VelocityFn = (x) => tf.neg(x);
   const x0Vals = [1, -2];
-  const SOLVE_KEYS = ['method', 'timeGrid', 'stepSize', 'returnIntermediates', 'checkFinite', 'syncEvery', 'rtol', 'atol', 'safety', 'ifactor', 'dfactor', 'firstStep', 'maxSteps'];
+  const SOLVE_KEYS = [
+    'method',
+    'timeGrid',
+    'stepSize',
+    'returnIntermediates',
+    'checkFinite',
+    'syncEvery',
+    'rtol',
+    'atol',
+    'safety',
+    'ifactor',
+    'dfactor',
+    'firstStep',
+    'maxSteps',
+  ];
 
   it(`solveOde: bad options throw naming them, or the result is finite and accurate [${backend}]`, async () => {
     const x0 = tf.tensor1d(x0Vals);
@@ -82,16 +98,23 @@ describeBackends(['cpu', 'wasm'], (backend) => {
     await fc.assert(
       fc.asyncProperty(mutations(SOLVE_KEYS), fc.constantFrom('euler', 'rk4', 'dopri5'), async (m, method) => {
         const opts = apply({ method }, m);
-        await probe(m, () => solveOde(decay, x0, opts as never), async (r) => {
-          const got = Array.from(await r.x.data());
-          const endT = Array.isArray(opts.timeGrid) ? (opts.timeGrid[opts.timeGrid.length - 1]!) : 1;
-          got.forEach((g, i) => {
-            const want = (x0Vals[i]!) * Math.exp(-endT);
-            expect(Number.isFinite(g)).toBe(true);
-            expect(Math.abs(g - want), `${method} ${m.key}=${String((m as { value?: unknown }).value)}`).toBeLessThanOrEqual(0.37 * Math.abs(x0Vals[i]!) + 1e-3);
-          });
-          tf.dispose([r.x, ...(r.intermediates ?? [])]);
-        });
+        await probe(
+          m,
+          () => solveOde(decay, x0, opts as never),
+          async (r) => {
+            const got = Array.from(await r.x.data());
+            const endT = Array.isArray(opts.timeGrid) ? opts.timeGrid[opts.timeGrid.length - 1]! : 1;
+            got.forEach((g, i) => {
+              const want = x0Vals[i]! * Math.exp(-endT);
+              expect(Number.isFinite(g)).toBe(true);
+              expect(
+                Math.abs(g - want),
+                `${method} ${m.key}=${String((m as { value?: unknown }).value)}`,
+              ).toBeLessThanOrEqual(0.37 * Math.abs(x0Vals[i]!) + 1e-3);
+            });
+            tf.dispose([r.x, ...(r.intermediates ?? [])]);
+          },
+        );
       }),
       FC,
     );
@@ -114,14 +137,21 @@ describeBackends(['cpu', 'wasm'], (backend) => {
       fc.asyncProperty(states, fc.constantFrom('euler', 'rk4', 'dopri5', 'sample'), async ([name, make], method) => {
         const x = make();
         try {
-          const r = method === 'sample' ? await f.sample(x as tf.Tensor2D, { steps: 2 }) : await solveOde(decay, x, { method: method as 'euler' });
+          const r =
+            method === 'sample'
+              ? await f.sample(x as tf.Tensor2D, { steps: 2 })
+              : await solveOde(decay, x, { method: method as 'euler' });
           // Only finite, float32, non-empty states of the right rank may pass; 1e30 decays exactly.
-          expect(name === '1e30' || (name === 'rank 1' && method !== 'sample'), `${name} accepted by ${method}`).toBe(true);
+          expect(name === '1e30' || (name === 'rank 1' && method !== 'sample'), `${name} accepted by ${method}`).toBe(
+            true,
+          );
           expect(await allFinite(r.x)).toBe(true);
           if (method !== 'sample') {
             const got = Array.from(await r.x.data());
             const want = Array.from(await x.data()).map((v) => v * Math.exp(-1));
-            got.forEach((g, i) => expect(Math.abs(g - (want[i]!))).toBeLessThanOrEqual(0.37 * Math.abs((want[i]!) * Math.E) + 1e-3));
+            got.forEach((g, i) =>
+              expect(Math.abs(g - want[i]!)).toBeLessThanOrEqual(0.37 * Math.abs(want[i]! * Math.E) + 1e-3),
+            );
           }
           r.x.dispose();
         } catch (e) {
@@ -138,7 +168,20 @@ describeBackends(['cpu', 'wasm'], (backend) => {
   it(`BlockwiseFlow: bad config, train and sample options throw naming them [${backend}]`, async () => {
     const data = sampleToy('twoMoons', 32, 1);
     const CONFIG = ['dim', 'segments', 'hidden', 'frequencies', 'activation', 'seed', 'features'];
-    const TRAIN = ['data', 'path', 'steps', 'batchSize', 'learningRate', 'optimizer', 'seed', 'ot', 'stratified', 'logEvery', 'onLog', 'syncEvery'];
+    const TRAIN = [
+      'data',
+      'path',
+      'steps',
+      'batchSize',
+      'learningRate',
+      'optimizer',
+      'seed',
+      'ot',
+      'stratified',
+      'logEvery',
+      'onLog',
+      'syncEvery',
+    ];
     const SAMPLE = ['steps', 'method', 'residual', 'checkFinite'];
     const target = fc.constantFrom('config', 'train', 'sample');
     await fc.assert(
@@ -147,24 +190,36 @@ describeBackends(['cpu', 'wasm'], (backend) => {
         const m = fc.sample(mutations(keys), { seed: pick, numRuns: 1 })[0] as Mutation;
         const n0 = tf.memory().numTensors;
         if (which === 'config') {
-          await probe(m, () => new BlockwiseFlow(apply({ dim: 2, segments: 2, hidden: [4] }, m) as never), async (f) => {
-            expect(f.K).toBeGreaterThanOrEqual(1);
-            f.dispose();
-          });
+          await probe(
+            m,
+            () => new BlockwiseFlow(apply({ dim: 2, segments: 2, hidden: [4] }, m) as never),
+            async (f) => {
+              expect(f.K).toBeGreaterThanOrEqual(1);
+              f.dispose();
+            },
+          );
         } else {
           const f = new BlockwiseFlow({ dim: 2, segments: 2, hidden: [4], seed: 1 });
           const n1 = tf.memory().numTensors;
           if (which === 'train') {
-            await probe(m, () => f.train(apply({ data, path, steps: 2, batchSize: 8 }, m) as never), async (losses) => {
-              expect(losses.every(Number.isFinite)).toBe(true);
-            });
+            await probe(
+              m,
+              () => f.train(apply({ data, path, steps: 2, batchSize: 8 }, m) as never),
+              async (losses) => {
+                expect(losses.every(Number.isFinite)).toBe(true);
+              },
+            );
             for (const v of f.trainableVariables) expect(await allFinite(v), 'parameters stay finite').toBe(true);
           } else {
             const x0 = tf.tensor2d([[0.5, -0.5]]);
-            await probe(m, () => f.sample(x0, apply({ steps: 2 }, m) as never), async (r) => {
-              expect(await allFinite(r.x)).toBe(true);
-              r.x.dispose();
-            });
+            await probe(
+              m,
+              () => f.sample(x0, apply({ steps: 2 }, m) as never),
+              async (r) => {
+                expect(await allFinite(r.x)).toBe(true);
+                r.x.dispose();
+              },
+            );
             x0.dispose();
           }
           expect(tf.memory().numTensors, `${which} leaks`).toBe(n1);
@@ -180,7 +235,20 @@ describeBackends(['cpu', 'wasm'], (backend) => {
     const data = sampleToy('rings', 32, 2);
     const entries = ['trainFlowMatching', 'logLikelihood', 'createMlp', 'createVelocityMlp'] as const;
     const keysOf = {
-      trainFlowMatching: ['data', 'dim', 'path', 'steps', 'batchSize', 'learningRate', 'optimizer', 'ot', 'seed', 'onLog', 'logEvery', 'syncEvery'],
+      trainFlowMatching: [
+        'data',
+        'dim',
+        'path',
+        'steps',
+        'batchSize',
+        'learningRate',
+        'optimizer',
+        'ot',
+        'seed',
+        'onLog',
+        'logEvery',
+        'syncEvery',
+      ],
       logLikelihood: ['method', 'steps', 'rtol', 'atol', 'divergence', 'probe', 'seed', 'logP0'],
       createMlp: ['inputDim', 'hidden', 'outputDim', 'activation', 'seed'],
       createVelocityMlp: ['dim', 'hidden', 'condDim', 'frequencies', 'activation', 'seed'],
@@ -194,37 +262,54 @@ describeBackends(['cpu', 'wasm'], (backend) => {
         const n0 = tf.memory().numTensors;
         if (entry === 'trainFlowMatching') {
           const model = createVelocityMlp({ dim: 2, hidden: [4], seed: 1 });
-          await probe(m, () => trainFlowMatching(model, apply({ data, dim: 2, path, steps: 2, batchSize: 8 }, m) as never), (losses) => {
-            expect(losses.every(Number.isFinite)).toBe(true);
-          });
+          await probe(
+            m,
+            () => trainFlowMatching(model, apply({ data, dim: 2, path, steps: 2, batchSize: 8 }, m) as never),
+            (losses) => {
+              expect(losses.every(Number.isFinite)).toBe(true);
+            },
+          );
           for (const v of model.trainableVariables) expect(await allFinite(v)).toBe(true);
           model.dispose();
         } else if (entry === 'logLikelihood') {
-          await probe(m, () => logLikelihood((x) => tf.zerosLike(x), x1, apply({ steps: 2 }, m) as never), async (r) => {
-            const lp = (await r.logLikelihood.data())[0]!;
-            // A logP0 that is not the default changes the answer; only check finiteness then.
-            if (m.key !== 'logP0') expect(Math.abs(lp - exactLogP)).toBeLessThan(1e-4);
-            else expect(Number.isFinite(lp)).toBe(true);
-            tf.dispose([r.logLikelihood, r.x0]);
-          });
+          await probe(
+            m,
+            () => logLikelihood((x) => tf.zerosLike(x), x1, apply({ steps: 2 }, m) as never),
+            async (r) => {
+              const lp = (await r.logLikelihood.data())[0]!;
+              // A logP0 that is not the default changes the answer; only check finiteness then.
+              if (m.key !== 'logP0') expect(Math.abs(lp - exactLogP)).toBeLessThan(1e-4);
+              else expect(Number.isFinite(lp)).toBe(true);
+              tf.dispose([r.logLikelihood, r.x0]);
+            },
+          );
         } else if (entry === 'createMlp') {
-          await probe(m, () => createMlp(apply({ inputDim: 2, hidden: [3], outputDim: 1 }, m) as never), async (mlp) => {
-            const x = tf.ones([1, mlp.config.inputDim]) as tf.Tensor2D;
-            const y = mlp.apply(x);
-            expect(await allFinite(y)).toBe(true);
-            tf.dispose([x, y]);
-            mlp.dispose();
-          });
+          await probe(
+            m,
+            () => createMlp(apply({ inputDim: 2, hidden: [3], outputDim: 1 }, m) as never),
+            async (mlp) => {
+              const x = tf.ones([1, mlp.config.inputDim]) as tf.Tensor2D;
+              const y = mlp.apply(x);
+              expect(await allFinite(y)).toBe(true);
+              tf.dispose([x, y]);
+              mlp.dispose();
+            },
+          );
         } else {
-          await probe(m, () => createVelocityMlp(apply({ dim: 2, hidden: [3] }, m) as never), async (v) => {
-            const x = tf.ones([1, 2]) as tf.Tensor2D;
-            const cd = (m as { value?: unknown }).value;
-            const c = (m.key === 'condDim' && typeof cd === 'number' && cd > 0 ? tf.ones([1, cd]) : undefined) as tf.Tensor2D | undefined;
-            const y = v.predict(x, 0.5, c);
-            expect(await allFinite(y)).toBe(true);
-            tf.dispose([x, y, ...(c ? [c] : [])]);
-            v.dispose();
-          });
+          await probe(
+            m,
+            () => createVelocityMlp(apply({ dim: 2, hidden: [3] }, m) as never),
+            async (v) => {
+              const x = tf.ones([1, 2]) as tf.Tensor2D;
+              const cd = (m as { value?: unknown }).value;
+              const c = (m.key === 'condDim' && typeof cd === 'number' && cd > 0 ? tf.ones([1, cd]) : undefined) as
+                tf.Tensor2D | undefined;
+              const y = v.predict(x, 0.5, c);
+              expect(await allFinite(y)).toBe(true);
+              tf.dispose([x, y, ...(c ? [c] : [])]);
+              v.dispose();
+            },
+          );
         }
         expect(tf.memory().numTensors, `${entry} leaks`).toBe(n0);
       }),
@@ -236,27 +321,57 @@ describeBackends(['cpu', 'wasm'], (backend) => {
   it(`metrics, grids, toys, guidance, classifier: bad arguments throw naming them [${backend}]`, async () => {
     const a = sampleToy('eightGaussians', 16, 1);
     const b = sampleToy('eightGaussians', 16, 2);
-    const ref = { sw: slicedWasserstein(a, b, 2), mmd: mmdRbf(a, b, 2), w2: exactW2(a, b, 2), fd: frechetDistance(a, b, 2) };
-    const entries = ['slicedWasserstein', 'mmdRbf', 'samples', 'uniformTimeGrid', 'shiftTime', 'dynamicShiftMu', 'sampleToy', 'guidance', 'trainClassifier', 'segmentBoundaries', 'velocityFromLayersModel'] as const;
+    const ref = {
+      sw: slicedWasserstein(a, b, 2),
+      mmd: mmdRbf(a, b, 2),
+      w2: exactW2(a, b, 2),
+      fd: frechetDistance(a, b, 2),
+    };
+    const entries = [
+      'slicedWasserstein',
+      'mmdRbf',
+      'samples',
+      'uniformTimeGrid',
+      'shiftTime',
+      'dynamicShiftMu',
+      'sampleToy',
+      'guidance',
+      'trainClassifier',
+      'segmentBoundaries',
+      'velocityFromLayersModel',
+    ] as const;
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...entries), fc.nat(), async (entry, pick) => {
-        const one = <T,>(arb: fc.Arbitrary<T>): T => fc.sample(arb, { seed: pick, numRuns: 1 })[0] as T;
+        const one = <T>(arb: fc.Arbitrary<T>): T => fc.sample(arb, { seed: pick, numRuns: 1 })[0] as T;
         const bad = one(fc.constantFrom(...BAD));
         const m = (key: string): Mutation => ({ kind: 'bad', key, value: bad });
         switch (entry) {
           case 'slicedWasserstein': {
             const mu = one(mutations(['projections', 'seed']));
-            return probe(mu, () => slicedWasserstein(a, b, 2, apply({}, mu)), (r) => expect(Number.isFinite(r)).toBe(true));
+            return probe(
+              mu,
+              () => slicedWasserstein(a, b, 2, apply({}, mu)),
+              (r) => expect(Number.isFinite(r)).toBe(true),
+            );
           }
           case 'mmdRbf': {
             const mu = one(mutations(['bandwidths', 'unbiased']));
-            return probe(mu, () => mmdRbf(a, b, 2, apply({}, mu)), (r) => expect(Number.isFinite(r)).toBe(true));
+            return probe(
+              mu,
+              () => mmdRbf(a, b, 2, apply({}, mu)),
+              (r) => expect(Number.isFinite(r)).toBe(true),
+            );
           }
           case 'samples': {
             // One corrupted sample value: named with its array and index, never a NaN distance.
             const c = a.slice();
             c[3] = typeof bad === 'number' ? bad : NaN;
-            const fns = [() => slicedWasserstein(c, b, 2), () => mmdRbf(c, b, 2), () => exactW2(c, b, 2), () => frechetDistance(c, b, 2)];
+            const fns = [
+              () => slicedWasserstein(c, b, 2),
+              () => mmdRbf(c, b, 2),
+              () => exactW2(c, b, 2),
+              () => frechetDistance(c, b, 2),
+            ];
             const refs = [ref.sw, ref.mmd, ref.w2, ref.fd];
             for (const [i, fn] of fns.entries()) {
               try {
@@ -271,41 +386,77 @@ describeBackends(['cpu', 'wasm'], (backend) => {
             return;
           }
           case 'uniformTimeGrid':
-            return probe(m('steps'), () => uniformTimeGrid(bad as number), (g) => {
-              expect(g[0]).toBe(0);
-              expect(g[g.length - 1]).toBe(1);
-            });
+            return probe(
+              m('steps'),
+              () => uniformTimeGrid(bad as number),
+              (g) => {
+                expect(g[0]).toBe(0);
+                expect(g[g.length - 1]).toBe(1);
+              },
+            );
           case 'shiftTime':
-            return probe(m('shift'), () => shiftTime(0.5, bad as number), (t) => expect(t).toBeGreaterThanOrEqual(0));
+            return probe(
+              m('shift'),
+              () => shiftTime(0.5, bad as number),
+              (t) => expect(t).toBeGreaterThanOrEqual(0),
+            );
           case 'dynamicShiftMu': {
             const mu = one(mutations(['baseSeqLen', 'maxSeqLen', 'baseShift', 'maxShift']));
-            return probe(mu, () => dynamicShiftMu(1024, apply({}, mu)), (r) => expect(Number.isFinite(r)).toBe(true));
+            return probe(
+              mu,
+              () => dynamicShiftMu(1024, apply({}, mu)),
+              (r) => expect(Number.isFinite(r)).toBe(true),
+            );
           }
           case 'sampleToy':
-            return probe(m('n'), () => sampleToy('rings', bad as number, 1), (x) => expect(x.every(Number.isFinite)).toBe(true));
+            return probe(
+              m('n'),
+              () => sampleToy('rings', bad as number, 1),
+              (x) => expect(x.every(Number.isFinite)).toBe(true),
+            );
           case 'guidance': {
             const mu = one(mutations(['scale', 'convention']));
             const c = tf.tensor1d([2, 0]);
             const u = tf.tensor1d([1, 1]);
-            await probe(mu, () => guidedVelocity(c, u, apply({ scale: 1, convention: 'diffusers' }, mu) as never), async (v) => {
-              expect(await allFinite(v)).toBe(true);
-              v.dispose();
-            });
-            await probe(mu, () => classifierFreeGuidance((x) => x, c, apply({ scale: 1, convention: 'diffusers' }, mu) as never), () => undefined);
+            await probe(
+              mu,
+              () => guidedVelocity(c, u, apply({ scale: 1, convention: 'diffusers' }, mu) as never),
+              async (v) => {
+                expect(await allFinite(v)).toBe(true);
+                v.dispose();
+              },
+            );
+            await probe(
+              mu,
+              () => classifierFreeGuidance((x) => x, c, apply({ scale: 1, convention: 'diffusers' }, mu) as never),
+              () => undefined,
+            );
             tf.dispose([c, u]);
             return;
           }
           case 'trainClassifier': {
             const mu = one(mutations(['hidden', 'steps', 'batchSize', 'learningRate', 'seed']));
             const y = Int32Array.from({ length: 16 }, (_, i) => i % 2);
-            return probe(mu, () => trainClassifier(a, y, 2, 2, apply({ steps: 2, hidden: [4] }, mu) as never), (clf) => clf.dispose());
+            return probe(
+              mu,
+              () => trainClassifier(a, y, 2, 2, apply({ steps: 2, hidden: [4] }, mu) as never),
+              (clf) => clf.dispose(),
+            );
           }
           case 'segmentBoundaries':
-            return probe(m('segments'), () => segmentBoundaries(bad as number), (s) => expect(s[s.length - 1]).toBe(1));
+            return probe(
+              m('segments'),
+              () => segmentBoundaries(bad as number),
+              (s) => expect(s[s.length - 1]).toBe(1),
+            );
           case 'velocityFromLayersModel': {
             const mu = one(mutations(['frequencies']));
             const fake = { apply: (x: tf.Tensor) => x, trainableWeights: [] };
-            return probe(mu, () => velocityFromLayersModel(fake, apply({}, mu) as never), (v) => expect(v.flopsPerCall).toBe(0));
+            return probe(
+              mu,
+              () => velocityFromLayersModel(fake, apply({}, mu) as never),
+              (v) => expect(v.flopsPerCall).toBe(0),
+            );
           }
         }
       }),
@@ -314,7 +465,21 @@ describeBackends(['cpu', 'wasm'], (backend) => {
   });
 
   it(`schedulers, paths, time helpers, assignment, batches: bad numbers throw naming the argument [${backend}]`, async () => {
-    const names = ['polynomialScheduler', 'vpScheduler', 'path.sample', 'flipTime', 'checkTimeGrid', 'dynamicShiftTime', 'timeFeatures', 'denseFlops', 'linearAssignment', 'squaredDistances', 'otCoupling', 'drawFlowBatch', 'divergence'] as const;
+    const names = [
+      'polynomialScheduler',
+      'vpScheduler',
+      'path.sample',
+      'flipTime',
+      'checkTimeGrid',
+      'dynamicShiftTime',
+      'timeFeatures',
+      'denseFlops',
+      'linearAssignment',
+      'squaredDistances',
+      'otCoupling',
+      'drawFlowBatch',
+      'divergence',
+    ] as const;
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...names), fc.constantFrom(...BAD), async (entry, bad) => {
         const n0 = tf.memory().numTensors;
@@ -323,58 +488,106 @@ describeBackends(['cpu', 'wasm'], (backend) => {
         const finite = (x: number): void => expect(Number.isFinite(x), `${entry}(${String(bad)})`).toBe(true);
         switch (entry) {
           case 'polynomialScheduler':
-            await probe(m('n'), () => polynomialScheduler(num).at(0.5), (o) => [o.alpha, o.sigma, o.dAlpha].forEach(finite));
+            await probe(
+              m('n'),
+              () => polynomialScheduler(num).at(0.5),
+              (o) => [o.alpha, o.sigma, o.dAlpha].forEach(finite),
+            );
             break;
           case 'vpScheduler':
-            await probe(m('beta'), () => vpScheduler(0.1, num).at(0.5), (o) => [o.alpha, o.sigma, o.dAlpha].forEach(finite));
+            await probe(
+              m('beta'),
+              () => vpScheduler(0.1, num).at(0.5),
+              (o) => [o.alpha, o.sigma, o.dAlpha].forEach(finite),
+            );
             break;
           case 'path.sample': {
             const x0 = tf.tensor2d([[1, 2]]);
             const x1 = tf.tensor2d([[3, 4]]);
-            await probe(m('t'), () => path.sample(x0, x1, num), async (r) => {
-              // x_t = (1 - t) x0 + t x1 on the OT path.
-              expectClose(await r.xt.data(), [1 + 2 * num, 2 + 2 * num], { rtol: 1e-6 });
-              tf.dispose([r.xt, r.dxt]);
-            });
+            await probe(
+              m('t'),
+              () => path.sample(x0, x1, num),
+              async (r) => {
+                // x_t = (1 - t) x0 + t x1 on the OT path.
+                expectClose(await r.xt.data(), [1 + 2 * num, 2 + 2 * num], { rtol: 1e-6 });
+                tf.dispose([r.xt, r.dxt]);
+              },
+            );
             tf.dispose([x0, x1]);
             break;
           }
           case 'flipTime':
-            await probe(m('t'), () => flipTime(num), (r) => expect(r).toBe(1 - num));
+            await probe(
+              m('t'),
+              () => flipTime(num),
+              (r) => expect(r).toBe(1 - num),
+            );
             break;
           case 'checkTimeGrid':
-            await probe(m('timeGrid'), () => checkTimeGrid([0, num, 2]), (g) => expect(g).toEqual([0, num, 2]));
+            await probe(
+              m('timeGrid'),
+              () => checkTimeGrid([0, num, 2]),
+              (g) => expect(g).toEqual([0, num, 2]),
+            );
             break;
           case 'dynamicShiftTime':
             await probe(m('mu'), () => dynamicShiftTime(0.5, num), finite);
             await probe(m('power'), () => dynamicShiftTime(0.5, 0.5, num), finite);
             break;
           case 'timeFeatures':
-            await probe(m('frequencies'), () => timeFeatures(0.5, 1, num), async (f) => {
-              expect(await allFinite(f)).toBe(true);
-              f.dispose();
-            });
+            await probe(
+              m('frequencies'),
+              () => timeFeatures(0.5, 1, num),
+              async (f) => {
+                expect(await allFinite(f)).toBe(true);
+                f.dispose();
+              },
+            );
             break;
           case 'denseFlops':
-            await probe(m('widths'), () => denseFlops([2, num, 1]), (f) => {
-              finite(f);
-              expect(f).toBe(2 * 2 * num + 2 * num);
-            });
+            await probe(
+              m('widths'),
+              () => denseFlops([2, num, 1]),
+              (f) => {
+                finite(f);
+                expect(f).toBe(2 * 2 * num + 2 * num);
+              },
+            );
             break;
           case 'linearAssignment':
             // Diagonal pairing costs 0 + 0, the other 1 + num.
-            await probe(m('cost'), () => linearAssignment([0, 1, num, 0], 2), (r) => expect(r.cost).toBe(Math.min(0, 1 + num)));
-            await probe(m('n'), () => linearAssignment([0], num), (r) => expect(r.cost).toBe(0));
+            await probe(
+              m('cost'),
+              () => linearAssignment([0, 1, num, 0], 2),
+              (r) => expect(r.cost).toBe(Math.min(0, 1 + num)),
+            );
+            await probe(
+              m('n'),
+              () => linearAssignment([0], num),
+              (r) => expect(r.cost).toBe(0),
+            );
             break;
           case 'squaredDistances':
-            await probe(m('d'), () => squaredDistances([1, 2], [3, 4], num), (r) => expect(Array.from(r).every(Number.isFinite)).toBe(true));
+            await probe(
+              m('d'),
+              () => squaredDistances([1, 2], [3, 4], num),
+              (r) => expect(Array.from(r).every(Number.isFinite)).toBe(true),
+            );
             break;
           case 'otCoupling':
-            await probe(m('d'), () => otCoupling(new Float32Array(4), new Float32Array(4), num), (r) => expect(r.length).toBe(4));
+            await probe(
+              m('d'),
+              () => otCoupling(new Float32Array(4), new Float32Array(4), num),
+              (r) => expect(r.length).toBe(4),
+            );
             break;
           case 'drawFlowBatch': {
             const data = Float32Array.from([0, 1, 2, 3]);
-            await probe(m('batchSize'), () => drawFlowBatch(data, 2, num, createRng(1)), (b) => expect(b.x1.every(Number.isFinite)).toBe(true));
+            await probe(
+              m('batchSize'),
+              () => drawFlowBatch(data, 2, num, createRng(1)),
+              (b) => expect(b.x1.every(Number.isFinite)).toBe(true),
+            );
             break;
           }
           case 'divergence': {

@@ -16,7 +16,8 @@ export interface GuidanceOptions {
 }
 
 function checkGuidance(opts: GuidanceOptions): void {
-  if (opts === undefined) throw new Error("guidance options { scale, convention } are required (convention 'ho-salimans' or 'diffusers')");
+  if (opts === undefined)
+    throw new Error("guidance options { scale, convention } are required (convention 'ho-salimans' or 'diffusers')");
   checkOptions('guidance', opts, ['scale', 'convention']);
   if (opts.convention !== 'ho-salimans' && opts.convention !== 'diffusers') {
     throw new Error(`convention must be 'ho-salimans' or 'diffusers', got ${String(opts?.convention)}`);
@@ -28,7 +29,9 @@ function checkGuidance(opts: GuidanceOptions): void {
 export function guidedVelocity(vCond: tf.Tensor, vUncond: tf.Tensor, opts: GuidanceOptions): tf.Tensor {
   checkGuidance(opts);
   if (vCond.shape.join() !== vUncond.shape.join()) {
-    throw new Error(`vCond and vUncond must have the same shape, got [${vCond.shape.join(', ')}] and [${vUncond.shape.join(', ')}]`);
+    throw new Error(
+      `vCond and vUncond must have the same shape, got [${vCond.shape.join(', ')}] and [${vUncond.shape.join(', ')}]`,
+    );
   }
   const g = opts.convention === 'diffusers' ? opts.scale : 1 + opts.scale;
   return tf.tidy(() => tf.add(vUncond, tf.mul(tf.sub(vCond, vUncond), g)));
@@ -44,6 +47,5 @@ export function classifierFreeGuidance(
   opts: GuidanceOptions,
 ): VelocityFn {
   checkGuidance(opts);
-  return (x, t) =>
-    tf.tidy(() => guidedVelocity(model(x, t, cond), model(x, t, null), opts));
+  return (x, t) => tf.tidy(() => guidedVelocity(model(x, t, cond), model(x, t, null), opts));
 }

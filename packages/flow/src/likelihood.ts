@@ -45,7 +45,12 @@ export function standardNormalLogProb(x: tf.Tensor2D): tf.Tensor1D {
  * Divergence of `velocity` at (x, t) per row: exact (sum of Jacobian diagonal, one gradient per
  * dimension) or Hutchinson's estimate eps^T J eps with a given probe eps.
  */
-export function divergence(velocity: VelocityFn, x: tf.Tensor2D, t: number, probe?: tf.Tensor2D): { v: tf.Tensor2D; div: tf.Tensor1D } {
+export function divergence(
+  velocity: VelocityFn,
+  x: tf.Tensor2D,
+  t: number,
+  probe?: tf.Tensor2D,
+): { v: tf.Tensor2D; div: tf.Tensor1D } {
   const [n, d] = x.shape;
   ensureGradients('divergence');
   return tf.tidy(() => {
@@ -58,7 +63,9 @@ export function divergence(velocity: VelocityFn, x: tf.Tensor2D, t: number, prob
     for (let i = 0; i < d; i++) {
       // Rows are independent samples, so d(sum_b v[b, i]) / dx[b, :] is row b's Jacobian row i.
       // The 0 * sum(x) term keeps a path from x when the field ignores x (divergence 0).
-      const g = tf.grad((xx: tf.Tensor) => tf.add(tf.sum(tf.slice(velocity(xx, t), [0, i], [n, 1])), tf.mul(tf.sum(xx), 0)))(x);
+      const g = tf.grad((xx: tf.Tensor) =>
+        tf.add(tf.sum(tf.slice(velocity(xx, t), [0, i], [n, 1])), tf.mul(tf.sum(xx), 0)),
+      )(x);
       cols.push(tf.slice(g, [0, i], [n, 1]));
     }
     return { v, div: tf.reshape(tf.addN(cols), [n]) as tf.Tensor1D };
@@ -70,20 +77,36 @@ export function divergence(velocity: VelocityFn, x: tf.Tensor2D, t: number, prob
  * variables: integrate [x, L] from t = 1 to 0 with dL/dt = div v; then log p1(x1) = log p0(x0) + L(0).
  * Asynchronous like `solveOde` (bad arguments reject the promise).
  */
-export async function logLikelihood(velocity: VelocityFn, x1: tf.Tensor2D, options?: LogLikelihoodOptions): Promise<LogLikelihoodResult> {
+export async function logLikelihood(
+  velocity: VelocityFn,
+  x1: tf.Tensor2D,
+  options?: LogLikelihoodOptions,
+): Promise<LogLikelihoodResult> {
   const opts = checkOptions('logLikelihood', options, LIKELIHOOD_KEYS);
-  if (typeof velocity !== 'function') throw new Error(`logLikelihood: velocity must be a function (x, t) => tf.Tensor, got ${describeValue(velocity)}`);
+  if (typeof velocity !== 'function')
+    throw new Error(`logLikelihood: velocity must be a function (x, t) => tf.Tensor, got ${describeValue(velocity)}`);
   checkState('logLikelihood', 'x1', x1);
-  if (x1.rank !== 2) throw new Error(`logLikelihood: x1 must be a 2-D tf.Tensor [n, d], got shape [${x1.shape.join(', ')}]`);
+  if (x1.rank !== 2)
+    throw new Error(`logLikelihood: x1 must be a 2-D tf.Tensor [n, d], got shape [${x1.shape.join(', ')}]`);
   const [n, d] = x1.shape;
   const method = checkMethod('logLikelihood', opts.method ?? 'rk4', METHODS);
   const adaptive = (ADAPTIVE as readonly string[]).includes(method);
-  if (adaptive && opts.steps !== undefined) throw new Error(`logLikelihood: steps applies to fixed-step methods; ${method} chooses its own steps`);
-  const steps = opts.steps === undefined ? 20 : checkNumber('logLikelihood: steps', opts.steps, { integer: true, min: 1, max: 1e6 });
-  const mode = checkOneOf('logLikelihood: divergence', opts.divergence ?? (d <= 16 ? 'exact' : 'hutchinson'), ['exact', 'hutchinson'] as const);
+  if (adaptive && opts.steps !== undefined)
+    throw new Error(`logLikelihood: steps applies to fixed-step methods; ${method} chooses its own steps`);
+  const steps =
+    opts.steps === undefined
+      ? 20
+      : checkNumber('logLikelihood: steps', opts.steps, { integer: true, min: 1, max: 1e6 });
+  const mode = checkOneOf('logLikelihood: divergence', opts.divergence ?? (d <= 16 ? 'exact' : 'hutchinson'), [
+    'exact',
+    'hutchinson',
+  ] as const);
   const probeKind = checkOneOf('logLikelihood: probe', opts.probe ?? 'rademacher', ['rademacher', 'gaussian'] as const);
   const seed = opts.seed === undefined ? 0 : checkNumber('logLikelihood: seed', opts.seed, { integer: true });
-  if (opts.logP0 !== undefined && typeof opts.logP0 !== 'function') throw new Error(`logLikelihood: logP0 must be a function x0 => log density per row, got ${describeValue(opts.logP0)}`);
+  if (opts.logP0 !== undefined && typeof opts.logP0 !== 'function')
+    throw new Error(
+      `logLikelihood: logP0 must be a function x0 => log density per row, got ${describeValue(opts.logP0)}`,
+    );
   let probe: tf.Tensor2D | undefined;
   if (mode === 'hutchinson') {
     const rng = createRng(seed);

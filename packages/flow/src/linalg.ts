@@ -1,7 +1,11 @@
 /** Small dense linear algebra on Float64Array (row-major), for metrics. */
 
 /** @internal Eigen-decomposition of a symmetric n x n matrix by cyclic Jacobi rotations: A = V diag(values) V^T. */
-export function symmetricEigen(a: ArrayLike<number>, n: number, maxSweeps = 100): { values: Float64Array; vectors: Float64Array } {
+export function symmetricEigen(
+  a: ArrayLike<number>,
+  n: number,
+  maxSweeps = 100,
+): { values: Float64Array; vectors: Float64Array } {
   if (!Number.isInteger(n) || n < 1) throw new Error(`n must be a positive integer, got ${n}`);
   if (a.length !== n * n) throw new Error(`matrix must hold n * n = ${n * n} values, got ${a.length}`);
   const m = Float64Array.from(a);
@@ -20,8 +24,8 @@ export function symmetricEigen(a: ArrayLike<number>, n: number, maxSweeps = 100)
     let off = 0;
     let diag = 0;
     for (let i = 0; i < n; i++) {
-      diag += (m[i * n + i]!) ** 2;
-      for (let j = i + 1; j < n; j++) off += (m[i * n + j]!) ** 2;
+      diag += m[i * n + i]! ** 2;
+      for (let j = i + 1; j < n; j++) off += m[i * n + j]! ** 2;
     }
     if (off <= 1e-30 * (diag + 1e-300)) break;
     for (let p = 0; p < n; p++) {
@@ -69,8 +73,8 @@ export function sqrtPsd(a: ArrayLike<number>, n: number): Float64Array {
     const s = Math.sqrt(Math.max(0, values[k]!));
     if (s === 0) continue;
     for (let i = 0; i < n; i++) {
-      const vik = (vectors[i * n + k]!) * s;
-      for (let j = 0; j < n; j++) out[i * n + j] = (out[i * n + j]!) + vik * (vectors[j * n + k]!);
+      const vik = vectors[i * n + k]! * s;
+      for (let j = 0; j < n; j++) out[i * n + j] = out[i * n + j]! + vik * vectors[j * n + k]!;
     }
   }
   return out;
@@ -83,7 +87,7 @@ export function matmulSquare(a: ArrayLike<number>, b: ArrayLike<number>, n: numb
     for (let k = 0; k < n; k++) {
       const aik = a[i * n + k]!;
       if (aik === 0) continue;
-      for (let j = 0; j < n; j++) out[i * n + j] = (out[i * n + j]!) + aik * (b[k * n + j]!);
+      for (let j = 0; j < n; j++) out[i * n + j] = out[i * n + j]! + aik * b[k * n + j]!;
     }
   }
   return out;
@@ -96,19 +100,19 @@ export function meanCov(x: ArrayLike<number>, d: number): { mean: Float64Array; 
   const n = x.length / d;
   if (n < 2) throw new Error(`need at least 2 rows for a covariance, got ${n}`);
   const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) mean[k] = (mean[k]!) + (x[i * d + k]!) / n;
+  for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) mean[k] = mean[k]! + x[i * d + k]! / n;
   const cov = new Float64Array(d * d);
   const c = new Float64Array(d);
   for (let i = 0; i < n; i++) {
-    for (let k = 0; k < d; k++) c[k] = (x[i * d + k]!) - (mean[k]!);
+    for (let k = 0; k < d; k++) c[k] = x[i * d + k]! - mean[k]!;
     for (let a = 0; a < d; a++) {
       const ca = c[a]!;
-      for (let b = a; b < d; b++) cov[a * d + b] = (cov[a * d + b]!) + ca * (c[b]!);
+      for (let b = a; b < d; b++) cov[a * d + b] = cov[a * d + b]! + ca * c[b]!;
     }
   }
   for (let a = 0; a < d; a++) {
     for (let b = a; b < d; b++) {
-      const val = (cov[a * d + b]!) / (n - 1);
+      const val = cov[a * d + b]! / (n - 1);
       cov[a * d + b] = val;
       cov[b * d + a] = val;
     }

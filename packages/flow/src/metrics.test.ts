@@ -8,7 +8,8 @@ import { sampleToy } from './toys.js';
 function permutations(n: number): number[][] {
   if (n === 1) return [[0]];
   const out: number[][] = [];
-  for (const p of permutations(n - 1)) for (let i = 0; i <= p.length; i++) out.push([...p.slice(0, i), n - 1, ...p.slice(i)]);
+  for (const p of permutations(n - 1))
+    for (let i = 0; i <= p.length; i++) out.push([...p.slice(0, i), n - 1, ...p.slice(i)]);
   return out;
 }
 
@@ -19,7 +20,11 @@ describe('linearAssignment', () => {
       const n = 6;
       const c = Array.from({ length: n * n }, () => Math.round(rng.uniform(-5, 10) * 100) / 100);
       let best = Infinity;
-      for (const p of permutations(n)) best = Math.min(best, p.reduce((s, j, i) => s + (c[i * n + j]!), 0));
+      for (const p of permutations(n))
+        best = Math.min(
+          best,
+          p.reduce((s, j, i) => s + c[i * n + j]!, 0),
+        );
       const r = linearAssignment(c, n);
       expect(r.cost).toBeCloseTo(best, 9);
       expect(new Set(r.colOfRow).size).toBe(n);
@@ -37,15 +42,17 @@ describe('symmetricEigen', () => {
     const n = 7;
     const g = Array.from({ length: n * n }, () => rng.normal());
     const a = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j] = (a[i * n + j]!) + (g[i * n + k]!) * (g[j * n + k]!);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++)
+        for (let k = 0; k < n; k++) a[i * n + j] = a[i * n + j]! + g[i * n + k]! * g[j * n + k]!;
     const { values, vectors } = symmetricEigen(a, n);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
         let r = 0;
         let o = 0;
         for (let k = 0; k < n; k++) {
-          r += (vectors[i * n + k]!) * (values[k]!) * (vectors[j * n + k]!);
-          o += (vectors[k * n + i]!) * (vectors[k * n + j]!);
+          r += vectors[i * n + k]! * values[k]! * vectors[j * n + k]!;
+          o += vectors[k * n + i]! * vectors[k * n + j]!;
         }
         expect(r).toBeCloseTo(a[i * n + j]!, 8);
         expect(o).toBeCloseTo(i === j ? 1 : 0, 10);
@@ -63,7 +70,7 @@ describe('symmetricEigen', () => {
 describe('distribution metrics', () => {
   const a = sampleToy('eightGaussians', 200, 1);
   const c = [0.6, -0.8];
-  const shifted = a.map((v, i) => v + (c[i % 2]!));
+  const shifted = a.map((v, i) => v + c[i % 2]!);
 
   it('exact W2 of a translated set is the translation length', () => {
     // Any non-identity matching adds sum |a_i - a_s(i)|^2 >= 0 to n |c|^2.
@@ -98,7 +105,9 @@ describe('distribution metrics', () => {
   });
   it('rejects bad input', () => {
     expect(() => exactW2([1, 2], [1], 1)).toThrow(/equal size, got 2 and 1/);
-    expect(() => slicedWasserstein([1, 2, 3], [1, 2], 2)).toThrow(/a must hold a positive multiple of d = 2 values, got 3/);
+    expect(() => slicedWasserstein([1, 2, 3], [1, 2], 2)).toThrow(
+      /a must hold a positive multiple of d = 2 values, got 3/,
+    );
     expect(() => mmdRbf([NaN], [1], 1)).toThrow(/a\[0\] must be finite, got NaN/);
     expect(() => squaredDistances([1], [1], 0)).toThrow(/d must be a positive integer, got 0/);
   });

@@ -10,8 +10,10 @@ type Samples = ArrayLike<number>;
 
 function rows(x: Samples, d: number, name: string): number {
   checkNumber('d', d, { integer: true, min: 1 });
-  if (x === null || typeof x !== 'object' || typeof x.length !== 'number') throw new Error(`${name} must be an array of numbers [n * d], got ${describeValue(x)}`);
-  if (x.length === 0 || x.length % d !== 0) throw new Error(`${name} must hold a positive multiple of d = ${d} values, got ${x.length}`);
+  if (x === null || typeof x !== 'object' || typeof x.length !== 'number')
+    throw new Error(`${name} must be an array of numbers [n * d], got ${describeValue(x)}`);
+  if (x.length === 0 || x.length % d !== 0)
+    throw new Error(`${name} must hold a positive multiple of d = ${d} values, got ${x.length}`);
   for (let i = 0; i < x.length; i++) {
     if (!Number.isFinite(x[i])) throw new Error(`${name}[${i}] must be finite, got ${x[i]}`);
   }
@@ -32,7 +34,7 @@ function quantile(sorted: Float64Array, q: number): number {
   const lo = Math.max(0, Math.min(sorted.length - 1, Math.floor(pos)));
   const hi = Math.min(sorted.length - 1, lo + 1);
   const w = Math.max(0, Math.min(1, pos - lo));
-  return (sorted[lo]!) * (1 - w) + (sorted[hi]!) * w;
+  return sorted[lo]! * (1 - w) + sorted[hi]! * w;
 }
 
 /**
@@ -43,8 +45,13 @@ export function slicedWasserstein(a: Samples, b: Samples, d: number, options?: S
   const opts = checkOptions('slicedWasserstein', options, ['projections', 'seed']);
   const n = rows(a, d, 'a');
   const m = rows(b, d, 'b');
-  const L = opts.projections === undefined ? 128 : checkNumber('slicedWasserstein: projections', opts.projections, { integer: true, min: 1, max: 1e6 });
-  const rng = createRng(opts.seed === undefined ? 0 : checkNumber('slicedWasserstein: seed', opts.seed, { integer: true }));
+  const L =
+    opts.projections === undefined
+      ? 128
+      : checkNumber('slicedWasserstein: projections', opts.projections, { integer: true, min: 1, max: 1e6 });
+  const rng = createRng(
+    opts.seed === undefined ? 0 : checkNumber('slicedWasserstein: seed', opts.seed, { integer: true }),
+  );
   const dir = new Float64Array(d);
   const pa = new Float64Array(n);
   const pb = new Float64Array(m);
@@ -53,13 +60,13 @@ export function slicedWasserstein(a: Samples, b: Samples, d: number, options?: S
     let norm = 0;
     for (let k = 0; k < d; k++) {
       dir[k] = rng.normal();
-      norm += (dir[k]!) ** 2;
+      norm += dir[k]! ** 2;
     }
     norm = Math.sqrt(norm) || 1;
     const proj = (x: Samples, out: Float64Array): void => {
       for (let i = 0; i < out.length; i++) {
         let s = 0;
-        for (let k = 0; k < d; k++) s += (x[i * d + k]!) * (dir[k]!);
+        for (let k = 0; k < d; k++) s += x[i * d + k]! * dir[k]!;
         out[i] = s / norm;
       }
       out.sort();
@@ -68,7 +75,7 @@ export function slicedWasserstein(a: Samples, b: Samples, d: number, options?: S
     proj(b, pb);
     let w = 0;
     if (n === m) {
-      for (let i = 0; i < n; i++) w += ((pa[i]!) - (pb[i]!)) ** 2;
+      for (let i = 0; i < n; i++) w += (pa[i]! - pb[i]!) ** 2;
       w /= n;
     } else {
       const k = Math.max(n, m);
@@ -93,10 +100,13 @@ export function mmdRbf(a: Samples, b: Samples, d: number, options?: MmdOptions):
   const opts = checkOptions('mmdRbf', options, ['bandwidths', 'unbiased']);
   const n = rows(a, d, 'a');
   const m = rows(b, d, 'b');
-  if (n * m > MAX_PAIRS || n * n > MAX_PAIRS || m * m > MAX_PAIRS) throw new Error(`mmdRbf: ${n} x ${m} samples need more than ${MAX_PAIRS} pairwise distances; subsample`);
+  if (n * m > MAX_PAIRS || n * n > MAX_PAIRS || m * m > MAX_PAIRS)
+    throw new Error(`mmdRbf: ${n} x ${m} samples need more than ${MAX_PAIRS} pairwise distances; subsample`);
   const unbiased = opts.unbiased === undefined ? true : checkBoolean('mmdRbf: unbiased', opts.unbiased);
   if (opts.bandwidths !== undefined && (!Array.isArray(opts.bandwidths) || opts.bandwidths.length === 0)) {
-    throw new Error(`mmdRbf: bandwidths must be a non-empty array of positive numbers, got ${describeValue(opts.bandwidths)}`);
+    throw new Error(
+      `mmdRbf: bandwidths must be a non-empty array of positive numbers, got ${describeValue(opts.bandwidths)}`,
+    );
   }
   if (unbiased && (n < 2 || m < 2)) throw new Error(`unbiased MMD needs at least 2 samples per set, got ${n} and ${m}`);
   const daa = squaredDistances(a, a, d);
@@ -108,7 +118,8 @@ export function mmdRbf(a: Samples, b: Samples, d: number, options?: MmdOptions):
     const med = Math.sqrt(pooled[pooled.length >> 1]!);
     bw = [med > 0 ? med : 1];
   }
-  for (const s of bw) if (!Number.isFinite(s) || s <= 0) throw new Error(`bandwidths must be positive numbers, got ${s}`);
+  for (const s of bw)
+    if (!Number.isFinite(s) || s <= 0) throw new Error(`bandwidths must be positive numbers, got ${s}`);
   const k = (d2: number): number => {
     let s = 0;
     for (const h of bw as number[]) s += Math.exp(-d2 / (2 * h * h));
@@ -143,13 +154,13 @@ export function frechetDistance(a: Samples, b: Samples, d: number): number {
   const A = meanCov(a, d);
   const B = meanCov(b, d);
   let diff = 0;
-  for (let k = 0; k < d; k++) diff += ((A.mean[k]!) - (B.mean[k]!)) ** 2;
+  for (let k = 0; k < d; k++) diff += (A.mean[k]! - B.mean[k]!) ** 2;
   const ra = sqrtPsd(A.cov, d);
   const mid = matmulSquare(matmulSquare(ra, B.cov, d), ra, d);
   // Symmetrize against round-off before the eigendecomposition.
   for (let i = 0; i < d; i++) {
     for (let j = 0; j < i; j++) {
-      const s = ((mid[i * d + j]!) + (mid[j * d + i]!)) / 2;
+      const s = (mid[i * d + j]! + mid[j * d + i]!) / 2;
       mid[i * d + j] = s;
       mid[j * d + i] = s;
     }
@@ -158,6 +169,6 @@ export function frechetDistance(a: Samples, b: Samples, d: number): number {
   let trSqrt = 0;
   for (const v of values) trSqrt += Math.sqrt(Math.max(0, v));
   let tr = 0;
-  for (let k = 0; k < d; k++) tr += (A.cov[k * d + k]!) + (B.cov[k * d + k]!);
+  for (let k = 0; k < d; k++) tr += A.cov[k * d + k]! + B.cov[k * d + k]!;
   return Math.max(0, diff + tr - 2 * trSqrt);
 }

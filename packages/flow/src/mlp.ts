@@ -37,10 +37,11 @@ function positiveInt(v: unknown, name: string): void {
 
 /** FLOPs per sample of a chain of dense layers with these widths (2 * in * out each, biases and activations not counted). */
 export function denseFlops(widths: number[]): number {
-  if (!Array.isArray(widths)) throw new Error(`denseFlops: widths must be an array of layer widths, got ${describeValue(widths)}`);
+  if (!Array.isArray(widths))
+    throw new Error(`denseFlops: widths must be an array of layer widths, got ${describeValue(widths)}`);
   widths.forEach((w, i) => checkNumber(`denseFlops: widths[${i}]`, w, { integer: true, min: 1 }));
   let f = 0;
-  for (let i = 0; i + 1 < widths.length; i++) f += 2 * (widths[i]!) * (widths[i + 1]!);
+  for (let i = 0; i + 1 < widths.length; i++) f += 2 * widths[i]! * widths[i + 1]!;
   return f;
 }
 
@@ -50,10 +51,16 @@ export function createMlp(config: MlpConfig): Mlp {
   checkOptions('createMlp', config, ['inputDim', 'hidden', 'outputDim', 'activation', 'seed']);
   positiveInt(config.inputDim, 'createMlp: inputDim');
   positiveInt(config.outputDim, 'createMlp: outputDim');
-  if (!Array.isArray(config.hidden)) throw new Error(`createMlp: hidden must be an array of widths, got ${describeValue(config.hidden)}`);
-  if (config.hidden.length > 64) throw new Error(`createMlp: hidden must list at most 64 layers, got ${config.hidden.length}`);
+  if (!Array.isArray(config.hidden))
+    throw new Error(`createMlp: hidden must be an array of widths, got ${describeValue(config.hidden)}`);
+  if (config.hidden.length > 64)
+    throw new Error(`createMlp: hidden must list at most 64 layers, got ${config.hidden.length}`);
   config.hidden.forEach((h, i) => positiveInt(h, `createMlp: hidden[${i}]`));
-  const activation = checkOneOf('createMlp: activation', config.activation ?? 'silu', ['silu', 'relu', 'tanh'] as const);
+  const activation = checkOneOf('createMlp: activation', config.activation ?? 'silu', [
+    'silu',
+    'relu',
+    'tanh',
+  ] as const);
   const seed = config.seed === undefined ? 0 : checkNumber('createMlp: seed', config.seed, { integer: true });
   const full: Required<MlpConfig> = { ...config, activation, seed };
   const widths = [config.inputDim, ...config.hidden, config.outputDim];
@@ -65,9 +72,11 @@ export function createMlp(config: MlpConfig): Mlp {
     const lim = Math.sqrt(6 / fin);
     const w = rng.fillUniform(new Float32Array(fin * fout), -lim, lim);
     // The last layer starts small so the initial velocity is near zero.
-    if (l + 2 === widths.length) for (let i = 0; i < w.length; i++) w[i] = (w[i]!) * 0.1;
+    if (l + 2 === widths.length) for (let i = 0; i < w.length; i++) w[i] = w[i]! * 0.1;
     // tidy disposes the initial values (a variable shares their data), not the variables.
-    variables.push(...tf.tidy(() => [tf.variable(tf.tensor2d(w, [fin, fout]), true), tf.variable(tf.zeros([fout]), true)]));
+    variables.push(
+      ...tf.tidy(() => [tf.variable(tf.tensor2d(w, [fin, fout]), true), tf.variable(tf.zeros([fout]), true)]),
+    );
   }
   const act = (x: tf.Tensor): tf.Tensor =>
     activation === 'relu' ? tf.relu(x) : activation === 'tanh' ? tf.tanh(x) : tf.mul(x, tf.sigmoid(x));

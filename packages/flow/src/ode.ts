@@ -60,17 +60,38 @@ export interface OdeResult {
 const FIXED_METHODS: readonly FixedMethod[] = ['euler', 'midpoint', 'heun', 'heun2', 'heun3', 'rk4', 'rk4-classic'];
 const ADAPTIVE_METHODS: readonly AdaptiveMethod[] = ['dopri5', 'bosh3', 'adaptive_heun'];
 /** torchdiffeq methods this package does not implement, for a precise error. */
-const NOT_IMPLEMENTED = ['dopri8', 'tsit5', 'fehlberg2', 'explicit_adams', 'implicit_adams', 'fixed_adams', 'implicit_euler', 'implicit_midpoint', 'trapezoid', 'radauIIA3', 'radauIIA5', 'gl4', 'gl6', 'sdirk2', 'trbdf2', 'scipy_solver'];
+const NOT_IMPLEMENTED = [
+  'dopri8',
+  'tsit5',
+  'fehlberg2',
+  'explicit_adams',
+  'implicit_adams',
+  'fixed_adams',
+  'implicit_euler',
+  'implicit_midpoint',
+  'trapezoid',
+  'radauIIA3',
+  'radauIIA5',
+  'gl4',
+  'gl6',
+  'sdirk2',
+  'trbdf2',
+  'scipy_solver',
+];
 
 /** @internal Throws unless `method` is one of the given methods, naming the nearest one (and torchdiffeq methods that are not implemented). */
 export function checkMethod<M extends string>(what: string, method: unknown, methods: readonly M[]): M {
   if (typeof method === 'string' && (methods as readonly string[]).includes(method)) return method as M;
   const list = methods.join(', ');
   if (typeof method === 'string' && NOT_IMPLEMENTED.includes(method)) {
-    throw new Error(`${what}: method ${describeValue(method)} is a torchdiffeq method this package does not implement; use one of ${list}`);
+    throw new Error(
+      `${what}: method ${describeValue(method)} is a torchdiffeq method this package does not implement; use one of ${list}`,
+    );
   }
   const near = typeof method === 'string' ? nearestName(method, methods) : undefined;
-  throw new Error(`${what}: method must be one of ${list}, got ${describeValue(method)}${near ? `; did you mean ${JSON.stringify(near)}?` : ''}`);
+  throw new Error(
+    `${what}: method must be one of ${list}, got ${describeValue(method)}${near ? `; did you mean ${JSON.stringify(near)}?` : ''}`,
+  );
 }
 
 /** @internal Velocity evaluation with counting, shape checks and a device-side finiteness flag. */
@@ -102,7 +123,8 @@ const NO_BAD_CALL = 2 ** 30;
  * that no evaluation waits for the host; `check()` reads the flag.
  */
 export function countedVelocity(velocity: VelocityFn, checkFinite = true): CountedVelocity {
-  if (typeof velocity !== 'function') throw new Error(`velocity must be a function (x, t) => tf.Tensor, got ${describeValue(velocity)}`);
+  if (typeof velocity !== 'function')
+    throw new Error(`velocity must be a function (x, t) => tf.Tensor, got ${describeValue(velocity)}`);
   // (step, t, what) of every checked tensor, to name the first bad one; and the device flag.
   const calls: { step: number; t: number; state: boolean }[] = [];
   let firstBad: tf.Scalar | null = null;
@@ -125,11 +147,14 @@ export function countedVelocity(velocity: VelocityFn, checkFinite = true): Count
     let v = velocity(x, t);
     // A field that returns its input (dx/dt = x) must not hand the state itself to the solver, which disposes velocities.
     if (v === x) v = x.clone();
-    if (!(v instanceof tf.Tensor)) throw new Error(`velocity must return a tf.Tensor, got ${describeValue(v)} at step ${step} (t = ${t})`);
+    if (!(v instanceof tf.Tensor))
+      throw new Error(`velocity must return a tf.Tensor, got ${describeValue(v)} at step ${step} (t = ${t})`);
     if (v.shape.join() !== x.shape.join() || v.dtype !== 'float32') {
       const got = `${v.dtype} [${v.shape.join(', ')}]`;
       v.dispose();
-      throw new Error(`velocity must return float32 of the state's shape [${x.shape.join(', ')}], got ${got} at step ${step} (t = ${t})`);
+      throw new Error(
+        `velocity must return float32 of the state's shape [${x.shape.join(', ')}], got ${got} at step ${step} (t = ${t})`,
+      );
     }
     if (checkFinite) flag(v, step, t, false);
     return v;
@@ -143,7 +168,8 @@ export function countedVelocity(velocity: VelocityFn, checkFinite = true): Count
     const index = (await firstBad.data())[0]!;
     if (index >= NO_BAD_CALL) return;
     const c = calls[Math.min(index, calls.length - 1)] as { step: number; t: number; state: boolean };
-    if (c.state && c.step < 0) throw new Error(`x0 holds NaN or Inf (t = ${c.t}); the solve needs a finite starting state`);
+    if (c.state && c.step < 0)
+      throw new Error(`x0 holds NaN or Inf (t = ${c.t}); the solve needs a finite starting state`);
     if (c.state) {
       throw new Error(
         `the state became NaN or Inf by step ${c.step} (t = ${c.t}) although the velocities were finite: x + h v overflowed float32 (max 3.4e38)`,
@@ -159,7 +185,14 @@ export function countedVelocity(velocity: VelocityFn, checkFinite = true): Count
 }
 
 /** One fixed step of size h from (x, t): returns x at t + h. */
-function fixedStep(method: FixedMethod, f: CountedVelocity, x: tf.Tensor, t: number, h: number, step: number): tf.Tensor {
+function fixedStep(
+  method: FixedMethod,
+  f: CountedVelocity,
+  x: tf.Tensor,
+  t: number,
+  h: number,
+  step: number,
+): tf.Tensor {
   const keep: tf.Tensor[] = [];
   const call = (y: tf.Tensor, ty: number): tf.Tensor => {
     const v = f(y, ty, step);
@@ -243,8 +276,10 @@ const SOLVE_KEYS = [
 export function checkState(what: string, name: string, x: unknown): tf.Tensor {
   if (!(x instanceof tf.Tensor)) throw new Error(`${what}: ${name} must be a tf.Tensor, got ${describeValue(x)}`);
   if (x.isDisposed) throw new Error(`${what}: ${name} is disposed`);
-  if (x.dtype !== 'float32') throw new Error(`${what}: ${name} must be float32, got ${x.dtype} (cast it with tf.cast(${name}, 'float32'))`);
-  if (x.size === 0) throw new Error(`${what}: ${name} must hold at least one element, got shape [${x.shape.join(', ')}]`);
+  if (x.dtype !== 'float32')
+    throw new Error(`${what}: ${name} must be float32, got ${x.dtype} (cast it with tf.cast(${name}, 'float32'))`);
+  if (x.size === 0)
+    throw new Error(`${what}: ${name} must hold at least one element, got shape [${x.shape.join(', ')}]`);
   return x;
 }
 
@@ -258,31 +293,49 @@ export function checkState(what: string, name: string, x: unknown): tf.Tensor {
 export async function solveOde(velocity: VelocityFn, x0: tf.Tensor, options?: SolveOdeOptions): Promise<OdeResult> {
   if (options && typeof options === 'object' && 'steps' in options) {
     // torchdiffeq and flow_matching have no `steps` either; the nearest-name hint cannot see that stepSize is meant.
-    throw new TypeError(`solveOde: unknown option "steps"; fixed-step solves take stepSize (n steps over [0, 1]: stepSize: 1 / n). Valid options: ${SOLVE_KEYS.join(', ')}`);
+    throw new TypeError(
+      `solveOde: unknown option "steps"; fixed-step solves take stepSize (n steps over [0, 1]: stepSize: 1 / n). Valid options: ${SOLVE_KEYS.join(', ')}`,
+    );
   }
   const opts = checkOptions('solveOde', options, SOLVE_KEYS);
-  if (typeof velocity !== 'function') throw new Error(`solveOde: velocity must be a function (x, t) => tf.Tensor, got ${describeValue(velocity)}`);
+  if (typeof velocity !== 'function')
+    throw new Error(`solveOde: velocity must be a function (x, t) => tf.Tensor, got ${describeValue(velocity)}`);
   checkState('solveOde', 'x0', x0);
   const method = checkMethod('solveOde', opts.method ?? 'euler', [...FIXED_METHODS, ...ADAPTIVE_METHODS]);
   const adaptive = (ADAPTIVE_METHODS as readonly string[]).includes(method);
-  if (opts.timeGrid !== undefined && (typeof opts.timeGrid !== 'object' || opts.timeGrid === null || typeof opts.timeGrid.length !== 'number')) {
+  if (
+    opts.timeGrid !== undefined &&
+    (typeof opts.timeGrid !== 'object' || opts.timeGrid === null || typeof opts.timeGrid.length !== 'number')
+  ) {
     throw new Error(`solveOde: timeGrid must be an array of times, got ${describeValue(opts.timeGrid)}`);
   }
   const grid = checkTimeGrid(opts.timeGrid ?? [0, 1]);
-  const stepSize = opts.stepSize === undefined ? undefined : checkNumber('solveOde: stepSize', opts.stepSize, { min: 0, exclusiveMin: true });
+  const stepSize =
+    opts.stepSize === undefined
+      ? undefined
+      : checkNumber('solveOde: stepSize', opts.stepSize, { min: 0, exclusiveMin: true });
   if (adaptive && stepSize !== undefined) {
-    throw new Error(`solveOde: stepSize applies to fixed-step methods; ${method} chooses its own steps (use firstStep for its first one)`);
+    throw new Error(
+      `solveOde: stepSize applies to fixed-step methods; ${method} chooses its own steps (use firstStep for its first one)`,
+    );
   }
   if (!adaptive) {
     for (const k of ['safety', 'ifactor', 'dfactor', 'firstStep'] as const) {
-      if (opts[k] !== undefined) throw new Error(`solveOde: ${k} applies to the adaptive methods (${ADAPTIVE_METHODS.join(', ')}), not to ${method}`);
+      if (opts[k] !== undefined)
+        throw new Error(
+          `solveOde: ${k} applies to the adaptive methods (${ADAPTIVE_METHODS.join(', ')}), not to ${method}`,
+        );
     }
   }
-  const syncEvery = opts.syncEvery === undefined ? 16 : checkNumber('solveOde: syncEvery', opts.syncEvery, { integer: true, min: 1 });
+  const syncEvery =
+    opts.syncEvery === undefined ? 16 : checkNumber('solveOde: syncEvery', opts.syncEvery, { integer: true, min: 1 });
   // rtol and atol are validated for every method (flow_matching passes them to fixed-step solves too, where they do nothing).
   const adaptiveOpts = checkAdaptiveOptions(opts);
   const checkFinite = opts.checkFinite === undefined ? true : checkBoolean('solveOde: checkFinite', opts.checkFinite);
-  const returnIntermediates = opts.returnIntermediates === undefined ? false : checkBoolean('solveOde: returnIntermediates', opts.returnIntermediates);
+  const returnIntermediates =
+    opts.returnIntermediates === undefined
+      ? false
+      : checkBoolean('solveOde: returnIntermediates', opts.returnIntermediates);
   const plan = adaptive ? [] : fixedPlan(grid, stepSize, adaptiveOpts.maxSteps);
   const f = countedVelocity(velocity, checkFinite);
   const inter: tf.Tensor[] | undefined = returnIntermediates ? [x0.clone()] : undefined;
@@ -310,7 +363,7 @@ function fixedPlan(grid: number[], stepSize: number | undefined, maxSteps: numbe
   const plan: number[] = [];
   let total = 0;
   for (let i = 0; i + 1 < grid.length; i++) {
-    const len = Math.abs((grid[i + 1]!) - (grid[i]!));
+    const len = Math.abs(grid[i + 1]! - grid[i]!);
     const n = stepSize === undefined ? 1 : Math.max(1, Math.ceil(len / stepSize - 1e-9));
     total += n;
     if (!(total <= maxSteps)) {

@@ -15,7 +15,10 @@ describe('schedulers', () => {
       for (const t of [0.1, 0.37, 0.5, 0.8]) {
         const h = 1e-6;
         const o = s.at(t);
-        const fd = { a: (s.at(t + h).alpha - s.at(t - h).alpha) / (2 * h), s: (s.at(t + h).sigma - s.at(t - h).sigma) / (2 * h) };
+        const fd = {
+          a: (s.at(t + h).alpha - s.at(t - h).alpha) / (2 * h),
+          s: (s.at(t + h).sigma - s.at(t - h).sigma) / (2 * h),
+        };
         expect(o.dAlpha, `${s.name} dAlpha at ${t}`).toBeCloseTo(fd.a, 4);
         expect(o.dSigma, `${s.name} dSigma at ${t}`).toBeCloseTo(fd.s, 4);
       }
@@ -64,8 +67,16 @@ describe('affinePath', () => {
   let x1: tf.Tensor2D;
   const t = [0.2, 0.5, 0.9];
   beforeAll(() => {
-    x0 = tf.tensor2d([[1, -2], [0.5, 3], [-1, 0]]);
-    x1 = tf.tensor2d([[3, 1], [-2, 0.25], [4, -4]]);
+    x0 = tf.tensor2d([
+      [1, -2],
+      [0.5, 3],
+      [-1, 0],
+    ]);
+    x1 = tf.tensor2d([
+      [3, 1],
+      [-2, 0.25],
+      [4, -4],
+    ]);
   });
 
   it('condOT: x_t = (1 - t) x0 + t x1 and dx_t = x1 - x0', () => {
@@ -119,7 +130,8 @@ describe('opposite convention (t = 1 noise)', () => {
     // For the pair (noise n, data d), diffusers' target is n - d at sigma = 1 - t; ours is d - n at t.
     const n = tf.tensor2d([[1, 2]]);
     const d = tf.tensor2d([[-3, 5]]);
-    const diffusersModel = (_x: tf.Tensor, sigma: number): tf.Tensor => tf.mul(tf.sub(n, d), Math.abs(sigma - 0.3) < 1e-12 ? 1 : NaN);
+    const diffusersModel = (_x: tf.Tensor, sigma: number): tf.Tensor =>
+      tf.mul(tf.sub(n, d), Math.abs(sigma - 0.3) < 1e-12 ? 1 : NaN);
     const v = fromNoiseAtOne(diffusersModel)(n, 0.7);
     expectClose(v, tf.sub(d, n));
     const back = toNoiseAtOne(fromNoiseAtOne(diffusersModel))(n, 0.3);

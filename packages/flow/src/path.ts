@@ -54,7 +54,9 @@ function lin(a: tf.Tensor, x: tf.Tensor, b: tf.Tensor, y: tf.Tensor): tf.Tensor 
 
 function sameShape(a: tf.Tensor, b: tf.Tensor, na: string, nb: string): void {
   if (a.shape.join() !== b.shape.join()) {
-    throw new Error(`${na} and ${nb} must have the same shape, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+    throw new Error(
+      `${na} and ${nb} must have the same shape, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`,
+    );
   }
 }
 
@@ -76,38 +78,70 @@ export function affinePath(scheduler: Scheduler): AffinePath {
     targetToVelocity(x1, xt, t) {
       sameShape(x1, xt, 'x1', 'xt');
       return tf.tidy(() =>
-        lin(coef(s, t, xt, (o) => o.dSigma / o.sigma, 'dSigma/sigma'), xt,
-          coef(s, t, xt, (o) => o.dAlpha - (o.dSigma * o.alpha) / o.sigma, 'target coefficient'), x1));
+        lin(
+          coef(s, t, xt, (o) => o.dSigma / o.sigma, 'dSigma/sigma'),
+          xt,
+          coef(s, t, xt, (o) => o.dAlpha - (o.dSigma * o.alpha) / o.sigma, 'target coefficient'),
+          x1,
+        ),
+      );
     },
     epsilonToVelocity(eps, xt, t) {
       sameShape(eps, xt, 'eps', 'xt');
       return tf.tidy(() =>
-        lin(coef(s, t, xt, (o) => o.dAlpha / o.alpha, 'dAlpha/alpha'), xt,
-          coef(s, t, xt, (o) => o.dSigma - (o.dAlpha * o.sigma) / o.alpha, 'epsilon coefficient'), eps));
+        lin(
+          coef(s, t, xt, (o) => o.dAlpha / o.alpha, 'dAlpha/alpha'),
+          xt,
+          coef(s, t, xt, (o) => o.dSigma - (o.dAlpha * o.sigma) / o.alpha, 'epsilon coefficient'),
+          eps,
+        ),
+      );
     },
     velocityToTarget(v, xt, t) {
       sameShape(v, xt, 'v', 'xt');
       // x1 = (sigma v - dSigma x_t) / (dAlpha sigma - dSigma alpha)
       return tf.tidy(() =>
-        lin(coef(s, t, xt, (o) => -o.dSigma / (o.dAlpha * o.sigma - o.dSigma * o.alpha), 'x_t coefficient'), xt,
-          coef(s, t, xt, (o) => o.sigma / (o.dAlpha * o.sigma - o.dSigma * o.alpha), 'v coefficient'), v));
+        lin(
+          coef(s, t, xt, (o) => -o.dSigma / (o.dAlpha * o.sigma - o.dSigma * o.alpha), 'x_t coefficient'),
+          xt,
+          coef(s, t, xt, (o) => o.sigma / (o.dAlpha * o.sigma - o.dSigma * o.alpha), 'v coefficient'),
+          v,
+        ),
+      );
     },
     velocityToEpsilon(v, xt, t) {
       sameShape(v, xt, 'v', 'xt');
       // x0 = (alpha v - dAlpha x_t) / (dSigma alpha - dAlpha sigma)
       return tf.tidy(() =>
-        lin(coef(s, t, xt, (o) => -o.dAlpha / (o.dSigma * o.alpha - o.dAlpha * o.sigma), 'x_t coefficient'), xt,
-          coef(s, t, xt, (o) => o.alpha / (o.dSigma * o.alpha - o.dAlpha * o.sigma), 'v coefficient'), v));
+        lin(
+          coef(s, t, xt, (o) => -o.dAlpha / (o.dSigma * o.alpha - o.dAlpha * o.sigma), 'x_t coefficient'),
+          xt,
+          coef(s, t, xt, (o) => o.alpha / (o.dSigma * o.alpha - o.dAlpha * o.sigma), 'v coefficient'),
+          v,
+        ),
+      );
     },
     targetToEpsilon(x1, xt, t) {
       sameShape(x1, xt, 'x1', 'xt');
       return tf.tidy(() =>
-        lin(coef(s, t, xt, (o) => 1 / o.sigma, '1/sigma'), xt, coef(s, t, xt, (o) => -o.alpha / o.sigma, 'alpha/sigma'), x1));
+        lin(
+          coef(s, t, xt, (o) => 1 / o.sigma, '1/sigma'),
+          xt,
+          coef(s, t, xt, (o) => -o.alpha / o.sigma, 'alpha/sigma'),
+          x1,
+        ),
+      );
     },
     epsilonToTarget(eps, xt, t) {
       sameShape(eps, xt, 'eps', 'xt');
       return tf.tidy(() =>
-        lin(coef(s, t, xt, (o) => 1 / o.alpha, '1/alpha'), xt, coef(s, t, xt, (o) => -o.sigma / o.alpha, 'sigma/alpha'), eps));
+        lin(
+          coef(s, t, xt, (o) => 1 / o.alpha, '1/alpha'),
+          xt,
+          coef(s, t, xt, (o) => -o.sigma / o.alpha, 'sigma/alpha'),
+          eps,
+        ),
+      );
     },
   };
 }

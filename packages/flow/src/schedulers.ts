@@ -56,7 +56,12 @@ export function cosineScheduler(): Scheduler {
     name: 'cosine',
     at(t) {
       checkT(t);
-      return { alpha: Math.sin(h * t), sigma: Math.cos(h * t), dAlpha: h * Math.cos(h * t), dSigma: -h * Math.sin(h * t) };
+      return {
+        alpha: Math.sin(h * t),
+        sigma: Math.cos(h * t),
+        dAlpha: h * Math.cos(h * t),
+        dSigma: -h * Math.sin(h * t),
+      };
     },
   };
 }

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { checkTimeGrid, dynamicShiftMu, dynamicShiftTime, dynamicShiftTimeGrid, shiftTime, shiftTimeGrid, uniformTimeGrid } from './timegrid.js';
+import {
+  checkTimeGrid,
+  dynamicShiftMu,
+  dynamicShiftTime,
+  dynamicShiftTimeGrid,
+  shiftTime,
+  shiftTimeGrid,
+  uniformTimeGrid,
+} from './timegrid.js';
 
 describe('time grids', () => {
   it('uniform grid hits its endpoints', () => {
@@ -31,7 +39,11 @@ describe('time grids', () => {
     expect(() => shiftTime(0.5, 0)).toThrow(/shift must be a positive number, got 0/);
     expect(() => uniformTimeGrid(0)).toThrow(/uniformTimeGrid: steps must be an integer >= 1 <= 10000000, got 0/);
     // 1e10 times would exhaust memory: bounded with a clear error instead.
-    expect(() => uniformTimeGrid(1e10)).toThrow(/uniformTimeGrid: steps must be an integer >= 1 <= 10000000, got 10000000000/);
-    expect(() => dynamicShiftMu(256, { baseshift: 1 } as never)).toThrow(/dynamicShiftMu: unknown option "baseshift"; did you mean "baseShift"\?/);
+    expect(() => uniformTimeGrid(1e10)).toThrow(
+      /uniformTimeGrid: steps must be an integer >= 1 <= 10000000, got 10000000000/,
+    );
+    expect(() => dynamicShiftMu(256, { baseshift: 1 } as never)).toThrow(
+      /dynamicShiftMu: unknown option "baseshift"; did you mean "baseShift"\?/,
+    );
   });
 });

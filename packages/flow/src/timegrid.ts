@@ -10,16 +10,18 @@ const MAX_GRID_STEPS = 1e7;
 
 /** Throws unless `grid` holds at least two finite times, strictly increasing or strictly decreasing. */
 export function checkTimeGrid(grid: ArrayLike<number>, name = 'timeGrid'): number[] {
-  if (grid === null || typeof grid !== 'object' || typeof grid.length !== 'number') throw new Error(`${name} must be an array of times, got ${describeValue(grid)}`);
-  if (grid.length > MAX_GRID_STEPS + 1) throw new Error(`${name} must hold at most ${MAX_GRID_STEPS + 1} times, got ${grid.length}`);
+  if (grid === null || typeof grid !== 'object' || typeof grid.length !== 'number')
+    throw new Error(`${name} must be an array of times, got ${describeValue(grid)}`);
+  if (grid.length > MAX_GRID_STEPS + 1)
+    throw new Error(`${name} must hold at most ${MAX_GRID_STEPS + 1} times, got ${grid.length}`);
   const g = Array.from(grid);
   if (g.length < 2) throw new Error(`${name} must hold at least 2 times, got ${g.length}`);
   for (let i = 0; i < g.length; i++) {
     if (!Number.isFinite(g[i])) throw new Error(`${name}[${i}] must be a finite number, got ${g[i]}`);
   }
-  const dir = Math.sign((g[1]!) - (g[0]!));
+  const dir = Math.sign(g[1]! - g[0]!);
   for (let i = 1; i < g.length; i++) {
-    const d = (g[i]!) - (g[i - 1]!);
+    const d = g[i]! - g[i - 1]!;
     if (dir === 0 || Math.sign(d) !== dir) {
       throw new Error(
         `${name} must be strictly monotone, got ${g[i - 1]} then ${g[i]} at index ${i} (grid [${g.join(', ')}])`,
@@ -70,7 +72,8 @@ export interface DynamicShiftOptions {
  */
 export function dynamicShiftMu(seqLen: number, options?: DynamicShiftOptions): number {
   const opts = checkOptions('dynamicShiftMu', options, ['baseSeqLen', 'maxSeqLen', 'baseShift', 'maxShift']);
-  const num = (k: keyof DynamicShiftOptions, dflt: number): number => (opts[k] === undefined ? dflt : checkNumber(`dynamicShiftMu: ${k}`, opts[k]));
+  const num = (k: keyof DynamicShiftOptions, dflt: number): number =>
+    opts[k] === undefined ? dflt : checkNumber(`dynamicShiftMu: ${k}`, opts[k]);
   const baseSeqLen = num('baseSeqLen', 256);
   const maxSeqLen = num('maxSeqLen', 4096);
   const baseShift = num('baseShift', 0.5);

@@ -88,15 +88,25 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
       for (const method of methods) {
         const plain = await solveOde(field, x0, { method, timeGrid: [0, T], rtol: 1e-5, atol: 1e-5 });
         const grid = [0, 0.3, 1.1, 1.7, T];
-        const dense = await solveOde(field, x0, { method, timeGrid: grid, rtol: 1e-5, atol: 1e-5, returnIntermediates: true });
+        const dense = await solveOde(field, x0, {
+          method,
+          timeGrid: grid,
+          rtol: 1e-5,
+          atol: 1e-5,
+          returnIntermediates: true,
+        });
         expect([dense.steps, dense.rejected, dense.nfe], method).toEqual([plain.steps, plain.rejected, plain.nfe]);
         expectClose(await dense.x.data(), await plain.x.data(), { atol: 1e-6, label: method });
         // bosh3's and adaptive_heun's midpoints (torchdiffeq's _BS_C_MID, _AH_C_MID) are low-order
         // estimates, so their interpolants are coarser than dopri5's (Shampine's dense output).
         const rtol = method === 'dopri5' ? 2e-4 : 5e-3;
         for (const [i, s] of (dense.intermediates ?? []).entries()) {
-        expectClose(await s.data(), [1, 2].map((a) => a * Math.exp(Math.sin(grid[i]!))), { rtol, label: `${method} t=${grid[i]}` });
-      }
+          expectClose(
+            await s.data(),
+            [1, 2].map((a) => a * Math.exp(Math.sin(grid[i]!))),
+            { rtol, label: `${method} t=${grid[i]}` },
+          );
+        }
         tf.dispose([plain.x, dense.x, ...(dense.intermediates ?? [])]);
       }
       x0.dispose();

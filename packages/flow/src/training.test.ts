@@ -16,7 +16,7 @@ useBackend('cpu');
 function gaussianData(n: number, mean: number[], std: number, seed: number): Float32Array {
   const rng = createRng(seed);
   const out = new Float32Array(n * mean.length);
-  for (let i = 0; i < out.length; i++) out[i] = (mean[i % mean.length]!) + rng.normal(0, std);
+  for (let i = 0; i < out.length; i++) out[i] = mean[i % mean.length]! + rng.normal(0, std);
   return out;
 }
 
@@ -25,13 +25,30 @@ describe('flow-matching training', () => {
     const data = gaussianData(2000, [2, -1], 0.5, 1);
     const model = createVelocityMlp({ dim: 2, hidden: [32, 32], frequencies: 2, seed: 1 });
     const path = affinePath(condOTScheduler());
-    const losses = await trainFlowMatching(model, { data, dim: 2, path, steps: 300, batchSize: 128, learningRate: 3e-3, seed: 2, logEvery: 100 });
+    const losses = await trainFlowMatching(model, {
+      data,
+      dim: 2,
+      path,
+      steps: 300,
+      batchSize: 128,
+      learningRate: 3e-3,
+      seed: 2,
+      logEvery: 100,
+    });
     expect(losses[losses.length - 1]).toBeLessThan(losses[0]!);
     const x0 = createRng(5).normalTensor([500, 2]);
     const r = await solveOde(asVelocityFn(model), x0, { method: 'midpoint', stepSize: 0.1 });
     const v = await r.x.data();
-    const m = [0, 1].map((k) => { let a = 0; for (let i = 0; i < 500; i++) a += (v[2 * i + k]!) / 500; return a; });
-    const s = [0, 1].map((k) => { let a = 0; for (let i = 0; i < 500; i++) a += ((v[2 * i + k]!) - (m[k]!)) ** 2 / 499; return a; });
+    const m = [0, 1].map((k) => {
+      let a = 0;
+      for (let i = 0; i < 500; i++) a += v[2 * i + k]! / 500;
+      return a;
+    });
+    const s = [0, 1].map((k) => {
+      let a = 0;
+      for (let i = 0; i < 500; i++) a += (v[2 * i + k]! - m[k]!) ** 2 / 499;
+      return a;
+    });
     expect(m[0]).toBeCloseTo(2, 0);
     expect(m[1]).toBeCloseTo(-1, 0);
     for (const k of [0, 1]) expect(Math.abs(Math.sqrt(s[k]!) - 0.5)).toBeLessThan(0.15);
@@ -41,8 +58,14 @@ describe('flow-matching training', () => {
 
   it('the loss of the exact conditional velocity is zero for a single data point', async () => {
     // With x1 fixed, the CondOT target x1 - x0 is exactly the model "v = (x1 - x_t) / (1 - t)".
-    const x1 = tf.tensor2d([[1, 2], [1, 2]]);
-    const x0 = tf.tensor2d([[0, 0], [-1, 3]]);
+    const x1 = tf.tensor2d([
+      [1, 2],
+      [1, 2],
+    ]);
+    const x0 = tf.tensor2d([
+      [0, 0],
+      [-1, 3],
+    ]);
     const exact = {
       predict: (x: tf.Tensor2D, t: tf.Tensor1D | number) =>
         tf.tidy(() => tf.div(tf.sub(x1, x), tf.reshape(tf.sub(1, t as tf.Tensor1D), [-1, 1]))) as tf.Tensor2D,
@@ -96,16 +119,36 @@ describe('flow-matching training', () => {
     expect(lv.flopsPerCall).toBe(2 * (40 + 16));
     const data = gaussianData(200, [1, 1], 0.3, 3);
     const path = affinePath(condOTScheduler());
-    const losses = await trainFlowMatching(lv, { data, dim: 2, path, steps: 30, batchSize: 32, logEvery: 29, learningRate: 1e-2 });
+    const losses = await trainFlowMatching(lv, {
+      data,
+      dim: 2,
+      path,
+      steps: 30,
+      batchSize: 32,
+      logEvery: 29,
+      learningRate: 1e-2,
+    });
     expect(losses[1]).toBeLessThan(losses[0]!);
     layers.dispose();
   });
 
   it('rejects bad arguments', async () => {
     const v = createVelocityMlp({ dim: 2, hidden: [4] });
-    await expect(trainFlowMatching(v, { data: new Float32Array(4), dim: 2, path: affinePath(condOTScheduler()), steps: 0 })).rejects.toThrow(/trainFlowMatching: steps must be an integer >= 1 <= 100000000, got 0/);
-    await expect(trainFlowMatching(v, { data: new Float32Array(4), dim: 2, path: affinePath(condOTScheduler()), steps: 5, syncEvery: 1.5 })).rejects.toThrow(/syncEvery must be an integer >= 1, got 1.5/);
-    expect(() => createMlp({ inputDim: 2, hidden: [0], outputDim: 1 })).toThrow(/createMlp: hidden\[0\] must be an integer >= 1 <= 65536, got 0/);
+    await expect(
+      trainFlowMatching(v, { data: new Float32Array(4), dim: 2, path: affinePath(condOTScheduler()), steps: 0 }),
+    ).rejects.toThrow(/trainFlowMatching: steps must be an integer >= 1 <= 100000000, got 0/);
+    await expect(
+      trainFlowMatching(v, {
+        data: new Float32Array(4),
+        dim: 2,
+        path: affinePath(condOTScheduler()),
+        steps: 5,
+        syncEvery: 1.5,
+      }),
+    ).rejects.toThrow(/syncEvery must be an integer >= 1, got 1.5/);
+    expect(() => createMlp({ inputDim: 2, hidden: [0], outputDim: 1 })).toThrow(
+      /createMlp: hidden\[0\] must be an integer >= 1 <= 65536, got 0/,
+    );
     expect(() => otCoupling(new Float32Array(4), new Float32Array(6), 2)).toThrow(/same length, got 4 and 6/);
     v.dispose();
   });
@@ -119,13 +162,21 @@ describe('trainFlowMatching: options and bad numbers', () => {
     await expect(trainFlowMatching(v, { data, dim: 2, path, steps: 2, learningrate: 0.5 } as never)).rejects.toThrow(
       /trainFlowMatching: unknown option "learningrate"; did you mean "learningRate"\?/,
     );
-    await expect(trainFlowMatching(v, null as never)).rejects.toThrow(/trainFlowMatching: options must be an object, got null/);
-    await expect(trainFlowMatching(v, { data: [1, 2] as never, dim: 2, path, steps: 2 })).rejects.toThrow(/data must be a Float32Array/);
-    await expect(trainFlowMatching(v, { data, dim: 3, path, steps: 2 })).rejects.toThrow(/data must hold a positive multiple of dim = 3 values, got 32/);
+    await expect(trainFlowMatching(v, null as never)).rejects.toThrow(
+      /trainFlowMatching: options must be an object, got null/,
+    );
+    await expect(trainFlowMatching(v, { data: [1, 2] as never, dim: 2, path, steps: 2 })).rejects.toThrow(
+      /data must be a Float32Array/,
+    );
+    await expect(trainFlowMatching(v, { data, dim: 3, path, steps: 2 })).rejects.toThrow(
+      /data must hold a positive multiple of dim = 3 values, got 32/,
+    );
     const before = (await Promise.all(v.trainableVariables.map((w) => w.data()))).flatMap((d) => Array.from(d));
     const bad = data.slice();
     bad[0] = Infinity;
-    await expect(trainFlowMatching(v, { data: bad, dim: 2, path, steps: 3 })).rejects.toThrow(/data must be finite, got Infinity at index 0/);
+    await expect(trainFlowMatching(v, { data: bad, dim: 2, path, steps: 3 })).rejects.toThrow(
+      /data must be finite, got Infinity at index 0/,
+    );
     const after = (await Promise.all(v.trainableVariables.map((w) => w.data()))).flatMap((d) => Array.from(d));
     expect(after).toEqual(before);
     v.dispose();

@@ -31,14 +31,17 @@ export function flowMatchingLoss(
  */
 export function otCoupling(x0: Float32Array, x1: Float32Array, d: number): Float32Array {
   checkNumber('otCoupling: d', d, { integer: true, min: 1 });
-  if (x0.length !== x1.length) throw new Error(`x0 and x1 must have the same length, got ${x0.length} and ${x1.length}`);
+  if (x0.length !== x1.length)
+    throw new Error(`x0 and x1 must have the same length, got ${x0.length} and ${x1.length}`);
   const n = x0.length / d;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`lengths must be a positive multiple of d = ${d}, got ${x0.length}`);
-  if (n > 1024) throw new Error(`otCoupling solves an exact O(n^3) assignment; use batches of at most 1024 rows, got ${n}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`lengths must be a positive multiple of d = ${d}, got ${x0.length}`);
+  if (n > 1024)
+    throw new Error(`otCoupling solves an exact O(n^3) assignment; use batches of at most 1024 rows, got ${n}`);
   // Rows of the cost are data rows, columns noise rows: data row i gets noise colOfRow[i].
   const { colOfRow } = linearAssignment(squaredDistances(x1, x0, d), n);
   const out = new Float32Array(x0.length);
-  for (let i = 0; i < n; i++) out.set(x0.subarray((colOfRow[i]!) * d, ((colOfRow[i]!) + 1) * d), i * d);
+  for (let i = 0; i < n; i++) out.set(x0.subarray(colOfRow[i]! * d, (colOfRow[i]! + 1) * d), i * d);
   return out;
 }
 
@@ -56,8 +59,10 @@ export function drawFlowBatch(data: Float32Array, dim: number, batchSize: number
   checkNumber('drawFlowBatch: dim', dim, { integer: true, min: 1 });
   checkNumber('drawFlowBatch: batchSize', batchSize, { integer: true, min: 1, max: MAX_BATCH });
   const rowsN = data.length / dim;
-  if (!Number.isInteger(rowsN) || rowsN < 1) throw new Error(`data must hold a positive multiple of dim = ${dim} values, got ${data.length}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(rowsN) || rowsN < 1)
+    throw new Error(`data must hold a positive multiple of dim = ${dim} values, got ${data.length}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
   const x1 = new Float32Array(batchSize * dim);
   const index = new Int32Array(batchSize);
   for (let i = 0; i < batchSize; i++) {
@@ -102,7 +107,11 @@ export interface TrainOptions {
 }
 
 /** Training's read-back plan: which steps read their loss back, and which are logged. */
-export function trainingReads(steps: number, logEvery = 50, syncEvery = 10): { reads: (s: number) => boolean; logs: (s: number) => boolean } {
+export function trainingReads(
+  steps: number,
+  logEvery = 50,
+  syncEvery = 10,
+): { reads: (s: number) => boolean; logs: (s: number) => boolean } {
   const logs = (s: number): boolean => s % logEvery === 0 || s === steps - 1;
   return { logs, reads: (s) => logs(s) || (s + 1) % syncEvery === 0 };
 }
@@ -128,26 +137,36 @@ export interface LoopOptions {
  * Validates the options `trainFlowMatching` and `BlockwiseFlow.train` share, and their data
  * (finite values, a whole number of rows of `dim`). @internal
  */
-export function checkLoopOptions(what: string, opts: TrainOptions | BlockwiseTrainOptionsLike, dim: number): LoopOptions {
+export function checkLoopOptions(
+  what: string,
+  opts: TrainOptions | BlockwiseTrainOptionsLike,
+  dim: number,
+): LoopOptions {
   const num = (name: string, v: unknown, dflt: number, c: Parameters<typeof checkNumber>[2]): number =>
     v === undefined ? dflt : checkNumber(`${what}: ${name}`, v, c);
   const steps = checkNumber(`${what}: steps`, opts.steps, { integer: true, min: 1, max: MAX_TRAIN_STEPS });
   const batchSize = num('batchSize', opts.batchSize, 256, { integer: true, min: 1, max: MAX_BATCH });
   if (opts.optimizer !== undefined) {
-    if (typeof (opts.optimizer as Partial<tf.Optimizer> | null)?.minimize !== 'function') throw new Error(`${what}: optimizer must be a tf.Optimizer, got ${describeValue(opts.optimizer)}`);
+    if (typeof (opts.optimizer as Partial<tf.Optimizer> | null)?.minimize !== 'function')
+      throw new Error(`${what}: optimizer must be a tf.Optimizer, got ${describeValue(opts.optimizer)}`);
     if (opts.learningRate !== undefined) {
-      throw new Error(`${what}: learningRate applies to the default Adam only; set the rate on the optimizer you pass instead`);
+      throw new Error(
+        `${what}: learningRate applies to the default Adam only; set the rate on the optimizer you pass instead`,
+      );
     }
   }
   const learningRate = num('learningRate', opts.learningRate, 1e-3, { min: 0, exclusiveMin: true });
   const seed = num('seed', opts.seed, 0, { integer: true });
   const logEvery = num('logEvery', opts.logEvery, 50, { integer: true, min: 1 });
   const syncEvery = num('syncEvery', opts.syncEvery, 10, { integer: true, min: 1 });
-  if (opts.onLog !== undefined && typeof opts.onLog !== 'function') throw new Error(`${what}: onLog must be a function (step, loss) => void, got ${describeValue(opts.onLog)}`);
+  if (opts.onLog !== undefined && typeof opts.onLog !== 'function')
+    throw new Error(`${what}: onLog must be a function (step, loss) => void, got ${describeValue(opts.onLog)}`);
   if (opts.ot !== undefined) checkBoolean(`${what}: ot`, opts.ot);
   checkData(what, opts.data, dim);
   if (!opts.path || typeof (opts.path as AffinePath).sample !== 'function') {
-    throw new Error(`${what}: path must be an AffinePath (from affinePath(scheduler)), got ${describeValue(opts.path)}`);
+    throw new Error(
+      `${what}: path must be an AffinePath (from affinePath(scheduler)), got ${describeValue(opts.path)}`,
+    );
   }
   return { steps, batchSize, learningRate, optimizer: opts.optimizer, seed, logEvery, syncEvery, onLog: opts.onLog };
 }
@@ -157,12 +176,14 @@ type BlockwiseTrainOptionsLike = Omit<TrainOptions, 'dim'> & { stratified?: bool
 
 /** Throws unless data is a Float32Array of whole rows of dim finite values (NaN data would train the parameters into NaN). */
 function checkData(what: string, data: unknown, dim: number): void {
-  if (!(data instanceof Float32Array)) throw new Error(`${what}: data must be a Float32Array [N * dim], got ${describeValue(data)}`);
+  if (!(data instanceof Float32Array))
+    throw new Error(`${what}: data must be a Float32Array [N * dim], got ${describeValue(data)}`);
   if (data.length === 0 || data.length % dim !== 0) {
     throw new Error(`${what}: data must hold a positive multiple of dim = ${dim} values, got ${data.length}`);
   }
   for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) throw new Error(`${what}: data must be finite, got ${data[i]} at index ${i} (row ${Math.floor(i / dim)})`);
+    if (!Number.isFinite(data[i]))
+      throw new Error(`${what}: data must be finite, got ${data[i]} at index ${i} (row ${Math.floor(i / dim)})`);
   }
 }
 
@@ -230,17 +251,33 @@ export async function trainLoop(
   return losses;
 }
 
-const TRAIN_KEYS = ['data', 'dim', 'path', 'steps', 'batchSize', 'learningRate', 'optimizer', 'ot', 'seed', 'onLog', 'logEvery', 'syncEvery'] as const;
+const TRAIN_KEYS = [
+  'data',
+  'dim',
+  'path',
+  'steps',
+  'batchSize',
+  'learningRate',
+  'optimizer',
+  'ot',
+  'seed',
+  'onLog',
+  'logEvery',
+  'syncEvery',
+] as const;
 
 /**
  * Trains a single velocity model with Adam on the flow-matching loss; resolves to the logged
  * losses. The loss is read back (awaited) only on logged steps and every `syncEvery` steps.
  */
 export async function trainFlowMatching(model: VelocityModel, options: TrainOptions): Promise<number[]> {
-  if (options === undefined) throw new Error('trainFlowMatching: options are required ({ data, dim, path, steps, ... })');
+  if (options === undefined)
+    throw new Error('trainFlowMatching: options are required ({ data, dim, path, steps, ... })');
   const opts = checkOptions('trainFlowMatching', options, TRAIN_KEYS);
   if (!model || typeof model.predict !== 'function' || !Array.isArray(model.trainableVariables)) {
-    throw new Error(`trainFlowMatching: model must be a VelocityModel (createVelocityMlp, velocityFromLayersModel), got ${describeValue(model)}`);
+    throw new Error(
+      `trainFlowMatching: model must be a VelocityModel (createVelocityMlp, velocityFromLayersModel), got ${describeValue(model)}`,
+    );
   }
   const dim = checkNumber('trainFlowMatching: dim', opts.dim, { integer: true, min: 1, max: MAX_DIM });
   const o = checkLoopOptions('trainFlowMatching', opts, dim);

@@ -34,8 +34,14 @@ export function createVelocityMlp(config: VelocityMlpConfig): VelocityModel {
   checkOptions('createVelocityMlp', config, ['dim', 'hidden', 'condDim', 'frequencies', 'activation', 'seed']);
   // The network's input is [x, time features, condition]: together within createMlp's width cap.
   checkNumber('createVelocityMlp: dim', config.dim, { integer: true, min: 1, max: 1 << 15 });
-  const condDim = config.condDim === undefined ? 0 : checkNumber('createVelocityMlp: condDim', config.condDim, { integer: true, min: 0, max: 1 << 14 });
-  const F = config.frequencies === undefined ? 6 : checkNumber('createVelocityMlp: frequencies', config.frequencies, { integer: true, min: 0, max: 64 });
+  const condDim =
+    config.condDim === undefined
+      ? 0
+      : checkNumber('createVelocityMlp: condDim', config.condDim, { integer: true, min: 0, max: 1 << 14 });
+  const F =
+    config.frequencies === undefined
+      ? 6
+      : checkNumber('createVelocityMlp: frequencies', config.frequencies, { integer: true, min: 0, max: 64 });
   const mlp = createMlp({
     inputDim: config.dim + 1 + 2 * F + condDim,
     hidden: config.hidden,
@@ -76,9 +82,13 @@ export function velocityFromLayersModel(model: LayersModelLike, options?: { freq
   if (!model || typeof model.apply !== 'function' || !Array.isArray(model.trainableWeights)) {
     throw new Error(`velocityFromLayersModel: model must be a tfjs-layers model, got ${describeValue(model)}`);
   }
-  const F = opts.frequencies === undefined ? 6 : checkNumber('velocityFromLayersModel: frequencies', opts.frequencies, { integer: true, min: 0, max: 64 });
+  const F =
+    opts.frequencies === undefined
+      ? 6
+      : checkNumber('velocityFromLayersModel: frequencies', opts.frequencies, { integer: true, min: 0, max: 64 });
   let flops = 0;
-  for (const w of model.trainableWeights) if (w.shape.length === 2 && /kernel/.test(w.name)) flops += 2 * (w.shape[0]!) * (w.shape[1]!);
+  for (const w of model.trainableWeights)
+    if (w.shape.length === 2 && /kernel/.test(w.name)) flops += 2 * w.shape[0]! * w.shape[1]!;
   return {
     trainableVariables: model.trainableWeights.map((w) => w.read() as tf.Variable),
     flopsPerCall: flops,

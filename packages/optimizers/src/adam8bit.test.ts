@@ -14,7 +14,10 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-function packedState(opt: tf.Optimizer & { stateVariables(): { name: string; variable: tf.Variable }[] }, varName: string): Int32Array {
+function packedState(
+  opt: tf.Optimizer & { stateVariables(): { name: string; variable: tf.Variable }[] },
+  varName: string,
+): Int32Array {
   const s = opt.stateVariables().find((x) => x.name === `${varName}/q8`);
   if (!s) throw new Error(`no packed state for ${varName}`);
   return s.variable.dataSync() as Int32Array;
@@ -55,7 +58,11 @@ describe('AdamW8bit', () => {
     const gotM = decodePackedState(s2, n, 2, 256, 0);
     const gotV = decodePackedState(s2, n, 2, 256, 1);
     expectClose(gotM, dequantizeBlockwise(qm, { blockSize: 256, map: signed }), { atol: 1e-9, rtol: 1e-6, label: 'm' });
-    expectClose(gotV, dequantizeBlockwise(qv, { blockSize: 256, map: unsigned }), { atol: 1e-12, rtol: 1e-6, label: 'v' });
+    expectClose(gotV, dequantizeBlockwise(qv, { blockSize: 256, map: unsigned }), {
+      atol: 1e-12,
+      rtol: 1e-6,
+      label: 'v',
+    });
     opt.dispose();
   });
 
@@ -138,7 +145,9 @@ describe('AdamW8bit', () => {
     expect(optB.iterations).toBe(6);
     const roundTrip = await optB.getWeights();
     expect(roundTrip.map((x) => x.name)).toEqual(saved.map((x) => x.name));
-    roundTrip.forEach((x, k) => expect(Array.from(x.tensor.dataSync())).toEqual(Array.from(saved[k]!.tensor.dataSync())));
+    roundTrip.forEach((x, k) =>
+      expect(Array.from(x.tensor.dataSync())).toEqual(Array.from(saved[k]!.tensor.dataSync())),
+    );
     run(optB, wB, sB, 6, 12);
     expect(Array.from(wB.dataSync())).toEqual(Array.from(uninterrupted));
     expect(Array.from(sB.dataSync())).toEqual(Array.from(uninterruptedSmall));
@@ -153,9 +162,22 @@ describe('AdamW8bit', () => {
     const small = makeVar(new Float32Array(100), [100], 'dense/bias');
     const emb = makeVar(new Float32Array(8192), [1024, 8], 'stable_embedding/embeddings');
     const opt = new AdamW8bit();
-    opt.applyGradients({ [big.name]: tf.onesLike(big), [small.name]: tf.onesLike(small), [emb.name]: tf.onesLike(emb) });
-    const names = opt.stateVariables().map((s) => s.name).sort();
-    expect(names).toEqual(['dense/bias/m', 'dense/bias/v', 'dense/kernel/q8', 'stable_embedding/embeddings/m', 'stable_embedding/embeddings/v']);
+    opt.applyGradients({
+      [big.name]: tf.onesLike(big),
+      [small.name]: tf.onesLike(small),
+      [emb.name]: tf.onesLike(emb),
+    });
+    const names = opt
+      .stateVariables()
+      .map((s) => s.name)
+      .sort();
+    expect(names).toEqual([
+      'dense/bias/m',
+      'dense/bias/v',
+      'dense/kernel/q8',
+      'stable_embedding/embeddings/m',
+      'stable_embedding/embeddings/v',
+    ]);
     // 8-bit: 2 states x (65536 codes + 256 absmax x 4 bytes); float32: 2 x 4 bytes per element.
     const expected = 2 * (65536 + 256 * 4) + 2 * 4 * 100 + 2 * 4 * 8192;
     expect(optimizerStateBytes(opt)).toBe(expected);
@@ -185,7 +207,9 @@ describe('AdamW8bit', () => {
   });
 
   it('Adam8bit adds L2 weight decay to the gradient (PyTorch Adam) and validates options', () => {
-    expect(() => new Adam8bit({ blockSize: 48 })).toThrow(/blockSize must be a positive multiple of 32 up to 65536, got 48/);
+    expect(() => new Adam8bit({ blockSize: 48 })).toThrow(
+      /blockSize must be a positive multiple of 32 up to 65536, got 48/,
+    );
     expect(() => new AdamW8bit({ optimBits: 16 as 8 })).toThrow(/optimBits must be one of 4, 8, 32, got 16/);
     expect(() => new AdamW8bit({ beta2: 1.5 })).toThrow(/beta2/);
     // With wd = 0.5 and a zero gradient, the first Adam step sees g = 0.5 p, so every element moves

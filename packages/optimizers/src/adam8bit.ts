@@ -22,7 +22,13 @@ abstract class Adam8bitBase extends EightBitOptimizer<AdamHyper> {
     return this.specs;
   }
 
-  protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<AdamHyper, number>, t: number): void {
+  protected updateVariable(
+    name: string,
+    variable: tf.Variable,
+    grad: tf.Tensor,
+    h: Record<AdamHyper, number>,
+    t: number,
+  ): void {
     if (!this.quantizes(name, variable.size)) {
       const m = this.ensureSlot(name, 'm', () => tf.zerosLike(variable));
       const v = this.ensureSlot(name, 'v', () => tf.zerosLike(variable));

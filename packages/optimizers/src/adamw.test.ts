@@ -6,7 +6,6 @@ import { AdamW } from './adamw.js';
 import { Adam8bit } from './adam8bit.js';
 import { applyGrad, gradSequence, makeVar, values64 } from './testUtil.js';
 
-
 /**
  * Reference: torch.optim.Adam/AdamW `_single_tensor_adam`, written out on Float64 arrays.
  * AdamW: p *= 1 - lr*wd. Adam: g += wd*p. Then m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
@@ -72,7 +71,14 @@ describeBackends(['cpu', 'wasm'], () => {
       const w = makeVar(p0, [n]);
       const opt = new Adam8bit({ optimBits: 32, learningRate: 5e-3, weightDecay: 0.1 });
       for (const g of grads) applyGrad(opt, w, g);
-      const ref = adamReference(p0, grads, { lr: () => 5e-3, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1, decoupled: false });
+      const ref = adamReference(p0, grads, {
+        lr: () => 5e-3,
+        b1: 0.9,
+        b2: 0.999,
+        eps: 1e-8,
+        wd: 0.1,
+        decoupled: false,
+      });
       expectClose(values64(w), ref, { atol: 1e-6, rtol: 0 });
       opt.dispose();
     });

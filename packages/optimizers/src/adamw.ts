@@ -36,7 +36,10 @@ export function adamHypers(o: AdamWOptions, defaultWeightDecay: number): Record<
     beta1: { value: checkHyper('beta1', o.beta1 ?? 0.9, unitInterval), check: unitInterval },
     beta2: { value: checkHyper('beta2', o.beta2 ?? 0.999, unitInterval), check: unitInterval },
     epsilon: { value: checkHyper('epsilon', o.epsilon ?? 1e-8, nonNegative), check: nonNegative },
-    weightDecay: { value: checkHyper('weightDecay', o.weightDecay ?? defaultWeightDecay, nonNegative), check: nonNegative },
+    weightDecay: {
+      value: checkHyper('weightDecay', o.weightDecay ?? defaultWeightDecay, nonNegative),
+      check: nonNegative,
+    },
   };
 }
 
@@ -122,7 +125,13 @@ export class AdamW extends BlockwiseOptimizer<AdamHyper> {
     return this.specs;
   }
 
-  protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<AdamHyper, number>, t: number): void {
+  protected updateVariable(
+    name: string,
+    variable: tf.Variable,
+    grad: tf.Tensor,
+    h: Record<AdamHyper, number>,
+    t: number,
+  ): void {
     const m = this.ensureSlot(name, 'm', () => tf.zerosLike(variable));
     const v = this.ensureSlot(name, 'v', () => tf.zerosLike(variable));
     adamUpdate(this, variable, grad, m, v, h, t, true);

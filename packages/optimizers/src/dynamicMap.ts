@@ -47,19 +47,24 @@ function scaledMeans(items: number, exponent: number): number[] {
  * with zeros to 256 entries, as in bitsandbytes.
  */
 export function createDynamicMap(signed = true, maxExponentBits = 7, totalBits = 8): Float32Array {
-  if (typeof signed !== 'boolean') throw new TypeError(`createDynamicMap: signed must be true or false, got ${JSON.stringify(signed)}`);
+  if (typeof signed !== 'boolean')
+    throw new TypeError(`createDynamicMap: signed must be true or false, got ${JSON.stringify(signed)}`);
   if (!Number.isInteger(totalBits) || totalBits < 2 || totalBits > 8) {
     throw new Error(`createDynamicMap: totalBits must be an integer in [2, 8], got ${totalBits}`);
   }
   if (!Number.isInteger(maxExponentBits) || maxExponentBits < 1 || maxExponentBits > totalBits - 1) {
-    throw new Error(`createDynamicMap: maxExponentBits must be an integer in [1, ${totalBits - 1}], got ${maxExponentBits}`);
+    throw new Error(
+      `createDynamicMap: maxExponentBits must be an integer in [1, ${totalBits - 1}], got ${maxExponentBits}`,
+    );
   }
   // bitsandbytes reserves one bit in both cases (the unsigned map uses it for an extra fraction bit).
   const nonSignBits = totalBits - 1;
   const additionalItems = 2 ** (nonSignBits - maxExponentBits) - 1;
   const data: number[] = [];
   for (let i = 0; i < maxExponentBits; i++) {
-    const items = signed ? 2 ** (i + nonSignBits - maxExponentBits) + 1 : 2 ** (i + nonSignBits - maxExponentBits + 1) + 1;
+    const items = signed
+      ? 2 ** (i + nonSignBits - maxExponentBits) + 1
+      : 2 ** (i + nonSignBits - maxExponentBits + 1) + 1;
     const means = scaledMeans(items, -(maxExponentBits - 1) + i);
     data.push(...means);
     if (signed) data.push(...means.map((m) => -m));

@@ -59,7 +59,10 @@ export abstract class EightBitOptimizer<K extends string = string> extends Block
     this.optimBits = bits;
     this.blockSize = checkBlockSize(o.blockSize ?? (bits === 4 ? 128 : 256));
     this.minQuantizedSize = checkNumber('minQuantizedSize', o.minQuantizedSize ?? 4096, { min: 0, integer: true });
-    this.float32StatePatterns = toPatterns('float32StatePatterns', o.float32StatePatterns ?? ['[Ss]table.?[Ee]mbedding']);
+    this.float32StatePatterns = toPatterns(
+      'float32StatePatterns',
+      o.float32StatePatterns ?? ['[Ss]table.?[Ee]mbedding'],
+    );
   }
 
   /** True when `name` (with `size` elements) gets 8-bit state. */
@@ -68,7 +71,12 @@ export abstract class EightBitOptimizer<K extends string = string> extends Block
   }
 
   /** Runs the fused kernel on a variable: returns the kernel's first output (new parameter or LAMB update). */
-  protected fusedUpdate(name: string, variable: tf.Variable, grad: tf.Tensor, attrs: Omit<Fused8bitAttrs, 'n' | 'blockSize' | 'fresh' | 'bits' | 'impl'>): tf.Tensor {
+  protected fusedUpdate(
+    name: string,
+    variable: tf.Variable,
+    grad: tf.Tensor,
+    attrs: Omit<Fused8bitAttrs, 'n' | 'blockSize' | 'fresh' | 'bits' | 'impl'>,
+  ): tf.Tensor {
     const n = variable.size;
     const bits = this.optimBits;
     const S = ALGO_STATES[attrs.algo as Algo8];
@@ -77,7 +85,9 @@ export abstract class EightBitOptimizer<K extends string = string> extends Block
     const fresh = this.getSlot(name, slot) === undefined;
     const state = this.ensureSlot(name, slot, () => tf.zeros([len], 'int32'));
     if (state.size !== len || state.dtype !== 'int32') {
-      throw new Error(`state of '${name}' has ${state.size} ${state.dtype} values, expected ${len} int32 (was it saved with another blockSize?)`);
+      throw new Error(
+        `state of '${name}' has ${state.size} ${state.dtype} values, expected ${len} int32 (was it saved with another blockSize?)`,
+      );
     }
     const words = this.loaded.get(state);
     if (words) {
@@ -119,7 +129,10 @@ function checkBlockMaxima(name: string, words: Int32Array, from: number): void {
   const maxima = new Float32Array(words.buffer, words.byteOffset + 4 * from, words.length - from);
   for (let i = 0; i < maxima.length; i++) {
     const x = maxima[i]!;
-    if (!(x >= 0 && x - x === 0)) throw new Error(`setWeights: packed state '${name}' has block maximum ${x} at block ${i}; it must be finite and >= 0 (corrupted checkpoint?)`);
+    if (!(x >= 0 && x - x === 0))
+      throw new Error(
+        `setWeights: packed state '${name}' has block maximum ${x} at block ${i}; it must be finite and >= 0 (corrupted checkpoint?)`,
+      );
   }
 }
 

@@ -40,7 +40,12 @@ export function nearest16(map: Float32Array, x: number): number {
  * The codes of a packed state, one per byte: `codes[s * n + i]`. 8-bit states are viewed in
  * place; 4-bit ones (two per byte, low nibble first) are unpacked.
  */
-export function unpackCodes(st: Int32Array, n: number, numStates: number, bits: number): { codes: Uint8Array; stride: number } {
+export function unpackCodes(
+  st: Int32Array,
+  n: number,
+  numStates: number,
+  bits: number,
+): { codes: Uint8Array; stride: number } {
   const W = Math.ceil((n * bits) / 32);
   const bytes = new Uint8Array(st.buffer, st.byteOffset, numStates * W * 4);
   if (bits === 8) return { codes: bytes, stride: W * 4 };
@@ -65,7 +70,9 @@ export function fused4bitReference(inputs: KernelIO[], a: Fused8bitAttrs, numSta
   const W = Math.ceil(n / 8);
   const nb = Math.ceil(n / B);
   if (st.length !== S * (W + nb)) {
-    throw new Error(`Fused8bitStep: 4-bit state holds ${st.length} words, expected ${S * (W + nb)} for ${n} elements, block ${B}`);
+    throw new Error(
+      `Fused8bitStep: 4-bit state holds ${st.length} words, expected ${S * (W + nb)} for ${n} elements, block ${B}`,
+    );
   }
   const { codes, stride } = unpackCodes(st, n, S, 4);
   const absIn = new Float32Array(st.buffer, st.byteOffset + S * W * 4, S * nb);

@@ -3,8 +3,17 @@ import { defineKernel, type KernelIO } from '@blockwise/tensor';
 import { applyRange, laneNorms, normsRange, trust, type Fused32Arrays } from './fused32Rules.js';
 import { fused32Wgsl, NORM_CHUNK, normPartsWgsl, normSumsWgsl } from './fused32Wgsl.js';
 import {
-  hasNorms, MAX_CONSTANTS, packConstants, RULE32, RULE32_CONSTANTS, RULE32_SLOTS, rule32Name,
-  type KernelChoice, type KernelName, type Rule32Constants, type Rule32Name,
+  hasNorms,
+  MAX_CONSTANTS,
+  packConstants,
+  RULE32,
+  RULE32_CONSTANTS,
+  RULE32_SLOTS,
+  rule32Name,
+  type KernelChoice,
+  type KernelName,
+  type Rule32Constants,
+  type Rule32Name,
 } from './kernelDefs.js';
 import { FUSED32_WASM_BASE64 } from './wasm/fused32Wasm.js';
 
@@ -27,8 +36,30 @@ export interface Fused32Attrs {
 }
 
 interface Exports {
-  apply: (rule: number, n4: number, p: number, g: number, s0: number, s1: number, op: number, o0: number, o1: number, k: number) => void;
-  norms: (rule: number, n4: number, p: number, g: number, s0: number, s1: number, op: number, o0: number, o1: number, k: number) => void;
+  apply: (
+    rule: number,
+    n4: number,
+    p: number,
+    g: number,
+    s0: number,
+    s1: number,
+    op: number,
+    o0: number,
+    o1: number,
+    k: number,
+  ) => void;
+  norms: (
+    rule: number,
+    n4: number,
+    p: number,
+    g: number,
+    s0: number,
+    s1: number,
+    op: number,
+    o0: number,
+    o1: number,
+    k: number,
+  ) => void;
   RULE_ADAM: WebAssembly.Global;
   RULE_MOMENTUM: WebAssembly.Global;
   RULE_LION: WebAssembly.Global;
@@ -157,7 +188,15 @@ function simdOnCopies(ins: Float32Array[], a: Fused32Attrs): Float32Array[] {
     v.set(ins[i]!);
     v.fill(0, n);
   });
-  const x: Fused32Arrays = { p: view(ptrs.p), g: view(ptrs.g), s0: view(ptrs.s0), s1: view(ptrs.s1), op: view(ptrs.op), o0: view(ptrs.o0), o1: view(ptrs.o1) };
+  const x: Fused32Arrays = {
+    p: view(ptrs.p),
+    g: view(ptrs.g),
+    s0: view(ptrs.s0),
+    s1: view(ptrs.s1),
+    op: view(ptrs.op),
+    o0: view(ptrs.o0),
+    o1: view(ptrs.o1),
+  };
   runStep({ ...a, n: n4 }, x, { engine: own, ptrs, n4 });
   return [x.op, x.o0, x.o1].slice(0, 1 + numStates(a)).map((o) => o.slice(0, n));
 }
@@ -200,7 +239,14 @@ interface WasmBackend {
 function heapEngine(b: WasmBackend): Engine | null {
   const w = b.wasm;
   const memory = w?.asm?.memory ?? w?.wasmMemory;
-  if (!w || !(memory instanceof WebAssembly.Memory) || memory.buffer !== w.HEAPU8?.buffer || !w._malloc || !fused32SimdSupported()) return null;
+  if (
+    !w ||
+    !(memory instanceof WebAssembly.Memory) ||
+    memory.buffer !== w.HEAPU8?.buffer ||
+    !w._malloc ||
+    !fused32SimdSupported()
+  )
+    return null;
   let engine = onHeap.get(memory);
   if (engine === undefined) {
     try {
@@ -232,7 +278,10 @@ const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const engine = a.impl === 'js' ? null : heapEngine(b);
   if (a.impl === 'simd' && !engine) {
     // A heap the module cannot import (threaded build): the module on copies.
-    const res = simdOnCopies([p, g, s0, s1].map((t) => b.typedArrayFromHeap(t) as Float32Array), a);
+    const res = simdOnCopies(
+      [p, g, s0, s1].map((t) => b.typedArrayFromHeap(t) as Float32Array),
+      a,
+    );
     outs.forEach((o, i) => (b.typedArrayFromHeap(o) as Float32Array).set(res[i]!));
     lastFused32Kernel.kernel = 'wasm-simd';
     return outs;
@@ -240,12 +289,28 @@ const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   // Views after every allocation: an allocation may have grown (and detached) the heap.
   const view = (t: Info): Float32Array => b.typedArrayFromHeap(t) as Float32Array;
   // Rules with fewer states point the unused outputs at the parameter output (never written).
-  const x: Fused32Arrays = { p: view(p), g: view(g), s0: view(s0), s1: view(s1), op: view(outs[0]!), o0: view(outs[Math.min(1, S)]!), o1: view(outs[S]!) };
+  const x: Fused32Arrays = {
+    p: view(p),
+    g: view(g),
+    s0: view(s0),
+    s1: view(s1),
+    op: view(outs[0]!),
+    o0: view(outs[Math.min(1, S)]!),
+    o1: view(outs[S]!),
+  };
   const simd = engine
     ? {
         engine,
         n4: a.n & ~3,
-        ptrs: { p: x.p.byteOffset, g: x.g.byteOffset, s0: x.s0.byteOffset, s1: x.s1.byteOffset, op: x.op.byteOffset, o0: x.o0.byteOffset, o1: x.o1.byteOffset },
+        ptrs: {
+          p: x.p.byteOffset,
+          g: x.g.byteOffset,
+          s0: x.s0.byteOffset,
+          s1: x.s1.byteOffset,
+          op: x.op.byteOffset,
+          o0: x.o0.byteOffset,
+          o1: x.o1.byteOffset,
+        },
       }
     : null;
   runStep(a, x, simd);
@@ -271,14 +336,34 @@ const normPartsOp = defineKernel<Fused32Attrs>({
   name: 'BlockwiseFused32NormParts',
   inputNames: ['p', 'g', 's0', 's1'],
   compute: (inputs, a) => {
-    const [p, g, s0, s1] = inputs.map((t) => t.data as Float32Array) as [Float32Array, Float32Array, Float32Array, Float32Array];
+    const [p, g, s0, s1] = inputs.map((t) => t.data as Float32Array) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
     const chunks = Math.ceil(a.n / NORM_CHUNK);
     const out = new Float32Array(4 * chunks);
-    const x: Fused32Arrays = { p, g, s0, s1, op: new Float32Array(a.n), o0: new Float32Array(a.n), o1: new Float32Array(a.n) };
+    const x: Fused32Arrays = {
+      p,
+      g,
+      s0,
+      s1,
+      op: new Float32Array(a.n),
+      o0: new Float32Array(a.n),
+      o1: new Float32Array(a.n),
+    };
     const part = new Float64Array(8);
     for (let c = 0; c < chunks; c++) {
       part.fill(0);
-      normsRange(rule32Name(a.rule) as 'lars' | 'lamb' | 'trust', a.k, x, c * NORM_CHUNK, Math.min(a.n, (c + 1) * NORM_CHUNK), part);
+      normsRange(
+        rule32Name(a.rule) as 'lars' | 'lamb' | 'trust',
+        a.k,
+        x,
+        c * NORM_CHUNK,
+        Math.min(a.n, (c + 1) * NORM_CHUNK),
+        part,
+      );
       const [w, u] = laneNorms(part);
       // With max = norm, sum (x / max)^2 is 1: the norms program recombines it to the same norm.
       out[c] = w;
@@ -332,7 +417,12 @@ export interface Fused32Call<R extends Rule32Name> {
  * states once (LARS and LAMB: twice, the first pass for the norms) and assigns the new values.
  * Returns which implementation ran.
  */
-export function fused32Step<R extends Rule32Name>(p: tf.Variable, grad: tf.Tensor, states: tf.Variable[], call: Fused32Call<R>): KernelName {
+export function fused32Step<R extends Rule32Name>(
+  p: tf.Variable,
+  grad: tf.Tensor,
+  states: tf.Variable[],
+  call: Fused32Call<R>,
+): KernelName {
   const n = p.size;
   const k = packConstants(call.rule, { scale: 0, ...call.constants } as Rule32Constants<R>);
   const attrs: Fused32Attrs = {
@@ -355,7 +445,10 @@ export function fused32Step<R extends Rule32Name>(p: tf.Variable, grad: tf.Tenso
     const gpu = tf.getBackend() === 'webgpu';
     // WebGPU: the sums of squares in two small programs first, all on the device.
     const parts = (): tf.Tensor => normPartsOp({ p: pf, g, s0, s1 }, attrs) as tf.Tensor;
-    const norms = gpu && hasNorms(call.rule) ? (normSumsOp({ parts: parts() }, { chunks: Math.ceil(n / NORM_CHUNK) }) as tf.Tensor) : s0;
+    const norms =
+      gpu && hasNorms(call.rule)
+        ? (normSumsOp({ parts: parts() }, { chunks: Math.ceil(n / NORM_CHUNK) }) as tf.Tensor)
+        : s0;
     if (gpu) lastFused32Kernel.kernel = 'wgsl';
     const res = fusedOp({ p: pf, g, s0, s1, norms }, attrs);
     // One output (no state) comes back as a tensor, not a list.

@@ -27,7 +27,10 @@ export interface Fused32Arrays {
 
 /** Indices of a rule's constants. */
 const idx = <R extends Rule32Name>(rule: R): Record<(typeof RULE32_CONSTANTS)[R][number], number> =>
-  Object.fromEntries(RULE32_CONSTANTS[rule].map((name, i) => [name, i])) as Record<(typeof RULE32_CONSTANTS)[R][number], number>;
+  Object.fromEntries(RULE32_CONSTANTS[rule].map((name, i) => [name, i])) as Record<
+    (typeof RULE32_CONSTANTS)[R][number],
+    number
+  >;
 const A = idx('adam');
 const M = idx('momentum');
 const L = idx('lion');
@@ -37,8 +40,15 @@ const T = idx('trust');
 
 /** Adam (decoupled or L2), one pass. */
 function adam(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number): void {
-  const b1 = k[A.b1]!, c1 = k[A.c1]!, b2 = k[A.b2]!, c2 = k[A.c2]!, l2 = k[A.l2]!;
-  const decay = k[A.decay]!, ss = k[A.stepSize]!, isb = k[A.invSqrtBc2]!, eps = k[A.eps]!;
+  const b1 = k[A.b1]!,
+    c1 = k[A.c1]!,
+    b2 = k[A.b2]!,
+    c2 = k[A.c2]!,
+    l2 = k[A.l2]!;
+  const decay = k[A.decay]!,
+    ss = k[A.stepSize]!,
+    isb = k[A.invSqrtBc2]!,
+    eps = k[A.eps]!;
   const { p, g, s0, s1, op, o0, o1 } = x;
   for (let i = start; i < end; i++) {
     const pi = p[i]!;
@@ -58,7 +68,10 @@ function adam(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number
 
 /** SGD momentum (torch.optim.SGD: dampening, Nesterov, L2), one pass. */
 function momentum(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number): void {
-  const mu = k[M.mu]!, c = k[M.c]!, wd = k[M.wd]!, lr = k[M.lr]!;
+  const mu = k[M.mu]!,
+    c = k[M.c]!,
+    wd = k[M.wd]!,
+    lr = k[M.lr]!;
   const nesterov = k[M.nesterov] !== 0;
   const fresh = k[M.fresh] !== 0;
   const { p, g, s0, op, o0 } = x;
@@ -77,7 +90,12 @@ function momentum(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: nu
 
 /** Lion: the sign is computed by comparison, so tiny interpolations still move by +-lr. */
 function lion(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number): void {
-  const b1 = k[L.b1]!, c1 = k[L.c1]!, b2 = k[L.b2]!, c2 = k[L.c2]!, decay = k[L.decay]!, lr = k[L.lr]!;
+  const b1 = k[L.b1]!,
+    c1 = k[L.c1]!,
+    b2 = k[L.b2]!,
+    c2 = k[L.c2]!,
+    decay = k[L.decay]!,
+    lr = k[L.lr]!;
   const { p, g, s0, op, o0 } = x;
   for (let i = start; i < end; i++) {
     const pi = p[i]!;
@@ -105,7 +123,9 @@ function larsNorms(wd: number, x: Fused32Arrays, start: number, end: number, lan
 
 /** LARS second pass: `m' = mu m + scale g~`, `p' = p - (Nesterov ? mu m' + scale g~ : m')`. */
 function larsApply(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number): void {
-  const mu = k[R.mu]!, wd = k[R.wd]!, s = k[R.scale]!;
+  const mu = k[R.mu]!,
+    wd = k[R.wd]!,
+    s = k[R.scale]!;
   const nesterov = k[R.nesterov] !== 0;
   const { p, g, s0, op, o0 } = x;
   for (let i = start; i < end; i++) {
@@ -123,8 +143,14 @@ function larsApply(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: n
 
 /** LAMB first pass: new moments, the update u (into `op`), sums of squares of p and u. */
 function lambMoments(k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number, lanes: Float64Array): void {
-  const b1 = k[B.b1]!, c1 = k[B.c1]!, b2 = k[B.b2]!, c2 = k[B.c2]!;
-  const bc1 = k[B.bc1]!, bc2 = k[B.bc2]!, eps = k[B.eps]!, wd = k[B.wd]!;
+  const b1 = k[B.b1]!,
+    c1 = k[B.c1]!,
+    b2 = k[B.b2]!,
+    c2 = k[B.c2]!;
+  const bc1 = k[B.bc1]!,
+    bc2 = k[B.bc2]!,
+    eps = k[B.eps]!,
+    wd = k[B.wd]!;
   const { p, g, s0, s1, op, o0, o1 } = x;
   for (let i = start; i < end; i++) {
     const pi = p[i]!;
@@ -177,7 +203,14 @@ export function applyRange(rule: Rule32Name, k: ArrayLike<number>, x: Fused32Arr
 }
 
 /** The first pass of LARS / LAMB: adds element i's squares to `lanes[i % 4]` and `lanes[4 + i % 4]`. */
-export function normsRange(rule: 'lars' | 'lamb' | 'trust', k: ArrayLike<number>, x: Fused32Arrays, start: number, end: number, lanes: Float64Array): void {
+export function normsRange(
+  rule: 'lars' | 'lamb' | 'trust',
+  k: ArrayLike<number>,
+  x: Fused32Arrays,
+  start: number,
+  end: number,
+  lanes: Float64Array,
+): void {
   if (rule === 'lars') larsNorms(k[R.wd]!, x, start, end, lanes);
   else if (rule === 'trust') larsNorms(0, x, start, end, lanes);
   else lambMoments(k, x, start, end, lanes);
@@ -185,7 +218,10 @@ export function normsRange(rule: 'lars' | 'lamb' | 'trust', k: ArrayLike<number>
 
 /** The two norms from the lanes, summed in the module's order. */
 export function laneNorms(lanes: Float64Array): [number, number] {
-  return [Math.sqrt(lanes[0]! + lanes[1]! + (lanes[2]! + lanes[3]!)), Math.sqrt(lanes[4]! + lanes[5]! + (lanes[6]! + lanes[7]!))];
+  return [
+    Math.sqrt(lanes[0]! + lanes[1]! + (lanes[2]! + lanes[3]!)),
+    Math.sqrt(lanes[4]! + lanes[5]! + (lanes[6]! + lanes[7]!)),
+  ];
 }
 
 /**

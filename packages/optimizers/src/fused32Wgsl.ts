@@ -21,7 +21,9 @@ function uniforms(a: Fused32Attrs): WebGPUUniform[] {
     { name: 'uLr', type: 'f32', value: a.lr },
     { name: 'uEta', type: 'f32', value: a.eta },
     { name: 'uTrustEps', type: 'f32', value: a.trustEps },
-    ...names.filter((n) => n !== 'scale').map((n): WebGPUUniform => ({ name: `k_${n}`, type: 'f32', value: a.k[names.indexOf(n)]! })),
+    ...names
+      .filter((n) => n !== 'scale')
+      .map((n): WebGPUUniform => ({ name: `k_${n}`, type: 'f32', value: a.k[names.indexOf(n)]! })),
   ];
 }
 
@@ -104,7 +106,11 @@ fn second(i : i32) -> f32 { let u = g[i]; return select(0.0, u, fin(u)); }`,
 };
 
 /** Inputs the partial-sums program reads. */
-const PART_READS: Partial<Record<Rule32Name, string[]>> = { lars: ['p', 'g'], lamb: ['p', 'g', 's0', 's1'], trust: ['p', 'g'] };
+const PART_READS: Partial<Record<Rule32Name, string[]>> = {
+  lars: ['p', 'g'],
+  lamb: ['p', 'g', 's0', 's1'],
+  trust: ['p', 'g'],
+};
 
 const COMMON = `
 fn fin(x : f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }

@@ -2,7 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { createRng } from '@blockwise/tensor';
 import { describeBackends, expectClose } from '@blockwise/tensor/testing';
-import { ALGO, ALGO_STATES, decodePackedState, fused8bitReference, fused8bitStep, type Fused8bitAttrs } from './fused8bit.js';
+import {
+  ALGO,
+  ALGO_STATES,
+  decodePackedState,
+  fused8bitReference,
+  fused8bitStep,
+  type Fused8bitAttrs,
+} from './fused8bit.js';
 import { randomPackedState } from './testUtil.js';
 
 /** A 4-bit packed state (two codes per byte) of random codes and block maxima. */
@@ -37,7 +44,11 @@ const base: Omit<Fused8bitAttrs, 'algo' | 'n'> = {
 };
 
 describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
-  for (const [algoName, algo, bits] of [...Object.entries(ALGO).map(([k, v]) => [k, v, 8] as const), ['adam', ALGO.adam, 4] as const, ['momentum', ALGO.momentum, 4] as const]) {
+  for (const [algoName, algo, bits] of [
+    ...Object.entries(ALGO).map(([k, v]) => [k, v, 8] as const),
+    ['adam', ALGO.adam, 4] as const,
+    ['momentum', ALGO.momentum, 4] as const,
+  ]) {
     it(`${algoName} (${bits}-bit): one kernel call agrees with the typed-array reference`, async () => {
       const n = 4096 + 100;
       const S = ALGO_STATES[algo]!;
@@ -55,7 +66,9 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
         ],
         attrs,
       );
-      const [outP, outS] = tf.tidy(() => fused8bitStep(tf.tensor1d(p), tf.tensor1d(g), tf.tensor1d(st, 'int32'), attrs));
+      const [outP, outS] = tf.tidy(() =>
+        fused8bitStep(tf.tensor1d(p), tf.tensor1d(g), tf.tensor1d(st, 'int32'), attrs),
+      );
       expect(outS!.dtype).toBe('int32');
       const gotP = await outP!.data();
       const gotS = (await outS!.data()) as Int32Array;
@@ -68,7 +81,11 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
         // dequantized states must still agree to a map step (about 1.4% of the block max with
         // 8 bits, 22.5% with 4).
         const amax = Math.max(...Array.from(b, Math.abs));
-        expectClose(a, b, { atol: (bits === 8 ? 0.015 : 0.23) * amax, rtol: 0, label: `${backend} ${algoName} state ${s}` });
+        expectClose(a, b, {
+          atol: (bits === 8 ? 0.015 : 0.23) * amax,
+          rtol: 0,
+          label: `${backend} ${algoName} state ${s}`,
+        });
         // Block maxima agree to float rounding; a code flip moves a value by a whole map step.
         let flips = 0;
         for (let i = 0; i < n; i++) if (Math.abs(a[i]! - b[i]!) > 1e-4 * amax) flips++;

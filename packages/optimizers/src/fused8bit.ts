@@ -51,10 +51,19 @@ export function packedStateLength(n: number, numStates: number, blockSize: numbe
 }
 
 /** Dequantizes state `s` of a packed state array on the host (tests, diagnostics). */
-export function decodePackedState(data: Int32Array, n: number, numStates: number, blockSize: number, s: number, bits = 8): Float32Array {
+export function decodePackedState(
+  data: Int32Array,
+  n: number,
+  numStates: number,
+  blockSize: number,
+  s: number,
+  bits = 8,
+): Float32Array {
   const want = packedStateLength(n, numStates, blockSize, bits);
   if (!(data instanceof Int32Array) || data.length !== want) {
-    throw new RangeError(`decodePackedState: data must be an Int32Array of ${want} words for ${n} elements, ${numStates} states, block ${blockSize}, ${bits} bits; got ${describeValue(data)}`);
+    throw new RangeError(
+      `decodePackedState: data must be an Int32Array of ${want} words for ${n} elements, ${numStates} states, block ${blockSize}, ${bits} bits; got ${describeValue(data)}`,
+    );
   }
   checkNumber('decodePackedState: s', s, { min: 0, max: numStates - 1, integer: true });
   const W = Math.ceil((n * bits) / 32);
@@ -102,7 +111,9 @@ export function fused8bitReference(inputs: KernelIO[], a: Fused8bitAttrs): Kerne
   const W = Math.ceil(n / 4);
   const nb = Math.ceil(n / B);
   if (st.length !== packedStateLength(n, S, B)) {
-    throw new Error(`Fused8bitStep: state holds ${st.length} words, expected ${packedStateLength(n, S, B)} for ${n} elements, block ${B}`);
+    throw new Error(
+      `Fused8bitStep: state holds ${st.length} words, expected ${packedStateLength(n, S, B)} for ${n} elements, block ${B}`,
+    );
   }
   const { outP, outS } = outputs(n, st.length);
   const codesIn = new Uint8Array(st.buffer, st.byteOffset, S * W * 4);
@@ -156,7 +167,22 @@ export function partialMaxReference(inputs: KernelIO[], a: Fused8bitAttrs): Kern
   for (let b = 0; b < nb; b++) {
     const start = b * B;
     const end = Math.min(n, start + B);
-    updateBlock(a, p, g, codes, stride, absIn[b]!, S === 2 ? absIn[nb + b]! : 0, stateMap(0, S, a.bits), stateMap(1, S, a.bits), outP, s0, s1, start, end);
+    updateBlock(
+      a,
+      p,
+      g,
+      codes,
+      stride,
+      absIn[b]!,
+      S === 2 ? absIn[nb + b]! : 0,
+      stateMap(0, S, a.bits),
+      stateMap(1, S, a.bits),
+      outP,
+      s0,
+      s1,
+      start,
+      end,
+    );
     for (let j = 0; j < end - start; j++) {
       const k = b * C + ((j / CHUNK) | 0);
       out[k] = Math.max(out[k]!, Math.abs(s0[j]!));
@@ -175,7 +201,8 @@ const partialOp = defineKernel<Fused8bitAttrs>({
 
 /** The step on cpu (and wasm without the in-heap path): WebAssembly SIMD where the engine has it, bit-identical to the reference. */
 function computeFused(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO[] {
-  if (a.bits === 8 && a.impl !== 'js' && wasmSimdSupported()) return fused8bitSimd(inputs, a, ALGO_STATES[a.algo as Algo8]);
+  if (a.bits === 8 && a.impl !== 'js' && wasmSimdSupported())
+    return fused8bitSimd(inputs, a, ALGO_STATES[a.algo as Algo8]);
   lastFused8bitPath.path = 'js';
   return fused8bitReference(inputs, a);
 }
@@ -183,7 +210,11 @@ function computeFused(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO[] {
 // On the wasm backend the SIMD module runs on the tfjs heap itself; registered before
 // `defineKernel`, which keeps a kernel already registered for a backend.
 if (!tf.getKernel('BlockwiseFused8bitStep', 'wasm')) {
-  tf.registerKernel({ kernelName: 'BlockwiseFused8bitStep', backendName: 'wasm', kernelFunc: fused8bitWasmKernel(computeFused, (a) => ALGO_STATES[a.algo as Algo8]) });
+  tf.registerKernel({
+    kernelName: 'BlockwiseFused8bitStep',
+    backendName: 'wasm',
+    kernelFunc: fused8bitWasmKernel(computeFused, (a) => ALGO_STATES[a.algo as Algo8]),
+  });
 }
 
 const fusedOp = defineKernel<Fused8bitAttrs>({
@@ -205,7 +236,11 @@ function mapsTensor(): tf.Tensor {
   let t = mapTensors.get(backend);
   if (!t || t.isDisposed) {
     const four = fourBitMaps();
-    t = tf.keep(tf.tensor1d(Float32Array.from([...signedDynamicMap(), ...unsignedDynamicMap(), ...four.signed, ...four.unsigned])));
+    t = tf.keep(
+      tf.tensor1d(
+        Float32Array.from([...signedDynamicMap(), ...unsignedDynamicMap(), ...four.signed, ...four.unsigned]),
+      ),
+    );
     mapTensors.set(backend, t);
   }
   return t;
@@ -216,7 +251,12 @@ function mapsTensor(): tf.Tensor {
  * (for LAMB, the raw update) and the new packed state: one kernel call per tensor on cpu and
  * wasm, two on WebGPU (chunk maxima, then parameter and state), all on the device.
  */
-export function fused8bitStep(p: tf.Tensor, g: tf.Tensor, state: tf.Tensor, attrs: Fused8bitAttrs): [tf.Tensor, tf.Tensor] {
+export function fused8bitStep(
+  p: tf.Tensor,
+  g: tf.Tensor,
+  state: tf.Tensor,
+  attrs: Fused8bitAttrs,
+): [tf.Tensor, tf.Tensor] {
   const qmap = mapsTensor();
   if (tf.getBackend() !== 'webgpu') {
     const out = fusedOp({ p, g, state, qmap, partial: qmap }, attrs) as tf.Tensor[];

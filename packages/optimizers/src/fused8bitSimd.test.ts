@@ -12,7 +12,18 @@ import { Lion8bit } from './lion.js';
 import { Momentum8bit } from './momentum8bit.js';
 import { makeVar, randomPackedState } from './testUtil.js';
 
-const base = { impl: 'auto' as const, bits: 8, lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.01, bc1: 1 - 0.9 ** 3, bc2: 1 - 0.99 ** 3, momentum: 0.9 };
+const base = {
+  impl: 'auto' as const,
+  bits: 8,
+  lr: 1e-2,
+  beta1: 0.9,
+  beta2: 0.99,
+  eps: 1e-8,
+  weightDecay: 0.01,
+  bc1: 1 - 0.9 ** 3,
+  bc2: 1 - 0.99 ** 3,
+  momentum: 0.9,
+};
 
 /** Attribute sets covering every rule and its switches (decoupled vs L2, Nesterov, dampening, first step). */
 const CASES: [string, Omit<Fused8bitAttrs, 'n' | 'blockSize'>][] = [
@@ -20,7 +31,10 @@ const CASES: [string, Omit<Fused8bitAttrs, 'n' | 'blockSize'>][] = [
   ['Adam (L2)', { ...base, algo: ALGO.adam, decoupled: 0, dampening: 0, nesterov: 0, fresh: 0 }],
   ['LAMB', { ...base, algo: ALGO.lamb, decoupled: 1, dampening: 0, nesterov: 0, fresh: 0 }],
   ['momentum', { ...base, algo: ALGO.momentum, decoupled: 0, dampening: 0, nesterov: 0, fresh: 0 }],
-  ['momentum (Nesterov, first step)', { ...base, algo: ALGO.momentum, decoupled: 0, dampening: 0, nesterov: 1, fresh: 1 }],
+  [
+    'momentum (Nesterov, first step)',
+    { ...base, algo: ALGO.momentum, decoupled: 0, dampening: 0, nesterov: 1, fresh: 1 },
+  ],
   ['momentum (dampening)', { ...base, algo: ALGO.momentum, decoupled: 0, dampening: 0.1, nesterov: 0, fresh: 0 }],
   ['Lion', { ...base, algo: ALGO.lion, decoupled: 1, dampening: 0, nesterov: 0, fresh: 0 }],
 ];
@@ -39,7 +53,12 @@ const SIZES: [number, number][] = [
 describe('WebAssembly SIMD support', () => {
   it('the module exports the rule ids of ALGO', () => {
     const e = instantiate(new WebAssembly.Memory({ initial: 1 }));
-    expect({ adam: e.ALGO_ADAM.value, momentum: e.ALGO_MOMENTUM.value, lion: e.ALGO_LION.value, lamb: e.ALGO_LAMB.value }).toEqual(ALGO);
+    expect({
+      adam: e.ALGO_ADAM.value,
+      momentum: e.ALGO_MOMENTUM.value,
+      lion: e.ALGO_LION.value,
+      lamb: e.ALGO_LAMB.value,
+    }).toEqual(ALGO);
   });
   it('is detected in this Node and chosen by default; the kernel option switches per optimizer', async () => {
     await initBackend('wasm');
@@ -53,7 +72,9 @@ describe('WebAssembly SIMD support', () => {
     js.applyGradients({ [w.name]: g });
     expect(auto.lastKernel()).toBe('wasm-simd');
     expect(js.lastKernel()).toBe('js');
-    expect(() => new AdamW8bit({ kernel: 'gpu' as 'js' })).toThrow(/kernel must be one of "auto", "simd", "js", got "gpu"/);
+    expect(() => new AdamW8bit({ kernel: 'gpu' as 'js' })).toThrow(
+      /kernel must be one of "auto", "simd", "js", got "gpu"/,
+    );
     tf.dispose([w, g]);
     auto.dispose();
     js.dispose();
@@ -61,7 +82,10 @@ describe('WebAssembly SIMD support', () => {
 });
 
 describe('threshold', () => {
-  for (const [name, map] of [['signed', signedDynamicMap()], ['unsigned', unsignedDynamicMap()]] as const) {
+  for (const [name, map] of [
+    ['signed', signedDynamicMap()],
+    ['unsigned', unsignedDynamicMap()],
+  ] as const) {
     it(`turns "x > midpoint" into "x >= threshold" for every float32 x (${name} map)`, () => {
       const { mid } = codeTable(map);
       const f = new Float32Array(1);
@@ -122,7 +146,10 @@ describeBackends(['cpu', 'wasm'], (backend) => {
   for (const [name, make] of [
     ['AdamW8bit', (kernel: 'simd' | 'js') => new AdamW8bit({ learningRate: 1e-2, kernel })],
     ['Lion8bit', (kernel: 'simd' | 'js') => new Lion8bit({ learningRate: 1e-3, kernel })],
-    ['Momentum8bit', (kernel: 'simd' | 'js') => new Momentum8bit({ learningRate: 1e-2, momentum: 0.9, nesterov: true, kernel })],
+    [
+      'Momentum8bit',
+      (kernel: 'simd' | 'js') => new Momentum8bit({ learningRate: 1e-2, momentum: 0.9, nesterov: true, kernel }),
+    ],
   ] as const) {
     it(`${name}: five steps with the SIMD kernel equal five with the JavaScript one, state included, without leaks`, async () => {
       const n = 8192;

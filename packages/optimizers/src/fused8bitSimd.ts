@@ -7,7 +7,17 @@ import { ruleConstants } from './updateRules.js';
 import { FUSED8BIT_WASM_BASE64 } from './wasm/fused8bitWasm.js';
 
 interface Exports {
-  step: (algo: number, n4: number, bs: number, p: number, q: number, g: number, st: number, out: number, tab: number) => void;
+  step: (
+    algo: number,
+    n4: number,
+    bs: number,
+    p: number,
+    q: number,
+    g: number,
+    st: number,
+    out: number,
+    tab: number,
+  ) => void;
   MAP0: WebAssembly.Global;
   MAP1: WebAssembly.Global;
   THR0: WebAssembly.Global;
@@ -100,14 +110,24 @@ const areaBytes = (e: Exports, B: number): number => (e.TABLE_BYTES.value as num
 
 function checkState(length: number, n: number, S: number, B: number): void {
   const want = S * (Math.ceil(n / 4) + Math.ceil(n / B));
-  if (length !== want) throw new Error(`Fused8bitStep: state holds ${length} words, expected ${want} for ${n} elements, block ${B}`);
+  if (length !== want)
+    throw new Error(`Fused8bitStep: state holds ${length} words, expected ${want} for ${n} elements, block ${B}`);
 }
 
 /**
  * Runs the module on data already in `g.memory`: parameter p -> q, packed state st -> out (n4
  * elements, a multiple of 4; q may be p and out st).
  */
-function run(g: Engine, a: Fused8bitAttrs, n4: number, p: number, q: number, grad: number, st: number, out: number): void {
+function run(
+  g: Engine,
+  a: Fused8bitAttrs,
+  n4: number,
+  p: number,
+  q: number,
+  grad: number,
+  st: number,
+  out: number,
+): void {
   new Float32Array(g.memory.buffer, g.tab, 32).set(ruleConstants(a));
   g.e.step(a.algo, n4, a.blockSize, p, q, grad, st, out, g.tab);
 }
@@ -169,7 +189,13 @@ type Info = tf.TensorInfo;
 
 /** The parts of the tfjs wasm backend the in-heap path uses. */
 interface WasmBackend {
-  wasm?: { HEAPU8?: Uint8Array; asm?: { memory?: unknown }; wasmMemory?: unknown; _malloc?: (n: number) => number; _free?: (p: number) => void };
+  wasm?: {
+    HEAPU8?: Uint8Array;
+    asm?: { memory?: unknown };
+    wasmMemory?: unknown;
+    _malloc?: (n: number) => number;
+    _free?: (p: number) => void;
+  };
   typedArrayFromHeap(t: Info): Float32Array | Int32Array | Uint8Array;
   makeOutput(shape: number[], dtype: string): Info;
 }
@@ -178,7 +204,8 @@ interface WasmBackend {
 function heapEngine(b: WasmBackend, B: number): Engine | null {
   const w = b.wasm;
   const memory = w?.asm?.memory ?? w?.wasmMemory;
-  if (!w || !(memory instanceof WebAssembly.Memory) || memory.buffer !== w.HEAPU8?.buffer || !w._malloc || !w._free) return null;
+  if (!w || !(memory instanceof WebAssembly.Memory) || memory.buffer !== w.HEAPU8?.buffer || !w._malloc || !w._free)
+    return null;
   let g = onHeap.get(memory);
   if (g === undefined) {
     try {
@@ -204,7 +231,10 @@ function heapEngine(b: WasmBackend, B: number): Engine | null {
  * count divisible by 4, the module runs on the tfjs heap itself (it reads p, g and the state
  * where tfjs keeps them and writes straight into the outputs: no copies); otherwise `compute` runs on views of the heap and its outputs are copied in.
  */
-export function fused8bitWasmKernel(compute: (inputs: KernelIO[], a: Fused8bitAttrs) => KernelIO[], numStates: (a: Fused8bitAttrs) => 1 | 2): tf.KernelFunc {
+export function fused8bitWasmKernel(
+  compute: (inputs: KernelIO[], a: Fused8bitAttrs) => KernelIO[],
+  numStates: (a: Fused8bitAttrs) => 1 | 2,
+): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const b = backend as unknown as WasmBackend;
     const a = attrs as unknown as Fused8bitAttrs;
@@ -212,7 +242,11 @@ export function fused8bitWasmKernel(compute: (inputs: KernelIO[], a: Fused8bitAt
     const B = a.blockSize;
     const engine = a.bits === 8 && a.n % 4 === 0 && a.impl !== 'js' && wasmSimdSupported() ? heapEngine(b, B) : null;
     if (!engine) {
-      const io = (t: Info): KernelIO => ({ data: b.typedArrayFromHeap(t) as Float32Array | Int32Array, shape: [...t.shape], dtype: t.dtype === 'int32' ? 'int32' : 'float32' });
+      const io = (t: Info): KernelIO => ({
+        data: b.typedArrayFromHeap(t) as Float32Array | Int32Array,
+        shape: [...t.shape],
+        dtype: t.dtype === 'int32' ? 'int32' : 'float32',
+      });
       return compute([io(p), io(g), io(st)], a).map((o) => {
         const out = b.makeOutput(o.shape, o.dtype);
         (b.typedArrayFromHeap(out) as Float32Array | Int32Array).set(o.data);

@@ -1,5 +1,11 @@
 export { createDynamicMap } from './dynamicMap.js';
-export { quantizeBlockwise, dequantizeBlockwise, nearestCode, type BlockwiseOptions, type QuantizedBlocks } from './quantize.js';
+export {
+  quantizeBlockwise,
+  dequantizeBlockwise,
+  nearestCode,
+  type BlockwiseOptions,
+  type QuantizedBlocks,
+} from './quantize.js';
 export type { HyperParameter } from './hyper.js';
 export { BlockwiseOptimizer, type NamedTensor } from './optimizerBase.js';
 export { AdamW, type AdamWOptions } from './adamw.js';

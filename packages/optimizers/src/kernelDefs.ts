@@ -12,7 +12,12 @@ export const ALGO = { adam: 0, momentum: 1, lion: 2, lamb: 3 } as const;
 export type Algo8 = (typeof ALGO)[keyof typeof ALGO];
 
 /** Number of quantized states each 8-bit rule keeps (Adam and LAMB: m and v). */
-export const ALGO_STATES: Readonly<Record<Algo8, 1 | 2>> = { [ALGO.adam]: 2, [ALGO.momentum]: 1, [ALGO.lion]: 1, [ALGO.lamb]: 2 };
+export const ALGO_STATES: Readonly<Record<Algo8, 1 | 2>> = {
+  [ALGO.adam]: 2,
+  [ALGO.momentum]: 1,
+  [ALGO.lion]: 1,
+  [ALGO.lamb]: 2,
+};
 
 /** True for the 8-bit rules with two states (Adam, LAMB). */
 export const twoStates = (algo: number): boolean => ALGO_STATES[algo as Algo8] === 2;

@@ -2,7 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { checkOptions } from '@blockwise/tensor';
 import { EIGHT_BIT_KEYS, EightBitOptimizer, type EightBitOptions } from './eightBit.js';
 import { ALGO } from './fused8bit.js';
-import { adaptationPatterns, checkHyper, matchesAny, nonNegative, toPatterns, unitInterval, type HyperParameter } from './hyper.js';
+import {
+  adaptationPatterns,
+  checkHyper,
+  matchesAny,
+  nonNegative,
+  toPatterns,
+  unitInterval,
+  type HyperParameter,
+} from './hyper.js';
 import type { KernelChoice } from './kernelDefs.js';
 import { BlockwiseOptimizer, finiteGrad, type FusedRunner, type HyperSpec } from './optimizerBase.js';
 import { trustRatio } from './trustRatio.js';
@@ -32,7 +40,16 @@ export interface LAMBOptions {
 
 /** Names of LAMB's hyperparameters. */
 export type LambHyper = 'learningRate' | 'beta1' | 'beta2' | 'epsilon' | 'weightDecay';
-const LAMB_KEYS = ['learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'excludeFromWeightDecay', 'excludeFromLayerAdaptation', 'kernel'] as const;
+const LAMB_KEYS = [
+  'learningRate',
+  'beta1',
+  'beta2',
+  'epsilon',
+  'weightDecay',
+  'excludeFromWeightDecay',
+  'excludeFromLayerAdaptation',
+  'kernel',
+] as const;
 
 function lambHypers(o: LAMBOptions): Record<LambHyper, HyperSpec> {
   return {
@@ -53,7 +70,10 @@ class Exclusions {
     this.adapt = adaptationPatterns(o.excludeFromLayerAdaptation, this.decay);
   }
   config(): tf.serialization.ConfigDict {
-    return { excludeFromWeightDecay: this.decay.map((p) => p.source), excludeFromLayerAdaptation: this.adapt.map((p) => p.source) };
+    return {
+      excludeFromWeightDecay: this.decay.map((p) => p.source),
+      excludeFromLayerAdaptation: this.adapt.map((p) => p.source),
+    };
   }
 }
 
@@ -89,7 +109,14 @@ function lambUpdate(
     eps: h.epsilon,
     wd: matchesAny(excl.decay, name) ? 0 : h.weightDecay,
   };
-  const call = { rule: 'lamb' as const, constants, adapt: !matchesAny(excl.adapt, name), lr: h.learningRate, eta: 1, trustEps: 0 };
+  const call = {
+    rule: 'lamb' as const,
+    constants,
+    adapt: !matchesAny(excl.adapt, name),
+    lr: h.learningRate,
+    eta: 1,
+    trustEps: 0,
+  };
   if (!opt.runFused32(p, grad, [m, v], call)) lambStep32(name, p, grad, m, v, h, t, excl);
 }
 
@@ -142,7 +169,13 @@ export class LAMB extends BlockwiseOptimizer<LambHyper> {
     return this.specs;
   }
 
-  protected updateVariable(name: string, p: tf.Variable, grad: tf.Tensor, h: Record<LambHyper, number>, t: number): void {
+  protected updateVariable(
+    name: string,
+    p: tf.Variable,
+    grad: tf.Tensor,
+    h: Record<LambHyper, number>,
+    t: number,
+  ): void {
     const m = this.ensureSlot(name, 'm', () => tf.zerosLike(p));
     const v = this.ensureSlot(name, 'v', () => tf.zerosLike(p));
     lambUpdate(this, name, p, grad, m, v, h, t, this.excl);
@@ -180,7 +213,13 @@ export class LAMB8bit extends EightBitOptimizer<LambHyper> {
     return this.specs;
   }
 
-  protected updateVariable(name: string, p: tf.Variable, grad: tf.Tensor, h: Record<LambHyper, number>, t: number): void {
+  protected updateVariable(
+    name: string,
+    p: tf.Variable,
+    grad: tf.Tensor,
+    h: Record<LambHyper, number>,
+    t: number,
+  ): void {
     if (!this.quantizes(name, p.size)) {
       const m = this.ensureSlot(name, 'm', () => tf.zerosLike(p));
       const v = this.ensureSlot(name, 'v', () => tf.zerosLike(p));
@@ -207,7 +246,9 @@ export class LAMB8bit extends EightBitOptimizer<LambHyper> {
     // The trust ratio and the parameter update in one more fused call (norms pass, update pass).
     const adapt = !matchesAny(this.excl.adapt, name);
     const uShaped = tf.reshape(u, p.shape);
-    if (!this.runFused32(p, uShaped, [], { rule: 'trust', constants: {}, adapt, lr: h.learningRate, eta: 1, trustEps: 0 })) {
+    if (
+      !this.runFused32(p, uShaped, [], { rule: 'trust', constants: {}, adapt, lr: h.learningRate, eta: 1, trustEps: 0 })
+    ) {
       applyTrust(p, uShaped, h.learningRate, adapt);
     }
   }
@@ -217,4 +258,3 @@ export class LAMB8bit extends EightBitOptimizer<LambHyper> {
   }
 }
 tf.serialization.registerClass(LAMB8bit);
-

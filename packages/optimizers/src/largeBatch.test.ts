@@ -7,7 +7,6 @@ import { LAMB, LAMB8bit } from './lamb.js';
 import { LARS } from './lars.js';
 import { applyGrad, gradSequence, makeVar, values64 } from './testUtil.js';
 
-
 const norm = (a: ArrayLike<number>): number => Math.sqrt(Array.from(a).reduce((s, x) => s + x * x, 0));
 
 /**
@@ -43,7 +42,11 @@ function lambReference(
  * TF model-garden LARS (classic momentum) on Float64 arrays: g += wd p; trust = eeta ||p|| / ||g||
  * when both norms are positive, else 1; v = mu v + lr trust g; p -= v (Nesterov: mu v + lr trust g).
  */
-function larsReference(p0: Float32Array, grads: Float32Array[], o: { lr: number; mu: number; wd: number; eeta: number; nesterov: boolean }): Float64Array {
+function larsReference(
+  p0: Float32Array,
+  grads: Float32Array[],
+  o: { lr: number; mu: number; wd: number; eeta: number; nesterov: boolean },
+): Float64Array {
   const p = Float64Array.from(p0);
   const v = new Float64Array(p.length);
   const g = new Float64Array(p.length);
@@ -77,9 +80,17 @@ describeBackends(['cpu', 'wasm'], (backend) => {
         gt.dispose();
       }
       const o = { lr: 1e-2, b1: 0.9, b2: 0.999, eps: 1e-6, wd: 0.01 };
-      expectClose(values64(kernel), lambReference(p0, grads, { ...o, decay: true, adapt: true }), { atol: 1e-6, rtol: 0, label: 'kernel' });
+      expectClose(values64(kernel), lambReference(p0, grads, { ...o, decay: true, adapt: true }), {
+        atol: 1e-6,
+        rtol: 0,
+        label: 'kernel',
+      });
       // excludeFromLayerAdaptation defaults to excludeFromWeightDecay: bias gets neither.
-      expectClose(values64(bias), lambReference(p0, grads, { ...o, decay: false, adapt: false }), { atol: 1e-6, rtol: 0, label: 'bias' });
+      expectClose(values64(bias), lambReference(p0, grads, { ...o, decay: false, adapt: false }), {
+        atol: 1e-6,
+        rtol: 0,
+        label: 'bias',
+      });
       opt.dispose();
     });
 
@@ -99,7 +110,10 @@ describeBackends(['cpu', 'wasm'], (backend) => {
         const a = w8.dataSync();
         const b = w32.dataSync();
         for (let i = 0; i < n; i++) abs += Math.abs(a[i]! - b[i]!) / n / steps;
-        const st = o8.stateVariables().find((s) => s.name === `${w8.name}/q8`)!.variable.dataSync() as Int32Array;
+        const st = o8
+          .stateVariables()
+          .find((s) => s.name === `${w8.name}/q8`)!
+          .variable.dataSync() as Int32Array;
         const ws = await o32.getWeights();
         await o32.setWeights([
           ws[0]!,
@@ -123,7 +137,10 @@ describeBackends(['cpu', 'wasm'], (backend) => {
         const w = makeVar(p0, [5, 6]);
         const opt = new LARS({ learningRate: 0.5, momentum: 0.9, weightDecay: 1e-3, eeta: 0.01, nesterov });
         for (const g of grads) applyGrad(opt, w, g);
-        expectClose(values64(w), larsReference(p0, grads, { lr: 0.5, mu: 0.9, wd: 1e-3, eeta: 0.01, nesterov }), { atol: 1e-6, rtol: 0 });
+        expectClose(values64(w), larsReference(p0, grads, { lr: 0.5, mu: 0.9, wd: 1e-3, eeta: 0.01, nesterov }), {
+          atol: 1e-6,
+          rtol: 0,
+        });
         opt.dispose();
       });
     }
@@ -135,15 +152,24 @@ describeBackends(['cpu', 'wasm'], (backend) => {
       applyGrad(opt, w, Float32Array.of(1, 1, 1));
       // Plain SGD: p - 0.1 * g.
       expectClose(w.dataSync(), [0.9, 1.9, 2.9], { atol: 1e-6 });
-      expect(() => new LARS({ excludeFromWeightDecay: [3 as unknown as string] })).toThrow(/excludeFromWeightDecay\[0\]/);
+      expect(() => new LARS({ excludeFromWeightDecay: [3 as unknown as string] })).toThrow(
+        /excludeFromWeightDecay\[0\]/,
+      );
       opt.dispose();
     });
 
     it('reads excludeFromLayerAdaptation: [] as unset (the weight-decay list), as tensorflow-addons and the model garden', () => {
       for (const Cls of [LARS, LAMB]) {
         const w = makeVar(Float32Array.of(1, 2, 3), [3], `bn/gamma_empty_${Cls.className}_${backend}`);
-        const opt = new Cls({ learningRate: 0.1, weightDecay: 0.5, excludeFromWeightDecay: ['gamma'], excludeFromLayerAdaptation: [] });
-        expect((opt.getConfig() as { excludeFromLayerAdaptation: string[] }).excludeFromLayerAdaptation).toEqual(['gamma']);
+        const opt = new Cls({
+          learningRate: 0.1,
+          weightDecay: 0.5,
+          excludeFromWeightDecay: ['gamma'],
+          excludeFromLayerAdaptation: [],
+        });
+        expect((opt.getConfig() as { excludeFromLayerAdaptation: string[] }).excludeFromLayerAdaptation).toEqual([
+          'gamma',
+        ]);
         applyGrad(opt, w, Float32Array.of(1, 1, 1));
         // No trust ratio (it would scale by ||w|| / ||u|| = sqrt(14) / sqrt(3) for LAMB, eeta * that for LARS):
         // LARS is plain SGD, p - 0.1 g; LAMB's first update is m^/(sqrt(v^)+eps) = g/(|g|+1e-6) ~ 1, so p - 0.1.

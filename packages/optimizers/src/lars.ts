@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkBoolean, checkOptions } from '@blockwise/tensor';
-import { adaptationPatterns, checkHyper, matchesAny, nonNegative, toPatterns, unitInterval, type HyperParameter } from './hyper.js';
+import {
+  adaptationPatterns,
+  checkHyper,
+  matchesAny,
+  nonNegative,
+  toPatterns,
+  unitInterval,
+  type HyperParameter,
+} from './hyper.js';
 import type { KernelChoice } from './kernelDefs.js';
 import { BlockwiseOptimizer, finiteGrad, type HyperSpec } from './optimizerBase.js';
 import { trustRatio } from './trustRatio.js';
@@ -32,7 +40,17 @@ export interface LARSOptions {
 
 /** Names of LARS's hyperparameters. */
 export type LarsHyper = 'learningRate' | 'momentum' | 'weightDecay' | 'eeta' | 'epsilon';
-const LARS_KEYS = ['learningRate', 'momentum', 'weightDecay', 'eeta', 'epsilon', 'nesterov', 'excludeFromWeightDecay', 'excludeFromLayerAdaptation', 'kernel'] as const;
+const LARS_KEYS = [
+  'learningRate',
+  'momentum',
+  'weightDecay',
+  'eeta',
+  'epsilon',
+  'nesterov',
+  'excludeFromWeightDecay',
+  'excludeFromLayerAdaptation',
+  'kernel',
+] as const;
 
 /**
  * LARS (You et al.; the classic-momentum form used for 1904.00962's baselines and the TF model
@@ -74,11 +92,20 @@ export class LARS extends BlockwiseOptimizer<LarsHyper> {
     const wd = matchesAny(this.decayExcl, name) ? 0 : h.weightDecay;
     const adapt = !matchesAny(this.adaptExcl, name);
     const mu = h.momentum;
-    const call = { rule: 'lars' as const, constants: { mu, wd, nesterov: this.nesterov ? 1 : 0 }, adapt, lr: h.learningRate, eta: h.eeta, trustEps: h.epsilon };
+    const call = {
+      rule: 'lars' as const,
+      constants: { mu, wd, nesterov: this.nesterov ? 1 : 0 },
+      adapt,
+      lr: h.learningRate,
+      eta: h.eeta,
+      trustEps: h.epsilon,
+    };
     if (this.runFused32(p, grad, [v], call)) return;
     const { g: g0, ok } = finiteGrad(grad);
     const g = wd > 0 ? tf.add(g0, tf.mul(p, wd)) : g0;
-    const scaled = adapt ? tf.mul(g, tf.mul(trustRatio(p, g, h.eeta, h.epsilon), h.learningRate)) : tf.mul(g, h.learningRate);
+    const scaled = adapt
+      ? tf.mul(g, tf.mul(trustRatio(p, g, h.eeta, h.epsilon), h.learningRate))
+      : tf.mul(g, h.learningRate);
     const nv = tf.add(tf.mul(v, mu), scaled);
     const upd = this.nesterov ? tf.add(tf.mul(nv, mu), scaled) : nv;
     v.assign(tf.where(ok, nv, v));

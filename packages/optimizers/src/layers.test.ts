@@ -22,7 +22,14 @@ function data(): { x: tf.Tensor2D; y: tf.Tensor2D } {
 function model(): tfl.Sequential {
   const m = tfl.sequential();
   // 16 x 512 = 8192 weights: above 4096, so the kernel gets 8-bit state.
-  m.add(tfl.layers.dense({ units: 512, inputShape: [16], activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }));
+  m.add(
+    tfl.layers.dense({
+      units: 512,
+      inputShape: [16],
+      activation: 'relu',
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+    }),
+  );
   m.add(tfl.layers.dense({ units: 4, kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }));
   return m;
 }
@@ -39,10 +46,13 @@ describe('tfjs-layers integration', () => {
     expect(opt.stateVariables().some((s) => s.name.endsWith('/q8'))).toBe(true);
 
     let saved: tf.io.ModelArtifacts | undefined;
-    await m.save(tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }), { includeOptimizer: true });
+    await m.save(
+      tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+      { includeOptimizer: true },
+    );
     expect(saved).toBeDefined();
     const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
     const lo = loaded.optimizer as AdamW8bit;
@@ -61,7 +71,10 @@ describe('tfjs-layers integration', () => {
     const { x, y } = data();
     const m = model();
     const seen: number[] = [];
-    m.compile({ optimizer: new Lion({ learningRate: (s) => (seen.push(s), 1e-3 / (1 + s)) }), loss: 'meanSquaredError' });
+    m.compile({
+      optimizer: new Lion({ learningRate: (s) => (seen.push(s), 1e-3 / (1 + s)) }),
+      loss: 'meanSquaredError',
+    });
     await m.fit(x, y, { epochs: 1, batchSize: 32, verbose: 0 });
     expect(seen.slice(0, 4)).toEqual([0, 1, 2, 3]);
     tf.dispose([x, y]);
@@ -76,13 +89,31 @@ describe('StableEmbedding', () => {
     m.add(new StableEmbedding({ inputDim: 1000, outputDim: 8, inputShape: [3] }));
     m.add(tfl.layers.flatten());
     m.add(tfl.layers.dense({ units: 1 }));
-    const ids = tf.tensor2d([[1, 2, 3], [999, 0, 5]]);
+    const ids = tf.tensor2d([
+      [1, 2, 3],
+      [999, 0, 5],
+    ]);
     const emb = m.layers[0]!.apply(ids) as tf.Tensor;
     expect(emb.shape).toEqual([2, 3, 8]);
     // Layer norm with gamma = 1, beta = 0: each vector has mean 0 and variance v / (v + eps),
     // v the variance of the raw embedding row.
     const w = m.layers[0]!.getWeights()[0]!;
-    const raw = tf.moments(tf.gather(w, tf.tensor2d([[1, 2, 3], [999, 0, 5]], undefined, 'int32')), -1).variance.dataSync();
+    const raw = tf
+      .moments(
+        tf.gather(
+          w,
+          tf.tensor2d(
+            [
+              [1, 2, 3],
+              [999, 0, 5],
+            ],
+            undefined,
+            'int32',
+          ),
+        ),
+        -1,
+      )
+      .variance.dataSync();
     const { mean, variance } = tf.moments(emb, -1);
     mean.dataSync().forEach((v) => expect(Math.abs(v)).toBeLessThan(1e-5));
     variance.dataSync().forEach((v, k) => expect(v).toBeCloseTo(raw[k]! / (raw[k]! + 1e-5), 4));
@@ -96,7 +127,9 @@ describe('StableEmbedding', () => {
     // 8000 embedding weights would be quantized by size, but the name keeps them float32.
     expect(names.some((n) => /stable_embedding.*embeddings\/m$/.test(n))).toBe(true);
     expect(names.some((n) => n.endsWith('/q8'))).toBe(false);
-    expect(() => new StableEmbedding({ inputDim: 0, outputDim: 4 })).toThrow(/inputDim must be a positive integer, got 0/);
+    expect(() => new StableEmbedding({ inputDim: 0, outputDim: 4 })).toThrow(
+      /inputDim must be a positive integer, got 0/,
+    );
     m.dispose();
   });
 });

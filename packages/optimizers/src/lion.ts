@@ -52,7 +52,13 @@ export function lionStep32(p: tf.Variable, grad: tf.Tensor, m: tf.Variable, h: R
 }
 
 /** One float32 Lion step: the fused kernel where the backend has one, else `lionStep32`. */
-function lionUpdate(opt: FusedRunner, p: tf.Variable, grad: tf.Tensor, m: tf.Variable, h: Record<LionHyper, number>): void {
+function lionUpdate(
+  opt: FusedRunner,
+  p: tf.Variable,
+  grad: tf.Tensor,
+  m: tf.Variable,
+  h: Record<LionHyper, number>,
+): void {
   const { learningRate: lr, beta1: b1, beta2: b2, weightDecay: wd } = h;
   const constants = { b1, c1: 1 - b1, b2, c2: 1 - b2, decay: 1 - lr * wd, lr };
   if (!opt.runFused32(p, grad, [m], { rule: 'lion', constants })) lionStep32(p, grad, m, h);
@@ -77,7 +83,13 @@ export class Lion extends BlockwiseOptimizer<LionHyper> {
   }
 
   protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<LionHyper, number>): void {
-    lionUpdate(this, variable, grad, this.ensureSlot(name, 'm', () => tf.zerosLike(variable)), h);
+    lionUpdate(
+      this,
+      variable,
+      grad,
+      this.ensureSlot(name, 'm', () => tf.zerosLike(variable)),
+      h,
+    );
   }
 
   getConfig(): tf.serialization.ConfigDict {
@@ -109,7 +121,13 @@ export class Lion8bit extends EightBitOptimizer<LionHyper> {
 
   protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<LionHyper, number>): void {
     if (!this.quantizes(name, variable.size)) {
-      lionUpdate(this, variable, grad, this.ensureSlot(name, 'm', () => tf.zerosLike(variable)), h);
+      lionUpdate(
+        this,
+        variable,
+        grad,
+        this.ensureSlot(name, 'm', () => tf.zerosLike(variable)),
+        h,
+      );
       return;
     }
     const next = this.fusedUpdate(name, variable, grad, {

@@ -7,12 +7,15 @@ import { Lion, Lion8bit } from './lion.js';
 import { Momentum8bit } from './momentum8bit.js';
 import { applyGrad, gradSequence, makeVar, values64 } from './testUtil.js';
 
-
 /**
  * torch.optim.SGD `_single_tensor_sgd` on Float64 arrays: g += wd p; the buffer is a copy of
  * the first gradient, then b = mu b + (1 - dampening) g; nesterov: g + mu b, else b; p -= lr * that.
  */
-function sgdReference(p0: Float32Array, grads: Float32Array[], o: { lr: number; mu: number; damp: number; wd: number; nesterov: boolean }): Float64Array {
+function sgdReference(
+  p0: Float32Array,
+  grads: Float32Array[],
+  o: { lr: number; mu: number; damp: number; wd: number; nesterov: boolean },
+): Float64Array {
   const p = Float64Array.from(p0);
   const b = new Float64Array(p.length);
   grads.forEach((g, k) => {
@@ -26,7 +29,11 @@ function sgdReference(p0: Float32Array, grads: Float32Array[], o: { lr: number; 
 }
 
 /** Lion (arXiv 2302.06675, Algorithm 2) on Float64 arrays. */
-function lionReference(p0: Float32Array, grads: Float32Array[], o: { lr: number; b1: number; b2: number; wd: number }): Float64Array {
+function lionReference(
+  p0: Float32Array,
+  grads: Float32Array[],
+  o: { lr: number; b1: number; b2: number; wd: number },
+): Float64Array {
   const p = Float64Array.from(p0);
   const m = new Float64Array(p.length);
   for (const g of grads) {
@@ -49,7 +56,14 @@ describeBackends(['cpu', 'wasm'], () => {
         const grads = gradSequence(62, 20, n);
         const w = makeVar(p0, [5, 8]);
         const o = { lr: 0.01, mu: 0.9, damp: nesterov ? 0 : 0.1, wd: 1e-3, nesterov };
-        const opt = new Momentum8bit({ optimBits: 32, learningRate: o.lr, momentum: o.mu, dampening: o.damp, weightDecay: o.wd, nesterov });
+        const opt = new Momentum8bit({
+          optimBits: 32,
+          learningRate: o.lr,
+          momentum: o.mu,
+          dampening: o.damp,
+          weightDecay: o.wd,
+          nesterov,
+        });
         for (const g of grads) applyGrad(opt, w, g);
         expectClose(values64(w), sgdReference(p0, grads, o), { atol: 1e-6, rtol: 0 });
         opt.dispose();
@@ -71,13 +85,21 @@ describeBackends(['cpu', 'wasm'], () => {
       const w = makeVar(p0, [n]);
       const opt = new Lion({ learningRate: 1e-3, weightDecay: 0.1 });
       for (const g of grads) applyGrad(opt, w, g);
-      expectClose(values64(w), lionReference(p0, grads, { lr: 1e-3, b1: 0.9, b2: 0.99, wd: 0.1 }), { atol: 1e-6, rtol: 0 });
+      expectClose(values64(w), lionReference(p0, grads, { lr: 1e-3, b1: 0.9, b2: 0.99, wd: 0.1 }), {
+        atol: 1e-6,
+        rtol: 0,
+      });
       opt.dispose();
     });
   });
 
   /** 8-bit vs float32 with the float32 state reset to the dequantized 8-bit state each step. */
-  async function parity(make8: () => tf.Optimizer, make32: () => tf.Optimizer, slot32: string, steps: number): Promise<{ abs: number; rel: number }> {
+  async function parity(
+    make8: () => tf.Optimizer,
+    make32: () => tf.Optimizer,
+    slot32: string,
+    steps: number,
+  ): Promise<{ abs: number; rel: number }> {
     const shape = [32, 256];
     const n = 32 * 256;
     const p0 = createRng(81).fillNormal(new Float32Array(n), 0, 0.1);
@@ -97,9 +119,15 @@ describeBackends(['cpu', 'wasm'], () => {
         abs += d / n / steps;
         rel += d / (Math.abs(b[i]!) + 1e-9) / n / steps;
       }
-      const st = o8.stateVariables().find((s) => s.name === `${w8.name}/q8`)!.variable.dataSync() as Int32Array;
+      const st = o8
+        .stateVariables()
+        .find((s) => s.name === `${w8.name}/q8`)!
+        .variable.dataSync() as Int32Array;
       const ws = await o32.getWeights();
-      await o32.setWeights([ws[0]!, { name: `${w32.name}/${slot32}`, tensor: tf.tensor(decodePackedState(st, n, 1, 256, 0), shape) }]);
+      await o32.setWeights([
+        ws[0]!,
+        { name: `${w32.name}/${slot32}`, tensor: tf.tensor(decodePackedState(st, n, 1, 256, 0), shape) },
+      ]);
       w32.assign(w8);
     }
     o8.dispose();
@@ -109,7 +137,12 @@ describeBackends(['cpu', 'wasm'], () => {
 
   describe('8-bit Lion and momentum', () => {
     it('Lion8bit tracks Lion under the parity protocol', async () => {
-      const r = await parity(() => new Lion8bit({ learningRate: 1e-4 }), () => new Lion({ learningRate: 1e-4 }), 'm', 20);
+      const r = await parity(
+        () => new Lion8bit({ learningRate: 1e-4 }),
+        () => new Lion({ learningRate: 1e-4 }),
+        'm',
+        20,
+      );
       expect(r.abs).toBeLessThan(6e-5);
       expect(r.rel).toBeLessThan(6e-4);
     });

@@ -26,7 +26,15 @@ export interface Momentum8bitOptions extends EightBitOptions {
  */
 /** Names of SGD momentum's hyperparameters. */
 export type MomentumHyper = 'learningRate' | 'momentum' | 'dampening' | 'weightDecay';
-const MOMENTUM_KEYS = ['learningRate', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'kernel', ...EIGHT_BIT_KEYS] as const;
+const MOMENTUM_KEYS = [
+  'learningRate',
+  'momentum',
+  'dampening',
+  'weightDecay',
+  'nesterov',
+  'kernel',
+  ...EIGHT_BIT_KEYS,
+] as const;
 
 export class Momentum8bit extends EightBitOptimizer<MomentumHyper> {
   /** Name under which tfjs serialization knows this class. */
@@ -41,7 +49,10 @@ export class Momentum8bit extends EightBitOptimizer<MomentumHyper> {
     const options = checkOptions('Momentum8bit', opts, MOMENTUM_KEYS);
     super(options);
     this.specs = {
-      learningRate: { value: checkHyper('learningRate', options.learningRate ?? 0.01, nonNegative), check: nonNegative },
+      learningRate: {
+        value: checkHyper('learningRate', options.learningRate ?? 0.01, nonNegative),
+        check: nonNegative,
+      },
       momentum: { value: checkHyper('momentum', options.momentum ?? 0.9, unitInterval), check: unitInterval },
       dampening: { value: checkHyper('dampening', options.dampening ?? 0, closedUnit), check: closedUnit },
       weightDecay: { value: checkHyper('weightDecay', options.weightDecay ?? 0, nonNegative), check: nonNegative },
@@ -56,7 +67,12 @@ export class Momentum8bit extends EightBitOptimizer<MomentumHyper> {
     return this.specs;
   }
 
-  protected updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<MomentumHyper, number>): void {
+  protected updateVariable(
+    name: string,
+    variable: tf.Variable,
+    grad: tf.Tensor,
+    h: Record<MomentumHyper, number>,
+  ): void {
     const { learningRate: lr, momentum: mu, dampening: damp, weightDecay: wd } = h;
     if (!this.quantizes(name, variable.size)) {
       const fresh = this.getSlot(name, 'momentum') === undefined;

@@ -38,9 +38,17 @@ function nsRef(g: Mat, steps = 5): Mat {
   for (let k = 0; k < steps; k++) {
     const A = mm(x, x, true);
     const AA = mm(A, A);
-    const B = mat(A.r, A.c, A.d.map((v, i) => b * v + c * AA.d[i]!));
+    const B = mat(
+      A.r,
+      A.c,
+      A.d.map((v, i) => b * v + c * AA.d[i]!),
+    );
     const BX = mm(B, x);
-    x = mat(x.r, x.c, x.d.map((v, i) => a * v + BX.d[i]!));
+    x = mat(
+      x.r,
+      x.c,
+      x.d.map((v, i) => a * v + BX.d[i]!),
+    );
   }
   return tall ? transpose(x) : x;
 }
@@ -71,7 +79,10 @@ function muonReference(
 }
 
 describe('Muon', () => {
-  for (const shape of [[6, 10], [12, 5]] as [number, number][]) {
+  for (const shape of [
+    [6, 10],
+    [12, 5],
+  ] as [number, number][]) {
     it(`matches torch.optim.Muon within 1e-4 after 20 steps on a [${shape}] matrix`, () => {
       const n = shape[0] * shape[1];
       const p0 = createRng(101).fillNormal(new Float32Array(n), 0, 0.1);
@@ -126,7 +137,8 @@ describe('Muon', () => {
       tf.dispose([gq, gl]);
     }
     expectClose(wq.dataSync(), wPlain.dataSync(), { atol: 1e-6, label: 'quiet layer = plain Muon' });
-    const moved = (a: tf.Tensor): number => Math.hypot(...Array.from(a.dataSync()).map((x, i) => x - p0[i]! * (1 - 0.02 * 0.1) ** 6));
+    const moved = (a: tf.Tensor): number =>
+      Math.hypot(...Array.from(a.dataSync()).map((x, i) => x - p0[i]! * (1 - 0.02 * 0.1) ** 6));
     expect(moved(wl)).toBeLessThan(0.5 * moved(loudPlain));
     expect(Array.from(wl.dataSync()).every(Number.isFinite)).toBe(true);
     opt.dispose();

@@ -47,8 +47,19 @@ export interface MuonOptions {
 /** Names of Muon's hyperparameters (the AdamW fallback's under `adamw.`). */
 export type MuonHyper = 'learningRate' | 'weightDecay' | 'momentum' | `adamw.${AdamHyper}`;
 const MUON_KEYS = [
-  'learningRate', 'weightDecay', 'momentum', 'nesterov', 'nsSteps', 'nsCoefficients', 'epsilon', 'adjustLrFn',
-  'matrixLayout', 'adamw', 'adamwPatterns', 'noiseAdaptive', 'kernel',
+  'learningRate',
+  'weightDecay',
+  'momentum',
+  'nesterov',
+  'nsSteps',
+  'nsCoefficients',
+  'epsilon',
+  'adjustLrFn',
+  'matrixLayout',
+  'adamw',
+  'adamwPatterns',
+  'noiseAdaptive',
+  'kernel',
 ] as const;
 /** More Newton-Schulz steps than this only repeat the orthogonalization (5 is the default). */
 export const MAX_NS_STEPS = 100;
@@ -65,7 +76,12 @@ export class Muon extends BlockwiseOptimizer<MuonHyper> {
   }
   private readonly specs: Record<'learningRate' | 'weightDecay' | 'momentum', HyperSpec>;
   private readonly adamSpecs: Record<AdamHyper, HyperSpec>;
-  private readonly options: Required<Omit<MuonOptions, 'learningRate' | 'weightDecay' | 'momentum' | 'adamw' | 'adamwPatterns' | 'noiseAdaptive' | 'kernel'>>;
+  private readonly options: Required<
+    Omit<
+      MuonOptions,
+      'learningRate' | 'weightDecay' | 'momentum' | 'adamw' | 'adamwPatterns' | 'noiseAdaptive' | 'kernel'
+    >
+  >;
   private readonly adamwPatterns: RegExp[];
   private readonly noiseBeta: number | null;
   private layerScales = new Map<string, tf.Tensor>();
@@ -79,18 +95,33 @@ export class Muon extends BlockwiseOptimizer<MuonHyper> {
       momentum: { value: checkHyper('momentum', o.momentum ?? 0.95, unitInterval), check: unitInterval },
     };
     // The fallback's options: the same checks, named `adamw.<key>` (its kernel is Muon's).
-    const adamw = checkOptions('Muon adamw', o.adamw, ADAMW_KEYS.filter((k) => k !== 'kernel'));
+    const adamw = checkOptions(
+      'Muon adamw',
+      o.adamw,
+      ADAMW_KEYS.filter((k) => k !== 'kernel'),
+    );
     this.adamSpecs = adamHypers(adamw, 1e-2);
     const nsSteps = checkNumber('nsSteps', o.nsSteps ?? 5, { min: 1, max: MAX_NS_STEPS, integer: true });
     const coeffs = o.nsCoefficients ?? NS_COEFFICIENTS;
-    if (!Array.isArray(coeffs) || coeffs.length !== 3 || !coeffs.every((c) => typeof c === 'number' && Number.isFinite(c))) {
+    if (
+      !Array.isArray(coeffs) ||
+      coeffs.length !== 3 ||
+      !coeffs.every((c) => typeof c === 'number' && Number.isFinite(c))
+    ) {
       throw new Error(`nsCoefficients must be three finite numbers, got ${JSON.stringify(coeffs)}`);
     }
     const eps = checkNumber('epsilon', o.epsilon ?? 1e-7, { min: 0, exclusiveMin: true });
     const adjust = checkOneOf('adjustLrFn', o.adjustLrFn ?? 'original', ['original', 'match_rms_adamw'] as const);
     const layout = checkOneOf('matrixLayout', o.matrixLayout ?? 'tfjs', ['tfjs', 'torch'] as const);
     const nesterov = checkBoolean('nesterov', o.nesterov ?? true);
-    this.options = { nesterov, nsSteps, nsCoefficients: coeffs, epsilon: eps, adjustLrFn: adjust, matrixLayout: layout };
+    this.options = {
+      nesterov,
+      nsSteps,
+      nsCoefficients: coeffs,
+      epsilon: eps,
+      adjustLrFn: adjust,
+      matrixLayout: layout,
+    };
     this.adamwPatterns = toPatterns('adamwPatterns', o.adamwPatterns);
     const na = o.noiseAdaptive ?? false;
     let beta: number | null = null;
@@ -146,11 +177,20 @@ export class Muon extends BlockwiseOptimizer<MuonHyper> {
     const hMin = tf.min(tf.where(tf.greater(all, 0), all, tf.fill(all.shape, Infinity)));
     for (const [name, h] of noise) {
       const ratio = tf.sqrt(tf.div(hMin, h));
-      this.layerScales.set(name, tf.where(tf.logicalAnd(tf.greater(h, 0), tf.isFinite(ratio)), ratio, tf.onesLike(ratio)));
+      this.layerScales.set(
+        name,
+        tf.where(tf.logicalAnd(tf.greater(h, 0), tf.isFinite(ratio)), ratio, tf.onesLike(ratio)),
+      );
     }
   }
 
-  protected updateVariable(name: string, p: tf.Variable, grad: tf.Tensor, h: Record<MuonHyper, number>, t: number): void {
+  protected updateVariable(
+    name: string,
+    p: tf.Variable,
+    grad: tf.Tensor,
+    h: Record<MuonHyper, number>,
+    t: number,
+  ): void {
     if (!this.usesMuon(name, p.shape)) {
       const m = this.ensureSlot(name, 'm', () => tf.zerosLike(p));
       const v = this.ensureSlot(name, 'v', () => tf.zerosLike(p));
@@ -166,7 +206,12 @@ export class Muon extends BlockwiseOptimizer<MuonHyper> {
     const { g, ok } = finiteGrad(grad);
     const nb = tf.add(tf.mul(buf, mu), tf.mul(g, 1 - mu));
     const update = this.options.nesterov ? tf.add(g, tf.mul(tf.sub(nb, g), mu)) : nb;
-    const o = newtonSchulz(update as tf.Tensor2D, this.options.nsSteps, this.options.nsCoefficients, this.options.epsilon);
+    const o = newtonSchulz(
+      update as tf.Tensor2D,
+      this.options.nsSteps,
+      this.options.nsCoefficients,
+      this.options.epsilon,
+    );
     let step: tf.Tensor | number = lr * this.shapeScale(p.shape);
     const layer = this.layerScales.get(name);
     if (layer) step = tf.mul(layer, step);

@@ -10,11 +10,23 @@ export const NS_COEFFICIENTS: [number, number, number] = [3.4445, -4.775, 2.0315
  * max(||X||_F, eps), then `X <- a X + (b A + c A A) X` with `A = X X^T` (wide), or the same on the
  * transpose for tall matrices, without materializing a transpose.
  */
-export function newtonSchulz(g: tf.Tensor2D, steps = 5, coefficients: [number, number, number] = NS_COEFFICIENTS, eps = 1e-7): tf.Tensor2D {
-  if (!(g instanceof tf.Tensor) || g.rank !== 2) throw new Error(`newtonSchulz: g must be a 2-D tf.Tensor, got ${g instanceof tf.Tensor ? `rank ${g.rank}` : describeValue(g)}`);
+export function newtonSchulz(
+  g: tf.Tensor2D,
+  steps = 5,
+  coefficients: [number, number, number] = NS_COEFFICIENTS,
+  eps = 1e-7,
+): tf.Tensor2D {
+  if (!(g instanceof tf.Tensor) || g.rank !== 2)
+    throw new Error(
+      `newtonSchulz: g must be a 2-D tf.Tensor, got ${g instanceof tf.Tensor ? `rank ${g.rank}` : describeValue(g)}`,
+    );
   if (g.dtype !== 'float32') throw new Error(`newtonSchulz: g must be float32, got ${g.dtype}`);
   checkNumber('newtonSchulz: steps', steps, { min: 0, max: 100, integer: true });
-  if (!Array.isArray(coefficients) || coefficients.length !== 3 || !coefficients.every((c) => typeof c === 'number' && Number.isFinite(c))) {
+  if (
+    !Array.isArray(coefficients) ||
+    coefficients.length !== 3 ||
+    !coefficients.every((c) => typeof c === 'number' && Number.isFinite(c))
+  ) {
     throw new Error(`newtonSchulz: coefficients must be three finite numbers, got ${describeValue(coefficients)}`);
   }
   checkNumber('newtonSchulz: eps', eps, { min: 0, exclusiveMin: true });

@@ -18,13 +18,19 @@ export interface HyperSpec {
 
 /** @internal What the shared step functions need of an optimizer: its fused-step runner. */
 export interface FusedRunner {
-  runFused32<R extends Rule32Name>(p: tf.Variable, grad: tf.Tensor, states: tf.Variable[], call: Omit<Fused32Call<R>, 'impl'>): boolean;
+  runFused32<R extends Rule32Name>(
+    p: tf.Variable,
+    grad: tf.Tensor,
+    states: tf.Variable[],
+    call: Omit<Fused32Call<R>, 'impl'>,
+  ): boolean;
 }
 
 /** Validates the `kernel` option: one of 'auto', 'simd', 'js'; 'simd' needs WebAssembly SIMD here. */
 export function checkKernelChoice(value: unknown): KernelChoice {
   const k = checkOneOf('kernel', value ?? 'auto', KERNEL_CHOICES);
-  if (k === 'simd' && !fused32SimdSupported()) throw new Error("kernel: 'simd' needs WebAssembly SIMD, which this JavaScript engine lacks; use 'auto' or 'js'");
+  if (k === 'simd' && !fused32SimdSupported())
+    throw new Error("kernel: 'simd' needs WebAssembly SIMD, which this JavaScript engine lacks; use 'auto' or 'js'");
   return k;
 }
 
@@ -63,7 +69,13 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
   protected abstract hypers(): Record<K, HyperSpec>;
 
   /** Applies one update to one variable; runs inside `tf.tidy`. */
-  protected abstract updateVariable(name: string, variable: tf.Variable, grad: tf.Tensor, h: Record<K, number>, t: number): void;
+  protected abstract updateVariable(
+    name: string,
+    variable: tf.Variable,
+    grad: tf.Tensor,
+    h: Record<K, number>,
+    t: number,
+  ): void;
 
   /** Hook run inside the update's tidy before any variable is updated (cross-layer statistics). */
   protected beforeUpdates(_entries: [string, tf.Tensor | undefined][], _h: Record<K, number>, _t: number): void {}
@@ -84,7 +96,8 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
   /** Resolves every hyperparameter at `step` (0-based count of updates done); throws on a bad value. */
   resolveHypers(step: number): Record<K, number> {
     const out = {} as Record<K, number>;
-    for (const [name, spec] of Object.entries(this.hypers()) as [K, HyperSpec][]) out[name] = evalHyper(name, spec.value, step, spec.check);
+    for (const [name, spec] of Object.entries(this.hypers()) as [K, HyperSpec][])
+      out[name] = evalHyper(name, spec.value, step, spec.check);
     return out;
   }
 
@@ -93,16 +106,25 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
     const entries: [string, tf.Tensor | undefined][] = Array.isArray(variableGradients)
       ? variableGradients.map((v) => [v.name, v.tensor])
       : Object.entries(variableGradients);
-    if (this.disposed) throw new Error(`${this.getClassName()}.applyGradients: this optimizer was disposed; create a new one (its state is gone)`);
+    if (this.disposed)
+      throw new Error(
+        `${this.getClassName()}.applyGradients: this optimizer was disposed; create a new one (its state is gone)`,
+      );
     for (const [name, grad] of entries) {
       if (grad == null) continue;
       const variable = tf.engine().registeredVariables[name];
       if (!variable) throw new Error(`applyGradients: no registered variable named '${name}'`);
-      if (!(grad instanceof tf.Tensor) || grad.isDisposed) throw new Error(`applyGradients: the gradient of '${name}' must be a live tf.Tensor, got ${grad instanceof tf.Tensor ? 'a disposed tensor' : typeof grad}`);
+      if (!(grad instanceof tf.Tensor) || grad.isDisposed)
+        throw new Error(
+          `applyGradients: the gradient of '${name}' must be a live tf.Tensor, got ${grad instanceof tf.Tensor ? 'a disposed tensor' : typeof grad}`,
+        );
       if (grad.shape.length !== variable.shape.length || grad.shape.some((d, i) => d !== variable.shape[i])) {
-        throw new Error(`applyGradients: the gradient of '${name}' has shape [${grad.shape.join(', ')}], the variable [${variable.shape.join(', ')}]`);
+        throw new Error(
+          `applyGradients: the gradient of '${name}' has shape [${grad.shape.join(', ')}], the variable [${variable.shape.join(', ')}]`,
+        );
       }
-      if (grad.dtype !== 'float32' && grad.dtype !== 'int32') throw new Error(`applyGradients: the gradient of '${name}' must be float32 or int32, got ${grad.dtype}`);
+      if (grad.dtype !== 'float32' && grad.dtype !== 'int32')
+        throw new Error(`applyGradients: the gradient of '${name}' must be float32 or int32, got ${grad.dtype}`);
     }
     this.adoptLoaded(entries);
     const step = this.iterations;
@@ -110,7 +132,10 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
     this.ran.clear();
     tf.tidy(() => {
       // int32 gradients are cast (as tf.train.adam effectively does): the kernels read float32.
-      const cast = entries.map(([n, g]) => [n, g != null && g.dtype !== 'float32' ? tf.cast(g, 'float32') : g] as [string, tf.Tensor | undefined]);
+      const cast = entries.map(
+        ([n, g]) =>
+          [n, g != null && g.dtype !== 'float32' ? tf.cast(g, 'float32') : g] as [string, tf.Tensor | undefined],
+      );
       this.beforeUpdates(cast, h, step + 1);
       for (const [name, grad] of cast) {
         if (grad == null) continue;
@@ -136,7 +161,9 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
         continue;
       }
       const candidates = [...this.unclaimed].filter(
-        (k) => withoutOneSuffix(name).includes(k) && [...this.slots.get(k)!.values()].every((v) => v.size === grad.size || v.dtype === 'int32' || v.size === 1),
+        (k) =>
+          withoutOneSuffix(name).includes(k) &&
+          [...this.slots.get(k)!.values()].every((v) => v.size === grad.size || v.dtype === 'int32' || v.size === 1),
       );
       if (candidates.length !== 1) continue;
       const from = candidates[0]!;
@@ -178,7 +205,8 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
   /** Every state variable, named `<variable>/<slot>`, in creation order. */
   stateVariables(): { name: string; variable: tf.Variable }[] {
     const out: { name: string; variable: tf.Variable }[] = [];
-    for (const [varName, m] of this.slots) for (const [slot, v] of m) out.push({ name: `${varName}/${slot}`, variable: v });
+    for (const [varName, m] of this.slots)
+      for (const [slot, v] of m) out.push({ name: `${varName}/${slot}`, variable: v });
     return out;
   }
 
@@ -196,22 +224,33 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     if (this.disposed) throw new Error(`${this.getClassName()}.setWeights: this optimizer was disposed`);
     if (!Array.isArray(weightValues) || weightValues.length === 0) {
-      throw new Error(`setWeights: weightValues must be a non-empty array of { name, tensor } with the iteration count first, got ${Array.isArray(weightValues) ? 'an empty array' : typeof weightValues}`);
+      throw new Error(
+        `setWeights: weightValues must be a non-empty array of { name, tensor } with the iteration count first, got ${Array.isArray(weightValues) ? 'an empty array' : typeof weightValues}`,
+      );
     }
     const [first, ...rest] = weightValues;
-    if (!(first?.tensor instanceof tf.Tensor) || first.tensor.size !== 1) throw new Error('setWeights: the first weight must be the scalar iteration count');
+    if (!(first?.tensor instanceof tf.Tensor) || first.tensor.size !== 1)
+      throw new Error('setWeights: the first weight must be the scalar iteration count');
     const iter = (await first.tensor.data())[0]!;
-    if (!Number.isInteger(iter) || iter < 0) throw new Error(`setWeights: the iteration count must be an integer >= 0, got ${iter}`);
+    if (!Number.isInteger(iter) || iter < 0)
+      throw new Error(`setWeights: the iteration count must be an integer >= 0, got ${iter}`);
     const parsed: { varName: string; slot: string; tensor: tf.Tensor; words: Int32Array | undefined }[] = [];
     for (const { name, tensor } of rest) {
       const cut = typeof name === 'string' ? name.lastIndexOf('/') : -1;
-      if (cut <= 0) throw new Error(`setWeights: state names look like '<variable>/<slot>', got ${JSON.stringify(name)}`);
-      if (!(tensor instanceof tf.Tensor) || tensor.isDisposed) throw new Error(`setWeights: '${name}' must be a live tf.Tensor`);
+      if (cut <= 0)
+        throw new Error(`setWeights: state names look like '<variable>/<slot>', got ${JSON.stringify(name)}`);
+      if (!(tensor instanceof tf.Tensor) || tensor.isDisposed)
+        throw new Error(`setWeights: '${name}' must be a live tf.Tensor`);
       const words = await checkState(name, name.slice(cut + 1), tensor);
       parsed.push({ varName: name.slice(0, cut), slot: name.slice(cut + 1), tensor, words });
     }
     // Clone before disposing: the tensors may be this optimizer's own slots.
-    const fresh = parsed.map(({ varName, slot, tensor, words }) => ({ varName, slot, words, v: tf.tidy(() => tf.variable(tf.clone(tensor), false)) }));
+    const fresh = parsed.map(({ varName, slot, tensor, words }) => ({
+      varName,
+      slot,
+      words,
+      v: tf.tidy(() => tf.variable(tf.clone(tensor), false)),
+    }));
     await this.extractIterations(weightValues);
     this.disposeSlots();
     for (const { varName, slot, v, words } of fresh) {
@@ -230,7 +269,12 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
    * @internal Runs one fused float32-state step when the backend has the kernel (cpu, wasm) and
    * records which implementation ran; returns false elsewhere (the caller then uses tfjs ops).
    */
-  runFused32<R extends Rule32Name>(p: tf.Variable, grad: tf.Tensor, states: tf.Variable[], call: Omit<Fused32Call<R>, 'impl'>): boolean {
+  runFused32<R extends Rule32Name>(
+    p: tf.Variable,
+    grad: tf.Tensor,
+    states: tf.Variable[],
+    call: Omit<Fused32Call<R>, 'impl'>,
+  ): boolean {
     if (!fused32Available(tf.getBackend())) {
       this.noteKernel('tfjs-ops');
       return false;
@@ -256,7 +300,8 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
   protected hyperConfig(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [name, spec] of Object.entries(this.hypers()) as [K, HyperSpec][]) {
-      out[name] = typeof spec.value === 'number' ? spec.value : evalHyper(name, spec.value, this.iterations, spec.check);
+      out[name] =
+        typeof spec.value === 'number' ? spec.value : evalHyper(name, spec.value, this.iterations, spec.check);
     }
     return out;
   }
@@ -275,7 +320,10 @@ export abstract class BlockwiseOptimizer<K extends string = string> extends tf.O
 /** Throws when a loaded state tensor cannot be right (non-finite values, negative second moments or block maxima). */
 async function checkState(name: string, slot: string, t: tf.Tensor): Promise<Int32Array | undefined> {
   if (/^q[48]$/.test(slot)) {
-    if (t.dtype !== 'int32' || t.rank !== 1) throw new Error(`setWeights: packed state '${name}' must be a 1-D int32 tensor, got ${t.dtype} of rank ${t.rank}`);
+    if (t.dtype !== 'int32' || t.rank !== 1)
+      throw new Error(
+        `setWeights: packed state '${name}' must be a 1-D int32 tensor, got ${t.dtype} of rank ${t.rank}`,
+      );
     // Its block maxima sit at an offset that depends on the variable's size, known at the first
     // step: keep the words read here so that step checks them without reading the device again.
     return (await t.data()) as Int32Array;
@@ -284,8 +332,10 @@ async function checkState(name: string, slot: string, t: tf.Tensor): Promise<Int
   const d = (await t.data()) as Float32Array;
   for (let i = 0; i < d.length; i++) {
     const x = d[i]!;
-    if (x - x !== 0) throw new Error(`setWeights: state '${name}' holds ${x} at index ${i}; saved state is always finite`);
-    if (slot === 'v' && x < 0) throw new Error(`setWeights: second moment '${name}' holds ${x} at index ${i}; it must be >= 0`);
+    if (x - x !== 0)
+      throw new Error(`setWeights: state '${name}' holds ${x} at index ${i}; saved state is always finite`);
+    if (slot === 'v' && x < 0)
+      throw new Error(`setWeights: second moment '${name}' holds ${x} at index ${i}; it must be >= 0`);
   }
   return undefined;
 }

@@ -89,7 +89,9 @@ describe('quantizeBlockwise', () => {
   });
 
   it('rejects bad block sizes and non-finite input', () => {
-    expect(() => quantizeBlockwise(new Float32Array(4), { blockSize: 48 })).toThrow(/blockSize must be a positive multiple of 32 up to 65536, got 48/);
+    expect(() => quantizeBlockwise(new Float32Array(4), { blockSize: 48 })).toThrow(
+      /blockSize must be a positive multiple of 32 up to 65536, got 48/,
+    );
     expect(() => quantizeBlockwise(Float32Array.of(1, NaN))).toThrow(/finite/);
     expect(() => dequantizeBlockwise({ codes: new Uint8Array(512), absmax: new Float32Array(1) })).toThrow(/absmax/);
   });

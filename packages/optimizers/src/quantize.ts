@@ -22,15 +22,25 @@ export const MAX_BLOCK_SIZE = 1 << 16;
 
 /** Throws unless `blockSize` is a multiple of 32 in [32, MAX_BLOCK_SIZE]. */
 export function checkBlockSize(blockSize: unknown, label = 'blockSize'): number {
-  if (typeof blockSize !== 'number' || !Number.isInteger(blockSize) || blockSize <= 0 || blockSize % 32 !== 0 || blockSize > MAX_BLOCK_SIZE) {
-    throw new Error(`${label} must be a positive multiple of 32 up to ${MAX_BLOCK_SIZE}, got ${describeValue(blockSize)}`);
+  if (
+    typeof blockSize !== 'number' ||
+    !Number.isInteger(blockSize) ||
+    blockSize <= 0 ||
+    blockSize % 32 !== 0 ||
+    blockSize > MAX_BLOCK_SIZE
+  ) {
+    throw new Error(
+      `${label} must be a positive multiple of 32 up to ${MAX_BLOCK_SIZE}, got ${describeValue(blockSize)}`,
+    );
   }
   return blockSize;
 }
 
 function checkMap(map: unknown): Float32Array {
   if (!(map instanceof Float32Array) || map.length !== 256) {
-    throw new Error(`map must be a Float32Array of 256 sorted values, got ${map instanceof Float32Array ? `length ${map.length}` : typeof map}`);
+    throw new Error(
+      `map must be a Float32Array of 256 sorted values, got ${map instanceof Float32Array ? `length ${map.length}` : typeof map}`,
+    );
   }
   return map;
 }
@@ -41,7 +51,8 @@ function checkMap(map: unknown): Float32Array {
  */
 export function nearestCode(map: Float32Array, x: number): number {
   checkMap(map);
-  if (typeof x !== 'number' || Number.isNaN(x)) throw new TypeError(`nearestCode: x must be a number, got ${describeValue(x)}`);
+  if (typeof x !== 'number' || Number.isNaN(x))
+    throw new TypeError(`nearestCode: x must be a number, got ${describeValue(x)}`);
   let lo = 0;
   // Invariant: map[lo] <= x or lo === 0; each step halves the window of 256.
   for (let half = 128; half >= 1; half >>= 1) {
@@ -92,16 +103,21 @@ export function dequantizeBlockwise(q: QuantizedBlocks, options?: BlockwiseOptio
   const blockSize = checkBlockSize(opts.blockSize ?? 256);
   const map = checkMap(opts.map ?? signedDynamicMap());
   if (typeof q !== 'object' || q === null || !(q.codes instanceof Uint8Array) || !(q.absmax instanceof Float32Array)) {
-    throw new TypeError(`dequantizeBlockwise: q must be { codes: Uint8Array, absmax: Float32Array }, got ${describeValue(q)}`);
+    throw new TypeError(
+      `dequantizeBlockwise: q must be { codes: Uint8Array, absmax: Float32Array }, got ${describeValue(q)}`,
+    );
   }
   const { codes, absmax } = q;
   for (let b = 0; b < absmax.length; b++) {
     const a = absmax[b]!;
-    if (!(a >= 0 && a - a === 0)) throw new RangeError(`dequantizeBlockwise: absmax must be finite and >= 0, got ${a} at block ${b}`);
+    if (!(a >= 0 && a - a === 0))
+      throw new RangeError(`dequantizeBlockwise: absmax must be finite and >= 0, got ${a} at block ${b}`);
   }
   const nb = Math.ceil(codes.length / blockSize);
   if (absmax.length !== nb) {
-    throw new Error(`absmax must hold one value per block (${nb} for ${codes.length} codes, block ${blockSize}), got ${absmax.length}`);
+    throw new Error(
+      `absmax must hold one value per block (${nb} for ${codes.length} codes, block ${blockSize}), got ${absmax.length}`,
+    );
   }
   const out = new Float32Array(codes.length);
   for (let i = 0; i < codes.length; i++) out[i] = map[codes[i]!]! * absmax[(i / blockSize) | 0]!;

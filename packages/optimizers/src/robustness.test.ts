@@ -36,7 +36,9 @@ describeBackends(['cpu', 'wasm'], (backend) => {
     // lion-pytorch: p -= lr * sign(b1 m + (1 - b1) g); with m = 0 and |g| = 1e-7 the interpolation
     // is 1e-8, below FLT_EPSILON, and must still move each weight by exactly +-lr.
     const n = 2048; // under minQuantizedSize: Lion8bit keeps float32 state here
-    const g = createRng(3).fillNormal(new Float32Array(n)).map((x) => (x >= 0 ? 1e-7 : -1e-7));
+    const g = createRng(3)
+      .fillNormal(new Float32Array(n))
+      .map((x) => (x >= 0 ? 1e-7 : -1e-7));
     const expected = Float32Array.from(g, (x) => Math.fround(1 - 1e-3 * Math.sign(x)));
     for (const make of [() => new Lion({ learningRate: 1e-3 }), () => new Lion8bit({ learningRate: 1e-3 })]) {
       const w = makeVar(new Float32Array(n).fill(1), [32, 64]);
@@ -70,7 +72,8 @@ describeBackends(['cpu', 'wasm'], (backend) => {
         before.push(Float32Array.from(w.dataSync()));
         opt.applyGradients({ [w.name]: gt });
         gt.dispose();
-        if (k === 1 && ADAM_LIKE.has(name)) expect(w.dataSync()[7], 'parameter of the overflowing element').toBe(before[1]![7]);
+        if (k === 1 && ADAM_LIKE.has(name))
+          expect(w.dataSync()[7], 'parameter of the overflowing element').toBe(before[1]![7]);
       }
       expect(isFiniteArray(w.dataSync()), 'parameters').toBe(true);
       for (const { name: sn, tensor } of await opt.getWeights()) {
@@ -85,7 +88,11 @@ describeBackends(['cpu', 'wasm'], (backend) => {
   }
 
   it('int32 gradients are applied as their float32 values (tfjs wasm isFinite misreads int32)', () => {
-    for (const make of [() => new AdamW({ learningRate: 0.1 }), () => new AdamW8bit({ learningRate: 0.1 }), () => new Lion({ learningRate: 0.1 })]) {
+    for (const make of [
+      () => new AdamW({ learningRate: 0.1 }),
+      () => new AdamW8bit({ learningRate: 0.1 }),
+      () => new Lion({ learningRate: 0.1 }),
+    ]) {
       const ints = Int32Array.from({ length: 4096 }, (_, i) => (i % 7) - 3);
       const results = (['int32', 'float32'] as const).map((dtype) => {
         const w = makeVar(new Float32Array(4096).fill(0.5), [4096]);
@@ -153,11 +160,17 @@ describeBackends(['cpu', 'wasm'], (backend) => {
     opt.applyGradients({ [w.name]: g });
     const ws = await opt.getWeights();
     const bad = tf.fill([4096], NaN);
-    await expect(opt.setWeights([ws[0]!, { name: `${w.name}/m`, tensor: bad }])).rejects.toThrow(/holds NaN at index 0/);
+    await expect(opt.setWeights([ws[0]!, { name: `${w.name}/m`, tensor: bad }])).rejects.toThrow(
+      /holds NaN at index 0/,
+    );
     const negative = tf.fill([4096], -1);
-    await expect(opt.setWeights([ws[0]!, { name: `${w.name}/v`, tensor: negative }])).rejects.toThrow(/second moment .* must be >= 0/);
+    await expect(opt.setWeights([ws[0]!, { name: `${w.name}/v`, tensor: negative }])).rejects.toThrow(
+      /second moment .* must be >= 0/,
+    );
     const iter = tf.scalar(-5);
-    await expect(opt.setWeights([{ name: 'iter', tensor: iter }])).rejects.toThrow(/iteration count must be an integer >= 0, got -5/);
+    await expect(opt.setWeights([{ name: 'iter', tensor: iter }])).rejects.toThrow(
+      /iteration count must be an integer >= 0, got -5/,
+    );
     // The refused loads changed nothing.
     opt.applyGradients({ [w.name]: g });
     expect(isFiniteArray(w.dataSync())).toBe(true);
@@ -169,7 +182,9 @@ describeBackends(['cpu', 'wasm'], (backend) => {
     new Float32Array(words.buffer)[words.length - 1] = NaN; // the last block maximum
     const corrupt = tf.tensor1d(words, 'int32');
     await q.setWeights([it0!, { name: packed!.name, tensor: corrupt }]);
-    expect(() => q.applyGradients({ [w.name]: g })).toThrow(/block maximum NaN at block \d+; it must be finite and >= 0/);
+    expect(() => q.applyGradients({ [w.name]: g })).toThrow(
+      /block maximum NaN at block \d+; it must be finite and >= 0/,
+    );
 
     opt.dispose();
     expect(() => opt.applyGradients({ [w.name]: g })).toThrow(/was disposed/);
@@ -186,7 +201,10 @@ describeBackends(['cpu', 'wasm'], (backend) => {
       const w = makeVar(createRng(5).fillNormal(new Float32Array(4096), 0, 0.1), [64, 64]);
       const bias = makeVar(new Float32Array(65), [65]);
       const opt = make();
-      const grads = { [w.name]: tf.randomNormal([64, 64], 0, 0.01, 'float32', 1), [bias.name]: tf.randomNormal([65], 0, 0.01, 'float32', 2) };
+      const grads = {
+        [w.name]: tf.randomNormal([64, 64], 0, 0.01, 'float32', 1),
+        [bias.name]: tf.randomNormal([65], 0, 0.01, 'float32', 2),
+      };
       for (let k = 0; k < 10; k++) opt.applyGradients(grads);
       const before = { ...tf.memory(), heap: heap() };
       for (let k = 0; k < 1000; k++) opt.applyGradients(grads);

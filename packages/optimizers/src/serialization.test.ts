@@ -20,7 +20,17 @@ const cases: [string, () => tf.Optimizer][] = [
   ['LAMB', () => new LAMB({ excludeFromWeightDecay: ['bias'], excludeFromLayerAdaptation: ['norm'] })],
   ['LAMB8bit', () => new LAMB8bit({ weightDecay: 0.01 })],
   ['LARS', () => new LARS({ eeta: 0.002, excludeFromWeightDecay: ['gamma'] })],
-  ['Muon', () => new Muon({ nsSteps: 4, adjustLrFn: 'match_rms_adamw', adamw: { learningRate: 3e-4 }, adamwPatterns: ['head'], noiseAdaptive: { beta: 0.8 } })],
+  [
+    'Muon',
+    () =>
+      new Muon({
+        nsSteps: 4,
+        adjustLrFn: 'match_rms_adamw',
+        adamw: { learningRate: 3e-4 },
+        adamwPatterns: ['head'],
+        noiseAdaptive: { beta: 0.8 },
+      }),
+  ],
 ];
 
 describe('tfjs serialization of every optimizer', () => {
@@ -31,7 +41,10 @@ describe('tfjs serialization of every optimizer', () => {
       expect(cls, `${name} registered`).toBeDefined();
       const cfg = opt.getConfig();
       // classNameMap holds [constructor, fromConfig], what tfjs-layers calls when it loads.
-      const [ctor, fromConfig] = cls as unknown as [unknown, (c: unknown, cfg: tf.serialization.ConfigDict) => { getConfig(): tf.serialization.ConfigDict }];
+      const [ctor, fromConfig] = cls as unknown as [
+        unknown,
+        (c: unknown, cfg: tf.serialization.ConfigDict) => { getConfig(): tf.serialization.ConfigDict },
+      ];
       const back = fromConfig(ctor, cfg);
       expect(back.getConfig()).toEqual(cfg);
       // JSON survives too (what model.save writes).

@@ -39,7 +39,8 @@ export class StableEmbedding extends tfl.layers.Layer {
     super({ name: args.name, inputShape: args.inputShape, trainable: args.trainable });
     for (const key of ['inputDim', 'outputDim'] as const) {
       const v = args[key];
-      if (!Number.isInteger(v) || v <= 0) throw new Error(`StableEmbedding: ${key} must be a positive integer, got ${String(v)}`);
+      if (!Number.isInteger(v) || v <= 0)
+        throw new Error(`StableEmbedding: ${key} must be a positive integer, got ${String(v)}`);
     }
     this.inputDim = args.inputDim;
     this.outputDim = args.outputDim;
@@ -48,7 +49,12 @@ export class StableEmbedding extends tfl.layers.Layer {
   }
 
   override build(): void {
-    this.embeddings = this.addWeight('embeddings', [this.inputDim, this.outputDim], 'float32', tfl.initializers.glorotUniform({}));
+    this.embeddings = this.addWeight(
+      'embeddings',
+      [this.inputDim, this.outputDim],
+      'float32',
+      tfl.initializers.glorotUniform({}),
+    );
     this.gamma = this.addWeight('gamma', [this.outputDim], 'float32', tfl.initializers.ones());
     this.beta = this.addWeight('beta', [this.outputDim], 'float32', tfl.initializers.zeros());
     this.built = true;

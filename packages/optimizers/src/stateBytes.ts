@@ -18,7 +18,9 @@ export function optimizerStateBytes(optimizer: tf.Optimizer): number {
   // tf.Optimizer overrides Symbol.hasInstance (any object with minimize/applyGradients passes),
   // so `instanceof BlockwiseOptimizer` cannot tell ours apart: look for the method instead.
   if (typeof (optimizer as Partial<BlockwiseOptimizer>).stateVariables === 'function') {
-    return (optimizer as BlockwiseOptimizer).stateVariables().reduce((sum, { variable }) => sum + tensorBytes(variable), 0);
+    return (optimizer as BlockwiseOptimizer)
+      .stateVariables()
+      .reduce((sum, { variable }) => sum + tensorBytes(variable), 0);
   }
   let total = 0;
   const seen = new Set<number>();

@@ -30,7 +30,13 @@ export function values64(v: tf.Tensor): Float64Array {
  * A packed 8-bit state of S quantized random moments (v >= 0 for Adam's second state); with
  * `zeroFirstBlock`, one block of zeros (block max 0) exercises the zero-scale path.
  */
-export function randomPackedState(n: number, S: number, blockSize: number, seed: number, zeroFirstBlock = false): Int32Array {
+export function randomPackedState(
+  n: number,
+  S: number,
+  blockSize: number,
+  seed: number,
+  zeroFirstBlock = false,
+): Int32Array {
   const rng = createRng(seed);
   const W = Math.ceil(n / 4);
   const nb = Math.ceil(n / blockSize);

@@ -38,9 +38,23 @@ export function ruleConstants(a: Fused8bitAttrs): Float32Array {
   const { lr, beta1: b1, beta2: b2, weightDecay: wd } = a;
   if (twoStates(a.algo)) {
     const decoupled = a.decoupled !== 0;
-    return Float32Array.of(b1, 1 - b1, b2, 1 - b2, decoupled ? 0 : wd, decoupled ? 1 - lr * wd : 1, lr / a.bc1, 1 / Math.sqrt(a.bc2), a.eps, a.bc1, a.bc2, wd);
+    return Float32Array.of(
+      b1,
+      1 - b1,
+      b2,
+      1 - b2,
+      decoupled ? 0 : wd,
+      decoupled ? 1 - lr * wd : 1,
+      lr / a.bc1,
+      1 / Math.sqrt(a.bc2),
+      a.eps,
+      a.bc1,
+      a.bc2,
+      wd,
+    );
   }
-  if (a.algo === ALGO.momentum) return Float32Array.of(a.momentum, 1 - a.dampening, wd, lr, a.nesterov ? 1 : 0, a.fresh ? 1 : 0);
+  if (a.algo === ALGO.momentum)
+    return Float32Array.of(a.momentum, 1 - a.dampening, wd, lr, a.nesterov ? 1 : 0, a.fresh ? 1 : 0);
   return Float32Array.of(b1, 1 - b1, b2, 1 - b2, 1 - lr * wd, lr);
 }
 
@@ -154,4 +168,3 @@ export function updateBlock(
     blockMax[0] = mx0;
   }
 }
-

@@ -74,7 +74,8 @@ describe('group constraints (N:M blocks)', () => {
       const p = { ...pruningBlock(100 + t), groups };
       const exact = exhaustiveBlock(p);
       const r = annealBlock(p, rng);
-      for (const z of [exact.z, r.z]) for (let g = 0; g < 4; g++) expect(z[4 * g]! + z[4 * g + 1]! + z[4 * g + 2]! + z[4 * g + 3]!).toBe(2);
+      for (const z of [exact.z, r.z])
+        for (let g = 0; g < 4; g++) expect(z[4 * g]! + z[4 * g + 1]! + z[4 * g + 2]! + z[4 * g + 3]!).toBe(2);
       expect(r.energy).toBeGreaterThanOrEqual(exact.energy - 1e-9 * Math.abs(exact.energy));
       if (r.energy <= exact.energy + 1e-9 * Math.abs(exact.energy)) hits++;
     }
@@ -86,7 +87,11 @@ describe('group constraints (N:M blocks)', () => {
 
   it('rejects inconsistent groups', () => {
     const p = pruningBlock(1);
-    expect(() => exhaustiveBlock({ ...p, groups: { id: groups.id, ones: Int32Array.of(2, 2, 2, 1) } })).toThrow(/ones \(8\) must equal the sum of groups.ones \(7\)/);
-    expect(() => exhaustiveBlock({ ...p, groups: { id: groups.id, ones: Int32Array.of(5, 1, 1, 1) } })).toThrow(/groups.ones\[0\] must be in \[0, 4\], got 5/);
+    expect(() => exhaustiveBlock({ ...p, groups: { id: groups.id, ones: Int32Array.of(2, 2, 2, 1) } })).toThrow(
+      /ones \(8\) must equal the sum of groups.ones \(7\)/,
+    );
+    expect(() => exhaustiveBlock({ ...p, groups: { id: groups.id, ones: Int32Array.of(5, 1, 1, 1) } })).toThrow(
+      /groups.ones\[0\] must be in \[0, 4\], got 5/,
+    );
   });
 });

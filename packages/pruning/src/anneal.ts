@@ -47,21 +47,27 @@ export function blockEnergy(p: BlockProblem, z: Uint8Array): number {
 
 /** @internal */
 export function checkBlockProblem(p: BlockProblem, fn: string): void {
-  if (!Number.isInteger(p.size) || p.size < 1) throw new Error(`${fn}: size must be a positive integer, got ${describe(p.size)}`);
-  if (p.linear.length !== p.size) throw new Error(`${fn}: linear must have size = ${p.size} values, got ${p.linear.length}`);
-  if (p.quad.length !== p.size * p.size) throw new Error(`${fn}: quad must have size^2 = ${p.size * p.size} values, got ${p.quad.length}`);
-  if (!Number.isInteger(p.ones) || p.ones < 0 || p.ones > p.size) throw new Error(`${fn}: ones must be an integer in [0, ${p.size}], got ${describe(p.ones)}`);
+  if (!Number.isInteger(p.size) || p.size < 1)
+    throw new Error(`${fn}: size must be a positive integer, got ${describe(p.size)}`);
+  if (p.linear.length !== p.size)
+    throw new Error(`${fn}: linear must have size = ${p.size} values, got ${p.linear.length}`);
+  if (p.quad.length !== p.size * p.size)
+    throw new Error(`${fn}: quad must have size^2 = ${p.size * p.size} values, got ${p.quad.length}`);
+  if (!Number.isInteger(p.ones) || p.ones < 0 || p.ones > p.size)
+    throw new Error(`${fn}: ones must be an integer in [0, ${p.size}], got ${describe(p.ones)}`);
   if (p.groups) {
     const { id, ones } = p.groups;
     if (id.length !== p.size) throw new Error(`${fn}: groups.id must have size = ${p.size} entries, got ${id.length}`);
     const count = new Int32Array(ones.length);
     for (const g of id) {
-      if (!(g >= 0 && g < ones.length)) throw new Error(`${fn}: groups.id must hold group indices in [0, ${ones.length}), got ${g}`);
+      if (!(g >= 0 && g < ones.length))
+        throw new Error(`${fn}: groups.id must hold group indices in [0, ${ones.length}), got ${g}`);
       count[g]!++;
     }
     let total = 0;
     ones.forEach((o, g) => {
-      if (!Number.isInteger(o) || o < 0 || o > count[g]!) throw new Error(`${fn}: groups.ones[${g}] must be in [0, ${count[g]}], got ${o}`);
+      if (!Number.isInteger(o) || o < 0 || o > count[g]!)
+        throw new Error(`${fn}: groups.ones[${g}] must be in [0, ${count[g]}], got ${o}`);
       total += o;
     });
     if (total !== p.ones) throw new Error(`${fn}: ones (${p.ones}) must equal the sum of groups.ones (${total})`);
@@ -110,7 +116,8 @@ export function checkAnnealOptions(options: AnnealOptions, what: string): void {
   if (opts.sweeps !== undefined) checkNumber(`${what}: sweeps`, opts.sweeps, { integer: true, min: 1, max: 1e6 });
   if (opts.reads !== undefined) checkNumber(`${what}: reads`, opts.reads, { integer: true, min: 1, max: 1e4 });
   if (opts.t0 !== undefined) checkNumber(`${what}: t0`, opts.t0, { min: 0, exclusiveMin: true });
-  if (opts.tEndFraction !== undefined) checkNumber(`${what}: tEndFraction`, opts.tEndFraction, { min: 0, exclusiveMin: true, max: 1 });
+  if (opts.tEndFraction !== undefined)
+    checkNumber(`${what}: tEndFraction`, opts.tEndFraction, { min: 0, exclusiveMin: true, max: 1 });
 }
 
 /**
@@ -127,12 +134,16 @@ export function annealBlock(p: BlockProblem, rng: Rng, opts: AnnealOptions = {},
   const n = p.size;
   const k1 = p.ones;
   if (start && (start.length !== n || !feasible(p, start))) {
-    throw new Error(`annealBlock: start must have ${n} entries with exactly ${k1} ones${p.groups ? ' (and each group its count)' : ''}`);
+    throw new Error(
+      `annealBlock: start must have ${n} entries with exactly ${k1} ones${p.groups ? ' (and each group its count)' : ''}`,
+    );
   }
   const gid = p.groups?.id ?? new Int32Array(n);
   const gOnes = p.groups?.ones ?? Int32Array.of(k1);
   const z = new Uint8Array(n);
-  let best: BlockSolution = start ? { z: Uint8Array.from(start), energy: blockEnergy(p, start) } : { z: new Uint8Array(n), energy: Infinity };
+  let best: BlockSolution = start
+    ? { z: Uint8Array.from(start), energy: blockEnergy(p, start) }
+    : { z: new Uint8Array(n), energy: Infinity };
   if (k1 === 0 || k1 === n) {
     z.fill(k1 === 0 ? 0 : 1);
     return { z, energy: blockEnergy(p, z) };

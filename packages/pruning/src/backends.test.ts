@@ -15,7 +15,9 @@ import type { PruneReport } from './report.js';
 const loss = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(a, b);
 
 /** Every method on a fresh copy of the small model: masks and what the report measured. */
-async function runAll(): Promise<Record<string, { masks: PruneReport['masks']; measured: number | null; weights: Float32Array }>> {
+async function runAll(): Promise<
+  Record<string, { masks: PruneReport['masks']; measured: number | null; weights: Float32Array }>
+> {
   const out: Record<string, { masks: PruneReport['masks']; measured: number | null; weights: Float32Array }> = {};
   const runs: [string, (m: ReturnType<typeof smallModel>) => Promise<PruneReport>][] = [
     ['magnitude', ({ model, x }) => pruneMagnitude(model, { density: 0.4, calibration: x })],
@@ -23,12 +25,28 @@ async function runAll(): Promise<Record<string, { masks: PruneReport['masks']; m
     ['wanda', ({ model, x }) => pruneWanda(model, { density: 0.4, calibration: x, batchSize: 24 })],
     ['wanda-2:4', ({ model, x }) => pruneWanda(model, { nm: { n: 2, m: 4 }, calibration: x, biasCorrection: true })],
     ['sparsegpt', ({ model, x }) => pruneSparseGPT(model, { density: 0.4, calibration: x })],
-    ['icbs', ({ model, x, y }) => pruneICBS(model, { density: 0.4, calibration: { x, y }, loss, gradient: true, steps: 30, blockSize: 8, seed: 3 })],
+    [
+      'icbs',
+      ({ model, x, y }) =>
+        pruneICBS(model, {
+          density: 0.4,
+          calibration: { x, y },
+          loss,
+          gradient: true,
+          steps: 30,
+          blockSize: 8,
+          seed: 3,
+        }),
+    ],
   ];
   for (const [name, run] of runs) {
     const m = smallModel(5);
     const r = await run(m);
-    out[name] = { masks: r.masks, measured: r.measuredLossChange, weights: Float32Array.from(await m.model.getLayer('hidden2').getWeights()[0]!.data()) };
+    out[name] = {
+      masks: r.masks,
+      measured: r.measuredLossChange,
+      weights: Float32Array.from(await m.model.getLayer('hidden2').getWeights()[0]!.data()),
+    };
     m.model.dispose();
     tf.dispose([m.x, m.y]);
   }
@@ -49,10 +67,16 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
       expect(reference, 'run the cpu spec first (it is the reference)').toBeDefined();
       for (const [name, r] of Object.entries(got)) {
         const want = reference![name]!;
-        for (const [layer, m] of Object.entries(r.masks)) expect(Array.from(m.mask), `${name} ${layer}`).toEqual(Array.from(want.masks[layer]!.mask));
-        if (want.measured !== null) expect(Math.abs(r.measured! - want.measured), `${name} measured loss change`).toBeLessThan(1e-3 * (1 + Math.abs(want.measured)));
+        for (const [layer, m] of Object.entries(r.masks))
+          expect(Array.from(m.mask), `${name} ${layer}`).toEqual(Array.from(want.masks[layer]!.mask));
+        if (want.measured !== null)
+          expect(Math.abs(r.measured! - want.measured), `${name} measured loss change`).toBeLessThan(
+            1e-3 * (1 + Math.abs(want.measured)),
+          );
         // Float32 matmuls of the backends differ in the last bits; SparseGPT's compensation amplifies that a little.
-        r.weights.forEach((v, i) => expect(Math.abs(v - want.weights[i]!), `${name} hidden2 weight ${i}`).toBeLessThan(1e-4));
+        r.weights.forEach((v, i) =>
+          expect(Math.abs(v - want.weights[i]!), `${name} hidden2 weight ${i}`).toBeLessThan(1e-4),
+        );
       }
     });
 
@@ -64,7 +88,10 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
         const k1 = Float32Array.from(await model.getLayer('hidden1').getWeights()[0]!.data());
         const masks = await pruner.finalize();
         // Host reference on the weights before the final ranking (the earlier zeros are pruned again, as the lowest |w|).
-        if (scope === 'layer') expect(Array.from(masks.hidden1!.mask)).toEqual(Array.from(magnitudeMask({ data: k1, shape: [16, 12] }, { density: 0.3 })));
+        if (scope === 'layer')
+          expect(Array.from(masks.hidden1!.mask)).toEqual(
+            Array.from(magnitudeMask({ data: k1, shape: [16, 12] }, { density: 0.3 })),
+          );
         const kept = Object.values(masks).reduce((s, m) => s + m.mask.reduce((a, b) => a + b, 0), 0);
         // 16*12 + 12*8 + 8*4 = 320 weights; layer scope keeps 192 - floor(192*0.7) + 96 - floor(96*0.7) + 32 - floor(32*0.7).
         expect(kept).toBe(scope === 'layer' ? 58 + 29 + 10 : 320 - Math.floor(320 * 0.7));

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { expectClose } from '@blockwise/tensor/testing';
-import { accumulateLayerStats, createLayerStats, inputNorms, layerHessian, layerStatsFromInputs, reconstructionError } from './calibration.js';
+import {
+  accumulateLayerStats,
+  createLayerStats,
+  inputNorms,
+  layerHessian,
+  layerStatsFromInputs,
+  reconstructionError,
+} from './calibration.js';
 
 describe('layer statistics', () => {
   // X = [[1, 2], [3, -1], [0, 4]]: X^T X = [[1+9+0, 2-3+0], [2-3+0, 4+1+16]] = [[10, -1], [-1, 21]].

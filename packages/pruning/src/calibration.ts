@@ -57,7 +57,10 @@ export function checkStats(stats: LayerStats, fn: string): void {
     !(stats.sqNorms instanceof Float64Array) ||
     stats.sqNorms.length !== stats.inputDim ||
     !(stats.sums instanceof Float64Array) ||
-    !(stats.gram === null || (stats.gram instanceof Float64Array && stats.gram.length === stats.inputDim * stats.inputDim)) ||
+    !(
+      stats.gram === null ||
+      (stats.gram instanceof Float64Array && stats.gram.length === stats.inputDim * stats.inputDim)
+    ) ||
     !(Number.isInteger(stats.count) && stats.count >= 0)
   ) {
     throw new Error(`${fn}: stats must be LayerStats from createLayerStats, got ${describe(stats)}`);
@@ -71,12 +74,16 @@ export function checkStats(stats: LayerStats, fn: string): void {
 export function accumulateLayerStats(stats: LayerStats, x: Float32Array, rows: number): void {
   checkStats(stats, 'accumulateLayerStats');
   const d = stats.inputDim;
-  if (!Number.isInteger(rows) || rows < 0) throw new Error(`accumulateLayerStats: rows must be a non-negative integer, got ${describe(rows)}`);
+  if (!Number.isInteger(rows) || rows < 0)
+    throw new Error(`accumulateLayerStats: rows must be a non-negative integer, got ${describe(rows)}`);
   if (!(x instanceof Float32Array) || x.length !== rows * d) {
-    throw new Error(`accumulateLayerStats: x must be a Float32Array of rows * inputDim = ${rows} * ${d} = ${rows * d} values, got ${describe(x)}`);
+    throw new Error(
+      `accumulateLayerStats: x must be a Float32Array of rows * inputDim = ${rows} * ${d} = ${rows * d} values, got ${describe(x)}`,
+    );
   }
   for (let k = 0; k < x.length; k++) {
-    if (!Number.isFinite(x[k]!)) throw new Error(`accumulateLayerStats: calibration inputs must be finite, got ${x[k]} at index ${k}`);
+    if (!Number.isFinite(x[k]!))
+      throw new Error(`accumulateLayerStats: calibration inputs must be finite, got ${x[k]} at index ${k}`);
   }
   const sq = stats.sqNorms;
   const sm = stats.sums;
@@ -112,7 +119,9 @@ export function accumulateCross(stats: LayerStats, x: Float32Array, r: Float32Ar
   checkStats(stats, 'accumulateCross');
   const d = stats.inputDim;
   if (x.length !== rows * d || r.length !== rows * d) {
-    throw new Error(`accumulateCross: x and r must hold rows * inputDim = ${rows * d} values, got ${x.length} and ${r.length}`);
+    throw new Error(
+      `accumulateCross: x and r must hold rows * inputDim = ${rows * d} values, got ${x.length} and ${r.length}`,
+    );
   }
   const c = (stats.cross ??= new Float64Array(d * d));
   for (let n = 0; n < rows; n++) {
@@ -132,8 +141,10 @@ export function accumulateCross(stats: LayerStats, x: Float32Array, r: Float32Ar
  */
 export function reconstructionGradient(stats: LayerStats, w: Float32Array, outDim: number): Float32Array {
   const d = stats.inputDim;
-  if (!stats.gram || !stats.cross) throw new Error(`reconstructionGradient: the statistics need both the Gram matrix and the cross term`);
-  if (w.length !== d * outDim) throw new Error(`reconstructionGradient: w must hold inputDim * outDim = ${d * outDim} values, got ${w.length}`);
+  if (!stats.gram || !stats.cross)
+    throw new Error(`reconstructionGradient: the statistics need both the Gram matrix and the cross term`);
+  if (w.length !== d * outDim)
+    throw new Error(`reconstructionGradient: w must hold inputDim * outDim = ${d * outDim} values, got ${w.length}`);
   const g = new Float32Array(d * outDim);
   const s = 2 / stats.count;
   const row = new Float64Array(outDim);
@@ -150,7 +161,12 @@ export function reconstructionGradient(stats: LayerStats, w: Float32Array, outDi
 }
 
 /** Statistics of a whole input matrix at once (`x` row-major `rows x inputDim`). */
-export function layerStatsFromInputs(x: Float32Array, rows: number, inputDim: number, opts?: LayerStatsOptions): LayerStats {
+export function layerStatsFromInputs(
+  x: Float32Array,
+  rows: number,
+  inputDim: number,
+  opts?: LayerStatsOptions,
+): LayerStats {
   checkNumber('layerStatsFromInputs: inputDim', inputDim, { integer: true, min: 1, max: MAX_GRAM_DIM });
   const s = createLayerStats(inputDim, opts);
   accumulateLayerStats(s, x, rows);
@@ -169,7 +185,10 @@ export function inputNorms(stats: LayerStats): Float64Array {
  */
 export function layerHessian(stats: LayerStats, fn = 'layerHessian'): Float64Array {
   checkStats(stats, fn);
-  if (!stats.gram) throw new Error(`${fn}: this method needs the Gram matrix X^T X, but the calibration statistics hold none (collected with gram: false or over the memory bound)`);
+  if (!stats.gram)
+    throw new Error(
+      `${fn}: this method needs the Gram matrix X^T X, but the calibration statistics hold none (collected with gram: false or over the memory bound)`,
+    );
   if (stats.count === 0) throw new Error(`${fn}: the calibration statistics hold no samples`);
   const inv = 1 / stats.count;
   return Float64Array.from(stats.gram, (v) => v * inv);
@@ -179,14 +198,32 @@ export function layerHessian(stats: LayerStats, fn = 'layerHessian'): Float64Arr
  * Mean squared change of the layer output, sum_j dW_j^T H dW_j over output units j, between two
  * weight versions (both `[inDim, outDim]`), with `hessian` from {@link layerHessian}.
  */
-export function reconstructionError(before: Float32Array, after: Float32Array, inDim: number, outDim: number, hessian: Float64Array): number {
+export function reconstructionError(
+  before: Float32Array,
+  after: Float32Array,
+  inDim: number,
+  outDim: number,
+  hessian: Float64Array,
+): number {
   checkDims(inDim, outDim, 'reconstructionError');
-  if (!(before instanceof Float32Array) || !(after instanceof Float32Array) || before.length !== inDim * outDim || after.length !== inDim * outDim) {
-    throw new Error(`reconstructionError: weights must have inDim * outDim = ${inDim * outDim} values, got ${before.length} and ${after.length}`);
+  if (
+    !(before instanceof Float32Array) ||
+    !(after instanceof Float32Array) ||
+    before.length !== inDim * outDim ||
+    after.length !== inDim * outDim
+  ) {
+    throw new Error(
+      `reconstructionError: weights must have inDim * outDim = ${inDim * outDim} values, got ${before.length} and ${after.length}`,
+    );
   }
   checkSquare(hessian, inDim, 'reconstructionError: hessian');
-  for (const [name, a] of [['before', before], ['after', after]] as const) {
-    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) throw new RangeError(`reconstructionError: ${name} must be finite, got ${a[i]} at index ${i}`);
+  for (const [name, a] of [
+    ['before', before],
+    ['after', after],
+  ] as const) {
+    for (let i = 0; i < a.length; i++)
+      if (!Number.isFinite(a[i]!))
+        throw new RangeError(`reconstructionError: ${name} must be finite, got ${a[i]} at index ${i}`);
   }
   const delta = new Float64Array(inDim);
   let total = 0;

@@ -31,7 +31,11 @@ export const COLLECT_KEYS = ['layers', 'batchSize', 'gram', 'maxGramBytes'] as c
  * runs on WebGPU in Node, where synchronous reads do not exist); statistics accumulate on the host
  * in float64, identical on every backend for identical activations.
  */
-export async function collectCalibration(model: LayersModel, x: tf.Tensor, options?: CollectOptions): Promise<Map<string, LayerStats>> {
+export async function collectCalibration(
+  model: LayersModel,
+  x: tf.Tensor,
+  options?: CollectOptions,
+): Promise<Map<string, LayerStats>> {
   const opts = checkOptions('collectCalibration', options, COLLECT_KEYS);
   return collectForTargets(model, resolveTargets(model, opts.layers), x, opts);
 }
@@ -42,12 +46,23 @@ export function checkBatchSize(fn: string, v: unknown): number {
 }
 
 /** @internal */
-export async function collectForTargets(model: LayersModel, targets: TargetLayer[], x: tf.Tensor, opts: CollectOptions = {}, fn = 'collectCalibration', inputChecked = false): Promise<Map<string, LayerStats>> {
+export async function collectForTargets(
+  model: LayersModel,
+  targets: TargetLayer[],
+  x: tf.Tensor,
+  opts: CollectOptions = {},
+  fn = 'collectCalibration',
+  inputChecked = false,
+): Promise<Map<string, LayerStats>> {
   checkCalibrationInput(model, x, fn);
   if (!inputChecked) await checkFiniteCalibration(x, fn);
   const batchSize = checkBatchSize(fn, opts.batchSize ?? 256);
   const wantGram = opts.gram === undefined ? true : checkBoolean(`${fn}: gram`, opts.gram);
-  const maxGramBytes = checkNumber(`${fn}: maxGramBytes`, opts.maxGramBytes ?? 256 * 2 ** 20, { min: 0, exclusiveMin: true, allowInfinity: true });
+  const maxGramBytes = checkNumber(`${fn}: maxGramBytes`, opts.maxGramBytes ?? 256 * 2 ** 20, {
+    min: 0,
+    exclusiveMin: true,
+    allowInfinity: true,
+  });
   if (wantGram) {
     const bytes = targets.reduce((s, t) => s + 8 * t.inDim * t.inDim, 0);
     if (bytes > maxGramBytes) {
@@ -88,12 +103,18 @@ export async function collectForTargets(model: LayersModel, targets: TargetLayer
 
 /** Throws a clear error when the calibration inputs do not fit the model's input shape. @internal */
 export function checkCalibrationInput(model: LayersModel, x: tf.Tensor, fn = 'collectCalibration'): void {
-  if (!(x instanceof tf.Tensor)) throw new Error(`${fn}: calibration must be a tf.Tensor of model inputs, got ${describe(x)}`);
-  if (model.inputs.length !== 1) throw new Error(`${fn}: calibration: models with ${model.inputs.length} inputs are not supported (one input expected)`);
+  if (!(x instanceof tf.Tensor))
+    throw new Error(`${fn}: calibration must be a tf.Tensor of model inputs, got ${describe(x)}`);
+  if (model.inputs.length !== 1)
+    throw new Error(
+      `${fn}: calibration: models with ${model.inputs.length} inputs are not supported (one input expected)`,
+    );
   const want = model.inputs[0]!.shape;
   const ok = x.shape.length === want.length && want.every((d, i) => i === 0 || d === null || d === x.shape[i]);
   if (!ok || x.shape[0] === 0) {
-    throw new Error(`${fn}: calibration must have shape [n, ${want.slice(1).join(', ')}] with n >= 1 to match the model input, got [${x.shape.join(', ')}]`);
+    throw new Error(
+      `${fn}: calibration must have shape [n, ${want.slice(1).join(', ')}] with n >= 1 to match the model input, got [${x.shape.join(', ')}]`,
+    );
   }
   if (x.dtype !== 'float32') throw new Error(`${fn}: calibration must be float32, got ${x.dtype}`);
 }
@@ -106,11 +127,17 @@ export async function checkFiniteCalibration(x: tf.Tensor, fn: string): Promise<
   const flag = tf.tidy(() => tf.all(tf.isFinite(x)));
   const ok = (await flag.data())[0];
   flag.dispose();
-  if (!ok) throw new RangeError(`${fn}: calibration inputs must be finite (they hold NaN or ±Infinity); nothing was pruned`);
+  if (!ok)
+    throw new RangeError(`${fn}: calibration inputs must be finite (they hold NaN or ±Infinity); nothing was pruned`);
 }
 
 /** The inputs of each target layer on `x`, row-major `[rows, inputDim]` (rows = samples x positions); one read per batch and layer. @internal */
-export async function layerInputs(model: LayersModel, targets: TargetLayer[], x: tf.Tensor, batchSize: number): Promise<Map<string, Float32Array>> {
+export async function layerInputs(
+  model: LayersModel,
+  targets: TargetLayer[],
+  x: tf.Tensor,
+  batchSize: number,
+): Promise<Map<string, Float32Array>> {
   const probe = tfl.model({ inputs: model.inputs, outputs: targets.map((t) => t.layer.input as tfl.SymbolicTensor) });
   const parts = targets.map(() => [] as Float32Array[]);
   for (let b = 0; b < x.shape[0]!; b += batchSize) {
@@ -119,7 +146,8 @@ export async function layerInputs(model: LayersModel, targets: TargetLayer[], x:
       return Array.isArray(o) ? o : [o];
     });
     try {
-      for (let k = 0; k < outs.length; k++) parts[k]!.push(Float32Array.from((await inputRows(targets[k]!, outs[k]!)).data));
+      for (let k = 0; k < outs.length; k++)
+        parts[k]!.push(Float32Array.from((await inputRows(targets[k]!, outs[k]!)).data));
     } finally {
       tf.dispose(outs);
     }

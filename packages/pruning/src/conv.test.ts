@@ -11,11 +11,21 @@ import { resolveTargets } from './targets.js';
 
 useBackend('cpu');
 
-function convModel(seed: number, conv: { padding: 'same' | 'valid'; strides: number; dilationRate: number }): tfl.LayersModel {
+function convModel(
+  seed: number,
+  conv: { padding: 'same' | 'valid'; strides: number; dilationRate: number },
+): tfl.LayersModel {
   const rng = createRng(seed);
   const m = tfl.sequential({
     layers: [
-      tfl.layers.conv2d({ inputShape: [7, 6, 3], filters: 5, kernelSize: [3, 2], activation: 'relu', name: 'conv', ...conv }),
+      tfl.layers.conv2d({
+        inputShape: [7, 6, 3],
+        filters: 5,
+        kernelSize: [3, 2],
+        activation: 'relu',
+        name: 'conv',
+        ...conv,
+      }),
       tfl.layers.flatten(),
       tfl.layers.dense({ units: 4, name: 'head' }),
     ],
@@ -40,7 +50,12 @@ describe('Conv2D targets', () => {
       const layer = model.getLayer('conv');
       const x = createRng(2).normalTensor([2, 7, 6, 3]);
       const [k, b] = layer.getWeights();
-      const want = tf.tidy(() => tf.add(tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, conv.strides, conv.padding, 'NHWC', conv.dilationRate), b!));
+      const want = tf.tidy(() =>
+        tf.add(
+          tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, conv.strides, conv.padding, 'NHWC', conv.dilationRate),
+          b!,
+        ),
+      );
       const t = resolveTargets(model, 'conv')[0]!;
       expect([t.inDim, t.outDim]).toEqual([18, 5]);
       const p = im2col(x.dataSync() as Float32Array, [2, 7, 6, 3], t.conv!);
@@ -54,7 +69,9 @@ describe('Conv2D targets', () => {
   }
 
   it('convOutputSize by hand: 7x6 input, 3x2 kernel, valid, stride 2 -> ceil(5/2) x ceil(5/2) = 3x3', async () => {
-    expect(convOutputSize(7, 6, { kh: 3, kw: 2, strideH: 2, strideW: 2, dilationH: 1, dilationW: 1, padding: 'valid' })).toEqual([3, 3]);
+    expect(
+      convOutputSize(7, 6, { kh: 3, kw: 2, strideH: 2, strideW: 2, dilationH: 1, dilationW: 1, padding: 'valid' }),
+    ).toEqual([3, 3]);
   });
 
   it('calibration Gram of a conv layer is P^T P over its patches; pruning works on conv kernels', async () => {
@@ -81,7 +98,12 @@ describe('Conv2D targets', () => {
     const kd = k.dataSync();
     m.forEach((v, i) => v === 0 && expect(kd[i]).toBe(0));
 
-    const ic = await pruneICBS(convModel(3, { padding: 'same', strides: 1, dilationRate: 1 }), { density: 0.25, calibration: x, steps: 40, blockSize: 8 });
+    const ic = await pruneICBS(convModel(3, { padding: 'same', strides: 1, dilationRate: 1 }), {
+      density: 0.25,
+      calibration: x,
+      steps: 40,
+      blockSize: 8,
+    });
     expect(ic.details!.conv!.objective!).toBeLessThanOrEqual(ic.details!.conv!.initialObjective!);
     expect(ic.layers.map((l) => l.density)).toEqual(w.layers.map((l) => l.density));
     const mm = convModel(5, { padding: 'valid', strides: 1, dilationRate: 1 });

@@ -15,16 +15,19 @@ export interface ConvGeometry {
 export function convGeometry(config: Record<string, unknown>, name: string): ConvGeometry {
   const pair = (v: unknown, what: string): [number, number] => {
     const a = typeof v === 'number' ? [v, v] : Array.isArray(v) ? v : null;
-    if (!a || a.length !== 2 || !a.every((e) => Number.isInteger(e) && e >= 1)) throw new Error(`layers: Conv2D '${name}' has an unsupported ${what} ${describe(v)}`);
+    if (!a || a.length !== 2 || !a.every((e) => Number.isInteger(e) && e >= 1))
+      throw new Error(`layers: Conv2D '${name}' has an unsupported ${what} ${describe(v)}`);
     return [a[0]!, a[1]!];
   };
   const [kh, kw] = pair(config.kernelSize, 'kernelSize');
   const [strideH, strideW] = pair(config.strides ?? 1, 'strides');
   const [dilationH, dilationW] = pair(config.dilationRate ?? 1, 'dilationRate');
   const padding = config.padding ?? 'valid';
-  if (padding !== 'same' && padding !== 'valid') throw new Error(`layers: Conv2D '${name}' has padding ${describe(padding)}; only 'same' and 'valid' are supported`);
+  if (padding !== 'same' && padding !== 'valid')
+    throw new Error(`layers: Conv2D '${name}' has padding ${describe(padding)}; only 'same' and 'valid' are supported`);
   const fmt = config.dataFormat ?? 'channelsLast';
-  if (fmt !== 'channelsLast') throw new Error(`layers: Conv2D '${name}' uses dataFormat ${describe(fmt)}; only 'channelsLast' is supported`);
+  if (fmt !== 'channelsLast')
+    throw new Error(`layers: Conv2D '${name}' uses dataFormat ${describe(fmt)}; only 'channelsLast' is supported`);
   return { kh, kw, strideH, strideW, dilationH, dilationW, padding };
 }
 
@@ -42,9 +45,14 @@ export function convOutputSize(h: number, w: number, g: ConvGeometry): [number, 
  * `[kh * kw * cin, cout]`. So `patches @ kernel` equals the convolution (before bias). Zero padding
  * follows TensorFlow's 'same' rule (the extra row or column goes to the bottom or right).
  */
-export function im2col(x: Float32Array, shape: [number, number, number, number], g: ConvGeometry): { data: Float32Array; rows: number; outH: number; outW: number } {
+export function im2col(
+  x: Float32Array,
+  shape: [number, number, number, number],
+  g: ConvGeometry,
+): { data: Float32Array; rows: number; outH: number; outW: number } {
   const [n, h, w, c] = shape;
-  if (x.length !== n * h * w * c) throw new Error(`im2col: x must hold n * h * w * c = ${n * h * w * c} values, got ${x.length}`);
+  if (x.length !== n * h * w * c)
+    throw new Error(`im2col: x must hold n * h * w * c = ${n * h * w * c} values, got ${x.length}`);
   const [outH, outW] = convOutputSize(h, w, g);
   const eh = (g.kh - 1) * g.dilationH + 1;
   const ew = (g.kw - 1) * g.dilationW + 1;

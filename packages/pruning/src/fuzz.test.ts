@@ -3,7 +3,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRng } from '@blockwise/tensor';
 import { describeBackends } from '@blockwise/tensor/testing';
-import { accumulateLayerStats, createLayerStats, inputNorms, layerHessian, layerStatsFromInputs, reconstructionError } from './calibration.js';
+import {
+  accumulateLayerStats,
+  createLayerStats,
+  inputNorms,
+  layerHessian,
+  layerStatsFromInputs,
+  reconstructionError,
+} from './calibration.js';
 import { collectCalibration } from './collect.js';
 import { createGradualPruner, polynomialDensitySchedule } from './gradual.js';
 import { icbsObjective, icbsPrune } from './icbs.js';
@@ -65,44 +72,186 @@ function rawCases(bad: unknown, i: number): Case[] {
   const magnitudeCheck = (out: unknown): void => {
     // Only a finite element (1e30, 2^40, ...) may pass; the mask must equal the reference on those weights.
     expect(finiteBig).toBe(true);
-    expect(Array.from(out as Uint8Array)).toEqual(Array.from(referenceMagnitude(wBad.data, Math.floor(IN * OUT * 0.5))));
+    expect(Array.from(out as Uint8Array)).toEqual(
+      Array.from(referenceMagnitude(wBad.data, Math.floor(IN * OUT * 0.5))),
+    );
   };
   return [
     { fn: 'magnitudeMask', arg: 'weights', call: () => magnitudeMask(wBad, { density: 0.5 }), check: magnitudeCheck },
-    { fn: 'magnitudeMask', arg: 'density', call: () => magnitudeMask(w, { density: bad as number }), check: () => expect([0, 1]).toContain(bad) },
+    {
+      fn: 'magnitudeMask',
+      arg: 'density',
+      call: () => magnitudeMask(w, { density: bad as number }),
+      check: () => expect([0, 1]).toContain(bad),
+    },
     { fn: 'magnitudeMask', arg: 'unknown option "densty"', call: () => magnitudeMask(w, { densty: 0.5 } as never) },
     { fn: 'magnitudeMask', arg: 'options must be an object', call: () => magnitudeMask(w, null as never) },
-    { fn: 'globalMagnitudeMasks', arg: 'weights', call: () => globalMagnitudeMasks([w, wBad], { density: 0.5 }), check: () => expect(finiteBig).toBe(true) },
-    { fn: 'globalMagnitudeMasks', arg: 'sparsity', call: () => globalMagnitudeMasks([w], { sparsity: bad as number }), check: () => expect([0, 1]).toContain(bad) },
-    { fn: 'wandaScores', arg: 'inputNorms', call: () => wandaScores(w, withElement(norms, i, num)), check: (o) => expect(num >= 0 && Number.isFinite(num) && [...(o as Float64Array)].every(Number.isFinite)).toBe(true) },
-    { fn: 'wandaMask', arg: 'weights', call: () => wandaMask(wBad, norms, { density: 0.5 }), check: () => expect(finiteBig).toBe(true) },
+    {
+      fn: 'globalMagnitudeMasks',
+      arg: 'weights',
+      call: () => globalMagnitudeMasks([w, wBad], { density: 0.5 }),
+      check: () => expect(finiteBig).toBe(true),
+    },
+    {
+      fn: 'globalMagnitudeMasks',
+      arg: 'sparsity',
+      call: () => globalMagnitudeMasks([w], { sparsity: bad as number }),
+      check: () => expect([0, 1]).toContain(bad),
+    },
+    {
+      fn: 'wandaScores',
+      arg: 'inputNorms',
+      call: () => wandaScores(w, withElement(norms, i, num)),
+      check: (o) =>
+        expect(num >= 0 && Number.isFinite(num) && [...(o as Float64Array)].every(Number.isFinite)).toBe(true),
+    },
+    {
+      fn: 'wandaMask',
+      arg: 'weights',
+      call: () => wandaMask(wBad, norms, { density: 0.5 }),
+      check: () => expect(finiteBig).toBe(true),
+    },
     { fn: 'wandaMask', arg: 'group', call: () => wandaMask(w, norms, { density: 0.5, group: bad as never }) },
-    { fn: 'wandaMask', arg: 'nm', call: () => wandaMask(w, norms, { nm: { n: bad as number, m: 4 } }), check: () => expect([1, true]).toContain(bad) },
-    { fn: 'sparseGPTPrune', arg: 'hessian', call: () => sparseGPTPrune(w, withElement(H, i, num) as Float64Array, { density: 0.5 }), check: (o) => expectFiniteWeights(o, finiteBig) },
-    { fn: 'sparseGPTPrune', arg: 'blockSize', call: () => sparseGPTPrune(w, H, { density: 0.5, blockSize: bad as number }), check: (o) => expectFiniteWeights(o, true) },
-    { fn: 'sparseGPTPrune', arg: 'damp', call: () => sparseGPTPrune(w, H, { density: 0.5, damp: bad as number }), check: (o) => expectFiniteWeights(o, true) },
-    { fn: 'sparseGPTPrune', arg: 'weights', call: () => sparseGPTPrune(wBad, H, { density: 0.5 }), check: (o) => expectFiniteWeights(o, finiteBig) },
-    { fn: 'icbsPrune', arg: 'hessian', call: () => icbsPrune(w, { initialMask: mask, hessian: withElement(H, i, num) as Float64Array, steps: 3 }), check: (o) => expectICBS(o, finiteBig) },
-    { fn: 'icbsPrune', arg: 'steps', call: () => icbsPrune(w, { initialMask: mask, hessian: H, steps: bad as number }), check: (o) => expectICBS(o, true) },
-    { fn: 'icbsPrune', arg: 'blockSize', call: () => icbsPrune(w, { initialMask: mask, hessian: H, steps: 3, blockSize: bad as number }), check: (o) => expectICBS(o, true) },
-    { fn: 'icbsPrune', arg: 'gradient', call: () => icbsPrune(w, { initialMask: mask, hessian: H, steps: 3, gradient: withElement(W, i, num) as Float32Array }), check: (o) => expectICBS(o, finiteBig) },
-    { fn: 'icbsPrune', arg: 'unknown option "step"', call: () => icbsPrune(w, { initialMask: mask, hessian: H, step: 3 } as never) },
-    { fn: 'icbsPrune', arg: 'initialMask', call: () => icbsPrune(w, { initialMask: Uint8Array.from(mask, (v, k) => (k === i % mask.length ? 7 : v)), hessian: H }) },
-    { fn: 'icbsObjective', arg: 'hessian', call: () => icbsObjective(w, mask, withElement(H, i, num) as Float64Array), check: (o) => expect(Number.isFinite(o) && finiteBig).toBe(true) },
-    { fn: 'createLayerStats', arg: 'inputDim', call: () => createLayerStats(bad as number), check: () => expect(finiteBig && Number.isInteger(bad) && (bad as number) >= 1).toBe(true) },
-    { fn: 'accumulateLayerStats', arg: 'calibration inputs', call: () => accumulateLayerStats(createLayerStats(IN), withElement(X, i, num) as Float32Array, 20), check: () => expect(finiteBig).toBe(true) },
-    { fn: 'accumulateLayerStats', arg: 'rows', call: () => accumulateLayerStats(createLayerStats(IN), X, bad as number) },
-    { fn: 'layerStatsFromInputs', arg: 'inputDim', call: () => layerStatsFromInputs(X, 20, bad as number), check: () => expect(bad === 8 || bad === 1.5).toBe(false) },
-    { fn: 'reconstructionError', arg: 'after', call: () => reconstructionError(W, withElement(W, i, num) as Float32Array, IN, OUT, H), check: (o) => expect(Number.isFinite(o) && finiteBig).toBe(true) },
-    { fn: 'reconstructionError', arg: 'hessian', call: () => reconstructionError(W, W, IN, OUT, withElement(H, i, num) as Float64Array), check: (o) => expect(o === 0 && finiteBig).toBe(true) },
+    {
+      fn: 'wandaMask',
+      arg: 'nm',
+      call: () => wandaMask(w, norms, { nm: { n: bad as number, m: 4 } }),
+      check: () => expect([1, true]).toContain(bad),
+    },
+    {
+      fn: 'sparseGPTPrune',
+      arg: 'hessian',
+      call: () => sparseGPTPrune(w, withElement(H, i, num) as Float64Array, { density: 0.5 }),
+      check: (o) => expectFiniteWeights(o, finiteBig),
+    },
+    {
+      fn: 'sparseGPTPrune',
+      arg: 'blockSize',
+      call: () => sparseGPTPrune(w, H, { density: 0.5, blockSize: bad as number }),
+      check: (o) => expectFiniteWeights(o, true),
+    },
+    {
+      fn: 'sparseGPTPrune',
+      arg: 'damp',
+      call: () => sparseGPTPrune(w, H, { density: 0.5, damp: bad as number }),
+      check: (o) => expectFiniteWeights(o, true),
+    },
+    {
+      fn: 'sparseGPTPrune',
+      arg: 'weights',
+      call: () => sparseGPTPrune(wBad, H, { density: 0.5 }),
+      check: (o) => expectFiniteWeights(o, finiteBig),
+    },
+    {
+      fn: 'icbsPrune',
+      arg: 'hessian',
+      call: () => icbsPrune(w, { initialMask: mask, hessian: withElement(H, i, num) as Float64Array, steps: 3 }),
+      check: (o) => expectICBS(o, finiteBig),
+    },
+    {
+      fn: 'icbsPrune',
+      arg: 'steps',
+      call: () => icbsPrune(w, { initialMask: mask, hessian: H, steps: bad as number }),
+      check: (o) => expectICBS(o, true),
+    },
+    {
+      fn: 'icbsPrune',
+      arg: 'blockSize',
+      call: () => icbsPrune(w, { initialMask: mask, hessian: H, steps: 3, blockSize: bad as number }),
+      check: (o) => expectICBS(o, true),
+    },
+    {
+      fn: 'icbsPrune',
+      arg: 'gradient',
+      call: () =>
+        icbsPrune(w, { initialMask: mask, hessian: H, steps: 3, gradient: withElement(W, i, num) as Float32Array }),
+      check: (o) => expectICBS(o, finiteBig),
+    },
+    {
+      fn: 'icbsPrune',
+      arg: 'unknown option "step"',
+      call: () => icbsPrune(w, { initialMask: mask, hessian: H, step: 3 } as never),
+    },
+    {
+      fn: 'icbsPrune',
+      arg: 'initialMask',
+      call: () =>
+        icbsPrune(w, { initialMask: Uint8Array.from(mask, (v, k) => (k === i % mask.length ? 7 : v)), hessian: H }),
+    },
+    {
+      fn: 'icbsObjective',
+      arg: 'hessian',
+      call: () => icbsObjective(w, mask, withElement(H, i, num) as Float64Array),
+      check: (o) => expect(Number.isFinite(o) && finiteBig).toBe(true),
+    },
+    {
+      fn: 'createLayerStats',
+      arg: 'inputDim',
+      call: () => createLayerStats(bad as number),
+      check: () => expect(finiteBig && Number.isInteger(bad) && (bad as number) >= 1).toBe(true),
+    },
+    {
+      fn: 'accumulateLayerStats',
+      arg: 'calibration inputs',
+      call: () => accumulateLayerStats(createLayerStats(IN), withElement(X, i, num) as Float32Array, 20),
+      check: () => expect(finiteBig).toBe(true),
+    },
+    {
+      fn: 'accumulateLayerStats',
+      arg: 'rows',
+      call: () => accumulateLayerStats(createLayerStats(IN), X, bad as number),
+    },
+    {
+      fn: 'layerStatsFromInputs',
+      arg: 'inputDim',
+      call: () => layerStatsFromInputs(X, 20, bad as number),
+      check: () => expect(bad === 8 || bad === 1.5).toBe(false),
+    },
+    {
+      fn: 'reconstructionError',
+      arg: 'after',
+      call: () => reconstructionError(W, withElement(W, i, num) as Float32Array, IN, OUT, H),
+      check: (o) => expect(Number.isFinite(o) && finiteBig).toBe(true),
+    },
+    {
+      fn: 'reconstructionError',
+      arg: 'hessian',
+      call: () => reconstructionError(W, W, IN, OUT, withElement(H, i, num) as Float64Array),
+      check: (o) => expect(o === 0 && finiteBig).toBe(true),
+    },
     { fn: 'weightMatrix', arg: 'inDim', call: () => weightMatrix(W, bad as number, OUT) },
     { fn: 'maskDensity', arg: 'mask', call: () => maskDensity(bad as never) },
-    { fn: 'applyMask', arg: 'weights', call: () => applyMask(wBad, mask), check: (o) => expect([...(o as Float32Array)].every(Number.isFinite) && finiteBig).toBe(true) },
-    { fn: 'encodeMasks', arg: "masks['a']", call: () => encodeMasks({ a: { shape: [2, bad as number], mask: new Uint8Array(4) } }), check: () => expect(bad).toBe(2) },
-    { fn: 'decodeMasks', arg: 'bitOffset', call: () => decodeMasks([{ name: 'a', shape: [2, 2], bitOffset: bad as number }], new ArrayBuffer(1)), check: () => expect(bad).toBe(0) },
+    {
+      fn: 'applyMask',
+      arg: 'weights',
+      call: () => applyMask(wBad, mask),
+      check: (o) => expect([...(o as Float32Array)].every(Number.isFinite) && finiteBig).toBe(true),
+    },
+    {
+      fn: 'encodeMasks',
+      arg: "masks['a']",
+      call: () => encodeMasks({ a: { shape: [2, bad as number], mask: new Uint8Array(4) } }),
+      check: () => expect(bad).toBe(2),
+    },
+    {
+      fn: 'decodeMasks',
+      arg: 'bitOffset',
+      call: () => decodeMasks([{ name: 'a', shape: [2, 2], bitOffset: bad as number }], new ArrayBuffer(1)),
+      check: () => expect(bad).toBe(0),
+    },
     { fn: 'masksFromJSON', arg: 'json', call: () => masksFromJSON(bad as never) },
-    { fn: 'polynomialDensitySchedule', arg: 'finalDensity', call: () => polynomialDensitySchedule({ finalDensity: bad as number, endStep: 5 }), check: () => expect([0, 1]).toContain(bad) },
-    { fn: 'polynomialDensitySchedule', arg: 'power', call: () => polynomialDensitySchedule({ finalDensity: 0.5, endStep: 5, power: bad as number }), check: () => expect(bad).toBe(1.5) },
+    {
+      fn: 'polynomialDensitySchedule',
+      arg: 'finalDensity',
+      call: () => polynomialDensitySchedule({ finalDensity: bad as number, endStep: 5 }),
+      check: () => expect([0, 1]).toContain(bad),
+    },
+    {
+      fn: 'polynomialDensitySchedule',
+      arg: 'power',
+      call: () => polynomialDensitySchedule({ finalDensity: 0.5, endStep: 5, power: bad as number }),
+      check: () => expect(bad).toBe(1.5),
+    },
   ];
 }
 
@@ -128,7 +277,9 @@ function expectNamedError(fn: () => unknown, c: Case): unknown {
   } catch (e) {
     expect(e).toBeInstanceOf(Error);
     const msg = (e as Error).message;
-    expect(msg, `${c.fn} error names the function`).toContain(c.fn === 'masksFromJSON' || c.fn === 'decodeMasks' ? c.fn.slice(0, 5) : c.fn);
+    expect(msg, `${c.fn} error names the function`).toContain(
+      c.fn === 'masksFromJSON' || c.fn === 'decodeMasks' ? c.fn.slice(0, 5) : c.fn,
+    );
     expect(msg.toLowerCase(), `${c.fn} error names ${c.arg}: ${msg}`).toContain(c.arg.toLowerCase());
     return undefined;
   }
@@ -152,7 +303,9 @@ describe('fuzz: raw-matrix entry points', () => {
   it('non-finite weights, Hessians and inputs always throw', () => {
     fc.assert(
       fc.property(fc.constantFrom(...NONFINITE), fc.nat(1000), fc.nat(6), (bad, i, k) => {
-        const c = rawCases(bad, i).filter((x) => x.check && ['weights', 'hessian', 'gradient', 'calibration inputs', 'after'].includes(x.arg))[k]!;
+        const c = rawCases(bad, i).filter(
+          (x) => x.check && ['weights', 'hessian', 'gradient', 'calibration inputs', 'after'].includes(x.arg),
+        )[k]!;
         expect(() => c.call()).toThrow();
       }),
       { seed: 42, numRuns: 60 },
@@ -189,18 +342,63 @@ function modelCases(bad: unknown, m: ReturnType<typeof smallModel>, badX: tf.Ten
     { fn: 'pruneMagnitude', arg: 'options must be an object', call: () => pruneMagnitude(model, null as never) },
     { fn: 'pruneMagnitude', arg: 'scope', call: () => pruneMagnitude(model, { density: 0.5, scope: bad as never }) },
     { fn: 'pruneWanda', arg: 'calibration', call: () => pruneWanda(model, { density: 0.5, calibration: badX }) },
-    { fn: 'pruneWanda', arg: 'batchSize', call: () => pruneWanda(model, { density: 0.5, calibration: x, batchSize: bad as number }) },
-    { fn: 'pruneWanda', arg: 'unknown option "batchsize"', call: () => pruneWanda(model, { density: 0.5, calibration: x, batchsize: 4 } as never) },
-    { fn: 'pruneSparseGPT', arg: 'damp', call: () => pruneSparseGPT(model, { density: 0.5, calibration: x, damp: bad as number }) },
-    { fn: 'pruneSparseGPT', arg: 'calibration', call: () => pruneSparseGPT(model, { density: 0.5, calibration: badX }) },
-    { fn: 'pruneICBS', arg: 'steps', call: () => pruneICBS(model, { density: 0.5, calibration: x, steps: bad as number }) },
-    { fn: 'pruneICBS', arg: 'sequential', call: () => pruneICBS(model, { density: 0.5, calibration: x, steps: 2, sequential: bad as never }) },
-    { fn: 'pruneICBS', arg: 'calibration', call: () => pruneICBS(model, { density: 0.5, calibration: badX, steps: 2 }) },
+    {
+      fn: 'pruneWanda',
+      arg: 'batchSize',
+      call: () => pruneWanda(model, { density: 0.5, calibration: x, batchSize: bad as number }),
+    },
+    {
+      fn: 'pruneWanda',
+      arg: 'unknown option "batchsize"',
+      call: () => pruneWanda(model, { density: 0.5, calibration: x, batchsize: 4 } as never),
+    },
+    {
+      fn: 'pruneSparseGPT',
+      arg: 'damp',
+      call: () => pruneSparseGPT(model, { density: 0.5, calibration: x, damp: bad as number }),
+    },
+    {
+      fn: 'pruneSparseGPT',
+      arg: 'calibration',
+      call: () => pruneSparseGPT(model, { density: 0.5, calibration: badX }),
+    },
+    {
+      fn: 'pruneICBS',
+      arg: 'steps',
+      call: () => pruneICBS(model, { density: 0.5, calibration: x, steps: bad as number }),
+    },
+    {
+      fn: 'pruneICBS',
+      arg: 'sequential',
+      call: () => pruneICBS(model, { density: 0.5, calibration: x, steps: 2, sequential: bad as never }),
+    },
+    {
+      fn: 'pruneICBS',
+      arg: 'calibration',
+      call: () => pruneICBS(model, { density: 0.5, calibration: badX, steps: 2 }),
+    },
     { fn: 'collectCalibration', arg: 'calibration', call: () => collectCalibration(model, badX) },
-    { fn: 'collectCalibration', arg: 'maxGramBytes', call: () => collectCalibration(model, x, { maxGramBytes: bad as number }) },
-    { fn: 'createGradualPruner', arg: 'frequency', call: () => createGradualPruner(model, { finalDensity: 0.5, endStep: 4, frequency: bad as number }) },
-    { fn: 'createGradualPruner', arg: 'unknown option "endstep"', call: () => createGradualPruner(model, { finalDensity: 0.5, endstep: 4 } as never) },
-    { fn: 'applyMasks', arg: "masks['hidden1']", call: () => applyMasks(model, { hidden1: { shape: [16, 12], mask: new Uint8Array(bad === 1e30 ? 5 : 192).fill(2) } }) },
+    {
+      fn: 'collectCalibration',
+      arg: 'maxGramBytes',
+      call: () => collectCalibration(model, x, { maxGramBytes: bad as number }),
+    },
+    {
+      fn: 'createGradualPruner',
+      arg: 'frequency',
+      call: () => createGradualPruner(model, { finalDensity: 0.5, endStep: 4, frequency: bad as number }),
+    },
+    {
+      fn: 'createGradualPruner',
+      arg: 'unknown option "endstep"',
+      call: () => createGradualPruner(model, { finalDensity: 0.5, endstep: 4 } as never),
+    },
+    {
+      fn: 'applyMasks',
+      arg: "masks['hidden1']",
+      call: () =>
+        applyMasks(model, { hidden1: { shape: [16, 12], mask: new Uint8Array(bad === 1e30 ? 5 : 192).fill(2) } }),
+    },
   ];
 }
 
@@ -226,20 +424,29 @@ describeBackends(['cpu', 'wasm'], (backend) => {
       const before = await Promise.all(m.model.getWeights().map((w) => w.data()));
       const count = modelCases(0, m, m.x).length;
       await fc.assert(
-        fc.asyncProperty(fc.nat(count - 1), fc.constantFrom(...BAD.filter((b) => ![0, 1e30, 2 ** 40].includes(b as number))), fc.nat(5), async (k, bad, kind) => {
-          const badX = badCalibration(kind);
-          const c = modelCases(bad, m, badX)[k]!;
-          try {
-            await c.call();
-            throw new Error(`${c.fn} with a bad ${c.arg} (${String(bad)}) did not throw`);
-          } catch (e) {
-            const msg = (e as Error).message;
-            expect(msg).toContain(c.fn === 'collectCalibration' || c.fn === 'applyMasks' || c.fn === 'createGradualPruner' ? c.fn.slice(0, 5) : c.fn);
-            expect(msg.toLowerCase(), msg).toContain(c.arg.toLowerCase());
-          } finally {
-            badX.dispose();
-          }
-        }),
+        fc.asyncProperty(
+          fc.nat(count - 1),
+          fc.constantFrom(...BAD.filter((b) => ![0, 1e30, 2 ** 40].includes(b as number))),
+          fc.nat(5),
+          async (k, bad, kind) => {
+            const badX = badCalibration(kind);
+            const c = modelCases(bad, m, badX)[k]!;
+            try {
+              await c.call();
+              throw new Error(`${c.fn} with a bad ${c.arg} (${String(bad)}) did not throw`);
+            } catch (e) {
+              const msg = (e as Error).message;
+              expect(msg).toContain(
+                c.fn === 'collectCalibration' || c.fn === 'applyMasks' || c.fn === 'createGradualPruner'
+                  ? c.fn.slice(0, 5)
+                  : c.fn,
+              );
+              expect(msg.toLowerCase(), msg).toContain(c.arg.toLowerCase());
+            } finally {
+              badX.dispose();
+            }
+          },
+        ),
         { seed: 42, numRuns: 40 },
       );
       // Every refusal happened before a weight changed.

@@ -16,8 +16,12 @@ describe('polynomialDensitySchedule', () => {
     expect(d(10)).toBe(1);
     expect(d(20)).toBeCloseTo(0.2, 12);
     expect(d(99)).toBeCloseTo(0.2, 12);
-    expect(() => polynomialDensitySchedule({ finalDensity: 1.5, endStep: 3 })).toThrow(/finalDensity must be a number in \[0, 1\]/);
-    expect(() => polynomialDensitySchedule({ finalDensity: 0.5, startStep: 5, endStep: 5 })).toThrow(/endStep must be an integer > startStep = 5/);
+    expect(() => polynomialDensitySchedule({ finalDensity: 1.5, endStep: 3 })).toThrow(
+      /finalDensity must be a number in \[0, 1\]/,
+    );
+    expect(() => polynomialDensitySchedule({ finalDensity: 0.5, startStep: 5, endStep: 5 })).toThrow(
+      /endStep must be an integer > startStep = 5/,
+    );
   });
 });
 
@@ -41,14 +45,31 @@ describe('createGradualPruner', () => {
     const k = model.getLayer('hidden1').getWeights()[0]!.dataSync();
     (await pruner.readMasks())!.hidden1!.mask.forEach((m, i) => m === 0 && expect(Math.abs(k[i]!)).toBe(0));
     const final = await pruner.finalize();
-    expect(pruner.density).toBeCloseTo((192 - Math.floor(192 * 0.75) + 96 - Math.floor(96 * 0.75) + 32 - Math.floor(32 * 0.75)) / 320, 12); // still known after finalize
+    expect(pruner.density).toBeCloseTo(
+      (192 - Math.floor(192 * 0.75) + 96 - Math.floor(96 * 0.75) + 32 - Math.floor(32 * 0.75)) / 320,
+      12,
+    ); // still known after finalize
     expect(final.hidden2!.mask.reduce((s, v) => s + v, 0)).toBe(96 - Math.floor(96 * 0.75));
     expect(() => pruner.step()).toThrow(/already finalized/);
     // A sparsity schedule from @blockwise/schedules works as well: linear 0 -> 0.5 over 4 steps.
-    const p2 = createGradualPruner(smallModel(3).model, { finalDensity: 0.5, endStep: 4, sparsitySchedule: linearSchedule({ initValue: 0, endValue: 0.5, transitionSteps: 4 }) });
+    const p2 = createGradualPruner(smallModel(3).model, {
+      finalDensity: 0.5,
+      endStep: 4,
+      sparsitySchedule: linearSchedule({ initValue: 0, endValue: 0.5, transitionSteps: 4 }),
+    });
     p2.step(2);
-    expect(p2.density).toBeCloseTo(1 - (Math.floor(192 * 0.25) + Math.floor(96 * 0.25) + Math.floor(32 * 0.25)) / 320, 12);
-    expect(() => createGradualPruner(smallModel(3).model, { finalDensity: 0.5, endStep: 4, schedule: () => 1, sparsitySchedule: () => 0 })).toThrow(/not both/);
+    expect(p2.density).toBeCloseTo(
+      1 - (Math.floor(192 * 0.25) + Math.floor(96 * 0.25) + Math.floor(32 * 0.25)) / 320,
+      12,
+    );
+    expect(() =>
+      createGradualPruner(smallModel(3).model, {
+        finalDensity: 0.5,
+        endStep: 4,
+        schedule: () => 1,
+        sparsitySchedule: () => 0,
+      }),
+    ).toThrow(/not both/);
     tf.dispose([x, y]);
   });
 });

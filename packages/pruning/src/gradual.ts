@@ -26,18 +26,40 @@ export interface PolynomialDensityOptions {
  * `polynomialSchedule` of @blockwise/schedules. Returns density = 1 - s_t.
  */
 export function polynomialDensitySchedule(options: PolynomialDensityOptions): (step: number) => number {
-  if (options === undefined) throw new TypeError(`polynomialDensitySchedule: options are required ({ finalDensity, endStep }), got undefined`);
-  const opts = checkOptions('polynomialDensitySchedule', options, ['initialDensity', 'finalDensity', 'startStep', 'endStep', 'power']);
-  if (opts.power !== undefined) checkNumber('polynomialDensitySchedule: power', opts.power, { min: 0, exclusiveMin: true, max: 100 });
+  if (options === undefined)
+    throw new TypeError(`polynomialDensitySchedule: options are required ({ finalDensity, endStep }), got undefined`);
+  const opts = checkOptions('polynomialDensitySchedule', options, [
+    'initialDensity',
+    'finalDensity',
+    'startStep',
+    'endStep',
+    'power',
+  ]);
+  if (opts.power !== undefined)
+    checkNumber('polynomialDensitySchedule: power', opts.power, { min: 0, exclusiveMin: true, max: 100 });
   const di = opts.initialDensity ?? 1;
   const df = opts.finalDensity;
   const t0 = opts.startStep ?? 0;
-  for (const [k, v] of [['initialDensity', di], ['finalDensity', df]] as const) {
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new Error(`polynomialDensitySchedule: ${k} must be a number in [0, 1] (fraction kept), got ${describe(v)}`);
+  for (const [k, v] of [
+    ['initialDensity', di],
+    ['finalDensity', df],
+  ] as const) {
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+      throw new Error(`polynomialDensitySchedule: ${k} must be a number in [0, 1] (fraction kept), got ${describe(v)}`);
   }
-  if (!Number.isInteger(t0) || t0 < 0) throw new Error(`polynomialDensitySchedule: startStep must be a non-negative integer, got ${describe(t0)}`);
-  if (!Number.isInteger(opts.endStep) || opts.endStep <= t0) throw new Error(`polynomialDensitySchedule: endStep must be an integer > startStep = ${t0}, got ${describe(opts.endStep)}`);
-  const sparsity = polynomialSchedule({ initValue: 1 - di, endValue: 1 - df, power: opts.power ?? 3, transitionSteps: opts.endStep - t0, transitionBegin: t0 });
+  if (!Number.isInteger(t0) || t0 < 0)
+    throw new Error(`polynomialDensitySchedule: startStep must be a non-negative integer, got ${describe(t0)}`);
+  if (!Number.isInteger(opts.endStep) || opts.endStep <= t0)
+    throw new Error(
+      `polynomialDensitySchedule: endStep must be an integer > startStep = ${t0}, got ${describe(opts.endStep)}`,
+    );
+  const sparsity = polynomialSchedule({
+    initValue: 1 - di,
+    endValue: 1 - df,
+    power: opts.power ?? 3,
+    transitionSteps: opts.endStep - t0,
+    transitionBegin: t0,
+  });
   return (step) => 1 - sparsity(step);
 }
 
@@ -82,7 +104,17 @@ export interface GradualPruner {
   dispose(): void;
 }
 
-const GRADUAL_KEYS = ['finalDensity', 'endStep', 'startStep', 'initialDensity', 'frequency', 'schedule', 'sparsitySchedule', 'layers', 'scope'] as const;
+const GRADUAL_KEYS = [
+  'finalDensity',
+  'endStep',
+  'startStep',
+  'initialDensity',
+  'frequency',
+  'schedule',
+  'sparsitySchedule',
+  'layers',
+  'scope',
+] as const;
 
 /**
  * Creates a {@link GradualPruner} for the model's Dense and Conv2D layers. Masks stay on the
@@ -90,16 +122,24 @@ const GRADUAL_KEYS = ['finalDensity', 'endStep', 'startStep', 'initialDensity', 
  */
 export function createGradualPruner(model: LayersModel, options: GradualPrunerOptions): GradualPruner {
   const fn = 'createGradualPruner';
-  if (options === undefined) throw new TypeError(`${fn}: options are required ({ finalDensity, endStep, ... }), got undefined`);
+  if (options === undefined)
+    throw new TypeError(`${fn}: options are required ({ finalDensity, endStep, ... }), got undefined`);
   const opts = checkOptions(fn, options, GRADUAL_KEYS);
   const targets = resolveTargets(model, opts.layers);
   const t0 = opts.startStep ?? 0;
   const frequency = checkNumber(`${fn}: frequency`, opts.frequency ?? 1, { integer: true, min: 1 });
   const scope = checkOneOf(`${fn}: scope`, opts.scope ?? 'layer', ['layer', 'global'] as const);
-  const ramp = polynomialDensitySchedule({ initialDensity: opts.initialDensity, finalDensity: opts.finalDensity, startStep: t0, endStep: opts.endStep });
-  if (opts.schedule !== undefined && opts.sparsitySchedule !== undefined) throw new Error(`${fn}: give schedule (density) or sparsitySchedule, not both`);
+  const ramp = polynomialDensitySchedule({
+    initialDensity: opts.initialDensity,
+    finalDensity: opts.finalDensity,
+    startStep: t0,
+    endStep: opts.endStep,
+  });
+  if (opts.schedule !== undefined && opts.sparsitySchedule !== undefined)
+    throw new Error(`${fn}: give schedule (density) or sparsitySchedule, not both`);
   const given = opts.schedule ?? opts.sparsitySchedule;
-  if (given !== undefined && typeof given !== 'function') throw new TypeError(`${fn}: schedule must be a function of the step, got ${describe(given)}`);
+  if (given !== undefined && typeof given !== 'function')
+    throw new TypeError(`${fn}: schedule must be a function of the step, got ${describe(given)}`);
   const sparsity = opts.sparsitySchedule;
   const schedule = opts.schedule ?? (sparsity ? (t: number) => 1 - sparsity(t) : ramp);
   const sizes = targets.map((t) => t.inDim * t.outDim);
@@ -110,7 +150,8 @@ export function createGradualPruner(model: LayersModel, options: GradualPrunerOp
   let done = false;
 
   const recompute = (density: number): void => {
-    if (typeof density !== 'number' || !(density >= 0 && density <= 1)) throw new Error(`${fn}: the schedule gave density ${describe(density)}, expected a number in [0, 1]`);
+    if (typeof density !== 'number' || !(density >= 0 && density <= 1))
+      throw new Error(`${fn}: the schedule gave density ${describe(density)}, expected a number in [0, 1]`);
     const next = tf.tidy(() => {
       const flat = targets.map((t) => tf.reshape(t.layer.getWeights()[0]!, [-1]));
       if (scope === 'global') {
@@ -156,7 +197,8 @@ export function createGradualPruner(model: LayersModel, options: GradualPrunerOp
     step(step?: number) {
       if (done) throw new Error(`GradualPruner: already finalized`);
       const s = step ?? counter;
-      if (!Number.isInteger(s) || s < 0) throw new Error(`GradualPruner.step: step must be a non-negative integer, got ${describe(s)}`);
+      if (!Number.isInteger(s) || s < 0)
+        throw new Error(`GradualPruner.step: step must be a non-negative integer, got ${describe(s)}`);
       counter = s + 1;
       const due = s >= t0 && (s <= opts.endStep ? (s - t0) % frequency === 0 || s === opts.endStep : masks === null);
       // Re-apply first, so weights pruned earlier (moved by the optimizer step) do not come back.

@@ -4,7 +4,13 @@ import type { ICBSResult, ResolvedICBS } from './icbs.js';
 import type { Mask, WeightMatrix } from './matrix.js';
 
 /** The iCBS objective without argument checks (see `icbsObjective`). @internal */
-export function objectiveOf(w: WeightMatrix, mask: Mask, hessian: Float64Array, gradient: Float32Array | undefined, gradientWeight: number): number {
+export function objectiveOf(
+  w: WeightMatrix,
+  mask: Mask,
+  hessian: Float64Array,
+  gradient: Float32Array | undefined,
+  gradientWeight: number,
+): number {
   const [inDim, outDim] = w.shape;
   const p = new Float64Array(inDim);
   let total = 0;
@@ -69,11 +75,14 @@ export class ICBSSearch {
         for (let i = 0; i < inDim; i++) this.C[i * outDim + j] = this.C[i * outDim + j]! + H[i * inDim + k]! * wk;
       }
     }
-    this.scores = o.scores ?? Float64Array.from(this.W, (v, idx) => Math.abs(v) * Math.sqrt(Math.max(0, this.hdiag(idx))));
+    this.scores =
+      o.scores ?? Float64Array.from(this.W, (v, idx) => Math.abs(v) * Math.sqrt(Math.max(0, this.hdiag(idx))));
     this.objective = objectiveOf(o.w, this.mask, H, o.gradient, o.gradientWeight);
     this.initialObjective = this.objective;
     if (!Number.isFinite(this.objective)) {
-      throw new RangeError(`icbsPrune: the objective of initialMask is ${this.objective} (weights or hessian too large for float64); rescale them`);
+      throw new RangeError(
+        `icbsPrune: the objective of initialMask is ${this.objective} (weights or hessian too large for float64); rescale them`,
+      );
     }
     this.tabu = new Float64Array(this.n).fill(-1);
     this.rowGain = new Float64Array(outDim);
@@ -108,7 +117,14 @@ export class ICBSSearch {
 
   /** The search's outcome so far. */
   result(): ICBSResult {
-    return { mask: this.mask, initialObjective: this.initialObjective, objective: this.objective, steps: this.steps, accepted: this.accepted, trace: Float64Array.from(this.trace) };
+    return {
+      mask: this.mask,
+      initialObjective: this.initialObjective,
+      objective: this.objective,
+      steps: this.steps,
+      accepted: this.accepted,
+      trace: Float64Array.from(this.trace),
+    };
   }
 
   private grad(idx: number): number {
@@ -287,7 +303,10 @@ export class ICBSSearch {
     const problem: BlockProblem = { size: m, linear, quad, ones };
     if (nm) {
       // Blocks are whole groups laid out one after another; each keeps nm.n pruned.
-      problem.groups = { id: Int32Array.from({ length: m }, (_, k) => Math.floor(k / nm.m)), ones: new Int32Array(m / nm.m).fill(nm.n) };
+      problem.groups = {
+        id: Int32Array.from({ length: m }, (_, k) => Math.floor(k / nm.m)),
+        ones: new Int32Array(m / nm.m).fill(nm.n),
+      };
     }
     return { problem, cur };
   }
@@ -297,7 +316,8 @@ export class ICBSSearch {
     const { outDim, inDim, hessian: H } = this.o;
     const { problem, cur } = this.blockProblem(block);
     const curE = blockEnergy(problem, cur);
-    const sol = this.o.solver === 'exhaustive' ? exhaustiveBlock(problem) : annealBlock(problem, this.rng, this.o.anneal, cur);
+    const sol =
+      this.o.solver === 'exhaustive' ? exhaustiveBlock(problem) : annealBlock(problem, this.rng, this.o.anneal, cur);
     const delta = sol.energy - curE;
     if (!(delta < -1e-12 * (Math.abs(this.objective) + Math.abs(curE) + 1e-300))) return 0;
     for (let k = 0; k < block.length; k++) {
@@ -326,7 +346,8 @@ export function smallestK(pool: number[], count: number, key: (idx: number) => n
   const bestKey: number[] = [];
   for (const idx of pool) {
     const k = key(idx);
-    if (best.length === count && !(k < bestKey[count - 1]! || (k === bestKey[count - 1]! && idx < best[count - 1]!))) continue;
+    if (best.length === count && !(k < bestKey[count - 1]! || (k === bestKey[count - 1]! && idx < best[count - 1]!)))
+      continue;
     let p = best.length === count ? count - 1 : best.length;
     while (p > 0 && (bestKey[p - 1]! > k || (bestKey[p - 1]! === k && best[p - 1]! > idx))) {
       if (p < count) {

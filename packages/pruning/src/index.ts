@@ -1,4 +1,12 @@
-export { weightMatrix, maskDensity, applyMask, type WeightMatrix, type Mask, type DensityOption, type NMPattern } from './matrix.js';
+export {
+  weightMatrix,
+  maskDensity,
+  applyMask,
+  type WeightMatrix,
+  type Mask,
+  type DensityOption,
+  type NMPattern,
+} from './matrix.js';
 export { magnitudeMask, globalMagnitudeMasks, type MagnitudeMaskOptions } from './magnitude.js';
 export { wandaScores, wandaMask, type WandaMaskOptions } from './wanda.js';
 export {
@@ -28,7 +36,15 @@ export {
   type PruneICBSOptions,
 } from './prune-methods.js';
 export type { PruneReport, LayerReport, PruningMasks } from './report.js';
-export { encodeMasks, decodeMasks, masksToJSON, masksFromJSON, attachMasks, masksFromModel, type MaskEntrySpec } from './masks-io.js';
+export {
+  encodeMasks,
+  decodeMasks,
+  masksToJSON,
+  masksFromJSON,
+  attachMasks,
+  masksFromModel,
+  type MaskEntrySpec,
+} from './masks-io.js';
 export {
   polynomialDensitySchedule,
   createGradualPruner,

@@ -45,8 +45,12 @@ export function magnitudeMask(w: WeightMatrix, options: MagnitudeMaskOptions): M
  * different densities while the total density is exact (floor of the total count).
  */
 export function globalMagnitudeMasks(ws: WeightMatrix[], options: DensityOption): Mask[] {
-  const opts = checkOptions('globalMagnitudeMasks', requireOptions('globalMagnitudeMasks', options), ['density', 'sparsity']);
-  if (!Array.isArray(ws) || ws.length === 0) throw new Error(`globalMagnitudeMasks: ws must be a non-empty array of weight matrices`);
+  const opts = checkOptions('globalMagnitudeMasks', requireOptions('globalMagnitudeMasks', options), [
+    'density',
+    'sparsity',
+  ]);
+  if (!Array.isArray(ws) || ws.length === 0)
+    throw new Error(`globalMagnitudeMasks: ws must be a non-empty array of weight matrices`);
   ws.forEach((w, k) => checkMatrix(w, `globalMagnitudeMasks (ws[${k}])`));
   const density = resolveDensity(opts, 'globalMagnitudeMasks');
   const scores = ws.map((w) => Float64Array.from(w.data, (v) => Math.abs(v)));
@@ -87,6 +91,8 @@ export function checkImpliedDensity(opts: DensityOption, nm: NMPattern, fn: stri
   const d = resolveDensity(opts, fn);
   const implied = 1 - nm.n / nm.m;
   if (Math.abs(d - implied) > 1e-9) {
-    throw new Error(`${fn}: density ${d} contradicts the N:M pattern ${nm.n}:${nm.m}, which implies density ${implied}; omit density or make them agree`);
+    throw new Error(
+      `${fn}: density ${d} contradicts the N:M pattern ${nm.n}:${nm.m}, which implies density ${implied}; omit density or make them agree`,
+    );
   }
 }

@@ -9,7 +9,10 @@ import { pruneMagnitude } from './prune-methods.js';
 useBackend('cpu');
 
 describe('mask serialization', () => {
-  const masks = { a: { shape: [3, 3] as [number, number], mask: Uint8Array.from([1, 0, 1, 1, 1, 0, 0, 0, 1]) }, b: { shape: [1, 2] as [number, number], mask: Uint8Array.from([0, 1]) } };
+  const masks = {
+    a: { shape: [3, 3] as [number, number], mask: Uint8Array.from([1, 0, 1, 1, 1, 0, 0, 0, 1]) },
+    b: { shape: [1, 2] as [number, number], mask: Uint8Array.from([0, 1]) },
+  };
 
   it('packs one bit per weight, LSB first, layers back to back', async () => {
     const { spec, data } = encodeMasks(masks);
@@ -28,17 +31,30 @@ describe('mask serialization', () => {
 
   it('issue 14: a damaged spec throws instead of decoding a shifted or all-zero mask', () => {
     const o = JSON.parse(masksToJSON(masks)) as { layers: { name: string; shape?: unknown; bitOffset: unknown }[] };
-    const withLayer = (k: number, patch: Record<string, unknown>): string => JSON.stringify({ ...o, layers: o.layers.map((e, i) => (i === k ? { ...e, ...patch } : e)) });
+    const withLayer = (k: number, patch: Record<string, unknown>): string =>
+      JSON.stringify({ ...o, layers: o.layers.map((e, i) => (i === k ? { ...e, ...patch } : e)) });
     // bitOffset 1 for 'a' used to decode a mask shifted by one bit (every weight moved).
-    expect(() => masksFromJSON(withLayer(0, { bitOffset: 1 }))).toThrow(/spec\[0\]\.bitOffset \(layer 'a'\) must be 0 .*got 1/);
-    expect(() => masksFromJSON(withLayer(1, { bitOffset: 16 }))).toThrow(/spec\[1\]\.bitOffset \(layer 'b'\) must be 9 .*got 16/);
+    expect(() => masksFromJSON(withLayer(0, { bitOffset: 1 }))).toThrow(
+      /spec\[0\]\.bitOffset \(layer 'a'\) must be 0 .*got 1/,
+    );
+    expect(() => masksFromJSON(withLayer(1, { bitOffset: 16 }))).toThrow(
+      /spec\[1\]\.bitOffset \(layer 'b'\) must be 9 .*got 16/,
+    );
     expect(() => masksFromJSON(withLayer(1, { bitOffset: -3 }))).toThrow(/bitOffset \(layer 'b'\) must be 9/);
-    expect(() => masksFromJSON(withLayer(0, { bitOffset: '0' }))).toThrow(/bitOffset \(layer 'a'\) must be 0 .*got "0"/);
+    expect(() => masksFromJSON(withLayer(0, { bitOffset: '0' }))).toThrow(
+      /bitOffset \(layer 'a'\) must be 0 .*got "0"/,
+    );
     // A layer without shape used to throw a TypeError from inside the decoder.
-    expect(() => masksFromJSON(withLayer(0, { shape: undefined }))).toThrow(/spec\[0\]\.shape \(layer 'a'\) must be \[inDim, outDim\], got undefined/);
+    expect(() => masksFromJSON(withLayer(0, { shape: undefined }))).toThrow(
+      /spec\[0\]\.shape \(layer 'a'\) must be \[inDim, outDim\], got undefined/,
+    );
     expect(() => masksFromJSON(withLayer(1, { name: 'a' }))).toThrow(/name 'a' appears twice/);
-    expect(() => decodeMasks(encodeMasks(masks).spec, new ArrayBuffer(5))).toThrow(/holds 5 bytes, the spec's 11 bits need exactly 2/);
-    expect(() => encodeMasks({ a: { shape: [1, 2], mask: Uint8Array.of(1, 2) } })).toThrow(/masks\['a'\]\.mask must hold only 0 and 1, got 2/);
+    expect(() => decodeMasks(encodeMasks(masks).spec, new ArrayBuffer(5))).toThrow(
+      /holds 5 bytes, the spec's 11 bits need exactly 2/,
+    );
+    expect(() => encodeMasks({ a: { shape: [1, 2], mask: Uint8Array.of(1, 2) } })).toThrow(
+      /masks\['a'\]\.mask must hold only 0 and 1, got 2/,
+    );
   });
 
   it('masks travel with the model through save and load', async () => {
@@ -46,10 +62,12 @@ describe('mask serialization', () => {
     const r = await pruneMagnitude(model, { density: 0.3 });
     attachMasks(model, r.masks);
     let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
     expect(masksFromModel(loaded)).toEqual(r.masks);
     expect(masksFromModel(smallModel().model)).toBeNull();

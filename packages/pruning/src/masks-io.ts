@@ -40,27 +40,43 @@ export function encodeMasks(masks: PruningMasks): { spec: MaskEntrySpec[]; data:
  */
 export function decodeMasks(spec: MaskEntrySpec[], data: ArrayBuffer): PruningMasks {
   if (!Array.isArray(spec)) throw new Error(`decodeMasks: spec must be an array, got ${describe(spec)}`);
-  if (!(data instanceof ArrayBuffer)) throw new Error(`decodeMasks: data must be an ArrayBuffer, got ${describe(data)}`);
+  if (!(data instanceof ArrayBuffer))
+    throw new Error(`decodeMasks: data must be an ArrayBuffer, got ${describe(data)}`);
   const bytes = new Uint8Array(data);
   const out: PruningMasks = {};
   let bits = 0;
   spec.forEach((e, k) => {
     const where = `decodeMasks: spec[${k}]`;
-    if (e === null || typeof e !== 'object') throw new Error(`${where} must be { name, shape, bitOffset }, got ${describe(e)}`);
-    if (typeof e.name !== 'string' || e.name === '') throw new Error(`${where}.name must be a non-empty string, got ${describe(e.name)}`);
+    if (e === null || typeof e !== 'object')
+      throw new Error(`${where} must be { name, shape, bitOffset }, got ${describe(e)}`);
+    if (typeof e.name !== 'string' || e.name === '')
+      throw new Error(`${where}.name must be a non-empty string, got ${describe(e.name)}`);
     if (Object.prototype.hasOwnProperty.call(out, e.name)) throw new Error(`${where}.name '${e.name}' appears twice`);
-    if (!Array.isArray(e.shape) || e.shape.length !== 2) throw new Error(`${where}.shape (layer '${e.name}') must be [inDim, outDim], got ${describe(e.shape)}`);
+    if (!Array.isArray(e.shape) || e.shape.length !== 2)
+      throw new Error(`${where}.shape (layer '${e.name}') must be [inDim, outDim], got ${describe(e.shape)}`);
     const [a, b] = e.shape;
-    if (!Number.isInteger(a) || !Number.isInteger(b) || a <= 0 || b <= 0) throw new Error(`${where}.shape (layer '${e.name}') must hold two positive integers, got [${e.shape.map(describe).join(', ')}]`);
-    if (e.bitOffset !== bits) throw new Error(`${where}.bitOffset (layer '${e.name}') must be ${bits} (the layers' bits lie back to back from 0), got ${describe(e.bitOffset)}`);
+    if (!Number.isInteger(a) || !Number.isInteger(b) || a <= 0 || b <= 0)
+      throw new Error(
+        `${where}.shape (layer '${e.name}') must hold two positive integers, got [${e.shape.map(describe).join(', ')}]`,
+      );
+    if (e.bitOffset !== bits)
+      throw new Error(
+        `${where}.bitOffset (layer '${e.name}') must be ${bits} (the layers' bits lie back to back from 0), got ${describe(e.bitOffset)}`,
+      );
     const n = a * b;
-    if (Math.ceil((bits + n) / 8) > bytes.length) throw new Error(`decodeMasks: the buffer holds ${bytes.length} bytes, too few for layer '${e.name}' (bits ${bits}..${bits + n})`);
+    if (Math.ceil((bits + n) / 8) > bytes.length)
+      throw new Error(
+        `decodeMasks: the buffer holds ${bytes.length} bytes, too few for layer '${e.name}' (bits ${bits}..${bits + n})`,
+      );
     const m = new Uint8Array(n);
     for (let i = 0; i < n; i++) m[i] = (bytes[(bits + i) >> 3]! >> ((bits + i) & 7)) & 1;
     out[e.name] = { shape: [a, b], mask: m };
     bits += n;
   });
-  if (bytes.length !== Math.ceil(bits / 8)) throw new Error(`decodeMasks: the buffer holds ${bytes.length} bytes, the spec's ${bits} bits need exactly ${Math.ceil(bits / 8)}`);
+  if (bytes.length !== Math.ceil(bits / 8))
+    throw new Error(
+      `decodeMasks: the buffer holds ${bytes.length} bytes, the spec's ${bits} bits need exactly ${Math.ceil(bits / 8)}`,
+    );
   return out;
 }
 
@@ -102,7 +118,8 @@ export function masksFromModel(model: LayersModel): PruningMasks | null {
 }
 
 function checkModel(model: LayersModel, fn: string): void {
-  if (model === null || typeof model !== 'object' || typeof model.getUserDefinedMetadata !== 'function') throw new Error(`${fn}: model must be a tf.LayersModel, got ${describe(model)}`);
+  if (model === null || typeof model !== 'object' || typeof model.getUserDefinedMetadata !== 'function')
+    throw new Error(`${fn}: model must be a tf.LayersModel, got ${describe(model)}`);
 }
 
 function fromObject(o: unknown, fn: string): PruningMasks {
@@ -115,12 +132,22 @@ function fromObject(o: unknown, fn: string): PruningMasks {
 
 /** @internal */
 export function checkMasks(masks: PruningMasks, fn: string): void {
-  if (masks === null || typeof masks !== 'object') throw new Error(`${fn}: masks must be an object of { shape, mask } by layer name, got ${describe(masks)}`);
+  if (masks === null || typeof masks !== 'object')
+    throw new Error(`${fn}: masks must be an object of { shape, mask } by layer name, got ${describe(masks)}`);
   for (const [name, m] of Object.entries(masks)) {
-    if (!m || !(m.mask instanceof Uint8Array) || !Array.isArray(m.shape) || m.shape.length !== 2 || !m.shape.every((d) => Number.isInteger(d) && d > 0) || m.mask.length !== m.shape[0] * m.shape[1]) {
+    if (
+      !m ||
+      !(m.mask instanceof Uint8Array) ||
+      !Array.isArray(m.shape) ||
+      m.shape.length !== 2 ||
+      !m.shape.every((d) => Number.isInteger(d) && d > 0) ||
+      m.mask.length !== m.shape[0] * m.shape[1]
+    ) {
       throw new Error(`${fn}: masks['${name}'] must be { shape: [inDim, outDim], mask: Uint8Array of inDim * outDim }`);
     }
-    for (let i = 0; i < m.mask.length; i++) if (m.mask[i]! > 1) throw new Error(`${fn}: masks['${name}'].mask must hold only 0 and 1, got ${m.mask[i]} at index ${i}`);
+    for (let i = 0; i < m.mask.length; i++)
+      if (m.mask[i]! > 1)
+        throw new Error(`${fn}: masks['${name}'].mask must hold only 0 and 1, got ${m.mask[i]} at index ${i}`);
   }
 }
 
@@ -130,7 +157,11 @@ function toBase64(b: Uint8Array): string {
   let s = '';
   for (let i = 0; i < b.length; i += 3) {
     const n = (b[i]! << 16) | ((b[i + 1] ?? 0) << 8) | (b[i + 2] ?? 0);
-    s += B64[(n >> 18) & 63]! + B64[(n >> 12) & 63]! + (i + 1 < b.length ? B64[(n >> 6) & 63]! : '=') + (i + 2 < b.length ? B64[n & 63]! : '=');
+    s +=
+      B64[(n >> 18) & 63]! +
+      B64[(n >> 12) & 63]! +
+      (i + 1 < b.length ? B64[(n >> 6) & 63]! : '=') +
+      (i + 2 < b.length ? B64[n & 63]! : '=');
   }
   return s;
 }
@@ -141,7 +172,11 @@ function fromBase64(s: string): Uint8Array {
   const out = new Uint8Array((s.length / 4) * 3 - pad);
   let o = 0;
   for (let i = 0; i < s.length; i += 4) {
-    const n = (B64.indexOf(s[i]!) << 18) | (B64.indexOf(s[i + 1]!) << 12) | ((B64.indexOf(s[i + 2]!) & 63) << 6) | (B64.indexOf(s[i + 3]!) & 63);
+    const n =
+      (B64.indexOf(s[i]!) << 18) |
+      (B64.indexOf(s[i + 1]!) << 12) |
+      ((B64.indexOf(s[i + 2]!) & 63) << 6) |
+      (B64.indexOf(s[i + 3]!) & 63);
     if (o < out.length) out[o++] = (n >> 16) & 255;
     if (o < out.length) out[o++] = (n >> 8) & 255;
     if (o < out.length) out[o++] = n & 255;

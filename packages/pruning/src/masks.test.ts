@@ -22,7 +22,9 @@ describe('magnitudeMask', () => {
       expect(pruned).toBe(Math.floor(240 * (1 - density)));
       let maxPruned = 0;
       let minKept = Infinity;
-      w.data.forEach((v, i) => (m[i] ? (minKept = Math.min(minKept, Math.abs(v))) : (maxPruned = Math.max(maxPruned, Math.abs(v)))));
+      w.data.forEach((v, i) =>
+        m[i] ? (minKept = Math.min(minKept, Math.abs(v))) : (maxPruned = Math.max(maxPruned, Math.abs(v))),
+      );
       expect(maxPruned).toBeLessThanOrEqual(minKept);
     }
   });
@@ -33,7 +35,11 @@ describe('magnitudeMask', () => {
   });
 
   it('N:M: every group of m inputs of every output unit has exactly n zeros', () => {
-    for (const [n, m] of [[2, 4], [4, 8], [1, 4]] as const) {
+    for (const [n, m] of [
+      [2, 4],
+      [4, 8],
+      [1, 4],
+    ] as const) {
       const mask = magnitudeMask(w, { nm: { n, m } });
       for (let j = 0; j < 10; j++) {
         for (let g = 0; g < 24; g += m) {
@@ -61,7 +67,9 @@ describe('magnitudeMask', () => {
     expect(() => magnitudeMask(w, { density: NaN })).toThrow(/density/);
     expect(() => magnitudeMask(w, {})).toThrow(/density .* is required/);
     expect(() => magnitudeMask(w, { density: 0.5, sparsity: 0.5 })).toThrow(/not both/);
-    expect(() => magnitudeMask(w, { nm: { n: 4, m: 4 } })).toThrow(/nm.n must be an integer with 1 <= n < m = 4, got 4/);
+    expect(() => magnitudeMask(w, { nm: { n: 4, m: 4 } })).toThrow(
+      /nm.n must be an integer with 1 <= n < m = 4, got 4/,
+    );
     expect(() => magnitudeMask(w, { nm: { n: 5, m: 4 } })).toThrow(/nm.n/);
     expect(() => magnitudeMask(w, { nm: { n: 2, m: 5 } })).toThrow(/multiple of nm.m = 5/);
     expect(() => magnitudeMask(w, { nm: { n: 2, m: 4 }, density: 0.3 })).toThrow(/contradicts/);
@@ -71,8 +79,16 @@ describe('magnitudeMask', () => {
 
 describe('globalMagnitudeMasks', () => {
   it('one threshold across layers, exact total', () => {
-    const a = weightMatrix(Float32Array.from({ length: 8 }, (_, i) => i + 1), 4, 2); // 1..8
-    const b = weightMatrix(Float32Array.from({ length: 4 }, (_, i) => 10 * (i + 1)), 2, 2); // 10..40
+    const a = weightMatrix(
+      Float32Array.from({ length: 8 }, (_, i) => i + 1),
+      4,
+      2,
+    ); // 1..8
+    const b = weightMatrix(
+      Float32Array.from({ length: 4 }, (_, i) => 10 * (i + 1)),
+      2,
+      2,
+    ); // 10..40
     const [ma, mb] = globalMagnitudeMasks([a, b], { density: 0.5 });
     // 12 weights, prune 6: the six smallest are 1..6, all in a.
     expect(Array.from(ma!)).toEqual([0, 0, 0, 0, 0, 0, 1, 1]);
@@ -127,17 +143,24 @@ describe('wandaMask', () => {
     let minKept = Infinity;
     s.forEach((v, i) => (m[i] ? (minKept = Math.min(minKept, v)) : (maxPruned = Math.max(maxPruned, v))));
     expect(maxPruned).toBeLessThanOrEqual(minKept);
-    expect(() => wandaMask(w, norms, { density: 0.3, group: 'row' as 'layer' })).toThrow(/group must be 'output' or 'layer'/);
+    expect(() => wandaMask(w, norms, { density: 0.3, group: 'row' as 'layer' })).toThrow(
+      /group must be 'output' or 'layer'/,
+    );
   });
 
   it('N:M groups exact and bad norms rejected', () => {
     const m = wandaMask(w, norms, { nm: { n: 2, m: 4 } });
-    for (let j = 0; j < 10; j++) for (let g = 0; g < 24; g += 4) {
-      let zeros = 0;
-      for (let i = g; i < g + 4; i++) zeros += m[i * 10 + j] ? 0 : 1;
-      expect(zeros).toBe(2);
-    }
-    expect(() => wandaMask(w, new Float64Array(23), { density: 0.5 })).toThrow(/inputNorms.length must equal the input dimension 24, got 23/);
-    expect(() => wandaMask(w, new Float64Array(24).fill(-1), { density: 0.5 })).toThrow(/inputNorms must be finite and >= 0/);
+    for (let j = 0; j < 10; j++)
+      for (let g = 0; g < 24; g += 4) {
+        let zeros = 0;
+        for (let i = g; i < g + 4; i++) zeros += m[i * 10 + j] ? 0 : 1;
+        expect(zeros).toBe(2);
+      }
+    expect(() => wandaMask(w, new Float64Array(23), { density: 0.5 })).toThrow(
+      /inputNorms.length must equal the input dimension 24, got 23/,
+    );
+    expect(() => wandaMask(w, new Float64Array(24).fill(-1), { density: 0.5 })).toThrow(
+      /inputNorms must be finite and >= 0/,
+    );
   });
 });

@@ -34,7 +34,8 @@ export interface NMPattern {
 /** Builds a {@link WeightMatrix}, checking that `data.length === inDim * outDim`. */
 export function weightMatrix(data: Float32Array, inDim: number, outDim: number): WeightMatrix {
   checkDims(inDim, outDim, 'weightMatrix');
-  if (!(data instanceof Float32Array)) throw new Error(`weightMatrix: data must be a Float32Array, got ${describe(data)}`);
+  if (!(data instanceof Float32Array))
+    throw new Error(`weightMatrix: data must be a Float32Array, got ${describe(data)}`);
   if (data.length !== inDim * outDim) {
     throw new Error(`weightMatrix: data.length must be inDim * outDim = ${inDim * outDim}, got ${data.length}`);
   }
@@ -78,24 +79,35 @@ export function requireOptions<T>(fn: string, options: T): T {
 
 /** Checks a square float64 matrix of `n x n` finite values (a Hessian or Gram matrix). @internal */
 export function checkSquare(h: Float64Array, n: number, name: string): void {
-  if (!(h instanceof Float64Array) || h.length !== n * n) throw new Error(`${name} must be a Float64Array of inDim^2 = ${n * n} values, got ${describe(h)}`);
-  for (let i = 0; i < h.length; i++) if (!Number.isFinite(h[i]!)) throw new RangeError(`${name} must be finite, got ${h[i]} at index ${i}`);
+  if (!(h instanceof Float64Array) || h.length !== n * n)
+    throw new Error(`${name} must be a Float64Array of inDim^2 = ${n * n} values, got ${describe(h)}`);
+  for (let i = 0; i < h.length; i++)
+    if (!Number.isFinite(h[i]!)) throw new RangeError(`${name} must be finite, got ${h[i]} at index ${i}`);
 }
 
 /** @internal */
 export function checkDims(inDim: number, outDim: number, fn: string): void {
   if (!Number.isInteger(inDim) || inDim <= 0) throw new Error(`${fn}: inDim must be a positive integer, got ${inDim}`);
-  if (!Number.isInteger(outDim) || outDim <= 0) throw new Error(`${fn}: outDim must be a positive integer, got ${outDim}`);
+  if (!Number.isInteger(outDim) || outDim <= 0)
+    throw new Error(`${fn}: outDim must be a positive integer, got ${outDim}`);
 }
 
 /** @internal */
 export function checkMatrix(w: WeightMatrix, fn: string): void {
-  if (w === null || typeof w !== 'object' || !(w.data instanceof Float32Array) || !Array.isArray(w.shape) || w.shape.length !== 2) {
+  if (
+    w === null ||
+    typeof w !== 'object' ||
+    !(w.data instanceof Float32Array) ||
+    !Array.isArray(w.shape) ||
+    w.shape.length !== 2
+  ) {
     throw new Error(`${fn}: weights must be { data: Float32Array, shape: [inDim, outDim] }, got ${describe(w)}`);
   }
   checkDims(w.shape[0], w.shape[1], fn);
   if (w.data.length !== w.shape[0] * w.shape[1]) {
-    throw new Error(`${fn}: weights.data.length must be ${w.shape[0]} * ${w.shape[1]} = ${w.shape[0] * w.shape[1]}, got ${w.data.length}`);
+    throw new Error(
+      `${fn}: weights.data.length must be ${w.shape[0]} * ${w.shape[1]} = ${w.shape[0] * w.shape[1]}, got ${w.data.length}`,
+    );
   }
   for (let i = 0; i < w.data.length; i++) {
     if (!Number.isFinite(w.data[i]!)) throw new Error(`${fn}: weights must be finite, got ${w.data[i]} at index ${i}`);
@@ -105,8 +117,11 @@ export function checkMatrix(w: WeightMatrix, fn: string): void {
 /** @internal */
 export function checkMask(mask: Mask, w: WeightMatrix, fn: string, name = 'mask'): void {
   if (!(mask instanceof Uint8Array)) throw new Error(`${fn}: ${name} must be a Uint8Array, got ${describe(mask)}`);
-  if (mask.length !== w.data.length) throw new Error(`${fn}: ${name}.length must equal the number of weights ${w.data.length}, got ${mask.length}`);
-  for (let i = 0; i < mask.length; i++) if (mask[i]! > 1) throw new Error(`${fn}: ${name} must hold only 0 (pruned) and 1 (kept), got ${mask[i]} at index ${i}`);
+  if (mask.length !== w.data.length)
+    throw new Error(`${fn}: ${name}.length must equal the number of weights ${w.data.length}, got ${mask.length}`);
+  for (let i = 0; i < mask.length; i++)
+    if (mask[i]! > 1)
+      throw new Error(`${fn}: ${name} must hold only 0 (pruned) and 1 (kept), got ${mask[i]} at index ${i}`);
 }
 
 /**
@@ -117,12 +132,17 @@ export function checkMask(mask: Mask, w: WeightMatrix, fn: string, name = 'mask'
 export function resolveDensity(opts: DensityOption, fn: string): number {
   const hasD = opts.density !== undefined;
   const hasS = opts.sparsity !== undefined;
-  if (hasD && hasS) throw new Error(`${fn}: give either density or sparsity, not both (got density ${opts.density}, sparsity ${opts.sparsity})`);
+  if (hasD && hasS)
+    throw new Error(
+      `${fn}: give either density or sparsity, not both (got density ${opts.density}, sparsity ${opts.sparsity})`,
+    );
   if (!hasD && !hasS) throw new Error(`${fn}: density (fraction of weights kept, in [0, 1]) is required`);
   const name = hasD ? 'density' : 'sparsity';
   const v = (hasD ? opts.density : opts.sparsity) as number;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1) {
-    throw new Error(`${fn}: ${name} must be a number in [0, 1] (fraction of weights ${hasD ? 'kept' : 'pruned'}), got ${describe(v)}`);
+    throw new Error(
+      `${fn}: ${name} must be a number in [0, 1] (fraction of weights ${hasD ? 'kept' : 'pruned'}), got ${describe(v)}`,
+    );
   }
   return hasD ? v : 1 - v;
 }
@@ -137,7 +157,8 @@ export function checkNM(nm: NMPattern, inDim: number | undefined, fn: string): v
   if (nm === null || typeof nm !== 'object') throw new Error(`${fn}: nm must be { n, m }, got ${describe(nm)}`);
   const { n, m } = nm;
   if (!Number.isInteger(m) || m < 2) throw new Error(`${fn}: nm.m must be an integer >= 2, got ${describe(m)}`);
-  if (!Number.isInteger(n) || n < 1 || n >= m) throw new Error(`${fn}: nm.n must be an integer with 1 <= n < m = ${m}, got ${describe(n)}`);
+  if (!Number.isInteger(n) || n < 1 || n >= m)
+    throw new Error(`${fn}: nm.n must be an integer with 1 <= n < m = ${m}, got ${describe(n)}`);
   if (inDim !== undefined && inDim % m !== 0) {
     throw new Error(`${fn}: the input dimension ${inDim} must be a multiple of nm.m = ${m} for N:M pruning`);
   }
@@ -148,7 +169,13 @@ export function checkNM(nm: NMPattern, inDim: number | undefined, fn: string): v
  * towards the lower input index being pruned. Writes and returns `mask`.
  * @internal
  */
-export function maskPerColumn(scores: Float64Array | Float32Array, inDim: number, outDim: number, pruned: number, mask: Mask): Mask {
+export function maskPerColumn(
+  scores: Float64Array | Float32Array,
+  inDim: number,
+  outDim: number,
+  pruned: number,
+  mask: Mask,
+): Mask {
   const idx = new Array<number>(inDim);
   const col = new Float64Array(inDim);
   for (let j = 0; j < outDim; j++) {
@@ -167,7 +194,13 @@ export function maskPerColumn(scores: Float64Array | Float32Array, inDim: number
  * `n` lowest. Writes and returns `mask`.
  * @internal
  */
-export function maskNM(scores: Float64Array | Float32Array, inDim: number, outDim: number, nm: NMPattern, mask: Mask): Mask {
+export function maskNM(
+  scores: Float64Array | Float32Array,
+  inDim: number,
+  outDim: number,
+  nm: NMPattern,
+  mask: Mask,
+): Mask {
   const { n, m } = nm;
   const idx = new Array<number>(m);
   for (let j = 0; j < outDim; j++) {

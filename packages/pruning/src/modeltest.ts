@@ -25,7 +25,8 @@ export function smallModel(seed = 1): { model: tfl.LayersModel; x: tf.Tensor2D; 
   const n = 64;
   const z = rng.fillNormal(new Float32Array(n * 16));
   const xs = new Float32Array(n * 16);
-  for (let r = 0; r < n; r++) for (let j = 0; j < 16; j++) xs[r * 16 + j] = z[r * 16 + j]! * (1 + (j % 5)) + 0.5 * z[r * 16 + ((j + 1) % 16)]!;
+  for (let r = 0; r < n; r++)
+    for (let j = 0; j < 16; j++) xs[r * 16 + j] = z[r * 16 + j]! * (1 + (j % 5)) + 0.5 * z[r * 16 + ((j + 1) % 16)]!;
   const labels = Int32Array.from({ length: n }, () => rng.int(4));
   const x = tf.tensor2d(xs, [n, 16]);
   const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 4), 'float32')) as tf.Tensor2D;

@@ -33,12 +33,15 @@ export async function pruneMagnitude(model: LayersModel, options: PruneMagnitude
     prepare: async (targets, densities) => {
       if (scope !== 'global') return;
       if (opts.nm) throw new Error(`pruneMagnitude: scope 'global' does not combine with nm (N:M is per group)`);
-      if (densities.some((d) => d !== densities[0])) throw new Error(`pruneMagnitude: scope 'global' needs one density for all layers`);
+      if (densities.some((d) => d !== densities[0]))
+        throw new Error(`pruneMagnitude: scope 'global' needs one density for all layers`);
       const ws: WeightMatrix[] = [];
       for (const t of targets) ws.push({ data: await readKernel(t), shape: [t.inDim, t.outDim] });
       global = globalMagnitudeMasks(ws, { density: densities[0]! });
     },
-    layer: ({ w, density, nm, index }) => ({ mask: global ? global[index]! : magnitudeMask(w, nm ? { nm } : { density }) }),
+    layer: ({ w, density, nm, index }) => ({
+      mask: global ? global[index]! : magnitudeMask(w, nm ? { nm } : { density }),
+    }),
   });
 }
 
@@ -53,7 +56,9 @@ export async function pruneWanda(model: LayersModel, options: PruneWandaOptions)
     method: 'wanda',
     fn: 'pruneWanda',
     needs: 'norms',
-    layer: ({ w, density, nm, stats }) => ({ mask: wandaMask(w, inputNorms(stats!), nm ? { nm } : { density, group: opts.group }) }),
+    layer: ({ w, density, nm, stats }) => ({
+      mask: wandaMask(w, inputNorms(stats!), nm ? { nm } : { density, group: opts.group }),
+    }),
   });
 }
 
@@ -138,8 +143,10 @@ export async function pruneICBS(model: LayersModel, options: PruneICBSOptions): 
   const init = checkOneOf('pruneICBS: init', opts.init ?? 'wanda', ['wanda', 'magnitude'] as const);
   if (opts.gradient !== undefined) checkBoolean('pruneICBS: gradient', opts.gradient);
   if (opts.gradientWeight !== undefined) checkNumber('pruneICBS: gradientWeight', opts.gradientWeight);
-  if (opts.steps !== undefined) checkNumber('pruneICBS: steps', opts.steps, { integer: true, min: 0, max: MAX_ICBS_STEPS });
-  if (opts.timeBudgetMs !== undefined) checkNumber('pruneICBS: timeBudgetMs', opts.timeBudgetMs, { min: 0, max: MAX_TIME_BUDGET_MS });
+  if (opts.steps !== undefined)
+    checkNumber('pruneICBS: steps', opts.steps, { integer: true, min: 0, max: MAX_ICBS_STEPS });
+  if (opts.timeBudgetMs !== undefined)
+    checkNumber('pruneICBS: timeBudgetMs', opts.timeBudgetMs, { min: 0, max: MAX_TIME_BUDGET_MS });
   const cal = opts.calibration;
   if (opts.gradient && (cal === undefined || cal instanceof tf.Tensor || cal.y === undefined || !opts.loss)) {
     throw new Error(`pruneICBS: gradient: true needs calibration { x, y } and a loss function`);
@@ -159,7 +166,10 @@ export async function pruneICBS(model: LayersModel, options: PruneICBSOptions): 
     layer: async ({ target, w, density, nm, stats, index }) => {
       const how = nm ? { nm } : { density };
       const start = init === 'wanda' ? wandaMask(w, inputNorms(stats!), how) : magnitudeMask(w, how);
-      const task = opts.gradient && cal && !(cal instanceof tf.Tensor) ? await kernelGradient(model, target.layer, cal.x, cal.y!, opts.loss!, opts.batchSize ?? 256) : undefined;
+      const task =
+        opts.gradient && cal && !(cal instanceof tf.Tensor)
+          ? await kernelGradient(model, target.layer, cal.x, cal.y!, opts.loss!, opts.batchSize ?? 256)
+          : undefined;
       const rec = stats!.cross ? reconstructionGradient(stats!, w.data, target.outDim) : undefined;
       let gradient = rec;
       if (task) {
@@ -182,13 +192,23 @@ export async function pruneICBS(model: LayersModel, options: PruneICBSOptions): 
         anneal: opts.anneal,
         seed: (opts.seed ?? 0) + 7919 * index,
       });
-      return { mask: r.mask, details: { initialObjective: r.initialObjective, objective: r.objective, steps: r.steps, accepted: r.accepted } };
+      return {
+        mask: r.mask,
+        details: { initialObjective: r.initialObjective, objective: r.objective, steps: r.steps, accepted: r.accepted },
+      };
     },
   });
 }
 
 /** Mean-loss gradient with respect to a layer's kernel over the calibration set. @internal */
-async function kernelGradient(model: LayersModel, layer: LayerLike, x: tf.Tensor, y: tf.Tensor, loss: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, batchSize: number): Promise<Float32Array> {
+async function kernelGradient(
+  model: LayersModel,
+  layer: LayerLike,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  loss: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+  batchSize: number,
+): Promise<Float32Array> {
   const v = layer.trainableWeights[0]!.read() as tf.Variable;
   const n = x.shape[0]!;
   // Summed on the device over the batches and read once.
@@ -222,6 +242,21 @@ function checkModelOptions<T extends PruneModelOptions>(fn: string, options: T, 
   return checkOptions(fn, options, [...MODEL_KEYS, ...own]);
 }
 
-const ICBS_MODEL_KEYS = ['init', 'steps', 'timeBudgetMs', 'blockSize', 'prunedPerBlock', 'selection', 'scope', 'tabuTenure', 'solver', 'anneal', 'reconstruct', 'gradient', 'gradientWeight', 'seed'] as const;
+const ICBS_MODEL_KEYS = [
+  'init',
+  'steps',
+  'timeBudgetMs',
+  'blockSize',
+  'prunedPerBlock',
+  'selection',
+  'scope',
+  'tabuTenure',
+  'solver',
+  'anneal',
+  'reconstruct',
+  'gradient',
+  'gradientWeight',
+  'seed',
+] as const;
 
 type LayerLike = ReturnType<LayersModel['getLayer']>;

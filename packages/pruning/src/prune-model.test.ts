@@ -10,7 +10,8 @@ import { pruneICBS, pruneMagnitude, pruneSparseGPT, pruneWanda } from './prune-m
 
 useBackend('cpu');
 
-const kernel = (m: tfl.LayersModel, name: string): Float32Array => m.getLayer(name).getWeights()[0]!.dataSync() as Float32Array;
+const kernel = (m: tfl.LayersModel, name: string): Float32Array =>
+  m.getLayer(name).getWeights()[0]!.dataSync() as Float32Array;
 
 describe('collectCalibration', () => {
   it('first-layer Gram is X^T X; second layer sees relu(X W1 + b1)', async () => {
@@ -29,10 +30,16 @@ describe('collectCalibration', () => {
   it('errors: wrong calibration shape, no matching layer, memory bound', async () => {
     const { model, x } = smallModel();
     const bad = tf.zeros([5, 15]);
-    await expect(collectCalibration(model, bad)).rejects.toThrow(/calibration must have shape \[n, 16\] .* got \[5, 15\]/);
-    await expect(collectCalibration(model, x, { layers: /conv/ })).rejects.toThrow(/pattern \/conv\/ matches no Dense or Conv2D layer; Dense or Conv2D layers of this model: hidden1, hidden2, logits/);
+    await expect(collectCalibration(model, bad)).rejects.toThrow(
+      /calibration must have shape \[n, 16\] .* got \[5, 15\]/,
+    );
+    await expect(collectCalibration(model, x, { layers: /conv/ })).rejects.toThrow(
+      /pattern \/conv\/ matches no Dense or Conv2D layer; Dense or Conv2D layers of this model: hidden1, hidden2, logits/,
+    );
     await expect(collectCalibration(model, x, { layers: ['hidden9'] })).rejects.toThrow(/no layer named 'hidden9'/);
-    await expect(collectCalibration(model, x, { maxGramBytes: 1000 })).rejects.toThrow(/need 3712 bytes, over the bound 1000/); // 8 * (16^2 + 12^2 + 8^2);
+    await expect(collectCalibration(model, x, { maxGramBytes: 1000 })).rejects.toThrow(
+      /need 3712 bytes, over the bound 1000/,
+    ); // 8 * (16^2 + 12^2 + 8^2);
     tf.dispose([bad, x]);
   });
 });
@@ -81,11 +88,12 @@ describe('model-level pruning', () => {
     for (const d of Object.values(icnm.details!)) expect(d.objective!).toBeLessThanOrEqual(d.initialObjective!);
     const nm = await pruneWanda(smallModel().model, { nm: { n: 2, m: 4 }, calibration: x });
     const k = nm.masks.hidden2!.mask; // [12, 8]
-    for (let j = 0; j < 8; j++) for (let g = 0; g < 12; g += 4) {
-      let zeros = 0;
-      for (let i = g; i < g + 4; i++) zeros += k[i * 8 + j] ? 0 : 1;
-      expect(zeros).toBe(2);
-    }
+    for (let j = 0; j < 8; j++)
+      for (let g = 0; g < 12; g += 4) {
+        let zeros = 0;
+        for (let i = g; i < g + 4; i++) zeros += k[i * 8 + j] ? 0 : 1;
+        expect(zeros).toBe(2);
+      }
     x.dispose();
   });
 
@@ -93,14 +101,26 @@ describe('model-level pruning', () => {
     const { x, y } = smallModel();
     const loss = (a: tf.Tensor, b: tf.Tensor) => tfl.metrics.categoricalCrossentropy(a, tf.softmax(b));
     const w = await pruneWanda(smallModel().model, { density: 0.3, calibration: x });
-    const ic = await pruneICBS(smallModel().model, { density: 0.3, calibration: { x, y }, loss, steps: 80, blockSize: 8 });
+    const ic = await pruneICBS(smallModel().model, {
+      density: 0.3,
+      calibration: { x, y },
+      loss,
+      steps: 80,
+      blockSize: 8,
+    });
     const sg = await pruneSparseGPT(smallModel().model, { density: 0.3, calibration: x });
     expect(ic.layers.map((l) => l.density)).toEqual(w.layers.map((l) => l.density));
     expect(ic.layers[0]!.estimatedLossChange!).toBeLessThan(w.layers[0]!.estimatedLossChange!);
     expect(ic.details!.hidden1!.objective).toBeCloseTo(ic.layers[0]!.estimatedLossChange!, 4);
     expect(sg.layers[0]!.estimatedLossChange!).toBeLessThan(w.layers[0]!.estimatedLossChange!);
     expect(ic.measure).toBe('loss');
-    const gr = await pruneICBS(smallModel().model, { density: 0.3, calibration: { x, y }, loss, steps: 20, gradient: true });
+    const gr = await pruneICBS(smallModel().model, {
+      density: 0.3,
+      calibration: { x, y },
+      loss,
+      steps: 20,
+      gradient: true,
+    });
     expect(gr.details!.logits!.objective!).toBeLessThanOrEqual(gr.details!.logits!.initialObjective!);
     tf.dispose([x, y]);
   });
@@ -110,7 +130,9 @@ describe('model-level pruning', () => {
     await expectNoLeaks(() => pruneSparseGPT(model, { density: 0.5, calibration: x }));
     const loss = (a: tf.Tensor, b: tf.Tensor) => tfl.metrics.categoricalCrossentropy(a, tf.softmax(b));
     const m2 = smallModel().model;
-    const r = await expectNoLeaks(() => pruneICBS(m2, { density: 0.5, calibration: { x, y }, loss, timeBudgetMs: 60, gradient: true }));
+    const r = await expectNoLeaks(() =>
+      pruneICBS(m2, { density: 0.5, calibration: { x, y }, loss, timeBudgetMs: 60, gradient: true }),
+    );
     expect(r.measure).toBe('loss');
     expect(Object.values(r.details!).every((d) => d.steps! >= 0)).toBe(true);
     tf.dispose([x, y]);
@@ -119,37 +141,68 @@ describe('model-level pruning', () => {
   it('bad input: clear errors', async () => {
     const { model, x } = smallModel();
     await expect(pruneWanda(model, { density: 0.5 })).rejects.toThrow(/pruneWanda: calibration is required/);
-    await expect(pruneMagnitude(model, { density: 1.2 })).rejects.toThrow(/pruneMagnitude: density must be a number in \[0, 1\] .*got 1.2/);
+    await expect(pruneMagnitude(model, { density: 1.2 })).rejects.toThrow(
+      /pruneMagnitude: density must be a number in \[0, 1\] .*got 1.2/,
+    );
     await expect(pruneMagnitude(model, { density: 0.5, layers: 'conv1' })).rejects.toThrow(/no layer named 'conv1'/);
-    await expect(pruneWanda(model, { nm: { n: 4, m: 4 }, calibration: x })).rejects.toThrow(/nm.n must be an integer with 1 <= n < m = 4, got 4/);
-    await expect(pruneWanda(model, { density: 0.5, calibration: tf.zeros([3, 4]) })).rejects.toThrow(/calibration must have shape \[n, 16\]/);
-    await expect(pruneMagnitude(model, { density: { hidden1: 0.5 } })).rejects.toThrow(/density has no entry for layer 'hidden2'/);
-    await expect(pruneICBS(model, { density: 0.5, calibration: x, gradient: true })).rejects.toThrow(/gradient: true needs calibration \{ x, y \} and a loss/);
+    await expect(pruneWanda(model, { nm: { n: 4, m: 4 }, calibration: x })).rejects.toThrow(
+      /nm.n must be an integer with 1 <= n < m = 4, got 4/,
+    );
+    await expect(pruneWanda(model, { density: 0.5, calibration: tf.zeros([3, 4]) })).rejects.toThrow(
+      /calibration must have shape \[n, 16\]/,
+    );
+    await expect(pruneMagnitude(model, { density: { hidden1: 0.5 } })).rejects.toThrow(
+      /density has no entry for layer 'hidden2'/,
+    );
+    await expect(pruneICBS(model, { density: 0.5, calibration: x, gradient: true })).rejects.toThrow(
+      /gradient: true needs calibration \{ x, y \} and a loss/,
+    );
     x.dispose();
   });
 
   it('issue 14: null options, misspelt names, wrong types and bad batch sizes throw naming them', async () => {
     const { model, x } = smallModel();
-    await expect(pruneMagnitude(model, null as never)).rejects.toThrow(/pruneMagnitude: options must be an object, got null/);
+    await expect(pruneMagnitude(model, null as never)).rejects.toThrow(
+      /pruneMagnitude: options must be an object, got null/,
+    );
     await expect(pruneMagnitude(model, undefined as never)).rejects.toThrow(/pruneMagnitude: options are required/);
-    await expect(pruneICBS(model, { density: 0.5, calibration: x, step: 5 } as never)).rejects.toThrow(/pruneICBS: unknown option "step"; did you mean "steps"\?/);
-    await expect(pruneWanda(model, { density: 0.5, calibration: x, batchsize: 8 } as never)).rejects.toThrow(/unknown option "batchsize"; did you mean "batchSize"\?/);
-    await expect(pruneWanda(model, { density: 0.5, calibration: x, batchSize: 0 })).rejects.toThrow(/pruneWanda: batchSize must be an integer >= 1 <= 1048576, got 0/);
-    await expect(pruneWanda(model, { density: 0.5, calibration: x, batchSize: 1.5 })).rejects.toThrow(/pruneWanda: batchSize must be an integer .*got 1.5/);
-    await expect(pruneWanda(model, { density: 0.5, calibration: x, sequential: 'yes' as never })).rejects.toThrow(/pruneWanda: sequential must be true or false, got "yes"/);
-    await expect(pruneSparseGPT(model, { density: 0.5, calibration: x, damp: Infinity })).rejects.toThrow(/pruneSparseGPT: damp must be a finite number >= 0, got Infinity/);
-    await expect(pruneICBS(model, { density: 0.5, calibration: x, timeBudgetMs: 1e12 })).rejects.toThrow(/pruneICBS: timeBudgetMs must be .*<= 86400000/);
-    await expect(collectCalibration(model, x, { batchSize: 0 })).rejects.toThrow(/collectCalibration: batchSize must be/);
-    await expect(collectCalibration(model, x, { gramm: false } as never)).rejects.toThrow(/unknown option "gramm"; did you mean "gram"\?/);
+    await expect(pruneICBS(model, { density: 0.5, calibration: x, step: 5 } as never)).rejects.toThrow(
+      /pruneICBS: unknown option "step"; did you mean "steps"\?/,
+    );
+    await expect(pruneWanda(model, { density: 0.5, calibration: x, batchsize: 8 } as never)).rejects.toThrow(
+      /unknown option "batchsize"; did you mean "batchSize"\?/,
+    );
+    await expect(pruneWanda(model, { density: 0.5, calibration: x, batchSize: 0 })).rejects.toThrow(
+      /pruneWanda: batchSize must be an integer >= 1 <= 1048576, got 0/,
+    );
+    await expect(pruneWanda(model, { density: 0.5, calibration: x, batchSize: 1.5 })).rejects.toThrow(
+      /pruneWanda: batchSize must be an integer .*got 1.5/,
+    );
+    await expect(pruneWanda(model, { density: 0.5, calibration: x, sequential: 'yes' as never })).rejects.toThrow(
+      /pruneWanda: sequential must be true or false, got "yes"/,
+    );
+    await expect(pruneSparseGPT(model, { density: 0.5, calibration: x, damp: Infinity })).rejects.toThrow(
+      /pruneSparseGPT: damp must be a finite number >= 0, got Infinity/,
+    );
+    await expect(pruneICBS(model, { density: 0.5, calibration: x, timeBudgetMs: 1e12 })).rejects.toThrow(
+      /pruneICBS: timeBudgetMs must be .*<= 86400000/,
+    );
+    await expect(collectCalibration(model, x, { batchSize: 0 })).rejects.toThrow(
+      /collectCalibration: batchSize must be/,
+    );
+    await expect(collectCalibration(model, x, { gramm: false } as never)).rejects.toThrow(
+      /unknown option "gramm"; did you mean "gram"\?/,
+    );
     x.dispose();
   });
 
   it('biasCorrection keeps the mean pre-activation of the first layer on the calibration set', async () => {
     const { model, x } = smallModel();
-    const pre = (m: tfl.LayersModel) => tf.tidy(() => {
-      const [k, b] = m.getLayer('hidden1').getWeights();
-      return tf.mean(tf.add(tf.matMul(x, k!), b!), 0).dataSync();
-    });
+    const pre = (m: tfl.LayersModel) =>
+      tf.tidy(() => {
+        const [k, b] = m.getLayer('hidden1').getWeights();
+        return tf.mean(tf.add(tf.matMul(x, k!), b!), 0).dataSync();
+      });
     const dense = pre(model);
     await pruneWanda(model, { density: 0.25, calibration: x, biasCorrection: true, layers: ['hidden1'] });
     pre(model).forEach((v, j) => expect(v).toBeCloseTo(dense[j]!, 4));

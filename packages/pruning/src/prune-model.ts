@@ -2,8 +2,23 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { layerHessian, reconstructionError, type LayerStats } from './calibration.js';
 import { checkBoolean, checkNumber } from '@blockwise/tensor';
-import { checkBatchSize, checkCalibrationInput, checkFiniteCalibration, collectForTargets, layerInputs } from './collect.js';
-import { applyMask, checkNM, describe, maskDensity, resolveDensity, type Mask, type NMPattern, type WeightMatrix } from './matrix.js';
+import {
+  checkBatchSize,
+  checkCalibrationInput,
+  checkFiniteCalibration,
+  collectForTargets,
+  layerInputs,
+} from './collect.js';
+import {
+  applyMask,
+  checkNM,
+  describe,
+  maskDensity,
+  resolveDensity,
+  type Mask,
+  type NMPattern,
+  type WeightMatrix,
+} from './matrix.js';
 import { checkMasks } from './masks-io.js';
 import type { LayerReport, PruneReport, PruningMasks } from './report.js';
 import { readKernel, resolveTargets, writeKernel, type LayerSelector, type TargetLayer } from './targets.js';
@@ -75,7 +90,18 @@ export interface MethodSpec {
 }
 
 /** Option names every model-level pruning function takes. @internal */
-export const MODEL_KEYS = ['density', 'sparsity', 'layers', 'nm', 'calibration', 'loss', 'sequential', 'biasCorrection', 'batchSize', 'maxGramBytes'] as const;
+export const MODEL_KEYS = [
+  'density',
+  'sparsity',
+  'layers',
+  'nm',
+  'calibration',
+  'loss',
+  'sequential',
+  'biasCorrection',
+  'batchSize',
+  'maxGramBytes',
+] as const;
 
 /**
  * The shared driver of pruneMagnitude / pruneWanda / pruneSparseGPT / pruneICBS. Host reads per
@@ -83,15 +109,25 @@ export const MODEL_KEYS = ['density', 'sparsity', 'layers', 'nm', 'calibration',
  * methods themselves run on the host on those copies, so no read happens per search step.
  * @internal
  */
-export async function pruneModelWith(model: LayersModel, opts: PruneModelOptions, spec: MethodSpec): Promise<PruneReport> {
+export async function pruneModelWith(
+  model: LayersModel,
+  opts: PruneModelOptions,
+  spec: MethodSpec,
+): Promise<PruneReport> {
   const t0 = performance.now();
-  if (opts === null || typeof opts !== 'object') throw new Error(`${spec.fn}: options must be an object, got ${describe(opts)}`);
+  if (opts === null || typeof opts !== 'object')
+    throw new Error(`${spec.fn}: options must be an object, got ${describe(opts)}`);
   const targets = resolveTargets(model, opts.layers);
   const batchSize = checkBatchSize(spec.fn, opts.batchSize ?? 256);
-  const maxGramBytes = checkNumber(`${spec.fn}: maxGramBytes`, opts.maxGramBytes ?? 256 * 2 ** 20, { min: 0, exclusiveMin: true, allowInfinity: true });
+  const maxGramBytes = checkNumber(`${spec.fn}: maxGramBytes`, opts.maxGramBytes ?? 256 * 2 ** 20, {
+    min: 0,
+    exclusiveMin: true,
+    allowInfinity: true,
+  });
   const sequential = opts.sequential === undefined ? true : checkBoolean(`${spec.fn}: sequential`, opts.sequential);
   if (opts.biasCorrection !== undefined) checkBoolean(`${spec.fn}: biasCorrection`, opts.biasCorrection);
-  if (opts.loss !== undefined && typeof opts.loss !== 'function') throw new TypeError(`${spec.fn}: loss must be a function (yTrue, yPred) => tf.Tensor, got ${describe(opts.loss)}`);
+  if (opts.loss !== undefined && typeof opts.loss !== 'function')
+    throw new TypeError(`${spec.fn}: loss must be a function (yTrue, yPred) => tf.Tensor, got ${describe(opts.loss)}`);
   if (opts.nm) for (const t of targets) checkNM(opts.nm, t.inDim, `${spec.fn} (layer '${t.name}')`);
   const densities = resolveDensities(targets, opts, spec.fn);
   const cal = opts.calibration;
@@ -105,7 +141,9 @@ export async function pruneModelWith(model: LayersModel, opts: PruneModelOptions
   }
   if (x !== undefined) checkCalibrationInput(model, x, spec.fn);
   if (y !== undefined && (!(y instanceof tf.Tensor) || y.shape[0] !== x!.shape[0])) {
-    throw new Error(`${spec.fn}: calibration.y must be a tf.Tensor with ${x!.shape[0]} rows like calibration.x, got ${y instanceof tf.Tensor ? `[${y.shape.join(', ')}]` : describe(y)}`);
+    throw new Error(
+      `${spec.fn}: calibration.y must be a tf.Tensor with ${x!.shape[0]} rows like calibration.x, got ${y instanceof tf.Tensor ? `[${y.shape.join(', ')}]` : describe(y)}`,
+    );
   }
   if (x !== undefined) await checkFiniteCalibration(x, spec.fn);
   const before = x !== undefined ? predictAll(model, x, batchSize) : null;
@@ -113,11 +151,16 @@ export async function pruneModelWith(model: LayersModel, opts: PruneModelOptions
   try {
     // Checked before anything changes: a model that already overflows on these inputs would make every estimate meaningless.
     if (before !== null && !(await readScalar(tf.tidy(() => tf.all(tf.isFinite(before)))))) {
-      throw new RangeError(`${spec.fn}: the model's outputs on the calibration inputs are not all finite (inputs too large for float32?); nothing was pruned`);
+      throw new RangeError(
+        `${spec.fn}: the model's outputs on the calibration inputs are not all finite (inputs too large for float32?); nothing was pruned`,
+      );
     }
     if (before !== null && y !== undefined && opts.loss) {
       lossBefore = await meanLoss(opts.loss, y, before);
-      if (!Number.isFinite(lossBefore)) throw new RangeError(`${spec.fn}: loss on the calibration set is ${lossBefore} before pruning; nothing was pruned`);
+      if (!Number.isFinite(lossBefore))
+        throw new RangeError(
+          `${spec.fn}: loss on the calibration set is ${lossBefore} before pruning; nothing was pruned`,
+        );
     }
   } catch (e) {
     before?.dispose();
@@ -127,7 +170,9 @@ export async function pruneModelWith(model: LayersModel, opts: PruneModelOptions
   if ((spec.reference || opts.biasCorrection) && sequential && x !== undefined) {
     const bytes = 4 * x.shape[0]! * targets.reduce((s, t) => s + (t.rowsPerSample ?? 1) * t.inDim, 0);
     if (bytes > maxGramBytes) {
-      throw new Error(`${spec.fn}: keeping the unpruned layer inputs for reconstruct: 'dense' needs ${bytes} bytes, over maxGramBytes ${maxGramBytes}; raise maxGramBytes, use fewer calibration rows, or reconstruct: 'current'`);
+      throw new Error(
+        `${spec.fn}: keeping the unpruned layer inputs for reconstruct: 'dense' needs ${bytes} bytes, over maxGramBytes ${maxGramBytes}; raise maxGramBytes, use fewer calibration rows, or reconstruct: 'current'`,
+      );
     }
     reference = await layerInputs(model, targets, x, batchSize);
   }
@@ -136,7 +181,19 @@ export async function pruneModelWith(model: LayersModel, opts: PruneModelOptions
   // The Gram matrix is needed by 'gram' methods; otherwise collected only for the report when it fits.
   const gramFits = (ts: TargetLayer[]): boolean => ts.reduce((s, t) => s + 8 * t.inDim * t.inDim, 0) <= maxGramBytes;
   const collect = (ts: TargetLayer[]): Promise<Map<string, LayerStats>> =>
-    collectForTargets(model, ts, x!, { batchSize, maxGramBytes, gram: spec.needs === 'gram' || gramFits(ts), reference: spec.reference ? reference : undefined }, spec.fn, true);
+    collectForTargets(
+      model,
+      ts,
+      x!,
+      {
+        batchSize,
+        maxGramBytes,
+        gram: spec.needs === 'gram' || gramFits(ts),
+        reference: spec.reference ? reference : undefined,
+      },
+      spec.fn,
+      true,
+    );
   let allStats: Map<string, LayerStats> | null = null;
   if (x !== undefined && !sequential) allStats = await collect(targets);
 
@@ -155,13 +212,22 @@ export async function pruneModelWith(model: LayersModel, opts: PruneModelOptions
     const next = out.weights ?? applyMask(w, out.mask);
     writeKernel(target, next);
     if (opts.biasCorrection && stats) await correctBias(target, data, next, stats, reference?.get(target.name));
-    const estimated = stats?.gram ? reconstructionError(data, next, target.inDim, target.outDim, layerHessian(stats)) : null;
+    const estimated = stats?.gram
+      ? reconstructionError(data, next, target.inDim, target.outDim, layerHessian(stats))
+      : null;
     masks[target.name] = { shape: [target.inDim, target.outDim], mask: out.mask };
     const d = maskDensity(out.mask);
     kept += d * out.mask.length;
     total += out.mask.length;
     if (out.details) details[target.name] = out.details;
-    layers.push({ name: target.name, shape: [target.inDim, target.outDim], targetDensity: densities[index]!, density: d, estimatedLossChange: estimated, timeMs: performance.now() - tl });
+    layers.push({
+      name: target.name,
+      shape: [target.inDim, target.outDim],
+      targetDensity: densities[index]!,
+      density: d,
+      estimatedLossChange: estimated,
+      timeMs: performance.now() - tl,
+    });
   }
 
   let measured: number | null = null;
@@ -186,14 +252,31 @@ export async function pruneModelWith(model: LayersModel, opts: PruneModelOptions
       before.dispose();
     }
   }
-  const est = layers.every((l) => l.estimatedLossChange !== null) ? layers.reduce((s, l) => s + l.estimatedLossChange!, 0) : null;
-  const report: PruneReport = { method: spec.method, density: total ? kept / total : 1, layers, estimatedLossChange: est, measuredLossChange: measured, measure, timeMs: performance.now() - t0, masks };
+  const est = layers.every((l) => l.estimatedLossChange !== null)
+    ? layers.reduce((s, l) => s + l.estimatedLossChange!, 0)
+    : null;
+  const report: PruneReport = {
+    method: spec.method,
+    density: total ? kept / total : 1,
+    layers,
+    estimatedLossChange: est,
+    measuredLossChange: measured,
+    measure,
+    timeMs: performance.now() - t0,
+    masks,
+  };
   if (Object.keys(details).length) report.details = details;
   return report;
 }
 
 /** b_j += sum_i (mean(R)_i W_ij - mean(X)_i W'_ij): keeps the layer's mean pre-activation. */
-async function correctBias(t: TargetLayer, before: Float32Array, after: Float32Array, stats: LayerStats, ref: Float32Array | undefined): Promise<void> {
+async function correctBias(
+  t: TargetLayer,
+  before: Float32Array,
+  after: Float32Array,
+  stats: LayerStats,
+  ref: Float32Array | undefined,
+): Promise<void> {
   const ws = t.layer.getWeights();
   if (ws.length < 2 || ws[1]!.size !== t.outDim) return;
   const { inDim, outDim } = t;
@@ -219,10 +302,15 @@ function resolveDensities(targets: TargetLayer[], opts: PruneModelOptions, fn: s
   if (opts.nm) {
     const implied = 1 - opts.nm.n / opts.nm.m;
     if (d === undefined && opts.sparsity === undefined) return targets.map(() => implied);
-    const given = typeof d === 'object' && d !== null ? targets.map((t) => d[t.name]) : targets.map(() => resolveDensity({ density: d as number | undefined, sparsity: opts.sparsity }, fn));
+    const given =
+      typeof d === 'object' && d !== null
+        ? targets.map((t) => d[t.name])
+        : targets.map(() => resolveDensity({ density: d as number | undefined, sparsity: opts.sparsity }, fn));
     given.forEach((v, i) => {
       if (v === undefined || Math.abs(v - implied) > 1e-9) {
-        throw new Error(`${fn}: density ${v} for layer '${targets[i]!.name}' contradicts the N:M pattern ${opts.nm!.n}:${opts.nm!.m} (density ${implied}); omit density or make them agree`);
+        throw new Error(
+          `${fn}: density ${v} for layer '${targets[i]!.name}' contradicts the N:M pattern ${opts.nm!.n}:${opts.nm!.m} (density ${implied}); omit density or make them agree`,
+        );
       }
     });
     return given as number[];
@@ -230,7 +318,11 @@ function resolveDensities(targets: TargetLayer[], opts: PruneModelOptions, fn: s
   if (typeof d === 'object' && d !== null) {
     if (opts.sparsity !== undefined) throw new Error(`${fn}: give either density or sparsity, not both`);
     const names = new Set(targets.map((t) => t.name));
-    for (const k of Object.keys(d)) if (!names.has(k)) throw new Error(`${fn}: density names layer '${k}', which is not among the layers being pruned (${[...names].join(', ')})`);
+    for (const k of Object.keys(d))
+      if (!names.has(k))
+        throw new Error(
+          `${fn}: density names layer '${k}', which is not among the layers being pruned (${[...names].join(', ')})`,
+        );
     return targets.map((t) => {
       if (d[t.name] === undefined) throw new Error(`${fn}: density has no entry for layer '${t.name}'`);
       return resolveDensity({ density: d[t.name] }, `${fn} (layer '${t.name}')`);
@@ -273,7 +365,9 @@ export function applyMasks(model: LayersModel, masks: PruningMasks): void {
   for (const t of targets) {
     const m = masks[t.name]!;
     if (m.shape[0] !== t.inDim || m.shape[1] !== t.outDim || m.mask.length !== t.inDim * t.outDim) {
-      throw new Error(`applyMasks: mask for '${t.name}' has shape [${m.shape.join(', ')}], the kernel is [${t.inDim}, ${t.outDim}]`);
+      throw new Error(
+        `applyMasks: mask for '${t.name}' has shape [${m.shape.join(', ')}], the kernel is [${t.inDim}, ${t.outDim}]`,
+      );
     }
     tf.tidy(() => {
       const ws = t.layer.getWeights();

@@ -10,7 +10,10 @@ describe('sparseGPTPrune', () => {
     // H = [[2, 1], [1, 2]], H^-1 = [[2, -1], [-1, 2]] / 3, w = [1, 3] (one output unit).
     // Saliencies w_q^2 / U_qq^2: U_00^2 = [H^-1]_00 = 2/3 -> 1.5; U_11^2 = 2/3 - (1/3)^2 / (2/3) = 1/2 -> 18.
     // So input 0 is pruned and input 1 compensates: w1 - w0 [H^-1]_01 / [H^-1]_00 = 3 + 1/2 = 3.5.
-    const r = sparseGPTPrune(weightMatrix(new Float32Array([1, 3]), 2, 1), new Float64Array([2, 1, 1, 2]), { density: 0.5, damp: 0 });
+    const r = sparseGPTPrune(weightMatrix(new Float32Array([1, 3]), 2, 1), new Float64Array([2, 1, 1, 2]), {
+      density: 0.5,
+      damp: 0,
+    });
     expect(Array.from(r.mask)).toEqual([0, 1]);
     expect(r.weights[0]).toBe(0);
     expect(r.weights[1]).toBeCloseTo(3.5, 6);
@@ -37,14 +40,17 @@ describe('sparseGPTPrune', () => {
       const plain = reconstructionError(w.data, applyMask(w, r.mask), 32, 8, H);
       expect(compensated).toBeLessThan(plain);
       // ... and beats magnitude pruning at the same density.
-      expect(compensated).toBeLessThan(reconstructionError(w.data, applyMask(w, magnitudeMask(w, { density })), 32, 8, H));
+      expect(compensated).toBeLessThan(
+        reconstructionError(w.data, applyMask(w, magnitudeMask(w, { density })), 32, 8, H),
+      );
     }
     const nm = sparseGPTPrune(w, stats.gram!, { nm: { n: 2, m: 4 }, blockSize: 8 });
-    for (let j = 0; j < 8; j++) for (let g = 0; g < 32; g += 4) {
-      let zeros = 0;
-      for (let i = g; i < g + 4; i++) zeros += nm.mask[i * 8 + j] ? 0 : 1;
-      expect(zeros).toBe(2);
-    }
+    for (let j = 0; j < 8; j++)
+      for (let g = 0; g < 32; g += 4) {
+        let zeros = 0;
+        for (let i = g; i < g + 4; i++) zeros += nm.mask[i * 8 + j] ? 0 : 1;
+        expect(zeros).toBe(2);
+      }
   });
 
   it('lazy batches only defer updates: with N:M masks the result does not depend on blockSize', () => {
@@ -63,8 +69,12 @@ describe('sparseGPTPrune', () => {
     const { w, stats } = randomLayerProblem(8, 3, 20, 7);
     const r = sparseGPTPrune(w, stats.gram!, { density: 1 });
     expect(Array.from(r.weights)).toEqual(Array.from(w.data));
-    expect(() => sparseGPTPrune(w, new Float64Array(10), { density: 0.5 })).toThrow(/hessian must be a Float64Array of inDim\^2 = 64 values/);
+    expect(() => sparseGPTPrune(w, new Float64Array(10), { density: 0.5 })).toThrow(
+      /hessian must be a Float64Array of inDim\^2 = 64 values/,
+    );
     expect(() => sparseGPTPrune(w, stats.gram!, { density: 2 })).toThrow(/density must be a number in \[0, 1\]/);
-    expect(() => sparseGPTPrune(w, stats.gram!, { nm: { n: 2, m: 4 }, blockSize: 6 })).toThrow(/blockSize must be a multiple of nm.m = 4/);
+    expect(() => sparseGPTPrune(w, stats.gram!, { nm: { n: 2, m: 4 }, blockSize: 6 })).toThrow(
+      /blockSize must be a multiple of nm.m = 4/,
+    );
   });
 });

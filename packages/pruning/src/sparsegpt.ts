@@ -41,18 +41,28 @@ export interface SparseGPTResult {
  * (floor(count * (1 - density))). `hessian` is X^T X (any positive scale), `inDim x inDim`.
  */
 export function sparseGPTPrune(w: WeightMatrix, hessian: Float64Array, options: SparseGPTOptions): SparseGPTResult {
-  const opts = checkOptions('sparseGPTPrune', requireOptions('sparseGPTPrune', options), ['density', 'sparsity', 'nm', 'blockSize', 'damp']);
+  const opts = checkOptions('sparseGPTPrune', requireOptions('sparseGPTPrune', options), [
+    'density',
+    'sparsity',
+    'nm',
+    'blockSize',
+    'damp',
+  ]);
   checkMatrix(w, 'sparseGPTPrune');
   const [inDim, outDim] = w.shape;
   checkSquare(hessian, inDim, 'sparseGPTPrune: hessian');
-  const blockSize = Math.min(inDim, checkNumber('sparseGPTPrune: blockSize', opts.blockSize ?? 128, { integer: true, min: 1, max: 2 ** 20 }));
+  const blockSize = Math.min(
+    inDim,
+    checkNumber('sparseGPTPrune: blockSize', opts.blockSize ?? 128, { integer: true, min: 1, max: 2 ** 20 }),
+  );
   const dampFrac = checkNumber('sparseGPTPrune: damp', opts.damp ?? 0.01, { min: 0 });
   const nm = opts.nm;
   let density = 1;
   if (nm) {
     checkNM(nm, inDim, 'sparseGPTPrune');
     checkImpliedDensity(opts, nm, 'sparseGPTPrune');
-    if (blockSize % nm.m !== 0) throw new Error(`sparseGPTPrune: blockSize must be a multiple of nm.m = ${nm.m}, got ${blockSize}`);
+    if (blockSize % nm.m !== 0)
+      throw new Error(`sparseGPTPrune: blockSize must be a multiple of nm.m = ${nm.m}, got ${blockSize}`);
   } else {
     density = resolveDensity(opts, 'sparseGPTPrune');
   }
@@ -105,7 +115,11 @@ export function sparseGPTPrune(w: WeightMatrix, hessian: Float64Array, options: 
       if (nm && (c - i1) % nm.m === 0) {
         for (let j = 0; j < outDim; j++) {
           const g = [...Array(nm.m).keys()].map((t) => c + t);
-          g.sort((a, e) => W[j * inDim + a]! ** 2 / U[a * inDim + a]! ** 2 - W[j * inDim + e]! ** 2 / U[e * inDim + e]! ** 2 || a - e);
+          g.sort(
+            (a, e) =>
+              W[j * inDim + a]! ** 2 / U[a * inDim + a]! ** 2 - W[j * inDim + e]! ** 2 / U[e * inDim + e]! ** 2 ||
+              a - e,
+          );
           for (let t = 0; t < nm.n; t++) pruned[j * inDim + g[t]!] = 1;
         }
       }
@@ -113,7 +127,7 @@ export function sparseGPTPrune(w: WeightMatrix, hessian: Float64Array, options: 
         const row = j * inDim;
         if (!pruned[row + c]) continue;
         const e = W[row + c]! / d;
-        estimatedError += (W[row + c]! ** 2 / (d * d)) / 2;
+        estimatedError += W[row + c]! ** 2 / (d * d) / 2;
         err[j * blockSize + (c - i1)] = e;
         // Spread within the lazy batch now; the rest of the row is updated once per batch.
         for (let k = c; k < i2; k++) W[row + k] = W[row + k]! - e * U[c * inDim + k]!;
@@ -142,7 +156,10 @@ export function sparseGPTPrune(w: WeightMatrix, hessian: Float64Array, options: 
     }
   }
   for (let i = 0; i < weights.length; i++) {
-    if (!Number.isFinite(weights[i]!)) throw new RangeError(`sparseGPTPrune: the compensated weights overflow float32 (weight ${i} is ${weights[i]}); rescale the weights or raise damp`);
+    if (!Number.isFinite(weights[i]!))
+      throw new RangeError(
+        `sparseGPTPrune: the compensated weights overflow float32 (weight ${i} is ${weights[i]}); rescale the weights or raise damp`,
+      );
   }
   return { weights, mask, estimatedError };
 }
@@ -185,7 +202,10 @@ export function cholesky(A: Float64Array, n: number): Float64Array {
       let s = A[i * n + j]!;
       for (let k = 0; k < j; k++) s -= L[i * n + k]! * L[j * n + k]!;
       if (i === j) {
-        if (!(s > 0)) throw new Error(`sparseGPTPrune: the damped Hessian is not positive definite (pivot ${s} at ${i}); raise damp`);
+        if (!(s > 0))
+          throw new Error(
+            `sparseGPTPrune: the damped Hessian is not positive definite (pivot ${s} at ${i}); raise damp`,
+          );
         L[i * n + i] = Math.sqrt(s);
       } else {
         L[i * n + j] = s / L[j * n + j]!;

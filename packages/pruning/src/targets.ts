@@ -53,7 +53,11 @@ export function resolveTargets(model: LayersModel, layers?: LayerSelector): Targ
     for (const n of want) {
       if (!names.includes(n)) {
         const other = model.layers.find((l) => l.name === n);
-        throw new Error(other ? `layers: '${n}' is a ${other.getClassName()} layer, not Dense or Conv2D; ${list}` : `layers: no layer named '${n}'; ${list}`);
+        throw new Error(
+          other
+            ? `layers: '${n}' is a ${other.getClassName()} layer, not Dense or Conv2D; ${list}`
+            : `layers: no layer named '${n}'; ${list}`,
+        );
       }
     }
     chosen = prunable.filter((l) => want.includes(l.name));
@@ -62,7 +66,8 @@ export function resolveTargets(model: LayersModel, layers?: LayerSelector): Targ
     const kind = KINDS[layer.getClassName()]!;
     const kernel = layer.getWeights()[0];
     const rank = kind === 'dense' ? 2 : 4;
-    if (!kernel || kernel.shape.length !== rank) throw new Error(`layers: '${layer.name}' has no built ${rank}-D kernel (build the model first)`);
+    if (!kernel || kernel.shape.length !== rank)
+      throw new Error(`layers: '${layer.name}' has no built ${rank}-D kernel (build the model first)`);
     const ks = kernel.shape;
     const outDim = ks[ks.length - 1]!;
     const inDim = kernel.size / outDim;

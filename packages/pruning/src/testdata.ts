@@ -8,7 +8,12 @@ import { weightMatrix, type WeightMatrix } from './matrix.js';
  * SparseGPT and iCBS differ from magnitude pruning.
  * @internal
  */
-export function randomLayerProblem(inDim: number, outDim: number, rows: number, seed: number): { w: WeightMatrix; x: Float32Array; stats: LayerStats } {
+export function randomLayerProblem(
+  inDim: number,
+  outDim: number,
+  rows: number,
+  seed: number,
+): { w: WeightMatrix; x: Float32Array; stats: LayerStats } {
   const rng = createRng(seed);
   const w = weightMatrix(rng.fillNormal(new Float32Array(inDim * outDim)), inDim, outDim);
   const mix = rng.fillNormal(new Float32Array(inDim * inDim), 0, 0.4);

@@ -76,9 +76,11 @@ export function checkNorms(norms: ArrayLike<number>, inDim: number, fn: string):
   if (norms === null || typeof norms !== 'object' || typeof norms.length !== 'number') {
     throw new Error(`${fn}: inputNorms must be an array of ${inDim} numbers, got ${describe(norms)}`);
   }
-  if (norms.length !== inDim) throw new Error(`${fn}: inputNorms.length must equal the input dimension ${inDim}, got ${norms.length}`);
+  if (norms.length !== inDim)
+    throw new Error(`${fn}: inputNorms.length must equal the input dimension ${inDim}, got ${norms.length}`);
   for (let i = 0; i < inDim; i++) {
     const v = norms[i]!;
-    if (!Number.isFinite(v) || v < 0) throw new Error(`${fn}: inputNorms must be finite and >= 0, got ${v} at index ${i}`);
+    if (!Number.isFinite(v) || v < 0)
+      throw new Error(`${fn}: inputNorms must be finite and >= 0, got ${v} at index ${i}`);
   }
 }

@@ -50,10 +50,21 @@ describe('AutoLRS building blocks', () => {
     // Gradient descent on f(x) = x^2 / 2: x <- x (1 - lr); the best LR in [0.01, 1] is 1 (it converges in one step).
     let x = 10;
     const res = await autoLRS({
-      minLr: 0.01, maxLr: 1, stages: 2, stageSteps: 20, trialSteps: 5, trials: 6,
+      minLr: 0.01,
+      maxLr: 1,
+      stages: 2,
+      stageSteps: 20,
+      trialSteps: 5,
+      trials: 6,
       checkpoint: () => x,
-      restore: (c) => { x = c; },
-      train: (lr, steps) => Array.from({ length: steps }, () => { x *= 1 - lr; return 0.5 * x * x + 1; }),
+      restore: (c) => {
+        x = c;
+      },
+      train: (lr, steps) =>
+        Array.from({ length: steps }, () => {
+          x *= 1 - lr;
+          return 0.5 * x * x + 1;
+        }),
     });
     expect(res.lrs).toHaveLength(2);
     expect(res.lrs[0]!).toBeGreaterThan(0.5);
@@ -62,9 +73,21 @@ describe('AutoLRS building blocks', () => {
   it('treats divergence as a failed trial, never NaN', async () => {
     let x = 1;
     const res = await autoLRS({
-      minLr: 0.01, maxLr: 10, stages: 1, stageSteps: 10, trialSteps: 4, trials: 4,
-      checkpoint: () => x, restore: (c) => { x = c; },
-      train: (lr, steps) => Array.from({ length: steps }, () => { x *= 1 - lr; return lr > 2 ? Number.NaN : x * x; }),
+      minLr: 0.01,
+      maxLr: 10,
+      stages: 1,
+      stageSteps: 10,
+      trialSteps: 4,
+      trials: 4,
+      checkpoint: () => x,
+      restore: (c) => {
+        x = c;
+      },
+      train: (lr, steps) =>
+        Array.from({ length: steps }, () => {
+          x *= 1 - lr;
+          return lr > 2 ? Number.NaN : x * x;
+        }),
     });
     expect(Number.isFinite(res.lrs[0])).toBe(true);
     expect(res.lrs[0]!).toBeLessThan(2);

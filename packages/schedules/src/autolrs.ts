@@ -20,24 +20,39 @@ export function fitExponential(losses: ArrayLike<number>): ExponentialFit {
   if (n < 3) throw new RangeError(`fitExponential needs at least 3 losses, got ${n}`);
   const y = Array.from(losses, (v, i) => finite(`losses[${i}]`, v));
   const solve = (b: number) => {
-    let se = 0, see = 0, sy = 0, sey = 0;
+    let se = 0,
+      see = 0,
+      sy = 0,
+      sey = 0;
     for (let i = 0; i < n; i++) {
       const e = Math.exp(b * (i + 1));
-      se += e; see += e * e; sy += y[i]!; sey += e * y[i]!;
+      se += e;
+      see += e * e;
+      sy += y[i]!;
+      sey += e * y[i]!;
     }
     const det = n * see - se * se;
     if (Math.abs(det) < 1e-12 * (n * see + 1)) return null;
     const a = (n * sey - se * sy) / det;
     const c = (sy - a * se) / n;
     let r = 0;
-    for (let i = 0; i < n; i++) { const d = y[i]! - a * Math.exp(b * (i + 1)) - c; r += d * d; }
+    for (let i = 0; i < n; i++) {
+      const d = y[i]! - a * Math.exp(b * (i + 1)) - c;
+      r += d * d;
+    }
     return { a, b, c, sse: r };
   };
   // b = -k/n with k from 1e-3 to 50 (decaying curves); the flat limit is covered by small k.
   const ks = Array.from({ length: 50 }, (_, i) => Math.pow(10, -3 + (i * Math.log10(5e4)) / 49));
   let best: { a: number; b: number; c: number; sse: number } | null = null;
   let bk = 0;
-  ks.forEach((k, i) => { const r = solve(-k / n); if (r && (!best || r.sse < best.sse)) { best = r; bk = i; } });
+  ks.forEach((k, i) => {
+    const r = solve(-k / n);
+    if (r && (!best || r.sse < best.sse)) {
+      best = r;
+      bk = i;
+    }
+  });
   if (!best) {
     const mean = y.reduce((s, v) => s + v, 0) / n;
     return { a: 0, b: 0, c: mean, rmse: Math.sqrt(y.reduce((s, v) => s + (v - mean) ** 2, 0) / n) };
@@ -49,10 +64,12 @@ export function fitExponential(losses: ArrayLike<number>): ExponentialFit {
   for (let it = 0; it < 40; it++) {
     const c = hi - g * (hi - lo);
     const d = lo + g * (hi - lo);
-    if (f(c) < f(d)) hi = d; else lo = c;
+    if (f(c) < f(d)) hi = d;
+    else lo = c;
   }
   const r = solve(-Math.exp((lo + hi) / 2) / n);
-  const fin = r && r.sse <= (best as { sse: number }).sse ? r : (best as { a: number; b: number; c: number; sse: number });
+  const fin =
+    r && r.sse <= (best as { sse: number }).sse ? r : (best as { a: number; b: number; c: number; sse: number });
   return { a: fin.a, b: fin.b, c: fin.c, rmse: Math.sqrt(fin.sse / n) };
 }
 
@@ -81,8 +98,8 @@ export function gpPosterior(
   for (let i = 0; i < n; i++) {
     for (let j = 0; j <= i; j++) {
       let s = k(xs[i]!, xs[j]!) + (i === j ? noise : 0);
-      for (let p = 0; p < j; p++) s -= (L[i] as number[])[p]! * ((L[j] as number[])[p]!);
-      (L[i] as number[])[j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / ((L[j] as number[])[j]!);
+      for (let p = 0; p < j; p++) s -= (L[i] as number[])[p]! * (L[j] as number[])[p]!;
+      (L[i] as number[])[j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / (L[j] as number[])[j]!;
     }
   }
   // Triangular solves with L (forward) and L^T (backward).
@@ -160,7 +177,18 @@ export interface AutoLRSResult {
 /** Runs the AutoLRS search: for each stage, `trials` GP-guided probes, then the stage itself at the best LR. */
 export async function autoLRS<C>(options: AutoLRSOptions<C>): Promise<AutoLRSResult> {
   objectArg('options', options);
-  knownKeys('autoLRS', options, ['minLr', 'maxLr', 'stages', 'stageSteps', 'trialSteps', 'trials', 'kappa', 'train', 'checkpoint', 'restore']);
+  knownKeys('autoLRS', options, [
+    'minLr',
+    'maxLr',
+    'stages',
+    'stageSteps',
+    'trialSteps',
+    'trials',
+    'kappa',
+    'train',
+    'checkpoint',
+    'restore',
+  ]);
   const lo = positive('minLr', options.minLr);
   const hi = positive('maxLr', options.maxLr);
   if (!(lo < hi)) throw new RangeError(`minLr (${lo}) must be < maxLr (${hi})`);
@@ -174,7 +202,8 @@ export async function autoLRS<C>(options: AutoLRSOptions<C>): Promise<AutoLRSRes
   if (stages > MAX_STAGES) throw new RangeError(`autoLRS: stages must be <= ${MAX_STAGES}, got ${stages}`);
   const kappa = finite('kappa', options.kappa ?? 2);
   if (kappa < 0) throw new RangeError(`autoLRS: kappa must be >= 0, got ${kappa}`);
-  for (const f of ['train', 'checkpoint', 'restore'] as const) if (typeof options[f] !== 'function') throw new TypeError(`${f} must be a function, got ${String(options[f])}`);
+  for (const f of ['train', 'checkpoint', 'restore'] as const)
+    if (typeof options[f] !== 'function') throw new TypeError(`${f} must be a function, got ${String(options[f])}`);
   const toLr = (x: number) => Math.exp(Math.log(lo) + x * (Math.log(hi) - Math.log(lo)));
   const grid = Array.from({ length: 101 }, (_, i) => i / 100);
   const lrs: number[] = [];
@@ -191,9 +220,15 @@ export async function autoLRS<C>(options: AutoLRSOptions<C>): Promise<AutoLRSRes
       else {
         const finiteYs = ys.filter(Number.isFinite);
         const cap = finiteYs.length ? Math.max(...finiteYs) + (Math.max(...finiteYs) - Math.min(...finiteYs) + 1) : 1;
-        const post = gpPosterior(xs, ys.map((y) => (Number.isFinite(y) ? y : cap)), grid);
+        const post = gpPosterior(
+          xs,
+          ys.map((y) => (Number.isFinite(y) ? y : cap)),
+          grid,
+        );
         let bi = 0;
-        post.mean.forEach((m, i) => { if (m - kappa * (post.std[i]!) < (post.mean[bi]!) - kappa * (post.std[bi]!)) bi = i; });
+        post.mean.forEach((m, i) => {
+          if (m - kappa * post.std[i]! < post.mean[bi]! - kappa * post.std[bi]!) bi = i;
+        });
         x = grid[bi]!;
       }
       const lr = toLr(x);
@@ -210,7 +245,9 @@ export async function autoLRS<C>(options: AutoLRSOptions<C>): Promise<AutoLRSRes
       trials.push({ stage, lr, forecast });
     }
     let best = -1;
-    ys.forEach((y, i) => { if (Number.isFinite(y) && (best < 0 || y < ys[best]!)) best = i; });
+    ys.forEach((y, i) => {
+      if (Number.isFinite(y) && (best < 0 || y < ys[best]!)) best = i;
+    });
     const lr = best < 0 ? lo : toLr(xs[best]!);
     await options.restore(ckpt);
     await options.train(lr, stageSteps);

@@ -15,9 +15,11 @@ export interface BatchScalingOptions {
 }
 
 function ruleOf(options: BatchScalingOptions): 'linear' | 'sqrt' {
-  if (options.rule !== undefined && options.optimizer !== undefined) throw new TypeError('give either rule or optimizer, not both');
+  if (options.rule !== undefined && options.optimizer !== undefined)
+    throw new TypeError('give either rule or optimizer, not both');
   if (options.rule !== undefined) return oneOf('rule', options.rule, ['linear', 'sqrt'] as const);
-  if (options.optimizer !== undefined) return oneOf('optimizer', options.optimizer, ['sgd', 'adam'] as const) === 'sgd' ? 'linear' : 'sqrt';
+  if (options.optimizer !== undefined)
+    return oneOf('optimizer', options.optimizer, ['sgd', 'adam'] as const) === 'sgd' ? 'linear' : 'sqrt';
   throw new TypeError('batch scaling needs rule ("linear" | "sqrt") or optimizer ("sgd" | "adam")');
 }
 

@@ -7,11 +7,14 @@ import { finite, inRange, knownKeys, nonNegative, numberArray, objectArg, oneOf,
  * as `optax.join_schedules`: value(t) = schedules[i](t - boundaries[i-1]) for the last boundary <= t.
  */
 export function joinSchedules(schedules: Schedule[], boundaries: number[]): Schedule {
-  if (!Array.isArray(schedules) || schedules.length === 0) throw new RangeError(`schedules must be a non-empty array of schedules, got ${String(schedules)}`);
+  if (!Array.isArray(schedules) || schedules.length === 0)
+    throw new RangeError(`schedules must be a non-empty array of schedules, got ${String(schedules)}`);
   schedules.forEach((s, i) => checkSchedule(`schedules[${i}]`, s));
   const b = numberArray('boundaries', boundaries, { sorted: true, nonNegative: true });
   if (b.length !== schedules.length - 1) {
-    throw new RangeError(`boundaries must have schedules.length - 1 = ${schedules.length - 1} entries, got ${b.length}`);
+    throw new RangeError(
+      `boundaries must have schedules.length - 1 = ${schedules.length - 1} entries, got ${b.length}`,
+    );
   }
   return defineSchedule({ type: 'joinSchedules', schedules: [...schedules], boundaries: [...b] }, (t) => {
     let i = 0;
@@ -44,7 +47,9 @@ export function withWarmup(schedule: Schedule, options: WarmupOptions): Schedule
   const shape = oneOf('shape', options.shape ?? 'linear', ['linear', 'cosine', 'exponential'] as const);
   const peak = schedule(0);
   if (shape === 'exponential' && (init <= 0 || peak <= 0)) {
-    throw new RangeError(`withWarmup: an exponential warm-up needs initValue > 0 and schedule(0) > 0, got ${init} and ${peak}`);
+    throw new RangeError(
+      `withWarmup: an exponential warm-up needs initValue > 0 and schedule(0) > 0, got ${init} and ${peak}`,
+    );
   }
   const spec = { type: 'withWarmup', schedule, warmupSteps: w, initValue: init, shape };
   return defineSchedule(spec, (t) => {

@@ -27,13 +27,16 @@ export function cyclicSchedule(options: CyclicOptions): Schedule {
   const gamma = positive('gamma', options.gamma ?? 1);
   const total = up + down;
   const ratio = up / total;
-  return defineSchedule({ type: 'cyclicSchedule', baseValue: base, maxValue: max, stepSizeUp: up, stepSizeDown: down, mode, gamma }, (t) => {
-    const cycle = Math.floor(1 + t / total);
-    const x = 1 + t / total - cycle;
-    const f = x <= ratio ? x / ratio : (x - 1) / (ratio - 1);
-    const amp = mode === 'triangular' ? 1 : mode === 'triangular2' ? 1 / Math.pow(2, cycle - 1) : Math.pow(gamma, t);
-    return base + (max - base) * f * amp;
-  });
+  return defineSchedule(
+    { type: 'cyclicSchedule', baseValue: base, maxValue: max, stepSizeUp: up, stepSizeDown: down, mode, gamma },
+    (t) => {
+      const cycle = Math.floor(1 + t / total);
+      const x = 1 + t / total - cycle;
+      const f = x <= ratio ? x / ratio : (x - 1) / (ratio - 1);
+      const amp = mode === 'triangular' ? 1 : mode === 'triangular2' ? 1 / Math.pow(2, cycle - 1) : Math.pow(gamma, t);
+      return base + (max - base) * f * amp;
+    },
+  );
 }
 
 /** Options of {@link oneCycle}. */
@@ -54,7 +57,15 @@ export interface OneCycleOptions {
  */
 export function oneCycle(options: OneCycleOptions): Schedule {
   objectArg('options', options);
-  knownKeys('oneCycle', options, ['maxValue', 'totalSteps', 'pctStart', 'annealStrategy', 'divFactor', 'finalDivFactor', 'threePhase']);
+  knownKeys('oneCycle', options, [
+    'maxValue',
+    'totalSteps',
+    'pctStart',
+    'annealStrategy',
+    'divFactor',
+    'finalDivFactor',
+    'threePhase',
+  ]);
   const max = finite('maxValue', options.maxValue);
   const total = positive('totalSteps', options.totalSteps);
   const pct = inRange('pctStart', options.pctStart ?? 0.3, 0, 1);
@@ -74,10 +85,20 @@ export function oneCycle(options: OneCycleOptions): Schedule {
         { end: pct * total - 1, from: initial, to: max },
         { end: total - 1, from: max, to: min },
       ];
-  const anneal = strategy === 'cos'
-    ? (a: number, b: number, p: number) => b + ((a - b) / 2) * (1 + Math.cos(Math.PI * p))
-    : (a: number, b: number, p: number) => (b - a) * p + a;
-  const spec = { type: 'oneCycle', maxValue: max, totalSteps: total, pctStart: pct, annealStrategy: strategy, divFactor: div, finalDivFactor: finalDiv, threePhase: three };
+  const anneal =
+    strategy === 'cos'
+      ? (a: number, b: number, p: number) => b + ((a - b) / 2) * (1 + Math.cos(Math.PI * p))
+      : (a: number, b: number, p: number) => (b - a) * p + a;
+  const spec = {
+    type: 'oneCycle',
+    maxValue: max,
+    totalSteps: total,
+    pctStart: pct,
+    annealStrategy: strategy,
+    divFactor: div,
+    finalDivFactor: finalDiv,
+    threePhase: three,
+  };
   return defineSchedule(spec, (t) => {
     if (t > total) throw new RangeError(`oneCycle: step ${t} is past totalSteps ${total} (PyTorch raises here too)`);
     let start = 0;
@@ -85,7 +106,8 @@ export function oneCycle(options: OneCycleOptions): Schedule {
       const ph = phases[i] as { end: number; from: number; to: number };
       if (t <= ph.end || i === phases.length - 1) {
         const span = ph.end - start;
-        if (span === 0) throw new RangeError(`oneCycle: phase ${i + 1} has zero length (pctStart=${pct}, totalSteps=${total})`);
+        if (span === 0)
+          throw new RangeError(`oneCycle: phase ${i + 1} has zero length (pctStart=${pct}, totalSteps=${total})`);
         return anneal(ph.from, ph.to, (t - start) / span);
       }
       start = ph.end;
@@ -112,7 +134,14 @@ export interface CosineWarmRestartsOptions {
 /** SGDR cosine annealing with warm restarts (arXiv 1608.03983), cycle boundaries found exactly in integers. */
 export function cosineWarmRestarts(options: CosineWarmRestartsOptions): Schedule {
   objectArg('options', options);
-  knownKeys('cosineWarmRestarts', options, ['initValue', 'firstCycleSteps', 'cycleMult', 'minValue', 'cycleDecay', 'cycleLimit']);
+  knownKeys('cosineWarmRestarts', options, [
+    'initValue',
+    'firstCycleSteps',
+    'cycleMult',
+    'minValue',
+    'cycleDecay',
+    'cycleLimit',
+  ]);
   const init = finite('initValue', options.initValue);
   const t0 = positive('firstCycleSteps', options.firstCycleSteps);
   const mult = finite('cycleMult', options.cycleMult ?? 1);
@@ -120,7 +149,13 @@ export function cosineWarmRestarts(options: CosineWarmRestartsOptions): Schedule
   const min = finite('minValue', options.minValue ?? 0);
   const decay = nonNegative('cycleDecay', options.cycleDecay ?? 1);
   const limit = options.cycleLimit === undefined ? Infinity : positive('cycleLimit', options.cycleLimit);
-  const spec: Record<string, unknown> = { initValue: init, firstCycleSteps: t0, cycleMult: mult, minValue: min, cycleDecay: decay };
+  const spec: Record<string, unknown> = {
+    initValue: init,
+    firstCycleSteps: t0,
+    cycleMult: mult,
+    minValue: min,
+    cycleDecay: decay,
+  };
   if (options.cycleLimit !== undefined) spec.cycleLimit = limit;
   return defineSchedule({ ...spec, type: 'cosineWarmRestarts' }, (t) => {
     let k = 0;

@@ -1,12 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { lossCurveAreas } from './forecast.js';
-import { cosineDecay, constantSchedule, fitLossCurve, forecastError, linearSchedule, predictLossCurve, rankSchedules, scheduleLrs, warmupStableDecay } from './index.js';
+import {
+  cosineDecay,
+  constantSchedule,
+  fitLossCurve,
+  forecastError,
+  linearSchedule,
+  predictLossCurve,
+  rankSchedules,
+  scheduleLrs,
+  warmupStableDecay,
+} from './index.js';
 
 // Synthetic truth from the paper's law itself; the fitter must recover it from one schedule and predict others.
 const truth = { L0: 2, A: 1.5, alpha: 0.5, C: 0.05, lambda: 0.999, rmse: 0 };
 const T = 400;
 const cos = scheduleLrs(cosineDecay({ initValue: 0.1, decaySteps: T }), T);
-const wsd = scheduleLrs(warmupStableDecay({ peakValue: 0.1, warmupSteps: 0, stableSteps: 320, decaySteps: 80, decayShape: 'linear' }), T);
+const wsd = scheduleLrs(
+  warmupStableDecay({ peakValue: 0.1, warmupSteps: 0, stableSteps: 320, decaySteps: 80, decayShape: 'linear' }),
+  T,
+);
 const lin = scheduleLrs(linearSchedule({ initValue: 0.1, endValue: 0, transitionSteps: T }), T);
 
 describe('loss-curve forecasting (arXiv 2408.11029)', () => {
@@ -41,7 +54,11 @@ describe('loss-curve forecasting (arXiv 2408.11029)', () => {
     expect(forecastError(fit, cos, predictLossCurve(truth, cos)).mape).toBeLessThan(0.01);
   });
   it('ranks candidates by predicted final loss: annealing to zero beats a constant LR', () => {
-    const ranked = rankSchedules(truth, { constant: constantSchedule(0.1), cosine: cosineDecay({ initValue: 0.1, decaySteps: T }) }, T);
+    const ranked = rankSchedules(
+      truth,
+      { constant: constantSchedule(0.1), cosine: cosineDecay({ initValue: 0.1, decaySteps: T }) },
+      T,
+    );
     expect(ranked.map((r) => r.name)).toEqual(['cosine', 'constant']);
   });
   it('keeps L0, A and C non-negative and supports absolute error', () => {

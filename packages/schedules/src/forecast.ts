@@ -51,9 +51,15 @@ function solve3(x1: number[], x2: number[], y: number[], wt: number[]): [number,
     const free = [0, 1, 2].filter((j) => mask & (1 << j));
     const p: [number, number, number] = [0, 0, 0];
     if (free.length > 0) {
-      const sol = lsq(free.map((j) => cols[j] as number[]), y, wt);
+      const sol = lsq(
+        free.map((j) => cols[j] as number[]),
+        y,
+        wt,
+      );
       if (!sol || sol.some((v) => v < 0)) continue;
-      free.forEach((j, k) => { p[j] = sol[k]!; });
+      free.forEach((j, k) => {
+        p[j] = sol[k]!;
+      });
     }
     let e = 0;
     for (let i = 0; i < n; i++) {
@@ -75,9 +81,9 @@ function lsq(cols: number[][], y: number[], wt: number[]): number[] | null {
   for (let p = 0; p < k; p++) {
     const row = new Array<number>(k + 1).fill(0);
     for (let i = 0; i < n; i++) {
-      const cp = ((cols[p] as number[])[i]!) / scale[p]!;
+      const cp = (cols[p] as number[])[i]! / scale[p]!;
       const w = wt[i]!;
-      for (let q = 0; q < k; q++) row[q] = row[q]! + w * cp * (((cols[q] as number[])[i]!) / scale[q]!);
+      for (let q = 0; q < k; q++) row[q] = row[q]! + w * cp * ((cols[q] as number[])[i]! / scale[q]!);
       row[k] = row[k]! + w * cp * y[i]!;
     }
     row[p] = row[p]! + 1e-12;
@@ -91,11 +97,11 @@ function lsq(cols: number[][], y: number[], wt: number[]): number[] | null {
     if (Math.abs(d) < 1e-300) return null;
     for (let r = 0; r < k; r++) {
       if (r === c) continue;
-      const f = ((A[r] as number[])[c]!) / d;
-      for (let j = c; j <= k; j++) (A[r] as number[])[j] = ((A[r] as number[])[j]!) - f * ((A[c] as number[])[j]!);
+      const f = (A[r] as number[])[c]! / d;
+      for (let j = c; j <= k; j++) (A[r] as number[])[j] = (A[r] as number[])[j]! - f * (A[c] as number[])[j]!;
     }
   }
-  const sol = cols.map((_, i) => ((A[i] as number[])[k]!) / ((A[i] as number[])[i]!) / scale[i]!);
+  const sol = cols.map((_, i) => (A[i] as number[])[k]! / (A[i] as number[])[i]! / scale[i]!);
   return sol.every(Number.isFinite) ? sol : null;
 }
 
@@ -126,11 +132,16 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
   objectArg('options', options);
   knownKeys('fitLossCurve', options, ['lrs', 'losses', 'steps', 'lambda', 'skip', 'error']);
   const relative = (options.error ?? 'relative') === 'relative';
-  if (options.error !== undefined && options.error !== 'relative' && options.error !== 'absolute') throw new RangeError(`error must be "relative" or "absolute", got ${String(options.error)}`);
+  if (options.error !== undefined && options.error !== 'relative' && options.error !== 'absolute')
+    throw new RangeError(`error must be "relative" or "absolute", got ${String(options.error)}`);
   const lrs = arrayLike('lrs', options.lrs) as ArrayLike<number>;
   const losses = arrayLike('losses', options.losses) as ArrayLike<number>;
-  const steps = options.steps === undefined ? Array.from({ length: losses.length }, (_, i) => i) : arrayLike('steps', options.steps);
-  if (steps.length !== losses.length) throw new RangeError(`steps and losses must have the same length, got ${steps.length} and ${losses.length}`);
+  const steps =
+    options.steps === undefined
+      ? Array.from({ length: losses.length }, (_, i) => i)
+      : arrayLike('steps', options.steps);
+  if (steps.length !== losses.length)
+    throw new RangeError(`steps and losses must have the same length, got ${steps.length} and ${losses.length}`);
   const skip = nonNegativeInt('skip', options.skip ?? 0);
   const idx: number[] = [];
   const y: number[] = [];
@@ -142,15 +153,22 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
     y.push(finite(`losses[${k}]`, losses[k]));
   }
   if (y.length < 4) throw new RangeError(`fitLossCurve needs at least 4 losses after skip, got ${y.length}`);
-  if (relative && y.some((v) => v <= 0)) throw new RangeError("fitLossCurve: error 'relative' needs positive losses; use error: 'absolute'");
+  if (relative && y.some((v) => v <= 0))
+    throw new RangeError("fitLossCurve: error 'relative' needs positive losses; use error: 'absolute'");
   const wt = y.map((v) => (relative ? 1 / (v * v) : 1));
-  const lambdas = options.lambda === undefined ? [0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995] : [inRange('lambda', options.lambda, 0, 1)];
+  const lambdas =
+    options.lambda === undefined
+      ? [0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995]
+      : [inRange('lambda', options.lambda, 0, 1)];
   let best: LossCurveFit | null = null;
   let bestScore = Infinity;
   for (const lambda of lambdas) {
     const { s1, s2 } = lossCurveAreas(lrs, lambda);
     const a1 = idx.map((i) => s1[i]!);
-    if (a1.some((v) => !(v > 0))) throw new RangeError('fitLossCurve: the LR sum S1 is 0 at a fitted step; skip the steps before the first non-zero LR');
+    if (a1.some((v) => !(v > 0)))
+      throw new RangeError(
+        'fitLossCurve: the LR sum S1 is 0 at a fitted step; skip the steps before the first non-zero LR',
+      );
     const a2 = idx.map((i) => -s2[i]!);
     const sse = (alpha: number): { e: number; p: [number, number, number] } | null => {
       const x1 = a1.map((v) => Math.pow(v, -alpha));
@@ -169,7 +187,10 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
     let be = Infinity;
     grid.forEach((a, i) => {
       const r = sse(a);
-      if (r && r.e < be) { be = r.e; bi = i; }
+      if (r && r.e < be) {
+        be = r.e;
+        bi = i;
+      }
     });
     if (bi < 0) continue;
     let lo = Math.log(grid[Math.max(0, bi - 1)]!);
@@ -181,23 +202,50 @@ export function fitLossCurve(options: FitLossCurveOptions): LossCurveFit {
     let fc = f(c);
     let fd = f(d);
     for (let it = 0; it < 40; it++) {
-      if (fc < fd) { hi = d; d = c; fd = fc; c = hi - g * (hi - lo); fc = f(c); }
-      else { lo = c; c = d; fc = fd; d = lo + g * (hi - lo); fd = f(d); }
+      if (fc < fd) {
+        hi = d;
+        d = c;
+        fd = fc;
+        c = hi - g * (hi - lo);
+        fc = f(c);
+      } else {
+        lo = c;
+        c = d;
+        fc = fd;
+        d = lo + g * (hi - lo);
+        fd = f(d);
+      }
     }
     const alpha = Math.exp((lo + hi) / 2);
     const r = sse(alpha);
-    const cand = r && r.e <= be ? { alpha, ...r } : { alpha: grid[bi]!, ...(sse(grid[bi]!) as { e: number; p: [number, number, number] }) };
+    const cand =
+      r && r.e <= be
+        ? { alpha, ...r }
+        : { alpha: grid[bi]!, ...(sse(grid[bi]!) as { e: number; p: [number, number, number] }) };
     let se = 0;
     for (let i = 0; i < y.length; i++) {
       const r = y[i]! - (cand.p[0] + cand.p[1] * Math.pow(a1[i]!, -cand.alpha) + cand.p[2] * a2[i]!);
       se += r * r;
     }
-    const fit: LossCurveFit = { L0: cand.p[0], A: cand.p[1], alpha: cand.alpha, C: cand.p[2], lambda, rmse: Math.sqrt(se / y.length) };
+    const fit: LossCurveFit = {
+      L0: cand.p[0],
+      A: cand.p[1],
+      alpha: cand.alpha,
+      C: cand.p[2],
+      lambda,
+      rmse: Math.sqrt(se / y.length),
+    };
     const score = cand.e;
-    if (!best || score < bestScore) { best = fit; bestScore = score; }
+    if (!best || score < bestScore) {
+      best = fit;
+      bestScore = score;
+    }
     continue;
   }
-  if (!best) throw new RangeError('fitLossCurve: the least-squares problem is singular for every alpha (is the LR constant zero?)');
+  if (!best)
+    throw new RangeError(
+      'fitLossCurve: the least-squares problem is singular for every alpha (is the LR constant zero?)',
+    );
   const fit: LossCurveFit = best;
   // Finite inputs can still overflow the sums (losses near 1e308); a NaN fit would forecast NaN silently.
   if (![fit.L0, fit.A, fit.alpha, fit.C, fit.rmse].every(Number.isFinite)) {
@@ -220,7 +268,10 @@ export function predictLossCurve(fit: LossCurveFit, lrs: ArrayLike<number>): Flo
   const first = out.findIndex((v) => !Number.isNaN(v));
   for (let i = 0; i < (first < 0 ? out.length : first); i++) out[i] = first < 0 ? fit.L0 + fit.A : out[first]!;
   const bad = out.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new RangeError(`predictLossCurve: the forecast is ${out[bad]} after update ${bad} (the LR sums overflow); rescale the LRs`);
+  if (bad >= 0)
+    throw new RangeError(
+      `predictLossCurve: the forecast is ${out[bad]} after update ${bad} (the LR sums overflow); rescale the LRs`,
+    );
   return out;
 }
 
@@ -251,7 +302,11 @@ export interface RankedSchedule {
 }
 
 /** Predicts every candidate's loss curve over totalSteps and sorts them by predicted final loss (best first). */
-export function rankSchedules(fit: LossCurveFit, candidates: Record<string, Schedule>, totalSteps: number): RankedSchedule[] {
+export function rankSchedules(
+  fit: LossCurveFit,
+  candidates: Record<string, Schedule>,
+  totalSteps: number,
+): RankedSchedule[] {
   checkFit('rankSchedules', fit);
   objectArg('candidates', candidates);
   stepCount('totalSteps', totalSteps);
@@ -275,19 +330,26 @@ export interface ForecastError {
 }
 
 /** Compares a fit's forecast for a run's LRs with that run's observed losses (a held-out curve). */
-export function forecastError(fit: LossCurveFit, lrs: ArrayLike<number>, losses: ArrayLike<number>, steps?: ArrayLike<number>): ForecastError {
+export function forecastError(
+  fit: LossCurveFit,
+  lrs: ArrayLike<number>,
+  losses: ArrayLike<number>,
+  steps?: ArrayLike<number>,
+): ForecastError {
   const pred = predictLossCurve(fit, lrs);
   arrayLike('losses', losses);
   const st = steps === undefined ? Array.from({ length: losses.length }, (_, i) => i) : arrayLike('steps', steps);
   if (losses.length === 0) throw new RangeError('forecastError: losses is empty');
-  if (st.length !== losses.length) throw new RangeError(`steps and losses must have the same length, got ${st.length} and ${losses.length}`);
+  if (st.length !== losses.length)
+    throw new RangeError(`steps and losses must have the same length, got ${st.length} and ${losses.length}`);
   let se = 0;
   let ape = 0;
   let last = 0;
   let lastObs = 1;
   for (let k = 0; k < losses.length; k++) {
     const s = nonNegativeInt(`steps[${k}]`, st[k]);
-    if (s >= pred.length) throw new RangeError(`steps[${k}] = ${s} is past the last LR (lrs has ${pred.length} entries)`);
+    if (s >= pred.length)
+      throw new RangeError(`steps[${k}] = ${s} is past the last LR (lrs has ${pred.length} entries)`);
     const o = finite(`losses[${k}]`, losses[k]);
     const e = pred[s]! - o;
     se += e * e;
@@ -295,5 +357,10 @@ export function forecastError(fit: LossCurveFit, lrs: ArrayLike<number>, losses:
     last = Math.abs(e);
     lastObs = o;
   }
-  return { rmse: Math.sqrt(se / losses.length), mape: ape / losses.length, finalAbsError: last, finalRelError: last / Math.max(Math.abs(lastObs), 1e-12) };
+  return {
+    rmse: Math.sqrt(se / losses.length),
+    mape: ape / losses.length,
+    finalAbsError: last,
+    finalRelError: last / Math.max(Math.abs(lastObs), 1e-12),
+  };
 }

@@ -31,7 +31,13 @@ function check(options: HypergradientOptions) {
   const min = nonNegative('minLr', options.minLr ?? 0);
   const max = options.maxLr === undefined ? Infinity : positive('maxLr', options.maxLr);
   if (min > max) throw new RangeError(`minLr (${min}) must be <= maxLr (${max})`);
-  return { init: nonNegative('initialLr', options.initialLr), beta: nonNegative('hyperLr', options.hyperLr), min, max, normalize: options.normalize ?? false };
+  return {
+    init: nonNegative('initialLr', options.initialLr),
+    beta: nonNegative('hyperLr', options.hyperLr),
+    min,
+    max,
+    normalize: options.normalize ?? false,
+  };
 }
 
 /** The state before any update. */
@@ -44,7 +50,11 @@ export function hypergradientInit(options: HypergradientOptions): HypergradientS
  * One step of the rule, pure: given this step's update (or gradient: the sign of the product is the same) returns
  * the next state; lr_{t+1} = clip(lr_t + beta * <u_t, u_{t-1}>, minLr, maxLr).
  */
-export function hypergradientStep(state: HypergradientState, update: ArrayLike<number>, options: HypergradientOptions): HypergradientState {
+export function hypergradientStep(
+  state: HypergradientState,
+  update: ArrayLike<number>,
+  options: HypergradientOptions,
+): HypergradientState {
   const o = check(options);
   objectArg('state', state);
   finite('state.lr', state.lr);
@@ -52,7 +62,8 @@ export function hypergradientStep(state: HypergradientState, update: ArrayLike<n
   const u = Array.from(update, (v, i) => finite(`update[${i}]`, v));
   let lr = state.lr;
   if (state.previous) {
-    if (state.previous.length !== u.length) throw new RangeError(`update has ${u.length} entries but the previous one had ${state.previous.length}`);
+    if (state.previous.length !== u.length)
+      throw new RangeError(`update has ${u.length} entries but the previous one had ${state.previous.length}`);
     let dot = 0;
     let na = 0;
     let nb = 0;

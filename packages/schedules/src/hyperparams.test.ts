@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { blockSizeCurriculum, cosineRamp, mixtureSchedule, multigridSchedule, oneCycle, oneCycleMomentum, polynomialSparsity, weightDecaySchedule } from './index.js';
+import {
+  blockSizeCurriculum,
+  cosineRamp,
+  mixtureSchedule,
+  multigridSchedule,
+  oneCycle,
+  oneCycleMomentum,
+  polynomialSparsity,
+  weightDecaySchedule,
+} from './index.js';
 
 describe('hyperparameter schedules', () => {
   it('one-cycle momentum mirrors the LR: max at the ends, base at the LR peak', () => {
@@ -16,7 +25,13 @@ describe('hyperparameter schedules', () => {
     expect(cosineRamp({ initValue: 0, endValue: 1, rampSteps: 10, rampBegin: 5 })(5)).toBe(0);
   });
   it('multigrid keeps batch * volume about constant', () => {
-    const s = multigridSchedule({ baseBatchSize: 8, baseShape: [16, 32, 32], longCycleSteps: 40, totalSteps: 200, finalFraction: 0.2 });
+    const s = multigridSchedule({
+      baseBatchSize: 8,
+      baseShape: [16, 32, 32],
+      longCycleSteps: 40,
+      totalSteps: 200,
+      finalFraction: 0.2,
+    });
     const vol = (b: { batchSize: number; shape: number[] }) => b.batchSize * b.shape.reduce((p, d) => p * d, 1);
     const ref = 8 * 16 * 32 * 32;
     for (const t of [0, 1, 2, 13, 27, 39]) expect(Math.abs(vol(s(t)) / ref - 1)).toBeLessThan(0.15);
@@ -24,7 +39,12 @@ describe('hyperparameter schedules', () => {
     expect(s(180)).toEqual({ batchSize: 8, shape: [16, 32, 32] });
   });
   it('mixture up-samples domains in the last fraction', () => {
-    const m = mixtureSchedule({ weights: { web: 3, code: 1 }, finalWeights: { web: 1, code: 1, math: 2 }, totalSteps: 100, finalFraction: 0.2 });
+    const m = mixtureSchedule({
+      weights: { web: 3, code: 1 },
+      finalWeights: { web: 1, code: 1, math: 2 },
+      totalSteps: 100,
+      finalFraction: 0.2,
+    });
     expect(m(79)).toEqual({ web: 0.75, code: 0.25, math: 0 });
     expect(m(80)).toEqual({ web: 0.25, code: 0.25, math: 0.5 });
   });
@@ -38,6 +58,8 @@ describe('hyperparameter schedules', () => {
     expect(s(150)).toBeCloseTo(0.9 - 0.9 * 0.125, 15); // (1 - 0.5)^3 = 0.125
     expect(s(159)).toBe(s(150));
     expect(s(200)).toBe(0.9);
-    expect(() => polynomialSparsity({ finalSparsity: 1.5, beginStep: 0, endStep: 1 })).toThrow(/finalSparsity must be in \[0, 1\]/);
+    expect(() => polynomialSparsity({ finalSparsity: 1.5, beginStep: 0, endStep: 1 })).toThrow(
+      /finalSparsity must be in \[0, 1\]/,
+    );
   });
 });

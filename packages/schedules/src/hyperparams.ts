@@ -1,6 +1,17 @@
 /** Schedules for hyperparameters other than the LR: momentum, weight decay, batch shape, data mixture, block size, sparsity. */
 import { defineSchedule, checkStep, type Schedule } from './schedule.js';
-import { bool, finite, inRange, knownKeys, nonNegative, numberArray, objectArg, oneOf, positive, positiveInt } from './validate.js';
+import {
+  bool,
+  finite,
+  inRange,
+  knownKeys,
+  nonNegative,
+  numberArray,
+  objectArg,
+  oneOf,
+  positive,
+  positiveInt,
+} from './validate.js';
 
 /** Options of {@link oneCycleMomentum}. */
 export interface OneCycleMomentumOptions {
@@ -15,7 +26,14 @@ export interface OneCycleMomentumOptions {
 /** The momentum (or Adam beta1) that PyTorch's OneCycleLR cycles inversely to the LR: max -> base -> max. */
 export function oneCycleMomentum(options: OneCycleMomentumOptions): Schedule {
   objectArg('options', options);
-  knownKeys('oneCycleMomentum', options, ['totalSteps', 'pctStart', 'baseMomentum', 'maxMomentum', 'annealStrategy', 'threePhase']);
+  knownKeys('oneCycleMomentum', options, [
+    'totalSteps',
+    'pctStart',
+    'baseMomentum',
+    'maxMomentum',
+    'annealStrategy',
+    'threePhase',
+  ]);
   const total = positive('totalSteps', options.totalSteps);
   const pct = inRange('pctStart', options.pctStart ?? 0.3, 0, 1);
   const lo = inRange('baseMomentum', options.baseMomentum ?? 0.85, 0, 1);
@@ -23,16 +41,34 @@ export function oneCycleMomentum(options: OneCycleMomentumOptions): Schedule {
   const cos = oneOf('annealStrategy', options.annealStrategy ?? 'cos', ['cos', 'linear'] as const) === 'cos';
   const three = bool('threePhase', options.threePhase ?? false);
   const phases = three
-    ? [{ end: pct * total - 1, a: hi, b: lo }, { end: 2 * pct * total - 2, a: lo, b: hi }, { end: total - 1, a: hi, b: hi }]
-    : [{ end: pct * total - 1, a: hi, b: lo }, { end: total - 1, a: lo, b: hi }];
-  const spec = { type: 'oneCycleMomentum', totalSteps: total, pctStart: pct, baseMomentum: lo, maxMomentum: hi, annealStrategy: cos ? 'cos' : 'linear', threePhase: three };
+    ? [
+        { end: pct * total - 1, a: hi, b: lo },
+        { end: 2 * pct * total - 2, a: lo, b: hi },
+        { end: total - 1, a: hi, b: hi },
+      ]
+    : [
+        { end: pct * total - 1, a: hi, b: lo },
+        { end: total - 1, a: lo, b: hi },
+      ];
+  const spec = {
+    type: 'oneCycleMomentum',
+    totalSteps: total,
+    pctStart: pct,
+    baseMomentum: lo,
+    maxMomentum: hi,
+    annealStrategy: cos ? 'cos' : 'linear',
+    threePhase: three,
+  };
   return defineSchedule(spec, (t) => {
     let start = 0;
     for (let i = 0; i < phases.length; i++) {
       const p = phases[i] as { end: number; a: number; b: number };
       if (t <= p.end || i === phases.length - 1) {
         const span = p.end - start;
-        if (span === 0) throw new RangeError(`oneCycleMomentum: phase ${i + 1} has zero length (pctStart=${pct}, totalSteps=${total})`);
+        if (span === 0)
+          throw new RangeError(
+            `oneCycleMomentum: phase ${i + 1} has zero length (pctStart=${pct}, totalSteps=${total})`,
+          );
         const x = (t - start) / span;
         return cos ? p.b + ((p.a - p.b) / 2) * (1 + Math.cos(Math.PI * x)) : p.a + (p.b - p.a) * x;
       }
@@ -110,7 +146,15 @@ export interface MultigridOptions {
  */
 export function multigridSchedule(options: MultigridOptions): ValueSchedule<BatchShape> {
   objectArg('options', options);
-  knownKeys('multigridSchedule', options, ['baseBatchSize', 'baseShape', 'longCycleSteps', 'longFactors', 'shortFactors', 'finalFraction', 'totalSteps']);
+  knownKeys('multigridSchedule', options, [
+    'baseBatchSize',
+    'baseShape',
+    'longCycleSteps',
+    'longFactors',
+    'shortFactors',
+    'finalFraction',
+    'totalSteps',
+  ]);
   const b0 = positiveInt('baseBatchSize', options.baseBatchSize);
   const shape = numberArray('baseShape', options.baseShape);
   shape.forEach((d, i) => positiveInt(`baseShape[${i}]`, d));
@@ -122,7 +166,7 @@ export function multigridSchedule(options: MultigridOptions): ValueSchedule<Batc
   const finalFrac = inRange('finalFraction', options.finalFraction ?? 0, 0, 1);
   const total = options.totalSteps === undefined ? Infinity : positive('totalSteps', options.totalSteps);
   const make = (factors: number[]): BatchShape => {
-    const dims = shape.map((d, i) => Math.max(1, Math.round(d * (factors[Math.min(i, factors.length - 1)]!))));
+    const dims = shape.map((d, i) => Math.max(1, Math.round(d * factors[Math.min(i, factors.length - 1)]!)));
     const ratio = shape.reduce((p, d) => p * d, 1) / dims.reduce((p, d) => p * d, 1);
     return { batchSize: Math.max(1, Math.round(b0 * ratio)), shape: dims };
   };
@@ -131,7 +175,7 @@ export function multigridSchedule(options: MultigridOptions): ValueSchedule<Batc
     if (t >= total * (1 - finalFrac)) return { batchSize: b0, shape: [...shape] };
     const phase = Math.floor(((t % cycle) / cycle) * longs.length);
     const long = longs[Math.min(phase, longs.length - 1)] as number[];
-    const s = shorts.length ? (shorts[Math.floor(t) % shorts.length]!) : 1;
+    const s = shorts.length ? shorts[Math.floor(t) % shorts.length]! : 1;
     return make(long.map((f) => f * s));
   };
 }
@@ -190,7 +234,8 @@ export function blockSizeCurriculum(options: BlockSizeCurriculumOptions): Schedu
     const total = positive('totalSteps', options.totalSteps);
     bounds = sizes.slice(1).map((_, i) => Math.round(((i + 1) * total) / sizes.length));
   }
-  if (bounds.length !== sizes.length - 1) throw new RangeError(`boundaries must have sizes.length - 1 = ${sizes.length - 1} entries, got ${bounds.length}`);
+  if (bounds.length !== sizes.length - 1)
+    throw new RangeError(`boundaries must have sizes.length - 1 = ${sizes.length - 1} entries, got ${bounds.length}`);
   return defineSchedule({ type: 'blockSizeCurriculum', sizes: [...sizes], boundaries: [...bounds] }, (t) => {
     let i = 0;
     while (i < bounds.length && t >= bounds[i]!) i++;
@@ -216,7 +261,14 @@ export interface PolynomialSparsityOptions {
  */
 export function polynomialSparsity(options: PolynomialSparsityOptions): Schedule {
   objectArg('options', options);
-  knownKeys('polynomialSparsity', options, ['initialSparsity', 'finalSparsity', 'beginStep', 'endStep', 'frequency', 'power']);
+  knownKeys('polynomialSparsity', options, [
+    'initialSparsity',
+    'finalSparsity',
+    'beginStep',
+    'endStep',
+    'frequency',
+    'power',
+  ]);
   const si = inRange('initialSparsity', options.initialSparsity ?? 0, 0, 1);
   const sf = inRange('finalSparsity', options.finalSparsity, 0, 1);
   const t0 = nonNegative('beginStep', options.beginStep);
@@ -224,7 +276,15 @@ export function polynomialSparsity(options: PolynomialSparsityOptions): Schedule
   if (!(t1 > t0)) throw new RangeError(`endStep (${t1}) must be > beginStep (${t0})`);
   const freq = positive('frequency', options.frequency ?? 1);
   const power = positive('power', options.power ?? 3);
-  const spec = { type: 'polynomialSparsity', initialSparsity: si, finalSparsity: sf, beginStep: t0, endStep: t1, frequency: freq, power };
+  const spec = {
+    type: 'polynomialSparsity',
+    initialSparsity: si,
+    finalSparsity: sf,
+    beginStep: t0,
+    endStep: t1,
+    frequency: freq,
+    power,
+  };
   return defineSchedule(spec, (t) => {
     if (t < t0) return si;
     if (t >= t1) return sf;

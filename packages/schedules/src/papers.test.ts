@@ -1,19 +1,44 @@
 import { describe, expect, it } from 'vitest';
 import { medianFilter } from './refined.js';
 import {
-  batchScaledSchedule, constantSchedule, linearSchedule, powerSchedule, refinedSchedule, refinedShape, rewarmSchedule,
-  rexSchedule, scaleLearningRate, warmupStableDecay, wsdsCheckpoints, wsdsSchedule,
+  batchScaledSchedule,
+  constantSchedule,
+  linearSchedule,
+  powerSchedule,
+  refinedSchedule,
+  refinedShape,
+  rewarmSchedule,
+  rexSchedule,
+  scaleLearningRate,
+  warmupStableDecay,
+  wsdsCheckpoints,
+  wsdsSchedule,
 } from './index.js';
 
 describe('WSD and WSD-S', () => {
   it('exponential decay goes from peak to peak * minRatio', () => {
-    const s = warmupStableDecay({ peakValue: 1, warmupSteps: 0, stableSteps: 10, decaySteps: 10, minRatio: 0.01, decayShape: 'exponential' });
+    const s = warmupStableDecay({
+      peakValue: 1,
+      warmupSteps: 0,
+      stableSteps: 10,
+      decaySteps: 10,
+      minRatio: 0.01,
+      decayShape: 'exponential',
+    });
     expect(s(15)).toBeCloseTo(0.1, 15); // 0.01^0.5
     expect(s(20)).toBe(0.01);
-    expect(() => warmupStableDecay({ peakValue: 1, warmupSteps: 0, stableSteps: 1, decaySteps: 1, decayShape: 'exponential' })).toThrow(/minRatio > 0/);
+    expect(() =>
+      warmupStableDecay({ peakValue: 1, warmupSteps: 0, stableSteps: 1, decaySteps: 1, decayShape: 'exponential' }),
+    ).toThrow(/minRatio > 0/);
   });
   it('WSD-S decays before each budget and resumes at the peak', () => {
-    const opts = { peakValue: 1, warmupSteps: 10, budgets: [100, 200, 400], decayFraction: 0.1, decayShape: 'linear' as const };
+    const opts = {
+      peakValue: 1,
+      warmupSteps: 10,
+      budgets: [100, 200, 400],
+      decayFraction: 0.1,
+      decayShape: 'linear' as const,
+    };
     expect(wsdsCheckpoints(opts)).toEqual([
       { budget: 100, decayStart: 90, decaySteps: 10 },
       { budget: 200, decayStart: 190, decaySteps: 10 },
@@ -30,7 +55,7 @@ describe('WSD and WSD-S', () => {
 describe('REX (arXiv 2107.04197)', () => {
   it('(1 - z)/(1 - z/2): 1 at z = 0, 2/3 at z = 1/2, 0 at z = 1', () => {
     const s = rexSchedule({ peakValue: 1, totalSteps: 100 });
-    expect([s(0), s(50), s(100), s(150)]).toEqual([1, (0.5 / 0.75), 0, 0]);
+    expect([s(0), s(50), s(100), s(150)]).toEqual([1, 0.5 / 0.75, 0, 0]);
   });
   it('sampling interval holds the value between samples', () => {
     const s = rexSchedule({ peakValue: 1, totalSteps: 100, samplingInterval: 10 });
@@ -91,6 +116,8 @@ describe('re-warming and batch-size rules', () => {
     expect(scaleLearningRate(0.1, { baseBatchSize: 256, batchSize: 1024, optimizer: 'sgd' })).toBeCloseTo(0.4, 15);
     expect(scaleLearningRate(1e-3, { baseBatchSize: 256, batchSize: 1024, rule: 'sqrt' })).toBeCloseTo(2e-3, 15);
     expect(batchScaledSchedule(constantSchedule(1), { baseBatchSize: 1, batchSize: 4, rule: 'sqrt' })(3)).toBe(2);
-    expect(() => scaleLearningRate(0.1, { baseBatchSize: 0, batchSize: 4, rule: 'linear' })).toThrow(/baseBatchSize must be > 0/);
+    expect(() => scaleLearningRate(0.1, { baseBatchSize: 0, batchSize: 4, rule: 'linear' })).toThrow(
+      /baseBatchSize must be > 0/,
+    );
   });
 });

@@ -31,7 +31,17 @@ export interface PowerScheduleOptions {
  */
 export function powerSchedule(options: PowerScheduleOptions): Schedule {
   objectArg('options', options);
-  knownKeys('powerSchedule', options, ['a', 'b', 'maxValue', 'batchSize', 'tokensPerStep', 'warmupSteps', 'totalSteps', 'decaySteps', 'decayMinRatio']);
+  knownKeys('powerSchedule', options, [
+    'a',
+    'b',
+    'maxValue',
+    'batchSize',
+    'tokensPerStep',
+    'warmupSteps',
+    'totalSteps',
+    'decaySteps',
+    'decayMinRatio',
+  ]);
   const a = positive('a', options.a);
   const b = finite('b', options.b);
   if (b >= 0) throw new RangeError(`b must be negative (the LR falls with tokens), got ${b}`);
@@ -44,11 +54,21 @@ export function powerSchedule(options: PowerScheduleOptions): Schedule {
   let total = Infinity;
   if (d > 0) {
     total = positive('totalSteps', options.totalSteps);
-    if (w + d > total) throw new RangeError(`powerSchedule: warmupSteps + decaySteps (${w + d}) exceed totalSteps (${total})`);
+    if (w + d > total)
+      throw new RangeError(`powerSchedule: warmupSteps + decaySteps (${w + d}) exceed totalSteps (${total})`);
   }
   if (d > 0 && ratio <= 0) throw new RangeError(`decayMinRatio must be > 0 for the exponential tail, got ${ratio}`);
   const law = (step: number) => (step <= 0 ? max : Math.min(max, beta * a * Math.pow(step * tps, b)));
-  const spec: Record<string, unknown> = { a, b, maxValue: max, batchSize: beta, tokensPerStep: tps, warmupSteps: w, decaySteps: d, decayMinRatio: ratio };
+  const spec: Record<string, unknown> = {
+    a,
+    b,
+    maxValue: max,
+    batchSize: beta,
+    tokensPerStep: tps,
+    warmupSteps: w,
+    decaySteps: d,
+    decayMinRatio: ratio,
+  };
   if (d > 0) spec.totalSteps = total;
   return defineSchedule({ ...spec, type: 'powerSchedule' }, (t) => {
     if (t < w) return (law(w) * t) / w;

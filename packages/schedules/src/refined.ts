@@ -35,7 +35,8 @@ export function medianFilter(values: ArrayLike<number>, width: number): Float64A
 
 /** The refined LR shape: lr_t ∝ w_t * sum_{p>t} w_p, normalised so its maximum is 1 (last step is 0). */
 export function refinedShape(gradNorms: number[], optimizer: 'sgd' | 'adam', smoothingWindow = 1): Float64Array {
-  if (!Array.isArray(gradNorms) || gradNorms.length < 2) throw new RangeError(`gradNorms must hold at least 2 norms, got ${String(gradNorms)}`);
+  if (!Array.isArray(gradNorms) || gradNorms.length < 2)
+    throw new RangeError(`gradNorms must hold at least 2 norms, got ${String(gradNorms)}`);
   gradNorms.forEach((g, i) => {
     finite(`gradNorms[${i}]`, g);
     if (g <= 0) throw new RangeError(`gradNorms[${i}] must be > 0, got ${g}`);
@@ -69,7 +70,14 @@ export function refinedSchedule(options: RefinedOptions): Schedule {
   const warm = nonNegative('warmupSteps', options.warmupSteps ?? 0);
   const shape = refinedShape(options.gradNorms, opt, width);
   const n = shape.length;
-  const spec = { type: 'refinedSchedule', gradNorms: [...options.gradNorms], optimizer: opt, smoothingWindow: width, peakValue: peak, warmupSteps: warm };
+  const spec = {
+    type: 'refinedSchedule',
+    gradNorms: [...options.gradNorms],
+    optimizer: opt,
+    smoothingWindow: width,
+    peakValue: peak,
+    warmupSteps: warm,
+  };
   return defineSchedule(spec, (t) => {
     if (t < warm) return (peak * t) / warm;
     const u = t - warm;

@@ -24,10 +24,13 @@ export function rexSchedule(options: RexOptions): Schedule {
   const w = nonNegative('warmupSteps', options.warmupSteps ?? 0);
   const k = positive('samplingInterval', options.samplingInterval ?? 1);
   if (w >= T) throw new RangeError(`rexSchedule: warmupSteps (${w}) must be < totalSteps (${T})`);
-  return defineSchedule({ type: 'rexSchedule', peakValue: peak, totalSteps: T, minValue: min, warmupSteps: w, samplingInterval: k }, (t) => {
-    if (t < w) return (peak * t) / w;
-    const sampled = Math.floor((t - w) / k) * k;
-    const z = Math.min(1, sampled / (T - w));
-    return min + ((peak - min) * (1 - z)) / (1 - z / 2);
-  });
+  return defineSchedule(
+    { type: 'rexSchedule', peakValue: peak, totalSteps: T, minValue: min, warmupSteps: w, samplingInterval: k },
+    (t) => {
+      if (t < w) return (peak * t) / w;
+      const sampled = Math.floor((t - w) / k) * k;
+      const z = Math.min(1, sampled / (T - w));
+      return min + ((peak - min) * (1 - z)) / (1 - z / 2);
+    },
+  );
 }

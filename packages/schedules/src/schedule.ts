@@ -23,7 +23,8 @@ export function checkStep(step: unknown, rule: StepRule = {}): number {
   if (typeof step !== 'number' || !Number.isFinite(step) || step < 0) {
     throw new RangeError(`step must be a finite number >= 0, got ${String(step)}`);
   }
-  if (rule.integer && !Number.isInteger(step)) throw new RangeError(`step must be an integer (an update count), got ${step}`);
+  if (rule.integer && !Number.isInteger(step))
+    throw new RangeError(`step must be an integer (an update count), got ${step}`);
   return step;
 }
 
@@ -35,7 +36,8 @@ export function defineSchedule(spec: ScheduleSpec, fn: (step: number) => number,
   const schedule: Schedule = (step: number) => {
     const s = checkStep(step, rule);
     const v = fn(s);
-    if (!Number.isFinite(v)) throw new RangeError(`schedule ${spec.type} produced ${v} at step ${s}; check its options`);
+    if (!Number.isFinite(v))
+      throw new RangeError(`schedule ${spec.type} produced ${v} at step ${s}; check its options`);
     return v;
   };
   specs.set(schedule, spec);
@@ -49,7 +51,8 @@ export function specOf(schedule: Schedule): ScheduleSpec | undefined {
 
 /** Throws unless `s` is a function (a Schedule). */
 export function checkSchedule(name: string, s: unknown): Schedule {
-  if (typeof s !== 'function') throw new TypeError(`${name} must be a schedule (a function of the step), got ${String(s)}`);
+  if (typeof s !== 'function')
+    throw new TypeError(`${name} must be a schedule (a function of the step), got ${String(s)}`);
   return s as Schedule;
 }
 

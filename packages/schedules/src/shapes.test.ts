@@ -1,8 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import {
-  clampSchedule, constantSchedule, cosineDecay, cosineWarmRestarts, cycleSchedule, cyclicSchedule, delaySchedule,
-  exponentialDecay, inverseSqrtSchedule, joinSchedules, linearSchedule, multiplySchedules, multiStepDecay, oneCycle,
-  piecewiseInterpolate, polynomialSchedule, sampleSchedule, scaleSchedule, stepDecay, warmupCosineDecay, withWarmup,
+  clampSchedule,
+  constantSchedule,
+  cosineDecay,
+  cosineWarmRestarts,
+  cycleSchedule,
+  cyclicSchedule,
+  delaySchedule,
+  exponentialDecay,
+  inverseSqrtSchedule,
+  joinSchedules,
+  linearSchedule,
+  multiplySchedules,
+  multiStepDecay,
+  oneCycle,
+  piecewiseInterpolate,
+  polynomialSchedule,
+  sampleSchedule,
+  scaleSchedule,
+  stepDecay,
+  warmupCosineDecay,
+  withWarmup,
 } from './index.js';
 
 describe('classic shapes (hand-derived)', () => {
@@ -58,7 +76,13 @@ describe('classic shapes (hand-derived)', () => {
     expect(s(10)).toBe(1);
     expect(s(20)).toBeCloseTo(0.5, 15); // 10 into a 20-step cycle: (1 + cos(pi/2))/2
     expect(s(30)).toBe(1);
-    const limited = cosineWarmRestarts({ initValue: 1, firstCycleSteps: 10, cycleLimit: 2, minValue: 0.1, cycleDecay: 0.5 });
+    const limited = cosineWarmRestarts({
+      initValue: 1,
+      firstCycleSteps: 10,
+      cycleLimit: 2,
+      minValue: 0.1,
+      cycleDecay: 0.5,
+    });
     expect(limited(10)).toBe(0.5);
     expect(limited(25)).toBe(0.1);
   });
@@ -66,7 +90,10 @@ describe('classic shapes (hand-derived)', () => {
 
 describe('composition', () => {
   it('joinSchedules restarts the clock at each boundary (as optax)', () => {
-    const s = joinSchedules([constantSchedule(1), linearSchedule({ initValue: 0, endValue: 1, transitionSteps: 10 })], [5]);
+    const s = joinSchedules(
+      [constantSchedule(1), linearSchedule({ initValue: 0, endValue: 1, transitionSteps: 10 })],
+      [5],
+    );
     expect([s(4), s(5), s(10)]).toEqual([1, 0, 0.5]);
   });
   it('withWarmup prepends a warm-up to schedule(0) and then shifts the schedule', () => {
@@ -98,15 +125,23 @@ describe('bad input', () => {
     expect(() => s(Infinity)).toThrow(/step/);
   });
   it('NaN options throw naming the option', () => {
-    expect(() => cosineDecay({ initValue: Number.NaN, decaySteps: 10 })).toThrow(/initValue must be a finite number, got NaN/);
+    expect(() => cosineDecay({ initValue: Number.NaN, decaySteps: 10 })).toThrow(
+      /initValue must be a finite number, got NaN/,
+    );
     expect(() => cosineDecay({ initValue: 1, decaySteps: 0 })).toThrow(/decaySteps must be > 0, got 0/);
-    expect(() => linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10, transitionBegin: -3 })).toThrow(/transitionBegin must be >= 0/);
+    expect(() => linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10, transitionBegin: -3 })).toThrow(
+      /transitionBegin must be >= 0/,
+    );
   });
   it('unknown option names throw listing the valid ones', () => {
-    expect(() => cosineDecay({ initValue: 1, decaySteps: 10, alfa: 0.1 } as never)).toThrow(/unknown option "alfa"; valid options are initValue, decaySteps, alpha, exponent/);
+    expect(() => cosineDecay({ initValue: 1, decaySteps: 10, alfa: 0.1 } as never)).toThrow(
+      /unknown option "alfa"; valid options are initValue, decaySteps, alpha, exponent/,
+    );
   });
   it('warm-up longer than the run throws (as optax raises for non-positive cosine decay steps)', () => {
-    expect(() => warmupCosineDecay({ peakValue: 1, warmupSteps: 100, decaySteps: 50 })).toThrow(/must exceed warmupSteps/);
+    expect(() => warmupCosineDecay({ peakValue: 1, warmupSteps: 100, decaySteps: 50 })).toThrow(
+      /must exceed warmupSteps/,
+    );
   });
   it('a zero-length one-cycle phase throws instead of returning NaN', () => {
     const z = oneCycle({ maxValue: 1, totalSteps: 2, pctStart: 0.5 });

@@ -27,10 +27,20 @@ export function polynomialSchedule(options: PolynomialOptions): Schedule {
   const end = finite('endValue', options.endValue);
   const power = finite('power', options.power);
   // Negative powers are finite until the last transition step, where 0^power is infinite: refuse them up front.
-  if (power < 0) throw new RangeError(`polynomialSchedule: power must be >= 0 (a negative power grows without bound as the decay ends), got ${power}`);
+  if (power < 0)
+    throw new RangeError(
+      `polynomialSchedule: power must be >= 0 (a negative power grows without bound as the decay ends), got ${power}`,
+    );
   const steps = finite('transitionSteps', options.transitionSteps);
   const begin = nonNegative('transitionBegin', options.transitionBegin ?? 0);
-  const spec = { type: 'polynomialSchedule', initValue: init, endValue: end, power, transitionSteps: steps, transitionBegin: begin };
+  const spec = {
+    type: 'polynomialSchedule',
+    initValue: init,
+    endValue: end,
+    power,
+    transitionSteps: steps,
+    transitionBegin: begin,
+  };
   if (steps <= 0) return defineSchedule(spec, () => init);
   return defineSchedule(spec, (t) => {
     const c = Math.min(Math.max(t - begin, 0), steps);
@@ -66,18 +76,34 @@ export interface ExponentialDecayOptions {
 /** init * rate^((t - begin)/T), optional staircase and end value, as `optax.exponential_decay`. */
 export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   objectArg('options', options);
-  knownKeys('exponentialDecay', options, ['initValue', 'transitionSteps', 'decayRate', 'transitionBegin', 'staircase', 'endValue']);
+  knownKeys('exponentialDecay', options, [
+    'initValue',
+    'transitionSteps',
+    'decayRate',
+    'transitionBegin',
+    'staircase',
+    'endValue',
+  ]);
   const init = finite('initValue', options.initValue);
   const steps = finite('transitionSteps', options.transitionSteps);
   const rate = nonNegative('decayRate', options.decayRate);
   const begin = nonNegative('transitionBegin', options.transitionBegin ?? 0);
   const staircase = bool('staircase', options.staircase ?? false);
   const end = options.endValue === undefined ? undefined : finite('endValue', options.endValue);
-  const spec: Record<string, unknown> = { type: 'exponentialDecay', initValue: init, transitionSteps: steps, decayRate: rate, transitionBegin: begin, staircase };
+  const spec: Record<string, unknown> = {
+    type: 'exponentialDecay',
+    initValue: init,
+    transitionSteps: steps,
+    decayRate: rate,
+    transitionBegin: begin,
+    staircase,
+  };
   if (end !== undefined) spec.endValue = end;
   // Growth (rate > 1) is bounded only by endValue (as in optax); without it the value overflows mid-run.
   if (rate > 1 && steps > 0 && end === undefined) {
-    throw new RangeError(`exponentialDecay: decayRate ${rate} > 1 grows without bound; give endValue as its upper bound, or a decayRate in [0, 1]`);
+    throw new RangeError(
+      `exponentialDecay: decayRate ${rate} > 1 grows without bound; give endValue as its upper bound, or a decayRate in [0, 1]`,
+    );
   }
   if (steps <= 0 || rate === 0) return defineSchedule({ ...spec, type: 'exponentialDecay' }, () => init);
   return defineSchedule({ ...spec, type: 'exponentialDecay' }, (t) => {
@@ -129,7 +155,8 @@ export interface PiecewiseConstantOptions {
 function pairs(what: string, boundaries: unknown, scales: unknown): [number, number][] {
   const b = numberArray('boundaries', boundaries);
   const s = numberArray('scales', scales, { nonNegative: true });
-  if (b.length !== s.length) throw new RangeError(`${what}: boundaries and scales must have the same length, got ${b.length} and ${s.length}`);
+  if (b.length !== s.length)
+    throw new RangeError(`${what}: boundaries and scales must have the same length, got ${b.length} and ${s.length}`);
   return b.map((x, i) => [x, s[i]!] as [number, number]).sort((p, q) => p[0] - q[0]);
 }
 
@@ -139,11 +166,14 @@ export function piecewiseConstant(options: PiecewiseConstantOptions): Schedule {
   knownKeys('piecewiseConstant', options, ['initValue', 'boundaries', 'scales']);
   const init = finite('initValue', options.initValue);
   const ps = pairs('piecewiseConstant', options.boundaries, options.scales);
-  return defineSchedule({ type: 'piecewiseConstant', initValue: init, boundaries: [...options.boundaries], scales: [...options.scales] }, (t) => {
-    let v = init;
-    for (const [b, s] of ps) if (t >= b) v *= s;
-    return v;
-  });
+  return defineSchedule(
+    { type: 'piecewiseConstant', initValue: init, boundaries: [...options.boundaries], scales: [...options.scales] },
+    (t) => {
+      let v = init;
+      for (const [b, s] of ps) if (t >= b) v *= s;
+      return v;
+    },
+  );
 }
 
 /** Options of {@link piecewiseInterpolate}. */
@@ -164,10 +194,17 @@ export function piecewiseInterpolate(options: PiecewiseInterpolateOptions): Sche
   const bounds = [0, ...ps.map((p) => p[0])];
   const values = [init];
   for (const [, s] of ps) values.push(values[values.length - 1]! * s);
-  const interp = kind === 'linear'
-    ? (a: number, b: number, p: number) => (b - a) * p + a
-    : (a: number, b: number, p: number) => b + ((a - b) / 2) * (Math.cos(Math.PI * p) + 1);
-  const spec = { type: 'piecewiseInterpolate', interpolation: kind, initValue: init, boundaries: [...options.boundaries], scales: [...options.scales] };
+  const interp =
+    kind === 'linear'
+      ? (a: number, b: number, p: number) => (b - a) * p + a
+      : (a: number, b: number, p: number) => b + ((a - b) / 2) * (Math.cos(Math.PI * p) + 1);
+  const spec = {
+    type: 'piecewiseInterpolate',
+    interpolation: kind,
+    initValue: init,
+    boundaries: [...options.boundaries],
+    scales: [...options.scales],
+  };
   return defineSchedule(spec, (t) => {
     // optax sums over every interval that contains t (intervals are half-open) plus the tail.
     let v = 0;
@@ -197,7 +234,10 @@ export function stepDecay(options: StepDecayOptions): Schedule {
   const size = positive('stepSize', options.stepSize);
   // gamma > 1 grows geometrically and overflows mid-run; a decay is in [0, 1].
   const gamma = inRange('gamma', options.gamma ?? 0.1, 0, 1);
-  return defineSchedule({ type: 'stepDecay', initValue: init, stepSize: size, gamma }, (t) => init * Math.pow(gamma, Math.floor(t / size)));
+  return defineSchedule(
+    { type: 'stepDecay', initValue: init, stepSize: size, gamma },
+    (t) => init * Math.pow(gamma, Math.floor(t / size)),
+  );
 }
 
 /** Options of {@link multiStepDecay}. */
@@ -215,11 +255,14 @@ export function multiStepDecay(options: MultiStepDecayOptions): Schedule {
   const init = finite('initValue', options.initValue);
   const ms = [...numberArray('milestones', options.milestones, { nonNegative: true })].sort((a, b) => a - b);
   const gamma = nonNegative('gamma', options.gamma ?? 0.1);
-  return defineSchedule({ type: 'multiStepDecay', initValue: init, milestones: [...options.milestones], gamma }, (t) => {
-    let n = 0;
-    for (const m of ms) if (m <= t) n++;
-    return init * Math.pow(gamma, n);
-  });
+  return defineSchedule(
+    { type: 'multiStepDecay', initValue: init, milestones: [...options.milestones], gamma },
+    (t) => {
+      let n = 0;
+      for (const m of ms) if (m <= t) n++;
+      return init * Math.pow(gamma, n);
+    },
+  );
 }
 
 /** Options of {@link inverseSqrtSchedule}. */

@@ -12,16 +12,34 @@ const built: Record<string, Schedule> = {
   wsd: S.warmupStableDecay({ peakValue: 1, warmupSteps: 10, stableSteps: 50, decaySteps: 40, decayShape: '1-sqrt' }),
   wsds: S.wsdsSchedule({ peakValue: 1, warmupSteps: 5, budgets: [50, 100] }),
   rex: S.rexSchedule({ peakValue: 1, totalSteps: 100 }),
-  sgdr: S.sgdrSchedule([{ peakValue: 1, warmupSteps: 5, decaySteps: 50 }, { peakValue: 0.5, warmupSteps: 5, decaySteps: 50 }]),
-  join: S.joinSchedules([S.constantSchedule(1), S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 50 })], [20]),
-  nested: S.clampSchedule(S.withWarmup(S.scaleSchedule(S.cosineDecay({ initValue: 1, decaySteps: 80 }), 2), { warmupSteps: 20 }), { max: 1.5 }),
+  sgdr: S.sgdrSchedule([
+    { peakValue: 1, warmupSteps: 5, decaySteps: 50 },
+    { peakValue: 0.5, warmupSteps: 5, decaySteps: 50 },
+  ]),
+  join: S.joinSchedules(
+    [S.constantSchedule(1), S.linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 50 })],
+    [20],
+  ),
+  nested: S.clampSchedule(
+    S.withWarmup(S.scaleSchedule(S.cosineDecay({ initValue: 1, decaySteps: 80 }), 2), { warmupSteps: 20 }),
+    { max: 1.5 },
+  ),
   product: S.multiplySchedules(S.cosineDecay({ initValue: 1, decaySteps: 100 }), 0.5),
   cycle: S.cycleSchedule(S.cosineDecay({ initValue: 1, decaySteps: 20 }), { period: 20, decay: 0.8 }),
   torchMomentum: S.fromTorchMomentum('CyclicLR', { base_lr: 0.1, max_lr: 1, step_size_up: 10 }),
-  torch: S.fromTorch('OneCycleLR', { max_lr: 1, total_steps: 101, pct_start: 0.25, anneal_strategy: 'linear', three_phase: true }),
+  torch: S.fromTorch('OneCycleLR', {
+    max_lr: 1,
+    total_steps: 101,
+    pct_start: 0.25,
+    anneal_strategy: 'linear',
+    three_phase: true,
+  }),
   transformers: S.fromTransformers('cosine', { num_warmup_steps: 10, num_training_steps: 100 }),
   timm: S.fromTimm('cosine', { t_initial: 100, warmup_t: 5, lr: 0.1 }),
-  optaxJoin: S.fromOptax('join_schedules', { schedules: [S.constantSchedule(1), S.constantSchedule(2)], boundaries: [10] }),
+  optaxJoin: S.fromOptax('join_schedules', {
+    schedules: [S.constantSchedule(1), S.constantSchedule(2)],
+    boundaries: [10],
+  }),
   sparsity: S.polynomialSparsity({ finalSparsity: 0.8, beginStep: 0, endStep: 100 }),
   refined: S.refinedSchedule({ gradNorms: [1, 2, 3, 2, 1, 1, 1], optimizer: 'adam' }),
   poly: S.polynomialSchedule({ initValue: 1, endValue: 0.1, power: 2, transitionSteps: 50, transitionBegin: 5 }),
@@ -39,12 +57,25 @@ const built: Record<string, Schedule> = {
   one: S.oneCycle({ maxValue: 1, totalSteps: 100 }),
   restarts: S.cosineWarmRestarts({ initValue: 1, firstCycleSteps: 10, cycleMult: 2 }),
   rewarm: S.rewarmSchedule({ initValue: 0.1, peakValue: 1, warmupSteps: 10, totalSteps: 100 }),
-  power: S.powerSchedule({ a: 4.6, b: -0.51, maxValue: 0.02, batchSize: 8, tokensPerStep: 1024, warmupSteps: 5, totalSteps: 100, decaySteps: 20 }),
+  power: S.powerSchedule({
+    a: 4.6,
+    b: -0.51,
+    maxValue: 0.02,
+    batchSize: 8,
+    tokensPerStep: 1024,
+    warmupSteps: 5,
+    totalSteps: 100,
+    decaySteps: 20,
+  }),
   momentum: S.oneCycleMomentum({ totalSteps: 100 }),
   ramp: S.cosineRamp({ initValue: 0.04, endValue: 0.4, rampSteps: 100 }),
   blocks: S.blockSizeCurriculum({ sizes: [16, 8, 4], totalSteps: 99 }),
   delay: S.delaySchedule(S.cosineDecay({ initValue: 1, decaySteps: 50 }), 10),
-  batch: S.batchScaledSchedule(S.cosineDecay({ initValue: 1, decaySteps: 50 }), { baseBatchSize: 32, batchSize: 128, optimizer: 'adam' }),
+  batch: S.batchScaledSchedule(S.cosineDecay({ initValue: 1, decaySteps: 50 }), {
+    baseBatchSize: 32,
+    batchSize: 128,
+    optimizer: 'adam',
+  }),
 };
 
 describe('toSpec / fromSpec', () => {
@@ -83,8 +114,12 @@ describe('toSpec / fromSpec', () => {
   });
   it('invalid specs give clear errors', () => {
     expect(() => S.fromSpec({ type: 'cosine' })).toThrow(/unknown type "cosine"; valid types are constantSchedule/);
-    expect(() => S.fromSpec({ type: 'cosineDecay', initValue: 1 })).toThrow(/fromSpec\(cosineDecay\): decaySteps must be a finite number, got undefined/);
-    expect(() => S.fromSpec({ type: 'cosineDecay', initValue: 1, decaySteps: 10, extra: 1 })).toThrow(/unknown option "extra"/);
+    expect(() => S.fromSpec({ type: 'cosineDecay', initValue: 1 })).toThrow(
+      /fromSpec\(cosineDecay\): decaySteps must be a finite number, got undefined/,
+    );
+    expect(() => S.fromSpec({ type: 'cosineDecay', initValue: 1, decaySteps: 10, extra: 1 })).toThrow(
+      /unknown option "extra"/,
+    );
     expect(() => S.fromSpec('{not json')).toThrow(/not valid JSON/);
     expect(S.validateSpec({ type: 'rexSchedule', peakValue: 1, totalSteps: 10 })).toBeNull();
     expect(S.validateSpec({ type: 'rexSchedule', peakValue: 1 })).toMatch(/totalSteps/);
@@ -107,7 +142,9 @@ describe('plot', () => {
     expect(lines[12]).toBe('* cosine   + wsd');
   });
   it('plot picks the format', () => {
-    expect(S.plot(series, { format: 'terminal', width: 40, height: 10 })).toBe(S.plotTerminal(series, { width: 40, height: 10 }));
+    expect(S.plot(series, { format: 'terminal', width: 40, height: 10 })).toBe(
+      S.plotTerminal(series, { width: 40, height: 10 }),
+    );
     expect(S.plot(series).startsWith('<svg')).toBe(true);
     expect(() => S.plot(series, { format: 'png' as never })).toThrow(/format/);
   });

@@ -1,6 +1,14 @@
 /** JSON specs for every built-in schedule: toSpec records how it was built, fromSpec rebuilds it (validated). */
 import { batchScaledSchedule, type BatchScalingOptions } from './batchSize.js';
-import { clampSchedule, cycleSchedule, delaySchedule, joinSchedules, multiplySchedules, scaleSchedule, withWarmup } from './compose.js';
+import {
+  clampSchedule,
+  cycleSchedule,
+  delaySchedule,
+  joinSchedules,
+  multiplySchedules,
+  scaleSchedule,
+  withWarmup,
+} from './compose.js';
 import { cosineWarmRestarts, cyclicSchedule, oneCycle } from './cyclic.js';
 import { blockSizeCurriculum, cosineRamp, oneCycleMomentum, polynomialSparsity } from './hyperparams.js';
 import { fromOptax } from './optax.js';
@@ -20,10 +28,14 @@ type Opts = Record<string, unknown>;
 // Builders take the spec without its `type`; nested specs have already been rebuilt into schedules.
 const o = (f: (x: any) => Schedule) => (s: Opts) => f(s);
 const pick = (s: Opts, k: string) => s[k];
-const without = (s: Opts, ...keys: string[]) => Object.fromEntries(Object.entries(s).filter(([k]) => !keys.includes(k)));
+const without = (s: Opts, ...keys: string[]) =>
+  Object.fromEntries(Object.entries(s).filter(([k]) => !keys.includes(k)));
 
 const registry: Record<string, (s: Opts) => Schedule> = {
-  constantSchedule: (s) => { if (Object.keys(s).some((k) => k !== 'value')) throw new TypeError('constantSchedule spec takes only "value"'); return shapes.constantSchedule(s.value as number); },
+  constantSchedule: (s) => {
+    if (Object.keys(s).some((k) => k !== 'value')) throw new TypeError('constantSchedule spec takes only "value"');
+    return shapes.constantSchedule(s.value as number);
+  },
   polynomialSchedule: o(shapes.polynomialSchedule),
   linearSchedule: o(shapes.linearSchedule),
   exponentialDecay: o(shapes.exponentialDecay),
@@ -57,12 +69,14 @@ const registry: Record<string, (s: Opts) => Schedule> = {
   scaleSchedule: (s) => scaleSchedule(s.schedule as Schedule, s.factor as number),
   clampSchedule: (s) => clampSchedule(s.schedule as Schedule, without(s, 'schedule')),
   multiplySchedules: (s) => {
-    if (!Array.isArray(s.schedules)) throw new TypeError('multiplySchedules spec needs "schedules": an array of specs and numbers');
+    if (!Array.isArray(s.schedules))
+      throw new TypeError('multiplySchedules spec needs "schedules": an array of specs and numbers');
     return multiplySchedules(...(s.schedules as (Schedule | number)[]));
   },
   cycleSchedule: (s) => cycleSchedule(s.schedule as Schedule, without(s, 'schedule') as never),
   delaySchedule: (s) => delaySchedule(s.schedule as Schedule, s.delay as number),
-  batchScaledSchedule: (s) => batchScaledSchedule(s.schedule as Schedule, without(s, 'schedule') as unknown as BatchScalingOptions),
+  batchScaledSchedule: (s) =>
+    batchScaledSchedule(s.schedule as Schedule, without(s, 'schedule') as unknown as BatchScalingOptions),
   fromTorch: (s) => fromTorch(pick(s, 'name') as string, s.kwargs as Opts),
   fromTorchMomentum: (s) => fromTorchMomentum(pick(s, 'name') as 'CyclicLR', s.kwargs as Opts),
   fromOptax: (s) => fromOptax(pick(s, 'name') as string, s.kwargs as Opts),
@@ -77,7 +91,8 @@ function toJson(v: unknown, path: string, depth = 0): unknown {
   if (depth > MAX_SPEC_DEPTH) throw new RangeError(`toSpec: ${path} is nested more than ${MAX_SPEC_DEPTH} levels deep`);
   if (typeof v === 'function') {
     const inner = specOf(v as Schedule);
-    if (!inner) throw new TypeError(`toSpec: ${path} is a user-written function; only built-in schedules have a JSON spec`);
+    if (!inner)
+      throw new TypeError(`toSpec: ${path} is a user-written function; only built-in schedules have a JSON spec`);
     return toJson(inner, path, depth + 1);
   }
   if (typeof v === 'number') {
@@ -85,7 +100,8 @@ function toJson(v: unknown, path: string, depth = 0): unknown {
     return v;
   }
   if (Array.isArray(v)) return v.map((x, i) => toJson(x, `${path}[${i}]`, depth + 1));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(x, `${path}.${k}`, depth + 1)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(x, `${path}.${k}`, depth + 1)]));
   return v;
 }
 
@@ -109,11 +125,14 @@ export const MAX_SPEC_DEPTH = 100;
 function rebuild(v: unknown, depth: number, path: string): unknown {
   if (depth > MAX_SPEC_DEPTH) {
     const where = path.length > 80 ? `${path.slice(0, 40)}...${path.slice(-30)}` : path;
-    throw new RangeError(`fromSpec: the spec is nested more than ${MAX_SPEC_DEPTH} levels deep (at ${where}); flatten it`);
+    throw new RangeError(
+      `fromSpec: the spec is nested more than ${MAX_SPEC_DEPTH} levels deep (at ${where}); flatten it`,
+    );
   }
   if (isSpec(v)) return build(v, depth, path);
   if (Array.isArray(v)) return v.map((x, i) => rebuild(x, depth + 1, `${path}[${i}]`));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rebuild(x, depth + 1, `${path}.${k}`)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rebuild(x, depth + 1, `${path}.${k}`)]));
   return v;
 }
 
@@ -121,7 +140,9 @@ function build(s: Opts, depth: number, path: string): Schedule {
   const type = s.type;
   const make = own(registry, type);
   if (!make) {
-    throw new RangeError(`fromSpec: unknown type ${describe(type)}; valid types are ${specTypes.join(', ')}${didYouMean(type, specTypes)}`);
+    throw new RangeError(
+      `fromSpec: unknown type ${describe(type)}; valid types are ${specTypes.join(', ')}${didYouMean(type, specTypes)}`,
+    );
   }
   const { type: _t, ...rest } = s;
   void _t;
@@ -136,7 +157,7 @@ function build(s: Opts, depth: number, path: string): Schedule {
 }
 
 function describe(v: unknown): string {
-  return v === undefined ? 'undefined' : JSON.stringify(v) ?? String(v);
+  return v === undefined ? 'undefined' : (JSON.stringify(v) ?? String(v));
 }
 
 /** JSON.parse recurses per level and overflows the stack on deep input: measure the nesting before parsing. */
@@ -148,11 +169,13 @@ function checkJsonDepth(text: string): void {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
+      if (c === 92)
+        i++; // backslash: skip the escaped character
       else if (c === 34) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 123 || c === 91) {
-      if (++depth > limit) throw new RangeError(`fromSpec: the JSON is nested more than ${limit} levels deep; flatten the spec`);
+      if (++depth > limit)
+        throw new RangeError(`fromSpec: the JSON is nested more than ${limit} levels deep; flatten the spec`);
     } else if (c === 125 || c === 93) depth--;
   }
 }
@@ -162,9 +185,14 @@ export function fromSpec(spec: ScheduleSpec | string): Schedule {
   let s: unknown = spec;
   if (typeof spec === 'string') {
     checkJsonDepth(spec);
-    try { s = JSON.parse(spec); } catch (e) { throw new SyntaxError(`fromSpec: not valid JSON: ${(e as Error).message}`, { cause: e }); }
+    try {
+      s = JSON.parse(spec);
+    } catch (e) {
+      throw new SyntaxError(`fromSpec: not valid JSON: ${(e as Error).message}`, { cause: e });
+    }
   }
-  if (!s || typeof s !== 'object' || Array.isArray(s)) throw new TypeError(`fromSpec expects an object with a "type", got ${String(s)}`);
+  if (!s || typeof s !== 'object' || Array.isArray(s))
+    throw new TypeError(`fromSpec expects an object with a "type", got ${String(s)}`);
   return build(s as Opts, 0, 'spec');
 }
 

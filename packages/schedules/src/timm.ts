@@ -8,7 +8,13 @@ type Reader = ReturnType<typeof readKwargs>;
 const base = ['t_in_epochs', 'noise_range_t', 'noise_pct', 'noise_std', 'noise_seed', 'initialize'];
 
 /** Warm-up handling shared by every timm scheduler: warmup_lr_init + t * (target - init)/warmup_t. */
-function withTimmWarmup(r: Reader, lr: number, prefixDefault: boolean, body: (t: number) => number, warmTarget?: () => number) {
+function withTimmWarmup(
+  r: Reader,
+  lr: number,
+  prefixDefault: boolean,
+  body: (t: number) => number,
+  warmTarget?: () => number,
+) {
   const wt = r.int('warmup_t', 0);
   const wInit = r.num('warmup_lr_init', 0);
   const prefix = r.bool('warmup_prefix', prefixDefault);
@@ -29,7 +35,12 @@ function cycleOf(t: number, tInitial: number, mul: number): { i: number; ti: num
   return { i, ti: tInitial, tc: t - tInitial * i };
 }
 
-function cyclic(r: Reader, lr: number, shape: (tc: number, ti: number, lrMax: number, lrMin: number) => number, powerName?: string) {
+function cyclic(
+  r: Reader,
+  lr: number,
+  shape: (tc: number, ti: number, lrMax: number, lrMin: number) => number,
+  powerName?: string,
+) {
   const tInitial = r.num('t_initial');
   if (!(tInitial > 0)) r.fail('t_initial', `must be > 0 (timm asserts), got ${tInitial}`);
   const lrMin = r.num('lr_min', 0);
@@ -45,18 +56,38 @@ function cyclic(r: Reader, lr: number, shape: (tc: number, ti: number, lrMax: nu
   }).fn;
 }
 
-const cyc = ['t_initial', 'lr_min', 'cycle_mul', 'cycle_decay', 'cycle_limit', 'warmup_t', 'warmup_lr_init', 'warmup_prefix', 'k_decay', ...base];
+const cyc = [
+  't_initial',
+  'lr_min',
+  'cycle_mul',
+  'cycle_decay',
+  'cycle_limit',
+  'warmup_t',
+  'warmup_lr_init',
+  'warmup_prefix',
+  'k_decay',
+  ...base,
+];
 
-const table: Record<string, { accepted: string[]; required: string[]; make: (r: Reader, lr: number) => (t: number) => number }> = {
+const table: Record<
+  string,
+  { accepted: string[]; required: string[]; make: (r: Reader, lr: number) => (t: number) => number }
+> = {
   CosineLRScheduler: {
-    accepted: cyc, required: ['t_initial'],
+    accepted: cyc,
+    required: ['t_initial'],
     make: (r, lr) => {
       const k = r.num('k_decay', 1);
-      return cyclic(r, lr, (tc, ti, hi, lo) => lo + 0.5 * (hi - lo) * (1 + Math.cos((Math.PI * Math.pow(tc, k)) / Math.pow(ti, k))));
+      return cyclic(
+        r,
+        lr,
+        (tc, ti, hi, lo) => lo + 0.5 * (hi - lo) * (1 + Math.cos((Math.PI * Math.pow(tc, k)) / Math.pow(ti, k))),
+      );
     },
   },
   PolyLRScheduler: {
-    accepted: [...cyc, 'power'], required: ['t_initial'],
+    accepted: [...cyc, 'power'],
+    required: ['t_initial'],
     make: (r, lr) => {
       const k = r.num('k_decay', 1);
       const p = r.num('power', 0.5);
@@ -65,7 +96,19 @@ const table: Record<string, { accepted: string[]; required: string[]; make: (r: 
     },
   },
   TanhLRScheduler: {
-    accepted: ['t_initial', 'lb', 'ub', 't_mul', 'lr_min', 'decay_rate', 'warmup_t', 'warmup_lr_init', 'warmup_prefix', 'cycle_limit', ...base],
+    accepted: [
+      't_initial',
+      'lb',
+      'ub',
+      't_mul',
+      'lr_min',
+      'decay_rate',
+      'warmup_t',
+      'warmup_lr_init',
+      'warmup_prefix',
+      'cycle_limit',
+      ...base,
+    ],
     required: ['t_initial'],
     make: (r, lr) => {
       const tInitial = r.num('t_initial');
@@ -94,7 +137,8 @@ const table: Record<string, { accepted: string[]; required: string[]; make: (r: 
     },
   },
   StepLRScheduler: {
-    accepted: ['decay_t', 'decay_rate', 'warmup_t', 'warmup_lr_init', 'warmup_prefix', ...base], required: ['decay_t'],
+    accepted: ['decay_t', 'decay_rate', 'warmup_t', 'warmup_lr_init', 'warmup_prefix', ...base],
+    required: ['decay_t'],
     make: (r, lr) => {
       const dt = r.num('decay_t');
       const rate = r.num('decay_rate', 1);
@@ -102,17 +146,33 @@ const table: Record<string, { accepted: string[]; required: string[]; make: (r: 
     },
   },
   MultiStepLRScheduler: {
-    accepted: ['decay_t', 'decay_rate', 'warmup_t', 'warmup_lr_init', 'warmup_prefix', ...base], required: ['decay_t'],
+    accepted: ['decay_t', 'decay_rate', 'warmup_t', 'warmup_lr_init', 'warmup_prefix', ...base],
+    required: ['decay_t'],
     make: (r, lr) => {
       const ds = r.kw.decay_t;
-      if (!Array.isArray(ds) || !ds.every((d) => typeof d === 'number')) r.fail('decay_t', `must be a sorted list of numbers, got ${String(ds)}`);
+      if (!Array.isArray(ds) || !ds.every((d) => typeof d === 'number'))
+        r.fail('decay_t', `must be a sorted list of numbers, got ${String(ds)}`);
       const rate = r.num('decay_rate', 1);
       // timm: bisect_right(decay_t, t + 1)
-      return withTimmWarmup(r, lr, true, (t) => lr * Math.pow(rate, (ds as number[]).filter((d) => d <= t + 1).length)).fn;
+      return withTimmWarmup(r, lr, true, (t) => lr * Math.pow(rate, (ds as number[]).filter((d) => d <= t + 1).length))
+        .fn;
     },
   },
   WSDLRScheduler: {
-    accepted: ['t_initial', 'decay_t', 'lr_min', 'stable_fn', 'stable_timescale', 'stable_power', 'decay_fn', 'decay_power', 'decay_ratio', 'warmup_t', 'warmup_lr_init', ...base],
+    accepted: [
+      't_initial',
+      'decay_t',
+      'lr_min',
+      'stable_fn',
+      'stable_timescale',
+      'stable_power',
+      'decay_fn',
+      'decay_power',
+      'decay_ratio',
+      'warmup_t',
+      'warmup_lr_init',
+      ...base,
+    ],
     required: ['t_initial', 'decay_t'],
     make: (r, lr) => {
       const tInitial = r.num('t_initial');
@@ -132,20 +192,30 @@ const table: Record<string, { accepted: string[]; required: string[]; make: (r: 
       let timescale = 0;
       if (stableFn !== 'constant') {
         timescale = r.optNum('stable_timescale') ?? wt;
-        if (timescale <= 0) r.fail('stable_timescale', `must be > 0 for stable_fn=${stableFn} (defaults to warmup_t=${wt}), got ${timescale}`);
+        if (timescale <= 0)
+          r.fail(
+            'stable_timescale',
+            `must be > 0 for stable_fn=${stableFn} (defaults to warmup_t=${wt}), got ${timescale}`,
+          );
       }
       const df = r.kw.decay_fn ?? '1-sqrt';
       let decay: (p: number) => number;
       if (typeof df === 'function') decay = df as (p: number) => number;
       else {
         const name = r.str('decay_fn', ['linear', '1-sqrt', 'cosine', 'power', 'exp'] as const, '1-sqrt');
-        decay = name === 'linear' ? (p) => 1 - p
-          : name === '1-sqrt' ? (p) => 1 - Math.sqrt(p)
-          : name === 'cosine' ? (p) => 0.5 * (1 + Math.cos(Math.PI * p))
-          : name === 'power' ? (p) => 1 - Math.pow(p, decayPower)
-          : (p) => (Math.pow(ratio, p) - ratio) / (1 - ratio);
+        decay =
+          name === 'linear'
+            ? (p) => 1 - p
+            : name === '1-sqrt'
+              ? (p) => 1 - Math.sqrt(p)
+              : name === 'cosine'
+                ? (p) => 0.5 * (1 + Math.cos(Math.PI * p))
+                : name === 'power'
+                  ? (p) => 1 - Math.pow(p, decayPower)
+                  : (p) => (Math.pow(ratio, p) - ratio) / (1 - ratio);
       }
-      const stable = (ts: number) => (stableFn === 'constant' ? 1 : Math.pow(1 + ts / timescale, -(stableFn === 'rsqrt' ? 0.5 : stablePower)));
+      const stable = (ts: number) =>
+        stableFn === 'constant' ? 1 : Math.pow(1 + ts / timescale, -(stableFn === 'rsqrt' ? 0.5 : stablePower));
       const wInit = r.num('warmup_lr_init', 0);
       return (t) => {
         if (t < wt) return wInit + (t * (lr - wInit)) / wt;
@@ -159,7 +229,14 @@ const table: Record<string, { accepted: string[]; required: string[]; make: (r: 
   },
 };
 
-const aliases: Record<string, string> = { cosine: 'CosineLRScheduler', poly: 'PolyLRScheduler', tanh: 'TanhLRScheduler', step: 'StepLRScheduler', multistep: 'MultiStepLRScheduler', wsd: 'WSDLRScheduler' };
+const aliases: Record<string, string> = {
+  cosine: 'CosineLRScheduler',
+  poly: 'PolyLRScheduler',
+  tanh: 'TanhLRScheduler',
+  step: 'StepLRScheduler',
+  multistep: 'MultiStepLRScheduler',
+  wsd: 'WSDLRScheduler',
+};
 
 /** Every name fromTimm accepts (class names and the short names of timm's scheduler factory). */
 export const timmSchedulerNames: readonly string[] = [...Object.keys(table), ...Object.keys(aliases)];
@@ -174,7 +251,8 @@ export function fromTimm(name: string, kwargs: Kwargs = {}): Schedule {
   const entry = own(table, key);
   if (!entry) unknownName('fromTimm', name, timmSchedulerNames);
   const r = readKwargs('fromTimm', name, kwargs, entry.accepted, entry.required);
-  if (r.has('noise_range_t')) r.fail('noise_range_t', 'adds noise from PyTorch\'s RNG and cannot be reproduced; pass null');
+  if (r.has('noise_range_t'))
+    r.fail('noise_range_t', "adds noise from PyTorch's RNG and cannot be reproduced; pass null");
   const lr = r.lr();
   const f = asKwargError('fromTimm', name, kwargs, () => entry.make(r, lr));
   return defineSchedule({ type: 'fromTimm', name, kwargs: { ...kwargs } }, f, { integer: true });

@@ -30,15 +30,28 @@ function cosineRestarts(r: Reader, lr: number): Closed {
     let start = 0;
     let len = t0;
     if (mult === 1) start = Math.floor(t / t0) * t0;
-    else while (t >= start + len) { start += len; len *= mult; }
+    else
+      while (t >= start + len) {
+        start += len;
+        len *= mult;
+      }
     return etaMin + ((lr - etaMin) * (1 + Math.cos((Math.PI * (t - start)) / len))) / 2;
   };
 }
 
 const table: Record<string, Entry> = {
-  LambdaLR: { accepted: ['lr_lambda', ...common], required: ['lr_lambda'], make: (r, lr) => { const f = r.fn('lr_lambda'); return (t) => lr * f(t); } },
+  LambdaLR: {
+    accepted: ['lr_lambda', ...common],
+    required: ['lr_lambda'],
+    make: (r, lr) => {
+      const f = r.fn('lr_lambda');
+      return (t) => lr * f(t);
+    },
+  },
   MultiplicativeLR: {
-    accepted: ['lr_lambda', ...common], required: ['lr_lambda'], chainable: true,
+    accepted: ['lr_lambda', ...common],
+    required: ['lr_lambda'],
+    chainable: true,
     make: (r, lr) => {
       const f = r.fn('lr_lambda');
       // Running products, extended on demand, so stepping through a run costs O(1) per step.
@@ -50,7 +63,9 @@ const table: Record<string, Entry> = {
     },
   },
   StepLR: {
-    accepted: ['step_size', 'gamma', ...common], required: ['step_size'], chainable: true,
+    accepted: ['step_size', 'gamma', ...common],
+    required: ['step_size'],
+    chainable: true,
     make: (r, lr) => {
       const size = r.int('step_size');
       if (size <= 0) r.fail('step_size', `must be a positive integer, got ${size}`);
@@ -59,17 +74,22 @@ const table: Record<string, Entry> = {
     },
   },
   MultiStepLR: {
-    accepted: ['milestones', 'gamma', ...common], required: ['milestones'], chainable: true,
+    accepted: ['milestones', 'gamma', ...common],
+    required: ['milestones'],
+    chainable: true,
     make: (r, lr) => {
       const ms = r.kw.milestones;
-      if (!Array.isArray(ms) || !ms.every((m) => Number.isInteger(m))) r.fail('milestones', `must be a list of integers, got ${String(ms)}`);
+      if (!Array.isArray(ms) || !ms.every((m) => Number.isInteger(m)))
+        r.fail('milestones', `must be a list of integers, got ${String(ms)}`);
       const sorted = [...(ms as number[])].sort((a, b) => a - b);
       const g = r.num('gamma', 0.1);
       return (t) => lr * Math.pow(g, sorted.filter((m) => m <= t).length);
     },
   },
   ConstantLR: {
-    accepted: ['factor', 'total_iters', ...common], required: [], chainable: true,
+    accepted: ['factor', 'total_iters', ...common],
+    required: [],
+    chainable: true,
     make: (r, lr) => {
       const f = r.num('factor', 1 / 3);
       if (f > 1 || f < 0) r.fail('factor', `must be between 0 and 1 (PyTorch raises), got ${f}`);
@@ -78,7 +98,9 @@ const table: Record<string, Entry> = {
     },
   },
   LinearLR: {
-    accepted: ['start_factor', 'end_factor', 'total_iters', ...common], required: [], chainable: true,
+    accepted: ['start_factor', 'end_factor', 'total_iters', ...common],
+    required: [],
+    chainable: true,
     make: (r, lr) => {
       const a = r.num('start_factor', 1 / 3);
       const b = r.num('end_factor', 1);
@@ -88,9 +110,19 @@ const table: Record<string, Entry> = {
       return (t) => lr * (a + ((b - a) * Math.min(n, t)) / n);
     },
   },
-  ExponentialLR: { accepted: ['gamma', ...common], required: ['gamma'], chainable: true, make: (r, lr) => { const g = r.num('gamma'); return (t) => lr * Math.pow(g, t); } },
+  ExponentialLR: {
+    accepted: ['gamma', ...common],
+    required: ['gamma'],
+    chainable: true,
+    make: (r, lr) => {
+      const g = r.num('gamma');
+      return (t) => lr * Math.pow(g, t);
+    },
+  },
   PolynomialLR: {
-    accepted: ['total_iters', 'power', ...common], required: [], chainable: true,
+    accepted: ['total_iters', 'power', ...common],
+    required: [],
+    chainable: true,
     make: (r, lr) => {
       const n = r.int('total_iters', 5);
       // PyTorch divides by total_iters (ZeroDivisionError at 0); a negative one gives a NaN LR.
@@ -101,7 +133,8 @@ const table: Record<string, Entry> = {
     },
   },
   CosineAnnealingLR: {
-    accepted: ['T_max', 'eta_min', ...common], required: ['T_max'],
+    accepted: ['T_max', 'eta_min', ...common],
+    required: ['T_max'],
     make: (r, lr) => {
       const T = r.num('T_max');
       if (T <= 0) r.fail('T_max', `must be > 0, got ${T}`);
@@ -109,9 +142,26 @@ const table: Record<string, Entry> = {
       return (t) => m + ((lr - m) * (1 + Math.cos((Math.PI * t) / T))) / 2;
     },
   },
-  CosineAnnealingWarmRestarts: { accepted: ['T_0', 'T_mult', 'eta_min', ...common], required: ['T_0'], make: cosineRestarts },
+  CosineAnnealingWarmRestarts: {
+    accepted: ['T_0', 'T_mult', 'eta_min', ...common],
+    required: ['T_0'],
+    make: cosineRestarts,
+  },
   CyclicLR: {
-    accepted: ['base_lr', 'max_lr', 'step_size_up', 'step_size_down', 'mode', 'gamma', 'scale_fn', 'scale_mode', 'cycle_momentum', 'base_momentum', 'max_momentum', ...common],
+    accepted: [
+      'base_lr',
+      'max_lr',
+      'step_size_up',
+      'step_size_down',
+      'mode',
+      'gamma',
+      'scale_fn',
+      'scale_mode',
+      'cycle_momentum',
+      'base_momentum',
+      'max_momentum',
+      ...common,
+    ],
     required: ['base_lr', 'max_lr'],
     make: (r) => {
       const base = r.num('base_lr');
@@ -127,13 +177,22 @@ const table: Record<string, Entry> = {
       let scale: (x: number) => number;
       let byCycle: boolean;
       // PyTorch ignores `mode` when scale_fn is given.
-      const mode = r.has('scale_fn') ? 'custom' : r.str('mode', ['triangular', 'triangular2', 'exp_range'] as const, 'triangular');
+      const mode = r.has('scale_fn')
+        ? 'custom'
+        : r.str('mode', ['triangular', 'triangular2', 'exp_range'] as const, 'triangular');
       if (mode === 'custom') {
         scale = r.fn('scale_fn');
         byCycle = r.str('scale_mode', ['cycle', 'iterations'] as const, 'cycle') === 'cycle';
-      } else if (mode === 'triangular') { scale = () => 1; byCycle = true; }
-      else if (mode === 'triangular2') { scale = (x) => 1 / Math.pow(2, x - 1); byCycle = true; }
-      else { scale = (x) => Math.pow(gamma, x); byCycle = false; }
+      } else if (mode === 'triangular') {
+        scale = () => 1;
+        byCycle = true;
+      } else if (mode === 'triangular2') {
+        scale = (x) => 1 / Math.pow(2, x - 1);
+        byCycle = true;
+      } else {
+        scale = (x) => Math.pow(gamma, x);
+        byCycle = false;
+      }
       return (t) => {
         const cycle = Math.floor(1 + t / total);
         const x = 1 + t / total - cycle;
@@ -143,7 +202,21 @@ const table: Record<string, Entry> = {
     },
   },
   OneCycleLR: {
-    accepted: ['max_lr', 'total_steps', 'epochs', 'steps_per_epoch', 'pct_start', 'anneal_strategy', 'cycle_momentum', 'base_momentum', 'max_momentum', 'div_factor', 'final_div_factor', 'three_phase', ...common],
+    accepted: [
+      'max_lr',
+      'total_steps',
+      'epochs',
+      'steps_per_epoch',
+      'pct_start',
+      'anneal_strategy',
+      'cycle_momentum',
+      'base_momentum',
+      'max_momentum',
+      'div_factor',
+      'final_div_factor',
+      'three_phase',
+      ...common,
+    ],
     required: ['max_lr'],
     make: (r) => {
       let total: number;
@@ -152,15 +225,20 @@ const table: Record<string, Entry> = {
       else return r.fail('total_steps', 'is required unless epochs and steps_per_epoch are given (PyTorch raises too)');
       if (total <= 0) r.fail('total_steps', `must be a positive integer, got ${total}`);
       const s = oneCycle({
-        maxValue: r.num('max_lr'), totalSteps: total, pctStart: r.num('pct_start', 0.3),
+        maxValue: r.num('max_lr'),
+        totalSteps: total,
+        pctStart: r.num('pct_start', 0.3),
         annealStrategy: r.str('anneal_strategy', ['cos', 'linear'] as const, 'cos'),
-        divFactor: r.num('div_factor', 25), finalDivFactor: r.num('final_div_factor', 1e4), threePhase: r.bool('three_phase', false),
+        divFactor: r.num('div_factor', 25),
+        finalDivFactor: r.num('final_div_factor', 1e4),
+        threePhase: r.bool('three_phase', false),
       });
       return s;
     },
   },
   SWALR: {
-    accepted: ['swa_lr', 'anneal_epochs', 'anneal_strategy', ...common], required: ['swa_lr'],
+    accepted: ['swa_lr', 'anneal_epochs', 'anneal_strategy', ...common],
+    required: ['swa_lr'],
     make: (r, lr) => {
       const swa = r.num('swa_lr');
       const n = r.int('anneal_epochs', 10);
@@ -176,13 +254,18 @@ const table: Record<string, Entry> = {
   },
 };
 
-interface SubSpec { name: string; kwargs?: Kwargs }
+interface SubSpec {
+  name: string;
+  kwargs?: Kwargs;
+}
 
 function subSchedulers(r: Reader, lr: number): { name: string; f: Closed }[] {
   const list = r.kw.schedulers;
-  if (!Array.isArray(list) || list.length === 0) r.fail('schedulers', `must be a non-empty list of { name, kwargs }, got ${String(list)}`);
+  if (!Array.isArray(list) || list.length === 0)
+    r.fail('schedulers', `must be a non-empty list of { name, kwargs }, got ${String(list)}`);
   return (list as SubSpec[]).map((s, i) => {
-    if (typeof s !== 'object' || s === null || typeof s.name !== 'string') r.fail(`schedulers[${i}]`, 'must be { name, kwargs }');
+    if (typeof s !== 'object' || s === null || typeof s.name !== 'string')
+      r.fail(`schedulers[${i}]`, 'must be { name, kwargs }');
     const entry = own(table, s.name);
     if (!entry) return unknownName(`fromTorch schedulers[${i}]`, s.name, Object.keys(table));
     const sub = readKwargs('fromTorch', s.name, s.kwargs ?? {}, entry.accepted, entry.required);
@@ -192,7 +275,8 @@ function subSchedulers(r: Reader, lr: number): { name: string; f: Closed }[] {
 
 const composite: Record<string, Entry> = {
   SequentialLR: {
-    accepted: ['schedulers', 'milestones', ...common], required: ['schedulers', 'milestones'],
+    accepted: ['schedulers', 'milestones', ...common],
+    required: ['schedulers', 'milestones'],
     make: (r, lr) => {
       const subs = subSchedulers(r, lr);
       const ms = r.kw.milestones;
@@ -200,7 +284,11 @@ const composite: Record<string, Entry> = {
         r.fail('milestones', `must list ${subs.length - 1} integers (one fewer than schedulers), got ${String(ms)}`);
       }
       subs.slice(1).forEach((s, i) => {
-        if (s.name === 'MultiplicativeLR') r.fail(`schedulers[${i + 1}]`, 'MultiplicativeLR after a milestone continues from the previous LR in PyTorch; not supported');
+        if (s.name === 'MultiplicativeLR')
+          r.fail(
+            `schedulers[${i + 1}]`,
+            'MultiplicativeLR after a milestone continues from the previous LR in PyTorch; not supported',
+          );
       });
       const m = ms as number[];
       return (t) => {
@@ -212,7 +300,8 @@ const composite: Record<string, Entry> = {
   },
   ParamwiseScheduler: {
     // One scheduler per parameter group; a Schedule is one group's LR, chosen by `group` (our keyword, default 0).
-    accepted: ['schedulers', 'group'], required: ['schedulers'],
+    accepted: ['schedulers', 'group'],
+    required: ['schedulers'],
     make: (r, lr) => {
       const subs = subSchedulers(r, lr);
       const g = r.int('group', 0);
@@ -221,11 +310,18 @@ const composite: Record<string, Entry> = {
     },
   },
   ChainedScheduler: {
-    accepted: ['schedulers', 'optimizer'], required: ['schedulers'],
+    accepted: ['schedulers', 'optimizer'],
+    required: ['schedulers'],
     make: (r, lr) => {
       const subs = subSchedulers(r, lr);
       const bad = subs.find((s) => !own(table, s.name)?.chainable);
-      if (bad) r.fail('schedulers', `contains ${bad.name}; only multiplicative (chainable) schedulers compose as a product: ${Object.keys(table).filter((k) => table[k]?.chainable).join(', ')}`);
+      if (bad)
+        r.fail(
+          'schedulers',
+          `contains ${bad.name}; only multiplicative (chainable) schedulers compose as a product: ${Object.keys(table)
+            .filter((k) => table[k]?.chainable)
+            .join(', ')}`,
+        );
       return (t) => subs.reduce((v, s) => (lr === 0 ? 0 : (v * s.f(t)) / lr), lr);
     },
   },
@@ -246,7 +342,8 @@ export function fromTorch(name: string, kwargs: Kwargs = {}): Schedule {
   const entry = own(table, name) ?? own(composite, name);
   if (!entry) unknownName('fromTorch', name, torchSchedulerNames);
   const r = readKwargs('fromTorch', name, kwargs, entry.accepted, entry.required);
-  if (r.has('last_epoch') && r.int('last_epoch') !== -1) r.fail('last_epoch', 'must be -1 (evaluate the schedule at the resumed step instead)');
+  if (r.has('last_epoch') && r.int('last_epoch') !== -1)
+    r.fail('last_epoch', 'must be -1 (evaluate the schedule at the resumed step instead)');
   const lr = r.lr();
   const f = asKwargError('fromTorch', name, kwargs, () => entry.make(r, lr));
   return defineSchedule({ type: 'fromTorch', name, kwargs: { ...kwargs } }, f, { integer: true });
@@ -265,14 +362,27 @@ export function fromTorchMomentum(name: 'CyclicLR' | 'OneCycleLR', kwargs: Kwarg
   if (name === 'OneCycleLR') {
     const total = r.has('total_steps') ? r.int('total_steps') : r.int('epochs') * r.int('steps_per_epoch');
     f = oneCycleMomentum({
-      totalSteps: total, pctStart: r.num('pct_start', 0.3), baseMomentum: r.num('base_momentum', 0.85), maxMomentum: r.num('max_momentum', 0.95),
-      annealStrategy: r.str('anneal_strategy', ['cos', 'linear'] as const, 'cos'), threePhase: r.bool('three_phase', false),
+      totalSteps: total,
+      pctStart: r.num('pct_start', 0.3),
+      baseMomentum: r.num('base_momentum', 0.85),
+      maxMomentum: r.num('max_momentum', 0.95),
+      annealStrategy: r.str('anneal_strategy', ['cos', 'linear'] as const, 'cos'),
+      threePhase: r.bool('three_phase', false),
     });
   } else {
     const lo = r.num('base_momentum', 0.8);
     const hi = r.num('max_momentum', 0.9);
     // The LR schedule with base 0 and peak 1 is exactly CyclicLR's scale_factor * scale_fn, which momentum mirrors.
-    const unit = (table.CyclicLR as Entry).make(readKwargs('fromTorchMomentum', name, { ...kwargs, base_lr: 0, max_lr: 1, lr: undefined }, entry.accepted, entry.required), 1);
+    const unit = (table.CyclicLR as Entry).make(
+      readKwargs(
+        'fromTorchMomentum',
+        name,
+        { ...kwargs, base_lr: 0, max_lr: 1, lr: undefined },
+        entry.accepted,
+        entry.required,
+      ),
+      1,
+    );
     f = (t) => hi - (hi - lo) * unit(t);
   }
   return defineSchedule({ type: 'fromTorchMomentum', name, kwargs: { ...kwargs } }, f, { integer: true });

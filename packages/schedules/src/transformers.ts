@@ -37,7 +37,8 @@ const table: Record<string, { accepted: string[]; required: string[]; make: Make
       const w = r.int('num_warmup_steps');
       const T = r.int('num_training_steps');
       const c = r.num('num_cycles', 0.5);
-      return (t) => (t < w ? warm(t, w) : Math.max(0, 0.5 * (1 + Math.cos(Math.PI * c * 2 * ((t - w) / Math.max(1, T - w))))));
+      return (t) =>
+        t < w ? warm(t, w) : Math.max(0, 0.5 * (1 + Math.cos(Math.PI * c * 2 * ((t - w) / Math.max(1, T - w)))));
     },
   },
   cosine_with_restarts: {
@@ -64,7 +65,8 @@ const table: Record<string, { accepted: string[]; required: string[]; make: Make
       const T = r.int('num_training_steps');
       const end = r.num('lr_end', 1e-7);
       const power = r.num('power', 1);
-      if (power < 0) r.fail('power', `must be >= 0 (a negative power grows without bound as the decay ends), got ${power}`);
+      if (power < 0)
+        r.fail('power', `must be >= 0 (a negative power grows without bound as the decay ends), got ${power}`);
       const lr0 = r.lr();
       if (!(lr0 > end)) r.fail('lr_end', `(${end}) must be smaller than initial lr (${lr0}), as transformers requires`);
       return (t) => {
@@ -101,7 +103,15 @@ const table: Record<string, { accepted: string[]; required: string[]; make: Make
     },
   },
   cosine_warmup_with_min_lr: {
-    accepted: ['num_warmup_steps', 'num_training_steps', 'num_cycles', 'min_lr', 'min_lr_rate', 'warmup_lr_rate', 'last_epoch'],
+    accepted: [
+      'num_warmup_steps',
+      'num_training_steps',
+      'num_cycles',
+      'min_lr',
+      'min_lr_rate',
+      'warmup_lr_rate',
+      'last_epoch',
+    ],
     required: ['num_warmup_steps', 'num_training_steps'],
     make: (r) => {
       const w = r.int('num_warmup_steps');
@@ -118,12 +128,23 @@ const table: Record<string, { accepted: string[]; required: string[]; make: Make
     },
   },
   warmup_stable_decay: {
-    accepted: ['num_warmup_steps', 'num_decay_steps', 'num_training_steps', 'num_stable_steps', 'warmup_type', 'decay_type', 'min_lr_ratio', 'num_cycles', 'last_epoch'],
+    accepted: [
+      'num_warmup_steps',
+      'num_decay_steps',
+      'num_training_steps',
+      'num_stable_steps',
+      'warmup_type',
+      'decay_type',
+      'min_lr_ratio',
+      'num_cycles',
+      'last_epoch',
+    ],
     required: ['num_warmup_steps', 'num_decay_steps'],
     make: (r) => {
       const w = r.int('num_warmup_steps');
       const d = r.int('num_decay_steps');
-      if (!r.has('num_training_steps') && !r.has('num_stable_steps')) r.fail('num_stable_steps', 'or num_training_steps must be given (transformers raises too)');
+      if (!r.has('num_training_steps') && !r.has('num_stable_steps'))
+        r.fail('num_stable_steps', 'or num_training_steps must be given (transformers raises too)');
       const s = r.has('num_stable_steps') ? r.int('num_stable_steps') : r.int('num_training_steps') - w - d;
       const wt = r.str('warmup_type', WSD_TYPES, 'linear');
       const dt = r.str('decay_type', WSD_TYPES, 'cosine');
@@ -138,7 +159,8 @@ const table: Record<string, { accepted: string[]; required: string[]; make: Make
         if (t < w + s) return 1;
         if (t < w + s + d) {
           const p = (t - w - s) / Math.max(1, d);
-          const f = dt === 'linear' ? 1 - p : dt === 'cosine' ? 0.5 * (1 + Math.cos(Math.PI * c * 2 * p)) : 1 - Math.sqrt(p);
+          const f =
+            dt === 'linear' ? 1 - p : dt === 'cosine' ? 0.5 * (1 + Math.cos(Math.PI * c * 2 * p)) : 1 - Math.sqrt(p);
           return Math.max(0, f * (1 - m) + m);
         }
         return m;
@@ -150,7 +172,8 @@ const table: Record<string, { accepted: string[]; required: string[]; make: Make
 function minLrRate(r: ReturnType<typeof readKwargs>): number {
   const minLr = r.optNum('min_lr');
   const rate = r.optNum('min_lr_rate');
-  if (minLr !== undefined && rate !== undefined) r.fail('min_lr', 'and min_lr_rate are both set; transformers accepts only one');
+  if (minLr !== undefined && rate !== undefined)
+    r.fail('min_lr', 'and min_lr_rate are both set; transformers accepts only one');
   if (minLr !== undefined) {
     const lr = r.lr();
     if (lr === 0) r.fail('min_lr', 'needs a non-zero base lr to become a rate');
@@ -179,8 +202,13 @@ function flatten(kwargs: Kwargs): Kwargs {
   if (!kwargs || typeof kwargs !== 'object') return kwargs;
   const { scheduler_specific_kwargs: extra, ...rest } = kwargs;
   if (extra === undefined || extra === null) return rest;
-  if (typeof extra !== 'object' || Array.isArray(extra)) throw new TypeError(`fromTransformers: scheduler_specific_kwargs must be an object, got ${String(extra)}`);
-  for (const k of Object.keys(extra)) if (k in rest) throw new TypeError(`fromTransformers: ${JSON.stringify(k)} is given both directly and in scheduler_specific_kwargs`);
+  if (typeof extra !== 'object' || Array.isArray(extra))
+    throw new TypeError(`fromTransformers: scheduler_specific_kwargs must be an object, got ${String(extra)}`);
+  for (const k of Object.keys(extra))
+    if (k in rest)
+      throw new TypeError(
+        `fromTransformers: ${JSON.stringify(k)} is given both directly and in scheduler_specific_kwargs`,
+      );
   return { ...rest, ...(extra as Kwargs) };
 }
 
@@ -199,8 +227,11 @@ export function fromTransformers(name: string, kwargs: Kwargs = {}): Schedule {
   const entry = own(table, key);
   if (!entry) unknownName('fromTransformers', name, transformersSchedulerNames);
   const r = readKwargs('fromTransformers', name, flatten(kwargs), entry.accepted, entry.required);
-  if (r.has('last_epoch') && r.int('last_epoch') !== -1) r.fail('last_epoch', 'must be -1 (a resumed scheduler is the same schedule: evaluate it at the resumed step)');
+  if (r.has('last_epoch') && r.int('last_epoch') !== -1)
+    r.fail('last_epoch', 'must be -1 (a resumed scheduler is the same schedule: evaluate it at the resumed step)');
   const lr = r.lr();
   const factor = asKwargError('fromTransformers', name, kwargs, () => entry.make(r));
-  return defineSchedule({ type: 'fromTransformers', name, kwargs: { ...kwargs } }, (t) => lr * factor(t), { integer: true });
+  return defineSchedule({ type: 'fromTransformers', name, kwargs: { ...kwargs } }, (t) => lr * factor(t), {
+    integer: true,
+  });
 }

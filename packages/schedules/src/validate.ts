@@ -8,7 +8,8 @@ function show(v: unknown): string {
 
 /** Throws unless `v` is a finite number. */
 export function finite(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number, got ${show(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new RangeError(`${name} must be a finite number, got ${show(v)}`);
   return v;
 }
 
@@ -28,20 +29,23 @@ export function positive(name: string, v: unknown): number {
 
 /** Throws unless `v` is an integer >= 0. */
 export function nonNegativeInt(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new RangeError(`${name} must be an integer >= 0, got ${show(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw new RangeError(`${name} must be an integer >= 0, got ${show(v)}`);
   return v;
 }
 
 /** Throws unless `v` is an integer > 0. */
 export function positiveInt(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be an integer > 0, got ${show(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+    throw new RangeError(`${name} must be an integer > 0, got ${show(v)}`);
   return v;
 }
 
 /** Throws unless `v` is in [lo, hi]. */
 export function inRange(name: string, v: unknown, lo: number, hi: number): number {
   finite(name, v);
-  if ((v as number) < lo || (v as number) > hi) throw new RangeError(`${name} must be in [${lo}, ${hi}], got ${show(v)}`);
+  if ((v as number) < lo || (v as number) > hi)
+    throw new RangeError(`${name} must be in [${lo}, ${hi}], got ${show(v)}`);
   return v as number;
 }
 
@@ -60,7 +64,11 @@ export function bool(name: string, v: unknown): boolean {
 }
 
 /** Throws unless `v` is an array of finite numbers (optionally sorted ascending). */
-export function numberArray(name: string, v: unknown, opts: { sorted?: boolean; nonNegative?: boolean } = {}): number[] {
+export function numberArray(
+  name: string,
+  v: unknown,
+  opts: { sorted?: boolean; nonNegative?: boolean } = {},
+): number[] {
   if (!Array.isArray(v)) throw new TypeError(`${name} must be an array of numbers, got ${show(v)}`);
   v.forEach((x, i) => {
     if (opts.nonNegative) nonNegative(`${name}[${i}]`, x);
@@ -81,7 +89,8 @@ function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    for (let j = 1; j <= b.length; j++)
+      cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
     prev = cur;
   }
   return prev[b.length]!;
@@ -97,23 +106,31 @@ export function didYouMean(name: unknown, candidates: readonly string[]): string
   let bestD = Infinity;
   for (const c of candidates) {
     const d = editDistance(name, c);
-    if (d < bestD) { bestD = d; best = c; }
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
   }
-  return best !== undefined && bestD <= Math.max(1, Math.ceil(name.length / 3)) ? ` (did you mean ${JSON.stringify(best)}?)` : '';
+  return best !== undefined && bestD <= Math.max(1, Math.ceil(name.length / 3))
+    ? ` (did you mean ${JSON.stringify(best)}?)`
+    : '';
 }
 
 /** Throws when `options` has keys outside `allowed` (catches typos such as `warmup_step`). */
 export function knownKeys(what: string, options: object, allowed: readonly string[]): void {
   for (const k of Object.keys(options)) {
     if (!allowed.includes(k)) {
-      throw new TypeError(`${what}: unknown option ${JSON.stringify(k)}; valid options are ${allowed.join(', ')}${didYouMean(k, allowed)}`);
+      throw new TypeError(
+        `${what}: unknown option ${JSON.stringify(k)}; valid options are ${allowed.join(', ')}${didYouMean(k, allowed)}`,
+      );
     }
   }
 }
 
 /** Throws unless `options` is a plain object. */
 export function objectArg(name: string, v: unknown): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError(`${name} must be an options object, got ${show(v)}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new TypeError(`${name} must be an options object, got ${show(v)}`);
   return v as Record<string, unknown>;
 }
 

@@ -42,24 +42,63 @@ export interface WarmupStableDecayOptions {
  */
 export function warmupStableDecay(options: WarmupStableDecayOptions): Schedule {
   objectArg('options', options);
-  knownKeys('warmupStableDecay', options, ['peakValue', 'warmupSteps', 'stableSteps', 'decaySteps', 'minRatio', 'decayShape', 'warmupShape', 'numCycles']);
+  knownKeys('warmupStableDecay', options, [
+    'peakValue',
+    'warmupSteps',
+    'stableSteps',
+    'decaySteps',
+    'minRatio',
+    'decayShape',
+    'warmupShape',
+    'numCycles',
+  ]);
   const peak = finite('peakValue', options.peakValue);
   const w = nonNegative('warmupSteps', options.warmupSteps);
   const s = nonNegative('stableSteps', options.stableSteps);
   const d = nonNegative('decaySteps', options.decaySteps);
   const minRatio = inRange('minRatio', options.minRatio ?? 0, 0, 1);
-  const decayShape = oneOf('decayShape', options.decayShape ?? 'cosine', ['linear', 'cosine', '1-sqrt', 'exponential'] as const);
+  const decayShape = oneOf('decayShape', options.decayShape ?? 'cosine', [
+    'linear',
+    'cosine',
+    '1-sqrt',
+    'exponential',
+  ] as const);
   const warmupShape = oneOf('warmupShape', options.warmupShape ?? 'linear', ['linear', 'cosine', '1-sqrt'] as const);
   const numCycles = finite('numCycles', options.numCycles ?? 0.5);
-  if (decayShape === 'exponential' && minRatio <= 0) throw new RangeError(`warmupStableDecay: decayShape "exponential" needs minRatio > 0, got ${minRatio}`);
-  const spec = { type: 'warmupStableDecay', peakValue: peak, warmupSteps: w, stableSteps: s, decaySteps: d, minRatio, decayShape, warmupShape, numCycles };
+  if (decayShape === 'exponential' && minRatio <= 0)
+    throw new RangeError(`warmupStableDecay: decayShape "exponential" needs minRatio > 0, got ${minRatio}`);
+  const spec = {
+    type: 'warmupStableDecay',
+    peakValue: peak,
+    warmupSteps: w,
+    stableSteps: s,
+    decaySteps: d,
+    minRatio,
+    decayShape,
+    warmupShape,
+    numCycles,
+  };
   return defineSchedule(spec, (t) => peak * wsdFactor(t, w, s, d, minRatio, decayShape, warmupShape, numCycles));
 }
 
-function wsdFactor(t: number, w: number, s: number, d: number, minRatio: number, decayShape: DecayShape, warmupShape: WarmupShape, numCycles: number): number {
+function wsdFactor(
+  t: number,
+  w: number,
+  s: number,
+  d: number,
+  minRatio: number,
+  decayShape: DecayShape,
+  warmupShape: WarmupShape,
+  numCycles: number,
+): number {
   if (t < w) {
     const p = t / Math.max(1, w);
-    const f = warmupShape === 'linear' ? p : warmupShape === 'cosine' ? 0.5 * (1 - Math.cos(Math.PI * p)) : 1 - Math.sqrt(1 - p);
+    const f =
+      warmupShape === 'linear'
+        ? p
+        : warmupShape === 'cosine'
+          ? 0.5 * (1 - Math.cos(Math.PI * p))
+          : 1 - Math.sqrt(1 - p);
     return Math.max(0, f * (1 - minRatio) + minRatio);
   }
   if (t < w + s) return 1;
@@ -105,7 +144,9 @@ export function wsdsCheckpoints(options: WsdsOptions): WsdsCheckpoint[] {
     const startOfSegment = Math.max(prev, out.length === 0 ? w : prev);
     const d = Math.max(1, Math.round(frac * (b - prev)));
     if (b - d < startOfSegment) {
-      throw new RangeError(`wsdsSchedule: budget ${b} leaves no room for a ${d}-step decay after step ${startOfSegment} (the end of warmupSteps or of the previous budget)`);
+      throw new RangeError(
+        `wsdsSchedule: budget ${b} leaves no room for a ${d}-step decay after step ${startOfSegment} (the end of warmupSteps or of the previous budget)`,
+      );
     }
     out.push({ budget: b, decayStart: b - d, decaySteps: d });
     prev = b;
@@ -120,21 +161,43 @@ export function wsdsCheckpoints(options: WsdsOptions): WsdsCheckpoint[] {
  */
 export function wsdsSchedule(options: WsdsOptions): Schedule {
   objectArg('options', options);
-  knownKeys('wsdsSchedule', options, ['peakValue', 'warmupSteps', 'budgets', 'decayFraction', 'minRatio', 'decayShape']);
+  knownKeys('wsdsSchedule', options, [
+    'peakValue',
+    'warmupSteps',
+    'budgets',
+    'decayFraction',
+    'minRatio',
+    'decayShape',
+  ]);
   const peak = finite('peakValue', options.peakValue);
   const w = nonNegative('warmupSteps', options.warmupSteps);
   const minRatio = inRange('minRatio', options.minRatio ?? 0, 0, 1);
-  const shape = oneOf('decayShape', options.decayShape ?? '1-sqrt', ['linear', 'cosine', '1-sqrt', 'exponential'] as const);
-  if (shape === 'exponential' && minRatio <= 0) throw new RangeError(`wsdsSchedule: decayShape "exponential" needs minRatio > 0, got ${minRatio}`);
+  const shape = oneOf('decayShape', options.decayShape ?? '1-sqrt', [
+    'linear',
+    'cosine',
+    '1-sqrt',
+    'exponential',
+  ] as const);
+  if (shape === 'exponential' && minRatio <= 0)
+    throw new RangeError(`wsdsSchedule: decayShape "exponential" needs minRatio > 0, got ${minRatio}`);
   const cps = wsdsCheckpoints(options);
-  const spec = { type: 'wsdsSchedule', peakValue: peak, warmupSteps: w, budgets: [...options.budgets], decayFraction: options.decayFraction ?? 0.1, minRatio, decayShape: shape };
+  const spec = {
+    type: 'wsdsSchedule',
+    peakValue: peak,
+    warmupSteps: w,
+    budgets: [...options.budgets],
+    decayFraction: options.decayFraction ?? 0.1,
+    minRatio,
+    decayShape: shape,
+  };
   return defineSchedule(spec, (t) => {
     if (t < w) return (peak * t) / Math.max(1, w);
     for (const c of cps) {
       if (t < c.decayStart) return peak;
       if (t < c.budget) {
         const p = (t - c.decayStart) / c.decaySteps;
-        const f = shape === 'exponential' ? decayFactor(shape, p, minRatio) : decayFactor(shape, p) * (1 - minRatio) + minRatio;
+        const f =
+          shape === 'exponential' ? decayFactor(shape, p, minRatio) : decayFactor(shape, p) * (1 - minRatio) + minRatio;
         return peak * f;
       }
     }
@@ -159,7 +222,14 @@ export interface RewarmOptions {
 /** Re-warming for continual pre-training (arXiv 2308.04014): linear warm-up to a new peak, then decay to minValue. */
 export function rewarmSchedule(options: RewarmOptions): Schedule {
   objectArg('options', options);
-  knownKeys('rewarmSchedule', options, ['initValue', 'peakValue', 'warmupSteps', 'totalSteps', 'minValue', 'decayShape']);
+  knownKeys('rewarmSchedule', options, [
+    'initValue',
+    'peakValue',
+    'warmupSteps',
+    'totalSteps',
+    'minValue',
+    'decayShape',
+  ]);
   const init = nonNegative('initValue', options.initValue ?? 0);
   const peak = positive('peakValue', options.peakValue);
   const w = nonNegative('warmupSteps', options.warmupSteps);
@@ -167,7 +237,15 @@ export function rewarmSchedule(options: RewarmOptions): Schedule {
   if (w >= total) throw new RangeError(`rewarmSchedule: warmupSteps (${w}) must be < totalSteps (${total})`);
   const min = nonNegative('minValue', options.minValue ?? peak / 10);
   const shape = oneOf('decayShape', options.decayShape ?? 'cosine', ['cosine', 'linear', 'constant'] as const);
-  const spec = { type: 'rewarmSchedule', initValue: init, peakValue: peak, warmupSteps: w, totalSteps: total, minValue: min, decayShape: shape };
+  const spec = {
+    type: 'rewarmSchedule',
+    initValue: init,
+    peakValue: peak,
+    warmupSteps: w,
+    totalSteps: total,
+    minValue: min,
+    decayShape: shape,
+  };
   return defineSchedule(spec, (t) => {
     if (t < w) return init + ((peak - init) * t) / w;
     const p = Math.min(1, (t - w) / (total - w));

@@ -11,7 +11,9 @@ describe('blockAbsmaxReference', () => {
     expect(Array.from(blockAbsmaxReference(x, 3))).toEqual([5, 4, 7]);
   });
   it('rejects a block size of 0', () => {
-    expect(() => blockAbsmaxReference(new Float32Array(4), 0)).toThrow(/blockSize must be an integer in \[1, 1073741824\], got 0/);
+    expect(() => blockAbsmaxReference(new Float32Array(4), 0)).toThrow(
+      /blockSize must be an integer in \[1, 1073741824\], got 0/,
+    );
   });
 });
 
@@ -19,12 +21,21 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
   it(`agrees with the typed-array reference on ${backend}`, async () => {
     expect(tf.getBackend()).toBe(backend);
     const rng = createRng(7);
-    for (const [n, block] of [[1000, 64], [777, 32], [4096, 256], [5, 8]] as const) {
+    for (const [n, block] of [
+      [1000, 64],
+      [777, 32],
+      [4096, 256],
+      [5, 8],
+    ] as const) {
       const data = rng.fillNormal(new Float32Array(n), 0, 3);
       const x = tf.tensor1d(data);
       const out = blockAbsmax(x, block);
       expect(out.shape).toEqual([Math.ceil(n / block)]);
-      expectClose(await out.data(), blockAbsmaxReference(data, block), { atol: 0, rtol: 0, label: `absmax n=${n} block=${block}` });
+      expectClose(await out.data(), blockAbsmaxReference(data, block), {
+        atol: 0,
+        rtol: 0,
+        label: `absmax n=${n} block=${block}`,
+      });
       tf.dispose([x, out]);
     }
   });

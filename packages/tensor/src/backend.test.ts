@@ -15,7 +15,9 @@ describe('initBackend', () => {
     await expect(initBackend('cpu', { requireGradients: 'yes' } as never)).rejects.toThrow(
       'initBackend: requireGradients must be true or false, got "yes"',
     );
-    await expect(initBackend('wasm', { wasmPaths: 5 } as never)).rejects.toThrow(/wasmPaths must be a non-empty string, got 5/);
+    await expect(initBackend('wasm', { wasmPaths: 5 } as never)).rejects.toThrow(
+      /wasmPaths must be a non-empty string, got 5/,
+    );
   });
   it('says where the gradients came from (tfjs-core itself under vitest, which loads its ES modules)', async () => {
     const info = await initBackend('cpu', { requireGradients: true });
@@ -29,7 +31,16 @@ describe('initBackend', () => {
     expect(info).toMatchObject({ backend: 'wasm', requested: 'wasm' });
     expect(tf.getBackend()).toBe('wasm');
     // 2x2 matmul on wasm: [[1,2],[3,4]] @ [[5,6],[7,8]] = [[19,22],[43,50]]
-    const y = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5, 6], [7, 8]]));
+    const y = tf.matMul(
+      tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+      tf.tensor2d([
+        [5, 6],
+        [7, 8],
+      ]),
+    );
     expect(Array.from(await y.data())).toEqual([19, 22, 43, 50]);
   });
   it('registers the gradients tfjs-core lacks, so training works', async () => {

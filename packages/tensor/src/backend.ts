@@ -43,8 +43,7 @@ export interface InitBackendOptions {
 
 const VALID: readonly BackendName[] = ['auto', 'cpu', 'wasm', 'webgpu', 'webgl', 'tensorflow'];
 
-const isNode =
-  typeof process !== 'undefined' && typeof process.versions === 'object' && !!process.versions.node;
+const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && !!process.versions.node;
 
 /** Imports a module by a computed name, so bundlers leave optional peers alone. */
 async function optionalImport(spec: string): Promise<Record<string, unknown>> {
@@ -65,8 +64,7 @@ async function getGpu(): Promise<GpuLike | null> {
       if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
       const mod = await optionalImport('webgpu');
       const create = (mod.create ?? (mod.default as Record<string, unknown>)?.create) as
-        | ((flags: string[]) => GpuLike)
-        | undefined;
+        ((flags: string[]) => GpuLike) | undefined;
       const globals = (mod.globals ?? (mod.default as Record<string, unknown>)?.globals) as object;
       if (!create) return null;
       Object.assign(globalThis, globals);
@@ -93,10 +91,7 @@ export async function getWebGPUAdapterInfo(): Promise<AdapterInfo | null> {
   if (!gpu) return null;
   let adapter: Record<string, unknown> | null;
   try {
-    adapter = (await gpu.requestAdapter({ powerPreference: 'high-performance' })) as Record<
-      string,
-      unknown
-    > | null;
+    adapter = (await gpu.requestAdapter({ powerPreference: 'high-performance' })) as Record<string, unknown> | null;
   } catch {
     return null;
   }
@@ -181,11 +176,7 @@ async function loadBackend(name: ConcreteBackend, opts: InitBackendOptions): Pro
  * tfjs-layers or the `@tensorflow/tfjs` bundle, whose Node builds carry them.
  */
 export type GradientSource =
-  | 'preloaded'
-  | '@tensorflow/tfjs-core'
-  | '@tensorflow/tfjs-layers'
-  | '@tensorflow/tfjs'
-  | 'unavailable';
+  'preloaded' | '@tensorflow/tfjs-core' | '@tensorflow/tfjs-layers' | '@tensorflow/tfjs' | 'unavailable';
 
 /** Marks the stand-in gradients, across copies of this package (ESM and CJS) in one process. */
 const STAND_IN = Symbol.for('@blockwise/tensor.missingGradient');
@@ -306,10 +297,7 @@ const OPTION_KEYS = ['wasmPaths', 'allowSoftwareWebGPU', 'requireGradients'] as 
  * adapter, else WebGL (browsers), else wasm, else cpu. Returns what was chosen and why, with the
  * WebGPU adapter when one is used.
  */
-export async function initBackend(
-  name: BackendName = 'auto',
-  options?: InitBackendOptions,
-): Promise<BackendInfo> {
+export async function initBackend(name: BackendName = 'auto', options?: InitBackendOptions): Promise<BackendInfo> {
   if (!VALID.includes(name)) {
     throw new Error(
       `initBackend: backend must be one of ${VALID.map((v) => `'${v}'`).join(', ')}, got ${describeValue(name)}`,
@@ -319,7 +307,8 @@ export async function initBackend(
   if (opts.wasmPaths !== undefined && (typeof opts.wasmPaths !== 'string' || opts.wasmPaths === '')) {
     throw new TypeError(`initBackend: wasmPaths must be a non-empty string, got ${describeValue(opts.wasmPaths)}`);
   }
-  if (opts.allowSoftwareWebGPU !== undefined) checkBoolean('initBackend: allowSoftwareWebGPU', opts.allowSoftwareWebGPU);
+  if (opts.allowSoftwareWebGPU !== undefined)
+    checkBoolean('initBackend: allowSoftwareWebGPU', opts.allowSoftwareWebGPU);
   if (opts.requireGradients !== undefined) checkBoolean('initBackend: requireGradients', opts.requireGradients);
   const started = await start(name, opts);
   const gradients = await registerGradients();

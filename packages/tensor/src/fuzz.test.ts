@@ -41,24 +41,31 @@ async function throwsNaming(p: () => unknown, names: RegExp): Promise<void> {
 describeBackends(['cpu', 'wasm'], (backend) => {
   it('blockAbsmax equals the reference for any float32 data, and names a bad blockSize or x', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(nasty, { minLength: 0, maxLength: 40 }), fc.oneof(fc.integer({ min: 1, max: 16 }), junk), async (xs, bs) => {
-        const data = Float32Array.from(xs);
-        const valid = typeof bs === 'number' && Number.isInteger(bs) && bs >= 1 && bs <= 2 ** 30;
-        const x = tf.tensor1d(data, 'float32');
-        try {
-          if (!valid || data.length === 0) {
-            await throwsNaming(() => blockAbsmax(x, bs as number), valid ? /blockAbsmax: x must not be empty/ : /blockAbsmax: blockSize must be/);
-            return;
+      fc.asyncProperty(
+        fc.array(nasty, { minLength: 0, maxLength: 40 }),
+        fc.oneof(fc.integer({ min: 1, max: 16 }), junk),
+        async (xs, bs) => {
+          const data = Float32Array.from(xs);
+          const valid = typeof bs === 'number' && Number.isInteger(bs) && bs >= 1 && bs <= 2 ** 30;
+          const x = tf.tensor1d(data, 'float32');
+          try {
+            if (!valid || data.length === 0) {
+              await throwsNaming(
+                () => blockAbsmax(x, bs as number),
+                valid ? /blockAbsmax: x must not be empty/ : /blockAbsmax: blockSize must be/,
+              );
+              return;
+            }
+            const out = blockAbsmax(x, bs as number);
+            const got = await out.data();
+            out.dispose();
+            // NaN in a block propagates, as the reference says (a NaN absmax must be visible, not hidden).
+            expect(Array.from(got)).toEqual(Array.from(blockAbsmaxReference(data, bs as number)));
+          } finally {
+            x.dispose();
           }
-          const out = blockAbsmax(x, bs as number);
-          const got = await out.data();
-          out.dispose();
-          // NaN in a block propagates, as the reference says (a NaN absmax must be visible, not hidden).
-          expect(Array.from(got)).toEqual(Array.from(blockAbsmaxReference(data, bs as number)));
-        } finally {
-          x.dispose();
-        }
-      }),
+        },
+      ),
       RUNS,
     );
   });
@@ -68,25 +75,34 @@ describeBackends(['cpu', 'wasm'], (backend) => {
     i.dispose();
     await throwsNaming(() => blockAbsmax([1, 2] as never, 2), /blockAbsmax: x must be a tf.Tensor, got an array/);
     // Rank does not matter: blocks run over the flattened data, like the reference.
-    const m = tf.tensor2d([[1, -7], [3, 2]]);
+    const m = tf.tensor2d([
+      [1, -7],
+      [3, 2],
+    ]);
     expect(Array.from(await blockAbsmax(m, 3).data())).toEqual([7, 2]);
     m.dispose();
   });
   it('views, packing and tensors round-trip or name the bad shape', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(nasty, { maxLength: 12 }), fc.array(fc.oneof(fc.integer({ min: 0, max: 4 }), junk), { maxLength: 3 }), async (xs, shape) => {
-        const data = Float32Array.from(xs);
-        const ok = shape.every((d) => Number.isInteger(d) && (d as number) >= 0) && shape.reduce<number>((p, d) => p * (d as number), 1) === data.length;
-        if (!ok) {
-          await throwsNaming(() => view(data, shape as number[]), /shape|view: data has/);
-          return;
-        }
-        const t = fromView(view(data, shape as number[]));
-        const back = await toView(t);
-        t.dispose();
-        expect(back.shape).toEqual(shape);
-        expect(Array.from(back.data)).toEqual(Array.from(data));
-      }),
+      fc.asyncProperty(
+        fc.array(nasty, { maxLength: 12 }),
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 4 }), junk), { maxLength: 3 }),
+        async (xs, shape) => {
+          const data = Float32Array.from(xs);
+          const ok =
+            shape.every((d) => Number.isInteger(d) && (d as number) >= 0) &&
+            shape.reduce<number>((p, d) => p * (d as number), 1) === data.length;
+          if (!ok) {
+            await throwsNaming(() => view(data, shape as number[]), /shape|view: data has/);
+            return;
+          }
+          const t = fromView(view(data, shape as number[]));
+          const back = await toView(t);
+          t.dispose();
+          expect(back.shape).toEqual(shape);
+          expect(Array.from(back.data)).toEqual(Array.from(data));
+        },
+      ),
       RUNS,
     );
     await fc.assert(
@@ -104,35 +120,67 @@ describeBackends(['cpu', 'wasm'], (backend) => {
     await fc.assert(
       fc.asyncProperty(fc.string({ minLength: 1, maxLength: 12 }), junk, async (key, value) => {
         fc.pre(!['wasmPaths', 'allowSoftwareWebGPU', 'requireGradients'].includes(key));
-        await throwsNaming(() => initBackend(backend, { [key]: value } as never), new RegExp(`initBackend: unknown option ${JSON.stringify(key).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-        await throwsNaming(() => createGpuKernel(() => 0, { output: [1], [key]: value } as never), /createGpuKernel: unknown option/);
-        await throwsNaming(() => defineKernel({ name: 'FuzzNever', inputNames: ['x'], compute: ([x]: { data: Float32Array; shape: number[] }[]) => x!, [key]: value } as never), /defineKernel: unknown option/);
+        await throwsNaming(
+          () => initBackend(backend, { [key]: value } as never),
+          new RegExp(`initBackend: unknown option ${JSON.stringify(key).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+        );
+        await throwsNaming(
+          () => createGpuKernel(() => 0, { output: [1], [key]: value } as never),
+          /createGpuKernel: unknown option/,
+        );
+        await throwsNaming(
+          () =>
+            defineKernel({
+              name: 'FuzzNever',
+              inputNames: ['x'],
+              compute: ([x]: { data: Float32Array; shape: number[] }[]) => x!,
+              [key]: value,
+            } as never),
+          /defineKernel: unknown option/,
+        );
       }),
       { seed: 42, numRuns: 10 },
     );
-    await throwsNaming(() => initBackend(backend, { requireGradients: 'yes' } as never), /initBackend: requireGradients must be true or false, got "yes"/);
+    await throwsNaming(
+      () => initBackend(backend, { requireGradients: 'yes' } as never),
+      /initBackend: requireGradients must be true or false, got "yes"/,
+    );
     await throwsNaming(() => initBackend(backend, null as never), /initBackend: options must be an object, got null/);
-    await throwsNaming(() => createGpuKernel(() => 0, { output: [1], settings: 5 } as never), /createGpuKernel: settings must be an object/);
-    for (const seed of [Number.NaN, Infinity, 'x']) await throwsNaming(() => createRng(seed as number), /createRng: seed must be a finite number/);
+    await throwsNaming(
+      () => createGpuKernel(() => 0, { output: [1], settings: 5 } as never),
+      /createGpuKernel: settings must be an object/,
+    );
+    for (const seed of [Number.NaN, Infinity, 'x'])
+      await throwsNaming(() => createRng(seed as number), /createRng: seed must be a finite number/);
     const rng = createRng(7);
     await fc.assert(
-      fc.asyncProperty(nasty, nasty, fc.array(fc.oneof(fc.integer({ min: 0, max: 3 }), junk), { maxLength: 3 }), async (m, sd, shape) => {
-        let t: tf.Tensor | undefined;
-        try {
-          t = rng.normalTensor(shape as number[], m, sd);
-        } catch (e) {
-          expect((e as Error).message).toMatch(/^Rng\.(normalTensor: shape|fillNormal: (mean|std) must be a finite number)/);
-          return;
-        }
-        // Accepted: finite parameters give finite samples, unless mean or std is near float32's maximum (3.4e38),
-        // where the float32 tensor itself cannot hold mean + std * z.
-        const data = await t.data();
-        t.dispose();
-        expect(data.every((v) => Number.isFinite(v)) || Math.abs(m) > 1e37 || Math.abs(sd) > 1e37).toBe(true);
-      }),
+      fc.asyncProperty(
+        nasty,
+        nasty,
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 3 }), junk), { maxLength: 3 }),
+        async (m, sd, shape) => {
+          let t: tf.Tensor | undefined;
+          try {
+            t = rng.normalTensor(shape as number[], m, sd);
+          } catch (e) {
+            expect((e as Error).message).toMatch(
+              /^Rng\.(normalTensor: shape|fillNormal: (mean|std) must be a finite number)/,
+            );
+            return;
+          }
+          // Accepted: finite parameters give finite samples, unless mean or std is near float32's maximum (3.4e38),
+          // where the float32 tensor itself cannot hold mean + std * z.
+          const data = await t.data();
+          t.dispose();
+          expect(data.every((v) => Number.isFinite(v)) || Math.abs(m) > 1e37 || Math.abs(sd) > 1e37).toBe(true);
+        },
+      ),
       RUNS,
     );
-    await throwsNaming(() => rng.uniformTensor([1e6, 1e6]), /Rng.uniformTensor: shape \[1000000, 1000000\] has 1000000000000 elements; at most 268435456/);
+    await throwsNaming(
+      () => rng.uniformTensor([1e6, 1e6]),
+      /Rng.uniformTensor: shape \[1000000, 1000000\] has 1000000000000 elements; at most 268435456/,
+    );
     expect(tf.getBackend()).toBe(backend);
   });
   it('the option checkers name the argument for every junk value', () => {

@@ -31,7 +31,11 @@ describe('createGpuKernel', async () => {
     k.destroy();
   });
   it('rejects bad output sizes and unknown modes', async () => {
-    await expect(createGpuKernel(fma as never, { output: [0] })).rejects.toThrow('output must be 1 to 3 positive integers, got [0]');
-    await expect(createGpuKernel(fma as never, { output: [4], mode: 'quantum' as never })).rejects.toThrow(/mode must be one of best, webgpu/);
+    await expect(createGpuKernel(fma as never, { output: [0] })).rejects.toThrow(
+      'output must be 1 to 3 positive integers, got [0]',
+    );
+    await expect(createGpuKernel(fma as never, { output: [4], mode: 'quantum' as never })).rejects.toThrow(
+      /mode must be one of best, webgpu/,
+    );
   });
 });

@@ -23,7 +23,10 @@ export interface GpuKernel<R = Float32Array> {
 
 type GpuClass = {
   new (settings: { mode: string }): {
-    createKernel(fn: unknown, settings?: object): {
+    createKernel(
+      fn: unknown,
+      settings?: object,
+    ): {
       setOutput(o: number[]): unknown;
       kernel?: { constructor?: { mode?: string } };
       (...args: unknown[]): unknown;
@@ -72,11 +75,22 @@ export async function createGpuKernel<R = Float32Array>(
 ): Promise<GpuKernel<R>> {
   if (typeof fn !== 'function') throw new Error(`createGpuKernel: fn must be a function, got ${typeof fn}`);
   if (options === undefined) throw new TypeError('createGpuKernel: options with an `output` size are required');
-  const { output, mode = 'best', settings = {} } = checkOptions('createGpuKernel', options, ['output', 'mode', 'settings']);
+  const {
+    output,
+    mode = 'best',
+    settings = {},
+  } = checkOptions('createGpuKernel', options, ['output', 'mode', 'settings']);
   if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
-    throw new TypeError(`createGpuKernel: settings must be an object of gpu.js kernel settings, got ${describeValue(settings)}`);
+    throw new TypeError(
+      `createGpuKernel: settings must be an object of gpu.js kernel settings, got ${describeValue(settings)}`,
+    );
   }
-  if (!Array.isArray(output) || output.length < 1 || output.length > 3 || !output.every((d) => Number.isInteger(d) && d > 0)) {
+  if (
+    !Array.isArray(output) ||
+    output.length < 1 ||
+    output.length > 3 ||
+    !output.every((d) => Number.isInteger(d) && d > 0)
+  ) {
     throw new Error(`createGpuKernel: output must be 1 to 3 positive integers, got ${JSON.stringify(output)}`);
   }
   if (!MODES.includes(mode)) {

@@ -30,7 +30,13 @@ export {
 } from './kernel.js';
 export { blockAbsmax } from './absmax.js';
 export { createRng, type Rng } from './random.js';
-export { createGpuKernel, availableGpuKernelModes, type GpuKernel, type GpuKernelMode, type GpuKernelOptions } from './gpujs.js';
+export {
+  createGpuKernel,
+  availableGpuKernelModes,
+  type GpuKernel,
+  type GpuKernelMode,
+  type GpuKernelOptions,
+} from './gpujs.js';
 export {
   checkOptions,
   checkNumber,

@@ -9,7 +9,11 @@ const fma2 = defineKernel<{ scale: number }>({
   name: 'TensorTestFma2',
   inputNames: ['a', 'b', 'c'],
   compute: ([a, b, c], { scale }) => [
-    { data: a!.data.map((v, i) => scale * (v * b!.data[i]! + c!.data[i]!)) as Float32Array, shape: a!.shape, dtype: 'float32' },
+    {
+      data: a!.data.map((v, i) => scale * (v * b!.data[i]! + c!.data[i]!)) as Float32Array,
+      shape: a!.shape,
+      dtype: 'float32',
+    },
     { data: a!.data.map((v) => 2 * v) as Float32Array, shape: a!.shape, dtype: 'float32' },
   ],
   webgpu: ([a], { scale }) => [
@@ -18,7 +22,8 @@ const fma2 = defineKernel<{ scale: number }>({
       shaderKey: 'fma',
       variableNames: ['a', 'b', 'c'],
       uniforms: [{ name: 'scale', type: 'f32', value: scale }],
-      userCode: 'fn main(index : i32) { if (index < uniforms.size) { setOutputAtIndex(index, uniforms.scale * (a[index] * b[index] + c[index])); } }',
+      userCode:
+        'fn main(index : i32) { if (index < uniforms.size) { setOutputAtIndex(index, uniforms.scale * (a[index] * b[index] + c[index])); } }',
     },
     {
       outputShape: a!.shape,
@@ -60,8 +65,14 @@ describeBackends(['cpu', 'wasm', 'webgpu'], (backend) => {
 
 describe('defineKernel', () => {
   it('rejects bad definitions and inputs', () => {
-    expect(() => defineKernel({ name: '9bad', inputNames: ['x'], compute: ([x]) => x! })).toThrow("name must be an identifier like 'BlockwiseAbsmax', got \"9bad\"");
-    expect(() => defineKernel({ name: 'NoInputs', inputNames: [], compute: ([x]) => x! })).toThrow('inputNames must be a non-empty array');
-    expect(() => fma2({ a: tf.ones([1]), b: tf.ones([1]) } as never)).toThrow("TensorTestFma2: input 'c' must be a tf.Tensor, got undefined");
+    expect(() => defineKernel({ name: '9bad', inputNames: ['x'], compute: ([x]) => x! })).toThrow(
+      'name must be an identifier like \'BlockwiseAbsmax\', got "9bad"',
+    );
+    expect(() => defineKernel({ name: 'NoInputs', inputNames: [], compute: ([x]) => x! })).toThrow(
+      'inputNames must be a non-empty array',
+    );
+    expect(() => fma2({ a: tf.ones([1]), b: tf.ones([1]) } as never)).toThrow(
+      "TensorTestFma2: input 'c' must be a tf.Tensor, got undefined",
+    );
   });
 });

@@ -149,7 +149,10 @@ function webgpuImpl<A extends object>(def: KernelDefinition<A>): tf.KernelFunc {
         return fallback(args);
       } catch (e) {
         // tfjs-webgpu reads back synchronously through OffscreenCanvas, which Node lacks.
-        throw new Error(`${def.name}: no WGSL program is defined for webgpu and the synchronous read-back fallback failed here (${e instanceof Error ? e.message : String(e)}); give defineKernel a webgpu program`, { cause: e });
+        throw new Error(
+          `${def.name}: no WGSL program is defined for webgpu and the synchronous read-back fallback failed here (${e instanceof Error ? e.message : String(e)}); give defineKernel a webgpu program`,
+          { cause: e },
+        );
       }
     }
     const ins = def.inputNames.map((n) => inputs[n] as Info);
@@ -197,10 +200,20 @@ const BACKENDS = ['cpu', 'wasm', 'webgpu', 'webgl', 'tensorflow'] as const;
 export function defineKernel<A extends object = Record<string, never>>(
   def: KernelDefinition<A>,
 ): (inputs: Record<string, tf.Tensor>, attrs?: A) => tf.Tensor | tf.Tensor[] {
-  if (def === undefined) throw new TypeError('defineKernel: a kernel definition { name, inputNames, compute, ... } is required');
-  checkOptions('defineKernel', def, ['name', 'inputNames', 'compute', 'webgpu', 'gradient', 'saveInputs', 'saveOutputs']);
+  if (def === undefined)
+    throw new TypeError('defineKernel: a kernel definition { name, inputNames, compute, ... } is required');
+  checkOptions('defineKernel', def, [
+    'name',
+    'inputNames',
+    'compute',
+    'webgpu',
+    'gradient',
+    'saveInputs',
+    'saveOutputs',
+  ]);
   for (const k of ['webgpu', 'gradient'] as const) {
-    if (def[k] !== undefined && typeof def[k] !== 'function') throw new TypeError(`defineKernel: ${k} must be a function, got ${typeof def[k]}`);
+    if (def[k] !== undefined && typeof def[k] !== 'function')
+      throw new TypeError(`defineKernel: ${k} must be a function, got ${typeof def[k]}`);
   }
   if (def.saveInputs !== undefined) checkBoolean('defineKernel: saveInputs', def.saveInputs);
   if (def.saveOutputs !== undefined) checkBoolean('defineKernel: saveOutputs', def.saveOutputs);
@@ -242,11 +255,9 @@ export function defineKernel<A extends object = Record<string, never>>(
         throw new Error(`${def.name}: input '${n}' must be a tf.Tensor, got ${typeof inputs[n]}`);
       }
     }
-    const out = tf.engine().runKernel(
-      def.name,
-      inputs as unknown as tf.NamedTensorMap,
-      (attrs ?? {}) as unknown as tf.NamedAttrMap,
-    );
+    const out = tf
+      .engine()
+      .runKernel(def.name, inputs as unknown as tf.NamedTensorMap, (attrs ?? {}) as unknown as tf.NamedAttrMap);
     return out as tf.Tensor | tf.Tensor[];
   };
 }

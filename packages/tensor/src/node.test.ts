@@ -5,7 +5,17 @@
  * refuses, so only a child process can show whether gradients are really registered.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -48,8 +58,20 @@ async function builtDist(scratch: string): Promise<string> {
   const manifest = require(join(pkgDir, 'package.json')) as Record<string, Record<string, string> | undefined>;
   const deps = [...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})];
   const external: RegExp[] = deps.map((d) => new RegExp(`^${d.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(/|$)`));
-  external.push(...((c.external ?? []) as (string | RegExp)[]).map((e) => (typeof e === 'string' ? new RegExp(`^${e}(/|$)`) : e)));
-  await build({ ...c, entry, tsconfig, external, outDir: out, dts: false, sourcemap: false, clean: false, silent: true });
+  external.push(
+    ...((c.external ?? []) as (string | RegExp)[]).map((e) => (typeof e === 'string' ? new RegExp(`^${e}(/|$)`) : e)),
+  );
+  await build({
+    ...c,
+    entry,
+    tsconfig,
+    external,
+    outDir: out,
+    dts: false,
+    sourcemap: false,
+    clean: false,
+    silent: true,
+  });
   return out;
 }
 

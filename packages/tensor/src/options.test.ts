@@ -26,11 +26,15 @@ describe('checkOptions', () => {
 describe('value checks', () => {
   it('checkNumber names the argument, the value and the constraint', () => {
     expect(checkNumber('lr', 0.1, { min: 0 })).toBe(0.1);
-    expect(() => checkNumber('AdamW: epsilon', Infinity, { min: 0 })).toThrow('AdamW: epsilon must be a finite number >= 0, got Infinity');
+    expect(() => checkNumber('AdamW: epsilon', Infinity, { min: 0 })).toThrow(
+      'AdamW: epsilon must be a finite number >= 0, got Infinity',
+    );
     expect(() => checkNumber('n', NaN)).toThrow('n must be a finite number, got NaN');
     expect(() => checkNumber('n', '3')).toThrow('n must be a finite number, got "3"');
     expect(() => checkNumber('k', 1.5, { integer: true, min: 1 })).toThrow('k must be an integer >= 1, got 1.5');
-    expect(() => checkNumber('b', 1, { min: 0, max: 1, exclusiveMax: true })).toThrow('b must be a finite number >= 0 < 1, got 1');
+    expect(() => checkNumber('b', 1, { min: 0, max: 1, exclusiveMax: true })).toThrow(
+      'b must be a finite number >= 0 < 1, got 1',
+    );
     expect(checkNumber('t', Infinity, { allowInfinity: true })).toBe(Infinity);
   });
   it('checkBoolean and checkOneOf', () => {

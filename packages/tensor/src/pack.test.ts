@@ -20,8 +20,22 @@ describe('npm pack of @blockwise/tensor', () => {
     const tarball = readdirSync(scratch).find((f) => f.endsWith('.tgz'));
     expect(tarball).toBeDefined();
     writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true }));
-    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', `./${tarball}`, '@tensorflow/tfjs-core@4.22.0', '@tensorflow/tfjs-backend-cpu@4.22.0'], scratch);
-    const probe = "const r = t.createRng(1); const x = r.next(); if (!(x >= 0 && x < 1)) throw new Error('bad'); " +
+    run(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        '--ignore-scripts',
+        `./${tarball}`,
+        '@tensorflow/tfjs-core@4.22.0',
+        '@tensorflow/tfjs-backend-cpu@4.22.0',
+      ],
+      scratch,
+    );
+    const probe =
+      "const r = t.createRng(1); const x = r.next(); if (!(x >= 0 && x < 1)) throw new Error('bad'); " +
       "t.initBackend('cpu').then((i) => console.log(i.backend, typeof t.defineKernel, typeof t.blockAbsmax));";
     const esm = run('node', ['--input-type=module', '-e', `import * as t from '@blockwise/tensor'; ${probe}`], scratch);
     const cjs = run('node', ['-e', `const t = require('@blockwise/tensor'); ${probe}`], scratch);

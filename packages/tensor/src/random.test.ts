@@ -7,7 +7,9 @@ useBackend('cpu');
 
 describe('createRng', () => {
   it('is reproducible for a seed and differs between seeds', () => {
-    const a = createRng(42), b = createRng(42), c = createRng(43);
+    const a = createRng(42),
+      b = createRng(42),
+      c = createRng(43);
     const xa = Array.from({ length: 5 }, () => a.next());
     expect(Array.from({ length: 5 }, () => b.next())).toEqual(xa);
     expect(Array.from({ length: 5 }, () => c.next())).not.toEqual(xa);
@@ -19,7 +21,10 @@ describe('createRng', () => {
     const u = rng.fillUniform(new Float32Array(n));
     const z = rng.fillNormal(new Float32Array(n));
     const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / a.length;
-    const variance = (a: Float32Array) => { const m = mean(a); return a.reduce((s, v) => s + (v - m) ** 2, 0) / a.length; };
+    const variance = (a: Float32Array) => {
+      const m = mean(a);
+      return a.reduce((s, v) => s + (v - m) ** 2, 0) / a.length;
+    };
     expect(Math.abs(mean(u) - 0.5)).toBeLessThan(0.004);
     expect(Math.abs(variance(u) - 1 / 12)).toBeLessThan(0.002);
     expect(Math.abs(mean(z))).toBeLessThan(0.012);

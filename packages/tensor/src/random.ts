@@ -42,13 +42,18 @@ function splitmix32(seed: number): () => number {
 const MAX_ELEMENTS = 2 ** 28;
 
 function size(shape: number[], what: string): number {
-  if (!Array.isArray(shape)) throw new TypeError(`${what}: shape must be an array of sizes, got ${describeValue(shape)}`);
+  if (!Array.isArray(shape))
+    throw new TypeError(`${what}: shape must be an array of sizes, got ${describeValue(shape)}`);
   let n = 1;
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new Error(`${what}: shape must hold non-negative integers, got [${shape.join(', ')}]`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new Error(`${what}: shape must hold non-negative integers, got [${shape.join(', ')}]`);
     n *= d;
   }
-  if (n > MAX_ELEMENTS) throw new RangeError(`${what}: shape [${shape.join(', ')}] has ${n} elements; at most ${MAX_ELEMENTS} are supported`);
+  if (n > MAX_ELEMENTS)
+    throw new RangeError(
+      `${what}: shape [${shape.join(', ')}] has ${n} elements; at most ${MAX_ELEMENTS} are supported`,
+    );
   return n;
 }
 
@@ -65,12 +70,19 @@ function params(what: string, a: number, b: number, names: [string, string]): vo
 export function createRng(seed: number): Rng {
   if (!Number.isFinite(seed)) throw new Error(`createRng: seed must be a finite number, got ${seed}`);
   const init = splitmix32(Math.trunc(seed));
-  let a = init(), b = init(), c = init(), d = init();
+  let a = init(),
+    b = init(),
+    c = init(),
+    d = init();
   if ((a | b | c | d) === 0) a = 1;
   const u32 = (): number => {
-    const result = Math.imul(((Math.imul(b, 5) << 7) | (Math.imul(b, 5) >>> 25)), 9) >>> 0;
+    const result = Math.imul((Math.imul(b, 5) << 7) | (Math.imul(b, 5) >>> 25), 9) >>> 0;
     const t = b << 9;
-    c ^= a; d ^= b; b ^= c; a ^= d; c ^= t;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
     d = (d << 11) | (d >>> 21);
     return result;
   };
@@ -98,7 +110,8 @@ export function createRng(seed: number): Rng {
       return Math.floor(next() * n);
     },
     permutation: (n) => {
-      if (!Number.isInteger(n) || n < 0 || n > MAX_ELEMENTS) throw new Error(`Rng.permutation: n must be an integer in [0, ${MAX_ELEMENTS}], got ${n}`);
+      if (!Number.isInteger(n) || n < 0 || n > MAX_ELEMENTS)
+        throw new Error(`Rng.permutation: n must be an integer in [0, ${MAX_ELEMENTS}], got ${n}`);
       const p = new Int32Array(n);
       for (let i = 0; i < n; i++) p[i] = i;
       for (let i = n - 1; i > 0; i--) {

@@ -25,7 +25,11 @@ describe('expectClose', () => {
 describe('expectNoLeaks', () => {
   it('catches a leaked tensor', async () => {
     let leaked: tf.Tensor | undefined;
-    await expect(expectNoLeaks(() => { leaked = tf.ones([2]); }, 'leaky')).rejects.toThrow('leaky leaked 1 tensors');
+    await expect(
+      expectNoLeaks(() => {
+        leaked = tf.ones([2]);
+      }, 'leaky'),
+    ).rejects.toThrow('leaky leaked 1 tensors');
     leaked?.dispose();
     await expectNoLeaks(() => tf.tidy(() => tf.add(tf.ones([2]), 1).dataSync()));
   });

@@ -28,7 +28,9 @@ export function expectClose(actual: Numbers, expected: Numbers, opts: CloseOptio
   const a = values(actual);
   const e = values(expected);
   if (a.data.length !== e.data.length) {
-    throw new Error(`${label}: length ${a.data.length} (shape ${a.shape}) differs from expected ${e.data.length} (shape ${e.shape})`);
+    throw new Error(
+      `${label}: length ${a.data.length} (shape ${a.shape}) differs from expected ${e.data.length} (shape ${e.shape})`,
+    );
   }
   let worst = -1;
   let worstExcess = 0;
@@ -71,7 +73,10 @@ let adapterProbe: Promise<boolean> | undefined;
 
 /** Whether a WebGPU adapter exists here; cached. */
 export function hasWebGPU(): Promise<boolean> {
-  adapterProbe ??= getWebGPUAdapterInfo().then((a) => a !== null, () => false);
+  adapterProbe ??= getWebGPUAdapterInfo().then(
+    (a) => a !== null,
+    () => false,
+  );
   return adapterProbe;
 }
 

@@ -25,9 +25,7 @@ export function shapeSize(shape: readonly number[], argName = 'shape'): number {
 export function view<T extends ViewData>(data: T, shape: readonly number[]): TypedView<T> {
   const n = shapeSize(shape);
   if (data.length !== n) {
-    throw new Error(
-      `view: data has ${data.length} elements but shape [${shape.join(', ')}] needs ${n}`,
-    );
+    throw new Error(`view: data has ${data.length} elements but shape [${shape.join(', ')}] needs ${n}`);
   }
   return { data, shape: [...shape] };
 }

@@ -44,7 +44,13 @@ export async function flowReference(data: FlowData, clf: Classifier, n: number):
  * Samples `model` from the same seeded noise at every step count (Euler) and scores the samples.
  * Reads back once per sampling (the samples) besides the solver's finite-check.
  */
-export async function evaluateFlow(model: BlockwiseFlow, ref: FlowReference, stepCounts: number[], seed: number, residual = true): Promise<FlowEval[]> {
+export async function evaluateFlow(
+  model: BlockwiseFlow,
+  ref: FlowReference,
+  stepCounts: number[],
+  seed: number,
+  residual = true,
+): Promise<FlowEval[]> {
   const { data, clf, n } = ref;
   const x0 = createRng(seed).normalTensor([n, data.dim]) as tf.Tensor2D;
   const out: FlowEval[] = [];
@@ -66,7 +72,10 @@ export async function evaluateFlow(model: BlockwiseFlow, ref: FlowReference, ste
         flopsPerSample: r.flopsPerSample,
         nfe: r.nfe,
         sampleMs,
-        sw2: slicedWasserstein(x, data.ref.subarray(0, Math.min(data.ref.length, n * data.dim)), data.dim, { projections: 128, seed: 5 }),
+        sw2: slicedWasserstein(x, data.ref.subarray(0, Math.min(data.ref.length, n * data.dim)), data.dim, {
+          projections: 128,
+          seed: 5,
+        }),
         x,
       };
       if (data.dataset === 'checkerboard') e.inCells = checkerboardInCells(x);
@@ -87,7 +96,10 @@ export async function evaluateFlow(model: BlockwiseFlow, ref: FlowReference, ste
 export function describeEvals(label: string, evals: FlowEval[]): string {
   return evals
     .map((e) => {
-      const q = e.inCells !== undefined ? `in cells ${(100 * e.inCells).toFixed(1)}%` : `FD ${e.fd!.toFixed(2)}, confident ${(100 * e.confident!).toFixed(1)}%`;
+      const q =
+        e.inCells !== undefined
+          ? `in cells ${(100 * e.inCells).toFixed(1)}%`
+          : `FD ${e.fd!.toFixed(2)}, confident ${(100 * e.confident!).toFixed(1)}%`;
       return `${label} ${e.steps} steps${e.residual ? '' : ''}: ${q}, SW2 ${e.sw2.toFixed(4)}, ${e.flopsPerSample.toExponential(2)} FLOP`;
     })
     .join('\n');

@@ -88,8 +88,18 @@ export function flowSpecs(dataset: FlowDataset): FlowModelSpec[] {
 export function digitsGenSpecs(): { recipe: FlowModelSpec; reference: FlowModelSpec } {
   const bfm2 = flowSpecs('digits').find((s) => s.K === 2 && !s.features)!;
   return {
-    recipe: { ...bfm2, id: 'digits-bfm2-8bit', label: 'BFM K=2, AdamW8bit + WSD', train: { ...bfm2.train, optimizer: 'AdamW8bit', schedule: 'wsd' } },
-    reference: { ...bfm2, id: 'digits-bfm2-adamw', label: 'BFM K=2, AdamW + cosine', train: { ...bfm2.train, optimizer: 'AdamW', schedule: 'cosine' } },
+    recipe: {
+      ...bfm2,
+      id: 'digits-bfm2-8bit',
+      label: 'BFM K=2, AdamW8bit + WSD',
+      train: { ...bfm2.train, optimizer: 'AdamW8bit', schedule: 'wsd' },
+    },
+    reference: {
+      ...bfm2,
+      id: 'digits-bfm2-adamw',
+      label: 'BFM K=2, AdamW + cosine',
+      train: { ...bfm2.train, optimizer: 'AdamW', schedule: 'cosine' },
+    },
   };
 }
 
@@ -129,7 +139,12 @@ export function digitsFlowData(digits: { x: Float32Array; y: Int32Array; n: numb
 
 /** Checkerboard training samples and an independent held-out set. */
 export function checkerboardFlowData(seed: number, nRef: number): FlowData {
-  return { dataset: 'checkerboard', dim: 2, train: sampleToy('checkerboard', 50000, seed), ref: sampleToy('checkerboard', nRef, seed + 1) };
+  return {
+    dataset: 'checkerboard',
+    dim: 2,
+    train: sampleToy('checkerboard', 50000, seed),
+    ref: sampleToy('checkerboard', nRef, seed + 1),
+  };
 }
 
 /** The dark cell (0..7) of a checkerboard point: column-major over the 4 columns, 2 dark cells each. */
@@ -149,7 +164,11 @@ export const classifierSpec = {
 export function trainFlowClassifier(data: FlowData, seed: number): Classifier {
   const spec = classifierSpec[data.dataset];
   if (data.dataset === 'digits') {
-    return trainClassifier(data.trainPixels!, data.trainLabels!, 64, 10, { hidden: [...spec.hidden], steps: spec.steps, seed });
+    return trainClassifier(data.trainPixels!, data.trainLabels!, 64, 10, {
+      hidden: [...spec.hidden],
+      steps: spec.steps,
+      seed,
+    });
   }
   const cells = new Int32Array(data.train.length / 2);
   for (let i = 0; i < cells.length; i++) cells[i] = checkerCell(data.train[2 * i]!, data.train[2 * i + 1]!);
@@ -162,7 +181,8 @@ export function classifierFromMlp(mlp: Mlp): Classifier {
   const featureTensor = (x: tf.Tensor2D): tf.Tensor2D => mlp.apply(x, true);
   const rowsOf = (x: Float32Array): number => {
     const n = x.length / dim;
-    if (!Number.isInteger(n) || n < 1) throw new Error(`x must hold a positive multiple of ${dim} values, got ${x.length}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`x must hold a positive multiple of ${dim} values, got ${x.length}`);
     return n;
   };
   return {
@@ -195,7 +215,12 @@ export function classifierFromMlp(mlp: Mlp): Classifier {
 /** The classifier of `data` with weights from a checkpoint's tensors (named 0, 1, ...). */
 export function classifierFromTensors(dataset: FlowDataset, tensors: tf.NamedTensorMap): Classifier {
   const spec = classifierSpec[dataset];
-  const mlp = createMlp({ inputDim: spec.inputDim, hidden: [...spec.hidden], outputDim: spec.classes, activation: 'relu' });
+  const mlp = createMlp({
+    inputDim: spec.inputDim,
+    hidden: [...spec.hidden],
+    outputDim: spec.classes,
+    activation: 'relu',
+  });
   assignAll(mlp.variables, tensors, 'classifier/');
   return classifierFromMlp(mlp);
 }
@@ -207,7 +232,9 @@ export function classifierTensors(clf: Classifier): tf.NamedTensorMap {
 
 /** Maps flow samples to the classifier's input space. */
 export function classifierInput(dataset: FlowDataset): (x: tf.Tensor2D) => tf.Tensor2D {
-  return dataset === 'digits' ? (x) => tf.tidy(() => tf.clipByValue(tf.div(tf.add(x, 1), 2), 0, 1) as tf.Tensor2D) : (x) => x;
+  return dataset === 'digits'
+    ? (x) => tf.tidy(() => tf.clipByValue(tf.div(tf.add(x, 1), 2), 0, 1) as tf.Tensor2D)
+    : (x) => x;
 }
 
 /**
@@ -229,7 +256,8 @@ export function buildFlow(spec: FlowModelSpec, clf?: Classifier, seed = 11): Blo
           featureDim: f.featureDim,
           hidden: f.hidden,
           target: (x1) => {
-            if (!clf) throw new Error(`flow model ${spec.id}: training with feature guidance needs the frozen classifier`);
+            if (!clf)
+              throw new Error(`flow model ${spec.id}: training with feature guidance needs the frozen classifier`);
             return tf.tidy(() => clf.featureTensor(input(x1)));
           },
           targetDim: classifierSpec[spec.dataset].hidden[classifierSpec[spec.dataset].hidden.length - 1]!,
@@ -258,7 +286,10 @@ function assignAll(vars: tf.Variable[], tensors: tf.NamedTensorMap, prefix: stri
   vars.forEach((v, i) => {
     const t = tensors[`${prefix}${i}`];
     if (!t) throw new Error(`checkpoint has no tensor ${prefix}${i}`);
-    if (t.shape.join('x') !== v.shape.join('x')) throw new Error(`checkpoint tensor ${prefix}${i} is [${t.shape.join(', ')}], the model's variable [${v.shape.join(', ')}]`);
+    if (t.shape.join('x') !== v.shape.join('x'))
+      throw new Error(
+        `checkpoint tensor ${prefix}${i} is [${t.shape.join(', ')}], the model's variable [${v.shape.join(', ')}]`,
+      );
     v.assign(t);
   });
 }
@@ -268,7 +299,13 @@ export function flowSchedule(t: FlowModelSpec['train']): Schedule {
   const warm = Math.floor(t.steps * t.warmupFraction);
   if (t.schedule === 'wsd') {
     const stable = Math.round(t.steps * 0.75);
-    return warmupStableDecay({ peakValue: t.peakLr, warmupSteps: warm, stableSteps: stable, decaySteps: t.steps - warm - stable, minRatio: 0.02 });
+    return warmupStableDecay({
+      peakValue: t.peakLr,
+      warmupSteps: warm,
+      stableSteps: stable,
+      decaySteps: t.steps - warm - stable,
+      minRatio: 0.02,
+    });
   }
   return warmupCosineDecay({ peakValue: t.peakLr, warmupSteps: warm, decaySteps: t.steps, endValue: t.peakLr * 0.02 });
 }
@@ -283,7 +320,10 @@ export async function trainFlow(
 ): Promise<{ losses: [number, number][]; trainMs: number; optimizerStateBytes: number }> {
   const s = spec.train;
   const lr = flowSchedule(s);
-  const optimizer = s.optimizer === 'AdamW8bit' ? new AdamW8bit({ learningRate: lr, weightDecay: 0 }) : new AdamW({ learningRate: lr, weightDecay: 0 });
+  const optimizer =
+    s.optimizer === 'AdamW8bit'
+      ? new AdamW8bit({ learningRate: lr, weightDecay: 0 })
+      : new AdamW({ learningRate: lr, weightDecay: 0 });
   const losses: [number, number][] = [];
   const t0 = performance.now();
   try {

@@ -25,10 +25,15 @@ export function checkerboardInCells(x: ArrayLike<number>): number {
  * how many generated digits a classifier trained on real digits reads as a clear digit.
  * Also returns how the confident rows spread over the classes (a collapse onto a few digits shows).
  */
-export async function confidentShare(clf: Classifier, pixels: Float32Array, threshold = 0.9): Promise<{ share: number; perClass: number[] }> {
+export async function confidentShare(
+  clf: Classifier,
+  pixels: Float32Array,
+  threshold = 0.9,
+): Promise<{ share: number; perClass: number[] }> {
   const dim = clf.mlp.config.inputDim;
   const n = pixels.length / dim;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`pixels must hold a positive multiple of ${dim} values, got ${pixels.length}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`pixels must hold a positive multiple of ${dim} values, got ${pixels.length}`);
   const probs = tf.tidy(() => tf.softmax(clf.mlp.apply(tf.tensor2d(pixels, [n, dim]))));
   let p: Float32Array;
   try {

@@ -13,14 +13,18 @@ import { benchData } from '../data.js';
 import { trainFlowModels } from './pipeline.js';
 
 function parse(argv: string[]): { seed: number; only?: string[]; steps?: number; out?: string; backend: BackendName } {
-  const o: { seed: number; only?: string[]; steps?: number; out?: string; backend: BackendName } = { seed: 1, backend: 'wasm' };
+  const o: { seed: number; only?: string[]; steps?: number; out?: string; backend: BackendName } = {
+    seed: 1,
+    backend: 'wasm',
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const v = argv[++i];
     if (v === undefined) throw new Error(`${flag} needs a value`);
     if (flag === '--seed' || flag === '--steps') {
       const n = Number(v);
-      if (!Number.isInteger(n) || (flag === '--steps' && n < 1)) throw new Error(`${flag} must be an integer${flag === '--steps' ? ' >= 1' : ''}, got ${v}`);
+      if (!Number.isInteger(n) || (flag === '--steps' && n < 1))
+        throw new Error(`${flag} must be an integer${flag === '--steps' ? ' >= 1' : ''}, got ${v}`);
       if (flag === '--seed') o.seed = n;
       else o.steps = n;
     } else if (flag === '--only') o.only = v.split(',');
@@ -33,7 +37,8 @@ function parse(argv: string[]): { seed: number; only?: string[]; steps?: number;
 
 const o = parse(process.argv.slice(2));
 await initBackend(o.backend);
-const command = `npx tsx apps/bench/src/flowmodels/train-checkpoints.ts --seed ${o.seed}` + (o.steps ? ` --steps ${o.steps}` : '');
+const command =
+  `npx tsx apps/bench/src/flowmodels/train-checkpoints.ts --seed ${o.seed}` + (o.steps ? ` --steps ${o.steps}` : '');
 await trainFlowModels({
   seed: o.seed,
   digits: benchData.digits(),

@@ -51,15 +51,26 @@ export interface StepResult {
  * Autoregressive decoding calls it with one clean token; block diffusion commits a finished block
  * and opens the next in the same call. The caller disposes the old cache once it has the new one.
  */
-export function cachedStep(w: LmWeights, cache: KvCache, tokens: Int32Array, clean: number, from: number, to = tokens.length): StepResult {
+export function cachedStep(
+  w: LmWeights,
+  cache: KvCache,
+  tokens: Int32Array,
+  clean: number,
+  from: number,
+  to = tokens.length,
+): StepResult {
   const m = tokens.length;
   const T = cache.length;
   const { dim, heads, vocab, maxLen } = w.config;
   if (m === 0) throw new Error('cachedStep: tokens must not be empty');
-  if (!Number.isInteger(clean) || clean < 0 || clean > m) throw new Error(`cachedStep: clean must be an integer in [0, ${m}], got ${clean}`);
-  if (!Number.isInteger(from) || from < 0 || from >= m) throw new Error(`cachedStep: from must be an integer in [0, ${m - 1}], got ${from}`);
-  if (!Number.isInteger(to) || to <= from || to > m) throw new Error(`cachedStep: to must be an integer in [${from + 1}, ${m}], got ${to}`);
-  if (T + m > maxLen) throw new Error(`cachedStep: ${T} cached + ${m} new tokens exceed the model's ${maxLen} positions`);
+  if (!Number.isInteger(clean) || clean < 0 || clean > m)
+    throw new Error(`cachedStep: clean must be an integer in [0, ${m}], got ${clean}`);
+  if (!Number.isInteger(from) || from < 0 || from >= m)
+    throw new Error(`cachedStep: from must be an integer in [0, ${m - 1}], got ${from}`);
+  if (!Number.isInteger(to) || to <= from || to > m)
+    throw new Error(`cachedStep: to must be an integer in [${from + 1}, ${m}], got ${to}`);
+  if (T + m > maxLen)
+    throw new Error(`cachedStep: ${T} cached + ${m} new tokens exceed the model's ${maxLen} positions`);
   const dh = dim / heads;
   const bias = new Float32Array(m * (T + m));
   for (let r = 0; r < clean; r++) for (let j = r + 1; j < m; j++) bias[r * (T + m) + T + j] = -1e9;
@@ -70,14 +81,20 @@ export function cachedStep(w: LmWeights, cache: KvCache, tokens: Int32Array, cle
     let x: tf.Tensor = tf.add(tf.matMul(tok, w.tokEmb), tf.slice(w.posEmb, [T, 0], [m, dim]));
     w.blocks.forEach((blk, l) => {
       const h = layerNorm(x, blk.ln1g, blk.ln1b) as tf.Tensor2D;
-      const proj = (mat: tf.Tensor) => tf.transpose(tf.reshape(tf.matMul(h, mat as tf.Tensor2D), [m, heads, dh]), [1, 0, 2]) as tf.Tensor3D;
+      const proj = (mat: tf.Tensor) =>
+        tf.transpose(tf.reshape(tf.matMul(h, mat as tf.Tensor2D), [m, heads, dh]), [1, 0, 2]) as tf.Tensor3D;
       const k = tf.concat([cache.keys[l]!, proj(blk.wk)], 1) as tf.Tensor3D;
       const v = tf.concat([cache.values[l]!, proj(blk.wv)], 1) as tf.Tensor3D;
       if (clean > 0) {
         next.keys.push(tf.keep(tf.slice(k, [0, 0, 0], [heads, T + clean, dh])));
         next.values.push(tf.keep(tf.slice(v, [0, 0, 0], [heads, T + clean, dh])));
       }
-      const att = maskedAttention(tf.expandDims(proj(blk.wq), 0) as tf.Tensor4D, tf.expandDims(k, 0) as tf.Tensor4D, tf.expandDims(v, 0) as tf.Tensor4D, biasT);
+      const att = maskedAttention(
+        tf.expandDims(proj(blk.wq), 0) as tf.Tensor4D,
+        tf.expandDims(k, 0) as tf.Tensor4D,
+        tf.expandDims(v, 0) as tf.Tensor4D,
+        biasT,
+      );
       x = tf.add(x, tf.matMul(tf.reshape(tf.transpose(tf.squeeze(att, [0]), [1, 0, 2]), [m, dim]), blk.wo));
       const h2 = layerNorm(x, blk.ln2g, blk.ln2b) as tf.Tensor2D;
       x = tf.add(x, tf.matMul(gelu(tf.matMul(h2, blk.w1)) as tf.Tensor2D, blk.w2));

@@ -21,8 +21,23 @@ function model(name: string): LmWeights {
   return w;
 }
 
-async function fullLogits(w: LmWeights, tokens: number[], mask: Parameters<typeof lmForward>[2], segments?: number[], attention: 'dense' | 'blockSparse' = 'dense'): Promise<Float32Array> {
-  const t = tf.tidy(() => lmForward(w, tf.tensor2d(Int32Array.from(tokens), [1, tokens.length], 'int32'), mask, segments, undefined, attention));
+async function fullLogits(
+  w: LmWeights,
+  tokens: number[],
+  mask: Parameters<typeof lmForward>[2],
+  segments?: number[],
+  attention: 'dense' | 'blockSparse' = 'dense',
+): Promise<Float32Array> {
+  const t = tf.tidy(() =>
+    lmForward(
+      w,
+      tf.tensor2d(Int32Array.from(tokens), [1, tokens.length], 'int32'),
+      mask,
+      segments,
+      undefined,
+      attention,
+    ),
+  );
   const v = (await t.data()) as Float32Array;
   t.dispose();
   return v;
@@ -100,7 +115,12 @@ describeBackends(['cpu', 'wasm', 'webgpu'], () => {
     let cache = emptyCache(w);
     // prefill 4 tokens, then one token per call
     const rows: number[] = [];
-    for (const [start, end] of [[0, 4], [4, 5], [5, 6], [6, 9]] as const) {
+    for (const [start, end] of [
+      [0, 4],
+      [4, 5],
+      [5, 6],
+      [6, 9],
+    ] as const) {
       const step = cachedStep(w, cache, Int32Array.from(seq.slice(start, end)), end - start, 0);
       if (step.cache !== cache) disposeCache(cache);
       cache = step.cache;
@@ -119,7 +139,13 @@ describeBackends(['cpu', 'wasm', 'webgpu'], () => {
     const block = [MASK, 4, MASK, MASK];
     const all = [...clean, ...block];
     const mod = (_b: number, _h: number, q: number, k: number) => (q < clean.length ? k <= q : true);
-    const ref = await fullLogits(w, all, createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }), undefined, 'blockSparse');
+    const ref = await fullLogits(
+      w,
+      all,
+      createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }),
+      undefined,
+      'blockSparse',
+    );
     const first = cachedStep(w, emptyCache(w), Int32Array.from(clean.slice(0, 5)), 5, 4);
     first.logits.dispose();
     const step = cachedStep(w, first.cache, Int32Array.from([...clean.slice(5), ...block]), 3, 3);
@@ -198,11 +224,21 @@ describe('decoders', () => {
   });
 
   it('rejects bad options naming them', async () => {
-    await expect(decodeBlocks(w, prompt, 4, { blockSize: 4, threshold: 0.9, treshold: 1 } as never)).rejects.toThrow(/unknown option "treshold"/);
-    await expect(decodeBlocks(w, prompt, 4, { blockSize: 4, threshold: 0 })).rejects.toThrow(/threshold must be a number in \(0, 1\], got 0/);
-    await expect(decodeBlocks(w, prompt, 4, { blockSize: 2.5, threshold: 0.5 })).rejects.toThrow(/blockSize must be an integer >= 1, got 2.5/);
-    await expect(decodeBlocks(w, prompt, 40, { blockSize: 4, threshold: 0.5 })).rejects.toThrow(/exceeds the model's 32 positions/);
-    await expect(decodeAutoregressive(w, new Int32Array(0), 4)).rejects.toThrow(/prompt must be a non-empty Int32Array/);
+    await expect(decodeBlocks(w, prompt, 4, { blockSize: 4, threshold: 0.9, treshold: 1 } as never)).rejects.toThrow(
+      /unknown option "treshold"/,
+    );
+    await expect(decodeBlocks(w, prompt, 4, { blockSize: 4, threshold: 0 })).rejects.toThrow(
+      /threshold must be a number in \(0, 1\], got 0/,
+    );
+    await expect(decodeBlocks(w, prompt, 4, { blockSize: 2.5, threshold: 0.5 })).rejects.toThrow(
+      /blockSize must be an integer >= 1, got 2.5/,
+    );
+    await expect(decodeBlocks(w, prompt, 40, { blockSize: 4, threshold: 0.5 })).rejects.toThrow(
+      /exceeds the model's 32 positions/,
+    );
+    await expect(decodeAutoregressive(w, new Int32Array(0), 4)).rejects.toThrow(
+      /prompt must be a non-empty Int32Array/,
+    );
   });
 });
 
@@ -223,7 +259,19 @@ describe('block-diffusion training', () => {
     const ids = Int32Array.from({ length: 400 }, (_, i) => (i * 7) % (V - 1));
     const opt = new AdamW({ learningRate: 1e-2 });
     const reads: number[] = [];
-    const run = (steps: number) => trainLm(w, ids, opt, { steps, batch: 2, len: 16, mode: 'blockDiffusion', blockSize: 4, maskId: MASK, learningRate: () => 1e-2, rng: createRng(4), syncEvery: 3, progress: (d) => reads.push(d) });
+    const run = (steps: number) =>
+      trainLm(w, ids, opt, {
+        steps,
+        batch: 2,
+        len: 16,
+        mode: 'blockDiffusion',
+        blockSize: 4,
+        maskId: MASK,
+        learningRate: () => 1e-2,
+        rng: createRng(4),
+        syncEvery: 3,
+        progress: (d) => reads.push(d),
+      });
     await run(1); // creates the optimizer's state
     const before = tf.memory().numTensors;
     reads.length = 0;

@@ -18,8 +18,16 @@ export interface LmWeights {
   tokEmb: tf.Variable;
   posEmb: tf.Variable;
   blocks: {
-    ln1g: tf.Variable; ln1b: tf.Variable; wq: tf.Variable; wk: tf.Variable; wv: tf.Variable; wo: tf.Variable;
-    ln2g: tf.Variable; ln2b: tf.Variable; w1: tf.Variable; w2: tf.Variable;
+    ln1g: tf.Variable;
+    ln1b: tf.Variable;
+    wq: tf.Variable;
+    wk: tf.Variable;
+    wv: tf.Variable;
+    wo: tf.Variable;
+    ln2g: tf.Variable;
+    ln2b: tf.Variable;
+    w1: tf.Variable;
+    w2: tf.Variable;
   }[];
   lnfg: tf.Variable;
   lnfb: tf.Variable;
@@ -102,7 +110,8 @@ export function maskBias(mask: BlockMask): Float32Array {
   let bias = biasCache.get(mask);
   if (!bias) {
     bias = new Float32Array(mask.qLen * mask.kvLen);
-    for (let q = 0; q < mask.qLen; q++) for (let k = 0; k < mask.kvLen; k++) if (!mask.maskMod(0, 0, q, k)) bias[q * mask.kvLen + k] = -1e9;
+    for (let q = 0; q < mask.qLen; q++)
+      for (let k = 0; k < mask.kvLen; k++) if (!mask.maskMod(0, 0, q, k)) bias[q * mask.kvLen + k] = -1e9;
     biasCache.set(mask, bias);
   }
   return bias;
@@ -138,7 +147,10 @@ export function lmForward(
   const segs = segments ?? [len];
   // Embeddings by one-hot matmul and slices: the wasm backend has no gather gradient.
   const tokE = tf.reshape(linear(tf.oneHot(tf.reshape(tokens, [batch * len]), vocab), w.tokEmb), [batch, len, dim]);
-  const posE = tf.concat(segs.map((n) => tf.slice(w.posEmb, [0, 0], [n, dim])), 0);
+  const posE = tf.concat(
+    segs.map((n) => tf.slice(w.posEmb, [0, 0], [n, dim])),
+    0,
+  );
   let x: tf.Tensor = tf.add(tokE, posE);
   const bias = attention === 'dense' ? tf.tensor2d(maskBias(mask), [mask.qLen, mask.kvLen]) : undefined;
   w.blocks.forEach((blk, l) => {

@@ -13,8 +13,10 @@ export interface NgramModel {
 
 /** Counts n-grams of `ids` up to `order` (tokens in [0, vocab)). */
 export function trainNgram(ids: ArrayLike<number>, vocab: number, order = 4): NgramModel {
-  if (!Number.isInteger(order) || order < 1 || order > 8) throw new Error(`trainNgram: order must be an integer in [1, 8], got ${order}`);
-  if (!Number.isInteger(vocab) || vocab < 1) throw new Error(`trainNgram: vocab must be a positive integer, got ${vocab}`);
+  if (!Number.isInteger(order) || order < 1 || order > 8)
+    throw new Error(`trainNgram: order must be an integer in [1, 8], got ${order}`);
+  if (!Number.isInteger(vocab) || vocab < 1)
+    throw new Error(`trainNgram: vocab must be a positive integer, got ${vocab}`);
   // key of a context: its tokens joined; counts of (context, next), of the context, and of its distinct continuations
   const pair = new Map<string, number>();
   const total = new Map<string, number>();
@@ -49,7 +51,8 @@ export function trainNgram(ids: ArrayLike<number>, vocab: number, order = 4): Ng
     prob,
     nll(tokens, from) {
       let s = 0;
-      for (let i = from; i < tokens.length; i++) s -= Math.log(prob(Array.prototype.slice.call(tokens, Math.max(0, i - order + 1), i), tokens[i]!));
+      for (let i = from; i < tokens.length; i++)
+        s -= Math.log(prob(Array.prototype.slice.call(tokens, Math.max(0, i - order + 1), i), tokens[i]!));
       return s / Math.max(1, tokens.length - from);
     },
   };

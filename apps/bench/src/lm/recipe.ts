@@ -39,7 +39,14 @@ export const SHIPPED_RECIPE: LmRecipe = {
 export function recipeSchedule(peak: number, steps: number): (step: number) => number {
   const warm = Math.max(1, Math.round(steps * 0.05));
   const stable = Math.round(steps * 0.7) - warm;
-  return warmupStableDecay({ peakValue: peak, warmupSteps: warm, stableSteps: stable, decaySteps: steps - warm - stable, minRatio: 0.1, decayShape: '1-sqrt' });
+  return warmupStableDecay({
+    peakValue: peak,
+    warmupSteps: warm,
+    stableSteps: stable,
+    decaySteps: steps - warm - stable,
+    minRatio: 0.1,
+    decayShape: '1-sqrt',
+  });
 }
 
 /** A recipe stage's result: the weights (caller disposes) and the training log. */
@@ -59,7 +66,12 @@ export async function trainStage(
   train: Int32Array,
   maskId: number,
   seed: number,
-  opts: { steps: number; init?: LmWeights; name: string; progress?: (done: number, total: number, loss: number) => void },
+  opts: {
+    steps: number;
+    init?: LmWeights;
+    name: string;
+    progress?: (done: number, total: number, loss: number) => void;
+  },
 ): Promise<StageResult> {
   const w = createLm({ ...r.arch, vocab }, createRng(seed + 100), opts.name);
   if (opts.init) w.vars.forEach((v, k) => v.assign(opts.init!.vars[k]!));
@@ -95,7 +107,8 @@ export function lmFromTensors(config: LmConfig, tensors: tf.NamedTensorMap, name
     const key = v.name.slice(v.name.indexOf('/') + 1);
     const t = tensors[key];
     if (!t) throw new Error(`checkpoint for ${name}: weight ${JSON.stringify(key)} is missing`);
-    if (t.shape.join() !== v.shape.join()) throw new Error(`checkpoint for ${name}: weight ${key} has shape [${t.shape}], the model expects [${v.shape}]`);
+    if (t.shape.join() !== v.shape.join())
+      throw new Error(`checkpoint for ${name}: weight ${key} has shape [${t.shape}], the model expects [${v.shape}]`);
     v.assign(t);
   }
   tf.dispose(Object.values(tensors));

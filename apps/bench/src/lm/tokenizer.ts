@@ -28,7 +28,11 @@ export function charTokenizer(corpus: string, minCount = 3): CharTokenizer {
 }
 
 /** Splits text into train and validation token streams (the last `valFraction` held out). */
-export function splitTokens(tok: CharTokenizer, text: string, valFraction = 0.1): { train: Int32Array; val: Int32Array } {
+export function splitTokens(
+  tok: CharTokenizer,
+  text: string,
+  valFraction = 0.1,
+): { train: Int32Array; val: Int32Array } {
   const ids = tok.encode(text);
   const cut = Math.floor(ids.length * (1 - valFraction));
   return { train: ids.subarray(0, cut), val: ids.subarray(cut) };

@@ -13,7 +13,9 @@ function cached(key: string, make: () => BlockMask): BlockMask {
 
 /** Causal mask over `len` tokens (cached). */
 export function causalMask(len: number, tile = 16): BlockMask {
-  return cached(`causal:${len}:${tile}`, () => createBlockMask(causal, { qLen: len, kvLen: len, blockSize: Math.min(tile, len) }));
+  return cached(`causal:${len}:${tile}`, () =>
+    createBlockMask(causal, { qLen: len, kvLen: len, blockSize: Math.min(tile, len) }),
+  );
 }
 
 /**
@@ -41,10 +43,14 @@ export function conversionMask(n: number, block: number, offset = 0, streams = 1
     if (q >= noisy) return kv >= noisy && kv <= q;
     const i = q % n;
     if (kv >= noisy) return blockIndex(kv - noisy, block, offset) < blockIndex(i, block, offset);
-    return Math.floor(kv / n) === Math.floor(q / n) && blockIndex(kv % n, block, offset) === blockIndex(i, block, offset);
+    return (
+      Math.floor(kv / n) === Math.floor(q / n) && blockIndex(kv % n, block, offset) === blockIndex(i, block, offset)
+    );
   };
   const len = noisy + n;
-  return cached(`conv:${n}:${block}:${offset}:${streams}`, () => createBlockMask(mod, { qLen: len, kvLen: len, blockSize: 16 }));
+  return cached(`conv:${n}:${block}:${offset}:${streams}`, () =>
+    createBlockMask(mod, { qLen: len, kvLen: len, blockSize: 16 }),
+  );
 }
 
 /** `count` random windows of `len + 1` tokens from a stream, as [inputs, next tokens]. */
@@ -106,7 +112,15 @@ export interface NoiseOptions {
  * block is exactly its autoregressive prediction. The window's first token has no predecessor
  * and is never scored.
  */
-export function blockDiffusionLoss(w: LmWeights, x0: Int32Array, batch: number, n: number, maskId: number, noise: NoiseOptions, rng: Rng): tf.Scalar {
+export function blockDiffusionLoss(
+  w: LmWeights,
+  x0: Int32Array,
+  batch: number,
+  n: number,
+  maskId: number,
+  noise: NoiseOptions,
+  rng: Rng,
+): tf.Scalar {
   const { block, offset = 0, complementary = true } = noise;
   const streams = complementary ? 2 : 1;
   const tokens = new Int32Array(batch * (streams + 1) * n);
@@ -137,11 +151,17 @@ export function blockDiffusionLoss(w: LmWeights, x0: Int32Array, batch: number, 
   }
   // target p (1..n-1) reads the clean stream's output at p - 1 when p starts a block
   const fromClean = new Float32Array(n - 1);
-  for (let p = 1; p < n; p++) fromClean[p - 1] = blockIndex(p, block, offset) !== blockIndex(p - 1, block, offset) ? 1 : 0;
+  for (let p = 1; p < n; p++)
+    fromClean[p - 1] = blockIndex(p, block, offset) !== blockIndex(p - 1, block, offset) ? 1 : 0;
   return tf.tidy(() => {
     const V = w.config.vocab;
     const len = (streams + 1) * n;
-    const logits = lmForward(w, tf.tensor2d(tokens, [batch, len], 'int32'), conversionMask(n, block, offset, streams), Array(streams + 1).fill(n));
+    const logits = lmForward(
+      w,
+      tf.tensor2d(tokens, [batch, len], 'int32'),
+      conversionMask(n, block, offset, streams),
+      Array(streams + 1).fill(n),
+    );
     const noisy = tf.reshape(tf.slice(logits, [0, 0, 0], [batch, streams * n, V]), [batch, streams, n, V]);
     const clean = tf.reshape(tf.slice(logits, [0, streams * n, 0], [batch, n, V]), [batch, 1, n, V]);
     const pick = tf.reshape(tf.tensor1d(fromClean), [1, 1, n - 1, 1]);
@@ -184,7 +204,12 @@ export interface TrainLmOptions {
 }
 
 /** Trains in place with `optimizer`; returns the per-step losses and speed. */
-export async function trainLm(w: LmWeights, train: Int32Array, optimizer: tf.Optimizer, o: TrainLmOptions): Promise<TrainLog> {
+export async function trainLm(
+  w: LmWeights,
+  train: Int32Array,
+  optimizer: tf.Optimizer,
+  o: TrainLmOptions,
+): Promise<TrainLog> {
   const log: TrainLog = { losses: [], lrs: [], stepMs: 0, tokensPerSecond: 0 };
   const syncEvery = o.syncEvery ?? 25;
   let pending: tf.Scalar[] = [];
@@ -206,7 +231,10 @@ export async function trainLm(w: LmWeights, train: Int32Array, optimizer: tf.Opt
     const block = typeof o.blockSize === 'function' ? o.blockSize(s) : (o.blockSize ?? 8);
     const offset = o.mode === 'causal' ? 0 : o.rng.int(block);
     const loss = optimizer.minimize(
-      () => (o.mode === 'causal' ? causalLoss(w, x, y, o.batch, o.len) : blockDiffusionLoss(w, x, o.batch, o.len, o.maskId, { block, offset }, o.rng)),
+      () =>
+        o.mode === 'causal'
+          ? causalLoss(w, x, y, o.batch, o.len)
+          : blockDiffusionLoss(w, x, o.batch, o.len, o.maskId, { block, offset }, o.rng),
       true,
       w.vars,
     )!;
@@ -224,7 +252,12 @@ export async function trainLm(w: LmWeights, train: Int32Array, optimizer: tf.Opt
  * Mean of a loss over fixed windows in batches of 8, read from the device once at the end
  * (nats per token).
  */
-async function meanLoss(count: number, len: number, x: Int32Array, loss: (x: Int32Array, i: number, n: number) => tf.Scalar): Promise<number> {
+async function meanLoss(
+  count: number,
+  len: number,
+  x: Int32Array,
+  loss: (x: Int32Array, i: number, n: number) => tf.Scalar,
+): Promise<number> {
   const parts: tf.Scalar[] = [];
   const per = 8;
   for (let i = 0; i < count; i += per) {
@@ -238,7 +271,12 @@ async function meanLoss(count: number, len: number, x: Int32Array, loss: (x: Int
 }
 
 /** Validation next-token loss of a causal model over `count` windows (nats per character). */
-export function causalValLoss(w: LmWeights, val: { x: Int32Array; y: Int32Array }, count: number, len: number): Promise<number> {
+export function causalValLoss(
+  w: LmWeights,
+  val: { x: Int32Array; y: Int32Array },
+  count: number,
+  len: number,
+): Promise<number> {
   return meanLoss(count, len, val.x, (x, i, n) => causalLoss(w, x, val.y.subarray(i * len, (i + n) * len), n, len));
 }
 
@@ -246,6 +284,14 @@ export function causalValLoss(w: LmWeights, val: { x: Int32Array; y: Int32Array 
  * Validation masked-token loss of a block-diffusion model (nats per masked character), with a
  * fixed noise draw (seeded) so two models are scored on the same masks.
  */
-export function blockDiffusionValLoss(w: LmWeights, val: { x: Int32Array }, count: number, len: number, maskId: number, block: number, rng: Rng): Promise<number> {
+export function blockDiffusionValLoss(
+  w: LmWeights,
+  val: { x: Int32Array },
+  count: number,
+  len: number,
+  maskId: number,
+  block: number,
+  rng: Rng,
+): Promise<number> {
   return meanLoss(count, len, val.x, (x, _i, n) => blockDiffusionLoss(w, x, n, len, maskId, { block }, rng));
 }

@@ -21,7 +21,12 @@ const row = (impl: string, seqLen: number, target: number, sparsity: number, fwd
 };
 const extra: Result[] = [
   { name: 'matmul', kind: 'matmul', params: {}, metrics: { gflops: { value: 20, unit: 'GFLOP/s' } } },
-  { name: 'accuracy', kind: 'accuracy', params: {}, metrics: { maxAbsDiff: { value: 3e-6, unit: '' }, emptyRowsOk: { value: 1, unit: '' } } },
+  {
+    name: 'accuracy',
+    kind: 'accuracy',
+    params: {},
+    metrics: { maxAbsDiff: { value: 3e-6, unit: '' }, emptyRowsOk: { value: 1, unit: '' } },
+  },
 ];
 
 describe('attention suite validate()', () => {
@@ -39,7 +44,9 @@ describe('attention suite validate()', () => {
     const checks = attentionSuite.validate!(good, ctx);
     const names = checks.map((c) => c.name);
     for (const pass of ['forward', 'forward+backward']) {
-      expect(names).toContain(`${pass}: kernel GFLOP/s on computed blocks >= 50% of tfjs matMul 512 GFLOP/s (same run)`);
+      expect(names).toContain(
+        `${pass}: kernel GFLOP/s on computed blocks >= 50% of tfjs matMul 512 GFLOP/s (same run)`,
+      );
       expect(names).toContain(`${pass}: 0% sparsity <= 1.0x tfjs dense without the dense fallback (seq 2048)`);
       expect(names).toContain(`${pass}: 90% block sparsity >= 20x faster than tfjs dense (seq 2048)`);
       expect(names).toContain(`${pass}: time proportional to (1 - sparsity), R^2 >= 0.98 (seq 2048)`);
@@ -56,14 +63,25 @@ describe('attention suite validate()', () => {
     bad[1]!.metrics.forwardGflops = { value: 6, unit: 'GFLOP/s' }; // 30% of matMul
     bad[1]!.params.path = 'dense'; // the fallback does not count
     bad[6]!.metrics.maxAbsDiff = { value: 2e-4, unit: '' };
-    const failed = attentionSuite.validate!(bad, ctx).filter((c) => !c.pass).map((c) => c.name);
+    const failed = attentionSuite.validate!(bad, ctx)
+      .filter((c) => !c.pass)
+      .map((c) => c.name);
     expect(failed).toContain('forward: 90% block sparsity >= 20x faster than tfjs dense (seq 2048)');
     expect(failed).toContain('forward: 0% sparsity <= 1.0x tfjs dense without the dense fallback (seq 2048)');
     expect(failed).toContain('forward+backward: 0% sparsity <= 1.0x tfjs dense without the dense fallback (seq 2048)');
     expect(failed).toContain('outputs, LSE and gradients equal dense attention within 1e-5 (this backend)');
     // times that do not fall with sparsity fail the proportionality check
-    const flat = good.map((r) => (r.kind === 'blockSparse' ? { ...r, metrics: { ...r.metrics, forwardMs: { value: 100 + Math.sin(Number(r.params.sparsity)) * 20, unit: 'ms' } } } : r));
-    const flatFailed = attentionSuite.validate!(flat, ctx).filter((c) => !c.pass).map((c) => c.name);
+    const flat = good.map((r) =>
+      r.kind === 'blockSparse'
+        ? {
+            ...r,
+            metrics: { ...r.metrics, forwardMs: { value: 100 + Math.sin(Number(r.params.sparsity)) * 20, unit: 'ms' } },
+          }
+        : r,
+    );
+    const flatFailed = attentionSuite.validate!(flat, ctx)
+      .filter((c) => !c.pass)
+      .map((c) => c.name);
     expect(flatFailed).toContain('forward: time proportional to (1 - sparsity), R^2 >= 0.98 (seq 2048)');
     expect(flatFailed).not.toContain('forward+backward: time proportional to (1 - sparsity), R^2 >= 0.98 (seq 2048)');
   });
@@ -72,7 +90,9 @@ describe('attention suite validate()', () => {
     const share = attentionSuite.validate!(good, ctx).find((c) => c.name.startsWith('forward: kernel GFLOP/s'))!;
     expect(share.detail).toMatch(/^67%: 13\.4 GFLOP\/s at seq 2048, 1 head\(s\), 0% sparsity/);
     // a matMul rate measured beside the run takes precedence: 13.4 / 40 = 34%, a failure
-    const paired = good.map((r, i) => (i === 1 ? { ...r, metrics: { ...r.metrics, matmulGflops: { value: 40, unit: 'GFLOP/s' } } } : r));
+    const paired = good.map((r, i) =>
+      i === 1 ? { ...r, metrics: { ...r.metrics, matmulGflops: { value: 40, unit: 'GFLOP/s' } } } : r,
+    );
     const c = attentionSuite.validate!(paired, ctx).find((x) => x.name.startsWith('forward: kernel GFLOP/s'))!;
     expect(c.pass).toBe(false);
     expect(c.detail).toMatch(/^34%: .* vs matMul 40\.0 GFLOP\/s beside it/);

@@ -1,4 +1,11 @@
-import { blockSparseAttention, chooseImpl, createBlockMask, denseAttention, type BlockMask, type MaskMod } from '@blockwise/attention';
+import {
+  blockSparseAttention,
+  chooseImpl,
+  createBlockMask,
+  denseAttention,
+  type BlockMask,
+  type MaskMod,
+} from '@blockwise/attention';
 import { createRng, getWebGPUAdapterInfo, type Rng } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import { timeBest } from '../measure.js';
@@ -20,7 +27,11 @@ function randomBlockMask(len: number, sparsity: number, rng: Rng, block = BLOCK)
     const others = Array.from(rng.permutation(nk)).filter((kb) => kb !== qb);
     for (let i = 0; i < keep - 1; i++) table[qb * nk + others[i]!] = 1;
   }
-  return createBlockMask((_b, _h, q, kv) => table[Math.floor(q / block) * nk + Math.floor(kv / block)] === 1, { qLen: len, kvLen: len, blockSize: block });
+  return createBlockMask((_b, _h, q, kv) => table[Math.floor(q / block) * nk + Math.floor(kv / block)] === 1, {
+    qLen: len,
+    kvLen: len,
+    blockSize: block,
+  });
 }
 
 /** Additive bias for the dense baseline: 0 where the mask attends, -1e9 elsewhere. */
@@ -42,7 +53,14 @@ function denseForward(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor,
  * dP = dO Vᵀ, dS = P (dP - rowsum(dP P)), dQ = dS K s, dK = dSᵀ Q s), so it needs no gradient
  * registrations.
  */
-function denseForwardBackward(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor, scale: number, dO: tf.Tensor): tf.Tensor[] {
+function denseForwardBackward(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  bias: tf.Tensor,
+  scale: number,
+  dO: tf.Tensor,
+): tf.Tensor[] {
   const [o, p] = denseForward(q, k, v, bias, scale) as [tf.Tensor, tf.Tensor];
   const dV = tf.matMul(p, dO, true, false);
   const dP = tf.matMul(dO, v, false, true);
@@ -72,7 +90,12 @@ function plan(ctx: SuiteContext, softwareGpu: boolean): Plan[] {
   if (ctx.full) {
     const sweep = [0, 25, 50, 75, 90, 95, 97];
     return [
-      ...[1024, 2048, 4096, 8192, 16384].map((len) => ({ len, heads: 2, sparsities: len <= 4096 ? sweep : [0, 50, 90, 97], dense: (len <= (cpuLike ? 4096 : 8192) ? 'both' : 'none') as Plan['dense'] })),
+      ...[1024, 2048, 4096, 8192, 16384].map((len) => ({
+        len,
+        heads: 2,
+        sparsities: len <= 4096 ? sweep : [0, 50, 90, 97],
+        dense: (len <= (cpuLike ? 4096 : 8192) ? 'both' : 'none') as Plan['dense'],
+      })),
       { len: 4096, heads: 4, sparsities: [0, 90], dense: 'forward' },
     ];
   }
@@ -115,7 +138,11 @@ async function matMulGflops(): Promise<number> {
  */
 async function accuracy(rng: Rng): Promise<{ maxDiff: number; emptyRowsOk: boolean }> {
   const len = 256;
-  const [q, k, v] = [rng.normalTensor([1, 2, len, DIM]), rng.normalTensor([1, 1, len, DIM]), rng.normalTensor([1, 1, len, DIM])];
+  const [q, k, v] = [
+    rng.normalTensor([1, 2, len, DIM]),
+    rng.normalTensor([1, 1, len, DIM]),
+    rng.normalTensor([1, 1, len, DIM]),
+  ];
   const w = rng.normalTensor([1, 2, len, DIM]);
   let maxDiff = 0;
   const run = (f: (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => { output: tf.Tensor; lse: tf.Tensor }): tf.Tensor[] =>
@@ -143,7 +170,8 @@ async function accuracy(rng: Rng): Promise<{ maxDiff: number; emptyRowsOk: boole
   tf.dispose([lse.output, lse.lse, ...r, q, k, v, w]);
   const emptyRowsOk =
     Array.from(out!.slice((len - 1) * DIM, len * DIM)).every((x) => x === 0) &&
-    lseData[len - 1] === -Infinity && lseData[2 * len - 1] === -Infinity &&
+    lseData[len - 1] === -Infinity &&
+    lseData[2 * len - 1] === -Infinity &&
     grads.every((g) => g!.every(Number.isFinite));
   return { maxDiff, emptyRowsOk };
 }
@@ -167,7 +195,10 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
     name: 'agreement with dense attention (seq 256, GQA 2/1, random blocks and causal; empty rows)',
     kind: 'accuracy',
     params: { backend: ctx.backend, seqLen: 256, dim: DIM },
-    metrics: { maxAbsDiff: { value: acc.maxDiff, unit: '', better: 'lower' }, emptyRowsOk: { value: acc.emptyRowsOk ? 1 : 0, unit: '', better: 'higher' } },
+    metrics: {
+      maxAbsDiff: { value: acc.maxDiff, unit: '', better: 'lower' },
+      emptyRowsOk: { value: acc.emptyRowsOk ? 1 : 0, unit: '', better: 'higher' },
+    },
   });
   for (const { len, heads, sparsities, dense } of plans) {
     const q = rng.normalTensor([1, heads, len, DIM]);
@@ -188,9 +219,17 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
       const bias = denseBias(full);
       tf.dispose(tf.tidy(() => denseForward(q, k, v, bias, scale))); // warm-up
       const fwd = (await timeBest(() => tf.tidy(() => denseForward(q, k, v, bias, scale).slice(0, 1)), fwdOpts)).bestMs;
-      const metrics: Record<string, Metric> = { forwardMs: ms(fwd), forwardGflops: gflops(attentionFlops(len, heads, 0, 'forward') / fwd / 1e6) };
+      const metrics: Record<string, Metric> = {
+        forwardMs: ms(fwd),
+        forwardGflops: gflops(attentionFlops(len, heads, 0, 'forward') / fwd / 1e6),
+      };
       if (dense === 'both') {
-        const fb = (await timeBest(() => tf.tidy(() => denseForwardBackward(q, k, v, bias, scale, dO)), { ...bwdOpts, warmup: warm })).bestMs;
+        const fb = (
+          await timeBest(() => tf.tidy(() => denseForwardBackward(q, k, v, bias, scale, dO)), {
+            ...bwdOpts,
+            warmup: warm,
+          })
+        ).bestMs;
         metrics.forwardBackwardMs = ms(fb);
         metrics.forwardBackwardGflops = gflops(attentionFlops(len, heads, 0, 'forwardBackward') / fb / 1e6);
       }
@@ -210,13 +249,21 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
       const autoPath = chooseImpl(blockMask, { batch: 1, heads });
       for (const impl of autoPath === 'kernel' ? (['auto'] as const) : (['auto', 'kernel'] as const)) {
         // one forward and one backward (valueAndGrads), as the dense baseline does
-        const step = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => blockSparseAttention(a, b, c, { blockMask, impl }));
+        const step = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+          blockSparseAttention(a, b, c, { blockMask, impl }),
+        );
         tf.dispose(blockSparseAttention(q, k, v, { blockMask, impl })); // warm-up
         const fwd = (await timeBest(() => [blockSparseAttention(q, k, v, { blockMask, impl })], fwdOpts)).bestMs;
-        const fb = (await timeBest(() => tf.tidy(() => {
-          const { value, grads } = step([q, k, v], dO as tf.Tensor4D);
-          return [value, ...grads];
-        }), { ...bwdOpts, warmup: warm })).bestMs;
+        const fb = (
+          await timeBest(
+            () =>
+              tf.tidy(() => {
+                const { value, grads } = step([q, k, v], dO as tf.Tensor4D);
+                return [value, ...grads];
+              }),
+            { ...bwdOpts, warmup: warm },
+          )
+        ).bestMs;
         const path = impl === 'kernel' ? 'kernel' : autoPath;
         // the matMul rate right beside this run: on a shared machine the load drifts within a run
         const mm = await matMulGflops();
@@ -224,7 +271,14 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
         results.push({
           name: impl === 'auto' ? `block-sparse attention (auto: ${autoPath})` : 'block-sparse attention (kernel)',
           kind: 'blockSparse',
-          params: { impl: impl === 'auto' ? 'blockSparse' : 'blockSparseKernel', path, seqLen: len, heads, targetSparsity: target, sparsity: Number(sparsity.toFixed(2)) },
+          params: {
+            impl: impl === 'auto' ? 'blockSparse' : 'blockSparseKernel',
+            path,
+            seqLen: len,
+            heads,
+            targetSparsity: target,
+            sparsity: Number(sparsity.toFixed(2)),
+          },
           metrics: {
             forwardMs: ms(fwd),
             forwardBackwardMs: ms(fb),
@@ -243,7 +297,12 @@ async function runSuite(ctx: SuiteContext): Promise<Result[]> {
   results.push({
     name: 'tfjs matMul 512 x 512 x 512 (this run: best of before, beside each block-sparse run and after)',
     kind: 'matmul',
-    params: { backend: ctx.backend, n: 512, before: Number(matmulBefore.toFixed(2)), after: Number(matmulAfter.toFixed(2)) },
+    params: {
+      backend: ctx.backend,
+      n: 512,
+      before: Number(matmulBefore.toFixed(2)),
+      after: Number(matmulAfter.toFixed(2)),
+    },
     metrics: { gflops: gflops(Math.max(matmulBest, matmulAfter)) },
   });
   charts(ctx, results);
@@ -257,8 +316,15 @@ function charts(ctx: SuiteContext, results: Result[]): void {
   const longest = Math.max(...lens.filter((l) => sparse.filter((r) => r.params.seqLen === l).length > 2));
   const atLen = sparse.filter((r) => r.params.seqLen === longest);
   const d = dense.find((r) => r.params.seqLen === longest);
-  const series = (metric: string): [number, number][] => atLen.map((r) => [Number(r.params.sparsity), r.metrics[metric]!.value]);
-  const flat = (metric: string): [number, number][] => (d?.metrics[metric] ? [[0, d.metrics[metric].value], [100, d.metrics[metric].value]] : []);
+  const series = (metric: string): [number, number][] =>
+    atLen.map((r) => [Number(r.params.sparsity), r.metrics[metric]!.value]);
+  const flat = (metric: string): [number, number][] =>
+    d?.metrics[metric]
+      ? [
+          [0, d.metrics[metric].value],
+          [100, d.metrics[metric].value],
+        ]
+      : [];
   ctx.chart({
     id: 'attention-time-vs-sparsity',
     title: `Attention time vs block sparsity (seq ${longest}, ${atLen[0]?.params.heads} heads, dim ${DIM}, ${ctx.backend})`,
@@ -270,7 +336,14 @@ function charts(ctx: SuiteContext, results: Result[]): void {
       { name: 'block-sparse forward', points: series('forwardMs') },
       { name: 'block-sparse forward+backward', points: series('forwardBackwardMs') },
       ...(results.some((r) => r.params.impl === 'blockSparseKernel')
-        ? [{ name: 'kernel forward (where auto picked another path)', points: results.filter((r) => r.params.impl === 'blockSparseKernel' && r.params.seqLen === longest).map((r) => [Number(r.params.sparsity), r.metrics.forwardMs!.value] as [number, number]) }]
+        ? [
+            {
+              name: 'kernel forward (where auto picked another path)',
+              points: results
+                .filter((r) => r.params.impl === 'blockSparseKernel' && r.params.seqLen === longest)
+                .map((r) => [Number(r.params.sparsity), r.metrics.forwardMs!.value] as [number, number]),
+            },
+          ]
         : []),
       { name: 'tfjs dense forward', points: flat('forwardMs') },
       { name: 'tfjs dense forward+backward', points: flat('forwardBackwardMs') },
@@ -287,16 +360,24 @@ function charts(ctx: SuiteContext, results: Result[]): void {
     y: 'ms',
     logY: true,
     series: [
-      { name: 'tfjs dense', points: dense.map((r) => [Math.log2(Number(r.params.seqLen)), r.metrics.forwardMs!.value]) },
+      {
+        name: 'tfjs dense',
+        points: dense.map((r) => [Math.log2(Number(r.params.seqLen)), r.metrics.forwardMs!.value]),
+      },
       ...bySparsity.map((s) => ({
         name: `block-sparse ${s}%`,
-        points: sparse.filter((r) => r.params.targetSparsity === s).map((r) => [Math.log2(Number(r.params.seqLen)), r.metrics.forwardMs!.value] as [number, number]),
+        points: sparse
+          .filter((r) => r.params.targetSparsity === s)
+          .map((r) => [Math.log2(Number(r.params.seqLen)), r.metrics.forwardMs!.value] as [number, number]),
       })),
     ],
   });
 }
 
-const PASSES = [['forwardMs', 'forward'], ['forwardBackwardMs', 'forward+backward']] as const;
+const PASSES = [
+  ['forwardMs', 'forward'],
+  ['forwardBackwardMs', 'forward+backward'],
+] as const;
 
 function validateSuite(results: Result[]): Check[] {
   const checks: Check[] = [];
@@ -309,18 +390,32 @@ function validateSuite(results: Result[]): Check[] {
   if (matmul) {
     for (const [metric, label] of PASSES) {
       const rate = metric === 'forwardMs' ? 'forwardGflops' : 'forwardBackwardGflops';
-      const kernelRuns = results.filter((r) => (r.params.impl === 'blockSparse' || r.params.impl === 'blockSparseKernel') && r.params.path === 'kernel' && r.metrics[rate]);
+      const kernelRuns = results.filter(
+        (r) =>
+          (r.params.impl === 'blockSparse' || r.params.impl === 'blockSparseKernel') &&
+          r.params.path === 'kernel' &&
+          r.metrics[rate],
+      );
       if (kernelRuns.length === 0) continue;
-      const work = (r: Result): number => Number(r.params.seqLen) ** 2 * Number(r.params.heads) * (1 - Number(r.params.sparsity) / 100);
-      const top = kernelRuns.find((r) => r.params.seqLen === 2048 && r.params.targetSparsity === 0) ?? kernelRuns.reduce((a, b) => (work(b) > work(a) ? b : a));
+      const work = (r: Result): number =>
+        Number(r.params.seqLen) ** 2 * Number(r.params.heads) * (1 - Number(r.params.sparsity) / 100);
+      const top =
+        kernelRuns.find((r) => r.params.seqLen === 2048 && r.params.targetSparsity === 0) ??
+        kernelRuns.reduce((a, b) => (work(b) > work(a) ? b : a));
       // each run against the matMul rate measured beside it (else the run's best)
       const mmOf = (r: Result): number => r.metrics.matmulGflops?.value ?? matmul;
       const share = top.metrics[rate]!.value / mmOf(top);
       checks.push({
         name: `${label}: kernel GFLOP/s on computed blocks >= 50% of tfjs matMul 512 GFLOP/s (same run)`,
         pass: share >= 0.5,
-        detail: `${(100 * share).toFixed(0)}%: ${top.metrics[rate]!.value.toFixed(1)} GFLOP/s at seq ${top.params.seqLen}, ${top.params.heads} head(s), ${top.params.sparsity}% sparsity vs matMul ${mmOf(top).toFixed(1)} GFLOP/s beside it; every kernel run (seq/heads/sparsity): ` +
-          kernelRuns.map((r) => `${r.params.seqLen}/${r.params.heads}h/${r.params.targetSparsity}%: ${(100 * r.metrics[rate]!.value / mmOf(r)).toFixed(0)}%`).join(', '),
+        detail:
+          `${(100 * share).toFixed(0)}%: ${top.metrics[rate]!.value.toFixed(1)} GFLOP/s at seq ${top.params.seqLen}, ${top.params.heads} head(s), ${top.params.sparsity}% sparsity vs matMul ${mmOf(top).toFixed(1)} GFLOP/s beside it; every kernel run (seq/heads/sparsity): ` +
+          kernelRuns
+            .map(
+              (r) =>
+                `${r.params.seqLen}/${r.params.heads}h/${r.params.targetSparsity}%: ${((100 * r.metrics[rate]!.value) / mmOf(r)).toFixed(0)}%`,
+            )
+            .join(', '),
       });
     }
   }
@@ -330,7 +425,8 @@ function validateSuite(results: Result[]): Check[] {
       const heads = d.params.heads;
       const base = d.metrics[metric]?.value;
       if (base === undefined) continue;
-      const at = (s: number): Result | undefined => sparse.find((r) => r.params.seqLen === len && r.params.heads === heads && r.params.targetSparsity === s);
+      const at = (s: number): Result | undefined =>
+        sparse.find((r) => r.params.seqLen === len && r.params.heads === heads && r.params.targetSparsity === s);
       const s90 = at(90);
       if (s90 && len === 2048) {
         const speedup = base / s90.metrics[metric]!.value;
@@ -354,9 +450,18 @@ function validateSuite(results: Result[]): Check[] {
     // Proportionality, per path and length: least-squares line of time against the computed
     // fraction 1 - sparsity; it should explain the times (R^2 >= 0.98)
     const byPath = (path: string): Result[] =>
-      results.filter((r) => (r.params.impl === 'blockSparse' || r.params.impl === 'blockSparseKernel') && (r.params.path ?? 'kernel') === path);
-    for (const [path, len] of ['kernel', 'ops'].flatMap((p) => [...new Set(byPath(p).map((r) => r.params.seqLen))].map((l) => [p, l] as const))) {
-      const rows = byPath(path).filter((r) => r.params.seqLen === len && r.params.heads === byPath(path).find((x) => x.params.seqLen === len)!.params.heads);
+      results.filter(
+        (r) =>
+          (r.params.impl === 'blockSparse' || r.params.impl === 'blockSparseKernel') &&
+          (r.params.path ?? 'kernel') === path,
+      );
+    for (const [path, len] of ['kernel', 'ops'].flatMap((p) =>
+      [...new Set(byPath(p).map((r) => r.params.seqLen))].map((l) => [p, l] as const),
+    )) {
+      const rows = byPath(path).filter(
+        (r) =>
+          r.params.seqLen === len && r.params.heads === byPath(path).find((x) => x.params.seqLen === len)!.params.heads,
+      );
       const t0 = rows.find((r) => r.params.targetSparsity === 0);
       if (!t0 || rows.length < 4) continue;
       const base = t0.metrics[metric]!.value;
@@ -373,7 +478,9 @@ function validateSuite(results: Result[]): Check[] {
       checks.push({
         name: `${label}: ${path === 'kernel' ? '' : `${path} path `}time proportional to (1 - sparsity), R^2 >= 0.98 (seq ${len})`,
         pass: r2 >= 0.98,
-        detail: `t/t(0) = ${intercept.toFixed(3)} + ${slope.toFixed(3)} (1 - s), R^2 ${r2.toFixed(3)}; ` + pts.map((p) => `${(100 * (1 - p.x)).toFixed(1)}%: ${p.y.toFixed(3)}`).join(', '),
+        detail:
+          `t/t(0) = ${intercept.toFixed(3)} + ${slope.toFixed(3)} (1 - s), R^2 ${r2.toFixed(3)}; ` +
+          pts.map((p) => `${(100 * (1 - p.x)).toFixed(1)}%: ${p.y.toFixed(3)}`).join(', '),
       });
     }
   }
@@ -388,7 +495,10 @@ function validateSuite(results: Result[]): Check[] {
     checks.push({
       name: 'fully masked rows: output 0, LSE -Infinity, finite gradients',
       pass: acc.metrics.emptyRowsOk!.value === 1,
-      detail: acc.metrics.emptyRowsOk!.value === 1 ? 'as required' : 'an empty row gave a non-zero output, a finite LSE or a non-finite gradient',
+      detail:
+        acc.metrics.emptyRowsOk!.value === 1
+          ? 'as required'
+          : 'an empty row gave a non-zero output, a finite LSE or a non-finite gradient',
     });
   }
   return checks;

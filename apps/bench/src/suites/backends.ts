@@ -1,4 +1,11 @@
-import { availableGpuKernelModes, createGpuKernel, createRng, getWebGPUAdapterInfo, initBackend, type ConcreteBackend } from '@blockwise/tensor';
+import {
+  availableGpuKernelModes,
+  createGpuKernel,
+  createRng,
+  getWebGPUAdapterInfo,
+  initBackend,
+  type ConcreteBackend,
+} from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import { timeBest } from '../measure.js';
 import { shrinkSize, type Check, type Result, type Suite, type SuiteContext } from '../suite.js';
@@ -13,7 +20,12 @@ function refEntry(a: Float32Array, b: Float32Array, n: number, i: number, j: num
 /** Worst relative error of some entries of c against the float64 reference. */
 function matmulError(a: Float32Array, b: Float32Array, c: ArrayLike<number>, n: number): number {
   let worst = 0;
-  for (const [i, j] of [[0, 0], [n - 1, n - 1], [n >> 1, 3 % n], [7 % n, n >> 2]] as const) {
+  for (const [i, j] of [
+    [0, 0],
+    [n - 1, n - 1],
+    [n >> 1, 3 % n],
+    [7 % n, n >> 2],
+  ] as const) {
     const r = refEntry(a, b, n, i, j);
     worst = Math.max(worst, Math.abs(c[i * n + j]! - r) / Math.max(1, Math.abs(r)));
   }
@@ -57,7 +69,11 @@ async function runTfjs(ctx: SuiteContext, backend: ConcreteBackend, sizes: numbe
     out.push({
       name: 'matmul',
       params: { library: 'tfjs', backend, n },
-      metrics: { gflops: { value: (2 * n ** 3) / (ms * 1e6), unit: 'GFLOP/s' }, ms: { value: ms, unit: 'ms' }, relError: { value: err, unit: '' } },
+      metrics: {
+        gflops: { value: (2 * n ** 3) / (ms * 1e6), unit: 'GFLOP/s' },
+        ms: { value: ms, unit: 'ms' },
+        relError: { value: err, unit: '' },
+      },
     });
     ctx.progress(`tfjs ${backend}`, out.length, sizes.length + 1);
   }
@@ -77,15 +93,24 @@ async function runTfjs(ctx: SuiteContext, backend: ConcreteBackend, sizes: numbe
   out.push({
     name: 'elementwise add',
     params: { library: 'tfjs', backend, n: elems },
-    metrics: { gbps: { value: (3 * 4 * elems) / (ms * 1e6), unit: 'GB/s' }, ms: { value: ms, unit: 'ms' }, relError: { value: err, unit: '' } },
+    metrics: {
+      gbps: { value: (3 * 4 * elems) / (ms * 1e6), unit: 'GB/s' },
+      ms: { value: ms, unit: 'ms' },
+      relError: { value: err, unit: '' },
+    },
   });
   ctx.progress(`tfjs ${backend}`, sizes.length + 1, sizes.length + 1);
   return out;
 }
 
-function matmulKernel(this: { thread: { x: number; y: number }; constants: { n: number } }, a: number[], b: number[]): number {
+function matmulKernel(
+  this: { thread: { x: number; y: number }; constants: { n: number } },
+  a: number[],
+  b: number[],
+): number {
   let s = 0;
-  for (let k = 0; k < this.constants.n; k++) s += a[this.thread.y * this.constants.n + k]! * b[k * this.constants.n + this.thread.x]!;
+  for (let k = 0; k < this.constants.n; k++)
+    s += a[this.thread.y * this.constants.n + k]! * b[k * this.constants.n + this.thread.x]!;
   return s;
 }
 
@@ -114,7 +139,11 @@ async function runGpuJs(ctx: SuiteContext, sizes: number[], elems: number): Prom
       out.push({
         name: 'matmul',
         params: { library: 'gpu.js', backend: mode, n },
-        metrics: { gflops: { value: (2 * n ** 3) / (ms * 1e6), unit: 'GFLOP/s' }, ms: { value: ms, unit: 'ms' }, relError: { value: matmulError(a, b, flat, n), unit: '' } },
+        metrics: {
+          gflops: { value: (2 * n ** 3) / (ms * 1e6), unit: 'GFLOP/s' },
+          ms: { value: ms, unit: 'ms' },
+          relError: { value: matmulError(a, b, flat, n), unit: '' },
+        },
       });
     }
     const x = rng.fillUniform(new Float32Array(elems));
@@ -130,7 +159,11 @@ async function runGpuJs(ctx: SuiteContext, sizes: number[], elems: number): Prom
     out.push({
       name: 'elementwise add',
       params: { library: 'gpu.js', backend: mode, n: elems },
-      metrics: { gbps: { value: (3 * 4 * elems) / (ms * 1e6), unit: 'GB/s' }, ms: { value: ms, unit: 'ms' }, relError: { value: err, unit: '' } },
+      metrics: {
+        gbps: { value: (3 * 4 * elems) / (ms * 1e6), unit: 'GB/s' },
+        ms: { value: ms, unit: 'ms' },
+        relError: { value: err, unit: '' },
+      },
     });
     ctx.progress('gpu.js', out.length, out.length);
   }
@@ -140,11 +173,18 @@ async function runGpuJs(ctx: SuiteContext, sizes: number[], elems: number): Prom
 /** Matmul GFLOP/s and elementwise GB/s on every tfjs backend and gpu.js mode available here. */
 export const backendsSuite: Suite = {
   name: 'backends',
-  description: 'matmul GFLOP/s and elementwise GB/s on every tfjs backend and gpu.js mode available (gpu.js times include upload and read-back)',
+  description:
+    'matmul GFLOP/s and elementwise GB/s on every tfjs backend and gpu.js mode available (gpu.js times include upload and read-back)',
   async run(ctx) {
     // On a software WebGPU adapter every matmul here (gpu.js and tfjs alike) runs on the CPU:
     // quick runs keep to n = 256 there.
-    const sizes = [...new Set((ctx.full ? [256, 512, 1024, 2048] : [256, 512]).map((n) => shrinkSize(ctx, n, { factor: 0.5, min: 256, what: 'matmul size n' })))];
+    const sizes = [
+      ...new Set(
+        (ctx.full ? [256, 512, 1024, 2048] : [256, 512]).map((n) =>
+          shrinkSize(ctx, n, { factor: 0.5, min: 256, what: 'matmul size n' }),
+        ),
+      ),
+    ];
     const elems = ctx.full ? 1 << 24 : 1 << 20;
     const results: Result[] = [];
     try {
@@ -158,21 +198,42 @@ export const backendsSuite: Suite = {
       const k = `${r.params.library} ${r.params.backend}`;
       series.set(k, [...(series.get(k) ?? []), [r.params.n as number, r.metrics.gflops!.value]]);
     }
-    ctx.chart({ id: 'matmul', title: 'matmul throughput', kind: 'line', x: 'n (n x n times n x n)', y: 'GFLOP/s', logY: true, series: [...series].map(([name, points]) => ({ name, points })) });
+    ctx.chart({
+      id: 'matmul',
+      title: 'matmul throughput',
+      kind: 'line',
+      x: 'n (n x n times n x n)',
+      y: 'GFLOP/s',
+      logY: true,
+      series: [...series].map(([name, points]) => ({ name, points })),
+    });
     return results;
   },
   validate(results): Check[] {
     const checks: Check[] = [];
     const worst = Math.max(...results.map((r) => r.metrics.relError?.value ?? 0));
-    checks.push({ name: 'every backend computes the right numbers', pass: worst < 1e-3, detail: `worst relative error against a float64 reference ${worst.toExponential(2)} (limit 1e-3)` });
+    checks.push({
+      name: 'every backend computes the right numbers',
+      pass: worst < 1e-3,
+      detail: `worst relative error against a float64 reference ${worst.toExponential(2)} (limit 1e-3)`,
+    });
     // The largest size both CPU backends ran (512 in quick mode; 256 where sizes were shrunk).
-    const cpuSizes = results.filter((r) => r.name === 'matmul' && r.params.library === 'tfjs' && r.params.backend === 'cpu').map((r) => Number(r.params.n));
+    const cpuSizes = results
+      .filter((r) => r.name === 'matmul' && r.params.library === 'tfjs' && r.params.backend === 'cpu')
+      .map((r) => Number(r.params.n));
     const n = cpuSizes.length ? Math.max(...cpuSizes) : 512;
-    const g = (lib: string, be: string) => results.find((r) => r.name === 'matmul' && r.params.library === lib && r.params.backend === be && r.params.n === n)?.metrics.gflops?.value;
+    const g = (lib: string, be: string) =>
+      results.find(
+        (r) => r.name === 'matmul' && r.params.library === lib && r.params.backend === be && r.params.n === n,
+      )?.metrics.gflops?.value;
     const wasm = g('tfjs', 'wasm');
     const cpu = g('tfjs', 'cpu');
     if (wasm !== undefined && cpu !== undefined) {
-      checks.push({ name: 'wasm is the fastest CPU backend (the default)', pass: wasm > cpu, detail: `tfjs matmul ${n}: wasm ${wasm.toFixed(1)} GFLOP/s, cpu ${cpu.toFixed(1)} GFLOP/s` });
+      checks.push({
+        name: 'wasm is the fastest CPU backend (the default)',
+        pass: wasm > cpu,
+        detail: `tfjs matmul ${n}: wasm ${wasm.toFixed(1)} GFLOP/s, cpu ${cpu.toFixed(1)} GFLOP/s`,
+      });
     }
     return checks;
   },

@@ -13,16 +13,33 @@ import { flowSuite } from './flow.js';
 
 const ctx = {} as SuiteContext;
 
-function row(dataset: string, model: string, K: number, steps: number, flops: number, m: Record<string, number>): Result {
+function row(
+  dataset: string,
+  model: string,
+  K: number,
+  steps: number,
+  flops: number,
+  m: Record<string, number>,
+): Result {
   const metrics: Result['metrics'] = { flopsPerSample: { value: flops, unit: 'FLOP' } };
   for (const [k, v] of Object.entries(m)) metrics[k] = { value: v, unit: '' };
-  return { name: `${dataset} ${model} ${steps} steps`, kind: dataset, params: { model, K, steps, source: 'shipped', residual: false }, metrics };
+  return {
+    name: `${dataset} ${model} ${steps} steps`,
+    kind: dataset,
+    params: { model, K, steps, source: 'shipped', residual: false },
+    metrics,
+  };
 }
 
 describe('flow suite validate', () => {
   it('states every target with the measured value, and the BFM cost check picks the best point within half the FLOPs', () => {
     const results: Result[] = [
-      { name: 'digits real (train vs held-out)', kind: 'digits data', params: {}, metrics: { fd: { value: 2, unit: '' }, confident: { value: 95, unit: '%' } } },
+      {
+        name: 'digits real (train vs held-out)',
+        kind: 'digits data',
+        params: {},
+        metrics: { fd: { value: 2, unit: '' }, confident: { value: 95, unit: '%' } },
+      },
       row('checkerboard', 'single', 1, 16, 1000, { inCells: 91 }),
       row('checkerboard', 'single', 1, 32, 2000, { inCells: 93 }),
       row('checkerboard', 'BFM K=4', 4, 32, 900, { inCells: 92.5 }), // within 1 point of 93 at < 1000 FLOP
@@ -46,20 +63,48 @@ describe('flow suite validate', () => {
   });
 
   it('--full: compares retrained models with the shipped ones at 32 steps (3 points in cells, FD within 30%)', () => {
-    const re = (r: Result): Result => ({ ...r, name: `${r.name} (retrained)`, params: { ...r.params, source: 'retrained' } });
-    const shipped = [row('checkerboard', 'single', 1, 32, 2000, { inCells: 80 }), row('digits', 'single', 1, 32, 4000, { fd: 20 })];
-    const ok = flowSuite.validate!([...shipped, re(row('checkerboard', 'single', 1, 32, 2000, { inCells: 77.5 })), re(row('digits', 'single', 1, 32, 4000, { fd: 25.9 }))], ctx);
+    const re = (r: Result): Result => ({
+      ...r,
+      name: `${r.name} (retrained)`,
+      params: { ...r.params, source: 'retrained' },
+    });
+    const shipped = [
+      row('checkerboard', 'single', 1, 32, 2000, { inCells: 80 }),
+      row('digits', 'single', 1, 32, 4000, { fd: 20 }),
+    ];
+    const ok = flowSuite.validate!(
+      [
+        ...shipped,
+        re(row('checkerboard', 'single', 1, 32, 2000, { inCells: 77.5 })),
+        re(row('digits', 'single', 1, 32, 4000, { fd: 25.9 })),
+      ],
+      ctx,
+    );
     const retrain = ok.filter((c) => c.name.includes('retrained'));
     expect(retrain.map((c) => c.pass)).toEqual([true, true]);
     expect(retrain[0]!.detail).toBe('single: 77.50 vs shipped 80.00');
-    const bad = flowSuite.validate!([...shipped, re(row('checkerboard', 'single', 1, 32, 2000, { inCells: 76.9 })), re(row('digits', 'single', 1, 32, 4000, { fd: 26.1 }))], ctx);
+    const bad = flowSuite.validate!(
+      [
+        ...shipped,
+        re(row('checkerboard', 'single', 1, 32, 2000, { inCells: 76.9 })),
+        re(row('digits', 'single', 1, 32, 4000, { fd: 26.1 })),
+      ],
+      ctx,
+    );
     expect(bad.filter((c) => c.name.includes('retrained')).map((c) => c.pass)).toEqual([false, false]);
     // Quick mode (no retrained rows) states no such target.
     expect(flowSuite.validate!(shipped, ctx).some((c) => c.name.includes('retrained'))).toBe(false);
   });
 
   it('fails the cost check without single-network results or without BFM within the budget', () => {
-    const checks = flowSuite.validate!([row('checkerboard', 'BFM K=2', 2, 16, 900, { inCells: 95 }), row('digits', 'single', 1, 16, 100, { fd: 1 }), row('digits', 'BFM K=2', 2, 16, 90, { fd: 1 })], ctx);
+    const checks = flowSuite.validate!(
+      [
+        row('checkerboard', 'BFM K=2', 2, 16, 900, { inCells: 95 }),
+        row('digits', 'single', 1, 16, 100, { fd: 1 }),
+        row('digits', 'BFM K=2', 2, 16, 90, { fd: 1 }),
+      ],
+      ctx,
+    );
     const cost = checks.filter((c) => c.name.includes('BFM reaches'));
     expect(cost[0]!.pass).toBe(false);
     expect(cost[0]!.detail).toMatch(/no single-network results/);
@@ -127,7 +172,9 @@ describe('flow checkpoints (cpu)', () => {
     // A checkpoint of another architecture is refused, naming the tensor (2 + 13 time features + 8 guidance features in).
     const small = buildFlow(flowSpecs('checkerboard')[0]!, undefined, 1);
     const ck2 = loadCheckpoint('flow/test', dir);
-    expect(() => loadFlowWeights(small, ck2.tensors)).toThrow(/net0\/0 is \[23, 48\], the model's variable \[15, 128\]/);
+    expect(() => loadFlowWeights(small, ck2.tensors)).toThrow(
+      /net0\/0 is \[23, 48\], the model's variable \[15, 128\]/,
+    );
     tf.dispose(Object.values(ck2.tensors));
     small.dispose();
     rmSync(dir, { recursive: true, force: true });

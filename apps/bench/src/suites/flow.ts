@@ -24,7 +24,11 @@ import { shrinkSize, type Check, type Result, type Suite, type SuiteContext } fr
  */
 function sampleCounts(ctx: SuiteContext, data: FlowData): number {
   if (data.dataset === 'digits') return data.ref.length / 64;
-  return shrinkSize(ctx, checkerboardEvalSamples, { factor: 0.25, min: 500, what: 'checkerboard samples per evaluation' });
+  return shrinkSize(ctx, checkerboardEvalSamples, {
+    factor: 0.25,
+    min: 500,
+    what: 'checkerboard samples per evaluation',
+  });
 }
 
 /** The training cost of one model: dense FLOPs of forward + backward (about 3x forward) over all rows. */
@@ -35,7 +39,14 @@ function trainGflop(model: BlockwiseFlow, spec: FlowModelSpec, steps: number): n
 }
 
 /** Results of one model at every step count. */
-function evalResults(dataset: FlowDataset, spec: FlowModelSpec, source: 'shipped' | 'retrained', evals: FlowEval[], train: { ms: number; gflop: number }, n: number): Result[] {
+function evalResults(
+  dataset: FlowDataset,
+  spec: FlowModelSpec,
+  source: 'shipped' | 'retrained',
+  evals: FlowEval[],
+  train: { ms: number; gflop: number },
+  n: number,
+): Result[] {
   return evals.map((e) => {
     const residualTag = spec.features ? (e.residual ? ' +residual' : ' (full F)') : '';
     const metrics: Result['metrics'] = {};
@@ -62,7 +73,10 @@ function evalResults(dataset: FlowDataset, spec: FlowModelSpec, source: 'shipped
 /** Loads (or, in --full, also retrains) every model of a data set and scores it. */
 async function runDataset(ctx: SuiteContext, dataset: FlowDataset, results: Result[]): Promise<void> {
   const loaded = loadFlowClassifier(dataset);
-  if (!loaded) throw new Error(`flow: no shipped checkpoint ${classifierCheckpoint(dataset)} (${checkpointPath(classifierCheckpoint(dataset))}); train it: npx tsx apps/bench/src/flowmodels/train-checkpoints.ts --seed 1`);
+  if (!loaded)
+    throw new Error(
+      `flow: no shipped checkpoint ${classifierCheckpoint(dataset)} (${checkpointPath(classifierCheckpoint(dataset))}); train it: npx tsx apps/bench/src/flowmodels/train-checkpoints.ts --seed 1`,
+    );
   const { clf, meta } = loaded;
   const seed = meta.seed;
   const data = flowData(dataset, seed, ctx.data.digits());
@@ -89,7 +103,17 @@ async function runDataset(ctx: SuiteContext, dataset: FlowDataset, results: Resu
       try {
         const evals = await evaluateFlow(shipped.model, ref, stepCounts, seed + 7);
         results.push(...evalResults(dataset, spec, 'shipped', evals, train, ref.n));
-        if (spec.features) results.push(...evalResults(dataset, spec, 'shipped', await evaluateFlow(shipped.model, ref, stepCounts, seed + 7, false), train, ref.n));
+        if (spec.features)
+          results.push(
+            ...evalResults(
+              dataset,
+              spec,
+              'shipped',
+              await evaluateFlow(shipped.model, ref, stepCounts, seed + 7, false),
+              train,
+              ref.n,
+            ),
+          );
         samplesFor.push({ label: spec.label, x: evals[evals.length - 1]!.x });
       } finally {
         shipped.model.dispose();
@@ -99,7 +123,16 @@ async function runDataset(ctx: SuiteContext, dataset: FlowDataset, results: Resu
         const t = await trainOneFlow(spec, data, clf, seed, (msg) => ctx.log(`flow: ${msg}`));
         try {
           const evals = await evaluateFlow(t.model, ref, stepCounts, seed + 7);
-          results.push(...evalResults(dataset, spec, 'retrained', evals, { ms: t.trainMs, gflop: trainGflop(t.model, spec, spec.train.steps) }, ref.n));
+          results.push(
+            ...evalResults(
+              dataset,
+              spec,
+              'retrained',
+              evals,
+              { ms: t.trainMs, gflop: trainGflop(t.model, spec, spec.train.steps) },
+              ref.n,
+            ),
+          );
         } finally {
           t.model.dispose();
         }
@@ -114,7 +147,12 @@ async function runDataset(ctx: SuiteContext, dataset: FlowDataset, results: Resu
 }
 
 /** The yardsticks: checkerboard noise and data; digits real-vs-real and the real digits' confidence. */
-async function dataReferences(ctx: SuiteContext, data: FlowData, clf: Classifier, ref: FlowReference): Promise<Result[]> {
+async function dataReferences(
+  ctx: SuiteContext,
+  data: FlowData,
+  clf: Classifier,
+  ref: FlowReference,
+): Promise<Result[]> {
   const n = ref.n;
   if (data.dataset === 'checkerboard') {
     const uniform = createRng(ctx.seed + 3).fillUniform(new Float32Array(2 * n), -2, 2);
@@ -125,7 +163,11 @@ async function dataReferences(ctx: SuiteContext, data: FlowData, clf: Classifier
       params: { model: name },
       metrics: { inCells: { value: 100 * checkerboardInCells(x), unit: '%', better: 'higher' } },
     });
-    return [row('held-out data', data.ref.subarray(0, 2 * n)), row('uniform noise on the board', uniform), row('Gaussian noise (the prior)', gauss)];
+    return [
+      row('held-out data', data.ref.subarray(0, 2 * n)),
+      row('uniform noise on the board', uniform),
+      row('Gaussian noise (the prior)', gauss),
+    ];
   }
   // Real vs real: as many training digits as held-out ones, through the same features.
   const trainPx = data.trainPixels!.subarray(0, n * 64);
@@ -136,20 +178,33 @@ async function dataReferences(ctx: SuiteContext, data: FlowData, clf: Classifier
       name: 'digits real (train vs held-out)',
       kind: 'digits data',
       params: { model: 'real digits' },
-      metrics: { fd: { value: floor, unit: '', better: 'lower' }, confident: { value: 100 * realConf, unit: '%', better: 'higher' } },
+      metrics: {
+        fd: { value: floor, unit: '', better: 'lower' },
+        confident: { value: 100 * realConf, unit: '%', better: 'higher' },
+      },
     },
   ];
 }
 
 /** Real samples beside every model's samples: density images (checkerboard) or digit rows. */
-function drawSamples(ctx: SuiteContext, data: FlowData, n: number, models: { label: string; x: Float32Array }[], steps: number): void {
+function drawSamples(
+  ctx: SuiteContext,
+  data: FlowData,
+  n: number,
+  models: { label: string; x: Float32Array }[],
+  steps: number,
+): void {
   const order = ['real (held-out)', ...models.map((m) => m.label)].join(', ');
   if (data.dataset === 'checkerboard') {
     const size = 48;
     const grid = new Float32Array(size * size * (models.length + 1));
     grid.set(densityImage(data.ref.subarray(0, 2 * n), size), 0);
     models.forEach((m, i) => grid.set(densityImage(m.x, size), (i + 1) * size * size));
-    ctx.image('checkerboard-samples', grid, size, size, { cols: models.length + 1, scale: 4, title: `checkerboard densities, left to right: ${order} (${n} samples each, ${steps} Euler steps)` });
+    ctx.image('checkerboard-samples', grid, size, size, {
+      cols: models.length + 1,
+      scale: 4,
+      title: `checkerboard densities, left to right: ${order} (${n} samples each, ${steps} Euler steps)`,
+    });
     return;
   }
   // Two rows of ten digits per source, real first.
@@ -157,7 +212,11 @@ function drawSamples(ctx: SuiteContext, data: FlowData, n: number, models: { lab
   const grid = new Float32Array(per * 64 * (models.length + 1));
   grid.set(data.refPixels!.subarray(0, per * 64), 0);
   models.forEach((m, i) => grid.set(toPixels(m.x.subarray(0, per * 64)), (i + 1) * per * 64));
-  ctx.image('digits-samples', grid, 8, 8, { cols: 10, scale: 4, title: `digits, two rows each, top to bottom: ${order} (${steps} Euler steps)` });
+  ctx.image('digits-samples', grid, 8, 8, {
+    cols: 10,
+    scale: 4,
+    title: `digits, two rows each, top to bottom: ${order} (${steps} Euler steps)`,
+  });
 }
 
 /** Quality against FLOPs per sample, one series per shipped model. */
@@ -166,10 +225,20 @@ function chartQuality(ctx: SuiteContext, dataset: FlowDataset, results: Result[]
   const series = (metric: string) =>
     [...new Set(rows.map((r) => r.name.replace(/ \d+ steps$/, '')))].map((name) => ({
       name: name.replace(`${dataset} `, ''),
-      points: rows.filter((r) => r.name.startsWith(name + ' ') && r.metrics[metric]).map((r) => [r.metrics.flopsPerSample!.value, r.metrics[metric]!.value] as [number, number]),
+      points: rows
+        .filter((r) => r.name.startsWith(name + ' ') && r.metrics[metric])
+        .map((r) => [r.metrics.flopsPerSample!.value, r.metrics[metric]!.value] as [number, number]),
     }));
   const chart = (metric: string, y: string) =>
-    ctx.chart({ id: `${dataset}-${metric}-flops`, title: `${dataset}: ${y} against FLOPs per sample (Euler, ${evalStepCounts.join('/')} steps)`, kind: 'line', x: 'FLOPs per sample', y, logX: true, series: series(metric) });
+    ctx.chart({
+      id: `${dataset}-${metric}-flops`,
+      title: `${dataset}: ${y} against FLOPs per sample (Euler, ${evalStepCounts.join('/')} steps)`,
+      kind: 'line',
+      x: 'FLOPs per sample',
+      y,
+      logX: true,
+      series: series(metric),
+    });
   if (dataset === 'checkerboard') chart('inCells', 'samples in the data cells (%, higher is better)');
   else {
     chart('fd', 'digit Fréchet distance (lower is better)');
@@ -177,15 +246,32 @@ function chartQuality(ctx: SuiteContext, dataset: FlowDataset, results: Result[]
   }
 }
 
-const shippedRows = (results: Result[], dataset: string) => results.filter((r) => r.kind === dataset && r.params.source === 'shipped');
+const shippedRows = (results: Result[], dataset: string) =>
+  results.filter((r) => r.kind === dataset && r.params.source === 'shipped');
 
 /** Each shipped model's best point of `metric` against a bound. */
-function qualityChecks(results: Result[], dataset: string, metric: string, better: 'higher' | 'lower', bound: number, what: string): Check[] {
+function qualityChecks(
+  results: Result[],
+  dataset: string,
+  metric: string,
+  better: 'higher' | 'lower',
+  bound: number,
+  what: string,
+): Check[] {
   const rows = shippedRows(results, dataset).filter((r) => r.metrics[metric]);
   return flowSpecs(dataset as FlowDataset).map(({ label }) => {
     const mine = rows.filter((r) => r.params.model === label);
-    if (mine.length === 0) return { name: `flow ${dataset} ${label}: ${what}`, pass: false, detail: 'no results (checkpoint not shipped)' };
-    const best = mine.reduce((a, b) => ((better === 'higher' ? b.metrics[metric]!.value > a.metrics[metric]!.value : b.metrics[metric]!.value < a.metrics[metric]!.value) ? b : a));
+    if (mine.length === 0)
+      return { name: `flow ${dataset} ${label}: ${what}`, pass: false, detail: 'no results (checkpoint not shipped)' };
+    const best = mine.reduce((a, b) =>
+      (
+        better === 'higher'
+          ? b.metrics[metric]!.value > a.metrics[metric]!.value
+          : b.metrics[metric]!.value < a.metrics[metric]!.value
+      )
+        ? b
+        : a,
+    );
     const v = best.metrics[metric]!.value;
     return {
       name: `flow ${dataset} ${label}: ${what}`,
@@ -199,9 +285,22 @@ function qualityChecks(results: Result[], dataset: string, metric: string, bette
  * BFM against the single network: the single network's best point by `metric`, and the best BFM
  * point with at most half its FLOPs per sample; passes when that BFM point is as good (within `slack`).
  */
-function costCheck(results: Result[], dataset: string, metric: string, better: 'higher' | 'lower', slack: (v: number) => number): Check {
+function costCheck(
+  results: Result[],
+  dataset: string,
+  metric: string,
+  better: 'higher' | 'lower',
+  slack: (v: number) => number,
+): Check {
   const rows = shippedRows(results, dataset).filter((r) => r.metrics[metric] && r.metrics.flopsPerSample);
-  const pick = (a: Result, b: Result) => ((better === 'higher' ? b.metrics[metric]!.value > a.metrics[metric]!.value : b.metrics[metric]!.value < a.metrics[metric]!.value) ? b : a);
+  const pick = (a: Result, b: Result) =>
+    (
+      better === 'higher'
+        ? b.metrics[metric]!.value > a.metrics[metric]!.value
+        : b.metrics[metric]!.value < a.metrics[metric]!.value
+    )
+      ? b
+      : a;
   const name = `flow ${dataset}: BFM reaches the single network's ${metric} with <= 1/2 its FLOPs per sample`;
   const single = rows.filter((r) => r.params.model === 'single');
   if (single.length === 0) return { name, pass: false, detail: 'no single-network results' };
@@ -210,7 +309,9 @@ function costCheck(results: Result[], dataset: string, metric: string, better: '
   const cands = rows.filter((r) => r.params.model !== 'single' && r.metrics.flopsPerSample!.value <= budget);
   const bfm = cands.length ? cands.reduce(pick) : null;
   const s = best.metrics[metric]!.value;
-  const pass = !!bfm && (better === 'higher' ? bfm.metrics[metric]!.value >= s - slack(s) : bfm.metrics[metric]!.value <= s + slack(s));
+  const pass =
+    !!bfm &&
+    (better === 'higher' ? bfm.metrics[metric]!.value >= s - slack(s) : bfm.metrics[metric]!.value <= s + slack(s));
   return {
     name,
     pass,
@@ -231,14 +332,36 @@ function retrainChecks(results: Result[]): Check[] {
     const metric = dataset === 'checkerboard' ? 'inCells' : 'fd';
     const pairs = re
       .filter((r) => r.kind === dataset && r.params.steps === 32)
-      .map((r) => [r, results.find((s) => s.kind === dataset && s.params.source === 'shipped' && s.params.model === r.params.model && s.params.steps === 32 && s.params.residual === r.params.residual)] as const)
+      .map(
+        (r) =>
+          [
+            r,
+            results.find(
+              (s) =>
+                s.kind === dataset &&
+                s.params.source === 'shipped' &&
+                s.params.model === r.params.model &&
+                s.params.steps === 32 &&
+                s.params.residual === r.params.residual,
+            ),
+          ] as const,
+      )
       .filter((p): p is readonly [Result, Result] => !!p[1]);
     if (pairs.length === 0) continue;
-    const ok = pairs.every(([r, s]) => (metric === 'inCells' ? r.metrics.inCells!.value >= s.metrics.inCells!.value - 3 : r.metrics.fd!.value <= s.metrics.fd!.value * 1.3));
+    const ok = pairs.every(([r, s]) =>
+      metric === 'inCells'
+        ? r.metrics.inCells!.value >= s.metrics.inCells!.value - 3
+        : r.metrics.fd!.value <= s.metrics.fd!.value * 1.3,
+    );
     checks.push({
       name: `flow ${dataset}: retrained from scratch lands near the shipped checkpoints (${metric === 'inCells' ? 'within 3 points in cells' : 'Fréchet distance within 30%'}, 32 steps)`,
       pass: ok,
-      detail: pairs.map(([r, s]) => `${r.params.model}: ${r.metrics[metric]!.value.toFixed(2)} vs shipped ${s.metrics[metric]!.value.toFixed(2)}`).join('; '),
+      detail: pairs
+        .map(
+          ([r, s]) =>
+            `${r.params.model}: ${r.metrics[metric]!.value.toFixed(2)} vs shipped ${s.metrics[metric]!.value.toFixed(2)}`,
+        )
+        .join('; '),
     });
   }
   return checks;
@@ -249,9 +372,30 @@ function flowChecks(results: Result[]): Check[] {
   const floor = results.find((r) => r.name === 'digits real (train vs held-out)')?.metrics.fd?.value ?? NaN;
   const realConf = results.find((r) => r.name === 'digits real (train vs held-out)')?.metrics.confident?.value ?? NaN;
   return [
-    ...qualityChecks(results, 'checkerboard', 'inCells', 'higher', 90, '>= 90% of samples in the data cells (noise: 50%)'),
-    ...qualityChecks(results, 'digits', 'fd', 'lower', 3 * floor, `Fréchet distance <= 3x the real-vs-real floor (${floor.toFixed(2)})`),
-    ...qualityChecks(results, 'digits', 'confident', 'higher', 80, `>= 80% classified with confidence >= 0.9 (real held-out digits: ${realConf.toFixed(1)}%)`),
+    ...qualityChecks(
+      results,
+      'checkerboard',
+      'inCells',
+      'higher',
+      90,
+      '>= 90% of samples in the data cells (noise: 50%)',
+    ),
+    ...qualityChecks(
+      results,
+      'digits',
+      'fd',
+      'lower',
+      3 * floor,
+      `Fréchet distance <= 3x the real-vs-real floor (${floor.toFixed(2)})`,
+    ),
+    ...qualityChecks(
+      results,
+      'digits',
+      'confident',
+      'higher',
+      80,
+      `>= 80% classified with confidence >= 0.9 (real held-out digits: ${realConf.toFixed(1)}%)`,
+    ),
     // One point of in-cell share is about 2 standard errors at 2,000 samples; the Fréchet estimate gets 5%.
     costCheck(results, 'checkerboard', 'inCells', 'higher', () => 1),
     costCheck(results, 'digits', 'fd', 'lower', (v) => 0.05 * v),

@@ -9,4 +9,13 @@ import { pruningSuite } from './pruning.js';
 import { schedulesSuite } from './schedules.js';
 
 /** Every suite, in the order `npm run bench` runs them: packages first, then end to end. */
-export const suites: Suite[] = [backendsSuite, schedulesSuite, optimizersSuite, attentionSuite, pruningSuite, flowSuite, lmSuite, digitsGenSuite];
+export const suites: Suite[] = [
+  backendsSuite,
+  schedulesSuite,
+  optimizersSuite,
+  attentionSuite,
+  pruningSuite,
+  flowSuite,
+  lmSuite,
+  digitsGenSuite,
+];

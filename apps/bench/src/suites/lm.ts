@@ -1,5 +1,12 @@
 import { AdamW, AdamW8bit, optimizerStateBytes } from '@blockwise/optimizers';
-import { fitLossCurve, forecastError, predictLossCurve, warmupCosineDecay, warmupStableDecay, type Schedule } from '@blockwise/schedules';
+import {
+  fitLossCurve,
+  forecastError,
+  predictLossCurve,
+  warmupCosineDecay,
+  warmupStableDecay,
+  type Schedule,
+} from '@blockwise/schedules';
 import { createRng } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import { hasCheckpoint, loadCheckpoint } from '../checkpoints.js';
@@ -9,7 +16,15 @@ import { trainNgram, type NgramModel } from '../lm/ngram.js';
 import { calibrate, pruneMlp, withMasks } from '../lm/prune.js';
 import { lmFromTensors, SHIPPED_RECIPE, trainStage } from '../lm/recipe.js';
 import { charTokenizer, splitTokens, type CharTokenizer } from '../lm/tokenizer.js';
-import { blockDiffusionValLoss, causalMask, causalValLoss, sampleWindows, trainLm, validationWindows, type TrainLog } from '../lm/train.js';
+import {
+  blockDiffusionValLoss,
+  causalMask,
+  causalValLoss,
+  sampleWindows,
+  trainLm,
+  validationWindows,
+  type TrainLog,
+} from '../lm/train.js';
 import { median, timeBest } from '../measure.js';
 import type { Check, Metric, Result, Suite, SuiteContext } from '../suite.js';
 
@@ -30,10 +45,43 @@ interface Sizes {
   settings: 'all' | 'few';
 }
 
-const QUICK: Sizes = { cfg: { dim: 48, heads: 4, layers: 2, maxLen: 64 }, len: 64, batch: 8, steps: 60, valWindows: 32, promptLen: 16, genTokens: 48, prompts: 4, calibWindows: 32, icbsSteps: 200, settings: 'all' };
-const FULL: Sizes = { cfg: { dim: 64, heads: 4, layers: 2, maxLen: 64 }, len: 64, batch: 32, steps: 1500, valWindows: 128, promptLen: 16, genTokens: 48, prompts: 12, calibWindows: 128, icbsSteps: 2000, settings: 'all' };
+const QUICK: Sizes = {
+  cfg: { dim: 48, heads: 4, layers: 2, maxLen: 64 },
+  len: 64,
+  batch: 8,
+  steps: 60,
+  valWindows: 32,
+  promptLen: 16,
+  genTokens: 48,
+  prompts: 4,
+  calibWindows: 32,
+  icbsSteps: 200,
+  settings: 'all',
+};
+const FULL: Sizes = {
+  cfg: { dim: 64, heads: 4, layers: 2, maxLen: 64 },
+  len: 64,
+  batch: 32,
+  steps: 1500,
+  valWindows: 128,
+  promptLen: 16,
+  genTokens: 48,
+  prompts: 12,
+  calibWindows: 128,
+  icbsSteps: 2000,
+  settings: 'all',
+};
 /** Quick on WebGPU: the software adapter runs a model call in tens of milliseconds, so fewer of everything. */
-const QUICK_WEBGPU: Sizes = { ...QUICK, steps: 20, valWindows: 16, genTokens: 32, prompts: 1, calibWindows: 8, icbsSteps: 50, settings: 'few' };
+const QUICK_WEBGPU: Sizes = {
+  ...QUICK,
+  steps: 20,
+  valWindows: 16,
+  genTokens: 32,
+  prompts: 1,
+  calibWindows: 8,
+  icbsSteps: 50,
+  settings: 'few',
+};
 
 /** The bar of issue 17. */
 const TARGET = { tokensPerCall: 2, judgeRatio: 1.15, speedup: 1.5, convertFraction: 0.2 };
@@ -47,14 +95,25 @@ function mean(a: ArrayLike<number>): number {
 const m = (value: number, unit: string, better: Metric['better']): Metric => ({ value, unit, better });
 
 /** The shipped pair, or undefined when the checkpoints are missing (then the suite trains none and says so). */
-function loadShipped(tok: CharTokenizer): { causal: LmWeights; bd: LmWeights; meta: { causal: Record<string, unknown>; bd: Record<string, unknown> } } | undefined {
+function loadShipped(
+  tok: CharTokenizer,
+):
+  | { causal: LmWeights; bd: LmWeights; meta: { causal: Record<string, unknown>; bd: Record<string, unknown> } }
+  | undefined {
   if (!hasCheckpoint('lm/causal') || !hasCheckpoint('lm/block-diffusion')) return undefined;
   const c = loadCheckpoint('lm/causal');
   const b = loadCheckpoint('lm/block-diffusion');
   const chars = (c.meta.tokenizer as { chars: string }).chars;
-  if (chars !== tok.chars.join('')) throw new Error('lm suite: the shipped checkpoints were trained with another tokenizer (the bench text changed); retrain with apps/bench/src/lm/train-checkpoints.ts');
+  if (chars !== tok.chars.join(''))
+    throw new Error(
+      'lm suite: the shipped checkpoints were trained with another tokenizer (the bench text changed); retrain with apps/bench/src/lm/train-checkpoints.ts',
+    );
   const cfg = { ...(c.meta.architecture as Omit<LmConfig, 'vocab'>), vocab: tok.vocab + 1 };
-  return { causal: lmFromTensors(cfg, c.tensors, 'shipped-causal'), bd: lmFromTensors(cfg, b.tensors, 'shipped-bd'), meta: { causal: c.meta, bd: b.meta } };
+  return {
+    causal: lmFromTensors(cfg, c.tensors, 'shipped-causal'),
+    bd: lmFromTensors(cfg, b.tensors, 'shipped-bd'),
+    meta: { causal: c.meta, bd: b.meta },
+  };
 }
 
 /** Decoding settings of the speed/quality curve: block sizes x thresholds, sub-blocks, AdaBlock. */
@@ -63,10 +122,19 @@ function decodeSettings(tok: CharTokenizer, few: boolean): { name: string; opts:
   const out: { name: string; opts: BlockDecodeOptions }[] = [];
   const blocks = few ? [8] : [4, 8, 16];
   const thresholds = few ? [0.9, 0.7] : [0.95, 0.9, 0.8, 0.7, 0.5];
-  for (const b of blocks) for (const t of thresholds) out.push({ name: `block ${b}, threshold ${t}`, opts: { blockSize: b, threshold: t } });
+  for (const b of blocks)
+    for (const t of thresholds) out.push({ name: `block ${b}, threshold ${t}`, opts: { blockSize: b, threshold: t } });
   if (!few) {
-    for (const t of [0.9, 0.7]) out.push({ name: `block 16, sub-blocks of 4, threshold ${t}`, opts: { blockSize: 16, threshold: t, subBlockSize: 4 } });
-    for (const t of [0.9, 0.7]) out.push({ name: `adaptive (AdaBlock, ends at a space, 2..16), threshold ${t}`, opts: { blockSize: 8, threshold: t, adaptive: { delimiterId: space, minBlock: 2, maxBlock: 16 } } });
+    for (const t of [0.9, 0.7])
+      out.push({
+        name: `block 16, sub-blocks of 4, threshold ${t}`,
+        opts: { blockSize: 16, threshold: t, subBlockSize: 4 },
+      });
+    for (const t of [0.9, 0.7])
+      out.push({
+        name: `adaptive (AdaBlock, ends at a space, 2..16), threshold ${t}`,
+        opts: { blockSize: 8, threshold: t, adaptive: { delimiterId: space, minBlock: 2, maxBlock: 16 } },
+      });
   }
   return out;
 }
@@ -86,7 +154,15 @@ async function judgeLosses(judge: LmWeights, prompts: Int32Array[], gens: Int32A
   });
   const per = tf.tidy(() => {
     const logits = lmForward(judge, tf.tensor2d(x, [n, len], 'int32'), causalMask(len));
-    return tf.stack(Array.from({ length: n }, (_, i) => tokenLoss(tf.slice(logits, [i, 0, 0], [1, len, judge.config.vocab]) as tf.Tensor3D, tf.tensor2d(y.subarray(i * len, (i + 1) * len), [1, len], 'int32'), tf.tensor2d(wts.subarray(i * len, (i + 1) * len), [1, len]))));
+    return tf.stack(
+      Array.from({ length: n }, (_, i) =>
+        tokenLoss(
+          tf.slice(logits, [i, 0, 0], [1, len, judge.config.vocab]) as tf.Tensor3D,
+          tf.tensor2d(y.subarray(i * len, (i + 1) * len), [1, len], 'int32'),
+          tf.tensor2d(wts.subarray(i * len, (i + 1) * len), [1, len]),
+        ),
+      ),
+    );
   });
   const v = Array.from(await per.data());
   per.dispose();
@@ -111,22 +187,42 @@ interface DecodeRow {
  * split; speed is model calls and wall-clock time (the best of `repeats` passes over all prompts,
  * AR and each setting timed in turn).
  */
-async function decodingStudy(ctx: SuiteContext, S: Sizes, tok: CharTokenizer, val: Int32Array, ngram: NgramModel, causal: LmWeights, bd: LmWeights, label: string): Promise<{ rows: DecodeRow[]; ar: DecodeRow }> {
+async function decodingStudy(
+  ctx: SuiteContext,
+  S: Sizes,
+  tok: CharTokenizer,
+  val: Int32Array,
+  ngram: NgramModel,
+  causal: LmWeights,
+  bd: LmWeights,
+  label: string,
+): Promise<{ rows: DecodeRow[]; ar: DecodeRow }> {
   const prompts = Array.from({ length: S.prompts }, (_, p) => {
     const start = Math.floor(((p + 0.5) / S.prompts) * (val.length - 2 * S.promptLen));
     return val.slice(start, start + S.promptLen);
   });
   const settings: { name: string; model: string; run: (p: Int32Array) => Promise<Decoded> }[] = [
-    { name: 'autoregressive, KV cache', model: 'causal', run: (p) => decodeAutoregressive(causal, p, S.genTokens, tok.maskId) },
-    ...decodeSettings(tok, S.settings === 'few').map((s) => ({ name: `block diffusion, ${s.name}`, model: 'block diffusion', run: (p: Int32Array) => decodeBlocks(bd, p, S.genTokens, s.opts, tok.maskId) })),
+    {
+      name: 'autoregressive, KV cache',
+      model: 'causal',
+      run: (p) => decodeAutoregressive(causal, p, S.genTokens, tok.maskId),
+    },
+    ...decodeSettings(tok, S.settings === 'few').map((s) => ({
+      name: `block diffusion, ${s.name}`,
+      model: 'block diffusion',
+      run: (p: Int32Array) => decodeBlocks(bd, p, S.genTokens, s.opts, tok.maskId),
+    })),
   ];
   const rows: DecodeRow[] = [];
   for (const [k, s] of settings.entries()) {
     const outs: Decoded[] = [];
-    const timing = await timeBest(async () => {
-      outs.length = 0;
-      for (const p of prompts) outs.push(await s.run(p));
-    }, { repeats: 2, warmup: k === 0 ? 1 : 0 });
+    const timing = await timeBest(
+      async () => {
+        outs.length = 0;
+        for (const p of prompts) outs.push(await s.run(p));
+      },
+      { repeats: 2, warmup: k === 0 ? 1 : 0 },
+    );
     const gens = outs.map((o) => o.tokens);
     const judge = await judgeLosses(causal, prompts, gens);
     const calls = outs.reduce((a, o) => a + o.calls, 0);
@@ -148,7 +244,10 @@ async function decodingStudy(ctx: SuiteContext, S: Sizes, tok: CharTokenizer, va
 
 function decodeResults(ctx: SuiteContext, rows: DecodeRow[], ar: DecodeRow, label: string): Result[] {
   // every sample of every setting in one file beside the report (the table shows the first)
-  const file = ctx.writeFile(`samples-${label.replace(/\W+/g, '-')}.md`, rows.map((r) => `## ${r.name}\n\n${r.samples.map((x) => `- \`${x}\``).join('\n')}\n`).join('\n'));
+  const file = ctx.writeFile(
+    `samples-${label.replace(/\W+/g, '-')}.md`,
+    rows.map((r) => `## ${r.name}\n\n${r.samples.map((x) => `- \`${x}\``).join('\n')}\n`).join('\n'),
+  );
   ctx.log(`lm: decoded samples (${label}) in ${file}`);
   return rows.map((r) => ({
     name: `decode ${label}: ${r.name}`,
@@ -167,13 +266,26 @@ function decodeResults(ctx: SuiteContext, rows: DecodeRow[], ar: DecodeRow, labe
 }
 
 /** The optimizer / schedule comparison and the loss forecast (small causal models trained here). */
-async function trainingStudy(ctx: SuiteContext, S: Sizes, tok: CharTokenizer, train: Int32Array, valSet: { x: Int32Array; y: Int32Array }): Promise<Result[]> {
+async function trainingStudy(
+  ctx: SuiteContext,
+  S: Sizes,
+  tok: CharTokenizer,
+  train: Int32Array,
+  valSet: { x: Int32Array; y: Int32Array },
+): Promise<Result[]> {
   const cfg: LmConfig = { ...S.cfg, vocab: tok.vocab + 1 };
   const peak = 3e-3;
   const warm = Math.round(S.steps * 0.1);
   const schedules: Record<string, Schedule> = {
     cosine: warmupCosineDecay({ peakValue: peak, warmupSteps: warm, decaySteps: S.steps, endValue: peak * 0.1 }),
-    wsd: warmupStableDecay({ peakValue: peak, warmupSteps: warm, stableSteps: Math.round(S.steps * 0.7) - warm, decaySteps: S.steps - Math.round(S.steps * 0.7), minRatio: 0.1, decayShape: '1-sqrt' }),
+    wsd: warmupStableDecay({
+      peakValue: peak,
+      warmupSteps: warm,
+      stableSteps: Math.round(S.steps * 0.7) - warm,
+      decaySteps: S.steps - Math.round(S.steps * 0.7),
+      minRatio: 0.1,
+      decayShape: '1-sqrt',
+    }),
   };
   const runs = [
     { name: 'causal AdamW cosine', optimizer: 'AdamW', schedule: 'cosine' },
@@ -185,9 +297,18 @@ async function trainingStudy(ctx: SuiteContext, S: Sizes, tok: CharTokenizer, tr
   for (const [i, r] of runs.entries()) {
     const w = createLm(cfg, createRng(ctx.seed + 100), `lmtrain${i}`);
     const lr = schedules[r.schedule]!;
-    const opt = r.optimizer === 'AdamW' ? new AdamW({ learningRate: lr, weightDecay: 0.1 }) : new AdamW8bit({ learningRate: lr, weightDecay: 0.1 });
+    const opt =
+      r.optimizer === 'AdamW'
+        ? new AdamW({ learningRate: lr, weightDecay: 0.1 })
+        : new AdamW8bit({ learningRate: lr, weightDecay: 0.1 });
     const log = await trainLm(w, train, opt, {
-      steps: S.steps, batch: S.batch, len: S.len, mode: 'causal', maskId: tok.maskId, learningRate: lr, rng: createRng(ctx.seed + 7),
+      steps: S.steps,
+      batch: S.batch,
+      len: S.len,
+      mode: 'causal',
+      maskId: tok.maskId,
+      learningRate: lr,
+      rng: createRng(ctx.seed + 7),
       progress: (d, t) => ctx.progress(r.name, d, t),
     });
     const stateBytes = optimizerStateBytes(opt);
@@ -213,29 +334,55 @@ async function trainingStudy(ctx: SuiteContext, S: Sizes, tok: CharTokenizer, tr
   const every = Math.max(1, Math.floor(S.steps / 150));
   const thin = (_: unknown, s: number) => s % every === 0;
   ctx.chart({
-    id: 'loss', title: 'training loss (nats per character)', kind: 'line', x: 'step', y: 'loss',
-    series: [...logs].map(([name, log]) => ({ name, points: log.losses.map((v, s) => [s, v] as [number, number]).filter(thin) })),
+    id: 'loss',
+    title: 'training loss (nats per character)',
+    kind: 'line',
+    x: 'step',
+    y: 'loss',
+    series: [...logs].map(([name, log]) => ({
+      name,
+      points: log.losses.map((v, s) => [s, v] as [number, number]).filter(thin),
+    })),
   });
   ctx.chart({
-    id: 'lr', title: 'learning-rate schedules', kind: 'line', x: 'step', y: 'learning rate',
-    series: Object.entries(schedules).map(([name, f]) => ({ name, points: Array.from({ length: S.steps }, (_, s) => [s, f(s)] as [number, number]).filter(thin) })),
+    id: 'lr',
+    title: 'learning-rate schedules',
+    kind: 'line',
+    x: 'step',
+    y: 'learning rate',
+    series: Object.entries(schedules).map(([name, f]) => ({
+      name,
+      points: Array.from({ length: S.steps }, (_, s) => [s, f(s)] as [number, number]).filter(thin),
+    })),
   });
   // Loss forecast (arXiv 2408.11029): fit on one schedule's curve, predict the other's.
   const cos = logs.get('causal AdamW8bit cosine')!;
   const wsd = logs.get('causal AdamW8bit wsd')!;
-  for (const [from, to, a, b] of [['cosine', 'wsd', cos, wsd], ['wsd', 'cosine', wsd, cos]] as const) {
+  for (const [from, to, a, b] of [
+    ['cosine', 'wsd', cos, wsd],
+    ['wsd', 'cosine', wsd, cos],
+  ] as const) {
     const fit = fitLossCurve({ lrs: a.lrs, losses: a.losses, skip: Math.round(S.steps * 0.1) });
     const err = forecastError(fit, b.lrs, b.losses);
     results.push({
       name: `forecast ${from} -> ${to}`,
       kind: 'forecast',
       params: { fittedOn: from, predicted: to },
-      metrics: { rmse: m(err.rmse, 'nats', 'lower'), mape: m(100 * err.mape, '%', 'lower'), finalAbsError: m(err.finalAbsError, 'nats', 'lower'), fitRmse: m(fit.rmse, 'nats', 'lower') },
+      metrics: {
+        rmse: m(err.rmse, 'nats', 'lower'),
+        mape: m(100 * err.mape, '%', 'lower'),
+        finalAbsError: m(err.finalAbsError, 'nats', 'lower'),
+        fitRmse: m(fit.rmse, 'nats', 'lower'),
+      },
     });
     if (from === 'cosine') {
       const pred = predictLossCurve(fit, b.lrs);
       ctx.chart({
-        id: 'forecast', title: 'WSD loss predicted from the cosine run', kind: 'line', x: 'step', y: 'loss',
+        id: 'forecast',
+        title: 'WSD loss predicted from the cosine run',
+        kind: 'line',
+        x: 'step',
+        y: 'loss',
         series: [
           { name: 'wsd observed', points: b.losses.map((v, s) => [s, v] as [number, number]).filter(thin) },
           { name: 'wsd predicted', points: Array.from(pred, (v, s) => [s, v] as [number, number]).filter(thin) },
@@ -247,12 +394,24 @@ async function trainingStudy(ctx: SuiteContext, S: Sizes, tok: CharTokenizer, tr
 }
 
 /** Wanda vs iCBS on the causal model's MLP matrices at 50% and 20% density. */
-async function pruningStudy(ctx: SuiteContext, S: Sizes, train: Int32Array, valSet: { x: Int32Array; y: Int32Array }, model: LmWeights, len: number): Promise<Result[]> {
+async function pruningStudy(
+  ctx: SuiteContext,
+  S: Sizes,
+  train: Int32Array,
+  valSet: { x: Int32Array; y: Int32Array },
+  model: LmWeights,
+  len: number,
+): Promise<Result[]> {
   const calib = sampleWindows(train, S.calibWindows, len, createRng(ctx.seed + 11));
   const stats = await calibrate(model, calib.x, S.calibWindows, len);
   const dense = await causalValLoss(model, valSet, S.valWindows, len);
   const results: Result[] = [];
-  for (const [method, steps, density] of [['wanda', 0, 0.5], ['icbs', S.icbsSteps, 0.5], ['wanda', 0, 0.2], ['icbs', S.icbsSteps, 0.2]] as const) {
+  for (const [method, steps, density] of [
+    ['wanda', 0, 0.5],
+    ['icbs', S.icbsSteps, 0.5],
+    ['wanda', 0, 0.2],
+    ['icbs', S.icbsSteps, 0.2],
+  ] as const) {
     const t0 = performance.now();
     const masks = await pruneMlp(model, stats, density, steps, ctx.seed);
     const ms = performance.now() - t0;
@@ -281,25 +440,44 @@ export const lmSuite: Suite = {
     'a character-level transformer on English text (held-out split): block-diffusion decoding of the shipped model converted from the causal one (tokens per model call, judge perplexity, wall-clock against autoregressive decoding with a KV cache) over block sizes and thresholds; AdamW8bit vs AdamW, WSD vs cosine (+ loss forecast); Wanda vs iCBS pruning to 50%',
   async run(ctx: SuiteContext): Promise<Result[]> {
     const S = ctx.full ? FULL : ctx.backend === 'webgpu' ? QUICK_WEBGPU : QUICK;
-    if (ctx.backend === 'webgpu' && !ctx.full) ctx.log('lm: sizes shrunk on WebGPU (software adapter): 1 prompt, 32 characters, autoregressive + 2 block-diffusion settings, 20 training steps, 8 calibration windows');
+    if (ctx.backend === 'webgpu' && !ctx.full)
+      ctx.log(
+        'lm: sizes shrunk on WebGPU (software adapter): 1 prompt, 32 characters, autoregressive + 2 block-diffusion settings, 20 training steps, 8 calibration windows',
+      );
     const text = ctx.data.text();
     const tok = charTokenizer(text);
     const { train, val } = splitTokens(tok, text, 0.1);
     const valSet = validationWindows(val, S.valWindows, S.len);
     const results: Result[] = [];
     const shipped = loadShipped(tok);
-    if (!shipped) throw new Error('lm suite: the shipped checkpoints apps/bench/checkpoints/lm/{causal,block-diffusion} are missing; train them with npx tsx apps/bench/src/lm/train-checkpoints.ts --seed 1');
+    if (!shipped)
+      throw new Error(
+        'lm suite: the shipped checkpoints apps/bench/checkpoints/lm/{causal,block-diffusion} are missing; train them with npx tsx apps/bench/src/lm/train-checkpoints.ts --seed 1',
+      );
     try {
       const ngram = trainNgram(train, tok.vocab, 4);
       const { rows, ar } = await decodingStudy(ctx, S, tok, val, ngram, shipped.causal, shipped.bd, 'shipped');
       results.push(...decodeResults(ctx, rows, ar, 'shipped'));
       const bdVal = await blockDiffusionValLoss(shipped.bd, valSet, S.valWindows, S.len, tok.maskId, 8, createRng(5));
-      const beforeVal = await blockDiffusionValLoss(shipped.causal, valSet, S.valWindows, S.len, tok.maskId, 8, createRng(5));
+      const beforeVal = await blockDiffusionValLoss(
+        shipped.causal,
+        valSet,
+        S.valWindows,
+        S.len,
+        tok.maskId,
+        8,
+        createRng(5),
+      );
       const arVal = await causalValLoss(shipped.causal, valSet, S.valWindows, S.len);
       results.push({
         name: 'shipped checkpoints',
         kind: 'checkpoints',
-        params: { causalSteps: Number(shipped.meta.causal.steps), convertSteps: Number(shipped.meta.bd.steps), params: parameterCount(shipped.causal), command: String(shipped.meta.bd.command) },
+        params: {
+          causalSteps: Number(shipped.meta.causal.steps),
+          convertSteps: Number(shipped.meta.bd.steps),
+          params: parameterCount(shipped.causal),
+          command: String(shipped.meta.bd.command),
+        },
         metrics: {
           causalValLoss: m(arVal, 'nats', 'lower'),
           blockDiffusionValLoss: m(bdVal, 'nats', 'lower'),
@@ -313,8 +491,16 @@ export const lmSuite: Suite = {
         (blockSeries.get(key) ?? blockSeries.set(key, []).get(key)!).push([r.tokensPerCall, r.judgePpl / ar.judgePpl]);
       }
       ctx.chart({
-        id: 'decode-curve', title: 'block diffusion: tokens per model call vs judge perplexity (x autoregressive), thresholds along each series', kind: 'scatter', x: 'tokens per model call', y: 'judge perplexity / autoregressive',
-        series: [{ name: 'autoregressive, KV cache', points: [[1, 1]] }, ...[...blockSeries].map(([name, points]) => ({ name, points }))],
+        id: 'decode-curve',
+        title:
+          'block diffusion: tokens per model call vs judge perplexity (x autoregressive), thresholds along each series',
+        kind: 'scatter',
+        x: 'tokens per model call',
+        y: 'judge perplexity / autoregressive',
+        series: [
+          { name: 'autoregressive, KV cache', points: [[1, 1]] },
+          ...[...blockSeries].map(([name, points]) => ({ name, points })),
+        ],
       });
       if (ctx.full) results.push(...(await conversionStudy(ctx, S, tok, train, val, valSet, ngram)));
       results.push(...(await trainingStudy(ctx, S, tok, train, valSet)));
@@ -328,14 +514,22 @@ export const lmSuite: Suite = {
     const get = (n: string, k: string) => results.find((r) => r.name === n)?.metrics[k]?.value ?? NaN;
     const checks: Check[] = [];
     for (const label of ['shipped', 'converted here', 'from scratch']) {
-      const rows = results.filter((r) => r.kind === 'decoding' && r.params.checkpoints === label && r.params.model === 'block diffusion');
+      const rows = results.filter(
+        (r) => r.kind === 'decoding' && r.params.checkpoints === label && r.params.model === 'block diffusion',
+      );
       if (rows.length === 0) continue;
-      const meets = (r: Result) => r.metrics.tokensPerCall!.value >= TARGET.tokensPerCall && r.metrics.judgeRatio!.value <= TARGET.judgeRatio && r.metrics.speedupVsAr!.value >= TARGET.speedup;
+      const meets = (r: Result) =>
+        r.metrics.tokensPerCall!.value >= TARGET.tokensPerCall &&
+        r.metrics.judgeRatio!.value <= TARGET.judgeRatio &&
+        r.metrics.speedupVsAr!.value >= TARGET.speedup;
       const ok = rows.filter(meets);
       // the best setting that keeps quality, by tokens per call
-      const quality = rows.filter((r) => r.metrics.judgeRatio!.value <= TARGET.judgeRatio).sort((a, b) => b.metrics.tokensPerCall!.value - a.metrics.tokensPerCall!.value);
+      const quality = rows
+        .filter((r) => r.metrics.judgeRatio!.value <= TARGET.judgeRatio)
+        .sort((a, b) => b.metrics.tokensPerCall!.value - a.metrics.tokensPerCall!.value);
       const show = ok[0] ?? quality[0] ?? rows[0]!;
-      const f = (r: Result) => `${r.name.replace(/^decode [^:]*: /, '')}: ${r.metrics.tokensPerCall!.value.toFixed(2)} tokens/call, judge perplexity ${r.metrics.judgeRatio!.value.toFixed(3)}x autoregressive, ${r.metrics.speedupVsAr!.value.toFixed(2)}x faster than autoregressive with a KV cache`;
+      const f = (r: Result) =>
+        `${r.name.replace(/^decode [^:]*: /, '')}: ${r.metrics.tokensPerCall!.value.toFixed(2)} tokens/call, judge perplexity ${r.metrics.judgeRatio!.value.toFixed(3)}x autoregressive, ${r.metrics.speedupVsAr!.value.toFixed(2)}x faster than autoregressive with a KV cache`;
       checks.push({
         name: `${label === 'shipped' ? 'Quick mode, shipped checkpoints' : `Full mode, ${label}`}: >= ${TARGET.tokensPerCall} tokens per model call at judge perplexity <= ${TARGET.judgeRatio}x autoregressive, and >= ${TARGET.speedup}x faster than autoregressive with a KV cache, in one setting`,
         pass: ok.length > 0,
@@ -360,9 +554,21 @@ export const lmSuite: Suite = {
     const pw5 = get('prune wanda 50%', 'valLoss');
     const pi5 = get('prune icbs 50%', 'valLoss');
     checks.push(
-      { name: 'iCBS prunes the MLP matrices to 20% density with less loss than Wanda', pass: pi < pw, detail: `validation loss after pruning: iCBS ${pi.toFixed(4)}, Wanda ${pw.toFixed(4)} nats (at 50%: iCBS ${pi5.toFixed(4)}, Wanda ${pw5.toFixed(4)})` },
-      { name: 'AdamW8bit reaches AdamW validation loss (within 2%)', pass: a8 <= a32 * 1.02, detail: `AdamW8bit ${a8.toFixed(4)} vs AdamW ${a32.toFixed(4)} nats` },
-      { name: 'AdamW8bit keeps less optimizer state', pass: s8 < s32, detail: `${(s8 / 1024).toFixed(0)} KiB vs ${(s32 / 1024).toFixed(0)} KiB (${(s8 / s32).toFixed(3)}x)` },
+      {
+        name: 'iCBS prunes the MLP matrices to 20% density with less loss than Wanda',
+        pass: pi < pw,
+        detail: `validation loss after pruning: iCBS ${pi.toFixed(4)}, Wanda ${pw.toFixed(4)} nats (at 50%: iCBS ${pi5.toFixed(4)}, Wanda ${pw5.toFixed(4)})`,
+      },
+      {
+        name: 'AdamW8bit reaches AdamW validation loss (within 2%)',
+        pass: a8 <= a32 * 1.02,
+        detail: `AdamW8bit ${a8.toFixed(4)} vs AdamW ${a32.toFixed(4)} nats`,
+      },
+      {
+        name: 'AdamW8bit keeps less optimizer state',
+        pass: s8 < s32,
+        detail: `${(s8 / 1024).toFixed(0)} KiB vs ${(s32 / 1024).toFixed(0)} KiB (${(s8 / s32).toFixed(3)}x)`,
+      },
     );
     return checks;
   },
@@ -373,15 +579,39 @@ export const lmSuite: Suite = {
  * steps), beside block diffusion trained from scratch for the same conversion steps; both decoded
  * as the shipped pair is.
  */
-async function conversionStudy(ctx: SuiteContext, S: Sizes, tok: CharTokenizer, train: Int32Array, val: Int32Array, valSet: { x: Int32Array; y: Int32Array }, ngram: NgramModel): Promise<Result[]> {
+async function conversionStudy(
+  ctx: SuiteContext,
+  S: Sizes,
+  tok: CharTokenizer,
+  train: Int32Array,
+  val: Int32Array,
+  valSet: { x: Int32Array; y: Int32Array },
+  ngram: NgramModel,
+): Promise<Result[]> {
   const r = SHIPPED_RECIPE;
   const vocab = tok.vocab + 1;
-  const causal = await trainStage('causal', r, vocab, train, tok.maskId, ctx.seed, { steps: r.causalSteps, name: 'full-causal', progress: (d, t) => ctx.progress('recipe: causal', d, t) });
-  const conv = await trainStage('blockDiffusion', r, vocab, train, tok.maskId, ctx.seed, { steps: r.convertSteps, init: causal.weights, name: 'full-conv', progress: (d, t) => ctx.progress('recipe: conversion', d, t) });
-  const scratch = await trainStage('blockDiffusion', r, vocab, train, tok.maskId, ctx.seed, { steps: r.convertSteps, name: 'full-scratch', progress: (d, t) => ctx.progress('recipe: from scratch', d, t) });
+  const causal = await trainStage('causal', r, vocab, train, tok.maskId, ctx.seed, {
+    steps: r.causalSteps,
+    name: 'full-causal',
+    progress: (d, t) => ctx.progress('recipe: causal', d, t),
+  });
+  const conv = await trainStage('blockDiffusion', r, vocab, train, tok.maskId, ctx.seed, {
+    steps: r.convertSteps,
+    init: causal.weights,
+    name: 'full-conv',
+    progress: (d, t) => ctx.progress('recipe: conversion', d, t),
+  });
+  const scratch = await trainStage('blockDiffusion', r, vocab, train, tok.maskId, ctx.seed, {
+    steps: r.convertSteps,
+    name: 'full-scratch',
+    progress: (d, t) => ctx.progress('recipe: from scratch', d, t),
+  });
   const results: Result[] = [];
   try {
-    for (const [label, bd] of [['converted here', conv.weights], ['from scratch', scratch.weights]] as const) {
+    for (const [label, bd] of [
+      ['converted here', conv.weights],
+      ['from scratch', scratch.weights],
+    ] as const) {
       const { rows, ar } = await decodingStudy(ctx, S, tok, val, ngram, causal.weights, bd, label);
       results.push(...decodeResults(ctx, rows, ar, label));
     }

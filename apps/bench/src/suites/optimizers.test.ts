@@ -41,14 +41,23 @@ describe('optimizers suite targets (issue 12)', () => {
     expect(byName('Lion').pass).toBe(false);
     expect(byName('Lion').detail).toContain('kernel js');
     // The baseline and the diagnostic JavaScript-kernel entry have no target.
-    expect(checks.some((c) => c.name.startsWith('tf.train.adam step') || c.name.startsWith('AdamW8bit(js kernel)'))).toBe(false);
+    expect(
+      checks.some((c) => c.name.startsWith('tf.train.adam step') || c.name.startsWith('AdamW8bit(js kernel)')),
+    ).toBe(false);
   });
 
   it("checks Muon's step against its Newton-Schulz matmuls alone", () => {
     const muon: Result = {
       name: 'muon',
       kind: 'muon',
-      params: { optimizer: 'Muon', parameters: 65536, shapes: '4 x [128, 128]', backend: 'wasm', reps: 3, kernel: 'tfjs-ops' },
+      params: {
+        optimizer: 'Muon',
+        parameters: 65536,
+        shapes: '4 x [128, 128]',
+        backend: 'wasm',
+        reps: 3,
+        kernel: 'tfjs-ops',
+      },
       metrics: {
         stepMs: { value: 160, unit: 'ms' },
         newtonSchulzMs: { value: 100, unit: 'ms' },

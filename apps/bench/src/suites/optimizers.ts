@@ -1,6 +1,18 @@
 import {
-  Adam8bit, AdamW, AdamW8bit, BlockwiseOptimizer, decodePackedState, LAMB, LAMB8bit, LARS, Lion, Lion8bit, Momentum8bit, Muon,
-  newtonSchulz, optimizerStateBytes,
+  Adam8bit,
+  AdamW,
+  AdamW8bit,
+  BlockwiseOptimizer,
+  decodePackedState,
+  LAMB,
+  LAMB8bit,
+  LARS,
+  Lion,
+  Lion8bit,
+  Momentum8bit,
+  Muon,
+  newtonSchulz,
+  optimizerStateBytes,
 } from '@blockwise/optimizers';
 import { createRng } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
@@ -29,7 +41,11 @@ const OPTIMIZERS: Record<string, Entry> = {
   AdamW8bit: { make: () => new AdamW8bit({ learningRate: 1e-3 }), target: 0.5, group: '8-bit' },
   // The same step with the fused kernel's JavaScript reference instead of WebAssembly SIMD (diagnostic).
   'AdamW8bit(js kernel)': { make: () => new AdamW8bit({ learningRate: 1e-3, kernel: 'js' }), group: '8-bit' },
-  'AdamW8bit(optimBits 4)': { make: () => new AdamW8bit({ learningRate: 1e-3, optimBits: 4 }), target: 1.0, group: '8-bit' },
+  'AdamW8bit(optimBits 4)': {
+    make: () => new AdamW8bit({ learningRate: 1e-3, optimBits: 4 }),
+    target: 1.0,
+    group: '8-bit',
+  },
   Lion8bit: { make: () => new Lion8bit(), target: 1.0, group: '8-bit' },
   Momentum8bit: { make: () => new Momentum8bit(), target: 1.0, group: '8-bit' },
   LAMB8bit: { make: () => new LAMB8bit(), target: 1.5, group: '8-bit' },
@@ -47,7 +63,9 @@ function kernelOf(opt: tf.Optimizer): string {
 
 /** Parameter layouts: square matrices (Muon needs matrices) adding up to about N parameters. */
 function layout(params: number): number[][] {
-  return params >= 5_000_000 ? Array.from({ length: 10 }, () => [1000, 1000]) : Array.from({ length: 4 }, () => [512, 512]);
+  return params >= 5_000_000
+    ? Array.from({ length: 10 }, () => [1000, 1000])
+    : Array.from({ length: 4 }, () => [512, 512]);
 }
 
 interface Model {
@@ -71,10 +89,13 @@ function disposeModel(m: Model): void {
 /** One timed step with the bench's timer: apply, then read a one-element slice of the last variable. */
 async function timedStep(opt: tf.Optimizer, m: Model): Promise<number> {
   const last = m.vars[m.vars.length - 1]!;
-  const t = await timeBest(() => {
-    opt.applyGradients(m.grads);
-    return tf.slice(tf.reshape(last, [-1]), [0], [1]);
-  }, { repeats: 1 });
+  const t = await timeBest(
+    () => {
+      opt.applyGradients(m.grads);
+      return tf.slice(tf.reshape(last, [-1]), [0], [1]);
+    },
+    { repeats: 1 },
+  );
   return t.bestMs;
 }
 
@@ -149,12 +170,15 @@ async function muonTimes(ctx: SuiteContext, shapes: number[][], reps: number): P
   }, 0);
   const ns = async (): Promise<number> =>
     (
-      await timeBest(() => {
-        const outs = m.vars.map((v) => newtonSchulz(m.grads[v.name] as tf.Tensor2D, nsSteps));
-        const s = tf.tidy(() => tf.stack(outs.map((o) => tf.slice(tf.reshape(o, [-1]), [0], [1]))));
-        tf.dispose(outs);
-        return s;
-      }, { repeats: 1 })
+      await timeBest(
+        () => {
+          const outs = m.vars.map((v) => newtonSchulz(m.grads[v.name] as tf.Tensor2D, nsSteps));
+          const s = tf.tidy(() => tf.stack(outs.map((o) => tf.slice(tf.reshape(o, [-1]), [0], [1]))));
+          tf.dispose(outs);
+          return s;
+        },
+        { repeats: 1 },
+      )
     ).bestMs;
   await timedStep(opt, m);
   await ns();
@@ -172,7 +196,14 @@ async function muonTimes(ctx: SuiteContext, shapes: number[][], reps: number): P
   return {
     name: 'muon',
     kind: 'muon',
-    params: { optimizer: 'Muon', parameters: m.size, shapes: `${shapes.length} x [${shapes[0]!.join(', ')}]`, backend: ctx.backend, reps, kernel },
+    params: {
+      optimizer: 'Muon',
+      parameters: m.size,
+      shapes: `${shapes.length} x [${shapes[0]!.join(', ')}]`,
+      backend: ctx.backend,
+      reps,
+      kernel,
+    },
     metrics: {
       stepMs: { value: median(step), unit: 'ms', better: 'lower' },
       newtonSchulzMs: { value: nsMs, unit: 'ms', better: 'lower' },
@@ -229,7 +260,10 @@ async function parity(ctx: SuiteContext, n: number, steps: number): Promise<Resu
     name: 'parity',
     kind: 'parity',
     params: { optimizer: 'AdamW8bit vs AdamW', parameters: n, steps, backend: ctx.backend },
-    metrics: { paramMAE: { value: mae, unit: '', better: 'lower' }, paramMeanRelErr: { value: rel, unit: '', better: 'lower' } },
+    metrics: {
+      paramMAE: { value: mae, unit: '', better: 'lower' },
+      paramMeanRelErr: { value: rel, unit: '', better: 'lower' },
+    },
   };
 }
 
@@ -289,7 +323,14 @@ async function digits(ctx: SuiteContext, epochs: number): Promise<Result[]> {
     out.push({
       name: 'digits',
       kind: 'digits',
-      params: { optimizer: name, epochs, hidden, batch, backend: ctx.backend, quantizedVariables: name === 'AdamW' ? 'none' : 'w1' },
+      params: {
+        optimizer: name,
+        epochs,
+        hidden,
+        batch,
+        backend: ctx.backend,
+        quantizedVariables: name === 'AdamW' ? 'none' : 'w1',
+      },
       metrics: {
         trainLoss: { value: (await trainLoss!.data())[0]!, unit: 'nats', better: 'lower' },
         heldOutLoss: { value: (await testLoss!.data())[0]!, unit: 'nats', better: 'lower' },
@@ -302,7 +343,14 @@ async function digits(ctx: SuiteContext, epochs: number): Promise<Result[]> {
     opt.dispose();
   }
   tf.dispose([test.x, test.y, train.x, train.y]);
-  ctx.chart({ id: 'optimizers-digits', title: 'Digits MLP: training loss per epoch', kind: 'line', x: 'epoch', y: 'loss (nats)', series: curves });
+  ctx.chart({
+    id: 'optimizers-digits',
+    title: 'Digits MLP: training loss per epoch',
+    kind: 'line',
+    x: 'epoch',
+    y: 'loss (nats)',
+    series: curves,
+  });
   return out;
 }
 
@@ -316,7 +364,13 @@ export const optimizersSuite: Suite = {
     const results: Result[] = [];
     for (const size of sizes) results.push(...(await stepTimes(ctx, size, ctx.quick ? 5 : 7)));
     // Newton-Schulz costs about 15 matrix products per matrix and step: quick mode times smaller matrices.
-    results.push(await muonTimes(ctx, ctx.quick ? Array.from({ length: 4 }, () => [128, 128]) : layout(1_000_000), ctx.quick ? 3 : 5));
+    results.push(
+      await muonTimes(
+        ctx,
+        ctx.quick ? Array.from({ length: 4 }, () => [128, 128]) : layout(1_000_000),
+        ctx.quick ? 3 : 5,
+      ),
+    );
     results.push(await parity(ctx, ctx.quick ? 1 << 16 : 1 << 20, 50));
     results.push(...(await digits(ctx, ctx.quick ? 8 : 30)));
     const steps = results.filter((r) => r.name === 'step');
@@ -358,7 +412,11 @@ export const optimizersSuite: Suite = {
       }
       if (name === 'AdamW8bit') {
         const state = r.metrics.stateRatioVsTfjsAdam!.value;
-        checks.push({ name: `AdamW8bit state <= 0.26x tf.train.adam (${n} params)`, pass: state <= 0.26, detail: `${state.toFixed(4)}x (${r.metrics.stateBytesPerParam!.value.toFixed(3)} bytes/param)` });
+        checks.push({
+          name: `AdamW8bit state <= 0.26x tf.train.adam (${n} params)`,
+          pass: state <= 0.26,
+          detail: `${state.toFixed(4)}x (${r.metrics.stateBytesPerParam!.value.toFixed(3)} bytes/param)`,
+        });
       }
     }
     const mu = results.find((x) => x.name === 'muon');
@@ -374,7 +432,11 @@ export const optimizersSuite: Suite = {
     if (p) {
       const mae = p.metrics.paramMAE!.value;
       const rel = p.metrics.paramMeanRelErr!.value;
-      checks.push({ name: 'parity: param MAE < 6e-5, mean rel err < 6e-4 (50 steps)', pass: mae < 6e-5 && rel < 6e-4, detail: `MAE ${mae.toExponential(2)}, rel ${rel.toExponential(2)}` });
+      checks.push({
+        name: 'parity: param MAE < 6e-5, mean rel err < 6e-4 (50 steps)',
+        pass: mae < 6e-5 && rel < 6e-4,
+        detail: `MAE ${mae.toExponential(2)}, rel ${rel.toExponential(2)}`,
+      });
     }
     const a = results.find((x) => x.name === 'digits' && x.params.optimizer === 'AdamW');
     const b = results.find((x) => x.name === 'digits' && x.params.optimizer === 'AdamW8bit');
@@ -385,8 +447,16 @@ export const optimizersSuite: Suite = {
       // better does not fail the check; being worse by more than the margin does.
       const dl = (lb - la) / la;
       const acc = a.metrics.heldOutAccuracy!.value - b.metrics.heldOutAccuracy!.value;
-      checks.push({ name: 'digits: AdamW8bit reaches AdamW final loss within 1%', pass: dl <= 0.01, detail: `${lb.toFixed(4)} vs ${la.toFixed(4)} (${dl >= 0 ? '+' : ''}${(100 * dl).toFixed(2)}%)` });
-      checks.push({ name: 'digits: AdamW8bit held-out accuracy at most 0.5 points below AdamW', pass: acc <= 0.5, detail: `${b.metrics.heldOutAccuracy!.value.toFixed(2)}% vs ${a.metrics.heldOutAccuracy!.value.toFixed(2)}%` });
+      checks.push({
+        name: 'digits: AdamW8bit reaches AdamW final loss within 1%',
+        pass: dl <= 0.01,
+        detail: `${lb.toFixed(4)} vs ${la.toFixed(4)} (${dl >= 0 ? '+' : ''}${(100 * dl).toFixed(2)}%)`,
+      });
+      checks.push({
+        name: 'digits: AdamW8bit held-out accuracy at most 0.5 points below AdamW',
+        pass: acc <= 0.5,
+        detail: `${b.metrics.heldOutAccuracy!.value.toFixed(2)}% vs ${a.metrics.heldOutAccuracy!.value.toFixed(2)}%`,
+      });
     }
     return checks;
   },

@@ -1,5 +1,13 @@
 import { createRng } from '@blockwise/tensor';
-import { createGradualPruner, pruneICBS, pruneMagnitude, pruneSparseGPT, pruneWanda, type NMPattern, type PruneReport } from '@blockwise/pruning';
+import {
+  createGradualPruner,
+  pruneICBS,
+  pruneMagnitude,
+  pruneSparseGPT,
+  pruneWanda,
+  type NMPattern,
+  type PruneReport,
+} from '@blockwise/pruning';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { digitsSplit } from '../data.js';
@@ -32,7 +40,14 @@ function splitDigits(ctx: SuiteContext): Split {
   });
   const val = tensors(train.x.subarray(0, nVal * 64), train.y.subarray(0, nVal));
   const fit = tensors(train.x.subarray(nVal * 64), train.y.subarray(nVal));
-  return { xTrain: fit.x, yTrain: fit.oneHot, xVal: val.x, yVal: val.oneHot, xTest: tf.tensor2d(test.x, [test.n, 64]), yTest: test.y };
+  return {
+    xTrain: fit.x,
+    yTrain: fit.oneHot,
+    xVal: val.x,
+    yVal: val.oneHot,
+    xTest: tf.tensor2d(test.x, [test.n, 64]),
+    yTest: test.y,
+  };
 }
 
 const pct = (value: number): Metric => ({ value, unit: '%', better: 'higher' });
@@ -61,7 +76,12 @@ async function accuracy(model: tfl.LayersModel, x: tf.Tensor2D, y: Int32Array): 
 const xent = (yTrue: tf.Tensor, logits: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(yTrue, logits);
 
 /** Trains with Adam and keeps the weights of the epoch with the best validation accuracy. */
-async function trainBest(ctx: SuiteContext, s: Split, hidden: number, epochs: number): Promise<{ weights: tf.Tensor[]; valAcc: number; epoch: number }> {
+async function trainBest(
+  ctx: SuiteContext,
+  s: Split,
+  hidden: number,
+  epochs: number,
+): Promise<{ weights: tf.Tensor[]; valAcc: number; epoch: number }> {
   const model = buildMlp(hidden);
   const rng = createRng(ctx.seed + 1);
   for (const l of model.layers) {
@@ -105,7 +125,15 @@ function freshModel(hidden: number, weights: tf.Tensor[]): tfl.Sequential {
   return m;
 }
 
-function prune(method: Method, model: tfl.LayersModel, density: number, nm: NMPattern | undefined, calib: tf.Tensor2D, calibY: tf.Tensor2D, icbsSteps: number): Promise<PruneReport> {
+function prune(
+  method: Method,
+  model: tfl.LayersModel,
+  density: number,
+  nm: NMPattern | undefined,
+  calib: tf.Tensor2D,
+  calibY: tf.Tensor2D,
+  icbsSteps: number,
+): Promise<PruneReport> {
   const common = { ...(nm ? { nm } : { density }), calibration: { x: calib, y: calibY }, loss: xent };
   switch (method) {
     case 'magnitude':
@@ -118,15 +146,24 @@ function prune(method: Method, model: tfl.LayersModel, density: number, nm: NMPa
     case 'sparsegpt':
       return pruneSparseGPT(model, { ...common, blockSize: 32 });
     case 'icbs':
-      return pruneICBS(model, { ...common, steps: icbsSteps, blockSize: 16, selection: 'greedy', scope: 'row', seed: 1 });
+      return pruneICBS(model, {
+        ...common,
+        steps: icbsSteps,
+        blockSize: 16,
+        selection: 'greedy',
+        scope: 'row',
+        seed: 1,
+      });
   }
 }
 
 /** Measured (cross-entropy, nats) and estimated (sum of layer output MSEs) loss changes, when the report has them. */
 function lossMetrics(r: PruneReport): Record<string, Metric> {
   const m: Record<string, Metric> = {};
-  if (r.measuredLossChange !== null) m.measuredLossChange = { value: r.measuredLossChange, unit: 'nats', better: 'lower' };
-  if (r.estimatedLossChange !== null) m.estimatedLossChange = { value: r.estimatedLossChange, unit: '', better: 'lower' };
+  if (r.measuredLossChange !== null)
+    m.measuredLossChange = { value: r.measuredLossChange, unit: 'nats', better: 'lower' };
+  if (r.estimatedLossChange !== null)
+    m.estimatedLossChange = { value: r.estimatedLossChange, unit: '', better: 'lower' };
   return m;
 }
 
@@ -154,7 +191,9 @@ export const pruningSuite: Suite = {
   async run(ctx) {
     const t0 = performance.now();
     if (ctx.softwareAdapter) {
-      ctx.note?.('sizes not shrunk on the software WebGPU adapter, so every result compares one to one with a cpu or wasm run (the pruning methods run on the host; only training and forward passes use the adapter); its times say nothing about GPUs');
+      ctx.note?.(
+        'sizes not shrunk on the software WebGPU adapter, so every result compares one to one with a cpu or wasm run (the pruning methods run on the host; only training and forward passes use the adapter); its times say nothing about GPUs',
+      );
     }
     const hidden = 256;
     const s = splitDigits(ctx);
@@ -171,11 +210,21 @@ export const pruningSuite: Suite = {
     const dense = freshModel(hidden, best.weights);
     const denseAcc = await accuracy(dense, s.xTest, s.yTest);
     dense.dispose();
-    ctx.log(`dense MLP: best validation accuracy ${best.valAcc.toFixed(2)}% at epoch ${best.epoch}, test accuracy ${denseAcc.toFixed(2)}%`);
-    results.push({ name: 'dense', kind: 'dense model', params: { method: 'dense', density: 1, pattern: 'dense', epoch: best.epoch }, metrics: { accuracy: pct(denseAcc), trainMs: ms(trainMs) } });
+    ctx.log(
+      `dense MLP: best validation accuracy ${best.valAcc.toFixed(2)}% at epoch ${best.epoch}, test accuracy ${denseAcc.toFixed(2)}%`,
+    );
+    results.push({
+      name: 'dense',
+      kind: 'dense model',
+      params: { method: 'dense', density: 1, pattern: 'dense', epoch: best.epoch },
+      metrics: { accuracy: pct(denseAcc), trainMs: ms(trainMs) },
+    });
 
     // Unstructured at each density, then the 2:4 pattern (density 0.5).
-    const settings: { density: number; nm?: NMPattern }[] = [...DENSITIES.map((density) => ({ density })), { density: 0.5, nm: { n: 2, m: 4 } }];
+    const settings: { density: number; nm?: NMPattern }[] = [
+      ...DENSITIES.map((density) => ({ density })),
+      { density: 0.5, nm: { n: 2, m: 4 } },
+    ];
     const total = settings.length * METHODS.length + stepGrid.length;
     let done = 0;
     for (const { density, nm } of settings) {
@@ -204,14 +253,28 @@ export const pruningSuite: Suite = {
     const dLow = DENSITIES[DENSITIES.length - 1]!;
     for (const steps of stepGrid) {
       const m = freshModel(hidden, best.weights);
-      const { out: r, reads } = await countReads(() => pruneICBS(m, { density: dLow, calibration: { x: calib, y: calibY }, loss: xent, steps, blockSize: 16, seed: 1 }));
+      const { out: r, reads } = await countReads(() =>
+        pruneICBS(m, {
+          density: dLow,
+          calibration: { x: calib, y: calibY },
+          loss: xent,
+          steps,
+          blockSize: 16,
+          seed: 1,
+        }),
+      );
       const acc = await accuracy(m, s.xTest, s.yTest);
       m.dispose();
       results.push({
         name: `icbs steps ${steps}`,
         kind: 'iCBS steps',
         params: { method: 'icbs-steps', density: dLow, pattern: 'unstructured', steps },
-        metrics: { accuracy: pct(acc), timeMs: ms(r.timeMs), hostReads: { value: reads, unit: '', better: 'lower' }, ...lossMetrics(r) },
+        metrics: {
+          accuracy: pct(acc),
+          timeMs: ms(r.timeMs),
+          hostReads: { value: reads, unit: '', better: 'lower' },
+          ...lossMetrics(r),
+        },
       });
       ctx.progress('prune', ++done, total);
     }
@@ -223,7 +286,11 @@ export const pruningSuite: Suite = {
       const fineEpochs = ctx.full ? 30 : 10;
       const perEpoch = Math.ceil(s.xTrain.shape[0] / 64);
       const t1 = performance.now();
-      const pruner = createGradualPruner(m, { finalDensity: dLow, endStep: Math.floor(perEpoch * fineEpochs * 0.7), frequency: 5 });
+      const pruner = createGradualPruner(m, {
+        finalDensity: dLow,
+        endStep: Math.floor(perEpoch * fineEpochs * 0.7),
+        frequency: 5,
+      });
       for (let e = 0; e < fineEpochs; e++) {
         const order = tf.tensor1d(rng.permutation(s.xTrain.shape[0]), 'int32');
         const [xs, ys] = [tf.gather(s.xTrain, order), tf.gather(s.yTrain, order)];
@@ -243,12 +310,22 @@ export const pruningSuite: Suite = {
         name: `gradual magnitude ${Math.round(dLow * 100)}% (fine-tuned ${fineEpochs} epochs)`,
         kind: 'gradual pruning',
         params: { method: 'gradual-finetune', density: dLow, pattern: 'unstructured', epochs: fineEpochs },
-        metrics: { accuracy: pct(acc), timeMs: ms(performance.now() - t1), measuredDensity: { value: kept / total, unit: '', better: 'lower' } },
+        metrics: {
+          accuracy: pct(acc),
+          timeMs: ms(performance.now() - t1),
+          measuredDensity: { value: kept / total, unit: '', better: 'lower' },
+        },
       });
     }
     const main = results.find((r) => r.params.method === 'icbs' && r.params.density === dLow)!;
     const { measuredDensity: _density, ...mainMetrics } = main.metrics;
-    results.push({ ...main, kind: 'iCBS steps', metrics: mainMetrics, name: `icbs steps ${icbsSteps}`, params: { method: 'icbs-steps', density: dLow, pattern: 'unstructured', steps: icbsSteps } });
+    results.push({
+      ...main,
+      kind: 'iCBS steps',
+      metrics: mainMetrics,
+      name: `icbs steps ${icbsSteps}`,
+      params: { method: 'icbs-steps', density: dLow, pattern: 'unstructured', steps: icbsSteps },
+    });
     tf.dispose([s.xTrain, s.yTrain, s.xVal, s.yVal, s.xTest, ...best.weights]);
 
     ctx.chart({
@@ -259,7 +336,9 @@ export const pruningSuite: Suite = {
       y: 'accuracy (%)',
       series: METHODS.map((method) => ({
         name: method,
-        points: results.filter((r) => r.params.method === method && r.params.pattern === 'unstructured').map((r) => [r.params.density as number, r.metrics.accuracy!.value] as [number, number]),
+        points: results
+          .filter((r) => r.params.method === method && r.params.pattern === 'unstructured')
+          .map((r) => [r.params.density as number, r.metrics.accuracy!.value] as [number, number]),
       })),
     });
     ctx.chart({
@@ -269,23 +348,44 @@ export const pruningSuite: Suite = {
       x: 'steps per layer (+1)',
       y: 'accuracy (%)',
       logX: true,
-      series: [{ name: 'icbs', points: results.filter((r) => r.params.method === 'icbs-steps').map((r) => [(r.params.steps as number) + 1, r.metrics.accuracy!.value] as [number, number]) }],
+      series: [
+        {
+          name: 'icbs',
+          points: results
+            .filter((r) => r.params.method === 'icbs-steps')
+            .map((r) => [(r.params.steps as number) + 1, r.metrics.accuracy!.value] as [number, number]),
+        },
+      ],
     });
     results[0]!.metrics.suiteSeconds = { value: (performance.now() - t0) / 1000, unit: 's', better: 'lower' };
     return results;
   },
   validate(results, ctx) {
     const acc = (method: string, density: number) =>
-      results.find((r) => r.params.method === method && r.params.density === density && r.params.pattern === 'unstructured')?.metrics.accuracy?.value ?? NaN;
+      results.find(
+        (r) => r.params.method === method && r.params.density === density && r.params.pattern === 'unstructured',
+      )?.metrics.accuracy?.value ?? NaN;
     const checks: Check[] = [];
     for (const d of DENSITIES) {
       const [m, w, i] = [acc('magnitude', d), acc('wanda', d), acc('icbs', d)];
-      checks.push({ name: `Wanda >= magnitude at density ${d}`, pass: w >= m, detail: `wanda ${w.toFixed(2)}%, magnitude ${m.toFixed(2)}%` });
-      checks.push({ name: `iCBS >= Wanda at density ${d}`, pass: i >= w, detail: `icbs ${i.toFixed(2)}%, wanda ${w.toFixed(2)}%` });
+      checks.push({
+        name: `Wanda >= magnitude at density ${d}`,
+        pass: w >= m,
+        detail: `wanda ${w.toFixed(2)}%, magnitude ${m.toFixed(2)}%`,
+      });
+      checks.push({
+        name: `iCBS >= Wanda at density ${d}`,
+        pass: i >= w,
+        detail: `icbs ${i.toFixed(2)}%, wanda ${w.toFixed(2)}%`,
+      });
     }
     const i10 = acc('icbs', 0.1);
     const w10 = acc('wanda', 0.1);
-    checks.push({ name: 'iCBS at least 3 points above Wanda at density 0.1', pass: i10 - w10 >= 3, detail: `icbs ${i10.toFixed(2)}% - wanda ${w10.toFixed(2)}% = ${(i10 - w10).toFixed(2)} points` });
+    checks.push({
+      name: 'iCBS at least 3 points above Wanda at density 0.1',
+      pass: i10 - w10 >= 3,
+      detail: `icbs ${i10.toFixed(2)}% - wanda ${w10.toFixed(2)}% = ${(i10 - w10).toFixed(2)} points`,
+    });
     // Issue 16: iCBS reads nothing per step (the package has no synchronous read at all; a test checks its source).
     const reads = results.filter((r) => r.metrics.hostReads !== undefined);
     if (reads.length > 1) {
@@ -298,7 +398,8 @@ export const pruningSuite: Suite = {
     }
     const secs = results.find((r) => r.params.method === 'dense')?.metrics.suiteSeconds?.value ?? NaN;
     // A software WebGPU adapter runs on the CPU beside the host work: its times measure nothing.
-    if (ctx.quick && !ctx.softwareAdapter) checks.push({ name: 'suite under two minutes with --quick', pass: secs < 120, detail: `${secs.toFixed(1)} s` });
+    if (ctx.quick && !ctx.softwareAdapter)
+      checks.push({ name: 'suite under two minutes with --quick', pass: secs < 120, detail: `${secs.toFixed(1)} s` });
     return checks;
   },
 };

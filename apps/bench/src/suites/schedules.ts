@@ -1,6 +1,14 @@
 import {
-  fitLossCurve, forecastError, linearSchedule, predictLossCurve, refinedSchedule, rexSchedule, warmupCosineDecay,
-  warmupStableDecay, withWarmup, type Schedule,
+  fitLossCurve,
+  forecastError,
+  linearSchedule,
+  predictLossCurve,
+  refinedSchedule,
+  rexSchedule,
+  warmupCosineDecay,
+  warmupStableDecay,
+  withWarmup,
+  type Schedule,
 } from '@blockwise/schedules';
 import { createRng } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
@@ -47,7 +55,14 @@ const READ_EVERY = 50;
  * and gradient norm per step. Values stay on the device and are read every READ_EVERY steps:
  * WebGPU in Node cannot read synchronously, and a read per step stalls any GPU.
  */
-async function train(data: Data, schedule: Schedule, steps: number, hidden: number, batch: number, seed: number): Promise<RunLog> {
+async function train(
+  data: Data,
+  schedule: Schedule,
+  steps: number,
+  hidden: number,
+  batch: number,
+  seed: number,
+): Promise<RunLog> {
   const rng = createRng(seed);
   const init = [
     rng.normalTensor([64, hidden], 0, Math.sqrt(2 / 64)),
@@ -88,7 +103,10 @@ async function train(data: Data, schedule: Schedule, steps: number, hidden: numb
   };
   for (let s = 0; s < steps; s++) {
     for (let i = 0; i < batch; i++) {
-      if (at >= perm.length) { perm = order.permutation(data.nTrain); at = 0; }
+      if (at >= perm.length) {
+        perm = order.permutation(data.nTrain);
+        at = 0;
+      }
       const k = perm[at++]!;
       xb.set(data.xTrain.subarray(k * 64, k * 64 + 64), i * 64);
       yb[i] = data.yTrain[k]!;
@@ -152,24 +170,44 @@ function schedulesFor(T: number, refinedNorms: number[] | null): Partial<Record<
   const cut = Math.round(0.8 * T);
   const out: Partial<Record<Name, Schedule>> = {
     cosine: warmupCosineDecay({ peakValue: PEAK, warmupSteps: warm, decaySteps: T }),
-    linear: withWarmup(linearSchedule({ initValue: PEAK, endValue: 0, transitionSteps: T - warm }), { warmupSteps: warm }),
-    wsd: warmupStableDecay({ peakValue: PEAK, warmupSteps: warm, stableSteps: cut - warm, decaySteps: T - cut, decayShape: '1-sqrt' }),
+    linear: withWarmup(linearSchedule({ initValue: PEAK, endValue: 0, transitionSteps: T - warm }), {
+      warmupSteps: warm,
+    }),
+    wsd: warmupStableDecay({
+      peakValue: PEAK,
+      warmupSteps: warm,
+      stableSteps: cut - warm,
+      decaySteps: T - cut,
+      decayShape: '1-sqrt',
+    }),
     rex: rexSchedule({ peakValue: PEAK, totalSteps: T, warmupSteps: warm }),
   };
   if (refinedNorms) {
-    out.refined = refinedSchedule({ gradNorms: refinedNorms.slice(warm), optimizer: 'sgd', smoothingWindow: Math.max(1, Math.round(T / 20)) | 1, peakValue: PEAK, warmupSteps: warm });
+    out.refined = refinedSchedule({
+      gradNorms: refinedNorms.slice(warm),
+      optimizer: 'sgd',
+      smoothingWindow: Math.max(1, Math.round(T / 20)) | 1,
+      peakValue: PEAK,
+      warmupSteps: warm,
+    });
   }
   return out;
 }
 
 export const schedulesSuite: Suite = {
   name: 'schedules',
-  description: 'an MLP on the digits under cosine, linear, WSD, REX and refined LR schedules at two budgets (held-out loss and accuracy), and the LR-annealing loss forecast (arXiv 2408.11029) fitted on one schedule and scored on the others',
+  description:
+    'an MLP on the digits under cosine, linear, WSD, REX and refined LR schedules at two budgets (held-out loss and accuracy), and the LR-annealing loss forecast (arXiv 2408.11029) fitted on one schedule and scored on the others',
   async run(ctx: SuiteContext): Promise<Result[]> {
     const base = ctx.full ? FULL : QUICK;
     // A software WebGPU adapter runs each of the ~30 kernels of a step on the CPU with a dispatch
     // overhead: quick runs halve the budgets there (still two budgets for the forecast).
-    const S = { ...base, budgets: base.budgets.map((T) => shrinkSize(ctx, T, { factor: 0.5, min: 50, multipleOf: 25, what: `${T}-step budget` })) };
+    const S = {
+      ...base,
+      budgets: base.budgets.map((T) =>
+        shrinkSize(ctx, T, { factor: 0.5, min: 50, multipleOf: 25, what: `${T}-step budget` }),
+      ),
+    };
     const data = split(ctx);
     const results: Result[] = [];
     const logs = new Map<string, RunLog>();
@@ -214,8 +252,15 @@ export const schedulesSuite: Suite = {
       for (const [key, log] of logs) {
         if (key === `${fitOn}@${T}`) continue;
         const o = smooth(log.losses, w, every);
-        const sel = o.steps.map((s, i) => [s, o.values[i]!] as const).filter(([s]) => s >= Math.round(FROM * log.lrs.length) + w);
-        const e = forecastError(fit, log.lrs, sel.map((k) => k[1]), sel.map((k) => k[0]));
+        const sel = o.steps
+          .map((s, i) => [s, o.values[i]!] as const)
+          .filter(([s]) => s >= Math.round(FROM * log.lrs.length) + w);
+        const e = forecastError(
+          fit,
+          log.lrs,
+          sel.map((k) => k[1]),
+          sel.map((k) => k[0]),
+        );
         sumMape += e.mape;
         sumFinal += e.finalRelError;
         worst = Math.max(worst, e.mape);
@@ -225,21 +270,43 @@ export const schedulesSuite: Suite = {
             name: key,
             kind: 'loss forecast, per held-out curve',
             params: { fittedOn: `cosine@${T}`, predicted: key },
-            metrics: { mape: { value: 100 * e.mape, unit: '%' }, rmse: { value: e.rmse, unit: 'nats' }, finalAbsError: { value: e.finalAbsError, unit: 'nats' }, finalRelError: { value: 100 * e.finalRelError, unit: '%' } },
+            metrics: {
+              mape: { value: 100 * e.mape, unit: '%' },
+              rmse: { value: e.rmse, unit: 'nats' },
+              finalAbsError: { value: e.finalAbsError, unit: 'nats' },
+              finalRelError: { value: 100 * e.finalRelError, unit: '%' },
+            },
           });
         }
       }
       results.push({
         name: `${fitOn}@${T}`,
         kind: 'loss forecast fits',
-        params: { fittedOn: `${fitOn}@${T}`, heldOutCurves: n, L0: +fit.L0.toFixed(4), A: +fit.A.toFixed(4), alpha: +fit.alpha.toFixed(4), C: +fit.C.toFixed(4), lambda: fit.lambda },
-        metrics: { fitRmse: { value: fit.rmse, unit: 'nats' }, meanHeldOutMape: { value: (100 * sumMape) / n, unit: '%' }, worstHeldOutMape: { value: 100 * worst, unit: '%' }, meanFinalRelError: { value: (100 * sumFinal) / n, unit: '%' } },
+        params: {
+          fittedOn: `${fitOn}@${T}`,
+          heldOutCurves: n,
+          L0: +fit.L0.toFixed(4),
+          A: +fit.A.toFixed(4),
+          alpha: +fit.alpha.toFixed(4),
+          C: +fit.C.toFixed(4),
+          lambda: fit.lambda,
+        },
+        metrics: {
+          fitRmse: { value: fit.rmse, unit: 'nats' },
+          meanHeldOutMape: { value: (100 * sumMape) / n, unit: '%' },
+          worstHeldOutMape: { value: 100 * worst, unit: '%' },
+          meanFinalRelError: { value: (100 * sumFinal) / n, unit: '%' },
+        },
       });
       if (fitOn === 'cosine') {
         // Does the forecast order the schedules' final (10-step mean) training losses correctly?
         const finals = SCHEDULES.map((name) => {
           const log = logs.get(`${name}@${T}`)!;
-          return { name, observed: log.losses.slice(-w).reduce((a, b) => a + b, 0) / w, predicted: predictLossCurve(fit, log.lrs)[T - 1]! };
+          return {
+            name,
+            observed: log.losses.slice(-w).reduce((a, b) => a + b, 0) / w,
+            predicted: predictLossCurve(fit, log.lrs)[T - 1]!,
+          };
         });
         const rank = (xs: number[]) => xs.map((x) => xs.filter((y) => y < x).length);
         const ro = rank(finals.map((f) => f.observed));
@@ -249,26 +316,53 @@ export const schedulesSuite: Suite = {
         results.push({
           name: `forecast ranking at ${T} steps`,
           kind: 'forecast ranking',
-          params: { fittedOn: `cosine@${T}`, observedOrder: [...finals].sort((a, b) => a.observed - b.observed).map((f) => f.name).join(' < '), predictedOrder: [...finals].sort((a, b) => a.predicted - b.predicted).map((f) => f.name).join(' < ') },
+          params: {
+            fittedOn: `cosine@${T}`,
+            observedOrder: [...finals]
+              .sort((a, b) => a.observed - b.observed)
+              .map((f) => f.name)
+              .join(' < '),
+            predictedOrder: [...finals]
+              .sort((a, b) => a.predicted - b.predicted)
+              .map((f) => f.name)
+              .join(' < '),
+          },
           metrics: { spearman: { value: rho, unit: '' } },
         });
         ctx.chart({
-          id: 'schedules-forecast', title: `training loss (10-step mean) and forecast fitted on cosine@${T}`, kind: 'line', x: 'step', y: 'loss (nats)',
+          id: 'schedules-forecast',
+          title: `training loss (10-step mean) and forecast fitted on cosine@${T}`,
+          kind: 'line',
+          x: 'step',
+          y: 'loss (nats)',
           series: SCHEDULES.flatMap((name) => {
             const log = logs.get(`${name}@${T}`)!;
             const o = smooth(log.losses, w, every);
             const pred = predictLossCurve(fit, log.lrs);
             return [
               { name: `${name} observed`, points: o.steps.map((s, i) => [s, o.values[i]!] as [number, number]) },
-              { name: `${name} forecast`, points: o.steps.filter((s) => s >= skip).map((s) => [s, pred[s]!] as [number, number]) },
+              {
+                name: `${name} forecast`,
+                points: o.steps.filter((s) => s >= skip).map((s) => [s, pred[s]!] as [number, number]),
+              },
             ];
           }),
         });
       }
     }
     ctx.chart({
-      id: 'schedules-lr', title: `learning rate per step (${T}-step budget)`, kind: 'line', x: 'step', y: 'learning rate',
-      series: SCHEDULES.map((name) => ({ name, points: logs.get(`${name}@${T}`)!.lrs.map((v, s) => [s, v] as [number, number]).filter((_, s) => s % 3 === 0) })),
+      id: 'schedules-lr',
+      title: `learning rate per step (${T}-step budget)`,
+      kind: 'line',
+      x: 'step',
+      y: 'learning rate',
+      series: SCHEDULES.map((name) => ({
+        name,
+        points: logs
+          .get(`${name}@${T}`)!
+          .lrs.map((v, s) => [s, v] as [number, number])
+          .filter((_, s) => s % 3 === 0),
+      })),
     });
     data.xTest.dispose();
     return results;
@@ -285,7 +379,11 @@ export const schedulesSuite: Suite = {
     const rank = results.find((r) => r.name.startsWith('forecast ranking'))?.metrics.spearman?.value ?? Number.NaN;
     return [
       { name: 'every run finite', pass: finite, detail: `${runs.length} runs, all metrics finite: ${finite}` },
-      { name: `every schedule >= 90% held-out accuracy at ${big} steps`, pass: minAcc >= 90, detail: `lowest ${minAcc.toFixed(1)}%` },
+      {
+        name: `every schedule >= 90% held-out accuracy at ${big} steps`,
+        pass: minAcc >= 90,
+        detail: `lowest ${minAcc.toFixed(1)}%`,
+      },
       {
         name: 'loss forecast error reported on held-out curves',
         pass: Number.isFinite(mape),
