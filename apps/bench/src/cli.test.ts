@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main, parseArgs } from './cli.js';
 import type { Report } from './report.js';
+import { testEnvironment } from './testReport.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'blockwise-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,20 +36,7 @@ async function usageError(argv: string[]): Promise<string> {
 
 function report(ms: number, acc: number, extra = false): Report {
   return {
-    environment: {
-      node: 'v20',
-      platform: 'linux-x64',
-      backend: 'wasm',
-      backendReason: 'test',
-      adapter: null,
-      cpu: 'cpu',
-      cores: 2,
-      memoryGiB: 24,
-      mode: 'quick',
-      seed: 1,
-      command: 'blockwise-bench',
-      date: '2026-11-26T00:00:00Z',
-    },
+    environment: testEnvironment(),
     suites: [
       {
         name: 'demo',

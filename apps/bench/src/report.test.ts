@@ -17,26 +17,14 @@ import {
   type Report,
 } from './report.js';
 import type { Chart, Result } from './suite.js';
+import { testEnvironment } from './testReport.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'blockwise-report-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function report(backend: string, ms: number): Report {
   return {
-    environment: {
-      node: 'v20',
-      platform: 'linux-x64',
-      backend,
-      backendReason: 'test',
-      adapter: null,
-      cpu: 'cpu',
-      cores: 2,
-      memoryGiB: 24,
-      mode: 'quick',
-      seed: 1,
-      command: 'blockwise-bench',
-      date: '2026-11-26T00:00:00Z',
-    },
+    environment: testEnvironment(backend),
     suites: [
       {
         name: 'demo',
