@@ -27,7 +27,7 @@ export interface EightBitOptions {
   /**
    * Implementation of the fused steps on cpu and wasm: 'auto' (default: WebAssembly SIMD where
    * the engine has it), 'simd' or 'js' (the typed-array reference). All give the same bits;
-   * `lastKernel()` says which ran. 4-bit states always run the reference.
+   * `lastKernel()` says which ran (8-bit and 4-bit states alike).
    */
   kernel?: KernelChoice;
 }

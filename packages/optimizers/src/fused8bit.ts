@@ -33,7 +33,7 @@ export interface Fused8bitAttrs {
   fresh: number;
   /** Bits per code: 8 (four codes per int32 word) or 4 (eight per word). */
   bits: number;
-  /** Implementation on cpu and wasm: 'auto' and 'simd' run WebAssembly SIMD (8-bit codes), 'js' the reference. */
+  /** Implementation on cpu and wasm: 'auto' and 'simd' run WebAssembly SIMD (8-bit and 4-bit codes), 'js' the reference. */
   impl: KernelChoice;
 }
 
@@ -201,8 +201,7 @@ const partialOp = defineKernel<Fused8bitAttrs>({
 
 /** The step on cpu (and wasm without the in-heap path): WebAssembly SIMD where the engine has it, bit-identical to the reference. */
 function computeFused(inputs: KernelIO[], a: Fused8bitAttrs): KernelIO[] {
-  if (a.bits === 8 && a.impl !== 'js' && wasmSimdSupported())
-    return fused8bitSimd(inputs, a, ALGO_STATES[a.algo as Algo8]);
+  if (a.impl !== 'js' && wasmSimdSupported()) return fused8bitSimd(inputs, a, ALGO_STATES[a.algo as Algo8]);
   lastFused8bitPath.path = 'js';
   return fused8bitReference(inputs, a);
 }

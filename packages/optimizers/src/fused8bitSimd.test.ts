@@ -6,11 +6,12 @@ import { AdamW8bit } from './adam8bit.js';
 import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
 import { codeTable } from './fastQuantize.js';
 import { ALGO, ALGO_STATES, fused8bitReference, fused8bitStep, type Fused8bitAttrs } from './fused8bit.js';
-import { instantiate, lastFused8bitPath, threshold, wasmSimdSupported } from './fused8bitSimd.js';
+import { fourBitMaps, nearest16 } from './fourBit.js';
+import { fourBitThresholds, instantiate, lastFused8bitPath, threshold, wasmSimdSupported } from './fused8bitSimd.js';
 import type { Algo8 } from './kernelDefs.js';
 import { Lion8bit } from './lion.js';
 import { Momentum8bit } from './momentum8bit.js';
-import { makeVar, randomPackedState } from './testUtil.js';
+import { makeVar, randomPackedState, randomPackedState4 } from './testUtil.js';
 
 const base = {
   impl: 'auto' as const,
@@ -104,7 +105,91 @@ describe('threshold', () => {
   }
 });
 
+describe('fourBitThresholds', () => {
+  for (const [name, map] of [
+    ['signed', fourBitMaps().signed],
+    ['unsigned (DE-0, last entry repeated)', fourBitMaps().unsigned],
+  ] as const) {
+    it(`the number of thresholds x reaches is nearest16(x) for float32 x at and around every entry and midpoint (${name})`, () => {
+      const t = fourBitThresholds(map);
+      const count = (x: number): number => t.reduce((c, th) => c + (x >= th ? 1 : 0), 0);
+      const f = new Float32Array(1);
+      const u = new Int32Array(f.buffer);
+      const xs: number[] = [NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-45, 1e30, -1e30];
+      // Every float32 within 300 units in the last place of each entry and each midpoint: the
+      // only places where the code changes.
+      const centers = [...map, ...Array.from({ length: 15 }, (_, c) => (map[c]! + map[c + 1]!) / 2)];
+      for (const c of centers) {
+        f[0] = c;
+        const at = u[0]!;
+        for (let d = -300; d <= 300; d++) {
+          u[0] = at + d;
+          xs.push(f[0]!);
+        }
+      }
+      const rng = createRng(12);
+      for (let k = 0; k < 20000; k++) xs.push(Math.fround(rng.uniform(-1.2, 1.2)));
+      for (const x of xs) expect(count(x), `x = ${x}`).toBe(nearest16(map, x));
+    });
+  }
+});
+
+/** Element counts for 4-bit states: n % 8 = 0..7 (n % 4 = 0 runs on the tfjs heap on wasm), short last blocks. */
+const SIZES4: [number, number][] = [
+  [4096, 128],
+  [4096 + 4, 128],
+  [4096 + 1, 128],
+  [4096 + 2, 128],
+  [4096 + 3, 128],
+  [4096 + 5, 128],
+  [4096 + 6, 128],
+  [4096 + 7, 128],
+  [2050, 32],
+  [999, 64],
+  [5000, 1024],
+];
+
 describeBackends(['cpu', 'wasm'], (backend) => {
+  for (const [name, attrs] of CASES) {
+    it(`${name}, 4-bit states: the SIMD kernel equals the JavaScript reference bit for bit`, async () => {
+      for (const [n, B] of SIZES4) {
+        const S = ALGO_STATES[attrs.algo as Algo8];
+        const rng = createRng(3 * n + B + attrs.algo);
+        const p = rng.fillNormal(new Float32Array(n));
+        const g = rng.fillNormal(new Float32Array(n), 0, 0.01);
+        // Non-finite and overflowing gradients leave their element alone; a zero block keeps a zero state.
+        g[B + 1] = NaN;
+        g[B + 2] = Infinity;
+        g[B + 5] = 1e30;
+        g[n - 1] = -Infinity;
+        g.fill(0, 0, Math.min(n, B));
+        const st = randomPackedState4(n, S, B, n + 7, true);
+        const a: Fused8bitAttrs = { ...attrs, n, blockSize: B, bits: 4, impl: 'simd' };
+        const [refP, refS] = fused8bitReference(
+          [
+            { data: p, shape: [n], dtype: 'float32' },
+            { data: g, shape: [n], dtype: 'float32' },
+            { data: Int32Array.from(st), shape: [st.length], dtype: 'int32' },
+          ],
+          a,
+        );
+        const out = tf.tidy(() => fused8bitStep(tf.tensor1d(p), tf.tensor1d(g), tf.tensor1d(st, 'int32'), a));
+        const expectedPath = backend === 'wasm' && n % 4 === 0 ? 'heap' : 'copy';
+        expect(lastFused8bitPath.path, `${backend} n ${n}`).toBe(expectedPath);
+        const gotP = (await out[0].data()) as Float32Array;
+        const gotS = (await out[1].data()) as Int32Array;
+        tf.dispose(out);
+        expect(new Uint32Array(gotP.buffer, gotP.byteOffset, n), `${backend} ${name} n ${n} B ${B}: parameter`).toEqual(
+          new Uint32Array(refP!.data.buffer, refP!.data.byteOffset, n),
+        );
+        expect(gotS, `${backend} ${name} n ${n} B ${B}: packed state`).toEqual(refS!.data);
+        if (attrs.algo !== ALGO.lamb) expect(gotP[B + 1]).toBe(p[B + 1]);
+        // Adam: (1 - beta2) * 1e30^2 overflows float32, so the element keeps its parameter.
+        if (attrs.algo === ALGO.adam) expect(gotP[B + 5]).toBe(p[B + 5]);
+      }
+    });
+  }
+
   for (const [name, attrs] of CASES) {
     it(`${name}: the SIMD kernel equals the JavaScript reference bit for bit`, async () => {
       for (const [n, B] of SIZES) {
@@ -145,6 +230,8 @@ describeBackends(['cpu', 'wasm'], (backend) => {
 
   for (const [name, make] of [
     ['AdamW8bit', (kernel: 'simd' | 'js') => new AdamW8bit({ learningRate: 1e-2, kernel })],
+    ['AdamW8bit (4-bit)', (kernel: 'simd' | 'js') => new AdamW8bit({ learningRate: 1e-2, optimBits: 4, kernel })],
+    ['Lion8bit (4-bit)', (kernel: 'simd' | 'js') => new Lion8bit({ learningRate: 1e-3, optimBits: 4, kernel })],
     ['Lion8bit', (kernel: 'simd' | 'js') => new Lion8bit({ learningRate: 1e-3, kernel })],
     [
       'Momentum8bit',

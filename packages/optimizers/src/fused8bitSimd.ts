@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelIO } from '@blockwise/tensor';
 import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
 import { codeTable } from './fastQuantize.js';
+import { fourBitMaps } from './fourBit.js';
 import type { Fused8bitAttrs } from './fused8bit.js';
 import { ruleConstants } from './updateRules.js';
 import { FUSED8BIT_WASM_BASE64 } from './wasm/fused8bitWasm.js';
@@ -18,6 +19,18 @@ interface Exports {
     out: number,
     tab: number,
   ) => void;
+  step4: (
+    algo: number,
+    n4: number,
+    bs: number,
+    p: number,
+    q: number,
+    g: number,
+    st: number,
+    out: number,
+    tab: number,
+    cs: number,
+  ) => void;
   MAP0: WebAssembly.Global;
   MAP1: WebAssembly.Global;
   THR0: WebAssembly.Global;
@@ -25,6 +38,9 @@ interface Exports {
   BASE0: WebAssembly.Global;
   BASE1: WebAssembly.Global;
   TABLE_BYTES: WebAssembly.Global;
+  TAB4: WebAssembly.Global;
+  THR4_0: WebAssembly.Global;
+  THR4_1: WebAssembly.Global;
   ALGO_ADAM: WebAssembly.Global;
   ALGO_MOMENTUM: WebAssembly.Global;
   ALGO_LION: WebAssembly.Global;
@@ -86,6 +102,26 @@ export function threshold(mid: number): number {
 
 const zeroCodes = [signedDynamicMap().indexOf(0), unsignedDynamicMap().indexOf(0)] as const;
 
+/**
+ * @internal The 15 thresholds of a sorted 16-entry map for the module's 4-bit quantizer: the code
+ * `nearest16` gives x is the number of thresholds x reaches (`x >= t`). Entry c: the smallest
+ * float32 above the midpoint of entries c and c+1, or entry c+1 itself where the two are equal
+ * (the DE-0 map repeats its last value, and `nearest16` then picks the higher index).
+ */
+export function fourBitThresholds(map: Float32Array): Float32Array {
+  return Float32Array.from({ length: 15 }, (_, c) =>
+    map[c] === map[c + 1] ? map[c + 1]! : threshold((map[c]! + map[c + 1]!) / 2),
+  );
+}
+
+/**
+ * Codes of padded lanes (p = g = 0) in the 4-bit maps: 0.0 in the signed one; the DE-0 map has no
+ * zero, so its smallest entry: a padded lane's new second moment (beta2 times that entry times the
+ * block maximum) stays below every real element's, which start at or above it, so no block maximum
+ * changes.
+ */
+const zeroCodes4 = [fourBitMaps().signed.indexOf(0), 0] as const;
+
 /** @internal The module's exports on a memory (tests compare its rule ids with `ALGO`). */
 export function instantiate(memory: WebAssembly.Memory): Exports {
   compiled ??= new WebAssembly.Module(moduleBytes());
@@ -103,20 +139,31 @@ function fillTables(g: Engine): void {
     new Float32Array(buf, at(s ? e.THR1 : e.THR0), 256).set(Array.from(t.mid, threshold));
     new Uint8Array(buf, at(s ? e.BASE1 : e.BASE0), t.base.length).set(t.base);
   });
+  const four = fourBitMaps();
+  const tab4 = tab + (e.TAB4.value as number);
+  [four.signed, four.unsigned].forEach((map, s) => {
+    new Float32Array(buf, tab4 + ((s ? e.MAP1 : e.MAP0).value as number), 16).set(map);
+    new Float32Array(buf, tab4 + ((s ? e.THR4_1 : e.THR4_0).value as number), 15).set(fourBitThresholds(map));
+  });
 }
 
-/** Bytes of the table area for blocks of B (tables, then two float32 scratch blocks). */
-const areaBytes = (e: Exports, B: number): number => (e.TABLE_BYTES.value as number) + 8 * B;
+/** Bytes of the table area for blocks of B (tables, then two float32 and two byte scratch blocks). */
+const areaBytes = (e: Exports, B: number): number => (e.TABLE_BYTES.value as number) + 10 * B;
 
-function checkState(length: number, n: number, S: number, B: number): void {
-  const want = S * (Math.ceil(n / 4) + Math.ceil(n / B));
+/** Bytes of one state's code array: ceil(n * bits / 32) int32 words. */
+const codeBytes = (n: number, bits: number): number => 4 * Math.ceil((n * bits) / 32);
+
+function checkState(length: number, n: number, S: number, B: number, bits: number): void {
+  const want = S * (codeBytes(n, bits) / 4 + Math.ceil(n / B));
   if (length !== want)
-    throw new Error(`Fused8bitStep: state holds ${length} words, expected ${want} for ${n} elements, block ${B}`);
+    throw new Error(
+      `Fused8bitStep: ${bits}-bit state holds ${length} words, expected ${want} for ${n} elements, block ${B}`,
+    );
 }
 
 /**
  * Runs the module on data already in `g.memory`: parameter p -> q, packed state st -> out (n4
- * elements, a multiple of 4; q may be p and out st).
+ * elements, a multiple of 4; q may be p and out st). 4-bit states: `cs` bytes of codes per state.
  */
 function run(
   g: Engine,
@@ -127,15 +174,21 @@ function run(
   grad: number,
   st: number,
   out: number,
+  cs: number,
 ): void {
-  new Float32Array(g.memory.buffer, g.tab, 32).set(ruleConstants(a));
-  g.e.step(a.algo, n4, a.blockSize, p, q, grad, st, out, g.tab);
+  if (a.bits === 4) {
+    new Float32Array(g.memory.buffer, g.tab + (g.e.TAB4.value as number), 32).set(ruleConstants(a));
+    g.e.step4(a.algo, n4, a.blockSize, p, q, grad, st, out, g.tab, cs);
+  } else {
+    new Float32Array(g.memory.buffer, g.tab, 32).set(ruleConstants(a));
+    g.e.step(a.algo, n4, a.blockSize, p, q, grad, st, out, g.tab);
+  }
 }
 
 /**
- * The fused step of 8-bit states in WebAssembly SIMD on the module's own memory: copies p, g and
- * the packed state in, runs, and returns views of that memory on the wasm backend (which copies
- * kernel outputs into its heap) or copies elsewhere. Same inputs, outputs and results as
+ * The fused step of 8-bit and 4-bit states in WebAssembly SIMD on the module's own memory: copies
+ * p, g and the packed state in, runs, and returns views of that memory on the wasm backend (which
+ * copies kernel outputs into its heap) or copies elsewhere. Same inputs, outputs and results as
  * `fused8bitReference`.
  */
 export function fused8bitSimd(inputs: KernelIO[], a: Fused8bitAttrs, numStates: 1 | 2): KernelIO[] {
@@ -144,7 +197,8 @@ export function fused8bitSimd(inputs: KernelIO[], a: Fused8bitAttrs, numStates: 
   const st = inputs[2]!.data;
   const { n, blockSize: B } = a;
   const S = numStates;
-  checkState(st.length, n, S, B);
+  const bits = a.bits;
+  checkState(st.length, n, S, B, bits);
   if (!own) {
     const memory = new WebAssembly.Memory({ initial: 8 });
     own = { e: instantiate(memory), memory, tab: 0, maxBlock: 0, raw: 0 };
@@ -167,12 +221,22 @@ export function fused8bitSimd(inputs: KernelIO[], a: Fused8bitAttrs, numStates: 
   gv.fill(0, n);
   const sv = new Int32Array(buf, pSt, st.length);
   sv.set(st);
-  const codes = new Uint8Array(buf, pSt, S * n4);
-  // Padded lanes: p = g = 0 and the code of 0.0, so their states stay exactly 0.
-  for (let s = 0; s < S; s++) codes.fill(zeroCodes[s]!, s * n4 + n, (s + 1) * n4);
-  run(own, a, n4, pP, pP, pG, pSt, pSt);
+  const cs = codeBytes(n, bits);
+  const codes = new Uint8Array(buf, pSt, S * cs);
+  if (bits === 8) {
+    // Padded lanes: p = g = 0 and the code of 0.0, so their states stay exactly 0.
+    for (let s = 0; s < S; s++) codes.fill(zeroCodes[s]!, s * n4 + n, (s + 1) * n4);
+  } else {
+    // 4-bit codes of the padded lanes (n4 / 2 <= cs bytes: they fit in the state's own words).
+    for (let s = 0; s < S; s++) {
+      const z = S === 2 ? zeroCodes4[s]! : zeroCodes4[0];
+      for (let i = n; i < n4; i++) codes[s * cs + (i >> 1)]! |= i & 1 ? z << 4 : z;
+    }
+  }
+  run(own, a, n4, pP, pP, pG, pSt, pSt, cs);
   lastFused8bitPath.path = 'copy';
-  for (let s = 0; s < S; s++) codes.fill(0, s * n4 + n, (s + 1) * n4);
+  if (bits === 8) for (let s = 0; s < S; s++) codes.fill(0, s * n4 + n, (s + 1) * n4);
+  else for (let s = 0; s < S; s++) for (let i = n; i < n4; i++) codes[s * cs + (i >> 1)]! &= i & 1 ? 0x0f : 0xf0;
   let outP = new Float32Array(buf, pP, n);
   let outS = sv;
   if (tf.getBackend() !== 'wasm') {
@@ -240,7 +304,7 @@ export function fused8bitWasmKernel(
     const a = attrs as unknown as Fused8bitAttrs;
     const [p, g, st] = (['p', 'g', 'state'] as const).map((k) => inputs[k] as Info) as [Info, Info, Info];
     const B = a.blockSize;
-    const engine = a.bits === 8 && a.n % 4 === 0 && a.impl !== 'js' && wasmSimdSupported() ? heapEngine(b, B) : null;
+    const engine = a.n % 4 === 0 && a.impl !== 'js' && wasmSimdSupported() ? heapEngine(b, B) : null;
     if (!engine) {
       const io = (t: Info): KernelIO => ({
         data: b.typedArrayFromHeap(t) as Float32Array | Int32Array,
@@ -254,12 +318,12 @@ export function fused8bitWasmKernel(
       });
     }
     const len = st.shape[0]!;
-    checkState(len, a.n, numStates(a), B);
+    checkState(len, a.n, numStates(a), B, a.bits);
     const outP = b.makeOutput([a.n], 'float32');
     const outS = b.makeOutput([len], 'int32');
     // Offsets are stable; views are not (the allocations above may have grown the memory).
     const at = (t: Info): number => b.typedArrayFromHeap(t).byteOffset;
-    run(engine, a, a.n, at(p), at(outP), at(g), at(st), at(outS));
+    run(engine, a, a.n, at(p), at(outP), at(g), at(st), at(outS), codeBytes(a.n, a.bits));
     lastFused8bitPath.path = 'heap';
     return [outP, outS];
   };
