@@ -89,9 +89,16 @@ export interface BlockDecodeOptions {
   /** Fast-dLLM v2's sub-blocks: only the first sub-block that still has masked positions is unmasked. */
   subBlockSize?: number;
   adaptive?: AdaptiveBlocks;
+  /**
+   * Also unmask the leftmost masked position in every call, confident or not (default false:
+   * Fast-dLLM's rule, the most confident position when none reaches the threshold). Every token
+   * before it is known, so its prediction is the one autoregressive decoding would make there;
+   * the threshold then only decides which tokens further right come for free.
+   */
+  alwaysLeftmost?: boolean;
 }
 
-const DECODE_KEYS = ['blockSize', 'threshold', 'subBlockSize', 'adaptive'];
+const DECODE_KEYS = ['blockSize', 'threshold', 'subBlockSize', 'adaptive', 'alwaysLeftmost'];
 const ADAPTIVE_KEYS = ['delimiterId', 'minBlock', 'maxBlock', 'delimiterThreshold'];
 
 function checkBlockOptions(o: BlockDecodeOptions): void {
@@ -107,6 +114,8 @@ function checkBlockOptions(o: BlockDecodeOptions): void {
   if (typeof o.threshold !== 'number' || !(o.threshold > 0 && o.threshold <= 1))
     throw new Error(`decodeBlocks: threshold must be a number in (0, 1], got ${String(o.threshold)}`);
   if (o.subBlockSize !== undefined) int('subBlockSize', o.subBlockSize, 1);
+  if (o.alwaysLeftmost !== undefined && typeof o.alwaysLeftmost !== 'boolean')
+    throw new Error(`decodeBlocks: alwaysLeftmost must be a boolean, got ${String(o.alwaysLeftmost)}`);
   if (o.adaptive !== undefined) {
     for (const k of Object.keys(o.adaptive))
       if (!ADAPTIVE_KEYS.includes(k))
@@ -120,8 +129,8 @@ function checkBlockOptions(o: BlockDecodeOptions): void {
 /**
  * Block-diffusion decoding with a cache of finished blocks: blocks left to right, each denoised
  * from all-[MASK] by model calls that unmask every position whose confidence reaches the
- * threshold (at least the most confident one), within the current sub-block when sub-blocks are
- * on. Position j of a block is predicted from the output at the position before it, as the
+ * threshold (at least the most confident one, or always the leftmost with `alwaysLeftmost`),
+ * within the current sub-block when sub-blocks are on. Position j of a block is predicted from the output at the position before it, as the
  * conversion trained it (so block size 1 is exactly autoregressive decoding). The call that
  * opens a block also commits the previous one (its clean tokens' keys and
  * values join the cache in the same forward pass), so a block of k calls costs exactly k calls;
@@ -212,7 +221,8 @@ export async function decodeBlocks(
           if (top.prob[i]! >= threshold) chosen.push(i);
           if (best < 0 || top.prob[i]! > top.prob[best]!) best = i;
         }
-        if (chosen.length === 0) chosen.push(best);
+        if (opts.alwaysLeftmost && !chosen.includes(lo)) chosen.push(lo);
+        else if (chosen.length === 0) chosen.push(best);
         for (const i of chosen) block[i] = top.token[i]!;
         masked -= chosen.length;
       }

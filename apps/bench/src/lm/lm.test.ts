@@ -9,7 +9,7 @@ import { createLm, lmForward, type LmWeights } from './model.js';
 import { trainNgram } from './ngram.js';
 import { charTokenizer } from './tokenizer.js';
 import { AdamW } from '@blockwise/optimizers';
-import { blockDiffusionLoss, blockIndex, causalMask, conversionMask, trainLm } from './train.js';
+import { blockDiffusionLoss, blockIndex, causalLoss, causalMask, conversionMask, trainLm } from './train.js';
 
 const V = 12;
 const MASK = V - 1;
@@ -216,6 +216,48 @@ describe('decoders', () => {
     });
   }
 
+  // Reference for alwaysLeftmost: no cache, a full forward pass per call (finished tokens causal,
+  // the block bidirectional over everything before it), the autoregressive shift, and the rule
+  // spelt out: every masked position at or above the threshold, plus the leftmost masked one.
+  const leftmostReference = async (blockSize: number, threshold: number, count: number) => {
+    const seq = Array.from(prompt);
+    let calls = 0;
+    while (seq.length < prompt.length + count) {
+      const block: number[] = Array(Math.min(blockSize, prompt.length + count - seq.length)).fill(MASK);
+      while (block.includes(MASK)) {
+        const all = [...seq, ...block];
+        const mod = (_b: number, _h: number, q: number, k: number) => (q < seq.length ? k <= q : true);
+        const l = await fullLogits(w, all, createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }));
+        calls++;
+        const lo = block.indexOf(MASK);
+        const picks = block.map((t, j) => {
+          if (t !== MASK) return t;
+          const row = Array.from(l.subarray((seq.length - 1 + j) * V, (seq.length + j) * V - 1)); // never [MASK]
+          const top = Math.max(...row);
+          const p = 1 / row.reduce((a, v) => a + Math.exp(v - top), 0);
+          return j === lo || p >= threshold ? row.indexOf(top) : MASK;
+        });
+        block.splice(0, block.length, ...picks);
+      }
+      seq.push(...block);
+    }
+    return { tokens: seq.slice(prompt.length), calls };
+  };
+
+  for (const [blockSize, threshold] of [
+    [4, 0.3],
+    [6, 0.6],
+  ] as const) {
+    it(`alwaysLeftmost unmasks the leftmost masked position in every call, plus the confident ones (block ${blockSize}, threshold ${threshold})`, async () => {
+      const before = tf.memory().numTensors;
+      const got = await decodeBlocks(w, prompt, 13, { blockSize, threshold, alwaysLeftmost: true });
+      expect(tf.memory().numTensors).toBe(before);
+      const ref = await leftmostReference(blockSize, threshold, 13);
+      expect(Array.from(got.tokens)).toEqual(ref.tokens);
+      expect(got.calls).toBe(ref.calls);
+    });
+  }
+
   it('block size 1 is autoregressive decoding (the same weights, the same tokens and calls)', async () => {
     const bd = await decodeBlocks(w, prompt, 8, { blockSize: 1, threshold: 0.9 });
     const ar = await decodeAutoregressive(w, prompt, 8);
@@ -252,6 +294,32 @@ describe('block-diffusion training', () => {
     const l = blockDiffusionLoss(w, x0, 2, 16, MASK, { block: 4, offset: 1 }, createRng(3));
     expect((await l.data())[0]).toBeCloseTo(Math.log(V), 5);
     tf.dispose([l, ...w.vars]);
+  });
+
+  it("arWeight mixes in the clean stream's next-token loss, which is the causal model's loss", async () => {
+    // the clean stream is causal with its own positions, so its outputs 0..n-2 are the causal
+    // model's on x0[0..n-2]; the same rng seed draws the same masks for both calls
+    const w = model('lmarw');
+    const n = 12;
+    const x0 = Int32Array.from({ length: 2 * n }, (_, i) => (i * 5 + 3) % (V - 1));
+    const value = async (t: tf.Scalar) => {
+      const v = (await t.data())[0]!;
+      t.dispose();
+      return v;
+    };
+    const masked = await value(blockDiffusionLoss(w, x0, 2, n, MASK, { block: 4, offset: 1 }, createRng(3)));
+    const mixed = await value(
+      blockDiffusionLoss(w, x0, 2, n, MASK, { block: 4, offset: 1, arWeight: 0.25 }, createRng(3)),
+    );
+    const x = Int32Array.from([...x0.subarray(0, n - 1), ...x0.subarray(n, 2 * n - 1)]);
+    const y = Int32Array.from([...x0.subarray(1, n), ...x0.subarray(n + 1, 2 * n)]);
+    const ar = await value(causalLoss(w, x, y, 2, n - 1));
+    expect(Math.abs(ar - masked)).toBeGreaterThan(0.01);
+    expect(mixed).toBeCloseTo(0.75 * masked + 0.25 * ar, 4);
+    expect(() => blockDiffusionLoss(w, x0, 2, n, MASK, { block: 4, arWeight: 1 }, createRng(3))).toThrow(
+      /arWeight must be in \[0, 1\), got 1/,
+    );
+    tf.dispose(w.vars);
   });
 
   it('trains from a causal model without NaN or leaked tensors, reading the loss every syncEvery steps', async () => {

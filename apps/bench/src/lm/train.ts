@@ -99,6 +99,14 @@ export interface NoiseOptions {
    * copy that happens to mask little.
    */
   complementary?: boolean;
+  /**
+   * Weight λ in [0, 1) of the clean stream's next-token loss: the loss is (1 - λ) x masked-token
+   * loss + λ x autoregressive loss of the clean stream (default 0). The clean stream is the
+   * autoregressive model the conversion starts from, and decoding reads the first token of every
+   * block and the cache of finished blocks from it, so keeping it trained keeps both as good as
+   * the causal model's.
+   */
+  arWeight?: number;
 }
 
 /**
@@ -121,7 +129,9 @@ export function blockDiffusionLoss(
   noise: NoiseOptions,
   rng: Rng,
 ): tf.Scalar {
-  const { block, offset = 0, complementary = true } = noise;
+  const { block, offset = 0, complementary = true, arWeight = 0 } = noise;
+  if (!(arWeight >= 0 && arWeight < 1))
+    throw new Error(`blockDiffusionLoss: arWeight must be in [0, 1), got ${arWeight}`);
   const streams = complementary ? 2 : 1;
   const tokens = new Int32Array(batch * (streams + 1) * n);
   const weight = new Float32Array(batch * streams * (n - 1));
@@ -168,11 +178,19 @@ export function blockDiffusionLoss(
     // explicit sizes: the gradient of a slice sized -1 comes out misshapen in tfjs 4.22
     const prev = (x: tf.Tensor) => tf.slice(x, [0, 0, 0, 0], [batch, x.shape[1]!, n - 1, V]);
     const shifted = tf.add(tf.mul(prev(clean), pick), tf.mul(prev(noisy), tf.sub(1, pick)));
-    return tokenLoss(
+    const masked = tokenLoss(
       tf.reshape(shifted, [batch * streams, n - 1, V]) as tf.Tensor3D,
       tf.tensor2d(targets, [batch * streams, n - 1], 'int32'),
       tf.tensor2d(weight, [batch * streams, n - 1]),
     );
+    if (arWeight === 0) return masked;
+    const next = new Int32Array(batch * (n - 1));
+    for (let b = 0; b < batch; b++) next.set(x0.subarray(b * n + 1, (b + 1) * n), b * (n - 1));
+    const ar = tokenLoss(
+      tf.reshape(prev(clean), [batch, n - 1, V]) as tf.Tensor3D,
+      tf.tensor2d(next, [batch, n - 1], 'int32'),
+    );
+    return tf.add(tf.mul(masked, 1 - arWeight), tf.mul(ar, arWeight)) as tf.Scalar;
   });
 }
 
@@ -193,6 +211,8 @@ export interface TrainLmOptions {
   /** Block-diffusion block size per step, or a constant (default 8). */
   blockSize?: number | ((step: number) => number);
   maskId: number;
+  /** Block diffusion: weight of the clean stream's next-token loss (see `NoiseOptions.arWeight`). */
+  arWeight?: number;
   learningRate: (step: number) => number;
   rng: Rng;
   /**
@@ -234,7 +254,7 @@ export async function trainLm(
       () =>
         o.mode === 'causal'
           ? causalLoss(w, x, y, o.batch, o.len)
-          : blockDiffusionLoss(w, x, o.batch, o.len, o.maskId, { block, offset }, o.rng),
+          : blockDiffusionLoss(w, x, o.batch, o.len, o.maskId, { block, offset, arWeight: o.arWeight }, o.rng),
       true,
       w.vars,
     )!;

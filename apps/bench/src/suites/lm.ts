@@ -116,24 +116,39 @@ function loadShipped(
   };
 }
 
-/** Decoding settings of the speed/quality curve: block sizes x thresholds, sub-blocks, AdaBlock. */
+/**
+ * Decoding settings of the speed/quality curve: block sizes x thresholds, sub-blocks, AdaBlock,
+ * each unmasking the leftmost masked position in every call besides the confident ones; and
+ * Fast-dLLM's rule (the most confident position when none is confident) for comparison.
+ */
 function decodeSettings(tok: CharTokenizer, few: boolean): { name: string; opts: BlockDecodeOptions }[] {
   const space = tok.encode(' ')[0]!;
   const out: { name: string; opts: BlockDecodeOptions }[] = [];
   const blocks = few ? [8] : [4, 8, 16];
   const thresholds = few ? [0.9, 0.7] : [0.95, 0.9, 0.8, 0.7, 0.5];
   for (const b of blocks)
-    for (const t of thresholds) out.push({ name: `block ${b}, threshold ${t}`, opts: { blockSize: b, threshold: t } });
+    for (const t of thresholds)
+      out.push({ name: `block ${b}, threshold ${t}`, opts: { blockSize: b, threshold: t, alwaysLeftmost: true } });
   if (!few) {
     for (const t of [0.9, 0.7])
       out.push({
+        name: `block 8, most-confident fallback (Fast-dLLM), threshold ${t}`,
+        opts: { blockSize: 8, threshold: t },
+      });
+    for (const t of [0.9, 0.7])
+      out.push({
         name: `block 16, sub-blocks of 4, threshold ${t}`,
-        opts: { blockSize: 16, threshold: t, subBlockSize: 4 },
+        opts: { blockSize: 16, threshold: t, subBlockSize: 4, alwaysLeftmost: true },
       });
     for (const t of [0.9, 0.7])
       out.push({
         name: `adaptive (AdaBlock, ends at a space, 2..16), threshold ${t}`,
-        opts: { blockSize: 8, threshold: t, adaptive: { delimiterId: space, minBlock: 2, maxBlock: 16 } },
+        opts: {
+          blockSize: 8,
+          threshold: t,
+          alwaysLeftmost: true,
+          adaptive: { delimiterId: space, minBlock: 2, maxBlock: 16 },
+        },
       });
   }
   return out;
