@@ -22,6 +22,10 @@ export interface BlockwiseFlowConfig {
   seed?: number;
   /** Semantic feature guidance (and residual approximation). */
   features?: FeatureGuidanceConfig;
+  /** Fourier features of the state in every velocity network (default 0; see `VelocityMlpConfig`). */
+  stateFrequencies?: number;
+  /** Length scale of those features (default 1). */
+  stateScale?: number;
 }
 
 /** Options of `BlockwiseFlow.sample` and `flopsPerSample`. */
@@ -73,7 +77,17 @@ export interface BlockwiseLosses {
 
 /** Most segments a BlockwiseFlow may have (each is a network of its own). */
 const MAX_SEGMENTS = 1024;
-const CONFIG_KEYS = ['dim', 'segments', 'hidden', 'frequencies', 'activation', 'seed', 'features'] as const;
+const CONFIG_KEYS = [
+  'dim',
+  'segments',
+  'hidden',
+  'frequencies',
+  'activation',
+  'seed',
+  'features',
+  'stateFrequencies',
+  'stateScale',
+] as const;
 const TRAIN_KEYS = [
   'data',
   'path',
@@ -149,6 +163,8 @@ export class BlockwiseFlow {
           hidden: perSeg ? (perSeg[k] as number[]) : (config.hidden as number[]),
           condDim: config.features?.featureDim ?? 0,
           frequencies,
+          stateFrequencies: config.stateFrequencies,
+          stateScale: config.stateScale,
           activation: config.activation,
           seed: seed + 17 * k,
         }),

@@ -167,7 +167,17 @@ describeBackends(['cpu', 'wasm'], (backend) => {
 
   it(`BlockwiseFlow: bad config, train and sample options throw naming them [${backend}]`, async () => {
     const data = sampleToy('twoMoons', 32, 1);
-    const CONFIG = ['dim', 'segments', 'hidden', 'frequencies', 'activation', 'seed', 'features'];
+    const CONFIG = [
+      'dim',
+      'segments',
+      'hidden',
+      'frequencies',
+      'activation',
+      'seed',
+      'features',
+      'stateFrequencies',
+      'stateScale',
+    ];
     const TRAIN = [
       'data',
       'path',
@@ -251,7 +261,16 @@ describeBackends(['cpu', 'wasm'], (backend) => {
       ],
       logLikelihood: ['method', 'steps', 'rtol', 'atol', 'divergence', 'probe', 'seed', 'logP0'],
       createMlp: ['inputDim', 'hidden', 'outputDim', 'activation', 'seed'],
-      createVelocityMlp: ['dim', 'hidden', 'condDim', 'frequencies', 'activation', 'seed'],
+      createVelocityMlp: [
+        'dim',
+        'hidden',
+        'condDim',
+        'frequencies',
+        'activation',
+        'seed',
+        'stateFrequencies',
+        'stateScale',
+      ],
     };
     // logLikelihood of dx/dt = 0 is the noise density itself: log N(x) per row.
     const x1 = tf.tensor2d([[0.5, -1]]);

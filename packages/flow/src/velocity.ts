@@ -26,12 +26,46 @@ export interface VelocityMlpConfig {
   frequencies?: number;
   activation?: Activation;
   seed?: number;
+  /**
+   * Fourier features of the state (default 0, none): sin and cos of pi 2^k x / stateScale for every
+   * coordinate and k < stateFrequencies, beside x itself. A small MLP learns sharp detail of
+   * low-dimensional data (the checkerboard's cell edges) slowly from raw coordinates; these
+   * features make it cheap (Tancik et al. 2020, "Fourier features let networks learn high
+   * frequency functions").
+   */
+  stateFrequencies?: number;
+  /** Length scale of the state features (default 1): the lowest frequency has period 2 * stateScale. */
+  stateScale?: number;
 }
 
-/** An MLP velocity model on [x, time features, condition]. */
+/**
+ * Fourier features of states x [n, dim]: [n, 2 * dim * L], sin then cos of pi 2^k x / scale, ordered
+ * coordinate-major (coordinate d, frequency k at column d * L + k).
+ */
+export function stateFeatures(x: tf.Tensor2D, frequencies: number, scale = 1): tf.Tensor2D {
+  checkNumber('stateFeatures: frequencies', frequencies, { integer: true, min: 1, max: 24 });
+  checkNumber('stateFeatures: scale', scale, { min: 0, exclusiveMin: true });
+  return tf.tidy(() => {
+    const [n, dim] = x.shape;
+    const w = tf.tensor1d(Array.from({ length: frequencies }, (_, k) => (Math.PI * 2 ** k) / scale));
+    const a = tf.reshape(tf.mul(tf.expandDims(x, 2), w), [n, dim * frequencies]);
+    return tf.concat([tf.sin(a), tf.cos(a)], 1) as tf.Tensor2D;
+  });
+}
+
+/** An MLP velocity model on [x, state features, time features, condition]. */
 export function createVelocityMlp(config: VelocityMlpConfig): VelocityModel {
   if (config === undefined) throw new Error('createVelocityMlp: a config { dim, hidden } is required');
-  checkOptions('createVelocityMlp', config, ['dim', 'hidden', 'condDim', 'frequencies', 'activation', 'seed']);
+  checkOptions('createVelocityMlp', config, [
+    'dim',
+    'hidden',
+    'condDim',
+    'frequencies',
+    'activation',
+    'seed',
+    'stateFrequencies',
+    'stateScale',
+  ]);
   // The network's input is [x, time features, condition]: together within createMlp's width cap.
   checkNumber('createVelocityMlp: dim', config.dim, { integer: true, min: 1, max: 1 << 15 });
   const condDim =
@@ -42,8 +76,17 @@ export function createVelocityMlp(config: VelocityMlpConfig): VelocityModel {
     config.frequencies === undefined
       ? 6
       : checkNumber('createVelocityMlp: frequencies', config.frequencies, { integer: true, min: 0, max: 64 });
+  // 2^24 is float32's last exact power of two times pi's scale; more state frequencies are noise.
+  const L =
+    config.stateFrequencies === undefined
+      ? 0
+      : checkNumber('createVelocityMlp: stateFrequencies', config.stateFrequencies, { integer: true, min: 0, max: 24 });
+  const scale =
+    config.stateScale === undefined
+      ? 1
+      : checkNumber('createVelocityMlp: stateScale', config.stateScale, { min: 0, exclusiveMin: true });
   const mlp = createMlp({
-    inputDim: config.dim + 1 + 2 * F + condDim,
+    inputDim: config.dim * (1 + 2 * L) + 1 + 2 * F + condDim,
     hidden: config.hidden,
     outputDim: config.dim,
     activation: config.activation,
@@ -58,7 +101,9 @@ export function createVelocityMlp(config: VelocityMlpConfig): VelocityModel {
       }
       return tf.tidy(() => {
         const n = x.shape[0];
-        const parts: tf.Tensor[] = [x, timeFeatures(t, n, F)];
+        const parts: tf.Tensor[] = [x];
+        if (L > 0) parts.push(stateFeatures(x, L, scale));
+        parts.push(timeFeatures(t, n, F));
         if (cond) parts.push(cond);
         return mlp.apply(tf.concat(parts, 1) as tf.Tensor2D);
       });
