@@ -4,6 +4,8 @@ import {
   createRng,
   getWebGPUAdapterInfo,
   initBackend,
+  installWasmMatMul,
+  uninstallWasmMatMul,
   type ConcreteBackend,
 } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
@@ -103,6 +105,81 @@ async function runTfjs(ctx: SuiteContext, backend: ConcreteBackend, sizes: numbe
   return out;
 }
 
+/**
+ * tfjs-backend-wasm sends only untransposed, unbatched matmuls to XNNPACK; @blockwise/tensor's
+ * initBackend routes the rest there too (`installWasmMatMul`). Times the cases it changes, with
+ * tfjs-wasm's own kernels and with the routing, side by side in one run: a transposed product, a
+ * batched one, and one Adam step of a 3 x 128 ReLU MLP on 1,024 rows (its backward pass is where
+ * the transposes come from).
+ */
+async function runWasmRouting(ctx: SuiteContext): Promise<Result[]> {
+  await initBackend('wasm');
+  const rng = createRng(ctx.seed + 2);
+  const n = shrinkSize(ctx, 512, { factor: 0.5, min: 128, what: 'routed matmul size n' });
+  const a = rng.normalTensor([n, n]);
+  const b = rng.normalTensor([n, n]);
+  const batched = rng.normalTensor([8, n / 2, n / 2]);
+  const w = [3, 128, 128, 128, 2].slice(1).map((cols, i, all) => {
+    const rows = i === 0 ? 3 : all[i - 1]!;
+    return tf.variable(rng.normalTensor([rows, cols], 0, Math.sqrt(2 / rows)));
+  });
+  const x = rng.normalTensor([1024, 3]);
+  const y = rng.normalTensor([1024, 2]);
+  const opt = tf.train.adam(1e-3);
+  const loss = (): tf.Scalar =>
+    tf.tidy(() => {
+      let h: tf.Tensor = x;
+      w.forEach((m, i) => {
+        h = tf.matMul(h, m);
+        if (i < w.length - 1) h = tf.relu(h);
+      });
+      return tf.losses.meanSquaredError(y, h) as tf.Scalar;
+    });
+  const cases: [string, Record<string, number | string>, () => tf.Tensor][] = [
+    ['matmul, transposeB', { n }, () => tf.matMul(a, b, false, true)],
+    ['matmul, batched', { batch: 8, n: n / 2 }, () => tf.matMul(batched, batched)],
+    [
+      'MLP Adam step (3 x 128, 1,024 rows)',
+      { params: w.reduce((p, m) => p + m.size, 0) },
+      () => opt.minimize(loss, true)!,
+    ],
+  ];
+  const out: Result[] = [];
+  try {
+    for (const [name, params, fn] of cases) {
+      const time = async (): Promise<number> =>
+        timeIt(3, async () => {
+          const t = fn();
+          // a one-element read waits for the compute without reading the product back
+          const one =
+            t.rank === 0 ? t : tf.slice(t, new Array<number>(t.rank).fill(0), new Array<number>(t.rank).fill(1));
+          await one.data();
+          tf.dispose([t, one]);
+        });
+      uninstallWasmMatMul();
+      const stock = await time();
+      installWasmMatMul();
+      const routed = await time();
+      out.push({
+        name: `wasm ${name}`,
+        kind: 'wasmRouting',
+        params: { library: 'tfjs', backend: 'wasm', ...params },
+        metrics: {
+          stockMs: { value: stock, unit: 'ms', better: 'lower' },
+          routedMs: { value: routed, unit: 'ms', better: 'lower' },
+          speedup: { value: stock / routed, unit: 'x', better: 'higher' },
+        },
+      });
+      ctx.progress('wasm matmul routing', out.length, cases.length);
+    }
+  } finally {
+    installWasmMatMul();
+    tf.dispose([a, b, batched, x, y, ...w]);
+    opt.dispose();
+  }
+  return out;
+}
+
 function matmulKernel(
   this: { thread: { x: number; y: number }; constants: { n: number } },
   a: number[],
@@ -174,7 +251,7 @@ async function runGpuJs(ctx: SuiteContext, sizes: number[], elems: number): Prom
 export const backendsSuite: Suite = {
   name: 'backends',
   description:
-    'matmul GFLOP/s and elementwise GB/s on every tfjs backend and gpu.js mode available (gpu.js times include upload and read-back)',
+    'matmul GFLOP/s and elementwise GB/s on every tfjs backend and gpu.js mode available (gpu.js times include upload and read-back); on wasm, the transposed and batched matmuls and an MLP training step with tfjs-wasm own kernels and with the XNNPACK routing of @blockwise/tensor',
   async run(ctx) {
     // On a software WebGPU adapter every matmul here (gpu.js and tfjs alike) runs on the CPU:
     // quick runs keep to n = 256 there.
@@ -189,6 +266,7 @@ export const backendsSuite: Suite = {
     const results: Result[] = [];
     try {
       for (const b of await tfjsBackends()) results.push(...(await runTfjs(ctx, b, sizes, elems)));
+      results.push(...(await runWasmRouting(ctx)));
       results.push(...(await runGpuJs(ctx, sizes, elems)));
     } finally {
       await initBackend(ctx.backend as ConcreteBackend);
@@ -233,6 +311,20 @@ export const backendsSuite: Suite = {
         name: 'wasm is the fastest CPU backend (the default)',
         pass: wasm > cpu,
         detail: `tfjs matmul ${n}: wasm ${wasm.toFixed(1)} GFLOP/s, cpu ${cpu.toFixed(1)} GFLOP/s`,
+      });
+    }
+    const routing = results.filter((r) => r.kind === 'wasmRouting');
+    if (routing.length) {
+      const least = routing.reduce((p, r) => (r.metrics.speedup!.value < p.metrics.speedup!.value ? r : p));
+      checks.push({
+        name: 'wasm: routed transposed/batched matmuls and an MLP training step >= 3x faster than tfjs-wasm own kernels',
+        pass: least.metrics.speedup!.value >= 3,
+        detail: routing
+          .map(
+            (r) =>
+              `${r.name.replace(/^wasm /, '')}: ${r.metrics.stockMs!.value.toFixed(1)} -> ${r.metrics.routedMs!.value.toFixed(1)} ms (${r.metrics.speedup!.value.toFixed(1)}x)`,
+          )
+          .join('; '),
       });
     }
     return checks;
