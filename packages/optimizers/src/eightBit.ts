@@ -95,7 +95,10 @@ export abstract class EightBitOptimizer<K extends string = string> extends Block
       this.loaded.delete(state);
     }
     lastFused8bitPath.path = 'none';
-    const [out, next] = fused8bitStep(tf.reshape(variable, [n]), tf.reshape(grad, [n]), state, {
+    // On wasm the variable goes in as it is (the kernel reads n from its attributes): a reshaped
+    // view would share its memory and keep the kernel from updating it in place.
+    const flat = tf.getBackend() === 'wasm' ? variable : tf.reshape(variable, [n]);
+    const [out, next] = fused8bitStep(flat, tf.reshape(grad, [n]), state, {
       ...attrs,
       n,
       blockSize: this.blockSize,

@@ -98,6 +98,48 @@ describe('WebAssembly SIMD support', () => {
   });
 });
 
+describe('in-place update on the wasm heap', () => {
+  for (const bits of [8, 4] as const) {
+    it(`${bits}-bit: writes over the variable and its state only when nothing else holds their memory`, async () => {
+      await initBackend('wasm');
+      const w = makeVar(createRng(2).fillNormal(new Float32Array(4096)), [64, 64]);
+      const g = tf.fill([64, 64], 0.1);
+      const opt = new AdamW8bit({ learningRate: 1e-2, optimBits: bits });
+      opt.applyGradients({ [w.name]: g });
+      const state = opt.stateVariables()[0]!.variable;
+      // A reshape shares its source's memory: the step must leave the values of both views alone.
+      const heldW = tf.reshape(w, [-1]);
+      const heldS = tf.reshape(state, [-1]);
+      const w0 = Float32Array.from(heldW.dataSync());
+      const s0 = Int32Array.from(heldS.dataSync());
+      opt.applyGradients({ [w.name]: g });
+      expect(heldW.dataSync()).toEqual(w0);
+      expect(heldS.dataSync()).toEqual(s0);
+      expect(w.dataSync()).not.toEqual(w0);
+      expect(state.dataSync()).not.toEqual(s0);
+      tf.dispose([heldW, heldS]);
+      // Held by nothing else now: the next step reuses the same memory (same data ids) and gives
+      // what the JavaScript reference gives.
+      const ids = [w.dataId, state.dataId];
+      // The reference: two steps to reach the same iteration count, then w's values and state.
+      const ref = makeVar(new Float32Array(4096), [64, 64]);
+      const refOpt = new AdamW8bit({ learningRate: 1e-2, optimBits: bits, kernel: 'js' });
+      refOpt.applyGradients({ [ref.name]: g });
+      refOpt.applyGradients({ [ref.name]: g });
+      ref.assign(tf.clone(w));
+      refOpt.stateVariables()[0]!.variable.assign(tf.clone(state));
+      refOpt.applyGradients({ [ref.name]: g });
+      opt.applyGradients({ [w.name]: g });
+      expect([w.dataId, state.dataId]).toEqual(ids);
+      expect(w.dataSync()).toEqual(ref.dataSync());
+      expect(state.dataSync()).toEqual(refOpt.stateVariables()[0]!.variable.dataSync());
+      tf.dispose([w, g, ref]);
+      opt.dispose();
+      refOpt.dispose();
+    });
+  }
+});
+
 describe('threshold', () => {
   for (const [name, map] of [
     ['signed', signedDynamicMap()],
