@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineKernel, type KernelIO } from '@blockwise/tensor';
 import { applyRange, laneNorms, normsRange, trust, type Fused32Arrays } from './fused32Rules.js';
+import { outputFor } from './fused8bitSimd.js';
 import { fused32Wgsl, NORM_CHUNK, normPartsWgsl, normSumsWgsl } from './fused32Wgsl.js';
 import {
   hasNorms,
@@ -233,6 +234,8 @@ interface WasmBackend {
   wasm?: { HEAPU8?: Uint8Array; asm?: { memory?: unknown }; wasmMemory?: unknown; _malloc?: (n: number) => number };
   typedArrayFromHeap(t: Info): Float32Array | Int32Array | Uint8Array;
   makeOutput(shape: number[], dtype: string): Info;
+  refCount?(dataId: Info['dataId']): number;
+  incRef?(dataId: Info['dataId']): void;
 }
 
 /** The module on the tfjs wasm backend's own memory, or null (no SIMD, a shared threaded heap). */
@@ -274,7 +277,21 @@ const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const g = inputs.g as Info;
   const s0 = inputs.s0 as Info;
   const s1 = (S === 2 ? inputs.s1 : inputs.s0) as Info;
-  const outs = Array.from({ length: 1 + S }, () => b.makeOutput([a.n], 'float32'));
+  // In place of the parameter and states where nothing else holds their memory (see `outputFor`):
+  // every rule reads an element before writing it. Not LARS and LAMB, whose update pass reads
+  // the old states again after the norms pass.
+  const inPlace = a.rule !== RULE32.lars && a.rule !== RULE32.lamb;
+  const outs = [p, s0, s1]
+    .slice(0, 1 + S)
+    .map((t, i) =>
+      outputFor(
+        b,
+        t,
+        [a.n],
+        'float32',
+        inPlace && t.dataId !== g.dataId && (i === 0 || (t.dataId !== p.dataId && (i === 1 || t.dataId !== s0.dataId))),
+      ),
+    );
   const engine = a.impl === 'js' ? null : heapEngine(b);
   if (a.impl === 'simd' && !engine) {
     // A heap the module cannot import (threaded build): the module on copies.
@@ -436,7 +453,10 @@ export function fused32Step<R extends Rule32Name>(
     trustEps: call.trustEps ?? 0,
   };
   return tf.tidy(() => {
-    const flat = (t: tf.Tensor): tf.Tensor => (t.rank === 1 ? t : tf.reshape(t, [n]));
+    // On wasm the tensors go in as they are (the kernel reads n from its attributes): a reshaped
+    // view would share their memory and keep the kernel from updating them in place.
+    const wasm = tf.getBackend() === 'wasm';
+    const flat = (t: tf.Tensor): tf.Tensor => (t.rank === 1 || wasm ? t : tf.reshape(t, [n]));
     const g = flat(grad);
     // Rules without a state (trust) pass the gradient in the unused state inputs.
     const s0 = states[0] ? flat(states[0]) : g;

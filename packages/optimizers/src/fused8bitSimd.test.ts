@@ -9,7 +9,9 @@ import { ALGO, ALGO_STATES, fused8bitReference, fused8bitStep, type Fused8bitAtt
 import { fourBitMaps, nearest16 } from './fourBit.js';
 import { fourBitThresholds, instantiate, lastFused8bitPath, threshold, wasmSimdSupported } from './fused8bitSimd.js';
 import type { Algo8 } from './kernelDefs.js';
-import { Lion8bit } from './lion.js';
+import { LAMB } from './lamb.js';
+import { Lion, Lion8bit } from './lion.js';
+import { AdamW } from './adamw.js';
 import { Momentum8bit } from './momentum8bit.js';
 import { makeVar, randomPackedState, randomPackedState4 } from './testUtil.js';
 
@@ -136,6 +138,35 @@ describe('in-place update on the wasm heap', () => {
       tf.dispose([w, g, ref]);
       opt.dispose();
       refOpt.dispose();
+    });
+  }
+});
+
+describe('in-place update on the wasm heap (float32 state)', () => {
+  for (const [name, make] of [
+    ['AdamW', () => new AdamW({ learningRate: 1e-2 })],
+    ['Lion', () => new Lion({ learningRate: 1e-3 })],
+    ['LAMB (never in place)', () => new LAMB({ learningRate: 1e-2 })],
+  ] as const) {
+    it(`${name}: views sharing the variable's or a state's memory keep their values`, async () => {
+      await initBackend('wasm');
+      const w = makeVar(createRng(3).fillNormal(new Float32Array(4096)), [64, 64]);
+      const g = tf.fill([64, 64], 0.1);
+      const opt = make();
+      opt.applyGradients({ [w.name]: g });
+      const states = opt.stateVariables().map((s) => s.variable);
+      const held = [w, ...states].map((t) => tf.reshape(t, [-1]));
+      const before = held.map((t) => Float32Array.from(t.dataSync()));
+      opt.applyGradients({ [w.name]: g });
+      held.forEach((t, i) => expect(t.dataSync(), `view ${i}`).toEqual(before[i]));
+      expect(w.dataSync()).not.toEqual(before[0]);
+      tf.dispose(held);
+      const ids = [w, ...states].map((t) => t.dataId);
+      opt.applyGradients({ [w.name]: g });
+      const same = [w, ...states].map((t, i) => t.dataId === ids[i]);
+      expect(same).toEqual(same.map(() => !name.startsWith('LAMB')));
+      tf.dispose([w, g]);
+      opt.dispose();
     });
   }
 });

@@ -268,14 +268,20 @@ interface WasmBackend {
 }
 
 /**
- * The output `t`'s own memory can take, when nothing but the tensor being updated holds it (the
+ * @internal The output `t`'s own memory can take, when nothing but the tensor being updated holds it (the
  * variable or state slot alone: a reshape or the initial value of a variable still alive, which
  * share it, raise the count), else a fresh one. Writing in place spares the wasm heap a large free
  * and allocation per tensor and step: tfjs-wasm's allocator hands such a block back as fresh
  * pages, which the OS then faults in one by one (about 1,000 faults per 4 MB, 40% of AdamW8bit's
  * step at 10M parameters).
  */
-function outputFor(b: WasmBackend, t: Info, shape: number[], dtype: 'float32' | 'int32', allowed: boolean): Info {
+export function outputFor(
+  b: Pick<WasmBackend, 'makeOutput' | 'refCount' | 'incRef'>,
+  t: Info,
+  shape: number[],
+  dtype: 'float32' | 'int32',
+  allowed: boolean,
+): Info {
   if (allowed && b.refCount && b.incRef && b.refCount(t.dataId) === 1) {
     b.incRef(t.dataId);
     return { dataId: t.dataId, shape, dtype };
