@@ -29,7 +29,7 @@ export {
   type WebGPUUniform,
 } from './kernel.js';
 export { blockAbsmax } from './absmax.js';
-export { installWasmMatMul, uninstallWasmMatMul, wasmMatMulInstalled } from './wasmMatMul.js';
+export { installWasmMatMul, uninstallWasmMatMul, wasmMatMulInstalled, refreshWasmTensor } from './wasmMatMul.js';
 export { createRng, type Rng } from './random.js';
 export {
   createGpuKernel,

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend.js';
 import { createRng } from './random.js';
 import { describeBackends, expectClose } from './testing.js';
-import { installWasmMatMul, uninstallWasmMatMul, wasmMatMulInstalled } from './wasmMatMul.js';
+import { installWasmMatMul, refreshWasmTensor, uninstallWasmMatMul, wasmMatMulInstalled } from './wasmMatMul.js';
 
 /**
  * Float64 reference of tfjs's matMul semantics: the last two axes multiply (after the optional
@@ -143,9 +143,9 @@ describeBackends(['cpu', 'wasm'], (backend) => {
     const grads = tf.grads(loss)([w1, w2]);
     const got = await Promise.all(grads.map((g) => g.data()));
     // The reference: the same gradients from hand-written float64 backprop.
-    const xd = await x.data();
-    const w1d = await w1.data();
-    const w2d = await w2.data();
+    const xd = (await x.data()) as Float32Array;
+    const w1d = (await w1.data()) as Float32Array;
+    const w2d = (await w2.data()) as Float32Array;
     const h = referenceMatMul(xd, [96, 40], w1d, [40, 64], false, false).data.map(Math.tanh);
     const y = referenceMatMul(Float32Array.from(h), [96, 64], w2d, [64, 8], false, false).data;
     const dy = Float32Array.from(y, (v) => 2 * v);
@@ -173,6 +173,30 @@ describeBackends(['cpu', 'wasm'], (backend) => {
       expect(wasmMatMulInstalled()).toBe(true);
     });
 
+    it('refreshWasmTensor makes a matMul see weights written in place (tfjs-wasm caches packed weights by id)', async () => {
+      for (const fast of [false, true]) {
+        await initBackend('wasm', { fastMatMul: fast });
+        const backend = tf.backend() as unknown as { typedArrayFromHeap(t: tf.TensorInfo): Float32Array };
+        const x = tf.ones([4, 64]);
+        const w = tf.ones([64, 32]);
+        // x·w = 64 everywhere; the first product caches XNNPACK's packed copy of w under w's id
+        expect(Array.from(await tf.matMul(x, w).data()).every((v) => v === 64)).toBe(true);
+        backend.typedArrayFromHeap(w).fill(2);
+        const stale = await tf.matMul(x, w).data();
+        // the hazard this function exists for: without it the product still uses the old w
+        expect(stale[0], `fastMatMul ${fast}: stale product`).toBe(64);
+        refreshWasmTensor(w);
+        const fresh = await tf.matMul(x, w).data();
+        expect(
+          Array.from(fresh).every((v) => v === 128),
+          `fastMatMul ${fast}: refreshed product`,
+        ).toBe(true);
+        expect(Array.from(await w.data()).every((v) => v === 2)).toBe(true);
+        tf.dispose([x, w]);
+      }
+      await initBackend('wasm');
+    });
+
     it('agrees with tfjs-wasm own kernels and leaves neither tensors nor wasm tensor records behind', async () => {
       const rng = createRng(14);
       const a = tf.tensor(rng.fillNormal(new Float32Array(8 * 32 * 48)), [8, 32, 48]);
@@ -192,6 +216,16 @@ describeBackends(['cpu', 'wasm'], (backend) => {
       tf.dispose([a, b, plain, routed]);
     });
   }
+});
+
+describe('refreshWasmTensor on the cpu backend', () => {
+  it('does nothing', async () => {
+    await initBackend('cpu');
+    const w = tf.ones([2, 2]);
+    refreshWasmTensor(w);
+    expect(Array.from(await w.data())).toEqual([1, 1, 1, 1]);
+    w.dispose();
+  });
 });
 
 describe('installWasmMatMul without the wasm backend registered', () => {

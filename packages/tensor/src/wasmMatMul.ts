@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 interface WasmTensorData {
   id: number;
   memoryOffset: number;
+  shape: number[];
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm this wrapper uses (stable across 4.x). */
@@ -32,8 +33,9 @@ interface WasmBackendLike {
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
   wasm: {
     cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void;
-    tfjs: { disposeData(id: number): void };
+    tfjs: { disposeData(id: number): void; registerTensor(id: number, size: number, memoryOffset: number): void };
   };
+  dataIdNextNumber: number;
 }
 
 type MatMulCall = (
@@ -283,4 +285,22 @@ export function uninstallWasmMatMul(): void {
 /** Whether the XNNPACK routing of `installWasmMatMul` is active. */
 export function wasmMatMulInstalled(): boolean {
   return installed !== undefined;
+}
+
+/**
+ * Call after writing a wasm tensor's memory in place (a fused optimizer step updating a variable
+ * without reallocating it). tfjs-backend-wasm caches XNNPACK operators holding a packed copy of a
+ * matmul's right operand by tensor id, so a variable changed in place under the same id would be
+ * multiplied with its old values by the next `matMul(x, w)`. This re-registers the memory under a
+ * new id and unregisters the old one, which drops those operators. No-op on other backends.
+ */
+export function refreshWasmTensor(t: { dataId: tf.DataId }, backend: tf.KernelBackend = tf.backend()): void {
+  const b = backend as unknown as WasmBackendLike;
+  if (typeof b.dataIdMap?.get !== 'function' || typeof b.wasm?.tfjs?.registerTensor !== 'function') return;
+  const data = b.dataIdMap.get(t.dataId);
+  if (!data) return;
+  const id = b.dataIdNextNumber++;
+  b.wasm.tfjs.registerTensor(id, size(data.shape), data.memoryOffset);
+  b.wasm.tfjs.disposeData(data.id);
+  data.id = id;
 }
