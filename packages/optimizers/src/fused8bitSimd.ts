@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { KernelIO } from '@blockwise/tensor';
+import { refreshWasmTensor, type KernelIO } from '@blockwise/tensor';
 import { signedDynamicMap, unsignedDynamicMap } from './dynamicMap.js';
 import { codeTable } from './fastQuantize.js';
 import { fourBitMaps } from './fourBit.js';
@@ -284,6 +284,9 @@ export function outputFor(
 ): Info {
   if (allowed && b.refCount && b.incRef && b.refCount(t.dataId) === 1) {
     b.incRef(t.dataId);
+    // tfjs-wasm caches XNNPACK's packed copy of a matmul's right operand by tensor id: the memory
+    // about to change gets a new id, else the next matMul(x, w) would use the old weights.
+    refreshWasmTensor(t, b as unknown as tf.KernelBackend);
     return { dataId: t.dataId, shape, dtype };
   }
   return b.makeOutput(shape, dtype);
