@@ -74,6 +74,24 @@ describe('optimizers suite targets (issue 12)', () => {
     expect(check!.detail).toContain("1.2 GFLOP/s = 25% of plain matMul's 4.8 GFLOP/s");
   });
 
+  it('fails the digits checks when neither optimizer learns, even if they agree', () => {
+    const digit = (optimizer: string, acc: number): Result => ({
+      name: 'digits',
+      kind: 'digits',
+      params: { optimizer, epochs: 8, hidden: 256, batch: 64, backend: 'wasm' },
+      metrics: {
+        trainLoss: { value: 2.347, unit: 'nats' },
+        heldOutLoss: { value: 2.35, unit: 'nats' },
+        heldOutAccuracy: { value: acc, unit: '%' },
+        stateBytes: { value: 1, unit: 'bytes' },
+      },
+    });
+    const checks = optimizersSuite.validate!([digit('AdamW', 15.03), digit('AdamW8bit', 15.03)], undefined as never);
+    expect(checks.find((c) => c.name.startsWith('digits: AdamW learns'))!.pass).toBe(false);
+    const ok = optimizersSuite.validate!([digit('AdamW', 94.6), digit('AdamW8bit', 94.8)], undefined as never);
+    expect(ok.every((c) => c.pass)).toBe(true);
+  });
+
   it('promises 10M parameters only for --full', () => {
     expect(optimizersSuite.description).toMatch(/1M parameters; --full also 10M/);
   });
