@@ -46,6 +46,14 @@ describe('optimizers suite targets (issue 12)', () => {
     ).toBe(false);
   });
 
+  it('puts the CPU-time ratio beside the wall-time one, which alone decides the Target', () => {
+    const r = step('AdamW8bit', 0.45, 'wasm-simd');
+    r.metrics.stepCpuRatioVsTfjsAdam = { value: 0.6, unit: '' };
+    const [check] = optimizersSuite.validate!([r], undefined as never);
+    expect(check!.pass).toBe(true);
+    expect(check!.detail).toContain('0.45x (4.5 ms vs 10.0 ms; CPU-time ratio 0.60x, kernel wasm-simd)');
+  });
+
   it("checks Muon's step against its Newton-Schulz matmuls alone", () => {
     const muon: Result = {
       name: 'muon',
