@@ -22,6 +22,8 @@ export interface FlowModelSpec {
   hidden: number[];
   /** Hidden activation of the velocity networks. */
   activation: 'silu' | 'relu';
+  /** Fourier features of the state (`stateFrequencies`, `stateScale` of @blockwise/flow); none when absent. */
+  stateFeatures?: { frequencies: number; scale: number };
   /** Semantic feature guidance (with the residual approximation network) when present. */
   features?: { featureDim: number; hidden: number[]; residualHidden: number[]; weight: number };
   train: {
@@ -56,16 +58,50 @@ export function flowSpecs(dataset: FlowDataset): FlowModelSpec[] {
     // hundred rows barely changes the paths.
     ot: false,
   });
-  const steps = 2000;
+  // Checkerboard: 2,000 steps gave 78.8% in cells (raw coordinates), 4,000 steps 83.5%; with state
+  // features 4,000 steps 93.8%, 6,000 steps 95.9%. Digits (single 2 x 256): FD 24.8 at 2,000 steps,
+  // 16.4 at 6,000 (32 Euler steps).
+  const steps = 6000;
+  const bfmSteps = steps;
   const single = toy ? [128, 128, 128] : [256, 256];
   const k2 = toy ? [64, 64, 64] : [128, 128];
   const k4 = toy ? [48, 48, 48] : [96, 96];
   // ReLU networks are piecewise linear: they draw the checkerboard's sharp cell edges better than SiLU.
   const activation = toy ? 'relu' : 'silu';
+  // Measured (single 3 x 128, 4,000 steps, 32 Euler steps): 83.5% of samples in the cells from raw
+  // coordinates, 93.8% with sin/cos of pi 2^k x / 2, k < 4 (the lowest period spans the board).
+  const stateFeatures = toy ? { frequencies: 4, scale: 2 } : undefined;
   return [
-    { id: `${dataset}-single`, label: 'single', dataset, K: 1, hidden: single, activation, train: train(steps) },
-    { id: `${dataset}-bfm2`, label: 'BFM K=2', dataset, K: 2, hidden: k2, activation, train: train(steps) },
-    { id: `${dataset}-bfm4`, label: 'BFM K=4', dataset, K: 4, hidden: k4, activation, train: train(steps) },
+    {
+      id: `${dataset}-single`,
+      label: 'single',
+      dataset,
+      K: 1,
+      hidden: single,
+      activation,
+      stateFeatures,
+      train: train(steps),
+    },
+    {
+      id: `${dataset}-bfm2`,
+      label: 'BFM K=2',
+      dataset,
+      K: 2,
+      hidden: k2,
+      activation,
+      stateFeatures,
+      train: train(bfmSteps),
+    },
+    {
+      id: `${dataset}-bfm4`,
+      label: 'BFM K=4',
+      dataset,
+      K: 4,
+      hidden: k4,
+      activation,
+      stateFeatures,
+      train: train(bfmSteps),
+    },
     {
       id: `${dataset}-bfm4-features`,
       label: 'BFM K=4 +features',
@@ -73,6 +109,7 @@ export function flowSpecs(dataset: FlowDataset): FlowModelSpec[] {
       K: 4,
       hidden: k4,
       activation,
+      stateFeatures,
       features: toy
         ? { featureDim: 8, hidden: [32], residualHidden: [16], weight: 0.5 }
         : { featureDim: 16, hidden: [64], residualHidden: [32], weight: 0.5 },
@@ -250,6 +287,8 @@ export function buildFlow(spec: FlowModelSpec, clf?: Classifier, seed = 11): Blo
     segments: spec.K,
     hidden: spec.hidden,
     activation: spec.activation,
+    stateFrequencies: spec.stateFeatures?.frequencies,
+    stateScale: spec.stateFeatures?.scale,
     seed,
     features: f
       ? {

@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { frechetDistance, type BlockwiseFlow, type Classifier } from '@blockwise/flow';
 import { confidentShare } from './quality.js';
 import * as tf from '@tensorflow/tfjs-core';
@@ -22,7 +23,7 @@ import {
 } from './models.js';
 
 /** Step counts every model is scored at (Euler): BFM needs a multiple of K. */
-export const evalStepCounts = [4, 8, 16, 32];
+export const evalStepCounts = [4, 8, 16, 32, 64];
 /** Checkerboard samples per evaluation (and held-out reference points). */
 export const checkerboardEvalSamples = 2000;
 
@@ -183,7 +184,9 @@ export async function trainFlowModels(o: TrainFlowModelsOptions): Promise<void> 
     }
     for (const spec of flowSpecs(dataset)) {
       if (!wanted(spec.id)) continue;
+      const loadBefore = loadavg()[0]!;
       const t = await trainOneFlow(spec, data, clf, o.seed, o.log, o.stepsOverride);
+      const loadAfter = loadavg()[0]!;
       const evals = await evaluateFlow(t.model, ref, evalStepCounts, o.seed + 7);
       o.log(
         `${spec.id}: trained in ${(t.trainMs / 1000).toFixed(1)} s, final loss ${finalLoss(t.losses).toFixed(4)}\n${describeEvals(spec.id, evals)}`,
@@ -203,6 +206,7 @@ export async function trainFlowModels(o: TrainFlowModelsOptions): Promise<void> 
             features: spec.features ?? null,
             activation: spec.activation,
             frequencies: 6,
+            stateFeatures: spec.stateFeatures ?? null,
           },
           training: {
             ...t.spec.train,
@@ -214,6 +218,9 @@ export async function trainFlowModels(o: TrainFlowModelsOptions): Promise<void> 
             stratified: spec.K > 1,
           },
           trainMs: Math.round(t.trainMs),
+          // The machine's 1-minute load average when training started and ended (2 cores, shared):
+          // trainMs is a wall time under that load.
+          loadAverage: [Number(loadBefore.toFixed(2)), Number(loadAfter.toFixed(2))],
           optimizerStateBytes: t.optimizerStateBytes,
           finalLoss: finalLoss(t.losses),
           losses: t.losses.filter((_, i) => i % 4 === 0 || i === t.losses.length - 1),

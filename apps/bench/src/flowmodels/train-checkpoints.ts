@@ -5,7 +5,7 @@
  *
  * Options: --only ID[,ID...] (e.g. checkerboard-single, digits-classifier), --steps N (override
  * every model's training steps, for trials), --out DIR (write there instead of the shipped
- * folder), --backend NAME (default wasm). Prints each model's quality at 4 to 32 Euler steps.
+ * folder), --backend NAME (default wasm). Prints each model's quality at 4 to 64 Euler steps.
  */
 import { initBackend, type BackendName } from '@blockwise/tensor';
 import { join } from 'node:path';

@@ -169,11 +169,12 @@ describe('flow checkpoints (cpu)', () => {
     a.dispose();
     b.dispose();
     expect(tf.memory().numTensors).toBe(before);
-    // A checkpoint of another architecture is refused, naming the tensor (2 + 13 time features + 8 guidance features in).
+    // A checkpoint of another architecture is refused, naming the tensor (2 + 16 state features + 13 time
+    // features + 8 guidance features in).
     const small = buildFlow(flowSpecs('checkerboard')[0]!, undefined, 1);
     const ck2 = loadCheckpoint('flow/test', dir);
     expect(() => loadFlowWeights(small, ck2.tensors)).toThrow(
-      /net0\/0 is \[23, 48\], the model's variable \[15, 128\]/,
+      /net0\/0 is \[39, 48\], the model's variable \[31, 128\]/,
     );
     tf.dispose(Object.values(ck2.tensors));
     small.dispose();

@@ -407,7 +407,7 @@ function flowChecks(results: Result[]): Check[] {
 export const flowSuite: Suite = {
   name: 'flow',
   description:
-    'Flow matching on the checkerboard and 8x8 digits with shipped trained checkpoints: single network vs Blockwise FM (K = 2, 4; K = 4 with feature guidance, sampled with and without the residual approximation); share of samples in the checkerboard cells, digit Fréchet distance against the real-vs-real floor and share classified with confidence >= 0.9, against FLOPs per sample at 4-32 Euler steps, with training cost. --full also retrains every model from scratch and compares.',
+    'Flow matching on the checkerboard and 8x8 digits with shipped trained checkpoints: single network vs Blockwise FM (K = 2, 4; K = 4 with feature guidance, sampled with and without the residual approximation); share of samples in the checkerboard cells, digit Fréchet distance against the real-vs-real floor and share classified with confidence >= 0.9, against FLOPs per sample at 4-64 Euler steps, with training cost. --full also retrains every model from scratch and compares.',
   async run(ctx) {
     const results: Result[] = [];
     for (const dataset of ['checkerboard', 'digits'] as const) await runDataset(ctx, dataset, results);
