@@ -7,7 +7,7 @@ export interface Decoded {
   tokens: Int32Array;
   /** Every forward pass, the prompt's prefill included. */
   calls: number;
-  /** Size of every decoded block (autoregressive: all 1). */
+  /** Size of every decoded block (autoregressive: all 1; sliding: the tokens each call finished). */
   blockSizes: number[];
 }
 
@@ -229,6 +229,82 @@ export async function decodeBlocks(
       blockSizes.push(size);
       out.push(...block);
       pendingClean = block;
+    }
+  } finally {
+    disposeCache(cache);
+  }
+  return { tokens: Int32Array.from(out), calls, blockSizes };
+}
+
+/** Options of `decodeSliding`. */
+export interface SlidingDecodeOptions {
+  /** Positions denoised per call (the window after the last finished token). */
+  blockSize: number;
+  /** Besides the window's first position, unmask every position whose probability reaches this. */
+  threshold: number;
+}
+
+const SLIDING_KEYS = ['blockSize', 'threshold'];
+
+/**
+ * Block-diffusion decoding with a sliding block: every call commits the finished tokens that
+ * follow the cache (their keys and values join it in the same forward pass) and denoises a
+ * window of `blockSize` positions right after them. The window's first position is read from
+ * the last finished token's causal output, so it is exactly the autoregressive prediction of the
+ * clean stream and is always unmasked; every other masked position of the window whose
+ * confidence reaches the threshold is unmasked with it, and the window then slides past the
+ * finished prefix. With a threshold no position reaches, it is autoregressive decoding with a
+ * KV cache, call for call. The conversion trains blocks at every offset, so a block starting at
+ * any position is in distribution.
+ */
+export async function decodeSliding(
+  w: LmWeights,
+  prompt: Int32Array,
+  count: number,
+  opts: SlidingDecodeOptions,
+  maskId = w.config.vocab - 1,
+): Promise<Decoded> {
+  checkDecodeArgs('decodeSliding', w, prompt, count);
+  if (opts === null || typeof opts !== 'object')
+    throw new Error(`decodeSliding: options must be an object, got ${String(opts)}`);
+  for (const k of Object.keys(opts))
+    if (!SLIDING_KEYS.includes(k))
+      throw new Error(
+        `decodeSliding: unknown option ${JSON.stringify(k)} (expected one of ${SLIDING_KEYS.join(', ')})`,
+      );
+  if (!Number.isInteger(opts.blockSize) || opts.blockSize < 1)
+    throw new Error(`decodeSliding: blockSize must be an integer >= 1, got ${String(opts.blockSize)}`);
+  if (typeof opts.threshold !== 'number' || !(opts.threshold > 0 && opts.threshold <= 1))
+    throw new Error(`decodeSliding: threshold must be a number in (0, 1], got ${String(opts.threshold)}`);
+  let cache: KvCache = emptyCache(w);
+  let pending = prompt;
+  let window: number[] = [];
+  const out: number[] = [];
+  const blockSizes: number[] = [];
+  let calls = 0;
+  try {
+    while (out.length < count) {
+      const size = Math.min(opts.blockSize, count - out.length);
+      while (window.length < size) window.push(maskId);
+      const P = pending.length;
+      const input = new Int32Array(P + size);
+      input.set(pending);
+      input.set(window, P);
+      // rows P-1 .. P+size-2: window position j is read from the output before it
+      const step = cachedStep(w, cache, input, P, P - 1, P - 1 + size);
+      calls++;
+      if (step.cache !== cache) disposeCache(cache);
+      cache = step.cache;
+      const top = await topOf(step.logits, maskId);
+      step.logits.dispose();
+      for (let j = 0; j < size; j++)
+        if (window[j] === maskId && (j === 0 || top.prob[j]! >= opts.threshold)) window[j] = top.token[j]!;
+      let k = 0;
+      while (k < size && window[k] !== maskId) k++;
+      pending = Int32Array.from(window.slice(0, k));
+      window = window.slice(k);
+      out.push(...pending);
+      blockSizes.push(k);
     }
   } finally {
     disposeCache(cache);

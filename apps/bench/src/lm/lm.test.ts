@@ -3,7 +3,7 @@ import { createRng } from '@blockwise/tensor';
 import { describeBackends, useBackend } from '@blockwise/tensor/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeAutoregressive, decodeBlocks, type BlockDecodeOptions } from './decode.js';
+import { decodeAutoregressive, decodeBlocks, decodeSliding, type BlockDecodeOptions } from './decode.js';
 import { cachedStep, disposeCache, emptyCache } from './kvcache.js';
 import { createLm, lmForward, type LmWeights } from './model.js';
 import { trainNgram } from './ngram.js';
@@ -257,6 +257,62 @@ describe('decoders', () => {
       expect(got.calls).toBe(ref.calls);
     });
   }
+
+  // Reference for the sliding block: no cache, a full forward pass per call over the finished
+  // tokens (causal) and the window (bidirectional over everything before it), the autoregressive
+  // shift; the window's first position and every confident one are unmasked, then it slides past
+  // the finished prefix.
+  const slidingReference = async (blockSize: number, threshold: number, count: number) => {
+    const seq = Array.from(prompt);
+    let win: number[] = [];
+    let calls = 0;
+    while (seq.length < prompt.length + count) {
+      while (win.length < Math.min(blockSize, prompt.length + count - seq.length)) win.push(MASK);
+      const all = [...seq, ...win];
+      const mod = (_b: number, _h: number, q: number, k: number) => (q < seq.length ? k <= q : true);
+      const l = await fullLogits(w, all, createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }));
+      calls++;
+      win = win.map((t, j) => {
+        if (t !== MASK) return t;
+        const row = Array.from(l.subarray((seq.length - 1 + j) * V, (seq.length + j) * V - 1)); // never [MASK]
+        const top = Math.max(...row);
+        const p = 1 / row.reduce((a, v) => a + Math.exp(v - top), 0);
+        return j === 0 || p >= threshold ? row.indexOf(top) : MASK;
+      });
+      while (win.length > 0 && win[0] !== MASK) seq.push(win.shift()!);
+    }
+    return { tokens: seq.slice(prompt.length), calls };
+  };
+
+  for (const [blockSize, threshold] of [
+    [4, 0.3],
+    [7, 0.35],
+  ] as const) {
+    it(`sliding block decoding with a KV cache equals full forward passes (block ${blockSize}, threshold ${threshold})`, async () => {
+      const before = tf.memory().numTensors;
+      const got = await decodeSliding(w, prompt, 15, { blockSize, threshold });
+      expect(tf.memory().numTensors).toBe(before);
+      const ref = await slidingReference(blockSize, threshold, 15);
+      expect(Array.from(got.tokens)).toEqual(ref.tokens);
+      expect(got.calls).toBe(ref.calls);
+      expect(got.calls).toBeLessThan(15); // some calls finished more than one token
+      expect(got.blockSizes.reduce((a, b) => a + b, 0)).toBe(15);
+    });
+  }
+
+  it('sliding block decoding with an unreachable threshold is autoregressive decoding, call for call', async () => {
+    // the window's first position is read from the last finished token's causal output
+    const sl = await decodeSliding(w, prompt, 12, { blockSize: 6, threshold: 1 });
+    const ar = await decodeAutoregressive(w, prompt, 12);
+    expect(Array.from(sl.tokens)).toEqual(Array.from(ar.tokens));
+    expect(sl.calls).toBe(12);
+    await expect(decodeSliding(w, prompt, 4, { blockSize: 4, threshold: 0.5, adaptive: 1 } as never)).rejects.toThrow(
+      /unknown option "adaptive"/,
+    );
+    await expect(decodeSliding(w, prompt, 4, { blockSize: 0, threshold: 0.5 })).rejects.toThrow(
+      /blockSize must be an integer >= 1, got 0/,
+    );
+  });
 
   it('block size 1 is autoregressive decoding (the same weights, the same tokens and calls)', async () => {
     const bd = await decodeBlocks(w, prompt, 8, { blockSize: 1, threshold: 0.9 });

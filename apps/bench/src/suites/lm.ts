@@ -10,7 +10,13 @@ import {
 import { createRng } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import { hasCheckpoint, loadCheckpoint } from '../checkpoints.js';
-import { decodeAutoregressive, decodeBlocks, type BlockDecodeOptions, type Decoded } from '../lm/decode.js';
+import {
+  decodeAutoregressive,
+  decodeBlocks,
+  decodeSliding,
+  type BlockDecodeOptions,
+  type Decoded,
+} from '../lm/decode.js';
 import { createLm, lmForward, parameterCount, tokenLoss, type LmConfig, type LmWeights } from '../lm/model.js';
 import { trainNgram, type NgramModel } from '../lm/ngram.js';
 import { calibrate, pruneMlp, withMasks } from '../lm/prune.js';
@@ -116,41 +122,47 @@ function loadShipped(
   };
 }
 
+/** A decoding setting of the block-diffusion model. */
+interface DecodeSetting {
+  name: string;
+  run: (w: LmWeights, prompt: Int32Array, count: number, maskId: number) => Promise<Decoded>;
+}
+
 /**
- * Decoding settings of the speed/quality curve: block sizes x thresholds, sub-blocks, AdaBlock,
- * each unmasking the leftmost masked position in every call besides the confident ones; and
- * Fast-dLLM's rule (the most confident position when none is confident) for comparison.
+ * Decoding settings of the speed/quality curve: the sliding block (`decodeSliding`) over block
+ * sizes x thresholds; fixed blocks that also unmask the leftmost masked position every call;
+ * Fast-dLLM's rule (the most confident position when none is confident); sub-blocks; AdaBlock.
  */
-function decodeSettings(tok: CharTokenizer, few: boolean): { name: string; opts: BlockDecodeOptions }[] {
+function decodeSettings(tok: CharTokenizer, few: boolean): DecodeSetting[] {
   const space = tok.encode(' ')[0]!;
-  const out: { name: string; opts: BlockDecodeOptions }[] = [];
-  const blocks = few ? [8] : [4, 8, 16];
-  const thresholds = few ? [0.9, 0.7] : [0.95, 0.9, 0.8, 0.7, 0.5];
-  for (const b of blocks)
-    for (const t of thresholds)
-      out.push({ name: `block ${b}, threshold ${t}`, opts: { blockSize: b, threshold: t, alwaysLeftmost: true } });
-  if (!few) {
-    for (const t of [0.9, 0.7])
+  const out: DecodeSetting[] = [];
+  const fixed = (name: string, opts: BlockDecodeOptions) =>
+    out.push({ name, run: (w, p, n, mask) => decodeBlocks(w, p, n, opts, mask) });
+  for (const b of few ? [8] : [4, 8, 16])
+    for (const t of few ? [0.9, 0.5] : [0.9, 0.7, 0.5, 0.3])
       out.push({
-        name: `block 8, most-confident fallback (Fast-dLLM), threshold ${t}`,
-        opts: { blockSize: 8, threshold: t },
+        name: `sliding block ${b}, threshold ${t}`,
+        run: (w, p, n, mask) => decodeSliding(w, p, n, { blockSize: b, threshold: t }, mask),
       });
-    for (const t of [0.9, 0.7])
-      out.push({
-        name: `block 16, sub-blocks of 4, threshold ${t}`,
-        opts: { blockSize: 16, threshold: t, subBlockSize: 4, alwaysLeftmost: true },
-      });
-    for (const t of [0.9, 0.7])
-      out.push({
-        name: `adaptive (AdaBlock, ends at a space, 2..16), threshold ${t}`,
-        opts: {
-          blockSize: 8,
-          threshold: t,
-          alwaysLeftmost: true,
-          adaptive: { delimiterId: space, minBlock: 2, maxBlock: 16 },
-        },
-      });
-  }
+  if (few) return out;
+  for (const t of [0.9, 0.7, 0.5])
+    fixed(`block 8, leftmost always, threshold ${t}`, { blockSize: 8, threshold: t, alwaysLeftmost: true });
+  for (const t of [0.9, 0.7])
+    fixed(`block 8, most-confident fallback (Fast-dLLM), threshold ${t}`, { blockSize: 8, threshold: t });
+  for (const t of [0.9, 0.7])
+    fixed(`block 16, sub-blocks of 4, leftmost always, threshold ${t}`, {
+      blockSize: 16,
+      threshold: t,
+      subBlockSize: 4,
+      alwaysLeftmost: true,
+    });
+  for (const t of [0.9, 0.7])
+    fixed(`adaptive (AdaBlock, ends at a space, 2..16), leftmost always, threshold ${t}`, {
+      blockSize: 8,
+      threshold: t,
+      alwaysLeftmost: true,
+      adaptive: { delimiterId: space, minBlock: 2, maxBlock: 16 },
+    });
   return out;
 }
 
@@ -225,7 +237,7 @@ async function decodingStudy(
     ...decodeSettings(tok, S.settings === 'few').map((s) => ({
       name: `block diffusion, ${s.name}`,
       model: 'block diffusion',
-      run: (p: Int32Array) => decodeBlocks(bd, p, S.genTokens, s.opts, tok.maskId),
+      run: (p: Int32Array) => s.run(bd, p, S.genTokens, tok.maskId),
     })),
   ];
   const rows: DecodeRow[] = [];
