@@ -4,12 +4,15 @@
  * masked-token loss, complementary masks). Writes apps/bench/checkpoints/lm/{causal,block-diffusion}.
  *
  *   npx tsx apps/bench/src/lm/train-checkpoints.ts --seed 1 [--backend wasm] [--out DIR]
- *     [--causal-steps N] [--convert-steps N] [--convert-only]
+ *     [--causal-steps N] [--convert-steps N] [--convert-only | --causal-only]
  *
- * `--convert-only` skips the causal stage and converts the shipped lm/causal checkpoint.
+ * `--convert-only` skips the causal stage and converts the lm/causal checkpoint (the shipped one,
+ * or the one in `--out`); `--causal-only` stops after the causal stage. `loadAverage` in the
+ * meta is the machine's 1-minute load when a stage ended (training times depend on it).
  */
 import { createRng, initBackend, type BackendName } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoints.js';
 import { benchData } from '../data.js';
@@ -25,12 +28,17 @@ function parseArgs(argv: string[]): {
   causalSteps?: number;
   convertSteps?: number;
   convertOnly: boolean;
+  causalOnly: boolean;
 } {
-  const o: ReturnType<typeof parseArgs> = { seed: 1, backend: 'wasm', convertOnly: false };
+  const o: ReturnType<typeof parseArgs> = { seed: 1, backend: 'wasm', convertOnly: false, causalOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     if (flag === '--convert-only') {
       o.convertOnly = true;
+      continue;
+    }
+    if (flag === '--causal-only') {
+      o.causalOnly = true;
       continue;
     }
     const value = argv[++i];
@@ -48,7 +56,7 @@ function parseArgs(argv: string[]): {
     else if (flag === '--convert-steps') o.convertSteps = int();
     else
       throw new Error(
-        `train-checkpoints: unknown flag ${JSON.stringify(flag)} (expected --seed, --backend, --out, --causal-steps, --convert-steps, --convert-only)`,
+        `train-checkpoints: unknown flag ${JSON.stringify(flag)} (expected --seed, --backend, --out, --causal-steps, --convert-steps, --convert-only, --causal-only)`,
       );
   }
   return o;
@@ -119,11 +127,17 @@ if (args.convertOnly) {
       finalTrainLoss: tail(causal.log.losses),
       valLoss: causalVal,
       trainSeconds: causalMs / 1000,
+      loadAverage: loadavg()[0],
     },
     args.out ? join(args.out, 'causal') : undefined,
   );
 }
 
+if (args.causalOnly) {
+  tf.dispose(causal.weights.vars);
+  console.log(`${stamp()} done (causal only)`);
+  process.exit(0);
+}
 const t1 = performance.now();
 const bd = await trainStage('blockDiffusion', recipe, vocab, train, tok.maskId, args.seed, {
   steps: recipe.convertSteps,
@@ -148,12 +162,17 @@ await saveCheckpoint(
     causalSteps: recipe.causalSteps,
     stepsFractionOfCausal: recipe.convertSteps / recipe.causalSteps,
     blockSizes: recipe.blockSizes,
+    convertBatch: recipe.convertBatch,
+    convertPeakLr: recipe.convertLr,
+    arWeight: recipe.convertArWeight,
     noise: 'per block t ~ U(0,1), complementary masks (two noisy copies), random block offset',
+    loss: '(1 - arWeight) x masked-token loss + arWeight x next-token loss of the clean stream',
     mask: 'noisy block: bidirectional inside, clean tokens before it; clean stream causal; predictions shifted (token p from the output at p - 1)',
     finalTrainLoss: tail(bd.log.losses),
     valMaskedLoss: bdVal,
     valMaskedLossBeforeConversion: causalAsBd,
     trainSeconds: bdMs / 1000,
+    loadAverage: loadavg()[0],
   },
   args.out ? join(args.out, 'block-diffusion') : undefined,
 );

@@ -139,7 +139,7 @@ function decodeSettings(tok: CharTokenizer, few: boolean): DecodeSetting[] {
   const fixed = (name: string, opts: BlockDecodeOptions) =>
     out.push({ name, run: (w, p, n, mask) => decodeBlocks(w, p, n, opts, mask) });
   for (const b of few ? [8] : [4, 8, 16])
-    for (const t of few ? [0.9, 0.5] : [0.9, 0.7, 0.5, 0.3])
+    for (const t of few ? [0.9, 0.3] : [0.9, 0.7, 0.5, 0.3, 0.2])
       out.push({
         name: `sliding block ${b}, threshold ${t}`,
         run: (w, p, n, mask) => decodeSliding(w, p, n, { blockSize: b, threshold: t }, mask),
@@ -464,7 +464,7 @@ async function pruningStudy(
 export const lmSuite: Suite = {
   name: 'lm',
   description:
-    'a character-level transformer on English text (held-out split): block-diffusion decoding of the shipped model converted from the causal one (tokens per model call, judge perplexity, wall-clock against autoregressive decoding with a KV cache) over block sizes and thresholds; AdamW8bit vs AdamW, WSD vs cosine (+ loss forecast); Wanda vs iCBS pruning to 50%',
+    'a character-level transformer on English text (held-out split): block-diffusion decoding of the shipped model converted from the causal one (tokens per model call, judge perplexity, wall-clock against autoregressive decoding with a KV cache) over sliding and fixed blocks, block sizes and thresholds; AdamW8bit vs AdamW, WSD vs cosine (+ loss forecast); Wanda vs iCBS pruning to 50%',
   async run(ctx: SuiteContext): Promise<Result[]> {
     const S = ctx.full ? FULL : ctx.backend === 'webgpu' ? QUICK_WEBGPU : QUICK;
     if (ctx.backend === 'webgpu' && !ctx.full)
@@ -502,6 +502,10 @@ export const lmSuite: Suite = {
         params: {
           causalSteps: Number(shipped.meta.causal.steps),
           convertSteps: Number(shipped.meta.bd.steps),
+          causalBatch: Number((shipped.meta.causal.training as { batch?: number } | undefined)?.batch),
+          convertBatch: Number(shipped.meta.bd.convertBatch ?? (shipped.meta.bd.training as { batch?: number })?.batch),
+          causalTrainSeconds: Math.round(Number(shipped.meta.causal.trainSeconds)),
+          convertTrainSeconds: Math.round(Number(shipped.meta.bd.trainSeconds)),
           params: parameterCount(shipped.causal),
           command: String(shipped.meta.bd.command),
         },
