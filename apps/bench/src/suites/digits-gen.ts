@@ -13,7 +13,12 @@ import {
 import { confidentShare } from '../flowmodels/quality.js';
 import type { Check, Result, Suite, SuiteContext } from '../suite.js';
 
-const SAMPLE_STEPS = 16;
+/**
+ * Euler steps of the samples. The shipped BFM K = 2 (flow suite's noise, 539 digits): FD 18.3 and
+ * 79.8% confident at 16 steps, 16.0 and 79.8% at 32, 15.0 and 80.5% at 64; sampling 539 digits
+ * at 64 steps takes well under a second.
+ */
+const SAMPLE_STEPS = 64;
 
 function result(
   name: string,
