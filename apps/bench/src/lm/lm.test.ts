@@ -9,7 +9,15 @@ import { createLm, lmForward, type LmWeights } from './model.js';
 import { trainNgram } from './ngram.js';
 import { charTokenizer } from './tokenizer.js';
 import { AdamW } from '@blockwise/optimizers';
-import { blockDiffusionLoss, blockIndex, causalLoss, causalMask, conversionMask, trainLm } from './train.js';
+import {
+  blockDiffusionLoss,
+  blockIndex,
+  causalLoss,
+  causalMask,
+  conversionMask,
+  noiseWindows,
+  trainLm,
+} from './train.js';
 
 const V = 12;
 const MASK = V - 1;
@@ -376,6 +384,40 @@ describe('block-diffusion training', () => {
       /arWeight must be in \[0, 1\), got 1/,
     );
     tf.dispose(w.vars);
+  });
+
+  it('noises windows: complementary copies mask each token exactly once; suffix copies mask from a uniform cut', () => {
+    const n = 64;
+    const batch = 50;
+    const x0 = Int32Array.from({ length: batch * n }, (_, i) => i % (V - 1));
+    const u = noiseWindows(x0, batch, n, MASK, { block: 8, offset: 3 }, createRng(5));
+    for (let b = 0; b < batch; b++)
+      for (let i = 0; i < n; i++) {
+        const row = b * 3 * n;
+        expect((u.tokens[row + i] === MASK ? 1 : 0) + (u.tokens[row + n + i] === MASK ? 1 : 0)).toBe(1);
+        expect(u.tokens[row + 2 * n + i]).toBe(x0[b * n + i]);
+      }
+    // suffix: blocks of 8 from offset 3 (full blocks start at 3, 11, ...); in every full block the
+    // first masked position is the cut, uniform over 0..7, and 85% of the positions after it are masked
+    const sfx = noiseWindows(x0, batch, n, MASK, { block: 8, offset: 3, pattern: 'suffix' }, createRng(6));
+    const firsts = new Array(8).fill(0);
+    let after = 0;
+    let afterMasked = 0;
+    for (let b = 0; b < batch; b++)
+      for (let s = 0; s < 2; s++)
+        for (let start = 3; start + 8 <= n; start += 8) {
+          const blk = Array.from(sfx.tokens.subarray(b * 3 * n + s * n + start, b * 3 * n + s * n + start + 8));
+          const c = blk.indexOf(MASK);
+          expect(c).toBeGreaterThanOrEqual(0);
+          firsts[c]++;
+          for (let k = c + 1; k < 8; k++) {
+            after++;
+            if (blk[k] === MASK) afterMasked++;
+          }
+        }
+    const blocks = firsts.reduce((a, v) => a + v, 0);
+    for (const f of firsts) expect(Math.abs(f / blocks - 1 / 8)).toBeLessThan(0.03);
+    expect(Math.abs(afterMasked / after - 0.85)).toBeLessThan(0.02);
   });
 
   it('trains from a causal model without NaN or leaked tensors, reading the loss every syncEvery steps', async () => {

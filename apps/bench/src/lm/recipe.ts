@@ -11,7 +11,7 @@ import { trainLm, type TrainLog } from './train.js';
  * and a conversion step (batch 24, three streams of the window) 1.5-2.4 s, with tfjs-wasm's
  * matmuls routed through XNNPACK (@blockwise/tensor; 1.4x faster causal and 2.2x faster
  * conversion steps than without, measured side by side). The shipped run: causal 1,648 s (val
- * 1.766 nats/char), conversion 546 s (300 steps = 20% of the causal steps), under a load average
+ * 1.766 nats/char), conversion 492 s (300 steps = 20% of the causal steps, suffix noise; 546 s with uniform noise), under a load average
  * of 2.5-7 from other work on the machine.
  */
 export interface LmRecipe {
@@ -27,6 +27,8 @@ export interface LmRecipe {
   convertLr: number;
   /** Conversion: weight of the clean stream's next-token loss (`NoiseOptions.arWeight`). */
   convertArWeight: number;
+  /** Conversion: how blocks are noised (`NoiseOptions.pattern`). */
+  convertPattern: 'uniform' | 'suffix';
   /** Block sizes the conversion samples from, one per step (decoding uses any of them). */
   blockSizes: number[];
 }
@@ -42,6 +44,7 @@ export const SHIPPED_RECIPE: LmRecipe = {
   convertBatch: 24,
   convertLr: 2e-3,
   convertArWeight: 0.25,
+  convertPattern: 'suffix',
   blockSizes: [4, 8, 16],
 };
 
@@ -95,6 +98,7 @@ export async function trainStage(
     len: r.len,
     mode: stage,
     arWeight: stage === 'causal' ? 0 : r.convertArWeight,
+    pattern: r.convertPattern,
     blockSize: (s) => r.blockSizes[(s * 7919 + seed) % r.blockSizes.length]!,
     maskId,
     learningRate: lr,

@@ -165,7 +165,11 @@ await saveCheckpoint(
     convertBatch: recipe.convertBatch,
     convertPeakLr: recipe.convertLr,
     arWeight: recipe.convertArWeight,
-    noise: 'per block t ~ U(0,1), complementary masks (two noisy copies), random block offset',
+    pattern: recipe.convertPattern,
+    noise:
+      recipe.convertPattern === 'suffix'
+        ? 'per block and noisy copy (two) a cut c uniform over the block: c masked, each later position masked with probability 0.85; random block offset'
+        : 'per block t ~ U(0,1), complementary masks (two noisy copies), random block offset',
     loss: '(1 - arWeight) x masked-token loss + arWeight x next-token loss of the clean stream',
     mask: 'noisy block: bidirectional inside, clean tokens before it; clean stream causal; predictions shifted (token p from the output at p - 1)',
     finalTrainLoss: tail(bd.log.losses),

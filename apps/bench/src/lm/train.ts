@@ -107,6 +107,64 @@ export interface NoiseOptions {
    * the causal model's.
    */
   arWeight?: number;
+  /**
+   * 'uniform' (default): every block draws t ~ U(0, 1) and masks each token with probability t
+   * (the complementary copy masks the rest). 'suffix': every block of every noisy copy draws a
+   * cut c uniform over its positions and masks position c and, each with probability 0.85, the
+   * positions after it (the state sliding-block decoding meets: a finished prefix, then a window
+   * of masks with a few tokens already unmasked); the copies draw independent cuts.
+   */
+  pattern?: 'uniform' | 'suffix';
+}
+
+/**
+ * The noisy copies of a batch of windows for `blockDiffusionLoss`: per window the tokens
+ * `[x_t^1; (x_t^2;) x_0]`, and per noisy copy the masked-token weights and targets of positions
+ * 1..n-1.
+ */
+export function noiseWindows(
+  x0: Int32Array,
+  batch: number,
+  n: number,
+  maskId: number,
+  noise: NoiseOptions,
+  rng: Rng,
+): { tokens: Int32Array; weight: Float32Array; targets: Int32Array; streams: number } {
+  const { block, offset = 0, complementary = true, pattern = 'uniform' } = noise;
+  if (pattern !== 'uniform' && pattern !== 'suffix')
+    throw new Error(`blockDiffusionLoss: pattern must be 'uniform' or 'suffix', got ${String(pattern)}`);
+  const streams = complementary ? 2 : 1;
+  const tokens = new Int32Array(batch * (streams + 1) * n);
+  const weight = new Float32Array(batch * streams * (n - 1));
+  const targets = new Int32Array(batch * streams * (n - 1));
+  for (let b = 0; b < batch; b++) {
+    const row = b * (streams + 1) * n;
+    const win = x0.subarray(b * n, (b + 1) * n);
+    let t = 0;
+    let cur = -1;
+    const cuts = [0, 0];
+    for (let i = 0; i < n; i++) {
+      const bi = blockIndex(i, block, offset);
+      if (bi !== cur) {
+        cur = bi;
+        t = rng.next();
+        if (pattern === 'suffix') for (let s = 0; s < streams; s++) cuts[s] = rng.int(block);
+      }
+      const masked = rng.next() < t;
+      const k = (i + block - offset) % block; // position within its block
+      for (let s = 0; s < streams; s++) {
+        const m =
+          pattern === 'suffix' ? k === cuts[s]! || (k > cuts[s]! && rng.next() < 0.85) : s === 0 ? masked : !masked;
+        tokens[row + s * n + i] = m ? maskId : win[i]!;
+        if (i > 0) {
+          weight[(b * streams + s) * (n - 1) + i - 1] = m ? 1 : 0;
+          targets[(b * streams + s) * (n - 1) + i - 1] = win[i]!;
+        }
+      }
+      tokens[row + streams * n + i] = win[i]!;
+    }
+  }
+  return { tokens, weight, targets, streams };
 }
 
 /**
@@ -129,36 +187,10 @@ export function blockDiffusionLoss(
   noise: NoiseOptions,
   rng: Rng,
 ): tf.Scalar {
-  const { block, offset = 0, complementary = true, arWeight = 0 } = noise;
+  const { block, offset = 0, arWeight = 0 } = noise;
   if (!(arWeight >= 0 && arWeight < 1))
     throw new Error(`blockDiffusionLoss: arWeight must be in [0, 1), got ${arWeight}`);
-  const streams = complementary ? 2 : 1;
-  const tokens = new Int32Array(batch * (streams + 1) * n);
-  const weight = new Float32Array(batch * streams * (n - 1));
-  const targets = new Int32Array(batch * streams * (n - 1));
-  for (let b = 0; b < batch; b++) {
-    const row = b * (streams + 1) * n;
-    const win = x0.subarray(b * n, (b + 1) * n);
-    let t = 0;
-    let cur = -1;
-    for (let i = 0; i < n; i++) {
-      const bi = blockIndex(i, block, offset);
-      if (bi !== cur) {
-        cur = bi;
-        t = rng.next();
-      }
-      const masked = rng.next() < t;
-      for (let s = 0; s < streams; s++) {
-        const m = s === 0 ? masked : !masked;
-        tokens[row + s * n + i] = m ? maskId : win[i]!;
-        if (i > 0) {
-          weight[(b * streams + s) * (n - 1) + i - 1] = m ? 1 : 0;
-          targets[(b * streams + s) * (n - 1) + i - 1] = win[i]!;
-        }
-      }
-      tokens[row + streams * n + i] = win[i]!;
-    }
-  }
+  const { tokens, weight, targets, streams } = noiseWindows(x0, batch, n, maskId, noise, rng);
   // target p (1..n-1) reads the clean stream's output at p - 1 when p starts a block
   const fromClean = new Float32Array(n - 1);
   for (let p = 1; p < n; p++)
@@ -213,6 +245,8 @@ export interface TrainLmOptions {
   maskId: number;
   /** Block diffusion: weight of the clean stream's next-token loss (see `NoiseOptions.arWeight`). */
   arWeight?: number;
+  /** Block diffusion: how blocks are noised (see `NoiseOptions.pattern`). */
+  pattern?: 'uniform' | 'suffix';
   learningRate: (step: number) => number;
   rng: Rng;
   /**
@@ -254,7 +288,15 @@ export async function trainLm(
       () =>
         o.mode === 'causal'
           ? causalLoss(w, x, y, o.batch, o.len)
-          : blockDiffusionLoss(w, x, o.batch, o.len, o.maskId, { block, offset, arWeight: o.arWeight }, o.rng),
+          : blockDiffusionLoss(
+              w,
+              x,
+              o.batch,
+              o.len,
+              o.maskId,
+              { block, offset, arWeight: o.arWeight, pattern: o.pattern },
+              o.rng,
+            ),
       true,
       w.vars,
     )!;
