@@ -62,11 +62,7 @@ function shapeBytes(shape: number[]): Uint8Array {
   return new Uint8Array(new Int32Array(shape).buffer);
 }
 
-function size(shape: number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
+const size = (shape: number[]): number => tf.util.sizeFromShape(shape);
 
 /** tfjs-wasm's own exported `BatchMatMul` entry point, bound once per backend instance. */
 function matMulCall(backend: WasmBackendLike): MatMulCall {
@@ -102,11 +98,15 @@ function swapLast(x: tf.TensorInfo, backend: WasmBackendLike, transpose: tf.Kern
   }) as tf.TensorInfo;
 }
 
+function dataOf(backend: WasmBackendLike, t: tf.TensorInfo): WasmTensorData {
+  const data = backend.dataIdMap.get(t.dataId);
+  if (!data) throw new Error('wasm matMul: operand is not on the wasm backend');
+  return data;
+}
+
 /** A tensor registered on memory owned by `base`, released with `releaseView` (never freed). */
 function viewOf(backend: WasmBackendLike, base: tf.TensorInfo, elementOffset: number, shape: number[]): tf.TensorInfo {
-  const data = backend.dataIdMap.get(base.dataId);
-  if (!data) throw new Error('wasm matMul: operand is not on the wasm backend');
-  return backend.makeOutput(shape, 'float32', data.memoryOffset + 4 * elementOffset);
+  return backend.makeOutput(shape, 'float32', dataOf(backend, base).memoryOffset + 4 * elementOffset);
 }
 
 function releaseView(backend: WasmBackendLike, v: tf.TensorInfo): void {
@@ -118,11 +118,7 @@ function releaseView(backend: WasmBackendLike, v: tf.TensorInfo): void {
   backend.dataIdMap.delete(v.dataId);
 }
 
-function idOf(backend: WasmBackendLike, t: tf.TensorInfo): number {
-  const data = backend.dataIdMap.get(t.dataId);
-  if (!data) throw new Error('wasm matMul: operand is not on the wasm backend');
-  return data.id;
-}
+const idOf = (backend: WasmBackendLike, t: tf.TensorInfo): number => dataOf(backend, t).id;
 
 /**
  * Plain products only (no transposes left): one XNNPACK call when both batches are 1 or the

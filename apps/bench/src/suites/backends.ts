@@ -119,10 +119,8 @@ async function runWasmRouting(ctx: SuiteContext): Promise<Result[]> {
   const a = rng.normalTensor([n, n]);
   const b = rng.normalTensor([n, n]);
   const batched = rng.normalTensor([8, n / 2, n / 2]);
-  const w = [3, 128, 128, 128, 2].slice(1).map((cols, i, all) => {
-    const rows = i === 0 ? 3 : all[i - 1]!;
-    return tf.variable(rng.normalTensor([rows, cols], 0, Math.sqrt(2 / rows)));
-  });
+  const dims = [3, 128, 128, 128, 2];
+  const w = dims.slice(1).map((cols, i) => tf.variable(rng.normalTensor([dims[i]!, cols], 0, Math.sqrt(2 / dims[i]!))));
   const x = rng.normalTensor([1024, 3]);
   const y = rng.normalTensor([1024, 2]);
   const opt = tf.train.adam(1e-3);
