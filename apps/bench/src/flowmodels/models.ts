@@ -169,6 +169,18 @@ export const toFlowSpace = (x: Float32Array): Float32Array => x.map((v) => v * 2
 /** The flow's [-1, 1] space to [0, 1] pixels (clipped), the digit classifier's input. */
 export const toPixels = (x: Float32Array): Float32Array => x.map((v) => Math.min(1, Math.max(0, (v + 1) / 2)));
 
+/**
+ * A sample grid for the report: `perRows` real digits (pixels in [0, 1]) on top, then the first
+ * `perRows` samples of each model (in [-1, 1]) below, 8 x 8 digits one after the other.
+ */
+export function digitsGrid(realPixels: Float32Array, samples: Float32Array[], perRows: number): Float32Array {
+  const size = perRows * 64;
+  const grid = new Float32Array(size * (samples.length + 1));
+  grid.set(realPixels.subarray(0, size), 0);
+  samples.forEach((x, i) => grid.set(toPixels(x.subarray(0, size)), (i + 1) * size));
+  return grid;
+}
+
 /** The digits with the bench's 70/30 split (`digitsSplit`, seeded with `splitSeed`), in the flow's space. */
 export function digitsFlowData(digits: { x: Float32Array; y: Int32Array; n: number }, splitSeed: number): FlowData {
   const { train, test } = digitsSplit(digits, { seed: splitSeed });

@@ -1,7 +1,7 @@
 import { frechetDistance } from '@blockwise/flow';
 import type { BlockwiseFlow } from '@blockwise/flow';
 import { evaluateFlow, flowReference, type FlowEval } from '../flowmodels/evaluate.js';
-import { digitsGenSpecs, flowSpecs, toPixels, type FlowModelSpec } from '../flowmodels/models.js';
+import { digitsGenSpecs, digitsGrid, flowSpecs, type FlowModelSpec } from '../flowmodels/models.js';
 import {
   finalLoss,
   flowCheckpoint,
@@ -141,10 +141,11 @@ export const digitsGenSuite: Suite = {
         }
       }
       // Real held-out digits on top, then four rows per model.
-      const per = 40;
-      const grid = new Float32Array(per * 64 * (grids.length + 1));
-      grid.set(data.refPixels!.subarray(0, per * 64), 0);
-      grids.forEach((g, i) => grid.set(toPixels(g.x.subarray(0, per * 64)), (i + 1) * per * 64));
+      const grid = digitsGrid(
+        data.refPixels!,
+        grids.map((g) => g.x),
+        40,
+      );
       ctx.image('digits-real-vs-generated', grid, 8, 8, {
         cols: 10,
         scale: 4,

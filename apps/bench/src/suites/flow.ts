@@ -2,7 +2,7 @@ import { frechetDistance, type BlockwiseFlow, type Classifier } from '@blockwise
 import { createRng } from '@blockwise/tensor';
 import { checkpointPath } from '../checkpoints.js';
 import { evaluateFlow, flowReference, type FlowEval, type FlowReference } from '../flowmodels/evaluate.js';
-import { flowSpecs, toPixels, type FlowData, type FlowDataset, type FlowModelSpec } from '../flowmodels/models.js';
+import { digitsGrid, flowSpecs, type FlowData, type FlowDataset, type FlowModelSpec } from '../flowmodels/models.js';
 import {
   checkerboardEvalSamples,
   evalStepCounts,
@@ -208,10 +208,11 @@ function drawSamples(
     return;
   }
   // Two rows of ten digits per source, real first.
-  const per = 20;
-  const grid = new Float32Array(per * 64 * (models.length + 1));
-  grid.set(data.refPixels!.subarray(0, per * 64), 0);
-  models.forEach((m, i) => grid.set(toPixels(m.x.subarray(0, per * 64)), (i + 1) * per * 64));
+  const grid = digitsGrid(
+    data.refPixels!,
+    models.map((m) => m.x),
+    20,
+  );
   ctx.image('digits-samples', grid, 8, 8, {
     cols: 10,
     scale: 4,
