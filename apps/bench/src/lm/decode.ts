@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cachedStep, disposeCache, emptyCache, type KvCache } from './kvcache.js';
+import { cachedStep, disposeCache, emptyCache, truncateCache, type KvCache } from './kvcache.js';
 import type { LmWeights } from './model.js';
 
 /** Generated tokens and how many model calls they took. */
@@ -310,4 +310,97 @@ export async function decodeSliding(
     disposeCache(cache);
   }
   return { tokens: Int32Array.from(out), calls, blockSizes };
+}
+
+/** Options of `decodeSpeculative`. */
+export interface SpeculativeDecodeOptions {
+  /** Positions denoised per call after the verified and drafted tokens (the drafting window). */
+  blockSize: number;
+  /**
+   * A window position becomes a draft when it and every window position before it reach this
+   * confidence; 0 drafts the whole window. Drafts are only guesses: verification decides.
+   */
+  threshold: number;
+}
+
+const SPECULATIVE_KEYS = ['blockSize', 'threshold'];
+
+/**
+ * Self-speculative block-diffusion decoding (lossless): one model call both verifies the drafts
+ * of the previous call and drafts the next ones. The call's clean tokens are the last verified
+ * token and the drafts, attending causally (the converted model's clean stream is the causal
+ * model); the window of [MASK] after them is denoised as a block. A draft is accepted when it
+ * equals the clean stream's greedy prediction at its position, read in the same call, so the
+ * output is the model's greedy autoregressive decoding token for token; each call yields the
+ * accepted drafts plus one token (the greedy prediction after them), and when every draft is
+ * accepted the window's confident prefix becomes the next drafts. Rejected drafts leave the key/
+ * value cache (it is cut back to the accepted tokens). The block-diffusion model is its own
+ * draft model, with no second network and no extra call.
+ */
+export async function decodeSpeculative(
+  w: LmWeights,
+  prompt: Int32Array,
+  count: number,
+  opts: SpeculativeDecodeOptions,
+  maskId = w.config.vocab - 1,
+): Promise<Decoded> {
+  checkDecodeArgs('decodeSpeculative', w, prompt, count);
+  if (opts === null || typeof opts !== 'object')
+    throw new Error(`decodeSpeculative: options must be an object, got ${String(opts)}`);
+  for (const k of Object.keys(opts))
+    if (!SPECULATIVE_KEYS.includes(k))
+      throw new Error(
+        `decodeSpeculative: unknown option ${JSON.stringify(k)} (expected one of ${SPECULATIVE_KEYS.join(', ')})`,
+      );
+  if (!Number.isInteger(opts.blockSize) || opts.blockSize < 1)
+    throw new Error(`decodeSpeculative: blockSize must be an integer >= 1, got ${String(opts.blockSize)}`);
+  if (typeof opts.threshold !== 'number' || !(opts.threshold >= 0 && opts.threshold <= 1))
+    throw new Error(`decodeSpeculative: threshold must be a number in [0, 1], got ${String(opts.threshold)}`);
+  let cache: KvCache = emptyCache(w);
+  let verified = prompt; // verified tokens not yet in the cache
+  let drafts: number[] = [];
+  const out: number[] = [];
+  const blockSizes: number[] = [];
+  let calls = 0;
+  try {
+    while (out.length < count) {
+      const left = count - out.length;
+      // drafts beyond what is still wanted are dropped; the window only when nothing more is needed
+      drafts = drafts.slice(0, left - 1);
+      const V = verified.length;
+      const D = drafts.length;
+      const size = Math.max(0, Math.min(opts.blockSize, left - 1 - D, w.config.maxLen - cache.length - V - D));
+      const input = new Int32Array(V + D + size);
+      input.set(verified);
+      input.set(drafts, V);
+      input.fill(maskId, V + D);
+      // rows V-1 .. V-1+D: the greedy prediction after each clean token; the window's positions
+      // 1..size-1 are read from the [MASK] before them
+      const rows = D + Math.max(size, 1);
+      const step = cachedStep(w, cache, input, V + D, V - 1, Math.min(V - 1 + rows, input.length));
+      calls++;
+      const top = await topOf(step.logits, maskId);
+      step.logits.dispose();
+      let acc = 0;
+      while (acc < D && drafts[acc] === top.token[acc]) acc++;
+      const next = top.token[acc]!;
+      let cacheNext = step.cache;
+      if (acc < D) {
+        cacheNext = truncateCache(step.cache, cache.length + V + acc);
+        disposeCache(step.cache);
+      }
+      if (cacheNext !== cache) disposeCache(cache);
+      cache = cacheNext;
+      const finished = [...drafts.slice(0, acc), next];
+      out.push(...finished);
+      blockSizes.push(finished.length);
+      verified = Int32Array.of(next);
+      drafts = [];
+      if (acc === D)
+        for (let j = 1; j < size && top.prob[D + j]! >= opts.threshold; j++) drafts.push(top.token[D + j]!);
+    }
+  } finally {
+    disposeCache(cache);
+  }
+  return { tokens: Int32Array.from(out.slice(0, count)), calls, blockSizes };
 }

@@ -104,3 +104,14 @@ export function cachedStep(
   });
   return { logits, cache: clean > 0 ? next : cache };
 }
+
+/**
+ * The first `length` tokens of a cache (a new cache; the caller disposes the old one): speculative
+ * decoding drops the keys and values of drafted tokens that verification rejected.
+ */
+export function truncateCache(c: KvCache, length: number): KvCache {
+  if (!Number.isInteger(length) || length < 0 || length > c.length)
+    throw new Error(`truncateCache: length must be an integer in [0, ${c.length}], got ${String(length)}`);
+  const cut = (t: tf.Tensor3D) => tf.slice(t, [0, 0, 0], [t.shape[0], length, t.shape[2]]);
+  return { keys: c.keys.map(cut), values: c.values.map(cut), length };
+}

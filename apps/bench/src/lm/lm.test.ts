@@ -3,8 +3,15 @@ import { createRng } from '@blockwise/tensor';
 import { describeBackends, useBackend } from '@blockwise/tensor/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeAutoregressive, decodeBlocks, decodeSliding, type BlockDecodeOptions } from './decode.js';
-import { cachedStep, disposeCache, emptyCache } from './kvcache.js';
+import {
+  decodeAutoregressive,
+  decodeBlocks,
+  decodeSliding,
+  decodeSpeculative,
+  type BlockDecodeOptions,
+} from './decode.js';
+import { greedyWindows } from './distill.js';
+import { cachedStep, disposeCache, emptyCache, truncateCache } from './kvcache.js';
 import { createLm, lmForward, type LmWeights } from './model.js';
 import { trainNgram } from './ngram.js';
 import { charTokenizer } from './tokenizer.js';
@@ -15,7 +22,9 @@ import {
   causalLoss,
   causalMask,
   conversionMask,
+  mixDistilled,
   noiseWindows,
+  sampleWindows,
   trainLm,
 } from './train.js';
 
@@ -322,6 +331,106 @@ describe('decoders', () => {
     );
   });
 
+  // Reference of self-speculative decoding by full forward passes: verified tokens and drafts
+  // attend causally, the window of [MASK] sees them all and itself; a draft is kept while it equals
+  // the greedy prediction before it; the window's confident prefix drafts only when all were kept.
+  const speculativeReference = async (blockSize: number, threshold: number, count: number) => {
+    const seq = Array.from(prompt);
+    let drafts: number[] = [];
+    let calls = 0;
+    const top = (l: Float32Array, row: number) => {
+      const r = Array.from(l.subarray(row * V, row * V + V - 1)); // never [MASK]
+      const e = r.map((x) => Math.exp(x - Math.max(...r)));
+      const z = e.reduce((a, b) => a + b, 0);
+      const t = r.indexOf(Math.max(...r));
+      return { t, p: e[t]! / z };
+    };
+    while (seq.length - prompt.length < count) {
+      const left = count - (seq.length - prompt.length);
+      drafts = drafts.slice(0, left - 1);
+      const size = Math.min(blockSize, left - 1 - drafts.length);
+      const clean = seq.length + drafts.length;
+      const all = [...seq, ...drafts, ...Array(size).fill(MASK)];
+      const mod = (_b: number, _h: number, q: number, k: number) => (q < clean ? k <= q : true);
+      const l = await fullLogits(w, all, createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }));
+      calls++;
+      let acc = 0;
+      while (acc < drafts.length && drafts[acc] === top(l, seq.length - 1 + acc).t) acc++;
+      seq.push(...drafts.slice(0, acc), top(l, seq.length - 1 + acc).t);
+      const kept = acc === drafts.length;
+      const base = clean - 1; // the row of window position 0
+      drafts = [];
+      if (kept)
+        for (let j = 1; j < size; j++) {
+          const { t, p } = top(l, base + j);
+          if (p < threshold) break;
+          drafts.push(t);
+        }
+    }
+    return { tokens: seq.slice(prompt.length), calls };
+  };
+
+  for (const [blockSize, threshold] of [
+    [4, 0],
+    [6, 0.2],
+    [3, 0.5],
+  ] as const) {
+    it(`self-speculative decoding is the model's greedy autoregressive decoding, and equals full forward passes call for call (block ${blockSize}, threshold ${threshold})`, async () => {
+      const before = tf.memory().numTensors;
+      const got = await decodeSpeculative(w, prompt, 16, { blockSize, threshold });
+      expect(tf.memory().numTensors).toBe(before);
+      const ar = await decodeAutoregressive(w, prompt, 16);
+      expect(Array.from(got.tokens)).toEqual(Array.from(ar.tokens));
+      const ref = await speculativeReference(blockSize, threshold, 16);
+      expect(Array.from(got.tokens)).toEqual(ref.tokens);
+      expect(got.calls).toBe(ref.calls);
+      expect(got.blockSizes.reduce((a, b) => a + b, 0)).toBe(16);
+      expect(got.blockSizes.length).toBe(got.calls);
+    });
+  }
+
+  it('self-speculative decoding accepts drafts: on a model that repeats its input every call finishes the window', async () => {
+    // The final layer norm's bias is 1 and the head maps every dimension to token 5: the normalised
+    // activations sum to zero, so token 5's logit is 3 x 16 = 48 at every position, whatever the
+    // input. Greedy decoding is 5 5 5 ..., every draft is accepted, and each call after the first
+    // yields the window's drafts plus one token.
+    const c = createLm({ vocab: V, dim: 16, heads: 2, layers: 1, maxLen: 32 }, createRng(2), 'lmconst');
+    c.lnfb.assign(tf.ones(c.lnfb.shape));
+    c.head.assign(tf.oneHot(tf.fill([16], 5, 'int32'), V).mul(3) as tf.Tensor2D);
+    const got = await decodeSpeculative(c, prompt, 13, { blockSize: 4, threshold: 0.5 });
+    expect(Array.from(got.tokens)).toEqual(Array(13).fill(5));
+    // call 1: token 1 + drafts 2..4; then 4 tokens per call (3 drafts + 1): 1 + 4 + 4 + 4 = 13
+    expect(got.blockSizes).toEqual([1, 4, 4, 4]);
+    tf.dispose(c.vars);
+  });
+
+  it('truncateCache keeps the keys and values of the first tokens', async () => {
+    const long = cachedStep(w, emptyCache(w), Int32Array.from([1, 2, 3, 4, 5, 6]), 6, 5);
+    const short = cachedStep(w, emptyCache(w), Int32Array.from([1, 2, 3, 4]), 4, 3);
+    const cut = truncateCache(long.cache, 4);
+    expect(cut.length).toBe(4);
+    for (let l = 0; l < cut.keys.length; l++) {
+      expect(Array.from(await cut.keys[l]!.data())).toEqual(Array.from(await short.cache.keys[l]!.data()));
+      expect(Array.from(await cut.values[l]!.data())).toEqual(Array.from(await short.cache.values[l]!.data()));
+    }
+    expect(() => truncateCache(long.cache, 7)).toThrow(/length must be an integer in \[0, 6\], got 7/);
+    tf.dispose([long.logits, short.logits]);
+    [long.cache, short.cache, cut].forEach(disposeCache);
+  });
+
+  it('greedyWindows pairs a prompt from the text with the greedy continuation', async () => {
+    const ids = Int32Array.from({ length: 50 }, (_, i) => i % (V - 1));
+    const got = await greedyWindows(w, ids, 3, 4, 6, createRng(9));
+    expect(got.length).toBe(3 * 10);
+    for (let k = 0; k < 3; k++) {
+      const p = got.slice(k * 10, k * 10 + 4);
+      // the prompt is four consecutive characters of the text
+      for (let j = 1; j < 4; j++) expect(p[j]).toBe((p[j - 1]! + 1) % (V - 1));
+      const ar = await decodeAutoregressive(w, p, 6);
+      expect(Array.from(got.slice(k * 10 + 4, k * 10 + 10))).toEqual(Array.from(ar.tokens));
+    }
+  });
+
   it('block size 1 is autoregressive decoding (the same weights, the same tokens and calls)', async () => {
     const bd = await decodeBlocks(w, prompt, 8, { blockSize: 1, threshold: 0.9 });
     const ar = await decodeAutoregressive(w, prompt, 8);
@@ -341,6 +450,12 @@ describe('decoders', () => {
     );
     await expect(decodeBlocks(w, prompt, 40, { blockSize: 4, threshold: 0.5 })).rejects.toThrow(
       /exceeds the model's 32 positions/,
+    );
+    await expect(decodeSpeculative(w, prompt, 4, { blockSize: 4, threshold: 1.5 })).rejects.toThrow(
+      /threshold must be a number in \[0, 1\], got 1.5/,
+    );
+    await expect(decodeSpeculative(w, prompt, 4, { blockSize: 4, threshold: 0.5, window: 2 } as never)).rejects.toThrow(
+      /unknown option "window"/,
     );
     await expect(decodeAutoregressive(w, new Int32Array(0), 4)).rejects.toThrow(
       /prompt must be a non-empty Int32Array/,
@@ -418,6 +533,44 @@ describe('block-diffusion training', () => {
     const blocks = firsts.reduce((a, v) => a + v, 0);
     for (const f of firsts) expect(Math.abs(f / blocks - 1 / 8)).toBeLessThan(0.03);
     expect(Math.abs(afterMasked / after - 0.85)).toBeLessThan(0.02);
+  });
+
+  it('mixes distillation windows into a batch: the first round(fraction x batch) windows are whole distilled ones', () => {
+    const ids = Int32Array.from({ length: 200 }, (_, i) => i % 10); // text: 0 1 2 ... 9 0 1 ...
+    const windows = Int32Array.from({ length: 3 * 8 }, (_, i) => 20 + Math.floor(i / 8)); // 20 x8, 21 x8, 22 x8
+    const { x } = sampleWindows(ids, 5, 8, createRng(3));
+    mixDistilled(x, { windows, fraction: 0.5 }, 5, 8, createRng(4));
+    for (let b = 0; b < 5; b++) {
+      const w = Array.from(x.subarray(b * 8, b * 8 + 8));
+      if (b < 3) {
+        // round(0.5 x 5) = 3 distilled windows, each one of the three constant rows
+        expect(new Set(w).size).toBe(1);
+        expect(w[0]).toBeGreaterThanOrEqual(20);
+      } else for (let j = 1; j < 8; j++) expect(w[j]).toBe((w[j - 1]! + 1) % 10); // still text
+    }
+  });
+
+  it('rejects distillation outside block diffusion or with a bad fraction', async () => {
+    const w = model('lmdistill');
+    const ids = Int32Array.from({ length: 100 }, (_, i) => i % (V - 1));
+    const opt = new AdamW({ learningRate: 1e-2 });
+    const base = { steps: 1, batch: 2, len: 8, maskId: MASK, learningRate: () => 1e-2, rng: createRng(1) };
+    const windows = new Int32Array(16);
+    await expect(
+      trainLm(w, ids, opt, { ...base, mode: 'causal', distill: { windows, fraction: 0.5 } }),
+    ).rejects.toThrow(/distill needs mode blockDiffusion/);
+    await expect(
+      trainLm(w, ids, opt, { ...base, mode: 'blockDiffusion', distill: { windows, fraction: 2 } }),
+    ).rejects.toThrow(/distill.fraction must be in \[0, 1\], got 2/);
+    await expect(
+      trainLm(w, ids, opt, {
+        ...base,
+        mode: 'blockDiffusion',
+        distill: { windows: new Int32Array(12), fraction: 0.5 },
+      }),
+    ).rejects.toThrow(/whole windows of len 8, got 12 tokens/);
+    opt.dispose();
+    tf.dispose(w.vars);
   });
 
   it('trains from a causal model without NaN or leaked tensors, reading the loss every syncEvery steps', async () => {

@@ -2,6 +2,7 @@ import { AdamW } from '@blockwise/optimizers';
 import { warmupStableDecay } from '@blockwise/schedules';
 import { createRng } from '@blockwise/tensor';
 import * as tf from '@tensorflow/tfjs-core';
+import { greedyWindows } from './distill.js';
 import { createLm, type LmConfig, type LmWeights } from './model.js';
 import { trainLm, type TrainLog } from './train.js';
 
@@ -29,6 +30,12 @@ export interface LmRecipe {
   convertArWeight: number;
   /** Conversion: how blocks are noised (`NoiseOptions.pattern`). */
   convertPattern: 'uniform' | 'suffix';
+  /**
+   * Conversion: sequence-level distillation (`greedyWindows`): how many windows of `promptLen`
+   * characters of training text plus the causal model's greedy continuation to `len` characters
+   * to generate, and the share of each conversion batch drawn from them (0: none).
+   */
+  convertDistill: { windows: number; fraction: number; promptLen: number };
   /** Block sizes the conversion samples from, one per step (decoding uses any of them). */
   blockSizes: number[];
 }
@@ -45,6 +52,7 @@ export const SHIPPED_RECIPE: LmRecipe = {
   convertLr: 2e-3,
   convertArWeight: 0.25,
   convertPattern: 'suffix',
+  convertDistill: { windows: 6000, fraction: 0.75, promptLen: 16 },
   blockSizes: [4, 8, 16],
 };
 
@@ -82,6 +90,8 @@ export async function trainStage(
   opts: {
     steps: number;
     init?: LmWeights;
+    /** Block diffusion: distillation windows of `r.len` tokens (`greedyWindows`). */
+    distillWindows?: Int32Array;
     name: string;
     progress?: (done: number, total: number, loss: number) => void;
   },
@@ -99,6 +109,10 @@ export async function trainStage(
     mode: stage,
     arWeight: stage === 'causal' ? 0 : r.convertArWeight,
     pattern: r.convertPattern,
+    distill:
+      stage === 'blockDiffusion' && opts.distillWindows && r.convertDistill.fraction > 0
+        ? { windows: opts.distillWindows, fraction: r.convertDistill.fraction }
+        : undefined,
     blockSize: (s) => r.blockSizes[(s * 7919 + seed) % r.blockSizes.length]!,
     maskId,
     learningRate: lr,
@@ -107,6 +121,33 @@ export async function trainStage(
   });
   opt.dispose();
   return { weights: w, log };
+}
+
+/**
+ * The conversion's distillation windows (`LmRecipe.convertDistill`): greedy continuations of
+ * `causal` after prompts drawn from `train` with a seed derived from `seed`; undefined when the
+ * recipe distils nothing.
+ */
+export async function distillWindows(
+  r: LmRecipe,
+  causal: LmWeights,
+  train: Int32Array,
+  maskId: number,
+  seed: number,
+  progress?: (done: number, total: number) => void,
+): Promise<Int32Array | undefined> {
+  const d = r.convertDistill;
+  if (d.windows === 0 || d.fraction === 0) return undefined;
+  return greedyWindows(
+    causal,
+    train,
+    d.windows,
+    d.promptLen,
+    r.len - d.promptLen,
+    createRng(seed + 9),
+    maskId,
+    progress,
+  );
 }
 
 /** The weights as a name -> tensor map for `saveCheckpoint` (names without the model's prefix). */

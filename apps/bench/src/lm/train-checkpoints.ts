@@ -17,7 +17,15 @@ import { join } from 'node:path';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoints.js';
 import { benchData } from '../data.js';
 import { parameterCount } from './model.js';
-import { lmFromTensors, lmTensors, SHIPPED_RECIPE, trainStage, type LmRecipe, type StageResult } from './recipe.js';
+import {
+  distillWindows,
+  lmFromTensors,
+  lmTensors,
+  SHIPPED_RECIPE,
+  trainStage,
+  type LmRecipe,
+  type StageResult,
+} from './recipe.js';
 import { charTokenizer, splitTokens } from './tokenizer.js';
 import { blockDiffusionValLoss, causalValLoss, validationWindows } from './train.js';
 
@@ -139,13 +147,19 @@ if (args.causalOnly) {
   process.exit(0);
 }
 const t1 = performance.now();
+const distill = await distillWindows(recipe, causal.weights, train, tok.maskId, args.seed, (d, t) =>
+  console.log(`${stamp()} distillation windows ${d}/${t}`),
+);
+const distillMs = performance.now() - t1;
+const t2 = performance.now();
 const bd = await trainStage('blockDiffusion', recipe, vocab, train, tok.maskId, args.seed, {
   steps: recipe.convertSteps,
   init: causal.weights,
+  distillWindows: distill,
   name: 'bd',
   progress: progress('convert'),
 });
-const bdMs = performance.now() - t1;
+const bdMs = performance.now() - t2;
 const bdVal = await blockDiffusionValLoss(bd.weights, valSet, 64, recipe.len, tok.maskId, 8, createRng(5));
 const causalAsBd = await blockDiffusionValLoss(causal.weights, valSet, 64, recipe.len, tok.maskId, 8, createRng(5));
 console.log(
@@ -166,6 +180,11 @@ await saveCheckpoint(
     convertPeakLr: recipe.convertLr,
     arWeight: recipe.convertArWeight,
     pattern: recipe.convertPattern,
+    distill: {
+      ...recipe.convertDistill,
+      what: 'windows of promptLen training characters + the causal model greedy continuation to len characters (sequence-level distillation); fraction = share of each conversion batch',
+      generateSeconds: distillMs / 1000,
+    },
     noise:
       recipe.convertPattern === 'suffix'
         ? 'per block and noisy copy (two) a cut c uniform over the block: c masked, each later position masked with probability 0.85; random block offset'

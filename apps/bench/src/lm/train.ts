@@ -65,6 +65,25 @@ export function sampleWindows(ids: Int32Array, count: number, len: number, rng: 
   return { x, y };
 }
 
+/**
+ * Replaces the first round(fraction x batch) of `batch` windows of `len` tokens in `x` by windows
+ * drawn at random from `distill.windows` (in place).
+ */
+export function mixDistilled(
+  x: Int32Array,
+  distill: { windows: Int32Array; fraction: number },
+  batch: number,
+  len: number,
+  rng: Rng,
+): void {
+  const k = Math.round(distill.fraction * batch);
+  const count = distill.windows.length / len;
+  for (let b = 0; b < k; b++) {
+    const w = rng.int(count);
+    x.set(distill.windows.subarray(w * len, (w + 1) * len), b * len);
+  }
+}
+
 /** Fixed, evenly spaced validation windows. */
 export function validationWindows(ids: Int32Array, count: number, len: number): { x: Int32Array; y: Int32Array } {
   const x = new Int32Array(count * len);
@@ -247,6 +266,11 @@ export interface TrainLmOptions {
   arWeight?: number;
   /** Block diffusion: how blocks are noised (see `NoiseOptions.pattern`). */
   pattern?: 'uniform' | 'suffix';
+  /**
+   * Block diffusion: distillation windows (`greedyWindows`, `len` tokens each) and the share of
+   * every batch drawn from them (the rest from `train`); default none.
+   */
+  distill?: { windows: Int32Array; fraction: number };
   learningRate: (step: number) => number;
   rng: Rng;
   /**
@@ -279,9 +303,20 @@ export async function trainLm(
     }
     o.progress?.(step + 1, o.steps, values[values.length - 1]!);
   };
+  const distill = o.distill;
+  if (distill) {
+    if (o.mode !== 'blockDiffusion') throw new Error('trainLm: distill needs mode blockDiffusion');
+    if (!(distill.fraction >= 0 && distill.fraction <= 1))
+      throw new Error(`trainLm: distill.fraction must be in [0, 1], got ${distill.fraction}`);
+    if (distill.windows.length < o.len || distill.windows.length % o.len !== 0)
+      throw new Error(
+        `trainLm: distill.windows must hold whole windows of len ${o.len}, got ${distill.windows.length} tokens`,
+      );
+  }
   const t0 = performance.now();
   for (let s = 0; s < o.steps; s++) {
     const { x, y } = sampleWindows(train, o.batch, o.len, o.rng);
+    if (distill) mixDistilled(x, distill, o.batch, o.len, o.rng);
     const block = typeof o.blockSize === 'function' ? o.blockSize(s) : (o.blockSize ?? 8);
     const offset = o.mode === 'causal' ? 0 : o.rng.int(block);
     const loss = optimizer.minimize(
