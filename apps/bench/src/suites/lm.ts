@@ -14,13 +14,14 @@ import {
   decodeAutoregressive,
   decodeBlocks,
   decodeSliding,
+  decodeSpeculative,
   type BlockDecodeOptions,
   type Decoded,
 } from '../lm/decode.js';
 import { createLm, lmForward, parameterCount, tokenLoss, type LmConfig, type LmWeights } from '../lm/model.js';
 import { trainNgram, type NgramModel } from '../lm/ngram.js';
 import { calibrate, pruneMlp, withMasks } from '../lm/prune.js';
-import { lmFromTensors, SHIPPED_RECIPE, trainStage } from '../lm/recipe.js';
+import { distillWindows, lmFromTensors, SHIPPED_RECIPE, trainStage } from '../lm/recipe.js';
 import { charTokenizer, splitTokens, type CharTokenizer } from '../lm/tokenizer.js';
 import {
   blockDiffusionValLoss,
@@ -59,7 +60,7 @@ const QUICK: Sizes = {
   valWindows: 32,
   promptLen: 16,
   genTokens: 48,
-  prompts: 4,
+  prompts: 8,
   calibWindows: 32,
   icbsSteps: 200,
   settings: 'all',
@@ -129,8 +130,9 @@ interface DecodeSetting {
 }
 
 /**
- * Decoding settings of the speed/quality curve: the sliding block (`decodeSliding`) over block
- * sizes x thresholds; fixed blocks that also unmask the leftmost masked position every call;
+ * Decoding settings of the speed/quality curve: self-speculative blocks (`decodeSpeculative`,
+ * lossless: the window drafts, the next call verifies) over block sizes x draft thresholds; the
+ * sliding block (`decodeSliding`) over block sizes x thresholds; fixed blocks that also unmask the leftmost masked position every call;
  * Fast-dLLM's rule (the most confident position when none is confident); sub-blocks; AdaBlock.
  */
 function decodeSettings(tok: CharTokenizer, few: boolean): DecodeSetting[] {
@@ -138,6 +140,12 @@ function decodeSettings(tok: CharTokenizer, few: boolean): DecodeSetting[] {
   const out: DecodeSetting[] = [];
   const fixed = (name: string, opts: BlockDecodeOptions) =>
     out.push({ name, run: (w, p, n, mask) => decodeBlocks(w, p, n, opts, mask) });
+  for (const b of few ? [4] : [4, 8])
+    for (const t of few ? [0] : [0, 0.3, 0.6])
+      out.push({
+        name: `self-speculative block ${b}, draft threshold ${t}`,
+        run: (w, p, n, mask) => decodeSpeculative(w, p, n, { blockSize: b, threshold: t }, mask),
+      });
   for (const b of few ? [8] : [4, 8, 16])
     for (const t of few ? [0.9, 0.3] : [0.9, 0.7, 0.5, 0.3, 0.2])
       out.push({
@@ -464,7 +472,7 @@ async function pruningStudy(
 export const lmSuite: Suite = {
   name: 'lm',
   description:
-    'a character-level transformer on English text (held-out split): block-diffusion decoding of the shipped model converted from the causal one (tokens per model call, judge perplexity, wall-clock against autoregressive decoding with a KV cache) over sliding and fixed blocks, block sizes and thresholds; AdamW8bit vs AdamW, WSD vs cosine (+ loss forecast); Wanda vs iCBS pruning to 50%',
+    'a character-level transformer on English text (held-out split): block-diffusion decoding of the shipped model converted from the causal one (tokens per model call, judge perplexity, wall-clock against autoregressive decoding with a KV cache) over self-speculative (lossless), sliding and fixed blocks, block sizes and thresholds; AdamW8bit vs AdamW, WSD vs cosine (+ loss forecast); Wanda vs iCBS pruning to 50%',
   async run(ctx: SuiteContext): Promise<Result[]> {
     const S = ctx.full ? FULL : ctx.backend === 'webgpu' ? QUICK_WEBGPU : QUICK;
     if (ctx.backend === 'webgpu' && !ctx.full)
@@ -518,7 +526,7 @@ export const lmSuite: Suite = {
       });
       const blockSeries = new Map<string, [number, number][]>();
       for (const r of rows.slice(1)) {
-        const key = r.name.replace(/, threshold [\d.]+$/, '');
+        const key = r.name.replace(/, (draft )?threshold [\d.]+$/, '');
         (blockSeries.get(key) ?? blockSeries.set(key, []).get(key)!).push([r.tokensPerCall, r.judgePpl / ar.judgePpl]);
       }
       ctx.chart({
@@ -626,14 +634,22 @@ async function conversionStudy(
     name: 'full-causal',
     progress: (d, t) => ctx.progress('recipe: causal', d, t),
   });
+  const t0 = performance.now();
+  const distill = await distillWindows(r, causal.weights, train, tok.maskId, ctx.seed, (d, t) =>
+    ctx.progress('recipe: distillation windows', d, t),
+  );
+  const distillSeconds = (performance.now() - t0) / 1000;
   const conv = await trainStage('blockDiffusion', r, vocab, train, tok.maskId, ctx.seed, {
     steps: r.convertSteps,
     init: causal.weights,
+    distillWindows: distill,
     name: 'full-conv',
     progress: (d, t) => ctx.progress('recipe: conversion', d, t),
   });
+  // from scratch: the same steps and the same data (distillation windows included)
   const scratch = await trainStage('blockDiffusion', r, vocab, train, tok.maskId, ctx.seed, {
     steps: r.convertSteps,
+    distillWindows: distill,
     name: 'full-scratch',
     progress: (d, t) => ctx.progress('recipe: from scratch', d, t),
   });
@@ -650,7 +666,12 @@ async function conversionStudy(
     results.push({
       name: 'conversion vs scratch',
       kind: 'conversion',
-      params: { causalSteps: r.causalSteps, convertSteps: r.convertSteps },
+      params: {
+        causalSteps: r.causalSteps,
+        convertSteps: r.convertSteps,
+        distillWindows: distill ? distill.length / r.len : 0,
+        distillSeconds: Math.round(distillSeconds),
+      },
       metrics: {
         convertStepsFraction: m(r.convertSteps / r.causalSteps, '', 'lower'),
         convertedValLoss: m(await valOf(conv.weights), 'nats', 'lower'),
