@@ -8,12 +8,13 @@ import { trainLm, type TrainLog } from './train.js';
 
 /**
  * Sizes and steps of the shipped character models, chosen by measurement on the shared 2-core
- * machine (wasm): a causal step of dim 96 x 4 layers x batch 24 x 64 characters took 1.0-1.5 s
+ * machine (wasm): a causal step of dim 96 x 4 layers x batch 24 x 64 characters took 0.45-1.5 s
  * and a conversion step (batch 24, three streams of the window) 1.5-2.4 s, with tfjs-wasm's
  * matmuls routed through XNNPACK (@blockwise/tensor; 1.4x faster causal and 2.2x faster
- * conversion steps than without, measured side by side). The shipped run: causal 1,648 s (val
- * 1.766 nats/char), conversion 492 s (300 steps = 20% of the causal steps, suffix noise; 546 s with uniform noise), under a load average
- * of 2.5-7 from other work on the machine.
+ * conversion steps than without, measured side by side). The shipped run (the rerun that
+ * reproduced both checkpoints byte for byte, load average 2-3): causal 665 s (val 1.766
+ * nats/char), distillation windows about 8 minutes, conversion 443 s (300 steps = 20% of the
+ * causal steps). See `README.md` in this folder.
  */
 export interface LmRecipe {
   arch: Omit<LmConfig, 'vocab'>;
