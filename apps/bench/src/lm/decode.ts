@@ -236,6 +236,32 @@ export async function decodeBlocks(
   return { tokens: Int32Array.from(out), calls, blockSizes };
 }
 
+/**
+ * Checks the arguments of the window decoders (`blockSize` and `threshold` options): the
+ * threshold lies in (0, 1], or in [0, 1] with `zeroThreshold`.
+ */
+function checkWindowOptions(
+  what: string,
+  w: LmWeights,
+  prompt: Int32Array,
+  count: number,
+  opts: { blockSize: number; threshold: number },
+  keys: string[],
+  zeroThreshold: boolean,
+): void {
+  checkDecodeArgs(what, w, prompt, count);
+  if (opts === null || typeof opts !== 'object')
+    throw new Error(`${what}: options must be an object, got ${String(opts)}`);
+  for (const k of Object.keys(opts))
+    if (!keys.includes(k))
+      throw new Error(`${what}: unknown option ${JSON.stringify(k)} (expected one of ${keys.join(', ')})`);
+  if (!Number.isInteger(opts.blockSize) || opts.blockSize < 1)
+    throw new Error(`${what}: blockSize must be an integer >= 1, got ${String(opts.blockSize)}`);
+  const t = opts.threshold;
+  if (typeof t !== 'number' || !((zeroThreshold ? t >= 0 : t > 0) && t <= 1))
+    throw new Error(`${what}: threshold must be a number in ${zeroThreshold ? '[' : '('}0, 1], got ${String(t)}`);
+}
+
 /** Options of `decodeSliding`. */
 export interface SlidingDecodeOptions {
   /** Positions denoised per call (the window after the last finished token). */
@@ -264,18 +290,7 @@ export async function decodeSliding(
   opts: SlidingDecodeOptions,
   maskId = w.config.vocab - 1,
 ): Promise<Decoded> {
-  checkDecodeArgs('decodeSliding', w, prompt, count);
-  if (opts === null || typeof opts !== 'object')
-    throw new Error(`decodeSliding: options must be an object, got ${String(opts)}`);
-  for (const k of Object.keys(opts))
-    if (!SLIDING_KEYS.includes(k))
-      throw new Error(
-        `decodeSliding: unknown option ${JSON.stringify(k)} (expected one of ${SLIDING_KEYS.join(', ')})`,
-      );
-  if (!Number.isInteger(opts.blockSize) || opts.blockSize < 1)
-    throw new Error(`decodeSliding: blockSize must be an integer >= 1, got ${String(opts.blockSize)}`);
-  if (typeof opts.threshold !== 'number' || !(opts.threshold > 0 && opts.threshold <= 1))
-    throw new Error(`decodeSliding: threshold must be a number in (0, 1], got ${String(opts.threshold)}`);
+  checkWindowOptions('decodeSliding', w, prompt, count, opts, SLIDING_KEYS, false);
   let cache: KvCache = emptyCache(w);
   let pending = prompt;
   let window: number[] = [];
@@ -344,18 +359,7 @@ export async function decodeSpeculative(
   opts: SpeculativeDecodeOptions,
   maskId = w.config.vocab - 1,
 ): Promise<Decoded> {
-  checkDecodeArgs('decodeSpeculative', w, prompt, count);
-  if (opts === null || typeof opts !== 'object')
-    throw new Error(`decodeSpeculative: options must be an object, got ${String(opts)}`);
-  for (const k of Object.keys(opts))
-    if (!SPECULATIVE_KEYS.includes(k))
-      throw new Error(
-        `decodeSpeculative: unknown option ${JSON.stringify(k)} (expected one of ${SPECULATIVE_KEYS.join(', ')})`,
-      );
-  if (!Number.isInteger(opts.blockSize) || opts.blockSize < 1)
-    throw new Error(`decodeSpeculative: blockSize must be an integer >= 1, got ${String(opts.blockSize)}`);
-  if (typeof opts.threshold !== 'number' || !(opts.threshold >= 0 && opts.threshold <= 1))
-    throw new Error(`decodeSpeculative: threshold must be a number in [0, 1], got ${String(opts.threshold)}`);
+  checkWindowOptions('decodeSpeculative', w, prompt, count, opts, SPECULATIVE_KEYS, true);
   let cache: KvCache = emptyCache(w);
   let verified = prompt; // verified tokens not yet in the cache
   let drafts: number[] = [];
