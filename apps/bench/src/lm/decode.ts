@@ -380,8 +380,8 @@ export async function decodeSpeculative(
       input.fill(maskId, V + D);
       // rows V-1 .. V-1+D: the greedy prediction after each clean token; the window's positions
       // 1..size-1 are read from the [MASK] before them
-      const rows = D + Math.max(size, 1);
-      const step = cachedStep(w, cache, input, V + D, V - 1, Math.min(V - 1 + rows, input.length));
+      // (the last [MASK]'s own output is never read; with no window, the row after the last draft)
+      const step = cachedStep(w, cache, input, V + D, V - 1, V + D + Math.max(size - 1, 0));
       calls++;
       const top = await topOf(step.logits, maskId);
       step.logits.dispose();

@@ -175,293 +175,304 @@ describeBackends(['cpu', 'wasm', 'webgpu'], () => {
   });
 });
 
-describe('decoders', () => {
-  useBackend('cpu');
-  let w: LmWeights;
-  beforeAll(() => {
-    w = model('lmdec');
-  });
-  afterAll(() => tf.dispose(w.vars));
-  const prompt = Int32Array.from([1, 2, 3, 4]);
-
-  it('autoregressive with a cache equals greedy decoding by full forward passes, one call per token', async () => {
-    const ar = await decodeAutoregressive(w, prompt, 10);
-    const seq = Array.from(prompt);
-    for (let i = 0; i < 10; i++) {
-      const l = (await fullLogits(w, seq, causalMask(seq.length))).subarray((seq.length - 1) * V, seq.length * V - 1); // never [MASK]
-      seq.push(l.indexOf(Math.max(...l)));
-    }
-    expect(Array.from(ar.tokens)).toEqual(seq.slice(4));
-    expect(ar.calls).toBe(10);
-  });
-
-  // Reference: the attention package's decoding loop over a cache-less, shift-reading model that recomputes the
-  // prefix with full forward passes; it counts block commits as free, our loop fuses them into
-  // the next block's first call, so both count the same calls.
-  const reference = (o: BlockDecodeOptions, count: number) => {
-    const m: BlockDiffusionModel<number[]> = {
-      vocabSize: V,
-      maskId: MASK,
-      initCache: (p) => Array.from(p),
-      extendCache: (c, b) => [...c, ...b],
-      predict: async (block, cache) => {
-        const all = [...cache, ...block];
-        const mod = (_b: number, _h: number, q: number, k: number) => (q < cache.length ? k <= q : true);
-        const l = await fullLogits(w, all, createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }));
-        // the autoregressive shift: block position j is read from the output before it
-        return l.slice((cache.length - 1) * V, (all.length - 1) * V);
-      },
-    };
-    return decodeBlockDiffusion(m, prompt, { maxTokens: count, ...o });
-  };
-
-  for (const o of [
-    { blockSize: 4, threshold: 0.3 },
-    { blockSize: 8, threshold: 0.2, subBlockSize: 4 },
-    { blockSize: 1, threshold: 0.9 },
-    { blockSize: 4, threshold: 0.3, adaptive: { delimiterId: 3, minBlock: 2, maxBlock: 6, delimiterThreshold: 0.1 } },
-  ] as BlockDecodeOptions[]) {
-    it(`block diffusion with a block cache equals the attention package's loop without one (${JSON.stringify(o)})`, async () => {
-      const before = tf.memory().numTensors;
-      const got = await decodeBlocks(w, prompt, 14, o);
-      expect(tf.memory().numTensors).toBe(before);
-      const ref = await reference(o, 14);
-      expect(Array.from(got.tokens)).toEqual(Array.from(ref.tokens));
-      expect(got.calls).toBe(ref.modelCalls);
-      expect(got.blockSizes).toEqual(ref.blockSizes);
-      expect(got.tokens.includes(MASK)).toBe(false);
+// cached decoding against full forward passes on both CPU backends (wasm routes small and large
+// matmuls differently, so the cached and the full pass sum in different orders there)
+describeBackends(['cpu', 'wasm'], () =>
+  describe('decoders', () => {
+    let w: LmWeights;
+    beforeAll(() => {
+      w = model('lmdec');
     });
-  }
+    afterAll(() => tf.dispose(w.vars));
+    const prompt = Int32Array.from([1, 2, 3, 4]);
 
-  // Reference for alwaysLeftmost: no cache, a full forward pass per call (finished tokens causal,
-  // the block bidirectional over everything before it), the autoregressive shift, and the rule
-  // spelt out: every masked position at or above the threshold, plus the leftmost masked one.
-  const leftmostReference = async (blockSize: number, threshold: number, count: number) => {
-    const seq = Array.from(prompt);
-    let calls = 0;
-    while (seq.length < prompt.length + count) {
-      const block: number[] = Array(Math.min(blockSize, prompt.length + count - seq.length)).fill(MASK);
-      while (block.includes(MASK)) {
-        const all = [...seq, ...block];
+    it('autoregressive with a cache equals greedy decoding by full forward passes, one call per token', async () => {
+      const ar = await decodeAutoregressive(w, prompt, 10);
+      const seq = Array.from(prompt);
+      for (let i = 0; i < 10; i++) {
+        const l = (await fullLogits(w, seq, causalMask(seq.length))).subarray((seq.length - 1) * V, seq.length * V - 1); // never [MASK]
+        seq.push(l.indexOf(Math.max(...l)));
+      }
+      expect(Array.from(ar.tokens)).toEqual(seq.slice(4));
+      expect(ar.calls).toBe(10);
+    });
+
+    // Reference: the attention package's decoding loop over a cache-less, shift-reading model that recomputes the
+    // prefix with full forward passes; it counts block commits as free, our loop fuses them into
+    // the next block's first call, so both count the same calls.
+    const reference = (o: BlockDecodeOptions, count: number) => {
+      const m: BlockDiffusionModel<number[]> = {
+        vocabSize: V,
+        maskId: MASK,
+        initCache: (p) => Array.from(p),
+        extendCache: (c, b) => [...c, ...b],
+        predict: async (block, cache) => {
+          const all = [...cache, ...block];
+          const mod = (_b: number, _h: number, q: number, k: number) => (q < cache.length ? k <= q : true);
+          const l = await fullLogits(
+            w,
+            all,
+            createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }),
+          );
+          // the autoregressive shift: block position j is read from the output before it
+          return l.slice((cache.length - 1) * V, (all.length - 1) * V);
+        },
+      };
+      return decodeBlockDiffusion(m, prompt, { maxTokens: count, ...o });
+    };
+
+    for (const o of [
+      { blockSize: 4, threshold: 0.3 },
+      { blockSize: 8, threshold: 0.2, subBlockSize: 4 },
+      { blockSize: 1, threshold: 0.9 },
+      { blockSize: 4, threshold: 0.3, adaptive: { delimiterId: 3, minBlock: 2, maxBlock: 6, delimiterThreshold: 0.1 } },
+    ] as BlockDecodeOptions[]) {
+      it(`block diffusion with a block cache equals the attention package's loop without one (${JSON.stringify(o)})`, async () => {
+        const before = tf.memory().numTensors;
+        const got = await decodeBlocks(w, prompt, 14, o);
+        expect(tf.memory().numTensors).toBe(before);
+        const ref = await reference(o, 14);
+        expect(Array.from(got.tokens)).toEqual(Array.from(ref.tokens));
+        expect(got.calls).toBe(ref.modelCalls);
+        expect(got.blockSizes).toEqual(ref.blockSizes);
+        expect(got.tokens.includes(MASK)).toBe(false);
+      });
+    }
+
+    // Reference for alwaysLeftmost: no cache, a full forward pass per call (finished tokens causal,
+    // the block bidirectional over everything before it), the autoregressive shift, and the rule
+    // spelt out: every masked position at or above the threshold, plus the leftmost masked one.
+    const leftmostReference = async (blockSize: number, threshold: number, count: number) => {
+      const seq = Array.from(prompt);
+      let calls = 0;
+      while (seq.length < prompt.length + count) {
+        const block: number[] = Array(Math.min(blockSize, prompt.length + count - seq.length)).fill(MASK);
+        while (block.includes(MASK)) {
+          const all = [...seq, ...block];
+          const mod = (_b: number, _h: number, q: number, k: number) => (q < seq.length ? k <= q : true);
+          const l = await fullLogits(
+            w,
+            all,
+            createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }),
+          );
+          calls++;
+          const lo = block.indexOf(MASK);
+          const picks = block.map((t, j) => {
+            if (t !== MASK) return t;
+            const row = Array.from(l.subarray((seq.length - 1 + j) * V, (seq.length + j) * V - 1)); // never [MASK]
+            const top = Math.max(...row);
+            const p = 1 / row.reduce((a, v) => a + Math.exp(v - top), 0);
+            return j === lo || p >= threshold ? row.indexOf(top) : MASK;
+          });
+          block.splice(0, block.length, ...picks);
+        }
+        seq.push(...block);
+      }
+      return { tokens: seq.slice(prompt.length), calls };
+    };
+
+    for (const [blockSize, threshold] of [
+      [4, 0.3],
+      [6, 0.6],
+    ] as const) {
+      it(`alwaysLeftmost unmasks the leftmost masked position in every call, plus the confident ones (block ${blockSize}, threshold ${threshold})`, async () => {
+        const before = tf.memory().numTensors;
+        const got = await decodeBlocks(w, prompt, 13, { blockSize, threshold, alwaysLeftmost: true });
+        expect(tf.memory().numTensors).toBe(before);
+        const ref = await leftmostReference(blockSize, threshold, 13);
+        expect(Array.from(got.tokens)).toEqual(ref.tokens);
+        expect(got.calls).toBe(ref.calls);
+      });
+    }
+
+    // Reference for the sliding block: no cache, a full forward pass per call over the finished
+    // tokens (causal) and the window (bidirectional over everything before it), the autoregressive
+    // shift; the window's first position and every confident one are unmasked, then it slides past
+    // the finished prefix.
+    const slidingReference = async (blockSize: number, threshold: number, count: number) => {
+      const seq = Array.from(prompt);
+      let win: number[] = [];
+      let calls = 0;
+      while (seq.length < prompt.length + count) {
+        while (win.length < Math.min(blockSize, prompt.length + count - seq.length)) win.push(MASK);
+        const all = [...seq, ...win];
         const mod = (_b: number, _h: number, q: number, k: number) => (q < seq.length ? k <= q : true);
         const l = await fullLogits(w, all, createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }));
         calls++;
-        const lo = block.indexOf(MASK);
-        const picks = block.map((t, j) => {
+        win = win.map((t, j) => {
           if (t !== MASK) return t;
           const row = Array.from(l.subarray((seq.length - 1 + j) * V, (seq.length + j) * V - 1)); // never [MASK]
           const top = Math.max(...row);
           const p = 1 / row.reduce((a, v) => a + Math.exp(v - top), 0);
-          return j === lo || p >= threshold ? row.indexOf(top) : MASK;
+          return j === 0 || p >= threshold ? row.indexOf(top) : MASK;
         });
-        block.splice(0, block.length, ...picks);
+        while (win.length > 0 && win[0] !== MASK) seq.push(win.shift()!);
       }
-      seq.push(...block);
-    }
-    return { tokens: seq.slice(prompt.length), calls };
-  };
-
-  for (const [blockSize, threshold] of [
-    [4, 0.3],
-    [6, 0.6],
-  ] as const) {
-    it(`alwaysLeftmost unmasks the leftmost masked position in every call, plus the confident ones (block ${blockSize}, threshold ${threshold})`, async () => {
-      const before = tf.memory().numTensors;
-      const got = await decodeBlocks(w, prompt, 13, { blockSize, threshold, alwaysLeftmost: true });
-      expect(tf.memory().numTensors).toBe(before);
-      const ref = await leftmostReference(blockSize, threshold, 13);
-      expect(Array.from(got.tokens)).toEqual(ref.tokens);
-      expect(got.calls).toBe(ref.calls);
-    });
-  }
-
-  // Reference for the sliding block: no cache, a full forward pass per call over the finished
-  // tokens (causal) and the window (bidirectional over everything before it), the autoregressive
-  // shift; the window's first position and every confident one are unmasked, then it slides past
-  // the finished prefix.
-  const slidingReference = async (blockSize: number, threshold: number, count: number) => {
-    const seq = Array.from(prompt);
-    let win: number[] = [];
-    let calls = 0;
-    while (seq.length < prompt.length + count) {
-      while (win.length < Math.min(blockSize, prompt.length + count - seq.length)) win.push(MASK);
-      const all = [...seq, ...win];
-      const mod = (_b: number, _h: number, q: number, k: number) => (q < seq.length ? k <= q : true);
-      const l = await fullLogits(w, all, createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }));
-      calls++;
-      win = win.map((t, j) => {
-        if (t !== MASK) return t;
-        const row = Array.from(l.subarray((seq.length - 1 + j) * V, (seq.length + j) * V - 1)); // never [MASK]
-        const top = Math.max(...row);
-        const p = 1 / row.reduce((a, v) => a + Math.exp(v - top), 0);
-        return j === 0 || p >= threshold ? row.indexOf(top) : MASK;
-      });
-      while (win.length > 0 && win[0] !== MASK) seq.push(win.shift()!);
-    }
-    return { tokens: seq.slice(prompt.length), calls };
-  };
-
-  for (const [blockSize, threshold] of [
-    [4, 0.3],
-    [7, 0.35],
-  ] as const) {
-    it(`sliding block decoding with a KV cache equals full forward passes (block ${blockSize}, threshold ${threshold})`, async () => {
-      const before = tf.memory().numTensors;
-      const got = await decodeSliding(w, prompt, 15, { blockSize, threshold });
-      expect(tf.memory().numTensors).toBe(before);
-      const ref = await slidingReference(blockSize, threshold, 15);
-      expect(Array.from(got.tokens)).toEqual(ref.tokens);
-      expect(got.calls).toBe(ref.calls);
-      expect(got.calls).toBeLessThan(15); // some calls finished more than one token
-      expect(got.blockSizes.reduce((a, b) => a + b, 0)).toBe(15);
-    });
-  }
-
-  it('sliding block decoding with an unreachable threshold is autoregressive decoding, call for call', async () => {
-    // the window's first position is read from the last finished token's causal output
-    const sl = await decodeSliding(w, prompt, 12, { blockSize: 6, threshold: 1 });
-    const ar = await decodeAutoregressive(w, prompt, 12);
-    expect(Array.from(sl.tokens)).toEqual(Array.from(ar.tokens));
-    expect(sl.calls).toBe(12);
-    await expect(decodeSliding(w, prompt, 4, { blockSize: 4, threshold: 0.5, adaptive: 1 } as never)).rejects.toThrow(
-      /unknown option "adaptive"/,
-    );
-    await expect(decodeSliding(w, prompt, 4, { blockSize: 0, threshold: 0.5 })).rejects.toThrow(
-      /blockSize must be an integer >= 1, got 0/,
-    );
-  });
-
-  // Reference of self-speculative decoding by full forward passes: verified tokens and drafts
-  // attend causally, the window of [MASK] sees them all and itself; a draft is kept while it equals
-  // the greedy prediction before it; the window's confident prefix drafts only when all were kept.
-  const speculativeReference = async (blockSize: number, threshold: number, count: number) => {
-    const seq = Array.from(prompt);
-    let drafts: number[] = [];
-    let calls = 0;
-    const top = (l: Float32Array, row: number) => {
-      const r = Array.from(l.subarray(row * V, row * V + V - 1)); // never [MASK]
-      const e = r.map((x) => Math.exp(x - Math.max(...r)));
-      const z = e.reduce((a, b) => a + b, 0);
-      const t = r.indexOf(Math.max(...r));
-      return { t, p: e[t]! / z };
+      return { tokens: seq.slice(prompt.length), calls };
     };
-    while (seq.length - prompt.length < count) {
-      const left = count - (seq.length - prompt.length);
-      drafts = drafts.slice(0, left - 1);
-      const size = Math.min(blockSize, left - 1 - drafts.length);
-      const clean = seq.length + drafts.length;
-      const all = [...seq, ...drafts, ...Array(size).fill(MASK)];
-      const mod = (_b: number, _h: number, q: number, k: number) => (q < clean ? k <= q : true);
-      const l = await fullLogits(w, all, createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }));
-      calls++;
-      let acc = 0;
-      while (acc < drafts.length && drafts[acc] === top(l, seq.length - 1 + acc).t) acc++;
-      seq.push(...drafts.slice(0, acc), top(l, seq.length - 1 + acc).t);
-      const kept = acc === drafts.length;
-      const base = clean - 1; // the row of window position 0
-      drafts = [];
-      if (kept)
-        for (let j = 1; j < size; j++) {
-          const { t, p } = top(l, base + j);
-          if (p < threshold) break;
-          drafts.push(t);
-        }
-    }
-    return { tokens: seq.slice(prompt.length), calls };
-  };
 
-  for (const [blockSize, threshold] of [
-    [4, 0],
-    [6, 0.2],
-    [3, 0.5],
-  ] as const) {
-    it(`self-speculative decoding is the model's greedy autoregressive decoding, and equals full forward passes call for call (block ${blockSize}, threshold ${threshold})`, async () => {
-      const before = tf.memory().numTensors;
-      const got = await decodeSpeculative(w, prompt, 16, { blockSize, threshold });
-      expect(tf.memory().numTensors).toBe(before);
-      const ar = await decodeAutoregressive(w, prompt, 16);
-      expect(Array.from(got.tokens)).toEqual(Array.from(ar.tokens));
-      const ref = await speculativeReference(blockSize, threshold, 16);
-      expect(Array.from(got.tokens)).toEqual(ref.tokens);
-      expect(got.calls).toBe(ref.calls);
-      expect(got.blockSizes.reduce((a, b) => a + b, 0)).toBe(16);
-      expect(got.blockSizes.length).toBe(got.calls);
+    for (const [blockSize, threshold] of [
+      [4, 0.3],
+      [7, 0.35],
+    ] as const) {
+      it(`sliding block decoding with a KV cache equals full forward passes (block ${blockSize}, threshold ${threshold})`, async () => {
+        const before = tf.memory().numTensors;
+        const got = await decodeSliding(w, prompt, 15, { blockSize, threshold });
+        expect(tf.memory().numTensors).toBe(before);
+        const ref = await slidingReference(blockSize, threshold, 15);
+        expect(Array.from(got.tokens)).toEqual(ref.tokens);
+        expect(got.calls).toBe(ref.calls);
+        expect(got.calls).toBeLessThan(15); // some calls finished more than one token
+        expect(got.blockSizes.reduce((a, b) => a + b, 0)).toBe(15);
+      });
+    }
+
+    it('sliding block decoding with an unreachable threshold is autoregressive decoding, call for call', async () => {
+      // the window's first position is read from the last finished token's causal output
+      const sl = await decodeSliding(w, prompt, 12, { blockSize: 6, threshold: 1 });
+      const ar = await decodeAutoregressive(w, prompt, 12);
+      expect(Array.from(sl.tokens)).toEqual(Array.from(ar.tokens));
+      expect(sl.calls).toBe(12);
+      await expect(decodeSliding(w, prompt, 4, { blockSize: 4, threshold: 0.5, adaptive: 1 } as never)).rejects.toThrow(
+        /unknown option "adaptive"/,
+      );
+      await expect(decodeSliding(w, prompt, 4, { blockSize: 0, threshold: 0.5 })).rejects.toThrow(
+        /blockSize must be an integer >= 1, got 0/,
+      );
     });
-  }
 
-  it('self-speculative decoding accepts drafts: on a model that repeats its input every call finishes the window', async () => {
-    // The final layer norm's bias is 1 and the head maps every dimension to token 5: the normalised
-    // activations sum to zero, so token 5's logit is 3 x 16 = 48 at every position, whatever the
-    // input. Greedy decoding is 5 5 5 ..., every draft is accepted, and each call after the first
-    // yields the window's drafts plus one token.
-    const c = createLm({ vocab: V, dim: 16, heads: 2, layers: 1, maxLen: 32 }, createRng(2), 'lmconst');
-    c.lnfb.assign(tf.ones(c.lnfb.shape));
-    c.head.assign(tf.oneHot(tf.fill([16], 5, 'int32'), V).mul(3) as tf.Tensor2D);
-    const got = await decodeSpeculative(c, prompt, 13, { blockSize: 4, threshold: 0.5 });
-    expect(Array.from(got.tokens)).toEqual(Array(13).fill(5));
-    // call 1: token 1 + drafts 2..4; then 4 tokens per call (3 drafts + 1): 1 + 4 + 4 + 4 = 13
-    expect(got.blockSizes).toEqual([1, 4, 4, 4]);
-    tf.dispose(c.vars);
-  });
+    // Reference of self-speculative decoding by full forward passes: verified tokens and drafts
+    // attend causally, the window of [MASK] sees them all and itself; a draft is kept while it equals
+    // the greedy prediction before it; the window's confident prefix drafts only when all were kept.
+    const speculativeReference = async (blockSize: number, threshold: number, count: number) => {
+      const seq = Array.from(prompt);
+      let drafts: number[] = [];
+      let calls = 0;
+      const top = (l: Float32Array, row: number) => {
+        const r = Array.from(l.subarray(row * V, row * V + V - 1)); // never [MASK]
+        const e = r.map((x) => Math.exp(x - Math.max(...r)));
+        const z = e.reduce((a, b) => a + b, 0);
+        const t = r.indexOf(Math.max(...r));
+        return { t, p: e[t]! / z };
+      };
+      while (seq.length - prompt.length < count) {
+        const left = count - (seq.length - prompt.length);
+        drafts = drafts.slice(0, left - 1);
+        const size = Math.min(blockSize, left - 1 - drafts.length);
+        const clean = seq.length + drafts.length;
+        const all = [...seq, ...drafts, ...Array(size).fill(MASK)];
+        const mod = (_b: number, _h: number, q: number, k: number) => (q < clean ? k <= q : true);
+        const l = await fullLogits(w, all, createBlockMask(mod, { qLen: all.length, kvLen: all.length, blockSize: 4 }));
+        calls++;
+        let acc = 0;
+        while (acc < drafts.length && drafts[acc] === top(l, seq.length - 1 + acc).t) acc++;
+        seq.push(...drafts.slice(0, acc), top(l, seq.length - 1 + acc).t);
+        const kept = acc === drafts.length;
+        const base = clean - 1; // the row of window position 0
+        drafts = [];
+        if (kept)
+          for (let j = 1; j < size; j++) {
+            const { t, p } = top(l, base + j);
+            if (p < threshold) break;
+            drafts.push(t);
+          }
+      }
+      return { tokens: seq.slice(prompt.length), calls };
+    };
 
-  it('truncateCache keeps the keys and values of the first tokens', async () => {
-    const long = cachedStep(w, emptyCache(w), Int32Array.from([1, 2, 3, 4, 5, 6]), 6, 5);
-    const short = cachedStep(w, emptyCache(w), Int32Array.from([1, 2, 3, 4]), 4, 3);
-    const cut = truncateCache(long.cache, 4);
-    expect(cut.length).toBe(4);
-    for (let l = 0; l < cut.keys.length; l++) {
-      expect(Array.from(await cut.keys[l]!.data())).toEqual(Array.from(await short.cache.keys[l]!.data()));
-      expect(Array.from(await cut.values[l]!.data())).toEqual(Array.from(await short.cache.values[l]!.data()));
+    for (const [blockSize, threshold] of [
+      [4, 0],
+      [6, 0.2],
+      [3, 0.5],
+    ] as const) {
+      it(`self-speculative decoding is the model's greedy autoregressive decoding, and equals full forward passes call for call (block ${blockSize}, threshold ${threshold})`, async () => {
+        const before = tf.memory().numTensors;
+        const got = await decodeSpeculative(w, prompt, 16, { blockSize, threshold });
+        expect(tf.memory().numTensors).toBe(before);
+        const ar = await decodeAutoregressive(w, prompt, 16);
+        expect(Array.from(got.tokens)).toEqual(Array.from(ar.tokens));
+        const ref = await speculativeReference(blockSize, threshold, 16);
+        expect(Array.from(got.tokens)).toEqual(ref.tokens);
+        expect(got.calls).toBe(ref.calls);
+        expect(got.blockSizes.reduce((a, b) => a + b, 0)).toBe(16);
+        expect(got.blockSizes.length).toBe(got.calls);
+      });
     }
-    expect(() => truncateCache(long.cache, 7)).toThrow(/length must be an integer in \[0, 6\], got 7/);
-    tf.dispose([long.logits, short.logits]);
-    [long.cache, short.cache, cut].forEach(disposeCache);
-  });
 
-  it('greedyWindows pairs a prompt from the text with the greedy continuation', async () => {
-    const ids = Int32Array.from({ length: 50 }, (_, i) => i % (V - 1));
-    const got = await greedyWindows(w, ids, 3, 4, 6, createRng(9));
-    expect(got.length).toBe(3 * 10);
-    for (let k = 0; k < 3; k++) {
-      const p = got.slice(k * 10, k * 10 + 4);
-      // the prompt is four consecutive characters of the text
-      for (let j = 1; j < 4; j++) expect(p[j]).toBe((p[j - 1]! + 1) % (V - 1));
-      const ar = await decodeAutoregressive(w, p, 6);
-      expect(Array.from(got.slice(k * 10 + 4, k * 10 + 10))).toEqual(Array.from(ar.tokens));
-    }
-  });
+    it('self-speculative decoding accepts drafts: on a model that repeats its input every call finishes the window', async () => {
+      // The final layer norm's bias is 1 and the head maps every dimension to token 5: the normalised
+      // activations sum to zero, so token 5's logit is 3 x 16 = 48 at every position, whatever the
+      // input. Greedy decoding is 5 5 5 ..., every draft is accepted, and each call after the first
+      // yields the window's drafts plus one token.
+      const c = createLm({ vocab: V, dim: 16, heads: 2, layers: 1, maxLen: 32 }, createRng(2), 'lmconst');
+      c.lnfb.assign(tf.ones(c.lnfb.shape));
+      c.head.assign(tf.oneHot(tf.fill([16], 5, 'int32'), V).mul(3) as tf.Tensor2D);
+      const got = await decodeSpeculative(c, prompt, 13, { blockSize: 4, threshold: 0.5 });
+      expect(Array.from(got.tokens)).toEqual(Array(13).fill(5));
+      // call 1: token 1 + drafts 2..4; then 4 tokens per call (3 drafts + 1): 1 + 4 + 4 + 4 = 13
+      expect(got.blockSizes).toEqual([1, 4, 4, 4]);
+      tf.dispose(c.vars);
+    });
 
-  it('block size 1 is autoregressive decoding (the same weights, the same tokens and calls)', async () => {
-    const bd = await decodeBlocks(w, prompt, 8, { blockSize: 1, threshold: 0.9 });
-    const ar = await decodeAutoregressive(w, prompt, 8);
-    expect(Array.from(bd.tokens)).toEqual(Array.from(ar.tokens));
-    expect(bd.calls).toBe(8);
-  });
+    it('truncateCache keeps the keys and values of the first tokens', async () => {
+      const long = cachedStep(w, emptyCache(w), Int32Array.from([1, 2, 3, 4, 5, 6]), 6, 5);
+      const short = cachedStep(w, emptyCache(w), Int32Array.from([1, 2, 3, 4]), 4, 3);
+      const cut = truncateCache(long.cache, 4);
+      expect(cut.length).toBe(4);
+      for (let l = 0; l < cut.keys.length; l++) {
+        expect(Array.from(await cut.keys[l]!.data())).toEqual(Array.from(await short.cache.keys[l]!.data()));
+        expect(Array.from(await cut.values[l]!.data())).toEqual(Array.from(await short.cache.values[l]!.data()));
+      }
+      expect(() => truncateCache(long.cache, 7)).toThrow(/length must be an integer in \[0, 6\], got 7/);
+      tf.dispose([long.logits, short.logits]);
+      [long.cache, short.cache, cut].forEach(disposeCache);
+    });
 
-  it('rejects bad options naming them', async () => {
-    await expect(decodeBlocks(w, prompt, 4, { blockSize: 4, threshold: 0.9, treshold: 1 } as never)).rejects.toThrow(
-      /unknown option "treshold"/,
-    );
-    await expect(decodeBlocks(w, prompt, 4, { blockSize: 4, threshold: 0 })).rejects.toThrow(
-      /threshold must be a number in \(0, 1\], got 0/,
-    );
-    await expect(decodeBlocks(w, prompt, 4, { blockSize: 2.5, threshold: 0.5 })).rejects.toThrow(
-      /blockSize must be an integer >= 1, got 2.5/,
-    );
-    await expect(decodeBlocks(w, prompt, 40, { blockSize: 4, threshold: 0.5 })).rejects.toThrow(
-      /exceeds the model's 32 positions/,
-    );
-    await expect(decodeSpeculative(w, prompt, 4, { blockSize: 4, threshold: 1.5 })).rejects.toThrow(
-      /threshold must be a number in \[0, 1\], got 1.5/,
-    );
-    await expect(decodeSpeculative(w, prompt, 4, { blockSize: 4, threshold: 0.5, window: 2 } as never)).rejects.toThrow(
-      /unknown option "window"/,
-    );
-    await expect(decodeAutoregressive(w, new Int32Array(0), 4)).rejects.toThrow(
-      /prompt must be a non-empty Int32Array/,
-    );
-  });
-});
+    it('greedyWindows pairs a prompt from the text with the greedy continuation', async () => {
+      const ids = Int32Array.from({ length: 50 }, (_, i) => i % (V - 1));
+      const got = await greedyWindows(w, ids, 3, 4, 6, createRng(9));
+      expect(got.length).toBe(3 * 10);
+      for (let k = 0; k < 3; k++) {
+        const p = got.slice(k * 10, k * 10 + 4);
+        // the prompt is four consecutive characters of the text
+        for (let j = 1; j < 4; j++) expect(p[j]).toBe((p[j - 1]! + 1) % (V - 1));
+        const ar = await decodeAutoregressive(w, p, 6);
+        expect(Array.from(got.slice(k * 10 + 4, k * 10 + 10))).toEqual(Array.from(ar.tokens));
+      }
+    });
+
+    it('block size 1 is autoregressive decoding (the same weights, the same tokens and calls)', async () => {
+      const bd = await decodeBlocks(w, prompt, 8, { blockSize: 1, threshold: 0.9 });
+      const ar = await decodeAutoregressive(w, prompt, 8);
+      expect(Array.from(bd.tokens)).toEqual(Array.from(ar.tokens));
+      expect(bd.calls).toBe(8);
+    });
+
+    it('rejects bad options naming them', async () => {
+      await expect(decodeBlocks(w, prompt, 4, { blockSize: 4, threshold: 0.9, treshold: 1 } as never)).rejects.toThrow(
+        /unknown option "treshold"/,
+      );
+      await expect(decodeBlocks(w, prompt, 4, { blockSize: 4, threshold: 0 })).rejects.toThrow(
+        /threshold must be a number in \(0, 1\], got 0/,
+      );
+      await expect(decodeBlocks(w, prompt, 4, { blockSize: 2.5, threshold: 0.5 })).rejects.toThrow(
+        /blockSize must be an integer >= 1, got 2.5/,
+      );
+      await expect(decodeBlocks(w, prompt, 40, { blockSize: 4, threshold: 0.5 })).rejects.toThrow(
+        /exceeds the model's 32 positions/,
+      );
+      await expect(decodeSpeculative(w, prompt, 4, { blockSize: 4, threshold: 1.5 })).rejects.toThrow(
+        /threshold must be a number in \[0, 1\], got 1.5/,
+      );
+      await expect(
+        decodeSpeculative(w, prompt, 4, { blockSize: 4, threshold: 0.5, window: 2 } as never),
+      ).rejects.toThrow(/unknown option "window"/);
+      await expect(decodeAutoregressive(w, new Int32Array(0), 4)).rejects.toThrow(
+        /prompt must be a non-empty Int32Array/,
+      );
+    });
+  }),
+);
 
 describe('block-diffusion training', () => {
   useBackend('cpu');
